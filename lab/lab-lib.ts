@@ -1,0 +1,708 @@
+/**
+ * The textbook LVS-NAT lab in network namespaces, as a library (lab.ts is its CLI).
+ *
+ * ```
+ *  tapvs-client (192.168.222.1/24)                         tapvs-rs1 (192.168.2.129/24, default via .136)
+ *         | veth tvs-c0                                         | veth tvs-r1
+ *    [tapvs-br-ext] ---- tap tapvs-ext ==( tapvsd )== tap tapvs-int ---- [tapvs-br-int] ---- veth tvs-r2 ---- tapvs-rs2
+ *         \______ namespace tapvs-dir: both bridges and tapvsd's TAPs, NO IP addresses ______/   (192.168.2.130/24,
+ *                                                                                                  default via .136)
+ *  VIP 192.168.222.131/24 (tapvsd, link "ext")        DIP 192.168.2.136/24 (tapvsd, link "int")
+ * ```
+ *
+ * Contract (integration tests, benchmarks and people rely on it; keep it stable):
+ * - `labUp(opts)` builds the four namespaces, bridges and veths, starts `rs-server` (HTTP :80)
+ *   and `iperf3 -s` (:5201) in each real-server namespace, then (unless `director: false`)
+ *   starts tapvsd inside `tapvs-dir`, where it creates the TAPs and enslaves them to the
+ *   bridges, and waits until it is ready. It tears down any earlier (even half-built) lab first,
+ *   and tears down what it built if it fails. Processes it starts outlive the caller.
+ * - `labDown()` stops every process it recorded and every process inside a lab namespace
+ *   (SIGTERM, bounded wait, SIGKILL), deletes the namespaces and /run/tapvs-lab. Idempotent.
+ * - Nothing is ever added to the root namespace: veths are created inside their namespaces.
+ *   The kernel of tapvs-dir owns neither the VIP nor the DIP; only tapvsd does. IPv6 is off in
+ *   every lab namespace so captures show only the traffic a test makes.
+ * - Addresses: `LAB` holds the defaults, overridden by environment variables (TAPVS_LAB_CLIENT,
+ *   TAPVS_LAB_VIP, TAPVS_LAB_EXT_PREFIX, TAPVS_LAB_DIP, TAPVS_LAB_RS1, TAPVS_LAB_RS2,
+ *   TAPVS_LAB_INT_PREFIX, TAPVS_SOCKET) when this module loads; `labUp({ addresses })`
+ *   overrides them per call and returns the effective values. Names are fixed.
+ *   TAPVS_LAB_TAPVSD names another tapvsd script (default dist/src/cli/tapvsd.js).
+ * - Veth MACs are derived from the IPv4 address (02:00:a:b:c:d) so captures are reproducible.
+ *
+ * Not here: the director itself, virtual services (pass `rules`, or use tapvsadm), benchmarks.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where this file lives once compiled: <repo>/dist/lab/lab-lib.js. */
+const DIST_LAB_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(DIST_LAB_DIR, '..', '..');
+
+/** The addresses a lab uses. Prefix lengths are in bits. */
+export interface LabAddresses {
+  /** The client's address on the external network. */
+  readonly client: string;
+  /** The virtual IP, owned by tapvsd on its `ext` link. */
+  readonly vip: string;
+  readonly extPrefixLen: number;
+  /** The director's internal IP, owned by tapvsd on its `int` link; the real servers' gateway. */
+  readonly dip: string;
+  readonly rs1: string;
+  readonly rs2: string;
+  readonly intPrefixLen: number;
+}
+
+const DEFAULT_ADDRESSES: LabAddresses = {
+  client: '192.168.222.1', vip: '192.168.222.131', extPrefixLen: 24,
+  dip: '192.168.2.136', rs1: '192.168.2.129', rs2: '192.168.2.130', intPrefixLen: 24,
+};
+
+function envAddresses(): LabAddresses {
+  const e = process.env;
+  return {
+    client: e['TAPVS_LAB_CLIENT'] ?? DEFAULT_ADDRESSES.client,
+    vip: e['TAPVS_LAB_VIP'] ?? DEFAULT_ADDRESSES.vip,
+    extPrefixLen: Number(e['TAPVS_LAB_EXT_PREFIX'] ?? DEFAULT_ADDRESSES.extPrefixLen),
+    dip: e['TAPVS_LAB_DIP'] ?? DEFAULT_ADDRESSES.dip,
+    rs1: e['TAPVS_LAB_RS1'] ?? DEFAULT_ADDRESSES.rs1,
+    rs2: e['TAPVS_LAB_RS2'] ?? DEFAULT_ADDRESSES.rs2,
+    intPrefixLen: Number(e['TAPVS_LAB_INT_PREFIX'] ?? DEFAULT_ADDRESSES.intPrefixLen),
+  };
+}
+
+const RUN_DIR = '/run/tapvs-lab';
+const ENV_ADDRESSES = envAddresses();
+
+/** The lab's names, paths and (default or environment) addresses. Read-only. */
+export const LAB = Object.freeze({
+  ...ENV_ADDRESSES,
+  ns: Object.freeze({ client: 'tapvs-client', dir: 'tapvs-dir', rs1: 'tapvs-rs1', rs2: 'tapvs-rs2' }),
+  bridge: Object.freeze({ ext: 'tapvs-br-ext', int: 'tapvs-br-int' }),
+  tap: Object.freeze({ ext: 'tapvs-ext', int: 'tapvs-int' }),
+  /** Veth pairs: `name` lives in the host's namespace, `peer` in tapvs-dir on a bridge. */
+  veth: Object.freeze({
+    client: Object.freeze({ name: 'tvs-c0', peer: 'tvs-c0p' }),
+    rs1: Object.freeze({ name: 'tvs-r1', peer: 'tvs-r1p' }),
+    rs2: Object.freeze({ name: 'tvs-r2', peer: 'tvs-r2p' }),
+  }),
+  /** Identities the real servers print on `GET /`. */
+  rsId: Object.freeze({ rs1: 'RS1', rs2: 'RS2' }),
+  httpPort: 80,
+  iperfPort: 5201,
+  runDir: RUN_DIR,
+  socket: process.env['TAPVS_SOCKET'] ?? '/run/tapvs/tapvsd.sock',
+  pidfile: join(RUN_DIR, 'tapvsd.pid'),
+  log: join(RUN_DIR, 'tapvsd.log'),
+  repoRoot: REPO_ROOT,
+  /** The daemon the lab starts; env TAPVS_LAB_TAPVSD points it at another build. */
+  tapvsdJs: process.env['TAPVS_LAB_TAPVSD'] ?? join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsd.js'),
+  tapvsadmJs: join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsadm.js'),
+  rsServerJs: join(DIST_LAB_DIR, 'rs-server.js'),
+});
+
+/** Every namespace the lab creates, in creation order. `labDown()` deletes exactly these. */
+export const LAB_NAMESPACES: readonly string[] = Object.freeze([LAB.ns.dir, LAB.ns.client, LAB.ns.rs1, LAB.ns.rs2]);
+
+const PIDS_DIR = join(RUN_DIR, 'pids');
+const STATE_FILE = join(RUN_DIR, 'lab.json');
+/** tapvsd's `--link` key that turns on IFF_VNET_HDR + TUNSETOFFLOAD (`lab up --offload`). */
+const OFFLOAD_LINK_OPTION = 'offload=on';
+/** The line tapvsd prints on stdout once its links are up and its socket listens. */
+const READY_LINE = 'tapvsd: ready';
+
+const CMD_TIMEOUT_MS = 10_000;
+const POLL_MS = 50;
+const SERVERS_READY_TIMEOUT_MS = 10_000;
+const DEFAULT_READY_TIMEOUT_MS = 15_000;
+const TERM_WAIT_MS = 5_000;
+const KILL_WAIT_MS = 2_000;
+
+export class LabError extends Error {
+  override readonly name = 'LabError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running commands
+
+export interface ExecOptions {
+  /** Kill the command (SIGKILL) after this long; default 30 s. */
+  readonly timeoutMs?: number;
+  /** Reject unless the command exits 0. Default false: inspect `code` yourself. */
+  readonly check?: boolean;
+  /** Written to the command's stdin, then stdin is closed. */
+  readonly input?: string | Uint8Array;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Stop collecting stdout beyond this many bytes (default 256 MiB); `truncated` says so. */
+  readonly maxBytes?: number;
+}
+
+export interface ExecResult {
+  /** Exit status, or null when killed by a signal. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  /** The same stdout as bytes (for binary bodies such as `/blob`). */
+  readonly stdoutBuf: Buffer;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  readonly truncated: boolean;
+}
+
+/** Runs a command (no shell), collects its output, kills it at the timeout. Never hangs. */
+export function run(cmd: string, args: readonly string[] = [], opts: ExecOptions = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let truncated = false;
+    let timedOut = false;
+    child.stdout.on('data', (b: Buffer) => {
+      if (outBytes + b.length > maxBytes) { truncated = true; return; }
+      out.push(b);
+      outBytes += b.length;
+    });
+    child.stderr.on('data', (b: Buffer) => { err.push(b); });
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdoutBuf = Buffer.concat(out);
+      const result: ExecResult = {
+        code, signal, stdoutBuf, stdout: stdoutBuf.toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'), timedOut, truncated,
+      };
+      if (opts.check === true && code !== 0) {
+        const why = timedOut ? `timed out after ${timeoutMs} ms` : code === null ? `killed by ${signal ?? '?'}` : `exit ${code}`;
+        reject(new LabError(`${cmd} ${args.join(' ')}: ${why}${result.stderr ? `: ${result.stderr.trim()}` : ''}`));
+        return;
+      }
+      resolvePromise(result);
+    });
+    child.stdin.on('error', () => { /* the command may exit without reading its input */ });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** Runs `cmd args` inside network namespace `ns` (`ip netns exec ns cmd args…`). */
+export function nsExec(ns: string, cmd: string, args: readonly string[] = [], opts: ExecOptions = {}): Promise<ExecResult> {
+  return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+/**
+ * Starts a long-running command inside `ns` and returns the child (its pid is the command's own,
+ * as `ip netns exec` execs it). The caller owns it: kill it by pid. Output goes to `logFile`
+ * (appended) or is ignored.
+ */
+export function nsSpawn(ns: string, cmd: string, args: readonly string[] = [], opts: { logFile?: string; detached?: boolean } = {}): ChildProcess {
+  let fd = -1;
+  let stdio: StdioOptions = 'ignore';
+  if (opts.logFile !== undefined) {
+    fd = openSync(opts.logFile, 'a');
+    stdio = ['ignore', fd, fd];
+  }
+  try {
+    return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio, detached: opts.detached ?? false });
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** Runs tapvsadm (`node dist/src/cli/tapvsadm.js args…`) from the root namespace against the lab's socket. */
+export function tapvsadm(args: readonly string[], opts: ExecOptions & { socket?: string } = {}): Promise<ExecResult> {
+  const env = { ...(opts.env ?? process.env), TAPVS_SOCKET: opts.socket ?? currentSocket() };
+  return run(process.execPath, [LAB.tapvsadmJs, ...args], { ...opts, env });
+}
+
+function ip(args: readonly string[]): Promise<ExecResult> {
+  return run('ip', args, { timeoutMs: CMD_TIMEOUT_MS, check: true });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+function parseIpv4(s: string, what: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (m === null) throw new LabError(`${what}: not an IPv4 address: ${JSON.stringify(s)}`);
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const b = Number(m[i]);
+    if (b > 255) throw new LabError(`${what}: not an IPv4 address: ${s}`);
+    v = v * 256 + b;
+  }
+  return v;
+}
+
+function sameSubnet(a: number, b: number, prefixLen: number): boolean {
+  const size = 2 ** (32 - prefixLen);
+  return Math.floor(a / size) === Math.floor(b / size);
+}
+
+/** Checks a full address set: valid dotted quads, distinct, each network sharing one prefix. */
+export function validateAddresses(a: LabAddresses): void {
+  for (const [name, len] of [['extPrefixLen', a.extPrefixLen], ['intPrefixLen', a.intPrefixLen]] as const) {
+    if (!Number.isInteger(len) || len < 8 || len > 30) throw new LabError(`${name} must be an integer in 8..30, got ${len}`);
+  }
+  const client = parseIpv4(a.client, 'client'), vip = parseIpv4(a.vip, 'vip');
+  const dip = parseIpv4(a.dip, 'dip'), rs1 = parseIpv4(a.rs1, 'rs1'), rs2 = parseIpv4(a.rs2, 'rs2');
+  if (!sameSubnet(client, vip, a.extPrefixLen)) throw new LabError(`client ${a.client} and vip ${a.vip} are not in one /${a.extPrefixLen}`);
+  if (!sameSubnet(dip, rs1, a.intPrefixLen) || !sameSubnet(dip, rs2, a.intPrefixLen)) {
+    throw new LabError(`dip ${a.dip}, rs1 ${a.rs1} and rs2 ${a.rs2} are not in one /${a.intPrefixLen}`);
+  }
+  if (new Set([a.client, a.vip, a.dip, a.rs1, a.rs2]).size !== 5) throw new LabError('lab addresses must be distinct');
+}
+
+/** The locally administered MAC the lab gives the veth holding `addr`: 02:00 then the 4 address bytes. */
+export function macFor(addr: string): string {
+  return ['02', '00', ...addr.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/** What the lab records about each process it starts: pids/<name> holds the pid. */
+const PROC_MARKERS: Readonly<Record<string, string>> = {
+  'rs1-http': 'rs-server', 'rs2-http': 'rs-server', 'rs1-iperf3': 'iperf3', 'rs2-iperf3': 'iperf3', tapvsd: 'tapvsd',
+};
+
+/** True while `pid` exists and is not a zombie. */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state letter follows the command name in parentheses, which may itself hold spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+function readPid(file: string): number {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : -1;
+  } catch {
+    return -1;
+  }
+}
+
+function recordPid(name: string, pid: number): void {
+  mkdirSync(PIDS_DIR, { recursive: true });
+  writeFileSync(join(PIDS_DIR, name), `${pid}\n`);
+}
+
+/** Sends SIGTERM, waits (bounded) for all to go, then SIGKILLs and waits again. */
+async function stopPids(pids: readonly number[]): Promise<number[]> {
+  const live = pids.filter(pidAlive);
+  for (const pid of live) {
+    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+  }
+  let deadline = Date.now() + TERM_WAIT_MS;
+  while (live.some(pidAlive) && Date.now() < deadline) await sleep(POLL_MS);
+  const stubborn = live.filter(pidAlive);
+  for (const pid of stubborn) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  deadline = Date.now() + KILL_WAIT_MS;
+  while (stubborn.some(pidAlive) && Date.now() < deadline) await sleep(POLL_MS);
+  return live;
+}
+
+/** Pids of processes whose network namespace is `ns` (empty when `ns` does not exist). */
+async function nsPids(ns: string): Promise<number[]> {
+  const r = await run('ip', ['netns', 'pids', ns], { timeoutMs: CMD_TIMEOUT_MS });
+  if (r.code !== 0) return [];
+  return r.stdout.split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number).filter((p) => p !== process.pid);
+}
+
+/** Names of all existing network namespaces. */
+export async function listNamespaces(): Promise<string[]> {
+  const r = await run('ip', ['netns', 'list'], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n !== '');
+}
+
+async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() >= deadline) throw new LabError(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}
+
+function readText(file: string, maxChars = 20_000): string {
+  try {
+    const t = readFileSync(file, 'utf8');
+    return t.length > maxChars ? `…${t.slice(-maxChars)}` : t;
+  } catch {
+    return '';
+  }
+}
+
+/** Starts `cmd args` detached inside `ns`, output to runDir/<name>.log, pid in runDir/pids/<name>. */
+function startDaemon(name: string, ns: string, cmd: string, args: readonly string[]): ChildProcess {
+  const logFile = join(RUN_DIR, `${name}.log`);
+  const child = nsSpawn(ns, cmd, args, { logFile, detached: true });
+  child.on('error', () => { /* reported through the readiness wait and the log */ });
+  if (child.pid === undefined) throw new LabError(`could not start ${name}: ${cmd} ${args.join(' ')}`);
+  recordPid(name, child.pid);
+  child.unref();
+  return child;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Up
+
+export interface LabUpOptions {
+  /** An ipvsadm -S rules file for tapvsd (`--rules`); without it tapvsd starts with no service. */
+  readonly rules?: string;
+  /** Start tapvsd (default true). `false` is `lab up --no-director`. */
+  readonly director?: boolean;
+  /** Ask tapvsd for vnet_hdr + GSO/checksum offloads on both TAPs (`lab up --offload`). */
+  readonly offload?: boolean;
+  /** Overrides of `LAB`'s addresses for this lab. */
+  readonly addresses?: Partial<LabAddresses>;
+  /** tapvsd's control socket (default `LAB.socket`). */
+  readonly socket?: string;
+  /** Extra arguments appended to tapvsd's command line. */
+  readonly tapvsdArgs?: readonly string[];
+  /** How long to wait for `tapvsd: ready` (default 15 s). */
+  readonly readyTimeoutMs?: number;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+  /** Aborting stops the build between steps and tears down what was built. */
+  readonly signal?: AbortSignal;
+}
+
+export interface LabInfo {
+  readonly addresses: LabAddresses;
+  readonly socket: string;
+  readonly director: boolean;
+  readonly offload: boolean;
+  readonly rules: string | null;
+  /** Pids of the processes the lab started, by name (rs1-http, rs1-iperf3, …, tapvsd). */
+  readonly pids: Readonly<Record<string, number>>;
+  /** tapvsd's full command line (also when `director` is false: what it would have run). */
+  readonly tapvsdCommand: readonly string[];
+}
+
+/** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
+export function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[] } = {}): string[] {
+  const off = opts.offload === true ? `,${OFFLOAD_LINK_OPTION}` : '';
+  const args = [
+    '--link', `name=ext,tap=${LAB.tap.ext},bridge=${LAB.bridge.ext},addr=${a.vip}/${a.extPrefixLen}${off}`,
+    '--link', `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}${off}`,
+  ];
+  if (opts.rules !== undefined && opts.rules !== null) args.push('--rules', resolve(opts.rules));
+  args.push('--socket', opts.socket ?? LAB.socket, '--pidfile', LAB.pidfile, ...(opts.extra ?? []));
+  return args;
+}
+
+/** Builds the lab (see the module comment). Rejects with a LabError after cleaning up. */
+export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
+  if (process.getuid?.() !== 0) throw new LabError('the lab needs root (network namespaces, TAP devices)');
+  const addresses: LabAddresses = { ...ENV_ADDRESSES, ...opts.addresses };
+  validateAddresses(addresses);
+  const say = opts.log ?? ((): void => {});
+  const director = opts.director ?? true;
+  const offload = opts.offload === true;
+  const socket = opts.socket ?? LAB.socket;
+  const rules = opts.rules !== undefined ? resolve(opts.rules) : null;
+  if (rules !== null && !existsSync(rules)) throw new LabError(`rules file not found: ${rules}`);
+  if (!existsSync(LAB.rsServerJs)) throw new LabError(`${LAB.rsServerJs} is missing: run npx tsc -p tsconfig.json`);
+  if (director && !existsSync(LAB.tapvsdJs)) throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
+  const tapvsdCommand = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, { rules, offload, socket, extra: opts.tapvsdArgs ?? [] })];
+
+  const existing = new Set(await listNamespaces());
+  if (LAB_NAMESPACES.some((ns) => existing.has(ns)) || existsSync(RUN_DIR)) {
+    say('lab: an earlier lab exists, tearing it down first');
+    await labDown();
+  }
+  const step = (line: string): void => {
+    opts.signal?.throwIfAborted();
+    say(line);
+  };
+  const pids: Record<string, number> = {};
+  const info = (): LabInfo => ({ addresses, socket, director, offload, rules, pids: { ...pids }, tapvsdCommand });
+  try {
+    mkdirSync(PIDS_DIR, { recursive: true });
+    writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'building' }, null, 2)}\n`);
+
+    step('lab: namespaces');
+    for (const ns of LAB_NAMESPACES) {
+      await ip(['netns', 'add', ns]);
+      // Before any link exists, so every later link inherits "default" and stays quiet.
+      await nsExec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+
+    step('lab: bridges');
+    const dir = LAB.ns.dir;
+    for (const br of [LAB.bridge.ext, LAB.bridge.int]) {
+      // STP off: ports forward at once. Snooping off: the bridge sends no queries of its own.
+      await ip(['-n', dir, 'link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+      await ip(['-n', dir, 'link', 'set', br, 'up']);
+    }
+
+    step('lab: veths and addresses');
+    const hosts = [
+      { ns: LAB.ns.client, veth: LAB.veth.client, addr: addresses.client, len: addresses.extPrefixLen, br: LAB.bridge.ext, gw: null },
+      { ns: LAB.ns.rs1, veth: LAB.veth.rs1, addr: addresses.rs1, len: addresses.intPrefixLen, br: LAB.bridge.int, gw: addresses.dip },
+      { ns: LAB.ns.rs2, veth: LAB.veth.rs2, addr: addresses.rs2, len: addresses.intPrefixLen, br: LAB.bridge.int, gw: addresses.dip },
+    ];
+    for (const h of hosts) {
+      // Created inside the host's namespace with the peer sent straight to tapvs-dir: the root
+      // namespace never sees either end.
+      await ip(['-n', h.ns, 'link', 'add', h.veth.name, 'address', macFor(h.addr), 'type', 'veth', 'peer', 'name', h.veth.peer, 'netns', dir]);
+      await ip(['-n', dir, 'link', 'set', h.veth.peer, 'master', h.br]);
+      await ip(['-n', dir, 'link', 'set', h.veth.peer, 'up']);
+      await ip(['-n', h.ns, 'addr', 'add', `${h.addr}/${h.len}`, 'dev', h.veth.name]);
+      await ip(['-n', h.ns, 'link', 'set', h.veth.name, 'up']);
+      if (h.gw !== null) await ip(['-n', h.ns, 'route', 'add', 'default', 'via', h.gw, 'dev', h.veth.name]);
+    }
+
+    step('lab: real servers (HTTP :80, iperf3 :5201)');
+    const servers = [
+      { key: 'rs1', ns: LAB.ns.rs1, id: LAB.rsId.rs1, addr: addresses.rs1 },
+      { key: 'rs2', ns: LAB.ns.rs2, id: LAB.rsId.rs2, addr: addresses.rs2 },
+    ];
+    for (const s of servers) {
+      pids[`${s.key}-http`] = startDaemon(`${s.key}-http`, s.ns, process.execPath,
+        [LAB.rsServerJs, '--id', s.id, '--addr', s.addr, '--port', String(LAB.httpPort)]).pid ?? -1;
+      pids[`${s.key}-iperf3`] = startDaemon(`${s.key}-iperf3`, s.ns, 'iperf3', ['-s', '-p', String(LAB.iperfPort)]).pid ?? -1;
+    }
+    for (const s of servers) {
+      await waitFor(`${s.key}'s servers to listen`, SERVERS_READY_TIMEOUT_MS, async () => {
+        for (const name of [`${s.key}-http`, `${s.key}-iperf3`]) {
+          if (!pidAlive(pids[name] ?? -1)) throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);
+        }
+        const r = await nsExec(s.ns, 'ss', ['-Htln'], { timeoutMs: CMD_TIMEOUT_MS });
+        const ports = new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[3] ?? '').map((local) => local.slice(local.lastIndexOf(':') + 1)));
+        return ports.has(String(LAB.httpPort)) && ports.has(String(LAB.iperfPort));
+      });
+    }
+
+    if (director) {
+      step(`lab: tapvsd in ${dir}`);
+      pids['tapvsd'] = await startTapvsdInLab(tapvsdCommand, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, opts.signal);
+    }
+    opts.signal?.throwIfAborted();
+    writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'up' }, null, 2)}\n`);
+    say('lab: up');
+    return info();
+  } catch (e) {
+    say('lab: failed, tearing down');
+    await labDown();
+    throw e;
+  }
+}
+
+/**
+ * Starts tapvsd inside tapvs-dir (detached, log in LAB.log, pid recorded) and waits until it
+ * prints `tapvsd: ready` or its socket accepts, and both TAPs sit on their bridges. On failure it
+ * stops that tapvsd and rejects with the log in the message; the namespaces stay.
+ * For tests that built the lab with `director: false` and want tapvsd with their own arguments.
+ */
+export async function startTapvsd(opts: { rules?: string; offload?: boolean; socket?: string; extraArgs?: readonly string[]; readyTimeoutMs?: number; addresses?: Partial<LabAddresses> } = {}): Promise<number> {
+  const addresses: LabAddresses = { ...currentAddresses(), ...opts.addresses };
+  validateAddresses(addresses);
+  const socket = opts.socket ?? LAB.socket;
+  const cmd = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, {
+    rules: opts.rules ?? null, offload: opts.offload === true, socket, extra: opts.extraArgs ?? [],
+  })];
+  mkdirSync(PIDS_DIR, { recursive: true });
+  return startTapvsdInLab(cmd, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, undefined);
+}
+
+/** Stops the tapvsd the lab started (SIGTERM, bounded wait, SIGKILL). The namespaces stay. */
+export async function stopTapvsd(): Promise<void> {
+  const pid = readPid(join(PIDS_DIR, 'tapvsd'));
+  if (pid > 0 && cmdline(pid).includes(PROC_MARKERS['tapvsd'] ?? 'tapvsd')) await stopPids([pid]);
+  rmSync(join(PIDS_DIR, 'tapvsd'), { force: true });
+}
+
+async function startTapvsdInLab(command: readonly string[], socket: string, readyTimeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
+  mkdirSync(dirname(socket), { recursive: true });
+  writeFileSync(LAB.log, `# ip netns exec ${LAB.ns.dir} ${command.join(' ')}\n`);
+  const child = startDaemon('tapvsd', LAB.ns.dir, command[0] ?? process.execPath, command.slice(1));
+  const pid = child.pid ?? -1;
+  const fail = async (why: string): Promise<never> => {
+    await stopPids([pid]);
+    throw new LabError(`tapvsd ${why}; its log (${LAB.log}):\n${readText(LAB.log)}`);
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  let ready = false;
+  while (!ready) {
+    if (signal?.aborted === true) await fail('start was aborted');
+    if (!pidAlive(pid)) await fail('exited before it was ready');
+    ready = readText(LAB.log).includes(READY_LINE) || await socketAccepts(socket);
+    if (!ready) {
+      if (Date.now() >= deadline) await fail(`was not ready after ${readyTimeoutMs} ms`);
+      await sleep(POLL_MS * 2);
+    }
+  }
+  // Ready means its links are up; the lab is useless unless the TAPs are bridge ports too.
+  for (;;) {
+    const missing = await tapsNotOnBridges();
+    if (missing.length === 0) break;
+    if (Date.now() >= deadline) await fail(`is ready but ${missing.join(', ')}`);
+    if (!pidAlive(pid)) await fail('exited after it was ready');
+    await sleep(POLL_MS * 2);
+  }
+  return pid;
+}
+
+async function tapsNotOnBridges(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const [tap, br] of [[LAB.tap.ext, LAB.bridge.ext], [LAB.tap.int, LAB.bridge.int]] as const) {
+    const r = await run('ip', ['-n', LAB.ns.dir, '-o', 'link', 'show', 'master', br], { timeoutMs: CMD_TIMEOUT_MS });
+    if (!new RegExp(`^\\d+: ${tap}[@:]`, 'm').test(r.stdout)) missing.push(`${tap} is not a port of ${br}`);
+  }
+  return missing;
+}
+
+/** True when a Unix socket at `path` accepts a connection within 500 ms. */
+export function socketAccepts(path: string): Promise<boolean> {
+  if (!existsSync(path)) return Promise.resolve(false);
+  return new Promise((r) => {
+    const s = createConnection(path);
+    const done = (ok: boolean): void => { clearTimeout(t); s.destroy(); r(ok); };
+    const t = setTimeout(() => done(false), 500);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Down and status
+
+interface SavedState { addresses?: LabAddresses; socket?: string; director?: boolean; state?: string; pids?: Record<string, number>; tapvsdCommand?: string[] }
+
+function savedState(): SavedState | null {
+  try {
+    return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as SavedState;
+  } catch {
+    return null;
+  }
+}
+
+function currentAddresses(): LabAddresses {
+  return savedState()?.addresses ?? ENV_ADDRESSES;
+}
+
+function currentSocket(): string {
+  return savedState()?.socket ?? LAB.socket;
+}
+
+/** The processes the lab recorded in runDir/pids, kept only if their command line still matches. */
+function recordedPids(): Map<string, number> {
+  const found = new Map<string, number>();
+  let names: string[] = [];
+  try { names = readdirSync(PIDS_DIR); } catch { /* no lab */ }
+  for (const name of names) {
+    const pid = readPid(join(PIDS_DIR, name));
+    const marker = PROC_MARKERS[name];
+    // A pid file can outlive its process and the pid be reused: only signal what still matches.
+    if (pid > 0 && marker !== undefined && cmdline(pid).includes(marker)) found.set(name, pid);
+  }
+  const tapvsdPid = readPid(LAB.pidfile);
+  if (tapvsdPid > 0 && !found.has('tapvsd') && cmdline(tapvsdPid).includes('tapvsd')) found.set('tapvsd', tapvsdPid);
+  return found;
+}
+
+export interface LabDownResult {
+  /** Pids that were alive and got signalled. */
+  readonly stopped: readonly number[];
+  /** Namespaces deleted. */
+  readonly namespaces: readonly string[];
+}
+
+/** Removes the lab, even half-built; idempotent. Rejects only if something could not be removed. */
+export async function labDown(): Promise<LabDownResult> {
+  const socket = currentSocket();
+  const recorded = recordedPids();
+  const existing = new Set(await listNamespaces());
+  const namespaces = LAB_NAMESPACES.filter((ns) => existing.has(ns));
+  const pids = new Set(recorded.values());
+  for (const ns of namespaces) for (const pid of await nsPids(ns)) pids.add(pid);
+  const stopped = await stopPids([...pids]);
+  const problems: string[] = [];
+  for (const pid of stopped) if (pidAlive(pid)) problems.push(`process ${pid} (${cmdline(pid).trim()}) survived SIGKILL`);
+
+  // Deleting a namespace deletes every virtual link in it, and veths take their peers along.
+  for (const ns of namespaces) {
+    const r = await run('ip', ['netns', 'del', ns], { timeoutMs: CMD_TIMEOUT_MS });
+    if (r.code !== 0) problems.push(`ip netns del ${ns}: ${r.stderr.trim()}`);
+  }
+  // The socket is ours only when it was our tapvsd's; another tapvsd may be using the default path.
+  if (recorded.has('tapvsd') && existsSync(socket) && !(await socketAccepts(socket))) rmSync(socket, { force: true });
+  rmSync(RUN_DIR, { recursive: true, force: true });
+
+  const left = new Set(await listNamespaces());
+  for (const ns of LAB_NAMESPACES) if (left.has(ns)) problems.push(`namespace ${ns} still exists`);
+  if (problems.length > 0) throw new LabError(`lab down incomplete:\n  ${problems.join('\n  ')}`);
+  return { stopped, namespaces };
+}
+
+export interface LabStatus {
+  /** Every network namespace whose name starts with `tapvs-` (lab or not). */
+  readonly namespaces: readonly string[];
+  /** `ip -br link` and `ip -br -4 addr` per existing lab namespace. */
+  readonly links: Readonly<Record<string, string>>;
+  readonly processes: readonly { name: string; pid: number; alive: boolean }[];
+  readonly addresses: LabAddresses | null;
+  readonly state: string | null;
+  readonly socket: string;
+  readonly socketAccepts: boolean;
+  /** Problems with the TAPs' bridge membership (only when tapvsd runs). */
+  readonly tapProblems: readonly string[];
+}
+
+/** What exists of the lab right now. */
+export async function labStatus(): Promise<LabStatus> {
+  const all = await listNamespaces();
+  const links: Record<string, string> = {};
+  for (const ns of LAB_NAMESPACES) {
+    if (!all.includes(ns)) continue;
+    const l = await run('ip', ['-n', ns, '-br', 'link'], { timeoutMs: CMD_TIMEOUT_MS });
+    const a = await run('ip', ['-n', ns, '-br', '-4', 'addr'], { timeoutMs: CMD_TIMEOUT_MS });
+    links[ns] = `${l.stdout.trimEnd()}\n${a.stdout.trimEnd()}`.trim();
+  }
+  const processes: { name: string; pid: number; alive: boolean }[] = [];
+  let names: string[] = [];
+  try { names = readdirSync(PIDS_DIR).sort(); } catch { /* no lab */ }
+  const recorded = recordedPids();
+  for (const name of names) {
+    const pid = readPid(join(PIDS_DIR, name));
+    processes.push({ name, pid, alive: recorded.get(name) === pid && pidAlive(pid) });
+  }
+  const st = savedState();
+  const socket = st?.socket ?? LAB.socket;
+  const tapvsdUp = processes.some((p) => p.name === 'tapvsd' && p.alive);
+  return {
+    namespaces: all.filter((n) => n.startsWith('tapvs-')),
+    links, processes,
+    addresses: st?.addresses ?? null,
+    state: st?.state ?? null,
+    socket,
+    socketAccepts: await socketAccepts(socket),
+    tapProblems: tapvsdUp ? await tapsNotOnBridges() : [],
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * rs-server: the lab's real-server HTTP daemon (one per real-server namespace).
+ *
+ *   node dist/lab/rs-server.js --id RS1 --addr 192.168.2.129 [--port 80] [--host 0.0.0.0] [--log]
+ *
+ * Contract (tests and benchmarks rely on it):
+ * - `GET /`          200, text/plain, body `<id> <addr>\n` (e.g. `RS1 192.168.2.129\n`).
+ * - `GET /blob`      200, application/octet-stream, Content-Length 52428800: `patternBytes(BLOB_SIZE)`
+ *                    from blob.ts, identical on every server; compare with `blobSha256()`.
+ * - `GET /bytes?n=N` 200, the first N bytes of the same stream (0 <= N <= 2^40), Content-Length N.
+ * - Anything else: 404 (unknown path), 400 (bad `n`), 405 (not GET/HEAD). HEAD answers headers only.
+ * - Prints one line `rs-server: <id> listening on <host>:<port>` when listening and nothing per
+ *   request unless `--log`. SIGTERM/SIGINT close the listener and exit 0.
+ *
+ * Not here: keep-alive tuning or TLS. The blob is generated once at start (50 MiB of memory) so
+ * that serving it costs the server no CPU beyond the socket writes: in benchmarks the real
+ * servers must not be the bottleneck.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { parseArgs } from 'node:util';
+import { BLOB_SIZE, PATTERN_CHUNK_BYTES, PatternStream, patternBytes } from './blob.js';
+
+/** Largest `/bytes?n=` accepted: 1 TiB, far beyond any test, small enough to stay exact. */
+const MAX_BYTES_N = 2 ** 40;
+
+const { values } = parseArgs({
+  options: {
+    id: { type: 'string', default: 'RS' },
+    addr: { type: 'string', default: '0.0.0.0' },
+    port: { type: 'string', default: '80' },
+    host: { type: 'string', default: '0.0.0.0' },
+    log: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const id = values.id ?? 'RS';
+const addr = values.addr ?? '0.0.0.0';
+const host = values.host ?? '0.0.0.0';
+const port = Number(values.port);
+const logRequests = values.log === true;
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  process.stderr.write(`rs-server: bad --port ${values.port ?? ''}\n`);
+  process.exit(2);
+}
+
+const identity = Buffer.from(`${id} ${addr}\n`);
+const blob = patternBytes(BLOB_SIZE);
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: Uint8Array): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': body.length });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** Streams `patternBytes(n)` for n beyond the cached blob, honouring backpressure. */
+function streamPattern(res: ServerResponse, n: number): void {
+  const gen = new PatternStream();
+  let left = n;
+  const pump = (): void => {
+    while (left > 0) {
+      const chunk = Buffer.allocUnsafe(Math.min(left, PATTERN_CHUNK_BYTES));
+      gen.fill(chunk);
+      left -= chunk.length;
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  res.on('close', () => { left = 0; });
+  pump();
+}
+
+const server = createServer((req, res) => {
+  if (logRequests) process.stdout.write(`rs-server: ${id} ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0} ${req.method ?? '?'} ${req.url ?? ''}\n`);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(req, res, 405, 'text/plain', Buffer.from('method not allowed\n'));
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://rs');
+  switch (url.pathname) {
+    case '/':
+      send(req, res, 200, 'text/plain', identity);
+      return;
+    case '/blob':
+      send(req, res, 200, 'application/octet-stream', blob);
+      return;
+    case '/bytes': {
+      const raw = url.searchParams.get('n') ?? '';
+      const n = /^[0-9]{1,13}$/.test(raw) ? Number(raw) : -1;
+      if (n < 0 || n > MAX_BYTES_N) {
+        send(req, res, 400, 'text/plain', Buffer.from(`bad n: want 0..${MAX_BYTES_N}\n`));
+        return;
+      }
+      if (n <= BLOB_SIZE) {
+        send(req, res, 200, 'application/octet-stream', blob.subarray(0, n));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': n });
+      if (req.method === 'HEAD') res.end();
+      else streamPattern(res, n);
+      return;
+    }
+    default:
+      send(req, res, 404, 'text/plain', Buffer.from('not found\n'));
+  }
+});
+
+server.on('error', (err) => {
+  process.stderr.write(`rs-server: ${id}: ${err.message}\n`);
+  process.exit(1);
+});
+
+server.listen(port, host, () => {
+  process.stdout.write(`rs-server: ${id} listening on ${host}:${port}\n`);
+});
+
+function stop(): void {
+  server.close();
+  server.closeAllConnections();
+  // Bounded: connections are closed above; do not wait for keep-alive timers.
+  setTimeout(() => process.exit(0), 200).unref();
+}
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

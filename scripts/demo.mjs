@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+/**
+ * npm run demo: the textbook LVS-NAT example, end to end, in network namespaces.
+ *
+ *  tapvs-client (192.168.222.1/24)                         tapvs-rs1 (192.168.2.129/24, default via .136)
+ *         | veth                                                | veth
+ *    [tapvs-br-ext] ---- tap tapvs-ext ==( tapvsd )== tap tapvs-int ---- [tapvs-br-int] ---- veth ---- tapvs-rs2
+ *         \__________ namespace tapvs-dir: bridges and tapvsd's TAPs, no IP addresses __________/  (192.168.2.130/24)
+ *  VIP 192.168.222.131 and DIP 192.168.2.136 belong to tapvsd only.
+ *
+ * Steps: bash scripts/setup.sh; lab up (no rules); the ipvsadm textbook commands through
+ * tapvsadm from the root namespace; four curls to the VIP from tapvs-client, which must
+ * alternate between RS1 and RS2 (rr); tapvsadm -L -n --stats; lab down, always (also on
+ * failure and Ctrl-C). Exit 0 only if the answers alternated.
+ * Addresses follow lab-lib's environment variables (TAPVS_LAB_VIP, …; see lab/README.md).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const LAB_JS = join(ROOT, 'dist', 'lab', 'lab.js');
+const LAB_LIB_JS = join(ROOT, 'dist', 'lab', 'lab-lib.js');
+
+let interrupted = false;
+const onSignal = (sig) => {
+  interrupted = true;
+  process.stderr.write(`\ndemo: ${sig}, stopping after the current step\n`);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+function banner(text) {
+  process.stdout.write(`\n=== ${text}\n`);
+}
+
+/** Runs a command with a time limit; output goes to our terminal unless `capture`. */
+function sh(cmd, args, { timeoutMs = 60_000, capture = false, env = process.env } = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT, env, timeout: timeoutMs, killSignal: 'SIGKILL',
+    stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8',
+  });
+  if (r.error && r.error.code === 'ETIMEDOUT') process.stderr.write(`demo: ${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\n`);
+  else if (r.error) process.stderr.write(`demo: ${cmd}: ${r.error.message}\n`);
+  return { ok: r.status === 0, status: r.status, stdout: r.stdout ?? '' };
+}
+
+function checkInterrupt() {
+  if (interrupted) throw new Error('interrupted');
+}
+
+async function demo() {
+  banner('setup: bash scripts/setup.sh');
+  const setup = sh('bash', [join('scripts', 'setup.sh')], { timeoutMs: 30 * 60_000 });
+  checkInterrupt();
+  if (!setup.ok) {
+    if (existsSync(join(ROOT, 'scripts', 'setup.sh')) || !existsSync(LAB_JS)) throw new Error('setup failed');
+    process.stdout.write('demo: scripts/setup.sh is not there yet; using the existing build in dist/\n');
+  }
+  const { LAB } = await import(pathToFileURL(LAB_LIB_JS).href);
+  const env = { ...process.env, TAPVS_SOCKET: LAB.socket };
+  const vs = `${LAB.vip}:${LAB.httpPort}`;
+
+  banner('lab up (no rules: tapvsd starts with no virtual service)');
+  if (!sh(process.execPath, [LAB_JS, 'up'], { timeoutMs: 90_000 }).ok) throw new Error('lab up failed');
+  checkInterrupt();
+
+  banner('the textbook commands, through tapvsadm from the root namespace');
+  const tapvsadm = (args) => {
+    process.stdout.write(`# tapvsadm ${args.join(' ')}\n`);
+    const r = sh(process.execPath, [LAB.tapvsadmJs, ...args], { timeoutMs: 15_000, env });
+    checkInterrupt();
+    if (!r.ok) throw new Error(`tapvsadm ${args.join(' ')} failed (exit ${r.status})`);
+  };
+  tapvsadm(['-C']);
+  tapvsadm(['-A', '-t', vs, '-s', 'rr']);
+  tapvsadm(['-a', '-t', vs, '-r', LAB.rs2, '-m']);
+  tapvsadm(['-a', '-t', vs, '-r', LAB.rs1, '-m']);
+  tapvsadm(['-L', '-n']);
+
+  banner(`four requests from ${LAB.ns.client} to http://${LAB.vip}/`);
+  const answers = [];
+  for (let i = 0; i < 4; i++) {
+    process.stdout.write(`# ip netns exec ${LAB.ns.client} curl -s http://${LAB.vip}/\n`);
+    const r = sh('ip', ['netns', 'exec', LAB.ns.client, 'curl', '-s', '--max-time', '5', `http://${LAB.vip}/`], { timeoutMs: 10_000, capture: true });
+    checkInterrupt();
+    const answer = r.ok ? r.stdout.trim() : `(curl failed, exit ${r.status})`;
+    process.stdout.write(`${answer}\n`);
+    answers.push(answer);
+  }
+  tapvsadm(['-L', '-n', '--stats']);
+
+  const [a, b, c, d] = answers;
+  const isRs = (s, id) => s.startsWith(`${id} `);
+  const alternated = a === c && b === d && a !== b
+    && ((isRs(a, LAB.rsId.rs1) && isRs(b, LAB.rsId.rs2)) || (isRs(a, LAB.rsId.rs2) && isRs(b, LAB.rsId.rs1)));
+  banner(alternated
+    ? `PASS: round robin alternated between ${a.split(' ')[0]} and ${b.split(' ')[0]}`
+    : `FAIL: expected RS1/RS2 alternation, got: ${answers.join(' | ')}`);
+  return alternated;
+}
+
+let ok = false;
+try {
+  ok = await demo();
+} catch (e) {
+  process.stderr.write(`demo: ${e instanceof Error ? e.message : String(e)}\n`);
+} finally {
+  banner('lab down');
+  // Runs even after Ctrl-C: the handler above keeps Node alive so the lab is always removed.
+  if (existsSync(LAB_JS)) sh(process.execPath, [LAB_JS, 'down'], { timeoutMs: 60_000 });
+}
+process.exit(interrupted ? 130 : ok ? 0 : 1);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Prepares a fresh clone: Debian packages (when missing), npm packages, the native TAP addon and
+# the TypeScript build. Idempotent and quick when everything is already there. Called by
+# `npm test` and `npm run demo`, so a newcomer never needs a separate setup step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages and why (see native-deps.md): build tools for the addon, iproute2 for the lab's
+# namespaces, curl/iperf3/iputils-ping/tshark as real clients and capture tools in tests,
+# libpcap-dev for the libpcap attachment.
+PKGS=(iproute2 curl iperf3 iputils-ping tshark libpcap-dev make g++ python3 procps)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages (the "install" script builds the native addon with node-gyp).
+stamp=node_modules/.tapvs-installed
+if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.json ] && [ package-lock.json -nt "$stamp" ]; }; then
+  echo "setup: npm install"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  touch "$stamp"
+fi
+
+if [ ! -f build/Release/tapvs_tap.node ] || [ native/tap.cc -nt build/Release/tapvs_tap.node ]; then
+  echo "setup: building the native TAP addon"
+  npx --no-install node-gyp rebuild >/dev/null
+fi
+
+echo "setup: compiling TypeScript"
+npx --no-install tsc -p tsconfig.json

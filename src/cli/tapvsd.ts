@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+/**
+ * tapvsd: the director daemon. Creates its TAP devices, owns the VIPs and the DIP on them,
+ * forwards with IPVS NAT semantics and serves the control socket that tapvsadm talks to.
+ *
+ *   tapvsd --link name=ext,tap=tapvs-ext,bridge=tapvs-br-ext,addr=192.168.222.131/24 \
+ *          --link name=int,tap=tapvs-int,bridge=tapvs-br-int,addr=192.168.2.136/24 \
+ *          [--rules FILE] [--socket PATH] [--pidfile PATH] [--max-conns N] [--no-forward]
+ *
+ * Start-up order: parse and validate everything (rules file included) before touching a device,
+ * so a typo never leaves half a director behind; then links, control socket, rules, traffic.
+ * SIGTERM/SIGINT close the TAP devices (the kernel removes them), the socket and the pidfile.
+ */
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { ControlDispatcher } from '../control/dispatch.js';
+import { type Command, DEFAULT_SOCKET_PATH } from '../control/protocol.js';
+import { parseRules } from '../control/rules-file.js';
+import { ControlServer } from '../control/server.js';
+import { Dataplane, type PortConfig } from '../dataplane/dataplane.js';
+import { DROP_NAMES } from '../dataplane/drops.js';
+import { TapvsError, isTapvsError } from '../errors.js';
+import { Ipvs } from '../ipvs/ipvs.js';
+import type { Link } from '../link/link.js';
+import { TapLink } from '../link/tap.js';
+import { log } from '../log.js';
+import { parseMac } from '../packet/eth.js';
+import { parseIpv4 } from '../packet/ipv4.js';
+
+export const VERSION = '0.1.0';
+
+interface LinkSpec {
+  name: string;
+  tap: string;
+  bridge: string | null;
+  addrs: Array<{ addr: number; prefixLen: number }>;
+  gateway: number;
+  mac: Uint8Array | null;
+  mtu: number;
+}
+
+interface DaemonArgs {
+  links: LinkSpec[];
+  rules: string | null;
+  socket: string;
+  pidfile: string | null;
+  maxConns: number;
+  forward: boolean;
+  vnetHdr: boolean;
+}
+
+const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
+
+  --link name=NAME,tap=DEV[,bridge=BR][,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC][,mtu=N]
+                       a link of the director: a TAP device it creates (optionally enslaved to
+                       bridge BR), the addresses it owns there, an optional default gateway
+  --rules FILE         load rules in ipvsadm -S format at start (all or nothing)
+  --socket PATH        control socket (default ${DEFAULT_SOCKET_PATH}, or $TAPVS_SOCKET)
+  --pidfile PATH       write the daemon's PID there
+  --max-conns N        connection table size (default 1048576)
+  --no-forward         do not route packets that belong to no connection
+  --offload            TAP devices with IFF_VNET_HDR (experimental)
+  -h, --help           this text
+  -v, --version        version
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`tapvsd: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseLinkSpec(spec: string): LinkSpec {
+  const l: LinkSpec = { name: '', tap: '', bridge: null, addrs: [], gateway: 0, mac: null, mtu: 1500 };
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) fail(`--link: expected key=value, got '${part}'`);
+    const k = part.slice(0, eq), v = part.slice(eq + 1);
+    switch (k) {
+      case 'name': l.name = v; break;
+      case 'tap': l.tap = v; break;
+      case 'bridge': l.bridge = v; break;
+      case 'addr': {
+        const m = /^([^/]+)\/(\d{1,2})$/.exec(v);
+        const a = m === null ? null : parseIpv4(m[1]);
+        const len = m === null ? -1 : Number(m[2]);
+        if (a === null || len < 1 || len > 32) fail(`--link: invalid address '${v}' (want A.B.C.D/LEN)`);
+        l.addrs.push({ addr: a, prefixLen: len });
+        break;
+      }
+      case 'gw': {
+        const a = parseIpv4(v);
+        if (a === null) fail(`--link: invalid gateway '${v}'`);
+        l.gateway = a;
+        break;
+      }
+      case 'mac': {
+        const m = parseMac(v);
+        if (m === null || (m[0] & 1) === 1) fail(`--link: invalid unicast MAC '${v}'`);
+        l.mac = m;
+        break;
+      }
+      case 'mtu': {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 576 || n > 9000) fail(`--link: invalid mtu '${v}' (576..9000)`);
+        l.mtu = n;
+        break;
+      }
+      default: fail(`--link: unknown key '${k}'`);
+    }
+  }
+  if (l.tap === '') fail(`--link ${spec}: tap=DEV is required`);
+  if (l.tap.length > 15) fail(`--link: device name '${l.tap}' longer than 15 characters`);
+  if (l.name === '') l.name = l.tap;
+  if (l.addrs.length === 0) fail(`--link ${spec}: at least one addr=A.B.C.D/LEN is required`);
+  return l;
+}
+
+export function parseDaemonArgs(argv: string[]): DaemonArgs {
+  const a: DaemonArgs = {
+    links: [], rules: null, socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH, pidfile: null,
+    maxConns: 1 << 20, forward: true, vnetHdr: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) fail(`${name}: missing argument`);
+      return v;
+    };
+    switch (name) {
+      case '--link': a.links.push(parseLinkSpec(value())); break;
+      case '--rules': a.rules = value(); break;
+      case '--socket': a.socket = value(); break;
+      case '--pidfile': a.pidfile = value(); break;
+      case '--max-conns': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 16 || n > 1 << 26) fail('--max-conns: want an integer 16..67108864');
+        a.maxConns = n;
+        break;
+      }
+      case '--no-forward': a.forward = false; break;
+      case '--offload': a.vnetHdr = true; break;
+      case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
+      case '-v': case '--version': process.stdout.write(`tapvsd ${VERSION}\n`); process.exit(0); break;
+      default: fail(`unknown option '${arg}' (see --help)`);
+    }
+  }
+  if (a.links.length === 0) fail('at least one --link is required (see --help)');
+  const names = new Set<string>();
+  for (const l of a.links) {
+    if (names.has(l.name) || names.has(l.tap)) fail(`duplicate link '${l.name}'`);
+    names.add(l.name);
+    names.add(l.tap);
+  }
+  return a;
+}
+
+async function main(): Promise<void> {
+  const args = parseDaemonArgs(process.argv.slice(2));
+
+  // Rules are parsed before any device exists: a bad file changes nothing.
+  let rules: Command[] = [];
+  if (args.rules !== null) {
+    let text: string;
+    try { text = readFileSync(args.rules, 'utf8'); } catch (e) { fail(`cannot read rules file ${args.rules}: ${(e as Error).message}`); }
+    try {
+      rules = parseRules(text).map((r: { request: Command }) => r.request);
+    } catch (e) {
+      fail(`rules file ${args.rules}: ${(e as Error).message}`);
+    }
+  }
+
+  const ipvs = new Ipvs({ maxConns: args.maxConns });
+  const links: Link[] = [];
+  const closeLinks = (): void => { for (const l of links) { try { l.close(); } catch { /* closing anyway */ } } };
+  let dataplane: Dataplane;
+  try {
+    const ports: PortConfig[] = [];
+    for (const s of args.links) {
+      const link = new TapLink({
+        name: s.tap, mtu: s.mtu, vnetHdr: args.vnetHdr,
+        ...(s.mac !== null ? { mac: s.mac } : {}), ...(s.bridge !== null ? { bridge: s.bridge } : {}),
+      });
+      links.push(link);
+      ports.push({ name: s.name, link, addrs: s.addrs, gateway: s.gateway });
+    }
+    dataplane = new Dataplane(ipvs, ports, { forward: args.forward });
+  } catch (e) {
+    closeLinks();
+    fail(isTapvsError(e) ? e.message : (e as Error).stack ?? String(e));
+  }
+
+  const started = Date.now();
+  const dispatcher = new ControlDispatcher(ipvs, {
+    servicesChanged: () => dataplane.announce(),
+    status: () => {
+      const st = dataplane.status();
+      return {
+        version: VERSION, pid: process.pid, uptimeS: Math.round((Date.now() - started) / 1000),
+        ...st, dropNames: DROP_NAMES, memory: process.memoryUsage(),
+      };
+    },
+  });
+  const server = new ControlServer(args.socket, (req) => dispatcher.handle(req));
+  try {
+    await server.listen();
+  } catch (e) {
+    closeLinks();
+    fail(isTapvsError(e) ? e.message : String(e));
+  }
+
+  if (rules.length > 0) {
+    try {
+      dispatcher.handle({ id: 0, op: 'apply', commands: rules });
+    } catch (e) {
+      server.close();
+      closeLinks();
+      fail(`rules file ${args.rules}: ${(e as Error).message}`);
+    }
+  }
+
+  if (args.pidfile !== null) writeFileSync(args.pidfile, `${process.pid}\n`);
+
+  const tick = setInterval(() => {
+    try { dataplane.tick(Date.now()); } catch (e) { log('error', 'tick failed', { error: (e as Error).stack ?? String(e) }); }
+  }, 100);
+  const est = setInterval(() => ipvs.estimate(), 2000);
+
+  let stopping = false;
+  const shutdown = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'stopping', { signal: sig });
+    clearInterval(tick);
+    clearInterval(est);
+    server.close();
+    closeLinks();
+    if (args.pidfile !== null) { try { unlinkSync(args.pidfile); } catch { /* gone */ } }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => log('info', 'SIGHUP ignored (use tapvsadm -R to change rules)'));
+  // A bug must not take the director down with every connection: log it and keep forwarding.
+  process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
+  process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
+
+  dataplane.start();
+  dataplane.announce();
+  log('info', 'ready', {
+    links: args.links.map((l) => l.tap).join(','), socket: args.socket, services: ipvs.services.length,
+  });
+  process.stdout.write('tapvsd: ready\n');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`tapvsd: ${e instanceof TapvsError ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+/**
+ * The control protocol between tapvsadm (or any client) and tapvsd.
+ *
+ * Transport: a Unix stream socket, mode 0600 (root only), default path DEFAULT_SOCKET_PATH.
+ * Framing: one JSON object per line (UTF-8, '\n' terminated), at most MAX_REQUEST_BYTES per line.
+ * Each request gets exactly one response line with the same `id`, in order.
+ *
+ *   -> {"id":1,"op":"addService","service":{"proto":"tcp","addr":"192.168.222.131","port":80},
+ *       "config":{"scheduler":"rr"}}
+ *   <- {"id":1,"ok":true,"result":null}
+ *   <- {"id":2,"ok":false,"error":{"code":"SERVICE_EXISTS","message":"Service already exists"}}
+ *
+ * Addresses travel as dotted strings; the daemon validates everything and answers bad input with
+ * an error (code BAD_ARGUMENT / PROTOCOL), never by dropping the connection or a rule.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { StatsSnapshot } from '../ipvs/stats.js';
+
+export const DEFAULT_SOCKET_PATH = '/run/tapvs/tapvsd.sock';
+export const MAX_REQUEST_BYTES = 1 << 20;
+
+export type Proto = 'tcp' | 'udp';
+
+/** Identifies a virtual service (-t/-u host:port). */
+export interface ServiceKey {
+  proto: Proto;
+  addr: string;
+  port: number;
+}
+
+/** Everything -A/-E set. On -E every field is replaced (ipvsadm's replace-all semantics). */
+export interface ServiceConfig {
+  scheduler: string;
+  /** -b words, e.g. ["sh-port"]. */
+  schedFlags: string[];
+  /** null = not persistent; else the -p timeout in seconds. */
+  persistentS: number | null;
+  /** -M, dotted. */
+  netmask: string;
+  /** -o */
+  ops: boolean;
+}
+
+export interface DestKey {
+  addr: string;
+  port: number;
+}
+
+/** Everything -a/-e set. */
+export interface DestConfig {
+  fwd: 'masq' | 'route' | 'tunnel';
+  weight: number;
+  uThreshold: number;
+  lThreshold: number;
+}
+
+export interface Timeouts {
+  tcpS: number;
+  tcpFinS: number;
+  udpS: number;
+}
+
+export type Request =
+  | { id: number; op: 'addService'; service: ServiceKey; config: ServiceConfig }
+  | { id: number; op: 'editService'; service: ServiceKey; config: ServiceConfig }
+  | { id: number; op: 'deleteService'; service: ServiceKey }
+  | { id: number; op: 'clear' }
+  | { id: number; op: 'addDest'; service: ServiceKey; dest: DestKey; config: DestConfig }
+  | { id: number; op: 'editDest'; service: ServiceKey; dest: DestKey; config: DestConfig }
+  | { id: number; op: 'deleteDest'; service: ServiceKey; dest: DestKey }
+  | { id: number; op: 'zero'; service: ServiceKey | null }
+  | { id: number; op: 'setTimeouts'; timeouts: Timeouts }
+  | { id: number; op: 'getTimeouts' }
+  | { id: number; op: 'list'; service: ServiceKey | null }
+  | { id: number; op: 'listConns' }
+  /** Atomic: all commands apply or none does (the rules file / -R path). */
+  | { id: number; op: 'apply'; commands: Array<Omit<Request, 'id'>> }
+  | { id: number; op: 'status' };
+
+export type Op = Request['op'];
+
+export interface DestInfo extends DestKey, DestConfig {
+  activeConns: number;
+  inactConns: number;
+  persistConns: number;
+  stats: StatsSnapshot;
+}
+
+export interface ServiceInfo {
+  service: ServiceKey;
+  config: ServiceConfig;
+  stats: StatsSnapshot;
+  dests: DestInfo[];
+}
+
+export interface ListResult {
+  /** Connection hash table size shown in the -L header. */
+  connTableSize: number;
+  services: ServiceInfo[];
+  total: StatsSnapshot;
+}
+
+export interface ConnInfo {
+  proto: Proto | 'IP';
+  caddr: string;
+  cport: number;
+  vaddr: string;
+  vport: number;
+  daddr: string;
+  dport: number;
+  state: string;
+  expireS: number;
+  template: boolean;
+}
+
+export type Response =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { code: ErrorCode; message: string } };
+
+/** A request without its id (what a rules file line or a tapvsadm invocation produces). */
+export type Command = Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;

@@ -1,0 +1,676 @@
+/**
+ * The per-batch fast path: classify each received frame, let the director's host layer answer
+ * what is addressed to it (ARP, ICMP echo, closed ports), run IPVS for traffic to a virtual
+ * service (in: client -> VIP, DNAT to the real server; out: real server -> client, SNAT back to
+ * the VIP), route, resolve the next hop and queue the frame on the egress link. One TX flush per
+ * link per batch.
+ *
+ * Contract: `processBatch` allocates nothing and never throws on frame content; every received
+ * frame ends as SENT, CONSUMED or exactly one Drop reason (counted per link). The order of the
+ * IPVS steps follows reference §5.3-5.7: connection lookup first (the table is global), then
+ * service lookup and scheduling for a new flow only (TCP needs SYN without RST), counters before
+ * transmission, TTL and MTU checks before the rewrite so that ICMP errors quote what the client
+ * sent. Not here (issue 5): IPv4 reassembly and fragmentation, ICMP errors related to connections
+ * (they are dropped and counted as icmp_ignored).
+ */
+import { ArpCache } from '../host/arp-cache.js';
+import type { LinkAddress } from '../host/addresses.js';
+import { HostRoutes } from '../host/addresses.js';
+import { Dir } from '../ipvs/tcp-state.js';
+import { ConnFlag } from '../ipvs/conn-table.js';
+import { Ipvs, NoConn } from '../ipvs/ipvs.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../ipvs/service.js';
+import type { Link } from '../link/link.js';
+import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpView, writeArp } from '../packet/arp.js';
+import { checksum, csumFinish, csumUpdate16, onesSum, pseudoHeaderSum } from '../packet/checksum.js';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthView, writeEth } from '../packet/eth.js';
+import {
+  ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_FRAG_NEEDED, ICMP_PORT_UNREACH,
+  ICMP_TIME_EXCEEDED, IcmpView,
+} from '../packet/icmp.js';
+import { IPV4_MIN_HLEN, IP_DF, IP_OFFMASK, Ipv4View, writeIpv4 } from '../packet/ipv4.js';
+import { Parse } from '../packet/parse.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpView } from '../packet/tcp.js';
+import { UdpView } from '../packet/udp.js';
+import { CONSUMED, DROP_COUNT, Drop, SENT } from './drops.js';
+
+const IPPROTO_ICMP = 1;
+const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+const ZERO_MAC = new Uint8Array(6);
+/** Bytes of the offending datagram quoted in ICMP errors (RFC 1812 §4.3.2.3: up to 576 in all). */
+const ICMP_QUOTE_MAX = 576 - IPV4_MIN_HLEN - 8;
+const DEFAULT_TTL = 64;
+
+export interface PortConfig {
+  /** Logical name (ext, int, ...), used in status and traces. */
+  name: string;
+  link: Link;
+  addrs: LinkAddress[];
+  /** Default gateway reachable on this link, int32; 0 for none. */
+  gateway: number;
+}
+
+export interface DataplaneOptions {
+  /** Route packets that belong to no connection between links (a gateway's job). Default true. */
+  forward: boolean;
+  /** ICMP errors per second the director may send (token bucket). */
+  icmpRatePerS: number;
+}
+
+/** One attached link with its views, counters and neighbour table. */
+export class Port {
+  readonly index: number;
+  readonly name: string;
+  readonly link: Link;
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly hdr: number;
+  readonly rxU8: Uint8Array;
+  readonly txBuf: Buffer;
+  readonly txDv: DataView;
+  readonly eth: EthView;
+  readonly arpV: ArpView;
+  readonly ip: Ipv4View;
+  readonly tcp: TcpView;
+  readonly udp: UdpView;
+  readonly icmp: IcmpView;
+  readonly arp: ArpCache;
+  rxFrames = 0;
+  rxBytes = 0;
+  txFrames = 0;
+  txBytes = 0;
+  rxBatches = 0;
+  /** Verdicts: frames forwarded or answered, frames taken by the host (e.g. ARP replies). */
+  sentVerdicts = 0;
+  consumedVerdicts = 0;
+  readonly drops = new Float64Array(DROP_COUNT);
+
+  constructor(index: number, cfg: PortConfig) {
+    const link = cfg.link;
+    this.index = index;
+    this.name = cfg.name;
+    this.link = link;
+    this.mac = link.mac;
+    this.mtu = link.mtu;
+    this.hdr = link.vnetHdrLen;
+    const rx = link.rx.buf;
+    this.rxU8 = rx;
+    const rxDv = new DataView(rx.buffer, rx.byteOffset, rx.byteLength);
+    this.txBuf = link.tx.buf;
+    this.txDv = new DataView(this.txBuf.buffer, this.txBuf.byteOffset, this.txBuf.byteLength);
+    this.eth = new EthView(rx, rxDv);
+    this.arpV = new ArpView(rx, rxDv);
+    this.ip = new Ipv4View(rx, rxDv);
+    this.tcp = new TcpView(rx, rxDv);
+    this.udp = new UdpView(rx, rxDv);
+    this.icmp = new IcmpView(rx, rxDv);
+    this.arp = new ArpCache({ frameSize: Math.max(2048, link.tx.slotSize) });
+  }
+}
+
+export class Dataplane {
+  readonly ports: Port[];
+  readonly routes: HostRoutes;
+  readonly ipvs: Ipvs;
+  private readonly opts: DataplaneOptions;
+  /** Scratch memory for locally generated packets (ICMP, RST), IP header first. */
+  private readonly scratch = Buffer.alloc(2048);
+  private readonly scratchDv = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  private icmpTokens: number;
+  private icmpRefillAt = 0;
+  private ipId = 1;
+  /** ICMP errors not sent because of the rate limit. */
+  icmpRateLimited = 0;
+  /** The batch clock, read once per batch. */
+  private now = 0;
+
+  constructor(ipvs: Ipvs, ports: PortConfig[], opts: Partial<DataplaneOptions> = {}) {
+    this.ipvs = ipvs;
+    this.opts = { forward: true, icmpRatePerS: 1000, ...opts };
+    this.icmpTokens = this.opts.icmpRatePerS;
+    this.ports = ports.map((p, i) => new Port(i, p));
+    this.routes = new HostRoutes(ports.map((p) => ({ addrs: p.addrs, gateway: p.gateway })));
+  }
+
+  /** Starts every link; batches run through processBatch. */
+  start(): void {
+    for (const p of this.ports) p.link.start((count) => this.processBatch(p, count, Date.now()));
+  }
+
+  /** Runs one RX batch of `port` through the pipeline and flushes every link once. */
+  processBatch(port: Port, count: number, nowMs: number): void {
+    this.now = nowMs;
+    const rx = port.link.rx;
+    const offsets = rx.offsets, lengths = rx.lengths;
+    port.rxBatches++;
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i] + port.hdr;
+      const len = lengths[i] - port.hdr;
+      port.rxFrames++;
+      port.rxBytes += len > 0 ? len : 0;
+      const v = len > 0 ? this.handleFrame(port, off, off + len) : Drop.Truncated;
+      if (v >= 0) port.drops[v]++;
+      else if (v === SENT) port.sentVerdicts++;
+      else port.consumedVerdicts++;
+    }
+    this.flushAll();
+  }
+
+  /** Expiry, ARP retries, ICMP budget: call every ~100 ms. */
+  tick(nowMs: number): void {
+    this.now = nowMs;
+    this.ipvs.expire(nowMs);
+    // Frames whose next hop never resolved are counted by each ARP cache (arpUnresolvedDrops).
+    for (const p of this.ports) p.arp.tick(nowMs, (ip) => this.sendArpRequest(p, ip));
+    this.flushAll();
+  }
+
+  /** Gratuitous ARP for every owned address and every VIP on a link's prefix. */
+  announce(): void {
+    for (const p of this.ports) {
+      const own = this.routes.addressesOf(p.index);
+      for (let i = 0; i < own.length; i++) this.sendGratuitous(p, own[i]);
+      for (const s of this.ipvs.services) {
+        if (this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr)) this.sendGratuitous(p, s.addr);
+      }
+    }
+    this.flushAll();
+  }
+
+  /** True when the director answers for `a` (an owned address or a service VIP). */
+  isLocal(a: number): boolean {
+    return this.routes.ownerOf(a) >= 0 || this.ipvs.isVip(a);
+  }
+
+  // ------------------------------------------------------------------ classification
+
+  private handleFrame(port: Port, off: number, end: number): number {
+    const eth = port.eth;
+    const r = eth.bind(off, end);
+    if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : Drop.BadHeader;
+    const broadcast = eth.isBroadcastDst();
+    if (!broadcast && !eth.dstIs(port.mac)) return Drop.NotForUs;
+    const type = eth.etherType;
+    if (type === ETHERTYPE_ARP) return this.handleArp(port, eth.payloadOff, end);
+    if (type === ETHERTYPE_IPV4) {
+      if (broadcast) return Drop.Broadcast;
+      return this.handleIpv4(port, eth.payloadOff, end);
+    }
+    if (type === ETHERTYPE_IPV6) return Drop.Ipv6;
+    return Drop.UnknownEtherType;
+  }
+
+  private handleArp(port: Port, off: number, end: number): number {
+    const a = port.arpV;
+    const r = a.bind(off, end);
+    if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : Drop.BadHeader;
+    const spa = a.spa, tpa = a.tpa, op = a.op;
+    const forUs = this.answersArpFor(port.index, tpa);
+    if (spa !== 0 && spa !== tpa) {
+      // RFC 826: update an existing entry always; create one when the request is for us.
+      const s = port.arp.learn(spa, port.rxU8, a.shaOff, this.now, forUs);
+      if (s >= 0) this.flushPending(port, spa, s);
+    } else if (spa !== 0) {
+      port.arp.learn(spa, port.rxU8, a.shaOff, this.now, false); // gratuitous: update only
+    }
+    if (op === ARP_REQUEST && forUs && spa !== tpa) {
+      this.sendArpReply(port, a.shaOff, spa, tpa);
+      return SENT;
+    }
+    return op === ARP_REPLY || op === ARP_REQUEST ? CONSUMED : Drop.ArpIgnored;
+  }
+
+  private answersArpFor(link: number, a: number): boolean {
+    if (this.routes.ownsOnLink(link, a)) return true;
+    return this.ipvs.isVip(a) && this.routes.onLink(link, a);
+  }
+
+  private handleIpv4(port: Port, off: number, end: number): number {
+    const ip = port.ip;
+    const r = ip.bind(off, end);
+    if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : r === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
+    if (!ip.checksumOk()) return Drop.BadChecksum;
+    const src = ip.src, dst = ip.dst;
+    if (src === 0 || src === -1 || (src >>> 28) === 0xe || (src >>> 24) === 127 || this.isLocal(src)) return Drop.Martian;
+    if ((dst >>> 28) === 0xe || dst === -1 || this.routes.isSubnetBroadcast(port.index, dst)) return Drop.Broadcast;
+    if (ip.isFragment) return Drop.Fragment;
+    const proto = ip.protocol;
+    const l4 = ip.payloadOff, l4End = ip.payloadEnd;
+    if (this.isLocal(dst)) {
+      if (proto === IPPROTO_TCP) return this.localTcp(port, l4, l4End);
+      if (proto === IPPROTO_UDP) return this.localUdp(port, l4, l4End);
+      if (proto === IPPROTO_ICMP) return this.localIcmp(port, l4, l4End);
+      this.sendIcmpError(port, ICMP_DEST_UNREACH, 2 /* protocol unreachable */, 0, dst);
+      return Drop.UnknownProtocol;
+    }
+    // Forward path: a reply of a real server (SNAT), else plain routing.
+    if (proto === IPPROTO_TCP) {
+      const t = port.tcp;
+      const tr = t.bind(l4, l4End);
+      if (tr !== Parse.Ok) return tr === Parse.Truncated ? Drop.Truncated : Drop.BadHeader;
+      const id = this.ipvs.conns.lookupOut(IPPROTO_TCP, src, t.srcPort, dst, t.dstPort);
+      if (id >= 0) return this.natOut(port, id, IPPROTO_TCP, t.flags);
+    } else if (proto === IPPROTO_UDP) {
+      const u = port.udp;
+      const ur = u.bind(l4, l4End);
+      if (ur !== Parse.Ok) return ur === Parse.Truncated ? Drop.Truncated : Drop.BadLength;
+      const id = this.ipvs.conns.lookupOut(IPPROTO_UDP, src, u.srcPort, dst, u.dstPort);
+      if (id >= 0) return this.natOut(port, id, IPPROTO_UDP, 0);
+    }
+    if (!this.opts.forward) return Drop.NoRoute;
+    return this.forward(port, ip.offset, ip.totalLen, dst);
+  }
+
+  // ------------------------------------------------------------------ IPVS
+
+  private localTcp(port: Port, l4: number, l4End: number): number {
+    const ip = port.ip, t = port.tcp;
+    const tr = t.bind(l4, l4End);
+    if (tr !== Parse.Ok) return tr === Parse.Truncated ? Drop.Truncated : tr === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
+    const src = ip.src, dst = ip.dst, sport = t.srcPort, dport = t.dstPort, flags = t.flags;
+    const ipvs = this.ipvs;
+    let id = ipvs.conns.lookupIn(IPPROTO_TCP, src, sport, dst, dport, false);
+    // conn_reuse_mode 1: a SYN for a TIME_WAIT/CLOSE entry starts a fresh connection.
+    if (id >= 0 && (flags & TCP_SYN) !== 0 && ipvs.reusable(id)) {
+      ipvs.expireNow(id);
+      id = -1;
+    }
+    if (id < 0) {
+      const svc = ipvs.findService(IPPROTO_TCP, dst, dport);
+      // Only a SYN without RST is scheduled (tcp_conn_schedule, sloppy_tcp off); anything else
+      // goes to the director's own stack, which has no listener: RST, as a kernel would answer.
+      if (svc === null || (flags & (TCP_SYN | TCP_RST)) !== TCP_SYN) {
+        if ((flags & TCP_RST) === 0) this.sendTcpReset(port);
+        return Drop.LocalUnreachable;
+      }
+      id = ipvs.newConnection(svc, IPPROTO_TCP, src, sport, dst, dport, this.now);
+      if (id < 0) return this.noConnection(port, id);
+    }
+    return this.natIn(port, id, IPPROTO_TCP, flags);
+  }
+
+  private localUdp(port: Port, l4: number, l4End: number): number {
+    const ip = port.ip, u = port.udp;
+    const ur = u.bind(l4, l4End);
+    if (ur !== Parse.Ok) return ur === Parse.Truncated ? Drop.Truncated : Drop.BadLength;
+    const src = ip.src, dst = ip.dst, sport = u.srcPort, dport = u.dstPort;
+    const ipvs = this.ipvs;
+    let id = ipvs.conns.lookupIn(IPPROTO_UDP, src, sport, dst, dport, false);
+    if (id < 0) {
+      const svc = ipvs.findService(IPPROTO_UDP, dst, dport);
+      if (svc === null) {
+        this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, dst);
+        return Drop.LocalUnreachable;
+      }
+      id = ipvs.newConnection(svc, IPPROTO_UDP, src, sport, dst, dport, this.now);
+      if (id < 0) return this.noConnection(port, id);
+    }
+    return this.natIn(port, id, IPPROTO_UDP, 0);
+  }
+
+  /** ip_vs_leave: no destination -> ICMP port unreachable from the VIP (reference §5.4). */
+  private noConnection(port: Port, reason: number): number {
+    if (reason === -NoConn.TableFull) return Drop.TableFull;
+    this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, port.ip.dst);
+    return Drop.NoDestination;
+  }
+
+  /** Client -> real server: count, state, checks, DNAT, transmit. */
+  private natIn(port: Port, id: number, proto: number, tcpFlags: number): number {
+    const ipvs = this.ipvs, c = ipvs.conns, ip = port.ip;
+    const dest = ipvs.destOf(id);
+    if (dest === null) return Drop.DestUnavailable; // deleted dest: silently dropped (expire_nodest_conn 0)
+    const len = ip.totalLen;
+    dest.stats.inPkts++;
+    dest.stats.inBytes += len;
+    const svc = ipvs.svcOfDest(dest);
+    if (svc !== null) { svc.stats.inPkts++; svc.stats.inBytes += len; }
+    ipvs.total.inPkts++;
+    ipvs.total.inBytes += len;
+    c.pkts[id]++;
+    if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.INPUT, tcpFlags, this.now);
+    else ipvs.udpState(id, Dir.INPUT, this.now);
+    const daddr = c.daddr[id], dport = c.dport[id];
+    const v = this.checkForward(port, daddr);
+    if (v !== SENT) { this.releaseOnePacket(id); return v; }
+    const old = ip.dst;
+    ip.setDst(daddr);
+    if (proto === IPPROTO_TCP) {
+      const t = port.tcp;
+      t.addrChanged(old, daddr);
+      if (t.dstPort !== dport) t.setDstPort(dport);
+    } else {
+      const u = port.udp;
+      u.addrChanged(old, daddr);
+      if (u.dstPort !== dport) u.setDstPort(dport);
+    }
+    ip.decrementTtl();
+    const out = this.transmit(port.rxU8, ip.offset, len);
+    this.releaseOnePacket(id);
+    return out;
+  }
+
+  private releaseOnePacket(id: number): void {
+    if ((this.ipvs.conns.flags[id] & ConnFlag.ONE_PACKET) !== 0) this.ipvs.expireNow(id);
+  }
+
+  /** Real server -> client: count, state, SNAT to VIP:vport, transmit. */
+  private natOut(port: Port, id: number, proto: number, tcpFlags: number): number {
+    const ipvs = this.ipvs, c = ipvs.conns, ip = port.ip;
+    const len = ip.totalLen;
+    const dest = ipvs.destsById[c.destId[id]];
+    if (dest !== null && dest !== undefined) {
+      dest.stats.outPkts++;
+      dest.stats.outBytes += len;
+      const svc = ipvs.svcOfDest(dest);
+      if (svc !== null) { svc.stats.outPkts++; svc.stats.outBytes += len; }
+    }
+    ipvs.total.outPkts++;
+    ipvs.total.outBytes += len;
+    if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.OUTPUT, tcpFlags, this.now);
+    else ipvs.udpState(id, Dir.OUTPUT, this.now);
+    const v = this.checkForward(port, ip.dst);
+    if (v !== SENT) return v;
+    const vaddr = c.vaddr[id], vport = c.vport[id];
+    const old = ip.src;
+    ip.setSrc(vaddr);
+    if (proto === IPPROTO_TCP) {
+      const t = port.tcp;
+      t.addrChanged(old, vaddr);
+      if (t.srcPort !== vport) t.setSrcPort(vport);
+    } else {
+      const u = port.udp;
+      u.addrChanged(old, vaddr);
+      if (u.srcPort !== vport) u.setSrcPort(vport);
+    }
+    ip.decrementTtl();
+    return this.transmit(port.rxU8, ip.offset, len);
+  }
+
+  // ------------------------------------------------------------------ forwarding
+
+  /** Plain IPv4 routing between links (no connection): TTL, MTU, transmit. */
+  private forward(port: Port, ipOff: number, len: number, dst: number): number {
+    const v = this.checkForward(port, dst);
+    if (v !== SENT) return v;
+    port.ip.decrementTtl();
+    return this.transmit(port.rxU8, ipOff, len);
+  }
+
+  /**
+   * The checks a router makes before rewriting (so ICMP errors quote the original): TTL, route,
+   * MTU with DF. Leaves the route in this.routes.outLink/nextHop. Returns SENT when the packet may go.
+   */
+  private checkForward(port: Port, dst: number): number {
+    const ip = port.ip;
+    if (ip.ttl <= 1) {
+      this.sendIcmpError(port, ICMP_TIME_EXCEEDED, 0, 0, this.routes.sourceFor(port.index, ip.src));
+      return Drop.TtlExceeded;
+    }
+    if (!this.routes.route(dst)) return Drop.NoRoute;
+    const out = this.ports[this.routes.outLink];
+    if (ip.totalLen > out.mtu) {
+      if ((ip.fragWord & IP_DF) !== 0) {
+        const nh = this.routes.nextHop, ol = this.routes.outLink;
+        this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out.mtu, this.routes.sourceFor(port.index, ip.src));
+        this.routes.outLink = ol;
+        this.routes.nextHop = nh;
+      }
+      return Drop.TooBig;
+    }
+    return SENT;
+  }
+
+  /**
+   * Puts the IP packet at src[ipOff, ipOff+len) on the link chosen by the last route(), with the
+   * next hop's MAC, or parks it until ARP resolves the next hop.
+   */
+  private transmit(src: Uint8Array, ipOff: number, len: number): number {
+    const out = this.ports[this.routes.outLink];
+    const nextHop = this.routes.nextHop;
+    const tx = out.link.tx;
+    if (tx.count === tx.slots) out.link.flush();
+    const slot = tx.count;
+    const base = tx.offsets[slot];
+    const buf = out.txBuf;
+    if (out.hdr > 0) buf.fill(0, base, base + out.hdr);
+    const ethOff = base + out.hdr;
+    if (ETH_HLEN + len > tx.slotSize - out.hdr) return Drop.TooBig;
+    (src as Buffer).copy(buf, ethOff + ETH_HLEN, ipOff, ipOff + len);
+    const s = out.arp.lookup(nextHop);
+    if (s >= 0) {
+      writeEth(buf, ethOff, out.arp.mac, s * 6, out.mac, ETHERTYPE_IPV4);
+      tx.lengths[slot] = out.hdr + ETH_HLEN + len;
+      tx.count = slot + 1;
+      out.txFrames++;
+      out.txBytes += ETH_HLEN + len;
+      if (out.arp.wantsRefresh(s, this.now)) this.sendArpRequest(out, nextHop);
+      return SENT;
+    }
+    // Unresolved: park the frame (Ethernet header filled in on resolution).
+    writeEth(buf, ethOff, ZERO_MAC, 0, out.mac, ETHERTYPE_IPV4);
+    if (!out.arp.enqueue(nextHop, buf, ethOff, ETH_HLEN + len)) return Drop.ArpQueueFull;
+    if (out.arp.startResolve(nextHop, this.now)) this.sendArpRequest(out, nextHop);
+    return SENT;
+  }
+
+  /** Sends the frames that waited for `ip` now that its MAC is at cache slot s. */
+  private flushPending(port: Port, ip: number, s: number): void {
+    const arp = port.arp;
+    if (arp.pendingCount === 0) return;
+    const q = arp.opts.maxPending, fs = arp.opts.frameSize;
+    for (let i = 0; i < q; i++) {
+      const len = arp.pendingLen[i];
+      if (len === 0 || arp.pendingIp[i] !== ip) continue;
+      const tx = port.link.tx;
+      if (tx.count === tx.slots) port.link.flush();
+      const slot = tx.count;
+      const base = tx.offsets[slot];
+      if (port.hdr > 0) port.txBuf.fill(0, base, base + port.hdr);
+      const ethOff = base + port.hdr;
+      const pb = arp.pendingBuf;
+      for (let k = 0; k < len; k++) port.txBuf[ethOff + k] = pb[i * fs + k];
+      for (let k = 0; k < 6; k++) port.txBuf[ethOff + k] = arp.mac[s * 6 + k];
+      tx.lengths[slot] = port.hdr + len;
+      tx.count = slot + 1;
+      port.txFrames++;
+      port.txBytes += len;
+      arp.release(i);
+    }
+  }
+
+  private flushAll(): void {
+    const ports = this.ports;
+    for (let i = 0; i < ports.length; i++) {
+      if (ports[i].link.tx.count > 0) ports[i].link.flush();
+    }
+  }
+
+  // ------------------------------------------------------------------ the director as a host
+
+  private localIcmp(port: Port, l4: number, l4End: number): number {
+    const ic = port.icmp, ip = port.ip;
+    if (ic.bind(l4, l4End) !== Parse.Ok) return Drop.Truncated;
+    if (!ic.checksumOk()) return Drop.BadChecksum;
+    if (ic.type !== ICMP_ECHO_REQUEST || ic.code !== 0) return Drop.IcmpIgnored;
+    // Echo reply in place: swap addresses, type 8 -> 0, fresh TTL, checksums.
+    const u8 = port.rxU8;
+    const src = ip.src, dst = ip.dst, o = ip.offset;
+    writeI32(u8, o + 12, dst);
+    writeI32(u8, o + 16, src);
+    u8[o + 8] = DEFAULT_TTL;
+    u8[o + 10] = 0;
+    u8[o + 11] = 0;
+    const hc = checksum(u8, o, o + ip.headerLen);
+    u8[o + 10] = hc >>> 8;
+    u8[o + 11] = hc & 0xff;
+    const oldWord = (ICMP_ECHO_REQUEST << 8) | ic.code;
+    u8[l4] = ICMP_ECHO_REPLY;
+    ic.csum = csumUpdate16(ic.csum, oldWord, ICMP_ECHO_REPLY << 8);
+    if (!this.routes.route(src)) return Drop.NoRoute;
+    return this.transmit(u8, o, ip.totalLen);
+  }
+
+  /**
+   * RST for a segment that reached the director's own stack with no listener (RFC 9293 §3.10.7.1):
+   * ACK set -> <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+   */
+  private sendTcpReset(port: Port): void {
+    const ip = port.ip, t = port.tcp;
+    const b = this.scratch, dv = this.scratchDv;
+    const flags = t.flags;
+    let segLen = ip.payloadEnd - t.offset - t.headerLen;
+    if ((flags & TCP_SYN) !== 0) segLen++;
+    if ((flags & TCP_FIN) !== 0) segLen++;
+    const src = ip.dst, dst = ip.src;
+    const l4 = writeIpv4(dv, b, 0, IPV4_MIN_HLEN + 20, this.nextIpId(), IP_DF, DEFAULT_TTL, IPPROTO_TCP, src, dst);
+    dv.setUint16(l4, t.dstPort);
+    dv.setUint16(l4 + 2, t.srcPort);
+    if ((flags & TCP_ACK) !== 0) {
+      dv.setUint32(l4 + 4, t.ack);
+      dv.setUint32(l4 + 8, 0);
+      b[l4 + 13] = TCP_RST;
+    } else {
+      dv.setUint32(l4 + 4, 0);
+      dv.setUint32(l4 + 8, (t.seq + segLen) >>> 0);
+      b[l4 + 13] = TCP_RST | TCP_ACK;
+    }
+    b[l4 + 12] = 5 << 4;
+    dv.setUint16(l4 + 14, 0);
+    dv.setUint16(l4 + 16, 0);
+    dv.setUint16(l4 + 18, 0);
+    const sum = onesSum(b, l4, l4 + 20, pseudoHeaderSum(src, dst, IPPROTO_TCP, 20));
+    dv.setUint16(l4 + 16, csumFinish(sum));
+    if (this.routes.route(dst)) this.transmit(b, 0, IPV4_MIN_HLEN + 20);
+  }
+
+  /**
+   * An ICMP error about the packet bound in port.ip, from `src`, rate-limited. Never about an
+   * ICMP error, a non-first fragment or a broadcast (RFC 1122 §3.2.2).
+   */
+  private sendIcmpError(port: Port, type: number, code: number, mtu: number, src: number): void {
+    const ip = port.ip;
+    if ((ip.fragWord & IP_OFFMASK) !== 0) return;
+    if (ip.protocol === IPPROTO_ICMP) {
+      const t = port.rxU8[ip.payloadOff];
+      if (t !== ICMP_ECHO_REQUEST && t !== ICMP_ECHO_REPLY) return;
+    }
+    if (!this.takeIcmpToken()) return;
+    const b = this.scratch, dv = this.scratchDv;
+    const quote = Math.min(ip.totalLen, ICMP_QUOTE_MAX);
+    const total = IPV4_MIN_HLEN + 8 + quote;
+    const dst = ip.src;
+    const l4 = writeIpv4(dv, b, 0, total, this.nextIpId(), 0, DEFAULT_TTL, IPPROTO_ICMP, src, dst);
+    b[l4] = type;
+    b[l4 + 1] = code;
+    dv.setUint16(l4 + 2, 0);
+    dv.setUint16(l4 + 4, 0);
+    dv.setUint16(l4 + 6, type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED ? mtu : 0);
+    (port.rxU8 as Buffer).copy(b, l4 + 8, ip.offset, ip.offset + quote);
+    dv.setUint16(l4 + 2, checksum(b, l4, l4 + 8 + quote));
+    if (this.routes.route(dst)) this.transmit(b, 0, total);
+  }
+
+  private takeIcmpToken(): boolean {
+    const now = this.now;
+    if (now - this.icmpRefillAt >= 1000) {
+      this.icmpTokens = this.opts.icmpRatePerS;
+      this.icmpRefillAt = now;
+    }
+    if (this.icmpTokens <= 0) { this.icmpRateLimited++; return false; }
+    this.icmpTokens--;
+    return true;
+  }
+
+  private nextIpId(): number {
+    this.ipId = (this.ipId + 1) & 0xffff;
+    return this.ipId;
+  }
+
+  private sendArpReply(port: Port, shaOff: number, spa: number, tpa: number): void {
+    const tx = port.link.tx;
+    if (tx.count === tx.slots) port.link.flush();
+    const slot = tx.count;
+    const base = tx.offsets[slot];
+    const b = port.txBuf;
+    if (port.hdr > 0) b.fill(0, base, base + port.hdr);
+    const e = base + port.hdr;
+    const p = writeEth(b, e, port.rxU8, shaOff, port.mac, ETHERTYPE_ARP);
+    const end = writeArp(port.txDv, b, p, ARP_REPLY, port.mac, tpa, port.rxU8, shaOff, spa);
+    const len = padFrame(b, e, end);
+    tx.lengths[slot] = port.hdr + len;
+    tx.count = slot + 1;
+    port.txFrames++;
+    port.txBytes += len;
+  }
+
+  private sendArpRequest(port: Port, target: number): void {
+    this.sendArp(port, this.routes.sourceFor(port.index, target), target);
+  }
+
+  private sendGratuitous(port: Port, addr: number): void {
+    this.sendArp(port, addr, addr);
+  }
+
+  private sendArp(port: Port, spa: number, tpa: number): void {
+    const tx = port.link.tx;
+    if (tx.count === tx.slots) port.link.flush();
+    const slot = tx.count;
+    const base = tx.offsets[slot];
+    const b = port.txBuf;
+    if (port.hdr > 0) b.fill(0, base, base + port.hdr);
+    const e = base + port.hdr;
+    const p = writeEth(b, e, BROADCAST_MAC, 0, port.mac, ETHERTYPE_ARP);
+    const end = writeArp(port.txDv, b, p, ARP_REQUEST, port.mac, spa, ZERO_MAC, 0, tpa);
+    const len = padFrame(b, e, end);
+    tx.lengths[slot] = port.hdr + len;
+    tx.count = slot + 1;
+    port.txFrames++;
+    port.txBytes += len;
+  }
+
+  // ------------------------------------------------------------------ status
+
+  status(): DataplaneStatus {
+    return {
+      ports: this.ports.map((p) => ({
+        name: p.name, device: p.link.name, rxFrames: p.rxFrames, rxBytes: p.rxBytes, rxBatches: p.rxBatches,
+        txFrames: p.txFrames, txBytes: p.txBytes, txDropped: p.link.txDropped,
+        arpEntries: p.arp.size, arpPending: p.arp.pendingCount, arpUnresolvedDrops: p.arp.unresolvedDrops,
+        drops: Array.from(p.drops),
+      })),
+      conns: this.ipvs.conns.count,
+      connCapacity: this.ipvs.conns.capacity,
+      tableFull: this.ipvs.tableFull,
+      icmpRateLimited: this.icmpRateLimited,
+    };
+  }
+}
+
+export interface DataplaneStatus {
+  ports: Array<{
+    name: string; device: string; rxFrames: number; rxBytes: number; rxBatches: number; txFrames: number;
+    txBytes: number; txDropped: number; arpEntries: number; arpPending: number; arpUnresolvedDrops: number;
+    drops: number[];
+  }>;
+  conns: number;
+  connCapacity: number;
+  tableFull: number;
+  icmpRateLimited: number;
+}
+
+function writeI32(b: Uint8Array, off: number, v: number): void {
+  b[off] = (v >>> 24) & 0xff;
+  b[off + 1] = (v >>> 16) & 0xff;
+  b[off + 2] = (v >>> 8) & 0xff;
+  b[off + 3] = v & 0xff;
+}
+
+/** Ethernet minimum frame (60 bytes without FCS): pad with zeros. Returns the frame length. */
+function padFrame(b: Uint8Array, start: number, end: number): number {
+  const min = start + 60;
+  if (end < min) { b.fill(0, end, min); return 60; }
+  return end - start;
+}
+
+export { ARP_LEN };

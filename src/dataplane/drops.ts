@@ -1,0 +1,43 @@
+/**
+ * Why a frame was not forwarded or answered: indexes into per-link drop counters. Every frame
+ * the dataplane receives ends as exactly one verdict: SENT, CONSUMED (taken by the host itself,
+ * e.g. an ARP reply learned) or one Drop reason, so the counters always add up to the RX count.
+ */
+export const SENT = -1;
+export const CONSUMED = -2;
+
+export const Drop = {
+  Truncated: 0,
+  BadHeader: 1,
+  BadLength: 2,
+  BadChecksum: 3,
+  NotForUs: 4,
+  UnknownEtherType: 5,
+  Ipv6: 6,
+  Fragment: 7,
+  Martian: 8,
+  UnknownProtocol: 9,
+  DestUnavailable: 10,
+  NoDestination: 11,
+  TableFull: 12,
+  TtlExceeded: 13,
+  TooBig: 14,
+  NoRoute: 15,
+  ArpQueueFull: 16,
+  IcmpIgnored: 17,
+  LocalUnreachable: 18,
+  ArpIgnored: 19,
+  TxFull: 20,
+  Broadcast: 21,
+} as const;
+export type Drop = (typeof Drop)[keyof typeof Drop];
+
+export const DROP_COUNT = 22;
+
+/** Names for status output and metrics, indexed by Drop value. */
+export const DROP_NAMES: readonly string[] = [
+  'truncated', 'bad_header', 'bad_length', 'bad_checksum', 'not_for_us', 'unknown_ethertype', 'ipv6',
+  'fragment', 'martian', 'unknown_protocol', 'dest_unavailable', 'no_destination', 'table_full',
+  'ttl_exceeded', 'too_big', 'no_route', 'arp_queue_full', 'icmp_ignored', 'local_unreachable',
+  'arp_ignored', 'tx_full', 'broadcast',
+];

@@ -1,0 +1,320 @@
+/**
+ * The connection table: every IPVS connection entry and persistence template, as a
+ * struct of arrays indexed by a small integer id (no object per connection).
+ *
+ * - Two open-addressing indexes (linear probing, backward-shift deletion, load <= 1/2):
+ *   "in"  key (proto, caddr, cport, vaddr, vport)  for client -> VIP packets and templates;
+ *   "out" key (proto, daddr, dport, caddr, cport)  for real server -> client replies
+ *   (ip_vs_conn_in_get / ip_vs_conn_out_get). Templates live only in the in-index and match
+ *   only template lookups (ip_vs_ct_in_get).
+ * - Expiry by a hashed timing wheel (100 ms ticks). Re-arming on a packet only writes
+ *   `expiresAt`; an entry sits in the slot of an older deadline and is moved when that slot
+ *   comes due (lazy re-insertion), so the per-packet cost is one store.
+ * - What expiry *means* (unbinding the dest, templates that still control connections) is the
+ *   owner's business: `onExpire(id, nowMs)` returns true to free the entry, false after it
+ *   re-armed it.
+ *
+ * Not here: state machines, counters, scheduling. Memory: 64 bytes per entry plus 16 bytes of
+ * index (see `bytesPerEntry`).
+ */
+
+export const ConnFlag = {
+  /** Persistence template (IP_VS_CONN_F_TEMPLATE). */
+  TEMPLATE: 0x01,
+  /** Counted in the dest's activeConns (else inactConns). */
+  ACTIVE: 0x02,
+  /** Template state ASSURED (a controlled connection was established / answered). */
+  ASSURED: 0x04,
+  /** One-packet scheduling entry (never hashed). */
+  ONE_PACKET: 0x08,
+  /** Hashed into the indexes (i.e. live and findable). */
+  HASHED: 0x10,
+} as const;
+
+const WHEEL_BITS = 12;
+const WHEEL_SLOTS = 1 << WHEEL_BITS;
+const WHEEL_MASK = WHEEL_SLOTS - 1;
+export const WHEEL_TICK_MS = 100;
+
+export type ExpireHook = (id: number, nowMs: number) => boolean;
+
+export class ConnTable {
+  readonly capacity: number;
+  /** Live entries (connections + templates). */
+  count = 0;
+
+  readonly proto: Uint8Array;
+  readonly state: Uint8Array;
+  readonly flags: Uint8Array;
+  readonly caddr: Int32Array;
+  readonly vaddr: Int32Array;
+  readonly daddr: Int32Array;
+  readonly cport: Uint16Array;
+  readonly vport: Uint16Array;
+  readonly dport: Uint16Array;
+  /** Dest registry id, or -1. */
+  readonly destId: Int32Array;
+  /** Controlling template's id, or -1. */
+  readonly control: Int32Array;
+  /** Connections a template controls. */
+  readonly nControlled: Int32Array;
+  /** Current timeout of the entry (ms); re-arming sets expiresAt = now + timeoutMs. */
+  readonly timeoutMs: Uint32Array;
+  readonly expiresAt: Float64Array;
+  /** Packets seen (IPVS's in_pkts, for sync decisions and listings). */
+  readonly pkts: Uint32Array;
+
+  private readonly inIdx: Int32Array;
+  private readonly outIdx: Int32Array;
+  private readonly idxMask: number;
+  private readonly freeStack: Int32Array;
+  private freeTop: number;
+  private readonly wheelHead: Int32Array;
+  private readonly wheelNext: Int32Array;
+  /** >= 0: previous node; < 0: head of slot (-prev - 1). */
+  private readonly wheelPrev: Int32Array;
+  private curTick = -1;
+  private onExpire: ExpireHook = () => true;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 16 || capacity > 1 << 26) {
+      throw new RangeError(`connection table capacity ${capacity} out of range 16..${1 << 26}`);
+    }
+    this.capacity = capacity;
+    this.proto = new Uint8Array(capacity);
+    this.state = new Uint8Array(capacity);
+    this.flags = new Uint8Array(capacity);
+    this.caddr = new Int32Array(capacity);
+    this.vaddr = new Int32Array(capacity);
+    this.daddr = new Int32Array(capacity);
+    this.cport = new Uint16Array(capacity);
+    this.vport = new Uint16Array(capacity);
+    this.dport = new Uint16Array(capacity);
+    this.destId = new Int32Array(capacity);
+    this.control = new Int32Array(capacity);
+    this.nControlled = new Int32Array(capacity);
+    this.timeoutMs = new Uint32Array(capacity);
+    this.expiresAt = new Float64Array(capacity);
+    this.pkts = new Uint32Array(capacity);
+    let size = 1;
+    while (size < capacity * 2) size <<= 1;
+    this.inIdx = new Int32Array(size);
+    this.outIdx = new Int32Array(size);
+    this.idxMask = size - 1;
+    this.freeStack = new Int32Array(capacity);
+    for (let i = 0; i < capacity; i++) this.freeStack[i] = capacity - 1 - i;
+    this.freeTop = capacity;
+    this.wheelHead = new Int32Array(WHEEL_SLOTS).fill(-1);
+    this.wheelNext = new Int32Array(capacity);
+    this.wheelPrev = new Int32Array(capacity);
+  }
+
+  /** Size of each hash index (what `-L` shows as the table size). */
+  get indexSize(): number { return this.idxMask + 1; }
+  static bytesPerEntry(): number { return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 * 3 + 4 + 8 + 4 + 4 * 3 + 4 * 4; }
+
+  setExpireHook(hook: ExpireHook): void { this.onExpire = hook; }
+
+  /**
+   * Creates an entry (not yet findable: call `hash()`), armed to expire at now + timeoutMs.
+   * Returns its id, or -1 when the table is full.
+   */
+  create(proto: number, caddr: number, cport: number, vaddr: number, vport: number,
+    daddr: number, dport: number, destId: number, flags: number, timeoutMs: number, nowMs: number): number {
+    if (this.freeTop === 0) return -1;
+    const id = this.freeStack[--this.freeTop];
+    this.proto[id] = proto;
+    this.state[id] = 0;
+    this.flags[id] = flags;
+    this.caddr[id] = caddr;
+    this.cport[id] = cport;
+    this.vaddr[id] = vaddr;
+    this.vport[id] = vport;
+    this.daddr[id] = daddr;
+    this.dport[id] = dport;
+    this.destId[id] = destId;
+    this.control[id] = -1;
+    this.nControlled[id] = 0;
+    this.timeoutMs[id] = timeoutMs;
+    this.expiresAt[id] = nowMs + timeoutMs;
+    this.pkts[id] = 0;
+    this.count++;
+    this.wheelInsert(id, nowMs);
+    return id;
+  }
+
+  /** Makes the entry findable (templates: in-index only). */
+  hash(id: number): void {
+    this.indexInsert(this.inIdx, id, this.inHashOf(id));
+    if ((this.flags[id] & ConnFlag.TEMPLATE) === 0) this.indexInsert(this.outIdx, id, this.outHashOf(id));
+    this.flags[id] |= ConnFlag.HASHED;
+  }
+
+  /** Makes the entry unfindable (it still exists until freed). */
+  unhash(id: number): void {
+    if ((this.flags[id] & ConnFlag.HASHED) === 0) return;
+    this.indexDelete(this.inIdx, id, true);
+    if ((this.flags[id] & ConnFlag.TEMPLATE) === 0) this.indexDelete(this.outIdx, id, false);
+    this.flags[id] &= ~ConnFlag.HASHED;
+  }
+
+  /** Removes an entry now (unhash + unlink from the wheel + free). The owner unbinds first. */
+  remove(id: number): void {
+    this.unhash(id);
+    this.wheelUnlink(id);
+    this.freeStack[this.freeTop++] = id;
+    this.count--;
+  }
+
+  /** Re-arms the timer: expiresAt = now + timeoutMs (ip_vs_conn_put). */
+  touch(id: number, nowMs: number): void {
+    this.expiresAt[id] = nowMs + this.timeoutMs[id];
+  }
+
+  /** Client -> VIP lookup. `template` selects templates (cport 0) or connections. */
+  lookupIn(proto: number, caddr: number, cport: number, vaddr: number, vport: number, template: boolean): number {
+    const idx = this.inIdx;
+    const mask = this.idxMask;
+    const want = template ? ConnFlag.TEMPLATE : 0;
+    let i = inHash(proto, caddr, cport, vaddr, vport) & mask;
+    for (;;) {
+      const e = idx[i];
+      if (e === 0) return -1;
+      const id = e - 1;
+      if (this.caddr[id] === caddr && this.cport[id] === cport && this.vaddr[id] === vaddr
+        && this.vport[id] === vport && this.proto[id] === proto
+        && (this.flags[id] & ConnFlag.TEMPLATE) === want) return id;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Real server -> client lookup. */
+  lookupOut(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
+    const idx = this.outIdx;
+    const mask = this.idxMask;
+    let i = outHash(proto, daddr, dport, caddr, cport) & mask;
+    for (;;) {
+      const e = idx[i];
+      if (e === 0) return -1;
+      const id = e - 1;
+      if (this.daddr[id] === daddr && this.dport[id] === dport && this.caddr[id] === caddr
+        && this.cport[id] === cport && this.proto[id] === proto) return id;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /**
+   * Advances the wheel to `nowMs`, expiring due entries through the hook. Bounded work: each
+   * entry is visited at most once per call.
+   */
+  expire(nowMs: number): void {
+    const target = Math.floor(nowMs / WHEEL_TICK_MS);
+    if (this.curTick < 0) { this.curTick = target; return; }
+    // After a long stall, visiting every slot once is enough: all deadlines are re-checked.
+    if (target - this.curTick > WHEEL_SLOTS) this.curTick = target - WHEEL_SLOTS;
+    while (this.curTick < target) {
+      this.curTick++;
+      const slot = this.curTick & WHEEL_MASK;
+      let id = this.wheelHead[slot];
+      this.wheelHead[slot] = -1;
+      while (id !== -1) {
+        const next = this.wheelNext[id];
+        if (this.expiresAt[id] > nowMs) {
+          this.wheelLink(id, nowMs);
+        } else if (this.onExpire(id, nowMs)) {
+          this.unhash(id);
+          this.freeStack[this.freeTop++] = id;
+          this.count--;
+        } else {
+          this.wheelLink(id, nowMs);
+        }
+        id = next;
+      }
+    }
+  }
+
+  /** Calls fn for every live entry (control-plane listings; allocation is fine there). */
+  forEach(fn: (id: number) => void): void {
+    for (let s = 0; s < WHEEL_SLOTS; s++) {
+      for (let id = this.wheelHead[s]; id !== -1; id = this.wheelNext[id]) fn(id);
+    }
+  }
+
+  private wheelInsert(id: number, nowMs: number): void { this.wheelLink(id, nowMs); }
+
+  private wheelLink(id: number, nowMs: number): void {
+    const base = this.curTick < 0 ? Math.floor(nowMs / WHEEL_TICK_MS) : this.curTick;
+    let tick = Math.ceil(this.expiresAt[id] / WHEEL_TICK_MS);
+    if (tick <= base) tick = base + 1;
+    else if (tick - base >= WHEEL_SLOTS) tick = base + WHEEL_SLOTS - 1;
+    const slot = tick & WHEEL_MASK;
+    const head = this.wheelHead[slot];
+    this.wheelNext[id] = head;
+    this.wheelPrev[id] = -slot - 1;
+    if (head !== -1) this.wheelPrev[head] = id;
+    this.wheelHead[slot] = id;
+  }
+
+  private wheelUnlink(id: number): void {
+    const prev = this.wheelPrev[id];
+    const next = this.wheelNext[id];
+    if (prev < 0) this.wheelHead[-prev - 1] = next;
+    else this.wheelNext[prev] = next;
+    if (next !== -1) this.wheelPrev[next] = prev;
+  }
+
+  private inHashOf(id: number): number {
+    return inHash(this.proto[id], this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]);
+  }
+  private outHashOf(id: number): number {
+    return outHash(this.proto[id], this.daddr[id], this.dport[id], this.caddr[id], this.cport[id]);
+  }
+
+  private indexInsert(idx: Int32Array, id: number, h: number): void {
+    const mask = this.idxMask;
+    let i = h & mask;
+    while (idx[i] !== 0) i = (i + 1) & mask;
+    idx[i] = id + 1;
+  }
+
+  /** Backward-shift deletion keeps probe chains intact without tombstones. */
+  private indexDelete(idx: Int32Array, id: number, isIn: boolean): void {
+    const mask = this.idxMask;
+    let i = (isIn ? this.inHashOf(id) : this.outHashOf(id)) & mask;
+    while (idx[i] !== id + 1) {
+      if (idx[i] === 0) return; // not present: nothing to do
+      i = (i + 1) & mask;
+    }
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const e = idx[j];
+      if (e === 0) break;
+      const k = (isIn ? this.inHashOf(e - 1) : this.outHashOf(e - 1)) & mask;
+      // Move e back to the hole at i unless its home k lies cyclically in (i, j].
+      const kInRange = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+      if (!kInRange) {
+        idx[i] = e;
+        i = j;
+      }
+    }
+    idx[i] = 0;
+  }
+}
+
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h;
+}
+
+export function inHash(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+  return mix(Math.imul(caddr, 0x9e3779b1) ^ Math.imul(vaddr ^ proto, 0x85ebca77) ^ Math.imul((cport << 16) | vport, 0xc2b2ae3d));
+}
+
+export function outHash(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
+  return mix(Math.imul(daddr, 0x9e3779b1) ^ Math.imul(caddr ^ proto, 0x85ebca77) ^ Math.imul((dport << 16) | cport, 0xc2b2ae3d));
+}

@@ -1,0 +1,78 @@
+/**
+ * A real server (IPVS "destination") of one virtual service: RIP:rport, forwarding method,
+ * weight, connection thresholds, live connection gauges and statistics.
+ *
+ * Gauges follow ip_vs_bind_dest/ip_vs_unbind_dest (reference §3.4, §4.0): a new connection is
+ * counted inactive, TCP state changes move it between active and inactive, templates count in
+ * persistConns. The OVERLOAD flag is set/cleared here from the u/l thresholds.
+ */
+import { Stats } from './stats.js';
+
+/** IPVS forwarding methods; tapvs forwards with Masq only (the others are parsed and refused). */
+export type FwdMethod = 'masq' | 'route' | 'tunnel' | 'local';
+
+export class Dest {
+  /** Index in the director's dest registry; connection entries refer to dests by it. */
+  id = -1;
+  /** RIP, int32 host order. */
+  addr: number;
+  /** rport; 0 means "the packet's port" (port-0 services). */
+  port: number;
+  fwd: FwdMethod = 'masq';
+  weight = 1;
+  uThreshold = 0;
+  lThreshold = 0;
+  activeConns = 0;
+  inactConns = 0;
+  persistConns = 0;
+  /** Set by the upper threshold; every scheduler skips an overloaded dest. */
+  overloaded = false;
+  /** False once deleted (in IPVS's trash): its connections' packets are dropped. */
+  available = true;
+  /** Connection entries still bound to this dest (the trash frees it at 0). */
+  refs = 0;
+  /** The service this dest belongs to (by id); -1 when deleted. */
+  svcId = -1;
+  /** The service it last belonged to (a re-add while in the trash revives it there). */
+  lastSvcId = -1;
+  /** Scratch slot for schedulers that keep per-dest numbers (e.g. wrr, lblcr); never read outside sched/. */
+  schedScratch = 0;
+  readonly stats = new Stats();
+
+  constructor(addr: number, port: number) {
+    this.addr = addr | 0;
+    this.port = port;
+  }
+
+  /** ip_vs_bind_dest: a new entry (connection or template) now points at this dest. */
+  bind(template: boolean): void {
+    this.refs++;
+    if (template) this.persistConns++;
+    else this.inactConns++;
+    if (this.uThreshold !== 0 && this.activeConns + this.inactConns >= this.uThreshold) {
+      this.overloaded = true;
+    }
+  }
+
+  /** ip_vs_unbind_dest: an entry went away; `active` says which gauge it was counted in. */
+  unbind(template: boolean, active: boolean): void {
+    this.refs--;
+    if (template) this.persistConns--;
+    else if (active) this.activeConns--;
+    else this.inactConns--;
+    const total = this.activeConns + this.inactConns;
+    if (this.lThreshold !== 0) {
+      if (total < this.lThreshold) this.overloaded = false;
+    } else if (this.uThreshold !== 0) {
+      if (total * 4 < this.uThreshold * 3) this.overloaded = false;
+    } else {
+      this.overloaded = false;
+    }
+  }
+
+  /** A TCP state change moved the connection between the gauges. */
+  moveActive(toActive: boolean): void {
+    if (toActive) { this.inactConns--; this.activeConns++; }
+    else { this.activeConns--; this.inactConns++; }
+  }
+}

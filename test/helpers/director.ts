@@ -1,0 +1,75 @@
+/**
+ * An in-process director on two loopback links with the textbook addresses, for pipeline,
+ * hostile and benchmark use. No root, no devices.
+ */
+import { ControlDispatcher } from '../../src/control/dispatch.js';
+import type { Command, Request } from '../../src/control/protocol.js';
+import { Dataplane } from '../../src/dataplane/dataplane.js';
+import { Ipvs } from '../../src/ipvs/ipvs.js';
+import { LoopbackLink } from '../../src/link/loopback.js';
+import { arpFrame, ip, mac } from './frames.js';
+
+export const VIP = ip('192.168.222.131');
+export const DIP = ip('192.168.2.136');
+export const CLIENT = ip('192.168.222.1');
+export const RS1 = ip('192.168.2.129');
+export const RS2 = ip('192.168.2.130');
+export const EXT_MAC = mac('02:00:00:00:00:01');
+export const INT_MAC = mac('02:00:00:00:00:02');
+export const CLIENT_MAC = mac('52:54:00:00:00:01');
+export const RS1_MAC = mac('52:54:00:00:01:29');
+export const RS2_MAC = mac('52:54:00:00:01:30');
+const ZERO = new Uint8Array(6);
+
+export interface TestDirector {
+  ipvs: Ipvs;
+  dp: Dataplane;
+  ext: LoopbackLink;
+  int: LoopbackLink;
+  ctl: ControlDispatcher;
+  now: number;
+  /** Runs a control request (throws TapvsError like the daemon would answer). */
+  run(req: Command): unknown;
+  /** Injects frames on a link with the director clock at `now`. */
+  send(link: 'ext' | 'int', frames: Uint8Array[]): void;
+}
+
+export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?: number } = {}): TestDirector {
+  const ipvs = new Ipvs({ maxConns: opts.maxConns ?? 4096 });
+  const capture = opts.capture ?? true;
+  const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture });
+  const int = new LoopbackLink({ name: 'int0', mac: INT_MAC, capture, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+  const dp = new Dataplane(ipvs, [
+    { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: 0 },
+    { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
+  ]);
+  const ctl = new ControlDispatcher(ipvs);
+  const td: TestDirector = {
+    ipvs, dp, ext, int, ctl, now: 1_000_000,
+    run: (req) => ctl.handle({ id: 1, ...req } as Request),
+    send: (link, frames) => {
+      const l = link === 'ext' ? ext : int;
+      const port = dp.ports[link === 'ext' ? 0 : 1];
+      l.start((count) => dp.processBatch(port, count, td.now));
+      l.inject(frames);
+    },
+  };
+  return td;
+}
+
+/** Teaches the director the MACs of the client and both real servers (they ask for VIP/DIP). */
+export function resolveNeighbours(td: TestDirector): void {
+  td.send('ext', [arpFrame(1, CLIENT_MAC, CLIENT, ZERO, VIP)]);
+  td.send('int', [arpFrame(1, RS1_MAC, RS1, ZERO, DIP), arpFrame(1, RS2_MAC, RS2, ZERO, DIP)]);
+  td.ext.take();
+  td.int.take();
+}
+
+/** The textbook service: -A -t VIP:80 -s rr; -a ... -r RS2 -m; -a ... -r RS1 -m. */
+export function textbookService(td: TestDirector, sched = 'rr'): void {
+  const service = { proto: 'tcp' as const, addr: '192.168.222.131', port: 80 };
+  td.run({ op: 'addService', service, config: { scheduler: sched, schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  for (const rs of ['192.168.2.130', '192.168.2.129']) {
+    td.run({ op: 'addDest', service, dest: { addr: rs, port: 80 }, config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 } });
+  }
+}
