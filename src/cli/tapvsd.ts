@@ -247,7 +247,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
   process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
 
-  dataplane.start();
+  dataplane.start((port, err) => log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message }));
   dataplane.announce();
   log('info', 'ready', {
     links: args.links.map((l) => l.tap).join(','), socket: args.socket, services: ipvs.services.length,

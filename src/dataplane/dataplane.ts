@@ -132,9 +132,11 @@ export class Dataplane {
     this.routes = new HostRoutes(ports.map((p) => ({ addrs: p.addrs, gateway: p.gateway })));
   }
 
-  /** Starts every link; batches run through processBatch. */
-  start(): void {
-    for (const p of this.ports) p.link.start((count) => this.processBatch(p, count, Date.now()));
+  /** Starts every link; batches run through processBatch. A link that fails is reported to onLinkError. */
+  start(onLinkError: (port: string, err: Error) => void = () => {}): void {
+    for (const p of this.ports) {
+      p.link.start((count) => this.processBatch(p, count, Date.now()), (err) => onLinkError(p.name, err));
+    }
   }
 
   /** Runs one RX batch of `port` through the pipeline and flushes every link once. */

@@ -243,7 +243,8 @@ export class ConnTable {
   private wheelInsert(id: number, nowMs: number): void { this.wheelLink(id, nowMs); }
 
   private wheelLink(id: number, nowMs: number): void {
-    const base = this.curTick < 0 ? Math.floor(nowMs / WHEEL_TICK_MS) : this.curTick;
+    if (this.curTick < 0) this.curTick = Math.floor(nowMs / WHEEL_TICK_MS);
+    const base = this.curTick;
     let tick = Math.ceil(this.expiresAt[id] / WHEEL_TICK_MS);
     if (tick <= base) tick = base + 1;
     else if (tick - base >= WHEEL_SLOTS) tick = base + WHEEL_SLOTS - 1;

@@ -40,8 +40,8 @@ export interface Link {
   readonly vnetHdrLen: number;
   readonly rx: FrameRing;
   readonly tx: FrameRing;
-  /** Starts delivering RX batches to `onBatch`. */
-  start(onBatch: BatchHandler): void;
+  /** Starts delivering RX batches to `onBatch`; `onError` hears of a device that went away. */
+  start(onBatch: BatchHandler, onError?: (err: Error) => void): void;
   /** Sends the queued TX frames (one device call for the batch) and resets `tx.count`. */
   flush(): void;
   /** Frames the device refused to take (full queue, link down). */

@@ -19,6 +19,12 @@ export interface Scheduler {
   destsChanged(svc: Service): void;
   /** Picks a dest for a new connection, or null when none is available. Never allocates. */
   schedule(svc: Service, flow: FlowKey, nowMs: number): Dest | null;
+  /**
+   * Periodic housekeeping (lblc/lblcr's 60 s cache GC timer). Optional; the daemon may call it at
+   * any rate with the batch clock. Schedulers with expiry also catch up lazily in schedule(), so
+   * skipping ticks never changes a decision; ticks only release memory earlier.
+   */
+  tick?(svc: Service, nowMs: number): void;
   /** The service is going away: drop tables and timers. */
   done?(svc: Service): void;
 }
