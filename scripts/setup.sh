@@ -26,6 +26,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# node-gyp must build against the running Node's headers; the distribution's Node keeps them in
+# /usr/include/node, and pointing node-gyp there avoids a header download (no network needed).
+if [ -f /usr/include/node/node_api.h ] && [ -z "${npm_config_nodedir:-}" ]; then
+  export npm_config_nodedir=/usr
+fi
+
 # npm packages (the "install" script builds the native addon with node-gyp).
 stamp=node_modules/.tapvs-installed
 if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.json ] && [ package-lock.json -nt "$stamp" ]; }; then
