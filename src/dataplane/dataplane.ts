@@ -68,6 +68,9 @@ export class Port {
   readonly rxU8: Uint8Array;
   readonly txBuf: Buffer;
   readonly txDv: DataView;
+  /** Word views of the rings for allocation-free copies (null when not 4-byte aligned). */
+  readonly rx32: Int32Array | null;
+  readonly tx32: Int32Array | null;
   readonly eth: EthView;
   readonly arpV: ArpView;
   readonly ip: Ipv4View;
@@ -98,6 +101,8 @@ export class Port {
     const rxDv = new DataView(rx.buffer, rx.byteOffset, rx.byteLength);
     this.txBuf = link.tx.buf;
     this.txDv = new DataView(this.txBuf.buffer, this.txBuf.byteOffset, this.txBuf.byteLength);
+    this.rx32 = wordView(rx);
+    this.tx32 = wordView(this.txBuf);
     this.eth = new EthView(rx, rxDv);
     this.arpV = new ArpView(rx, rxDv);
     this.ip = new Ipv4View(rx, rxDv);
@@ -347,7 +352,7 @@ export class Dataplane {
       if (u.dstPort !== dport) u.setDstPort(dport);
     }
     ip.decrementTtl();
-    const out = this.transmit(port.rxU8, ip.offset, len);
+    const out = this.transmit(port.rxU8, port.rx32, ip.offset, len);
     this.releaseOnePacket(id);
     return out;
   }
@@ -386,7 +391,7 @@ export class Dataplane {
       if (u.srcPort !== vport) u.setSrcPort(vport);
     }
     ip.decrementTtl();
-    return this.transmit(port.rxU8, ip.offset, len);
+    return this.transmit(port.rxU8, port.rx32, ip.offset, len);
   }
 
   // ------------------------------------------------------------------ forwarding
@@ -396,7 +401,7 @@ export class Dataplane {
     const v = this.checkForward(port, dst);
     if (v !== SENT) return v;
     port.ip.decrementTtl();
-    return this.transmit(port.rxU8, ipOff, len);
+    return this.transmit(port.rxU8, port.rx32, ipOff, len);
   }
 
   /**
@@ -427,7 +432,7 @@ export class Dataplane {
    * Puts the IP packet at src[ipOff, ipOff+len) on the link chosen by the last route(), with the
    * next hop's MAC, or parks it until ARP resolves the next hop.
    */
-  private transmit(src: Uint8Array, ipOff: number, len: number): number {
+  private transmit(src: Uint8Array, src32: Int32Array | null, ipOff: number, len: number): number {
     const out = this.ports[this.routes.outLink];
     const nextHop = this.routes.nextHop;
     const tx = out.link.tx;
@@ -438,7 +443,7 @@ export class Dataplane {
     if (out.hdr > 0) buf.fill(0, base, base + out.hdr);
     const ethOff = base + out.hdr;
     if (ETH_HLEN + len > tx.slotSize - out.hdr) return Drop.TooBig;
-    (src as Buffer).copy(buf, ethOff + ETH_HLEN, ipOff, ipOff + len);
+    copyBytes(src, src32, ipOff, buf, out.tx32, ethOff + ETH_HLEN, len);
     const s = out.arp.lookup(nextHop);
     if (s >= 0) {
       writeEth(buf, ethOff, out.arp.mac, s * 6, out.mac, ETHERTYPE_IPV4);
@@ -510,7 +515,7 @@ export class Dataplane {
     u8[l4] = ICMP_ECHO_REPLY;
     ic.csum = csumUpdate16(ic.csum, oldWord, ICMP_ECHO_REPLY << 8);
     if (!this.routes.route(src)) return Drop.NoRoute;
-    return this.transmit(u8, o, ip.totalLen);
+    return this.transmit(u8, port.rx32, o, ip.totalLen);
   }
 
   /**
@@ -543,7 +548,7 @@ export class Dataplane {
     dv.setUint16(l4 + 18, 0);
     const sum = onesSum(b, l4, l4 + 20, pseudoHeaderSum(src, dst, IPPROTO_TCP, 20));
     dv.setUint16(l4 + 16, csumFinish(sum));
-    if (this.routes.route(dst)) this.transmit(b, 0, IPV4_MIN_HLEN + 20);
+    if (this.routes.route(dst)) this.transmit(b, null, 0, IPV4_MIN_HLEN + 20);
   }
 
   /**
@@ -568,9 +573,9 @@ export class Dataplane {
     dv.setUint16(l4 + 2, 0);
     dv.setUint16(l4 + 4, 0);
     dv.setUint16(l4 + 6, type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED ? mtu : 0);
-    (port.rxU8 as Buffer).copy(b, l4 + 8, ip.offset, ip.offset + quote);
+    copyBytes(port.rxU8, null, ip.offset, b, null, l4 + 8, quote);
     dv.setUint16(l4 + 2, checksum(b, l4, l4 + 8 + quote));
-    if (this.routes.route(dst)) this.transmit(b, 0, total);
+    if (this.routes.route(dst)) this.transmit(b, null, 0, total);
   }
 
   private takeIcmpToken(): boolean {
@@ -659,6 +664,30 @@ export interface DataplaneStatus {
   connCapacity: number;
   tableFull: number;
   icmpRateLimited: number;
+}
+
+function wordView(b: Uint8Array): Int32Array | null {
+  if ((b.byteOffset & 3) !== 0 || (b.byteLength & 3) !== 0) return null;
+  return new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+}
+
+/**
+ * Copies len bytes without allocating (Buffer#copy creates a view per call). When both sides
+ * have word views and the same alignment, whole 32-bit words are moved, starting at the word that
+ * holds `srcOff`: the few bytes before `dstOff` that this overwrites are the Ethernet header,
+ * which the caller writes afterwards; words past the end stay inside the slot.
+ */
+function copyBytes(src: Uint8Array, src32: Int32Array | null, srcOff: number, dst: Uint8Array, dst32: Int32Array | null,
+  dstOff: number, len: number): void {
+  if (src32 !== null && dst32 !== null && ((srcOff - dstOff) & 3) === 0) {
+    const lead = srcOff & 3;
+    let s = srcOff >> 2, d = (dstOff - lead) >> 2;
+    const end = (srcOff + len + 3) >> 2;
+    const limit = Math.min(end, src32.length);
+    for (; s < limit; s++, d++) dst32[d] = src32[s];
+    return;
+  }
+  for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
 }
 
 function writeI32(b: Uint8Array, off: number, v: number): void {

@@ -49,6 +49,7 @@ export function service(sched: Scheduler, dests: Dest[] = []): Service {
 
 /** ipvsadm -a: the new dest goes to the head of the list, then the scheduler hears of it. */
 export function addDest(svc: Service, d: Dest): void {
+  d.available = true;
   svc.dests.unshift(d);
   svc.scheduler.destsChanged(svc);
 }
