@@ -107,8 +107,8 @@ export const LAB_NAMESPACES: readonly string[] = Object.freeze([LAB.ns.dir, LAB.
 
 const PIDS_DIR = join(RUN_DIR, 'pids');
 const STATE_FILE = join(RUN_DIR, 'lab.json');
-/** tapvsd's `--link` key that turns on IFF_VNET_HDR + TUNSETOFFLOAD (`lab up --offload`). */
-const OFFLOAD_LINK_OPTION = 'offload=on';
+/** tapvsd's flag that opens both TAPs with IFF_VNET_HDR + TUNSETOFFLOAD (`lab up --offload`). */
+const OFFLOAD_FLAG = '--offload';
 /** The line tapvsd prints on stdout once its links are up and its socket listens. */
 const READY_LINE = 'tapvsd: ready';
 
@@ -405,13 +405,14 @@ export interface LabInfo {
 
 /** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
 export function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[] } = {}): string[] {
-  const off = opts.offload === true ? `,${OFFLOAD_LINK_OPTION}` : '';
   const args = [
-    '--link', `name=ext,tap=${LAB.tap.ext},bridge=${LAB.bridge.ext},addr=${a.vip}/${a.extPrefixLen}${off}`,
-    '--link', `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}${off}`,
+    '--link', `name=ext,tap=${LAB.tap.ext},bridge=${LAB.bridge.ext},addr=${a.vip}/${a.extPrefixLen}`,
+    '--link', `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}`,
   ];
   if (opts.rules !== undefined && opts.rules !== null) args.push('--rules', resolve(opts.rules));
-  args.push('--socket', opts.socket ?? LAB.socket, '--pidfile', LAB.pidfile, ...(opts.extra ?? []));
+  args.push('--socket', opts.socket ?? LAB.socket, '--pidfile', LAB.pidfile);
+  if (opts.offload === true) args.push(OFFLOAD_FLAG);
+  args.push(...(opts.extra ?? []));
   return args;
 }
 

@@ -18,11 +18,23 @@ test('wrr: weights 4, 3, 2 give A A B A B C A B C and then repeat', () => {
   ]);
 });
 
-test('wrr: rs1 w1, rs2 w2, rs3 w3 added in that order give rs3 rs3 rs2 rs3 rs2 rs1 (reference example)', () => {
-  const svc = service(new WeightedRoundRobin());
-  addDest(svc, dest('rs1', { weight: 1 }));
-  addDest(svc, dest('rs2', { weight: 2 }));
-  addDest(svc, dest('rs3', { weight: 3 }));
+test('wrr: rs1 w1, rs2 w2, rs3 w3 added one by one: a first pass at cw = 1, then the reference cycle', () => {
+  const svc = service(new WeightedRoundRobin()); // empty service: mw = 0, cw = 0
+  addDest(svc, dest('rs1', { weight: 1 })); // cw = 0 → cw := mw = 1
+  addDest(svc, dest('rs2', { weight: 2 })); // mw = 2, cw = 1 kept (≤ mw, ≠ 0, di = 1)
+  addDest(svc, dest('rs3', { weight: 3 })); // mw = 3, cw = 1 kept; list rs3, rs2, rs1
+  // cw=1: rs3 rs2 rs1 | cw=3: rs3 | cw=2: rs3 rs2 | cw=1: rs3 rs2 rs1 | cw=3: rs3 ...
+  assert.deepEqual(picks(svc, 15), [
+    'rs3', 'rs2', 'rs1',
+    'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1',
+    'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1',
+  ]);
+});
+
+test('wrr: bound to a service that already has rs3 w3, rs2 w2, rs1 w1, it starts the cycle at cw = mw', () => {
+  const svc = service(new WeightedRoundRobin(), [
+    dest('rs3', { weight: 3 }), dest('rs2', { weight: 2 }), dest('rs1', { weight: 1 }),
+  ]);
   assert.deepEqual(picks(svc, 12), [
     'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1', 'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1',
   ]);
