@@ -89,7 +89,11 @@ async function demo() {
     process.stdout.write(`${answer}\n`);
     answers.push(answer);
   }
+  // Like IPVS, the listed counters advance every 2 s (the estimator's tick): wait for one.
+  process.stdout.write('# sleep 2  (IPVS refreshes the listed counters every 2 seconds)\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2100);
   tapvsadm(['-L', '-n', '--stats']);
+  tapvsadm(['-L', '-n', '-c']);
 
   const [a, b, c, d] = answers;
   const isRs = (s, id) => s.startsWith(`${id} `);

@@ -1,0 +1,93 @@
+/**
+ * Per-decision cost of every scheduler at 2, 64 and 1024 dests, and whether schedule() allocates.
+ *
+ * Run: `node --expose-gc dist/bench/micro/sched.js [decisions]` (default 1e6 per cell).
+ * Each cell: a TCP VIP service with random weights 1..100 and random connection counters (fixed
+ * seed), one reused FlowKey whose client address and port change per decision (a VIP service:
+ * the destination IP is always the VIP), 200k warm-up decisions, then the timed run with
+ * process.hrtime.bigint(). Allocation check: heap used before/after the timed run with no GC in
+ * between (GCs are counted with a PerformanceObserver); "alloc B/dec" is the heap growth per
+ * decision, meaningful only when the GC column is 0. Prints a markdown table.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { Dest } from '../../src/ipvs/dest.js';
+import { FlowKey, IPPROTO_TCP, Service } from '../../src/ipvs/service.js';
+import { createScheduler, schedulerNames } from '../../src/ipvs/sched/registry.js';
+import { xorshift32 } from '../../src/ipvs/sched/twos.js';
+
+const N = Number(process.argv[2] ?? 1e6);
+const WARMUP = 200_000;
+const SIZES = [2, 64, 1024];
+const VIP = 0xc000020a | 0;
+
+let gcCount = 0;
+new PerformanceObserver((list) => { gcCount += list.getEntries().length; }).observe({ entryTypes: ['gc'] });
+const settle = () => new Promise<void>((r) => setImmediate(r));
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function build(name: string, n: number): Service {
+  const rnd = xorshift32(0x5eed + n);
+  const sched = createScheduler(name, { flags: 0 });
+  const svc = new Service(IPPROTO_TCP, VIP, 80, sched);
+  for (let i = 0; i < n; i++) {
+    const d = new Dest((0x0a010000 + i) | 0, 8080);
+    d.weight = 1 + (rnd() % 100);
+    d.activeConns = rnd() % 1000;
+    d.inactConns = rnd() % 1000;
+    svc.dests.push(d);
+  }
+  sched.destsChanged(svc);
+  return svc;
+}
+
+/** The timed loop: one FlowKey, addresses from a precomputed table, no allocation of its own. */
+function run(svc: Service, flow: FlowKey, addrs: Int32Array, count: number, t0: number): number {
+  const s = svc.scheduler;
+  let hits = 0;
+  for (let i = 0; i < count; i++) {
+    flow.caddr = addrs[i & 4095];
+    flow.cport = 1024 + (i & 0x7fff);
+    if (s.schedule(svc, flow, t0 + (i >>> 10)) !== null) hits++;
+  }
+  return hits;
+}
+
+async function main(): Promise<void> {
+  const addrs = new Int32Array(4096);
+  const rnd = xorshift32(42);
+  for (let i = 0; i < addrs.length; i++) addrs[i] = rnd() | 0;
+  const flow = new FlowKey();
+  flow.proto = IPPROTO_TCP;
+  flow.vaddr = VIP;
+  flow.vport = 80;
+
+  const rows: string[] = [];
+  for (const name of schedulerNames()) {
+    const cells: string[] = [];
+    for (const n of SIZES) {
+      const svc = build(name, n);
+      run(svc, flow, addrs, WARMUP, 1_000_000);
+      gc?.();
+      await settle();
+      const gcBefore = gcCount;
+      const heapBefore = process.memoryUsage().heapUsed;
+      const start = process.hrtime.bigint();
+      const hits = run(svc, flow, addrs, N, 2_000_000);
+      const ns = Number(process.hrtime.bigint() - start) / N;
+      const heapAfter = process.memoryUsage().heapUsed;
+      await settle();
+      const gcs = gcCount - gcBefore;
+      const alloc = (heapAfter - heapBefore) / N;
+      cells.push(`${ns.toFixed(1)} | ${gcs === 0 ? alloc.toFixed(3) : 'n/a'} | ${gcs}`);
+      if (hits === 0 && name !== 'ovf') console.error(`${name}@${n}: no decisions succeeded`);
+    }
+    rows.push(`| ${name} | ${cells.join(' | ')} |`);
+  }
+  const head = SIZES.map((n) => `${n}: ns/dec | ${n}: alloc B/dec | ${n}: GCs`).join(' | ');
+  console.log(`Scheduler decision cost, ${N.toExponential(0)} decisions per cell, Node ${process.version}${gc ? '' : ' (run with --expose-gc for a clean heap baseline)'}\n`);
+  console.log(`| sched | ${head} |`);
+  console.log(`|---|${SIZES.map(() => '---:|---:|---:').join('|')}|`);
+  for (const r of rows) console.log(r);
+}
+
+void main();
