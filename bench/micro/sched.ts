@@ -9,7 +9,7 @@
  * between (GCs are counted with a PerformanceObserver); "alloc B/dec" is the heap growth per
  * decision, meaningful only when the GC column is 0. Prints a markdown table.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Dest } from '../../src/ipvs/dest.js';
 import { FlowKey, IPPROTO_TCP, Service } from '../../src/ipvs/service.js';
 import { createScheduler, schedulerNames } from '../../src/ipvs/sched/registry.js';
@@ -20,8 +20,12 @@ const WARMUP = 200_000;
 const SIZES = [2, 64, 1024];
 const VIP = 0xc000020a | 0;
 
-let gcCount = 0;
-new PerformanceObserver((list) => { gcCount += list.getEntries().length; }).observe({ entryTypes: ['gc'] });
+/** Start times (performance.now() scale) of every GC seen, to count those inside a timed run. */
+const gcTimes: number[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcTimes.push(e.startTime);
+}).observe({ entryTypes: ['gc'] });
+const gcsBetween = (t0: number, t1: number) => gcTimes.filter((t) => t >= t0 && t <= t1).length;
 const settle = () => new Promise<void>((r) => setImmediate(r));
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -69,14 +73,16 @@ async function main(): Promise<void> {
       run(svc, flow, addrs, WARMUP, 1_000_000);
       gc?.();
       await settle();
-      const gcBefore = gcCount;
       const heapBefore = process.memoryUsage().heapUsed;
+      const w0 = performance.now();
       const start = process.hrtime.bigint();
       const hits = run(svc, flow, addrs, N, 2_000_000);
       const ns = Number(process.hrtime.bigint() - start) / N;
+      const w1 = performance.now();
       const heapAfter = process.memoryUsage().heapUsed;
       await settle();
-      const gcs = gcCount - gcBefore;
+      await settle();
+      const gcs = gcsBetween(w0, w1);
       const alloc = (heapAfter - heapBefore) / N;
       cells.push(`${ns.toFixed(1)} | ${gcs === 0 ? alloc.toFixed(3) : 'n/a'} | ${gcs}`);
       if (hits === 0 && name !== 'ovf') console.error(`${name}@${n}: no decisions succeeded`);

@@ -38,12 +38,16 @@ export class DaemonUnreachableError extends Error {
   }
 }
 
-/** An ok:false answer. `command` is the 1-based position in an `apply` when the daemon named it. */
+/**
+ * An ok:false answer. `command` is the 1-based position of the failing command of an `apply`,
+ * which the dispatcher names as a "command N: " prefix of the message; null otherwise.
+ */
 export class DaemonError extends TapvsError {
   readonly command: number | null;
-  constructor(code: ErrorCode, message: string, command: number | null = null) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message);
-    this.command = command;
+    const m = /^command (\d+): /.exec(message);
+    this.command = m === null ? null : Number(m[1]);
   }
 }
 
@@ -165,9 +169,7 @@ export class ControlClient {
       return;
     }
     const err = msg.error ?? { code: 'INTERNAL', message: 'error without details' };
-    // The dispatcher names the failing command of an apply as "command N: ...".
-    const m = /^command (\d+): /.exec(err.message);
-    p.reject(new DaemonError(err.code, err.message, m === null ? null : Number(m[1])));
+    p.reject(new DaemonError(err.code, String(err.message)));
   }
 
   private fail(e: TapvsError): void {

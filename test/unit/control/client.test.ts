@@ -1,48 +1,14 @@
 /** ControlClient against a tiny fake tapvsd on a temporary Unix socket. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ControlClient, DaemonError, DaemonUnreachableError, socketPath } from '../../../src/control/client.js';
 import { DEFAULT_SOCKET_PATH } from '../../../src/control/protocol.js';
 import { TapvsError } from '../../../src/errors.js';
-
-type Handler = (req: Record<string, unknown>, sock: net.Socket) => void;
-
-/** A fake daemon: one JSON request per line, answered by `handler` (which writes the reply). */
-export async function fakeDaemon(handler: Handler): Promise<{ path: string; close: () => Promise<void>; seen: unknown[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapvs-client-'));
-  const path = join(dir, 'tapvsd.sock');
-  const seen: unknown[] = [];
-  const socks = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
-    socks.add(sock);
-    sock.on('close', () => socks.delete(sock));
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (c: string) => {
-      buf += c;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const req = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
-        buf = buf.slice(nl + 1);
-        seen.push(req);
-        handler(req, sock);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(path, r));
-  return {
-    path, seen,
-    close: async () => {
-      for (const s of socks) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { fakeDaemon } from './fake-daemon.js';
 
 const reply = (sock: net.Socket, obj: unknown): void => { sock.write(`${JSON.stringify(obj)}\n`); };
 

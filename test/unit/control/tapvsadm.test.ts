@@ -13,7 +13,7 @@ import { mapDaemonError, run, type CliIo, type Client } from '../../../src/cli/t
 import { ControlClient, DaemonError, DaemonUnreachableError } from '../../../src/control/client.js';
 import type { Command } from '../../../src/control/protocol.js';
 import type { ErrorCode } from '../../../src/errors.js';
-import { fakeDaemon } from './client.test.js';
+import { fakeDaemon } from './fake-daemon.js';
 import { dest, list, NAMES, svc } from './fixtures.js';
 
 interface Outcome { code: number; out: string; err: string; sent: Command[]; connected: boolean }
