@@ -18,7 +18,8 @@
  * tapvs does not have.
  */
 import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
-import { IPVS_VERSION, schedFlagBits, schedFlagDisplayNames } from './ipvsadm-args.js';
+import { schedFlagWords } from '../ipvs/sched/registry.js';
+import { IPVS_VERSION, schedFlagBits } from './ipvsadm-args.js';
 import { dottedToU32, systemNameDb, type NameDb, type NameProto } from './names.js';
 
 export interface FormatOptions {
@@ -184,7 +185,7 @@ function serviceTail(s: ServiceInfo): string {
   const c = s.config;
   let out = ` ${c.scheduler}`;
   const bits = schedFlagBits(c.schedFlags);
-  if (bits !== 0) out += ` (${schedFlagDisplayNames(c.scheduler, bits).join(',')})`;
+  if (bits !== 0) out += ` (${schedFlagWords(c.scheduler, bits).join(',')})`;
   if (c.persistentS !== null) {
     out += ` persistent ${c.persistentS}`;
     if (!isFullMask(c.netmask)) out += ` mask ${c.netmask}`;
@@ -275,7 +276,7 @@ export function formatSave(result: ListResult, o: FormatOptions = {}, names: Nam
     }
     if (c.ops) out += ' -o';
     const bits = schedFlagBits(c.schedFlags);
-    if (bits !== 0) out += ` -b ${schedFlagDisplayNames(c.scheduler, bits).join(',')}`;
+    if (bits !== 0) out += ` -b ${schedFlagWords(c.scheduler, bits).join(',')}`;
     out += '\n';
     const dests = o.nosort ? s.dests : sortDests(s.dests);
     for (const d of dests) {

@@ -27,6 +27,8 @@
  */
 import { isIPv6 } from 'node:net';
 import type { Command, DestConfig, DestKey, ServiceConfig, ServiceKey } from './protocol.js';
+import { isTapvsError } from '../errors.js';
+import { schedFlagsFromWords, schedFlagWords } from '../ipvs/sched/registry.js';
 import { dottedToU32, formatIpv4, inetAton, stringToNumber, systemNameDb, type NameDb } from './names.js';
 
 /** A request as sent, minus the id the client assigns (protocol.ts's Command). */
@@ -317,9 +319,9 @@ class Popt {
 
 // ------------------------------------------------------------------ scheduler flags (§1.3)
 
-export const SCHED_FLAG_1 = 0x0008;
-export const SCHED_FLAG_2 = 0x0010;
-export const SCHED_FLAG_3 = 0x0020;
+const SCHED_FLAG_1 = 0x0008;
+const SCHED_FLAG_2 = 0x0010;
+const SCHED_FLAG_3 = 0x0020;
 
 const FLAG_WORD_BITS: ReadonlyMap<string, number> = new Map([
   ['flag-1', SCHED_FLAG_1], ['flag-2', SCHED_FLAG_2], ['flag-3', SCHED_FLAG_3],
@@ -327,53 +329,33 @@ const FLAG_WORD_BITS: ReadonlyMap<string, number> = new Map([
   ['mh-fallback', SCHED_FLAG_1], ['mh-port', SCHED_FLAG_2],
 ]);
 
-/** The flag bits of a list of -b words; unknown words count for nothing. */
+/** The flag bits of -b words as the daemon reports them; unknown words count for nothing. */
 export function schedFlagBits(words: readonly string[]): number {
   let bits = 0;
   for (const w of words) bits |= FLAG_WORD_BITS.get(w) ?? 0;
   return bits;
 }
 
-/**
- * The words ipvsadm prints for `bits` under scheduler `sched` (print_sched_flags): sh and mh
- * name their two flags and never show flag-3; other schedulers show flag-1..3.
- */
-export function schedFlagDisplayNames(sched: string, bits: number): string[] {
-  const out: string[] = [];
-  if (sched === 'sh' || sched === 'mh') {
-    if (bits & SCHED_FLAG_1) out.push(`${sched}-fallback`);
-    if (bits & SCHED_FLAG_2) out.push(`${sched}-port`);
-  } else {
-    if (bits & SCHED_FLAG_1) out.push('flag-1');
-    if (bits & SCHED_FLAG_2) out.push('flag-2');
-    if (bits & SCHED_FLAG_3) out.push('flag-3');
-  }
-  return out;
-}
-
 /** Canonical words for the request: every set bit once, named for the scheduler where it can be. */
 function schedFlagRequestWords(sched: string, bits: number): string[] {
-  const out = schedFlagDisplayNames(sched, bits);
+  const out = schedFlagWords(sched, bits);
   if ((sched === 'sh' || sched === 'mh') && bits & SCHED_FLAG_3) out.push('flag-3');
   return out;
 }
 
-/** ipvsadm's parse_sched_flags: comma list; sh-* only with sh, mh-* only with mh. */
+/**
+ * ipvsadm's parse_sched_flags, through the registry's checks (sh-* only with sh, mh-* only with
+ * mh, against -s or wlc; first bad word reported).
+ */
 function parseSchedFlags(sched: string, arg: string): number {
-  const s = sched === '' ? DEFAULT_SCHEDULER : sched;
-  const words = arg.split(',').filter((w) => w !== '');
   // ipvsadm crashes on a list of commas only; refusing it is the sane reading.
-  if (words.length === 0) throw new Fail(`invalid scheduler flag \`${arg}'`);
-  let bits = 0;
-  for (const w of words) {
-    const b = FLAG_WORD_BITS.get(w);
-    if (b === undefined) throw new Fail(`invalid scheduler flag \`${w}'`);
-    if ((w.startsWith('sh-') && s !== 'sh') || (w.startsWith('mh-') && s !== 'mh')) {
-      throw new Fail(`incompatible scheduler flag \`${w}'`);
-    }
-    bits |= b;
+  if (/^,+$/.test(arg)) throw new Fail(`invalid scheduler flag \`${arg}'`);
+  try {
+    return schedFlagsFromWords(sched, [arg]);
+  } catch (e) {
+    if (isTapvsError(e)) throw new Fail(e.message);
+    throw e;
   }
-  return bits;
 }
 
 // ------------------------------------------------------------------ parsing state

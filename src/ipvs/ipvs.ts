@@ -388,7 +388,7 @@ export class Ipvs {
       out.push({
         proto, caddr: formatIpv4(c.caddr[id]), cport: c.cport[id], vaddr: formatIpv4(c.vaddr[id]),
         vport: c.vport[id], daddr: formatIpv4(c.daddr[id]), dport: c.dport[id], state,
-        expireS: Math.max(0, Math.ceil((c.expiresAt[id] - nowMs) / 1000)), template,
+        expireS: Math.max(0, Math.floor((c.expiresAt[id] - nowMs) / 1000)), template,
       });
     });
     return out;
@@ -499,7 +499,8 @@ export class Ipvs {
       persistentS = cfg.persistentS;
     }
     const mask = parseIpv4(typeof cfg.netmask === 'string' ? cfg.netmask : '255.255.255.255');
-    if (mask === null || !isContiguousMask(mask)) throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server netmask specified');
+    // Like the kernel, any mask is taken (ipvsadm parses it with inet_aton); it is ANDed with the client.
+    if (mask === null) throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server netmask specified');
     // Validate the scheduler name now so a failed -A changes nothing.
     createScheduler(cfg.scheduler, { flags: schedFlags });
     return { scheduler: cfg.scheduler, schedFlags, persistentS, netmask: mask, ops: cfg.ops === true };
@@ -556,9 +557,5 @@ function isMulticastOrBroadcast(a: number): boolean {
   return (a >>> 28) === 0xe || a === -1;
 }
 
-function isContiguousMask(m: number): boolean {
-  const inv = ~m;
-  return (inv & (inv + 1)) === 0;
-}
 
 export { Dir, FlagClass };
