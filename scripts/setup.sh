@@ -47,3 +47,4 @@ fi
 
 echo "setup: compiling TypeScript"
 npx --no-install tsc -p tsconfig.json
+chmod +x dist/src/cli/tapvsd.js dist/src/cli/tapvsadm.js
