@@ -22,7 +22,7 @@ import { Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../ipvs/service.js';
 import type { Link } from '../link/link.js';
 import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpView, writeArp } from '../packet/arp.js';
-import { checksum, csumFinish, csumUpdate16, onesSum, pseudoHeaderSum } from '../packet/checksum.js';
+import { checksum, csumFinish, csumUpdate16, csumUpdate32, onesSum, pseudoHeaderSum } from '../packet/checksum.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthView, writeEth } from '../packet/eth.js';
 import {
   ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_FRAG_NEEDED, ICMP_PORT_UNREACH,
@@ -263,6 +263,12 @@ export class Dataplane {
       if (ur !== Parse.Ok) return ur === Parse.Truncated ? Drop.Truncated : Drop.BadLength;
       const id = this.ipvs.conns.lookupOut(IPPROTO_UDP, src, u.srcPort, dst, u.dstPort);
       if (id >= 0) return this.natOut(port, id, IPPROTO_UDP, 0);
+    } else if (proto === IPPROTO_ICMP) {
+      const ic = port.icmp;
+      if (ic.bind(l4, l4End) === Parse.Ok && ic.isRelatedError()) {
+        const v = this.icmpRelated(port, l4, l4End, false);
+        if (v !== Drop.IcmpIgnored) return v;
+      }
     }
     if (!this.opts.forward) return Drop.NoRoute;
     return this.forward(port, ip.offset, ip.totalLen, dst);
@@ -394,6 +400,70 @@ export class Dataplane {
     return this.transmit(port.rxU8, port.rx32, ip.offset, len);
   }
 
+  /**
+   * An ICMP error (destination unreachable, source quench, time exceeded) that quotes a packet of
+   * a connection, translated like ip_vs_in_icmp / ip_vs_out_icmp (reference §5.9):
+   * - `inbound` (to a director address, e.g. the client's host unreachable about our reply): the
+   *   quote is VIP:vport -> client; outer dst := RIP, quoted src := RIP, quoted sport := rport.
+   * - outbound (forward path, from a real server about the client's packet): the quote is
+   *   client -> RIP:rport; outer src := VIP, quoted dst := VIP, quoted dport := vport.
+   * The quoted IP header checksum is updated and the whole ICMP checksum recomputed; the quoted
+   * L4 checksum is left alone, as IPVS does. Counted as In/Out packets of the connection's dest.
+   * Returns IcmpIgnored when no connection matches (the caller decides what else to do).
+   */
+  private icmpRelated(port: Port, l4: number, l4End: number, inbound: boolean): number {
+    const ic = port.icmp, ip = port.ip, u8 = port.rxU8;
+    if (!ic.checksumOk()) return Drop.BadChecksum;
+    const q = l4 + 8; // quoted IP header
+    if (l4End - q < IPV4_MIN_HLEN) return Drop.IcmpIgnored;
+    const qhl = (u8[q] & 0x0f) << 2;
+    if (u8[q] >>> 4 !== 4 || qhl < IPV4_MIN_HLEN || l4End - q < qhl + 8) return Drop.IcmpIgnored;
+    const qproto = u8[q + 9];
+    if (qproto !== IPPROTO_TCP && qproto !== IPPROTO_UDP) return Drop.IcmpIgnored;
+    const qsrc = readI32(u8, q + 12), qdst = readI32(u8, q + 16);
+    const ql4 = q + qhl;
+    const qsport = (u8[ql4] << 8) | u8[ql4 + 1], qdport = (u8[ql4 + 2] << 8) | u8[ql4 + 3];
+    const ipvs = this.ipvs, c = ipvs.conns;
+    const id = inbound
+      ? c.lookupIn(qproto, qdst, qdport, qsrc, qsport, false)
+      : c.lookupOut(qproto, qdst, qdport, qsrc, qsport);
+    if (id < 0) return Drop.IcmpIgnored;
+    const len = ip.totalLen;
+    const dest = ipvs.destsById[c.destId[id]];
+    if (inbound) {
+      if (dest === null || dest === undefined || !dest.available) return Drop.DestUnavailable;
+      dest.stats.inPkts++;
+      dest.stats.inBytes += len;
+      const svc = ipvs.svcOfDest(dest);
+      if (svc !== null) { svc.stats.inPkts++; svc.stats.inBytes += len; }
+      ipvs.total.inPkts++;
+      ipvs.total.inBytes += len;
+    } else {
+      if (dest !== null && dest !== undefined) {
+        dest.stats.outPkts++;
+        dest.stats.outBytes += len;
+        const svc = ipvs.svcOfDest(dest);
+        if (svc !== null) { svc.stats.outPkts++; svc.stats.outBytes += len; }
+      }
+      ipvs.total.outPkts++;
+      ipvs.total.outBytes += len;
+    }
+    const target = inbound ? c.daddr[id] : ip.dst;
+    // Relayed ICMP errors skip the DF check (IPVS may fragment them); our quote fits any MTU >= 576.
+    if (ip.ttl <= 1) return Drop.TtlExceeded;
+    if (!this.routes.route(target)) return Drop.NoRoute;
+    if (inbound) {
+      ip.setDst(c.daddr[id]);
+      rewriteQuoted(u8, q, ql4, true, c.daddr[id], c.dport[id]);
+    } else {
+      ip.setSrc(c.vaddr[id]);
+      rewriteQuoted(u8, q, ql4, false, c.vaddr[id], c.vport[id]);
+    }
+    ic.fixChecksum();
+    ip.decrementTtl();
+    return this.transmit(u8, port.rx32, ip.offset, len);
+  }
+
   // ------------------------------------------------------------------ forwarding
 
   /** Plain IPv4 routing between links (no connection): TTL, MTU, transmit. */
@@ -499,6 +569,7 @@ export class Dataplane {
     const ic = port.icmp, ip = port.ip;
     if (ic.bind(l4, l4End) !== Parse.Ok) return Drop.Truncated;
     if (!ic.checksumOk()) return Drop.BadChecksum;
+    if (ic.isRelatedError()) return this.icmpRelated(port, l4, l4End, true);
     if (ic.type !== ICMP_ECHO_REQUEST || ic.code !== 0) return Drop.IcmpIgnored;
     // Echo reply in place: swap addresses, type 8 -> 0, fresh TTL, checksums.
     const u8 = port.rxU8;
@@ -688,6 +759,26 @@ function copyBytes(src: Uint8Array, src32: Int32Array | null, srcOff: number, ds
     return;
   }
   for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+}
+
+function readI32(b: Uint8Array, off: number): number {
+  return (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
+}
+
+/**
+ * Rewrites the quoted packet inside an ICMP error: its source (or destination) address and port,
+ * with an RFC 1624 update of the quoted IP header checksum.
+ */
+function rewriteQuoted(u8: Uint8Array, q: number, ql4: number, source: boolean, addr: number, port: number): void {
+  const aOff = q + (source ? 12 : 16);
+  const old = readI32(u8, aOff);
+  const sum = csumUpdate32((u8[q + 10] << 8) | u8[q + 11], old, addr);
+  u8[q + 10] = sum >>> 8;
+  u8[q + 11] = sum & 0xff;
+  writeI32(u8, aOff, addr);
+  const pOff = ql4 + (source ? 0 : 2);
+  u8[pOff] = port >>> 8;
+  u8[pOff + 1] = port & 0xff;
 }
 
 function writeI32(b: Uint8Array, off: number, v: number): void {
