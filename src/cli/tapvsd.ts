@@ -49,6 +49,7 @@ interface DaemonArgs {
 }
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
+       tapvsd status [--socket PATH] [--json]     links, counters and drops by reason of a running tapvsd
 
   --link name=NAME,tap=DEV[,bridge=BR][,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC][,mtu=N]
                        a link of the director: a TAP device it creates (optionally enslaved to
@@ -159,7 +160,44 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
   return a;
 }
 
+/** `tapvsd status [--socket PATH] [--json]`: the running daemon's links, counters and drops by reason. */
+async function statusCommand(argv: string[]): Promise<void> {
+  let socket = process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH;
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--socket' && argv[i + 1] !== undefined) socket = argv[++i];
+    else if (argv[i].startsWith('--socket=')) socket = argv[i].slice(9);
+    else if (argv[i] === '--json') json = true;
+    else fail(`status: unknown option '${argv[i]}'`);
+  }
+  const { ControlClient } = await import('../control/client.js');
+  let c;
+  try { c = await ControlClient.connect(socket); } catch (e) { fail(`cannot reach tapvsd on ${socket}: ${(e as Error).message}`); }
+  const st = (await c.request({ op: 'status' })) as StatusReply;
+  c.close();
+  if (json) { process.stdout.write(JSON.stringify(st, null, 2) + '\n'); return; }
+  const out: string[] = [];
+  out.push(`tapvsd ${st.version} pid ${st.pid} up ${st.uptimeS}s  connections ${st.conns}/${st.connCapacity}` +
+    `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}  rss ${Math.round(st.memory.rss / 1048576)} MiB`);
+  for (const p of st.ports) {
+    out.push(`link ${p.name} (${p.device}): rx ${p.rxFrames} frames ${p.rxBytes} bytes in ${p.rxBatches} batches,` +
+      ` tx ${p.txFrames} frames ${p.txBytes} bytes, tx refused ${p.txDropped}, arp ${p.arpEntries} entries` +
+      ` ${p.arpPending} pending ${p.arpUnresolvedDrops} unresolved`);
+    const drops = p.drops.map((n, i) => [st.dropNames[i], n] as const).filter(([, n]) => n > 0);
+    out.push(`  drops: ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+interface StatusReply {
+  version: string; pid: number; uptimeS: number; conns: number; connCapacity: number; tableFull: number;
+  icmpRateLimited: number; memory: { rss: number }; dropNames: string[];
+  ports: Array<{ name: string; device: string; rxFrames: number; rxBytes: number; rxBatches: number; txFrames: number;
+    txBytes: number; txDropped: number; arpEntries: number; arpPending: number; arpUnresolvedDrops: number; drops: number[] }>;
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'status') return statusCommand(process.argv.slice(3));
   const args = parseDaemonArgs(process.argv.slice(2));
 
   // Rules are parsed before any device exists: a bad file changes nothing.

@@ -20,6 +20,8 @@ export class Dest {
   port: number;
   fwd: FwdMethod = 'masq';
   weight = 1;
+  /** The last non-zero weight (IPVS's last_weight; mh gives a quiesced dest its slots back by it). */
+  lastWeight = 1;
   uThreshold = 0;
   lThreshold = 0;
   activeConns = 0;

@@ -212,8 +212,12 @@ export class Ipvs {
     this.conns.remove(id);
   }
 
-  /** Advances expiry; call with the batch clock and from an idle timer. */
-  expire(nowMs: number): void { this.conns.expire(nowMs); }
+  /** Advances expiry and the schedulers' timers (lblc/lblcr garbage collection). Call every ~100 ms. */
+  expire(nowMs: number): void {
+    this.conns.expire(nowMs);
+    const svcs = this.services;
+    for (let i = 0; i < svcs.length; i++) svcs[i].scheduler.tick?.(svcs[i], nowMs);
+  }
 
   private onExpire(id: number, nowMs: number): boolean {
     const c = this.conns;
@@ -260,6 +264,7 @@ export class Ipvs {
     if (list === undefined) this.byVip.set(addr, [svc]);
     else list.push(svc);
     svc.scheduler.destsChanged(svc);
+    svc.scheduler.tick?.(svc, Date.now()); // timers start when the scheduler is bound, as in IPVS
   }
 
   editService(key: ServiceKey, cfg: ServiceConfig): void {
@@ -270,6 +275,10 @@ export class Ipvs {
       const sched = createScheduler(cfg.scheduler, { flags: v.schedFlags });
       svc.scheduler.done?.(svc);
       svc.scheduler = sched;
+      this.applyServiceConfig(svc, v);
+      sched.destsChanged(svc);
+      sched.tick?.(svc, Date.now());
+      return;
     }
     this.applyServiceConfig(svc, v);
     svc.scheduler.destsChanged(svc);
@@ -531,6 +540,7 @@ export class Ipvs {
   private applyDestConfig(d: Dest, cfg: DestConfig): void {
     d.fwd = 'masq';
     d.weight = cfg.weight;
+    if (cfg.weight !== 0) d.lastWeight = cfg.weight;
     d.uThreshold = cfg.uThreshold;
     d.lThreshold = cfg.lThreshold;
   }
