@@ -46,6 +46,8 @@ interface DaemonArgs {
   maxConns: number;
   forward: boolean;
   vnetHdr: boolean;
+  expireNodestConn: boolean;
+  expireQuiescentTemplate: boolean;
 }
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
@@ -59,6 +61,11 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
   --pidfile PATH       write the daemon's PID there
   --max-conns N        connection table size (default 1048576)
   --no-forward         do not route packets that belong to no connection
+  --expire-nodest-conn like sysctl net.ipv4.vs.expire_nodest_conn=1: connections of a deleted
+                       real server are dropped at once instead of timing out (default: off)
+  --expire-quiescent-template
+                       like sysctl expire_quiescent_template=1: persistence stops sending clients
+                       to a real server of weight 0 (default: off)
   -h, --help           this text
   -v, --version        version
 `;
@@ -117,7 +124,7 @@ function parseLinkSpec(spec: string): LinkSpec {
 export function parseDaemonArgs(argv: string[]): DaemonArgs {
   const a: DaemonArgs = {
     links: [], rules: null, socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH, pidfile: null,
-    maxConns: 1 << 20, forward: true, vnetHdr: false,
+    maxConns: 1 << 20, forward: true, vnetHdr: false, expireNodestConn: false, expireQuiescentTemplate: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -141,6 +148,8 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         break;
       }
       case '--no-forward': a.forward = false; break;
+      case '--expire-nodest-conn': a.expireNodestConn = true; break;
+      case '--expire-quiescent-template': a.expireQuiescentTemplate = true; break;
       case '--offload':
         // The TAP side works (IFF_VNET_HDR + TUNSETOFFLOAD); the dataplane's handling of GSO
         // super-frames and partial checksums is not finished, so refuse rather than misforward.
@@ -213,6 +222,8 @@ async function main(): Promise<void> {
   }
 
   const ipvs = new Ipvs({ maxConns: args.maxConns });
+  ipvs.expireNodestConn = args.expireNodestConn;
+  ipvs.expireQuiescentTemplate = args.expireQuiescentTemplate;
   const links: Link[] = [];
   const closeLinks = (): void => { for (const l of links) { try { l.close(); } catch { /* closing anyway */ } } };
   let dataplane: Dataplane;

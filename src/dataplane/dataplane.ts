@@ -288,6 +288,10 @@ export class Dataplane {
       ipvs.expireNow(id);
       id = -1;
     }
+    if (id >= 0 && ipvs.expireNodestConn && ipvs.destOf(id) === null) {
+      ipvs.expireNow(id);
+      id = -1;
+    }
     if (id < 0) {
       const svc = ipvs.findService(IPPROTO_TCP, dst, dport);
       // Only a SYN without RST is scheduled (tcp_conn_schedule, sloppy_tcp off); anything else
@@ -309,6 +313,10 @@ export class Dataplane {
     const src = ip.src, dst = ip.dst, sport = u.srcPort, dport = u.dstPort;
     const ipvs = this.ipvs;
     let id = ipvs.conns.lookupIn(IPPROTO_UDP, src, sport, dst, dport, false);
+    if (id >= 0 && ipvs.expireNodestConn && ipvs.destOf(id) === null) {
+      ipvs.expireNow(id);
+      id = -1;
+    }
     if (id < 0) {
       const svc = ipvs.findService(IPPROTO_UDP, dst, dport);
       if (svc === null) {

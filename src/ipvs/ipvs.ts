@@ -52,6 +52,14 @@ export class Ipvs {
   private readonly svcById: Array<Service | null> = [];
   /** New flows refused because the table was full. */
   tableFull = 0;
+  /**
+   * IPVS sysctl equivalents (reference §10), defaults as in the kernel. expire_nodest_conn: drop
+   * the entries of a deleted dest at once (and re-schedule their next SYN/packet) instead of
+   * dropping their packets until they time out. expire_quiescent_template: a persistence
+   * template pointing at a weight-0 dest is no longer honoured.
+   */
+  expireNodestConn = false;
+  expireQuiescentTemplate = false;
   /** Scratch flow handed to schedulers. */
   readonly flow = new FlowKey();
 
@@ -95,7 +103,7 @@ export class Ipvs {
       dest = null;
       if (tmpl >= 0) {
         const d = this.destsById[this.conns.destId[tmpl]];
-        if (d !== null && d !== undefined && d.available) {
+        if (d !== null && d !== undefined && d.available && !(this.expireQuiescentTemplate && d.weight === 0)) {
           dest = d;
         } else {
           // Invalid template: unhash it so it no longer matches; it dies on its timer.
@@ -343,6 +351,18 @@ export class Ipvs {
     svc.dests.splice(svc.dests.indexOf(d), 1);
     this.unlinkDest(d);
     svc.scheduler.destsChanged(svc);
+    if (this.expireNodestConn) this.flushDest(d);
+  }
+
+  /** expire_nodest_conn: removes every connection bound to a deleted dest (ip_vs_expire_nodest_conn_flush). */
+  private flushDest(d: Dest): void {
+    if (d.refs === 0) return;
+    const c = this.conns;
+    const victims: number[] = [];
+    c.forEach((id) => {
+      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0) victims.push(id);
+    });
+    for (const id of victims) this.expireNow(id);
   }
 
   zero(key: ServiceKey | null): void {

@@ -43,6 +43,7 @@ export const DEFAULT_MAX_BYTES = 100_000_000;
 export const DEFAULT_MAX_PACKETS = 1_000_000;
 /** tcpdump's default snapshot length: whole frames, including 64 KB GSO super-frames. */
 export const DEFAULT_SNAPLEN = 262_144;
+export const MAX_SNAPLEN = 1 << 20;
 /** Longer comments are cut (at a character boundary): a comment explains, it does not carry data. */
 export const MAX_COMMENT_BYTES = 4096;
 
@@ -91,7 +92,7 @@ export class PcapngWriter {
   /** Creates (truncates) the file, mode 0600: frames may carry secrets. Throws TapvsError on bad options or an unusable path. */
   constructor(path: string, opts: PcapngOptions) {
     this.path = path;
-    this.snaplen = positiveInt('snaplen', opts.snaplen ?? DEFAULT_SNAPLEN, 65_535 * 16);
+    this.snaplen = positiveInt('snaplen', opts.snaplen ?? DEFAULT_SNAPLEN, MAX_SNAPLEN);
     this.maxBytes = positiveLimit('maxBytes', opts.maxBytes ?? DEFAULT_MAX_BYTES);
     this.maxPackets = positiveLimit('maxPackets', opts.maxPackets ?? DEFAULT_MAX_PACKETS);
     if (opts.interfaces.length === 0) throw new TapvsError('BAD_ARGUMENT', 'pcapng: at least one interface is needed');
@@ -119,16 +120,17 @@ export class PcapngWriter {
   get open(): boolean { return this.fd >= 0; }
 
   /**
-   * Appends one Enhanced Packet Block: frame u8[off, off+len) on interface `ifIndex`, cut to the
-   * snaplen, stamped `tsMs` (milliseconds since the epoch, fractions kept to the microsecond),
-   * with `comment` as opt_comment. Returns false when nothing was written (closed, or a limit was
-   * reached now or before).
+   * Appends one Enhanced Packet Block: a frame of `len` bytes at u8[off] on interface `ifIndex`,
+   * of which `capLen` are present (default all), cut to the snaplen; stamped `tsMs` (milliseconds
+   * since the epoch, fractions kept to the microsecond), with `comment` as opt_comment. Returns
+   * false when nothing was written (closed, bad interface, or a limit reached now or before).
    */
-  writePacket(ifIndex: number, u8: Uint8Array, off: number, len: number, tsMs: number, comment: string | null): boolean {
+  writePacket(ifIndex: number, u8: Uint8Array, off: number, len: number, tsMs: number, comment: string | null,
+    capLen: number = len): boolean {
     if (this.fd < 0) return false;
-    if (ifIndex < 0 || ifIndex >= this.interfaceCount) return false;
+    if (ifIndex < 0 || ifIndex >= this.interfaceCount || off < 0) return false;
     if (this.packets >= this.maxPackets) { this.stop('count-limit'); return false; }
-    const cap = len < this.snaplen ? len : this.snaplen;
+    const cap = Math.max(0, Math.min(capLen, len, this.snaplen, u8.length - off));
     // The comment is encoded straight into the buffer; the worst case is reserved up front.
     const worst = EPB_HEADER + pad4(cap) + (comment !== null && comment.length > 0 ? EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES : 0) + 4;
     if (this.used + worst > this.buf.length) {
@@ -254,7 +256,7 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-function positiveInt(what: string, v: number, max: number): number {
+export function positiveInt(what: string, v: number, max: number): number {
   if (!Number.isInteger(v) || v < 1 || v > max) {
     throw new TapvsError('BAD_ARGUMENT', `${what} must be an integer from 1 to ${max}, not ${v}`);
   }
@@ -262,7 +264,7 @@ function positiveInt(what: string, v: number, max: number): number {
 }
 
 /** A limit: a positive integer, or Infinity for none. */
-function positiveLimit(what: string, v: number): number {
+export function positiveLimit(what: string, v: number): number {
   if (v === Infinity) return v;
   if (!Number.isSafeInteger(v) || v < 1) {
     throw new TapvsError('BAD_ARGUMENT', `${what} must be a positive integer, not ${v}`);

@@ -1,0 +1,181 @@
+/**
+ * Persistence templates (reference §5.6), quiescing and destination removal (§5.8), through the
+ * real dataplane with a controllable clock.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Drop } from '../../src/dataplane/drops.js';
+import { ConnFlag } from '../../src/ipvs/conn-table.js';
+import {
+  CLIENT, CLIENT_MAC, EXT_MAC, RS1, VIP, makeDirector, resolveNeighbours, type TestDirector,
+} from '../helpers/director.js';
+import { ACK, FIN, RST, SYN, TCP, arpFrame, decode, ip, ipFrame } from '../helpers/frames.js';
+
+const svc = { proto: 'tcp' as const, addr: '192.168.222.131', port: 80 };
+const destCfg = (weight = 1) => ({ fwd: 'masq' as const, weight, uThreshold: 0, lThreshold: 0 });
+
+function persistent(td: TestDirector, opts: { timeoutS?: number; netmask?: string; port?: number } = {}): void {
+  const s = { ...svc, port: opts.port ?? 80 };
+  td.run({ op: 'addService', service: s, config: { scheduler: 'rr', schedFlags: [], persistentS: opts.timeoutS ?? 360, netmask: opts.netmask ?? '255.255.255.255', ops: false } });
+  for (const rs of ['192.168.2.130', '192.168.2.129']) td.run({ op: 'addDest', service: s, dest: { addr: rs, port: opts.port === 0 ? 0 : 80 }, config: destCfg() });
+}
+
+function tcp(td: TestDirector, src: number, sport: number, flags: number, dport = 80): string | undefined {
+  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, src, VIP, { proto: TCP, sport, dport, flags })]);
+  const out = td.int.take();
+  return out.length === 0 ? undefined : decode(out[0]).dst;
+}
+
+/** Moves the clock like the daemon does: a tick every 100 ms. */
+function advance(td: TestDirector, ms: number): void {
+  for (let t = 0; t < ms; t += 100) { td.now += Math.min(100, ms - t); td.dp.tick(td.now); }
+}
+
+function templates(td: TestDirector): number[] {
+  const c = td.ipvs.conns, ids: number[] = [];
+  c.forEach((id) => { if ((c.flags[id] & ConnFlag.TEMPLATE) !== 0 && (c.flags[id] & ConnFlag.HASHED) !== 0) ids.push(id); });
+  return ids;
+}
+
+test('persistence: every connection of a client goes to the first chosen real server; one template', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td);
+  const first = tcp(td, CLIENT, 40000, SYN);
+  for (let p = 40001; p < 40010; p++) assert.equal(tcp(td, CLIENT, p, SYN), first);
+  const t = templates(td);
+  assert.equal(t.length, 1);
+  const c = td.ipvs.conns;
+  assert.equal(c.cport[t[0]], 0);
+  assert.equal(c.caddr[t[0]], CLIENT);
+  assert.equal(c.timeoutMs[t[0]], 360_000);
+  const d = td.ipvs.services[0].findDest(ip(first!), 80)!;
+  assert.equal(d.persistConns, 1);
+  assert.equal(d.stats.conns, 10);
+  const list = td.ipvs.listConns(td.now).filter((e) => e.template);
+  assert.deepEqual(list.map((e) => [e.caddr, e.cport, e.state]), [['192.168.222.1', 0, 'NONE']]);
+});
+
+test('persistence: a template becomes ASSURED when a controlled connection is established', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td);
+  tcp(td, CLIENT, 40000, SYN);
+  tcp(td, CLIENT, 40000, ACK);
+  assert.equal(td.ipvs.listConns(td.now).find((e) => e.template)?.state, 'ASSURED');
+});
+
+test('persistence netmask groups clients: 192.168.222.0/24 shares one template, other clients are scheduled', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td, { netmask: '255.255.255.0' });
+  // Teach the director a second client MAC (not needed for inbound), then connect from .1 and .2.
+  td.send('ext', [arpFrame(1, CLIENT_MAC, ip('192.168.222.2'), new Uint8Array(6), VIP)]);
+  td.ext.take();
+  const a = tcp(td, CLIENT, 40000, SYN);
+  const b = tcp(td, ip('192.168.222.2'), 40000, SYN);
+  assert.equal(a, b);
+  assert.equal(templates(td).length, 1);
+  assert.equal(td.ipvs.conns.caddr[templates(td)[0]], ip('192.168.222.0'));
+});
+
+test('persistence: a template due while it still controls a connection is re-armed for 60 s, then expires', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td, { timeoutS: 5 });
+  td.dp.tick(td.now);
+  const first = tcp(td, CLIENT, 40000, SYN);
+  tcp(td, CLIENT, 40000, ACK); // ESTABLISHED
+  tcp(td, CLIENT, 40000, RST); // ESTABLISHED + rst -> CLOSE: 10 s (SYN_RECV + rst would stay SYN_RECV)
+  const t = templates(td)[0];
+  const c = td.ipvs.conns;
+  advance(td, 5_200);
+  assert.equal(c.flags[t] & ConnFlag.HASHED, ConnFlag.HASHED, 'template kept while it controls a connection');
+  assert.equal(c.timeoutMs[t], 60_000);
+  advance(td, 5_000); // 10.2 s: the CLOSE entry is gone, the template waits out its 60 s
+  assert.equal(td.ipvs.conns.count, 1);
+  assert.equal(tcp(td, CLIENT, 40001, SYN), first, 'still pinned');
+  advance(td, 130_000); // that connection (SYN_RECV, 60 s) keeps the template up to 60 s more
+  assert.equal(td.ipvs.conns.count, 0);
+  assert.equal(td.ipvs.services[0].findDest(ip(first!), 80)!.persistConns, 0);
+  // After expiry the next connection is scheduled afresh (rr moved on): the other server.
+  assert.notEqual(tcp(td, CLIENT, 40002, SYN), first);
+});
+
+test('persistence on a port-0 service pins a client across ports and keeps the packet\'s port', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td, { port: 0 });
+  const a = tcp(td, CLIENT, 40000, SYN, 80);
+  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40001, dport: 443, flags: SYN })]);
+  const [f] = td.int.take().map(decode);
+  assert.equal(f.dst, a);
+  assert.equal(f.dport, 443);
+  assert.equal(td.ipvs.conns.vport[templates(td)[0]], 0);
+});
+
+test('a port-0 service without persistence schedules nothing (as IPVS: "port zero only supported in persistent services")', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  const s = { ...svc, port: 0 };
+  td.run({ op: 'addService', service: s, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({ op: 'addDest', service: s, dest: { addr: '192.168.2.129', port: 0 }, config: destCfg() });
+  assert.equal(tcp(td, CLIENT, 40000, SYN, 8080), undefined);
+  assert.equal(td.dp.ports[0].drops[Drop.NoDestination], 1);
+});
+
+test('quiescing (weight 0): no new connections, existing ones continue; persistence still honoured by default', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  td.run({ op: 'editDest', service: svc, dest: { addr: first, port: 80 }, config: destCfg(0) });
+  assert.equal(tcp(td, CLIENT, 40000, ACK), first, 'existing connection continues');
+  assert.equal(tcp(td, CLIENT, 40001, SYN), first, 'template still honoured (expire_quiescent_template=0)');
+  td.ipvs.expireQuiescentTemplate = true;
+  assert.notEqual(tcp(td, CLIENT, 40002, SYN), first, 'with expire_quiescent_template=1 the client moves');
+});
+
+test('removing a real server: its connections are dropped silently by default, flushed with expire_nodest_conn', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  td.run({ op: 'addService', service: svc, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  for (const rs of ['192.168.2.130', '192.168.2.129']) td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
+  assert.equal(tcp(td, CLIENT, 40000, SYN), '192.168.2.129');
+  td.run({ op: 'deleteDest', service: svc, dest: { addr: '192.168.2.129', port: 80 } });
+  assert.equal(tcp(td, CLIENT, 40000, ACK), undefined);
+  assert.equal(td.dp.ports[0].drops[Drop.DestUnavailable], 1);
+  // With expire_nodest_conn the next packet expires the entry; a SYN is scheduled afresh.
+  td.ipvs.expireNodestConn = true;
+  assert.equal(tcp(td, CLIENT, 40000, SYN), '192.168.2.130');
+  // Deleting with the option set flushes at once.
+  td.run({ op: 'deleteDest', service: svc, dest: { addr: '192.168.2.130', port: 80 } });
+  assert.equal(td.ipvs.conns.count, 0);
+});
+
+test('re-adding a deleted real server while its connections live revives it: the connections resume', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  td.run({ op: 'addService', service: svc, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({ op: 'addDest', service: svc, dest: { addr: '192.168.2.129', port: 80 }, config: destCfg() });
+  tcp(td, CLIENT, 40000, SYN);
+  td.run({ op: 'deleteDest', service: svc, dest: { addr: '192.168.2.129', port: 80 } });
+  td.run({ op: 'addDest', service: svc, dest: { addr: '192.168.2.129', port: 80 }, config: destCfg() });
+  assert.equal(tcp(td, CLIENT, 40000, ACK), '192.168.2.129');
+  const d = td.ipvs.services[0].findDest(RS1, 80)!;
+  assert.equal(d.activeConns, 1);
+});
+
+test('changing the scheduler (-E) or a weight (-e) keeps established connections', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  td.run({ op: 'addService', service: svc, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  for (const rs of ['192.168.2.130', '192.168.2.129']) td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
+  const a = tcp(td, CLIENT, 40000, SYN);
+  tcp(td, CLIENT, 40000, ACK);
+  td.run({ op: 'editService', service: svc, config: { scheduler: 'wlc', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({ op: 'editDest', service: svc, dest: { addr: a!, port: 80 }, config: destCfg(5) });
+  assert.equal(tcp(td, CLIENT, 40000, ACK | 0x08), a);
+  assert.equal(tcp(td, CLIENT, 40000, FIN | ACK), a);
+  assert.equal(td.ipvs.services[0].scheduler.name, 'wlc');
+});
