@@ -141,15 +141,19 @@ function parseFilter(expr: string): Term[] {
   const bad = (msg: string): never => {
     throw new TapvsError('BAD_ARGUMENT', `bad trace filter "${expr.trim()}": ${msg}`);
   };
+  const unsupported = (t: string): void => {
+    if (t === 'or' || t === '||' || t === 'not' || t.startsWith('!') || t.startsWith('(') || t.startsWith(')')) {
+      bad(`"${t}" is not supported; terms can only be combined with "and"`);
+    }
+  };
   while (i < tokens.length) {
     if (terms.length > 0) {
       const t = tokens[i];
       const prev = terms[terms.length - 1];
+      unsupported(t);
       if (t === 'and' || t === '&&') {
         i++;
         if (i === tokens.length) bad('expected a term after "and"');
-      } else if (t === 'or' || t === '||' || t === 'not' || t === '!') {
-        bad(`"${t}" is not supported; terms can only be combined with "and"`);
       } else if (!(prev.kind === K_IPPROTO && (prev.value === IPPROTO_TCP || prev.value === IPPROTO_UDP)
         && (t === 'port' || t === 'src' || t === 'dst'))) {
         // Only tcpdump's `tcp port 80` (a protocol qualifying a port) may omit the "and".
@@ -158,6 +162,7 @@ function parseFilter(expr: string): Term[] {
     }
     let dir = D_ANY, dirText = '';
     let t = tokens[i++];
+    unsupported(t);
     if (t === 'src' || t === 'dst') {
       dir = t === 'src' ? D_SRC : D_DST;
       dirText = t + ' ';
