@@ -66,28 +66,33 @@ function describeIpv4(u8: Uint8Array, o: number, end: number): string {
   if (hlen < 20) return `IP bad-hlen ${hlen}`;
   const total = rd16(u8, o + 2);
   const src = formatIpv4(rd32(u8, o + 12)), dst = formatIpv4(rd32(u8, o + 16));
-  const proto = u8[o + 9];
   if (total < hlen) return `IP ${src} > ${dst}: bad total length ${total}`;
-  // Like tcpdump, trust the IP total length but never read past the captured bytes.
+  // Like tcpdump, trust the IP total length, never read past the captured bytes, and say so.
+  const line = describeIpv4Body(u8, o, end, hlen, total, src, dst);
+  const missing = o + total - end;
+  return missing > 0 ? `IP truncated-ip - ${missing} bytes missing! ${line.slice(3)}` : line;
+}
+
+function describeIpv4Body(u8: Uint8Array, o: number, end: number, hlen: number, total: number, src: string, dst: string): string {
+  const proto = u8[o + 9];
   const ipEnd = o + total < end ? o + total : end;
-  const trunc = o + total > end ? ' [|ip]' : '';
   const frag = rd16(u8, o + 6);
   const fragOff = (frag & 0x1fff) << 3, more = (frag & 0x2000) !== 0;
   const l4 = o + hlen;
   const payloadLen = total - hlen;
   if (fragOff !== 0) {
-    return `IP ${src} > ${dst}: ${protoName(proto)} (frag ${rd16(u8, o + 4)}:${payloadLen}@${fragOff}${more ? '+' : ''})${trunc}`;
+    return `IP ${src} > ${dst}: ${protoName(proto)} (frag ${rd16(u8, o + 4)}:${payloadLen}@${fragOff}${more ? '+' : ''})`;
   }
   const fragNote = more ? ` (frag ${rd16(u8, o + 4)}:${payloadLen}@0+)` : '';
-  if (proto === 6) return describeTcp(u8, src, dst, l4, ipEnd, o + total) + fragNote + trunc;
+  if (proto === 6) return describeTcp(u8, src, dst, l4, ipEnd, o + total) + fragNote;
   if (proto === 17) {
     if (ipEnd - l4 < 8) return `IP ${src} > ${dst}: UDP [|udp]`;
     const ulen = rd16(u8, l4 + 4);
-    const bad = ulen < 8 || ulen > payloadLen ? ` (bad length ${ulen})` : '';
-    return `IP ${src}.${rd16(u8, l4)} > ${dst}.${rd16(u8, l4 + 2)}: UDP, length ${ulen >= 8 ? ulen - 8 : 0}${bad}${fragNote}${trunc}`;
+    const bad = ulen < 8 || (!more && ulen > payloadLen) ? ` (bad length ${ulen})` : '';
+    return `IP ${src}.${rd16(u8, l4)} > ${dst}.${rd16(u8, l4 + 2)}: UDP, length ${ulen >= 8 ? ulen - 8 : 0}${bad}${fragNote}`;
   }
-  if (proto === 1) return `IP ${src} > ${dst}: ${describeIcmp(u8, l4, ipEnd, payloadLen)}${fragNote}${trunc}`;
-  return `IP ${src} > ${dst}: ${protoName(proto)}, length ${payloadLen}${fragNote}${trunc}`;
+  if (proto === 1) return `IP ${src} > ${dst}: ${describeIcmp(u8, l4, ipEnd, payloadLen)}${fragNote}`;
+  return `IP ${src} > ${dst}: ${protoName(proto)}, length ${payloadLen}${fragNote}`;
 }
 
 function protoName(p: number): string {
