@@ -15,6 +15,7 @@ import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { ControlDispatcher } from '../control/dispatch.js';
 import { type Command, DEFAULT_SOCKET_PATH } from '../control/protocol.js';
 import { parseRules } from '../control/rules-file.js';
+import { startMetricsServer } from '../control/metrics.js';
 import { ControlServer } from '../control/server.js';
 import { Dataplane, type PortConfig } from '../dataplane/dataplane.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
@@ -48,6 +49,7 @@ interface DaemonArgs {
   vnetHdr: boolean;
   expireNodestConn: boolean;
   expireQuiescentTemplate: boolean;
+  metrics: { host: string; port: number } | null;
 }
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
@@ -61,6 +63,9 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
   --pidfile PATH       write the daemon's PID there
   --max-conns N        connection table size (default 1048576)
   --no-forward         do not route packets that belong to no connection
+  --metrics [ADDR:]PORT
+                       serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to
+                       127.0.0.1); IPVS series use node_exporter's ipvs collector names
   --expire-nodest-conn like sysctl net.ipv4.vs.expire_nodest_conn=1: connections of a deleted
                        real server are dropped at once instead of timing out (default: off)
   --expire-quiescent-template
@@ -125,6 +130,7 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
   const a: DaemonArgs = {
     links: [], rules: null, socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH, pidfile: null,
     maxConns: 1 << 20, forward: true, vnetHdr: false, expireNodestConn: false, expireQuiescentTemplate: false,
+    metrics: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -149,6 +155,14 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
       }
       case '--no-forward': a.forward = false; break;
       case '--expire-nodest-conn': a.expireNodestConn = true; break;
+      case '--metrics': {
+        const v = value();
+        const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):)?(\d{1,5})$/.exec(v);
+        const port = m === null ? -1 : Number(m[2]);
+        if (m === null || port < 1 || port > 65535) fail(`--metrics: want [ADDR:]PORT, got '${v}'`);
+        a.metrics = { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+        break;
+      }
       case '--expire-quiescent-template': a.expireQuiescentTemplate = true; break;
       case '--offload':
         // The TAP side works (IFF_VNET_HDR + TUNSETOFFLOAD); the dataplane's handling of GSO
@@ -269,6 +283,16 @@ async function main(): Promise<void> {
       server.close();
       closeLinks();
       fail(`rules file ${args.rules}: ${(e as Error).message}`);
+    }
+  }
+
+  if (args.metrics !== null) {
+    try {
+      await startMetricsServer(args.metrics.host, args.metrics.port, ipvs, dataplane);
+    } catch (e) {
+      server.close();
+      closeLinks();
+      fail(`--metrics ${args.metrics.host}:${args.metrics.port}: ${(e as Error).message}`);
     }
   }
 

@@ -18,6 +18,7 @@ import type { LinkAddress } from '../host/addresses.js';
 import { HostRoutes } from '../host/addresses.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { ConnFlag } from '../ipvs/conn-table.js';
+import type { Dest } from '../ipvs/dest.js';
 import { Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../ipvs/service.js';
 import type { Link } from '../link/link.js';
@@ -189,6 +190,19 @@ export class Dataplane {
     return this.routes.ownerOf(a) >= 0 || this.ipvs.isVip(a);
   }
 
+  /** Per-dest route cache: real servers sit on connected prefixes that never change at run time. */
+  private routeToDest(dest: Dest): boolean {
+    if (dest.routeLink >= 0) {
+      this.routes.outLink = dest.routeLink;
+      this.routes.nextHop = dest.routeNextHop;
+      return true;
+    }
+    if (!this.routes.route(dest.addr)) return false;
+    dest.routeLink = this.routes.outLink;
+    dest.routeNextHop = this.routes.nextHop;
+    return true;
+  }
+
   // ------------------------------------------------------------------ classification
 
   private handleFrame(port: Port, off: number, end: number): number {
@@ -352,7 +366,7 @@ export class Dataplane {
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.INPUT, tcpFlags, this.now);
     else ipvs.udpState(id, Dir.INPUT, this.now);
     const daddr = c.daddr[id], dport = c.dport[id];
-    const v = this.checkForward(port, daddr);
+    const v = this.checkForward(port, daddr, dest);
     if (v !== SENT) { this.releaseOnePacket(id); return v; }
     const old = ip.dst;
     ip.setDst(daddr);
@@ -486,13 +500,13 @@ export class Dataplane {
    * The checks a router makes before rewriting (so ICMP errors quote the original): TTL, route,
    * MTU with DF. Leaves the route in this.routes.outLink/nextHop. Returns SENT when the packet may go.
    */
-  private checkForward(port: Port, dst: number): number {
+  private checkForward(port: Port, dst: number, dest: Dest | null = null): number {
     const ip = port.ip;
     if (ip.ttl <= 1) {
       this.sendIcmpError(port, ICMP_TIME_EXCEEDED, 0, 0, this.routes.sourceFor(port.index, ip.src));
       return Drop.TtlExceeded;
     }
-    if (!this.routes.route(dst)) return Drop.NoRoute;
+    if (dest !== null ? !this.routeToDest(dest) : !this.routes.route(dst)) return Drop.NoRoute;
     const out = this.ports[this.routes.outLink];
     if (ip.totalLen > out.mtu) {
       if ((ip.fragWord & IP_DF) !== 0) {

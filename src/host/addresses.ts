@@ -18,6 +18,8 @@ export class HostRoutes {
   private masks: Int32Array[] = [];
   private prefixLens: Uint8Array[] = [];
   private gateways: Int32Array = new Int32Array(0);
+  /** Owned address -> link (int32 keys stay small integers: no allocation per lookup). */
+  private readonly owner = new Map<number, number>();
   /** Result registers of route(): out link index and next-hop address. */
   outLink = -1;
   nextHop = 0;
@@ -31,6 +33,7 @@ export class HostRoutes {
       this.nets.push(Int32Array.from(a, (x) => x.addr & prefixMask(x.prefixLen)));
       this.prefixLens.push(Uint8Array.from(a, (x) => x.prefixLen));
       this.gateways[l] = perLink[l].gateway | 0;
+      for (const a of perLink[l].addrs) if (!this.owner.has(a.addr | 0)) this.owner.set(a.addr | 0, l);
     }
   }
 
@@ -45,8 +48,8 @@ export class HostRoutes {
 
   /** The link owning address `a`, or -1. */
   ownerOf(a: number): number {
-    for (let l = 0; l < this.addrs.length; l++) if (this.ownsOnLink(l, a)) return l;
-    return -1;
+    const l = this.owner.get(a);
+    return l === undefined ? -1 : l;
   }
 
   /** True when `a` lies in one of the link's connected prefixes. */

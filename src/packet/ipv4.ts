@@ -68,7 +68,18 @@ export class Ipv4View {
   get src(): number { return this.dv.getInt32(this.off + F.SRC); }
   get dst(): number { return this.dv.getInt32(this.off + F.DST); }
 
-  checksumOk(): boolean { return checksum(this.u8, this.off, this.off + this.hlen) === 0; }
+  checksumOk(): boolean {
+    const b = this.u8, o = this.off;
+    if (this.hlen !== IPV4_MIN_HLEN) return checksum(b, o, o + this.hlen) === 0;
+    // The common 20-byte header, unrolled: ten 16-bit words.
+    let s = ((b[o] << 8) | b[o + 1]) + ((b[o + 2] << 8) | b[o + 3]) + ((b[o + 4] << 8) | b[o + 5])
+      + ((b[o + 6] << 8) | b[o + 7]) + ((b[o + 8] << 8) | b[o + 9]) + ((b[o + 10] << 8) | b[o + 11])
+      + ((b[o + 12] << 8) | b[o + 13]) + ((b[o + 14] << 8) | b[o + 15]) + ((b[o + 16] << 8) | b[o + 17])
+      + ((b[o + 18] << 8) | b[o + 19]);
+    s = (s & 0xffff) + (s >>> 16);
+    s = (s & 0xffff) + (s >>> 16);
+    return s === 0xffff;
+  }
 
   /** Rewrites the source address, fixing the header checksum incrementally. */
   setSrc(a: number): void {

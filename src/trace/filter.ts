@@ -9,8 +9,9 @@
  *           | ["src" | "dst"] "net" A.B.C.D/LEN
  *           | ["src" | "dst"] "port" N
  *           | ["proto"] ("tcp" | "udp" | "icmp" | "arp")
- * A protocol may be followed directly by another term, as in tcpdump's `tcp port 80`, which is
- * read as `tcp and port 80`. The empty filter matches every frame.
+ * `tcp` or `udp` may be followed directly by a port term, as in tcpdump's `tcp port 80`, read as
+ * `tcp and port 80`. `or`, `not` and parentheses are refused by name. The empty filter matches
+ * every frame.
  *
  * Matching rules, as tcpdump's: `host` and `net` look at the IPv4 source and destination (the
  * outer header only, never an ICMP quote) and at an ARP packet's sender and target addresses;

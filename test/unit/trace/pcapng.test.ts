@@ -143,7 +143,7 @@ test('pcapng: tshark reads every packet with its interface name, comment and add
     ['1', 'ext tx', 'ARP reply for a VIP', '', '', '60'],
     ['2', 'int rx', 'x', '192.168.2.129', '192.168.2.1', '98'],
   ]);
-  assert.deepEqual(tsharkFields(file, ['frame.interface_description']).map((r) => r[0]),
+  assert.deepEqual(tsharkFields(file, ['frame.number', 'frame.interface_description']).map((r) => r[1]),
     ['', '', 'internal, received', '', 'internal, received']);
 });
 

@@ -1,0 +1,120 @@
+/**
+ * An optional Prometheus endpoint. The IPVS series use the names and labels of node_exporter's
+ * ipvs collector, so dashboards built for a kernel director work unchanged:
+ *   node_ipvs_{connections,incoming_packets,outgoing_packets,incoming_bytes,outgoing_bytes}_total
+ *   node_ipvs_backend_{connections_active,connections_inactive,weight}
+ *     {local_address,local_port,remote_address,remote_port,proto,local_mark}
+ * Their values are the ones `tapvsadm --stats` shows (refreshed every 2 s, like /proc/net/ip_vs_stats).
+ * The director's own series are prefixed tapvs_: drops by link and reason, frames and batches per
+ * link, connection table use, ARP cache, ICMP rate limiting.
+ *
+ * Listens on loopback by default; never on the data path (it reads counters when scraped).
+ */
+import http from 'node:http';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { DROP_NAMES } from '../dataplane/drops.js';
+import type { Ipvs } from '../ipvs/ipvs.js';
+import { log } from '../log.js';
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labels(l: Record<string, string | number>): string {
+  return '{' + Object.entries(l).map(([k, v]) => `${k}="${esc(String(v))}"`).join(',') + '}';
+}
+
+/** The exposition text (Prometheus text format 0.0.4). */
+export function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
+  const out: string[] = [];
+  const family = (name: string, type: 'counter' | 'gauge', help: string): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  const list = ipvs.list(null);
+  const t = list.total;
+  const totals: Array<[string, number, string]> = [
+    ['connections_total', t.conns, 'The total number of connections made.'],
+    ['incoming_packets_total', t.inPkts, 'The total number of incoming packets.'],
+    ['outgoing_packets_total', t.outPkts, 'The total number of outgoing packets.'],
+    ['incoming_bytes_total', t.inBytes, 'The total amount of incoming data.'],
+    ['outgoing_bytes_total', t.outBytes, 'The total amount of outgoing data.'],
+  ];
+  for (const [n, v, h] of totals) {
+    family(`node_ipvs_${n}`, 'counter', h);
+    out.push(`node_ipvs_${n} ${v}`);
+  }
+  const backends: Array<[string, string, (d: (typeof list.services)[0]['dests'][0]) => number]> = [
+    ['backend_connections_active', 'The current active connections by local and remote address.', (d) => d.activeConns],
+    ['backend_connections_inactive', 'The current inactive connections by local and remote address.', (d) => d.inactConns],
+    ['backend_weight', 'The current backend weight by local and remote address.', (d) => d.weight],
+  ];
+  for (const [n, h, f] of backends) {
+    family(`node_ipvs_${n}`, 'gauge', h);
+    for (const s of list.services) {
+      for (const d of s.dests) {
+        out.push(`node_ipvs_${n}${labels({
+          local_address: s.service.addr, local_port: s.service.port, remote_address: d.addr, remote_port: d.port,
+          proto: s.service.proto.toUpperCase(), local_mark: '',
+        })} ${f(d)}`);
+      }
+    }
+  }
+  family('tapvs_connection_entries', 'gauge', 'Entries in the connection table (connections and persistence templates).');
+  out.push(`tapvs_connection_entries ${ipvs.conns.count}`);
+  family('tapvs_connection_capacity', 'gauge', 'Size of the connection table (--max-conns).');
+  out.push(`tapvs_connection_capacity ${ipvs.conns.capacity}`);
+  family('tapvs_connection_table_full_total', 'counter', 'New flows refused because the connection table was full.');
+  out.push(`tapvs_connection_table_full_total ${ipvs.tableFull}`);
+  if (dp !== null) {
+    const st = dp.status();
+    const perLink: Array<[string, 'counter' | 'gauge', string, (p: (typeof st.ports)[0]) => number]> = [
+      ['tapvs_rx_frames_total', 'counter', 'Frames received per link.', (p) => p.rxFrames],
+      ['tapvs_rx_bytes_total', 'counter', 'Bytes received per link.', (p) => p.rxBytes],
+      ['tapvs_rx_batches_total', 'counter', 'Receive batches per link (frames/batches = mean batch size).', (p) => p.rxBatches],
+      ['tapvs_tx_frames_total', 'counter', 'Frames queued for transmission per link.', (p) => p.txFrames],
+      ['tapvs_tx_bytes_total', 'counter', 'Bytes queued for transmission per link.', (p) => p.txBytes],
+      ['tapvs_tx_refused_total', 'counter', 'Frames the device refused to take.', (p) => p.txDropped],
+      ['tapvs_arp_entries', 'gauge', 'Neighbour cache entries per link.', (p) => p.arpEntries],
+      ['tapvs_arp_pending_frames', 'gauge', 'Frames waiting for ARP resolution per link.', (p) => p.arpPending],
+      ['tapvs_arp_unresolved_drops_total', 'counter', 'Frames dropped because their next hop never resolved.', (p) => p.arpUnresolvedDrops],
+    ];
+    for (const [n, type, h, f] of perLink) {
+      family(n, type, h);
+      for (const p of st.ports) out.push(`${n}${labels({ link: p.name, device: p.device })} ${f(p)}`);
+    }
+    family('tapvs_drops_total', 'counter', 'Frames dropped, by link and reason.');
+    for (const p of st.ports) {
+      for (let i = 0; i < p.drops.length; i++) out.push(`tapvs_drops_total${labels({ link: p.name, reason: DROP_NAMES[i] })} ${p.drops[i]}`);
+    }
+    family('tapvs_icmp_rate_limited_total', 'counter', 'ICMP errors not sent because of the rate limit.');
+    out.push(`tapvs_icmp_rate_limited_total ${st.icmpRateLimited}`);
+  }
+  const mem = process.memoryUsage();
+  family('tapvs_process_resident_memory_bytes', 'gauge', 'Resident memory of tapvsd.');
+  out.push(`tapvs_process_resident_memory_bytes ${mem.rss}`);
+  return out.join('\n') + '\n';
+}
+
+/** Starts the endpoint on host:port (GET /metrics). */
+export function startMetricsServer(host: string, port: number, ipvs: Ipvs, dp: Dataplane | null): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found: try /metrics\n');
+      return;
+    }
+    try {
+      const body = renderMetrics(ipvs, dp);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(body);
+    } catch (e) {
+      log('error', 'metrics failed', { error: String(e) });
+      res.writeHead(500);
+      res.end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(server); });
+  });
+}
