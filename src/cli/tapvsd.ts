@@ -13,7 +13,9 @@
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { ControlDispatcher } from '../control/dispatch.js';
-import { type Command, DEFAULT_SOCKET_PATH } from '../control/protocol.js';
+import { type Command, DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
+import type { RequestContext } from '../control/server.js';
+import { Tracer } from '../trace/tracer.js';
 import { parseRules } from '../control/rules-file.js';
 import { startMetricsServer } from '../control/metrics.js';
 import { ControlServer } from '../control/server.js';
@@ -54,6 +56,10 @@ interface DaemonArgs {
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
        tapvsd status [--socket PATH] [--json]     links, counters and drops by reason of a running tapvsd
+       tapvsd trace [-f FILTER] [-w FILE.pcapng] [-c MAX_PACKETS] [--max-bytes N] [-s SNAPLEN]
+                    trace a running tapvsd: to a pcapng file (returns at once), or live to this
+                    terminal (one line per packet with the NAT decision) until Ctrl-C
+       tapvsd trace --stop | --status
 
   --link name=NAME,tap=DEV[,bridge=BR][,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC][,mtu=N]
                        a link of the director: a TAP device it creates (optionally enslaved to
@@ -183,6 +189,110 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
   return a;
 }
 
+/** The live trace's client, told when a limit ends the trace. */
+let liveTrace: { tracer: Tracer; ctx: RequestContext } | null = null;
+
+/** Called from the daemon's tick: a trace that hit its limit is closed and its live client told. */
+function reapTrace(dp: Dataplane): void {
+  const t = dp.tracer;
+  if (t === null || t.active) return;
+  const summary = t.stop();
+  dp.setTracer(null);
+  if (liveTrace !== null && liveTrace.tracer === t) liveTrace.ctx.push({ event: 'end', ...summary });
+  liveTrace = null;
+  log('info', 'trace ended', { packets: summary.packets, stopped: summary.stopped ?? '' });
+}
+
+/**
+ * traceStart / traceStop / traceStatus. One trace at a time; a live trace belongs to the
+ * connection that asked for it and ends when that client goes away.
+ */
+function traceRequest(dp: Dataplane, req: Request, ctx: RequestContext | null): unknown {
+  if (req.op === 'traceStatus') return dp.tracer === null ? { active: false } : dp.tracer.status();
+  if (req.op === 'traceStop') {
+    const t = dp.tracer;
+    dp.setTracer(null);
+    return t === null ? { active: false } : t.stop();
+  }
+  if (req.op !== 'traceStart') throw new TapvsError('PROTOCOL', 'not a trace request');
+  const o = (req.trace ?? {}) as TraceRequest;
+  if (typeof o !== 'object' || o === null) throw new TapvsError('BAD_ARGUMENT', 'trace: options must be an object');
+  const live = o.live === true;
+  if (!live && (typeof o.file !== 'string' || o.file === '')) throw new TapvsError('BAD_ARGUMENT', 'trace: give a file, live, or both');
+  if (live && ctx === null) throw new TapvsError('BAD_ARGUMENT', 'trace: live needs a client connection');
+  const tracer = new Tracer({
+    links: dp.ports.map((p) => ({ name: p.name })),
+    ...(typeof o.file === 'string' && o.file !== '' ? { file: o.file } : {}),
+    ...(typeof o.filter === 'string' ? { filter: o.filter } : {}),
+    ...(typeof o.maxBytes === 'number' ? { maxBytes: o.maxBytes } : {}),
+    ...(typeof o.maxPackets === 'number' ? { maxPackets: o.maxPackets } : {}),
+    ...(typeof o.snaplen === 'number' ? { snaplen: o.snaplen } : {}),
+    ...(live ? { live: (line: string) => { if (!ctx!.push({ event: 'trace', line })) throw new Error('client gone'); } } : {}),
+  });
+  dp.setTracer(tracer);
+  liveTrace = live ? { tracer, ctx: ctx! } : null;
+  if (live) ctx!.onClose(() => { if (dp.tracer === tracer) dp.setTracer(null); else tracer.stop(); });
+  log('info', 'trace started', { file: o.file ?? '-', live, filter: o.filter ?? '' });
+  return tracer.status();
+}
+
+/** `tapvsd trace ...`: start/stop/inspect tracing on a running daemon, or follow it live. */
+async function traceCommand(argv: string[]): Promise<void> {
+  let socket = process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH;
+  const t: TraceRequest = {};
+  let mode: 'start' | 'stop' | 'status' = 'start';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => { const v = argv[++i]; if (v === undefined) fail(`trace: ${a} needs a value`); return v; };
+    switch (a) {
+      case '--socket': socket = next(); break;
+      case '--file': case '-w': t.file = next(); break;
+      case '--filter': case '-f': t.filter = next(); break;
+      case '--max-packets': case '-c': t.maxPackets = Number(next()); break;
+      case '--max-bytes': t.maxBytes = Number(next()); break;
+      case '--snaplen': case '-s': t.snaplen = Number(next()); break;
+      case '--stop': mode = 'stop'; break;
+      case '--status': mode = 'status'; break;
+      default: fail(`trace: unknown option '${a}' (see tapvsd --help)`);
+    }
+  }
+  const { ControlClient } = await import('../control/client.js');
+  if (mode !== 'start' || t.file !== undefined) {
+    let c;
+    try { c = await ControlClient.connect(socket); } catch (e) { fail(`cannot reach tapvsd on ${socket}: ${(e as Error).message}`); }
+    try {
+      const op = mode === 'stop' ? 'traceStop' : mode === 'status' ? 'traceStatus' : 'traceStart';
+      const r = await c.request(op === 'traceStart' ? { op, trace: t } : { op });
+      process.stdout.write(JSON.stringify(r) + '\n');
+    } catch (e) {
+      fail((e as Error).message);
+    } finally {
+      c.close();
+    }
+    return;
+  }
+  // Live: our own socket, printing each line until Ctrl-C or the daemon ends the trace.
+  const net = await import('node:net');
+  const s = net.connect(socket);
+  s.on('error', (e) => fail(`cannot reach tapvsd on ${socket}: ${e.message}`));
+  s.on('connect', () => s.write(JSON.stringify({ id: 1, op: 'traceStart', trace: { ...t, live: true } }) + '\n'));
+  let buf = '';
+  s.setEncoding('utf8');
+  s.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const msg = JSON.parse(buf.slice(0, nl)) as { event?: string; line?: string; ok?: boolean; error?: { message: string } };
+      buf = buf.slice(nl + 1);
+      if (msg.event === 'trace' && msg.line !== undefined) process.stdout.write(msg.line + '\n');
+      else if (msg.ok === false) fail(msg.error?.message ?? 'trace refused');
+      else if (msg.event === 'end') { s.end(); process.exit(0); }
+    }
+  });
+  s.on('close', () => process.exit(0));
+  process.on('SIGINT', () => { s.end(); process.exit(0); });
+}
+
 /** `tapvsd status [--socket PATH] [--json]`: the running daemon's links, counters and drops by reason. */
 async function statusCommand(argv: string[]): Promise<void> {
   let socket = process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH;
@@ -221,6 +331,7 @@ interface StatusReply {
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'status') return statusCommand(process.argv.slice(3));
+  if (process.argv[2] === 'trace') return traceCommand(process.argv.slice(3));
   const args = parseDaemonArgs(process.argv.slice(2));
 
   // Rules are parsed before any device exists: a bad file changes nothing.
@@ -260,6 +371,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const dispatcher = new ControlDispatcher(ipvs, {
     servicesChanged: () => dataplane.announce(),
+    trace: (req, ctx) => traceRequest(dataplane, req, ctx),
     status: () => {
       const st = dataplane.status();
       return {
@@ -268,7 +380,7 @@ async function main(): Promise<void> {
       };
     },
   });
-  const server = new ControlServer(args.socket, (req) => dispatcher.handle(req));
+  const server = new ControlServer(args.socket, (req, ctx) => dispatcher.handle(req, ctx));
   try {
     await server.listen();
   } catch (e) {
@@ -299,7 +411,7 @@ async function main(): Promise<void> {
   if (args.pidfile !== null) writeFileSync(args.pidfile, `${process.pid}\n`);
 
   const tick = setInterval(() => {
-    try { dataplane.tick(Date.now()); } catch (e) { log('error', 'tick failed', { error: (e as Error).stack ?? String(e) }); }
+    try { dataplane.tick(Date.now()); reapTrace(dataplane); } catch (e) { log('error', 'tick failed', { error: (e as Error).stack ?? String(e) }); }
   }, 100);
   const est = setInterval(() => ipvs.estimate(), 2000);
 

@@ -11,8 +11,11 @@
 import { TapvsError, isTapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Command, Request, ServiceInfo } from './protocol.js';
+import type { RequestContext } from './server.js';
 
 export interface DispatchHooks {
+  /** Packet tracing lives in the daemon (it owns the dataplane). */
+  trace?: (req: Request, ctx: RequestContext | null) => unknown;
   /** A service was added or its VIP may be new: announce it (gratuitous ARP). */
   servicesChanged?: () => void;
   status?: () => unknown;
@@ -21,7 +24,11 @@ export interface DispatchHooks {
 export class ControlDispatcher {
   constructor(private readonly ipvs: Ipvs, private readonly hooks: DispatchHooks = {}) {}
 
-  handle(req: Request): unknown {
+  handle(req: Request, ctx: RequestContext | null = null): unknown {
+    if (req.op === 'traceStart' || req.op === 'traceStop' || req.op === 'traceStatus') {
+      if (this.hooks.trace === undefined) throw new TapvsError('NOT_SUPPORTED', 'tracing is not available here');
+      return this.hooks.trace(req, ctx);
+    }
     if (req.op === 'apply') {
       const cmds = (req as { commands?: unknown }).commands;
       if (!Array.isArray(cmds)) throw new TapvsError('PROTOCOL', 'apply: commands must be a list');
@@ -67,6 +74,8 @@ export class ControlDispatcher {
       case 'listConns': return ipvs.listConns(Date.now());
       case 'status': return this.hooks.status?.() ?? {};
       case 'apply': throw new TapvsError('PROTOCOL', 'apply cannot be nested');
+      case 'traceStart': case 'traceStop': case 'traceStatus':
+        throw new TapvsError('PROTOCOL', 'trace commands cannot be part of apply');
       default:
         throw new TapvsError('PROTOCOL', `unknown op ${JSON.stringify((c as { op: unknown }).op)}`);
     }

@@ -75,7 +75,24 @@ export type Request =
   | { id: number; op: 'listConns' }
   /** Atomic: all commands apply or none does (the rules file / -R path). */
   | { id: number; op: 'apply'; commands: Array<Omit<Request, 'id'>> }
-  | { id: number; op: 'status' };
+  | { id: number; op: 'status' }
+  /**
+   * Packet tracing: to a pcapng `file` (one interface per link and direction, a comment per
+   * packet) and/or `live`: then this connection receives `{"event":"trace","line":...}` lines
+   * until it closes or a limit is hit (a final `{"event":"end",...}`).
+   */
+  | { id: number; op: 'traceStart'; trace: TraceRequest }
+  | { id: number; op: 'traceStop' }
+  | { id: number; op: 'traceStatus' };
+
+export interface TraceRequest {
+  file?: string;
+  live?: boolean;
+  filter?: string;
+  maxBytes?: number;
+  maxPackets?: number;
+  snaplen?: number;
+}
 
 export type Op = Request['op'];
 

@@ -16,7 +16,15 @@ import { MAX_REQUEST_BYTES, type Request, type Response } from './protocol.js';
 
 const MAX_CLIENTS = 256;
 
-export type RequestHandler = (req: Request) => unknown;
+/** What a handler may do beyond answering: stream events on the client's connection. */
+export interface RequestContext {
+  /** Sends one extra JSON line to this client; false once it is gone. */
+  push(obj: unknown): boolean;
+  /** Called once when the client disconnects. */
+  onClose(fn: () => void): void;
+}
+
+export type RequestHandler = (req: Request, ctx: RequestContext) => unknown;
 
 export class ControlServer {
   private server: net.Server | null = null;
@@ -102,8 +110,16 @@ export class ControlServer {
       this.reply(s, { id, ok: false, error: { code: 'PROTOCOL', message: 'malformed request: no op' } });
       return;
     }
+    const ctx: RequestContext = {
+      push: (obj) => {
+        if (s.destroyed || !s.writable) return false;
+        s.write(JSON.stringify(obj) + '\n');
+        return true;
+      },
+      onClose: (fn) => { s.once('close', fn); },
+    };
     try {
-      const result = this.handler(req as Request);
+      const result = this.handler(req as Request, ctx);
       this.reply(s, { id, ok: true, result: result === undefined ? null : result });
     } catch (e) {
       this.errors++;

@@ -10,8 +10,9 @@
  * IPVS steps follows reference §5.3-5.7: connection lookup first (the table is global), then
  * service lookup and scheduling for a new flow only (TCP needs SYN without RST), counters before
  * transmission, TTL and MTU checks before the rewrite so that ICMP errors quote what the client
- * sent. Not here (issue 5): IPv4 reassembly and fragmentation, ICMP errors related to connections
- * (they are dropped and counted as icmp_ignored).
+ * sent. ICMP errors that quote a connection's packet are translated like ip_vs_in/out_icmp.
+ * Tracing (src/trace) sits behind one boolean read per batch: with no tracer the fast path
+ * builds no string and copies nothing.
  */
 import { ArpCache } from '../host/arp-cache.js';
 import type { LinkAddress } from '../host/addresses.js';
@@ -33,7 +34,10 @@ import { IPV4_MIN_HLEN, IP_DF, IP_OFFMASK, Ipv4View, writeIpv4 } from '../packet
 import { Parse } from '../packet/parse.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpView } from '../packet/tcp.js';
 import { UdpView } from '../packet/udp.js';
-import { CONSUMED, DROP_COUNT, Drop, SENT } from './drops.js';
+import { TRACE_RX, TRACE_TX, type Tracer, destLoad, dropComment, forwardComment, natComment } from '../trace/tracer.js';
+import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
+import { formatIpv4 } from '../packet/ipv4.js';
+import { CONSUMED, DROP_COUNT, DROP_NAMES, Drop, SENT } from './drops.js';
 
 const IPPROTO_ICMP = 1;
 const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
@@ -129,6 +133,14 @@ export class Dataplane {
   icmpRateLimited = 0;
   /** The batch clock, read once per batch. */
   private now = 0;
+  /** Packet tracer (tapvsadm-style trace commands set it); null when off. */
+  tracer: Tracer | null = null;
+  /** tracer !== null && tracer.active, sampled once per batch. */
+  private tracing = false;
+  /** What the current frame's trace comment says (built only while tracing). */
+  private traceNote: string | null = null;
+  /** Scheduler decision of the current frame, for its trace comment. */
+  private traceSched: { name: string; reason: string } | null = null;
 
   constructor(ipvs: Ipvs, ports: PortConfig[], opts: Partial<DataplaneOptions> = {}) {
     this.ipvs = ipvs;
@@ -151,15 +163,23 @@ export class Dataplane {
     const rx = port.link.rx;
     const offsets = rx.offsets, lengths = rx.lengths;
     port.rxBatches++;
+    const tr = this.tracer;
+    this.tracing = tr !== null && tr.active;
     for (let i = 0; i < count; i++) {
       const off = offsets[i] + port.hdr;
       const len = lengths[i] - port.hdr;
       port.rxFrames++;
       port.rxBytes += len > 0 ? len : 0;
+      if (this.tracing && tr!.matches(port.rxU8, off, len)) tr!.hold(port.index, TRACE_RX, port.rxU8, off, len, nowMs);
       const v = len > 0 ? this.handleFrame(port, off, off + len) : Drop.Truncated;
       if (v >= 0) port.drops[v]++;
       else if (v === SENT) port.sentVerdicts++;
       else port.consumedVerdicts++;
+      if (this.tracing && tr!.holding) {
+        tr!.release(v >= 0 ? dropComment(DROP_NAMES[v]) : this.traceNote);
+        this.traceNote = null;
+        this.traceSched = null;
+      }
     }
     this.flushAll();
   }
@@ -316,6 +336,7 @@ export class Dataplane {
       }
       id = ipvs.newConnection(svc, IPPROTO_TCP, src, sport, dst, dport, this.now);
       if (id < 0) return this.noConnection(port, id);
+      if (this.tracing) this.noteSchedule(id, svc.scheduler.name);
     }
     return this.natIn(port, id, IPPROTO_TCP, flags);
   }
@@ -339,8 +360,24 @@ export class Dataplane {
       }
       id = ipvs.newConnection(svc, IPPROTO_UDP, src, sport, dst, dport, this.now);
       if (id < 0) return this.noConnection(port, id);
+      if (this.tracing) this.noteSchedule(id, svc.scheduler.name);
     }
     return this.natIn(port, id, IPPROTO_UDP, 0);
+  }
+
+  /** Trace only: why the scheduler's pick was made (the dest's load after binding). */
+  private noteSchedule(id: number, sched: string): void {
+    const d = this.ipvs.destOf(id);
+    this.traceSched = d === null ? null : { name: sched, reason: destLoad(d.weight, d.activeConns, d.inactConns) };
+  }
+
+  /** Trace only: the NAT comment of connection id after its rewrite. */
+  private noteNat(dir: 'in' | 'out', id: number, proto: number): void {
+    const c = this.ipvs.conns;
+    const state = proto === IPPROTO_TCP ? TCP_STATE_NAMES[c.state[id]] : 'UDP';
+    this.traceNote = this.traceSched !== null
+      ? natComment(dir, proto, c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], c.daddr[id], c.dport[id], state, this.traceSched)
+      : natComment(dir, proto, c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], c.daddr[id], c.dport[id], state);
   }
 
   /** ip_vs_leave: no destination -> ICMP port unreachable from the VIP (reference §5.4). */
@@ -380,6 +417,7 @@ export class Dataplane {
       if (u.dstPort !== dport) u.setDstPort(dport);
     }
     ip.decrementTtl();
+    if (this.tracing) this.noteNat('in', id, proto);
     const out = this.transmit(port.rxU8, port.rx32, ip.offset, len);
     this.releaseOnePacket(id);
     return out;
@@ -419,6 +457,7 @@ export class Dataplane {
       if (u.srcPort !== vport) u.setSrcPort(vport);
     }
     ip.decrementTtl();
+    if (this.tracing) this.noteNat('out', id, proto);
     return this.transmit(port.rxU8, port.rx32, ip.offset, len);
   }
 
@@ -493,6 +532,7 @@ export class Dataplane {
     const v = this.checkForward(port, dst);
     if (v !== SENT) return v;
     port.ip.decrementTtl();
+    if (this.tracing) this.traceNote = forwardComment(this.routes.nextHop, this.ports[this.routes.outLink].name);
     return this.transmit(port.rxU8, port.rx32, ipOff, len);
   }
 
@@ -543,6 +583,7 @@ export class Dataplane {
       tx.count = slot + 1;
       out.txFrames++;
       out.txBytes += ETH_HLEN + len;
+      if (this.tracing) this.traceTx(out, buf, ethOff, ETH_HLEN + len);
       if (out.arp.wantsRefresh(s, this.now)) this.sendArpRequest(out, nextHop);
       return SENT;
     }
@@ -574,8 +615,24 @@ export class Dataplane {
       tx.count = slot + 1;
       port.txFrames++;
       port.txBytes += len;
+      if (this.tracing) this.traceTx(port, port.txBuf, ethOff, len);
       arp.release(i);
     }
+  }
+
+  /** Records a frame leaving on `port` if it belongs to the traced frame or matches the filter. */
+  private traceTx(port: Port, buf: Uint8Array, off: number, len: number): void {
+    const tr = this.tracer;
+    if (tr === null) return;
+    if (tr.holding || tr.matches(buf, off, len)) tr.record(port.index, TRACE_TX, buf, off, len, null, this.now);
+  }
+
+  /** Starts tracing (replacing a running trace); the caller built the Tracer from the request. */
+  setTracer(t: Tracer | null): void {
+    if (this.tracer !== null && this.tracer !== t) this.tracer.stop();
+    this.tracer = t;
+    // Frames sent from timers (ARP retries, announcements) are traced too.
+    this.tracing = t !== null && t.active;
   }
 
   private flushAll(): void {
@@ -702,6 +759,7 @@ export class Dataplane {
     tx.count = slot + 1;
     port.txFrames++;
     port.txBytes += len;
+    if (this.tracing) this.traceTx(port, b, e, len);
   }
 
   private sendArpRequest(port: Port, target: number): void {
@@ -727,6 +785,7 @@ export class Dataplane {
     tx.count = slot + 1;
     port.txFrames++;
     port.txBytes += len;
+    if (this.tracing) this.traceTx(port, b, e, len);
   }
 
   // ------------------------------------------------------------------ status

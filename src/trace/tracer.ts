@@ -248,8 +248,11 @@ export class Tracer {
         live(comment !== null && comment.length > 0 ? `${line} | ${comment}` : line);
       } catch {
         this.end('live-error');
+        return;
       }
     }
+    // The Nth packet ends a -c N trace at once (not when an N+1th shows up).
+    if (this.packets >= this.maxPackets) this.end('count-limit');
   }
 
   private end(reason: TraceStopReason): void {

@@ -1,0 +1,96 @@
+/**
+ * Packet tracing during a lab run: a pcapng file that tshark reads, with per-packet comments
+ * naming the real server of each connection; filters and limits; the live terminal trace.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LAB, labDown, labUp, nsExec, run } from '../../lab/lab-lib.js';
+
+const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, TAP devices)';
+const VIP = '192.168.222.131';
+const tapvsd = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  run(process.execPath, [LAB.tapvsdJs, ...args, '--socket', LAB.socket], { timeoutMs: 20_000 });
+
+function rules(): string {
+  const f = join(mkdtempSync(join(tmpdir(), 'tapvs-rules-')), 'rules');
+  writeFileSync(f, `-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m\n`);
+  return f;
+}
+
+async function curls(n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--fail', '--max-time', '5', '--local-port', String(41000 + i), `http://${VIP}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    out.push(r.stdout.includes('192.168.2.129') ? '192.168.2.129' : '192.168.2.130');
+  }
+  return out;
+}
+
+test('trace to pcapng: tshark reads it; comments name each connection\'s real server; the filter holds', { skip }, async (t) => {
+  t.after(() => labDown());
+  await labUp({ rules: rules() });
+  const file = join(mkdtempSync(join(tmpdir(), 'tapvs-trace-')), 'lab.pcapng');
+  const st = await tapvsd(['trace', '-w', file, '-f', 'tcp and port 80']);
+  assert.equal(st.code, 0, st.stderr);
+  const answers = await curls(4);
+  // Traffic the filter excludes: ping.
+  await nsExec(LAB.ns.client, 'ping', ['-c', '2', '-i', '0.2', VIP]);
+  const stop = await tapvsd(['trace', '--stop']);
+  assert.equal(stop.code, 0, stop.stderr);
+  const r = await run('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.interface_name',
+    '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'frame.comment'], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => l.split('|'));
+  assert.ok(rows.length >= 4 * 10, `rows ${rows.length}`);
+  assert.ok(rows.every((x) => /^(ext|int) (rx|tx)$/.test(x[1])), 'frames on named interfaces');
+  // Only TCP port 80 frames match; frames they caused (the ARP request for a real server) are kept with them.
+  assert.ok(rows.every((x) => x[2] === '' || x[4] !== ''), 'every IP frame is TCP');
+  assert.ok(!r.stdout.includes('ICMP'));
+  for (let i = 0; i < 4; i++) {
+    const sport = String(41000 + i);
+    const syn = rows.find((x) => x[1] === 'ext rx' && x[4] === sport && x[5].includes('new flow scheduled by rr'));
+    assert.ok(syn !== undefined, `SYN of connection ${i} with a scheduling comment`);
+    assert.match(syn[5], new RegExp(`NAT in: dst 192\\.168\\.222\\.131:80 -> ${answers[i].replace(/\./g, '\\.')}:80`));
+    const out = rows.find((x) => x[1] === 'int tx' && x[2] === '192.168.222.1' && x[3] === answers[i]);
+    assert.ok(out !== undefined, `the DNATed frame leaves towards ${answers[i]}`);
+    assert.ok(rows.some((x) => x[1] === 'int rx' && x[2] === answers[i] && x[5].startsWith('NAT out: src')), 'reply comment');
+  }
+});
+
+test('trace limits: -c 10 writes exactly 10 packets and the file stays valid', { skip }, async (t) => {
+  t.after(() => labDown());
+  await labUp({ rules: rules() });
+  const file = join(mkdtempSync(join(tmpdir(), 'tapvs-trace-')), 'limited.pcapng');
+  assert.equal((await tapvsd(['trace', '-w', file, '-c', '10'])).code, 0);
+  await curls(3);
+  const status = JSON.parse((await tapvsd(['trace', '--status'])).stdout) as { active?: boolean };
+  assert.equal(status.active, false, 'the trace ended on its own at the limit');
+  const r = await run('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.number'], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 10);
+});
+
+test('live trace: one line per packet with the NAT decision, ended by its packet limit', { skip }, async (t) => {
+  t.after(() => labDown());
+  await labUp({ rules: rules() });
+  const child = spawn(process.execPath, [LAB.tapvsdJs, 'trace', '-f', 'port 80', '-c', '6', '--socket', LAB.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  await new Promise((r) => setTimeout(r, 500));
+  await curls(2);
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(-1); }, 10_000);
+    child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+  });
+  assert.equal(code, 0, out);
+  const lines = out.trim().split('\n');
+  assert.ok(lines.length >= 6, out);
+  assert.match(out, /ext rx IP 192\.168\.222\.1\.\d+ > 192\.168\.222\.131\.80: Flags \[S\].*\| NAT in: dst 192\.168\.222\.131:80 -> 192\.168\.2\.129:80/);
+  assert.match(out, /int tx IP 192\.168\.222\.1\.\d+ > 192\.168\.2\.129\.80: Flags \[S\]/);
+});
