@@ -16,6 +16,7 @@
  * that serving it costs the server no CPU beyond the socket writes: in benchmarks the real
  * servers must not be the bottleneck.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { BLOB_SIZE, PATTERN_CHUNK_BYTES, PatternStream, patternBytes } from './blob.js';
@@ -73,11 +74,19 @@ function streamPattern(res: ServerResponse, n: number): void {
 
 const server = createServer((req, res) => {
   if (logRequests) process.stdout.write(`rs-server: ${id} ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0} ${req.method ?? '?'} ${req.url ?? ''}\n`);
+  const url = new URL(req.url ?? '/', 'http://rs');
+  if (req.method === 'POST' && url.pathname === '/upload') {
+    // Uploads: count and hash what arrives, answer "<id> <bytes> <sha256>".
+    const h = createHash('sha256');
+    let n = 0;
+    req.on('data', (d: Buffer) => { n += d.length; h.update(d); });
+    req.on('end', () => send(req, res, 200, 'text/plain', Buffer.from(`${id} ${n} ${h.digest('hex')}\n`)));
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(req, res, 405, 'text/plain', Buffer.from('method not allowed\n'));
     return;
   }
-  const url = new URL(req.url ?? '/', 'http://rs');
   switch (url.pathname) {
     case '/':
       send(req, res, 200, 'text/plain', identity);

@@ -38,6 +38,7 @@ interface LinkSpec {
   addrs: Array<{ addr: number; prefixLen: number }>;
   gateway: number;
   mac: Uint8Array | null;
+  /** 0: not given (the bridge's MTU when enslaved, else 1500). */
   mtu: number;
 }
 
@@ -62,6 +63,7 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
        tapvsd trace --stop | --status
 
   --link name=NAME,tap=DEV[,bridge=BR][,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC][,mtu=N]
+                       (mtu defaults to the bridge's MTU when bridge= is given, else 1500)
                        a link of the director: a TAP device it creates (optionally enslaved to
                        bridge BR), the addresses it owns there, an optional default gateway
   --rules FILE         load rules in ipvsadm -S format at start (all or nothing)
@@ -81,13 +83,24 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
   -v, --version        version
 `;
 
+/** A TAP joining a bridge takes the bridge's MTU (the segment's), unless mtu= says otherwise. */
+function bridgeMtu(bridge: string | null): number {
+  if (bridge === null) return 1500;
+  try {
+    const n = Number(readFileSync(`/sys/class/net/${bridge}/mtu`, 'utf8').trim());
+    return Number.isInteger(n) && n >= 576 && n <= 9000 ? n : 1500;
+  } catch {
+    return 1500;
+  }
+}
+
 function fail(msg: string): never {
   process.stderr.write(`tapvsd: ${msg}\n`);
   process.exit(2);
 }
 
 function parseLinkSpec(spec: string): LinkSpec {
-  const l: LinkSpec = { name: '', tap: '', bridge: null, addrs: [], gateway: 0, mac: null, mtu: 1500 };
+  const l: LinkSpec = { name: '', tap: '', bridge: null, addrs: [], gateway: 0, mac: null, mtu: 0 };
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     if (eq <= 0) fail(`--link: expected key=value, got '${part}'`);
@@ -356,7 +369,7 @@ async function main(): Promise<void> {
     const ports: PortConfig[] = [];
     for (const s of args.links) {
       const link = new TapLink({
-        name: s.tap, mtu: s.mtu, vnetHdr: args.vnetHdr,
+        name: s.tap, mtu: s.mtu !== 0 ? s.mtu : bridgeMtu(s.bridge), vnetHdr: args.vnetHdr,
         ...(s.mac !== null ? { mac: s.mac } : {}), ...(s.bridge !== null ? { bridge: s.bridge } : {}),
       });
       links.push(link);

@@ -1,0 +1,156 @@
+/**
+ * Medians, ranges, ratios against the kernel NAT row, the issue-7 targets, and the markdown.
+ */
+import type { CpuUse } from './sys.js';
+import type { MetricKey, Sample } from './measure.js';
+import type { VariantKey } from './variants.js';
+
+export const METRICS: readonly { key: MetricKey; head: string; unit: string; digits: number; lowerIsBetter: boolean }[] = [
+  { key: 'tcp1', head: 'iperf3 1 stream', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
+  { key: 'tcp4', head: 'iperf3 -P 4', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
+  { key: 'tcpR', head: 'iperf3 -R', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
+  { key: 'conns', head: 'new conn/s', unit: 'conn/s', digits: 0, lowerIsBetter: false },
+  { key: 'ping', head: 'ping RTT', unit: 'ms', digits: 3, lowerIsBetter: true },
+  { key: 'udp', head: 'small UDP frames', unit: 'frames/s', digits: 0, lowerIsBetter: false },
+  { key: 'pingRouted', head: 'ping RS1 routed', unit: 'ms', digits: 3, lowerIsBetter: true },
+];
+
+export interface MetricResult {
+  readonly samples: Sample[];
+  readonly errors: string[];
+  /** Why there is no figure by design (e.g. HAProxy carries no UDP). */
+  na?: string;
+}
+
+export interface VariantResult {
+  readonly key: VariantKey;
+  readonly label: string;
+  readonly what: string;
+  na?: string;
+  readonly errors: string[];
+  readonly notes: string[];
+  readonly metrics: Partial<Record<MetricKey, MetricResult>>;
+  readonly commands: string[];
+}
+
+export interface Stat { median: number; min: number; max: number; n: number }
+
+export function stat(xs: readonly number[]): Stat | null {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  const median = v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { median, min: v[0], max: v[v.length - 1], n: v.length };
+}
+
+function fmt(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return '?';
+  return digits === 0 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits);
+}
+
+function cell(m: MetricResult | undefined, digits: number): string {
+  if (m === undefined) return '—';
+  if (m.na !== undefined) return m.na;
+  const s = stat(m.samples.map((x) => x.value));
+  if (s === null) return m.errors.length > 0 ? 'failed' : '—';
+  const range = s.n > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '';
+  return `${fmt(s.median, digits)}${range}${m.errors.length > 0 ? ` [${m.errors.length} failed]` : ''}`;
+}
+
+export function medianOf(v: VariantResult | undefined, k: MetricKey): number {
+  const m = v?.metrics[k];
+  if (m === undefined) return Number.NaN;
+  return stat(m.samples.map((x) => x.value))?.median ?? Number.NaN;
+}
+
+function cpuStat(v: VariantResult, k: MetricKey, f: (c: CpuUse) => number): string {
+  const m = v.metrics[k];
+  if (m === undefined) return '—';
+  const s = stat(m.samples.map((x) => f(x.cpu)));
+  return s === null ? '—' : `${Math.round(s.median)}`;
+}
+
+export interface Target { what: string; variant: VariantKey; metric: MetricKey; vs: VariantKey; op: '>=' | '<='; want: number }
+
+/** Issue 7's targets, as ratios of medians in the same run. */
+export const TARGETS: readonly Target[] = [
+  { what: 'iperf3 single stream >= 0.8 x kernel NAT', variant: 'tapvsd', metric: 'tcp1', vs: 'nft', op: '>=', want: 0.8 },
+  { what: 'iperf3 single stream >= 1.8 x HAProxy', variant: 'tapvsd', metric: 'tcp1', vs: 'haproxy', op: '>=', want: 1.8 },
+  { what: 'iperf3 -P 4 >= 0.5 x kernel NAT', variant: 'tapvsd', metric: 'tcp4', vs: 'nft', op: '>=', want: 0.5 },
+  { what: 'new connections/s >= 0.9 x kernel NAT', variant: 'tapvsd', metric: 'conns', vs: 'nft', op: '>=', want: 0.9 },
+  { what: 'new connections/s >= 1.3 x HAProxy', variant: 'tapvsd', metric: 'conns', vs: 'haproxy', op: '>=', want: 1.3 },
+  { what: 'ping RTT through the VIP <= 2.5 x kernel NAT', variant: 'tapvsd', metric: 'ping', vs: 'nft', op: '<=', want: 2.5 },
+  { what: 'small frames >= 0.9 x the C TAP copy loop', variant: 'tapvsd', metric: 'udp', vs: 'tapcopy', op: '>=', want: 0.9 },
+];
+
+export function macroMarkdown(results: readonly VariantResult[], reps: number): string {
+  const by = new Map(results.map((r) => [r.key, r]));
+  const out: string[] = [];
+  out.push(`### Absolute figures (median of ${reps}, min–max in brackets)`, '');
+  out.push(`| variant | ${METRICS.map((m) => `${m.head} (${m.unit})`).join(' | ')} |`);
+  out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
+  for (const r of results) {
+    if (r.na !== undefined) { out.push(`| ${r.label} | ${METRICS.map(() => r.na).join(' | ')} |`); continue; }
+    out.push(`| ${r.label} | ${METRICS.map((m) => cell(r.metrics[m.key], m.digits)).join(' | ')} |`);
+  }
+
+  const base = by.get('nft');
+  const hap = by.get('haproxy');
+  out.push('', '### Ratios of medians (x kernel nftables DNAT; for ping and RTT lower is better)', '');
+  out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} |`);
+  out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
+  for (const r of results) {
+    if (r.na !== undefined) continue;
+    out.push(`| ${r.label} | ${METRICS.map((m) => {
+      const x = medianOf(r, m.key) / medianOf(base, m.key);
+      return Number.isFinite(x) ? `${x.toFixed(2)}x` : '—';
+    }).join(' | ')} |`);
+  }
+  if (hap !== undefined && hap.na === undefined) {
+    const t = by.get('tapvsd');
+    out.push('', `tapvsd vs HAProxy: iperf3 1 stream ${(medianOf(t, 'tcp1') / medianOf(hap, 'tcp1')).toFixed(2)}x, ` +
+      `-P 4 ${(medianOf(t, 'tcp4') / medianOf(hap, 'tcp4')).toFixed(2)}x, -R ${(medianOf(t, 'tcpR') / medianOf(hap, 'tcpR')).toFixed(2)}x, ` +
+      `new conn/s ${(medianOf(t, 'conns') / medianOf(hap, 'conns')).toFixed(2)}x.`);
+  }
+
+  out.push('', '### Issue 7 targets', '');
+  out.push('| target | tapvsd | reference | ratio | met? |', '|---|---:|---:|---:|---|');
+  for (const t of TARGETS) {
+    const m = METRICS.find((x) => x.key === t.metric);
+    const a = medianOf(by.get(t.variant), t.metric);
+    const b = medianOf(by.get(t.vs), t.metric);
+    const ratio = a / b;
+    const met = !Number.isFinite(ratio) ? 'n/a' : (t.op === '>=' ? ratio >= t.want : ratio <= t.want) ? 'yes' : `**no** (${t.op === '>=' ? `${(100 * (1 - ratio / t.want)).toFixed(0)}% short` : `${(100 * (ratio / t.want - 1)).toFixed(0)}% over`})`;
+    out.push(`| ${t.what} | ${fmt(a, m?.digits ?? 2)} | ${fmt(b, m?.digits ?? 2)} (${by.get(t.vs)?.label ?? t.vs}) | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} | ${met} |`);
+  }
+
+  out.push('', '### CPU during each measurement (medians; director = the tapvsd / haproxy / tapcopy process, % of one core; machine = all cores busy, %)', '');
+  out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} |`);
+  out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
+  for (const r of results) {
+    if (r.na !== undefined) continue;
+    out.push(`| ${r.label} | ${METRICS.map((m) => {
+      const d = cpuStat(r, m.key, (c) => c.directorPct);
+      const mc = cpuStat(r, m.key, (c) => c.machinePct);
+      return d === '—' || d === 'NaN' ? `machine ${mc}` : `dir ${d} / machine ${mc}`;
+    }).join(' | ')} |`);
+  }
+
+  const notes: string[] = [];
+  for (const r of results) {
+    const lines: string[] = [];
+    if (r.na !== undefined) lines.push(r.na);
+    lines.push(...r.errors.map((e) => `error: ${e}`));
+    for (const m of METRICS) {
+      const mr = r.metrics[m.key];
+      if (mr === undefined) continue;
+      const ns = [...new Set(mr.samples.map((s) => s.note).filter((n): n is string => n !== undefined))];
+      if (ns.length > 0) lines.push(`${m.head}: ${ns.join('; ')}`);
+      for (const e of mr.errors) lines.push(`${m.head} failed: ${e}`);
+    }
+    lines.push(...r.notes);
+    if (lines.length > 0) notes.push(`- **${r.label}**\n${lines.map((l) => `  - ${l.replace(/\n/g, ' ')}`).join('\n')}`);
+  }
+  if (notes.length > 0) out.push('', '### Notes per variant', '', ...notes);
+  return out.join('\n');
+}

@@ -1,0 +1,311 @@
+/**
+ * The directors compared, each set up on a freshly built lab (lab-lib's textbook topology) and
+ * torn down with it:
+ *
+ *   tapvsd          the real director, as `lab up` starts it, with the benchmark's rules
+ *   tapvsd-offload  the same with `--offload` (vnet_hdr + GSO); n/a while tapvsd refuses it
+ *   nft             tapvs-dir's kernel as director: VIP on tapvs-br-ext, DIP on tapvs-br-int,
+ *                   ip_forward=1, nftables DNAT (numgen inc mod 2 for :80), no SNAT
+ *   haproxy         HAProxy (mode tcp) in tapvs-dir, binding VIP:80 and VIP:5201
+ *   routing         tapvs-dir's kernel as a plain router, client -> RS directly (ceiling)
+ *   tapcopy         bench/c/tapcopy (two TAPs, copy loop) joining the two bridges into one L2;
+ *                   the client gets a second address in the real servers' /24 (the TAP ceiling)
+ *   tapcopy-vnet    the same with IFF_VNET_HDR + TUNSETOFFLOAD (the offload ceiling)
+ *
+ * Everything is namespace-local: addresses go on tapvs-dir's bridges or the client's veth,
+ * never on the root namespace.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB, LabError, labUp, nsExec, run } from '../../lab/lab-lib.js';
+import { UDP_PORT, type Targets } from './measure.js';
+import { CommandLog, shellLine, sleep, startInNs, stopStarted, waitUntil, type Started } from './sys.js';
+
+export type VariantKey = 'tapvsd' | 'tapvsd-offload' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet';
+
+export const VARIANTS: readonly { key: VariantKey; label: string; what: string }[] = [
+  { key: 'tapvsd', label: 'tapvsd', what: 'tapvsd (TAP, no offloads), rr on :80, sh on :5201, UDP :9000 -> RS1' },
+  { key: 'tapvsd-offload', label: 'tapvsd --offload', what: 'tapvsd with vnet_hdr/GSO offloads' },
+  { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
+  { key: 'haproxy', label: 'HAProxy (mode tcp)', what: 'HAProxy 2 threads, roundrobin on :80, RS1 on :5201 (TCP only)' },
+  { key: 'routing', label: 'kernel routing (no NAT)', what: 'tapvs-dir kernel routes client -> RS directly: ceiling' },
+  { key: 'tapcopy', label: 'C TAP copy loop', what: 'bench/c/tapcopy bridging both bridges (one L2): TAP path ceiling' },
+  { key: 'tapcopy-vnet', label: 'C TAP copy loop + vnet_hdr', what: 'tapcopy -v (IFF_VNET_HDR + TUNSETOFFLOAD): offload ceiling' },
+];
+
+export interface VariantContext {
+  readonly tmp: string;
+  readonly tapcopy: string;
+  readonly log: CommandLog;
+  readonly say: (line: string) => void;
+}
+
+export interface Running {
+  readonly targets: Targets;
+  /** Stops what the variant started, returns notes (daemon status, warnings); the lab stays. */
+  readonly finish: () => Promise<string[]>;
+}
+
+export interface NotApplicable { readonly na: string }
+
+const HTTP_PORT = LAB.httpPort;
+const IPERF_PORT = LAB.iperfPort;
+const NO_FINISH = async (): Promise<string[]> => [];
+
+function prefixOf(addr: string): string {
+  const p = addr.split('.');
+  return `${p[0]}.${p[1]}.${p[2]}`;
+}
+
+/** The client's extra address in the real servers' /24 for the L2 (tapcopy) variants. */
+function clientL2Addr(): string {
+  return `${prefixOf(LAB.rs1)}.201`;
+}
+
+async function sh(ctx: VariantContext, ns: string | null, cmd: string, args: string[], input?: string): Promise<void> {
+  ctx.log.add(shellLine(ns, cmd, args) + (input !== undefined ? ` <<'EOF'\n${input.trimEnd()}\nEOF` : ''));
+  const r = ns === null
+    ? await run(cmd, args, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) })
+    : await nsExec(ns, cmd, args, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) });
+  if (r.code !== 0) throw new Error(`${shellLine(ns, cmd, args)}: exit ${r.code}: ${r.stderr.trim()}`);
+}
+
+async function labBase(ctx: VariantContext, director: false): Promise<void>;
+async function labBase(ctx: VariantContext, director: true, rules: string, offload: boolean): Promise<number>;
+async function labBase(ctx: VariantContext, director: boolean, rules?: string, offload = false): Promise<number | void> {
+  ctx.log.add(`# lab-lib labUp(${director ? `{ rules: '${rules}'${offload ? ', offload: true' : ''} }` : '{ director: false }'})` +
+    `  (= npm run lab -- up ${director ? `--rules ${rules}${offload ? ' --offload' : ''}` : '--no-director'})`);
+  const info = await labUp({ director, ...(rules !== undefined ? { rules } : {}), offload, readyTimeoutMs: 20_000 });
+  if (director) return info.pids['tapvsd'] ?? -1;
+}
+
+/** VIP on br-ext and DIP on br-int inside tapvs-dir, ip_forward as asked. */
+async function kernelAddresses(ctx: VariantContext, forward: boolean): Promise<void> {
+  const dir = LAB.ns.dir;
+  await sh(ctx, dir, 'ip', ['addr', 'add', `${LAB.vip}/${LAB.extPrefixLen}`, 'dev', LAB.bridge.ext]);
+  await sh(ctx, dir, 'ip', ['addr', 'add', `${LAB.dip}/${LAB.intPrefixLen}`, 'dev', LAB.bridge.int]);
+  await sh(ctx, dir, 'sysctl', ['-qw', `net.ipv4.ip_forward=${forward ? 1 : 0}`]);
+}
+
+/** The client's route to the real servers' network through the director (VIP as gateway). */
+async function clientRouteViaVip(ctx: VariantContext): Promise<void> {
+  await sh(ctx, LAB.ns.client, 'ip', ['route', 'add', `${prefixOf(LAB.rs1)}.0/${LAB.intPrefixLen}`, 'via', LAB.vip]);
+}
+
+/** The rules tapvsd loads (ipvsadm -S format). */
+export function tapvsdRules(): string {
+  const v = LAB.vip;
+  return [
+    `-A -t ${v}:${HTTP_PORT} -s rr`,
+    `-a -t ${v}:${HTTP_PORT} -r ${LAB.rs1}:${HTTP_PORT} -m -w 1`,
+    `-a -t ${v}:${HTTP_PORT} -r ${LAB.rs2}:${HTTP_PORT} -m -w 1`,
+    // iperf3's control and data connections must meet the same server: source hashing (the
+    // client has one address), the same dest order for TCP and UDP.
+    `-A -t ${v}:${IPERF_PORT} -s sh`,
+    `-a -t ${v}:${IPERF_PORT} -r ${LAB.rs1}:${IPERF_PORT} -m -w 1`,
+    `-a -t ${v}:${IPERF_PORT} -r ${LAB.rs2}:${IPERF_PORT} -m -w 1`,
+    `-A -u ${v}:${UDP_PORT} -s rr`,
+    `-a -u ${v}:${UDP_PORT} -r ${LAB.rs1}:${UDP_PORT} -m -w 1`,
+    '',
+  ].join('\n');
+}
+
+export function nftRules(): string {
+  return `table ip tvsbench {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr ${LAB.vip} tcp dport ${HTTP_PORT} dnat to numgen inc mod 2 map { 0 : ${LAB.rs1}, 1 : ${LAB.rs2} }
+    ip daddr ${LAB.vip} tcp dport ${IPERF_PORT} dnat to ${LAB.rs1}
+    ip daddr ${LAB.vip} udp dport ${UDP_PORT} dnat to ${LAB.rs1}
+  }
+}
+`;
+}
+
+export const HAPROXY_THREADS = 2;
+
+export function haproxyConfig(): string {
+  return `global
+  nbthread ${HAPROXY_THREADS}
+  maxconn 100000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  maxconn 100000
+frontend http
+  bind ${LAB.vip}:${HTTP_PORT}
+  default_backend web
+backend web
+  balance roundrobin
+  server rs1 ${LAB.rs1}:${HTTP_PORT}
+  server rs2 ${LAB.rs2}:${HTTP_PORT}
+frontend iperf
+  bind ${LAB.vip}:${IPERF_PORT}
+  default_backend iperf
+backend iperf
+  server rs1 ${LAB.rs1}:${IPERF_PORT}
+`;
+}
+
+function vipTargets(directorPid: number | null, udp: boolean, pingRouted: boolean): Targets {
+  return {
+    iperf: LAB.vip,
+    http: [`http://${LAB.vip}/`, `http://${LAB.vip}/`],
+    ping: LAB.vip,
+    udp: udp ? LAB.vip : null,
+    pingRouted: pingRouted ? LAB.rs1 : null,
+    directorPid,
+  };
+}
+
+function directTargets(directorPid: number | null): Targets {
+  return {
+    iperf: LAB.rs1,
+    http: [`http://${LAB.rs1}/`, `http://${LAB.rs2}/`],
+    ping: LAB.rs1,
+    udp: LAB.rs1,
+    pingRouted: null,
+    directorPid,
+  };
+}
+
+/** tapvsd's own view at the end: `tapvsd status` (drops by reason) and warnings in its log. */
+async function tapvsdNotes(): Promise<string[]> {
+  const notes: string[] = [];
+  const st = await run(process.execPath, [LAB.tapvsdJs, 'status', '--socket', LAB.socket], { timeoutMs: 10_000 });
+  if (st.code === 0) {
+    const lines = st.stdout.trim().split('\n');
+    notes.push(...lines.map((l) => `status: ${l.trim()}`));
+  } else {
+    notes.push(`tapvsd status failed: ${st.stderr.trim()}`);
+  }
+  let log = '';
+  try { log = readFileSync(LAB.log, 'utf8'); } catch { /* none */ }
+  const bad = log.split('\n').filter((l) => /warn|error|uncaught|unhandled/i.test(l));
+  if (bad.length > 0) notes.push(`log: ${bad.length} warning/error lines, first: ${bad.slice(0, 3).join(' | ')}`);
+  return notes;
+}
+
+async function setupTapvsd(ctx: VariantContext, offload: boolean): Promise<Running | NotApplicable> {
+  const rules = join(ctx.tmp, 'tapvsd.rules');
+  writeFileSync(rules, tapvsdRules());
+  let pid: number;
+  try {
+    pid = await labBase(ctx, true, rules, offload);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (offload && e instanceof LabError && /--offload/.test(msg)) {
+      const why = /--offload:[^\n]*/.exec(msg)?.[0] ?? 'refused';
+      return { na: `n/a (not supported yet: tapvsd says "${why}")` };
+    }
+    throw e;
+  }
+  await clientRouteViaVip(ctx);
+  return { targets: vipTargets(pid, true, true), finish: tapvsdNotes };
+}
+
+async function setupNft(ctx: VariantContext): Promise<Running> {
+  await labBase(ctx, false);
+  await kernelAddresses(ctx, true);
+  await sh(ctx, LAB.ns.dir, 'nft', ['-f', '-'], nftRules());
+  await clientRouteViaVip(ctx);
+  return {
+    targets: vipTargets(null, true, true),
+    finish: async () => {
+      const r = await nsExec(LAB.ns.dir, 'nft', ['list', 'table', 'ip', 'tvsbench'], { timeoutMs: 10_000 });
+      return r.code === 0 ? [] : [`nft table missing at the end: ${r.stderr.trim()}`];
+    },
+  };
+}
+
+async function setupHaproxy(ctx: VariantContext): Promise<Running> {
+  await labBase(ctx, false);
+  await kernelAddresses(ctx, false);
+  const cfg = join(ctx.tmp, 'haproxy.cfg');
+  writeFileSync(cfg, haproxyConfig());
+  ctx.log.add(`cat > ${cfg} <<'EOF'\n${haproxyConfig().trimEnd()}\nEOF`);
+  ctx.log.add(`${shellLine(LAB.ns.dir, 'haproxy', ['-f', cfg, '-db'])} &`);
+  const hp = startInNs('haproxy', LAB.ns.dir, 'haproxy', ['-f', cfg, '-db']);
+  try {
+    await waitUntil('haproxy to listen', 10_000, async () => {
+      if ((await Promise.race([hp.exited, sleep(0).then(() => 'running')])) !== 'running') throw new Error(`haproxy exited: ${hp.output()}`);
+      const r = await nsExec(LAB.ns.dir, 'ss', ['-Htln'], { timeoutMs: 5000 });
+      return r.stdout.includes(`${LAB.vip}:${HTTP_PORT}`) && r.stdout.includes(`${LAB.vip}:${IPERF_PORT}`);
+    });
+  } catch (e) {
+    await stopStarted(hp);
+    throw e;
+  }
+  return {
+    targets: vipTargets(hp.pid, false, false),
+    finish: async () => {
+      await stopStarted(hp);
+      const out = hp.output().split('\n').filter((l) => /WARNING|ALERT/.test(l));
+      return out.length > 0 ? [`haproxy: ${out.slice(0, 3).join(' | ')}`] : [];
+    },
+  };
+}
+
+async function setupRouting(ctx: VariantContext): Promise<Running> {
+  await labBase(ctx, false);
+  await kernelAddresses(ctx, true);
+  await clientRouteViaVip(ctx);
+  return { targets: directTargets(null), finish: NO_FINISH };
+}
+
+const TAPCOPY_EXT = 'tvs-cp-ext';
+const TAPCOPY_INT = 'tvs-cp-int';
+
+async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running> {
+  await labBase(ctx, false);
+  const args = [...(vnet ? ['-v'] : []), TAPCOPY_EXT, TAPCOPY_INT];
+  ctx.log.add(`${shellLine(LAB.ns.dir, ctx.tapcopy, args)} &`);
+  const tc: Started = startInNs('tapcopy', LAB.ns.dir, ctx.tapcopy, args);
+  try {
+    await waitUntil('tapcopy to create its TAPs', 5000, async () => {
+      if ((await Promise.race([tc.exited, sleep(0).then(() => 'running')])) !== 'running') throw new Error(`tapcopy exited: ${tc.output()}`);
+      return tc.output().includes('tapcopy: ready');
+    });
+    await sh(ctx, LAB.ns.dir, 'ip', ['link', 'set', TAPCOPY_EXT, 'master', LAB.bridge.ext, 'up']);
+    await sh(ctx, LAB.ns.dir, 'ip', ['link', 'set', TAPCOPY_INT, 'master', LAB.bridge.int, 'up']);
+    await sh(ctx, LAB.ns.client, 'ip', ['addr', 'add', `${clientL2Addr()}/${LAB.intPrefixLen}`, 'dev', LAB.veth.client.name]);
+  } catch (e) {
+    await stopStarted(tc);
+    throw e;
+  }
+  return {
+    targets: directTargets(tc.pid),
+    finish: async () => {
+      await stopStarted(tc);
+      const line = tc.output().split('\n').find((l) => l.includes('frames'));
+      return line !== undefined ? [line.trim()] : [];
+    },
+  };
+}
+
+export async function setupVariant(key: VariantKey, ctx: VariantContext): Promise<Running | NotApplicable> {
+  switch (key) {
+    case 'tapvsd': return setupTapvsd(ctx, false);
+    case 'tapvsd-offload': return setupTapvsd(ctx, true);
+    case 'nft': return setupNft(ctx);
+    case 'haproxy': return setupHaproxy(ctx);
+    case 'routing': return setupRouting(ctx);
+    case 'tapcopy': return setupTapcopy(ctx, false);
+    case 'tapcopy-vnet': return setupTapcopy(ctx, true);
+  }
+}
+
+/** A first request through the variant: the path works before anything is timed. */
+export async function checkPath(t: Targets): Promise<void> {
+  for (const url of t.http) {
+    let body = '';
+    for (let i = 0; i < 20 && !body.startsWith('RS'); i++) {
+      const r = await nsExec(LAB.ns.client, 'curl', ['-s', '--max-time', '2', url], { timeoutMs: 5000 });
+      body = r.stdout;
+      if (!body.startsWith('RS')) await sleep(100);
+    }
+    if (!body.startsWith('RS')) throw new Error(`no answer from ${url} through the variant`);
+  }
+}
