@@ -27,6 +27,13 @@
  *   overrides them per call and returns the effective values. Names are fixed.
  *   TAPVS_LAB_TAPVSD names another tapvsd script (default dist/src/cli/tapvsd.js).
  * - Veth MACs are derived from the IPv4 address (02:00:a:b:c:d) so captures are reproducible.
+ * - `attach: 'pcap'` (`lab up --pcap`) attaches tapvsd the way a dual-NIC gateway VM does: the lab
+ *   creates a veth pair per side inside tapvs-dir (`tvs-px` with `tvs-pxb` on tapvs-br-ext,
+ *   `tvs-pi` with `tvs-pib` on tapvs-br-int) and tapvsd captures and injects on `tvs-px`/`tvs-pi`
+ *   with libpcap (`--link name=ext,pcap=tvs-px,...`) instead of creating TAPs. Those veths play
+ *   the VM's NICs: no addresses, forwarding off, ARP answers off, IPv6 off, and the bridge-side
+ *   peers resolve checksums and segment in software (tx/tso/gso off) the way a hypervisor does for
+ *   a NIC without offloads. `pcapMac: 'nic'` makes tapvsd use the veths' own MACs (mac=nic).
  *
  * Not here: the director itself, virtual services (pass `rules`, or use tapvsadm), benchmarks.
  */
@@ -86,6 +93,14 @@ export const LAB = Object.freeze({
     client: Object.freeze({ name: 'tvs-c0', peer: 'tvs-c0p' }),
     rs1: Object.freeze({ name: 'tvs-r1', peer: 'tvs-r1p' }),
     rs2: Object.freeze({ name: 'tvs-r2', peer: 'tvs-r2p' }),
+  }),
+  /**
+   * `attach: 'pcap'`: the director's "NICs" in tapvs-dir (`name`, captured by tapvsd with
+   * libpcap) and their bridge-side peers (`peer`), with fixed MACs for reproducible captures.
+   */
+  pcapVeth: Object.freeze({
+    ext: Object.freeze({ name: 'tvs-px', peer: 'tvs-pxb', mac: '02:00:00:00:e0:01' }),
+    int: Object.freeze({ name: 'tvs-pi', peer: 'tvs-pib', mac: '02:00:00:00:e0:02' }),
   }),
   /** Identities the real servers print on `GET /`. */
   rsId: Object.freeze({ rs1: 'RS1', rs2: 'RS2' }),
@@ -377,6 +392,10 @@ export interface LabUpOptions {
   readonly director?: boolean;
   /** Ask tapvsd for vnet_hdr + GSO/checksum offloads on both TAPs (`lab up --offload`). */
   readonly offload?: boolean;
+  /** How tapvsd attaches: TAPs it creates (default) or libpcap on lab-made veths (`lab up --pcap`). */
+  readonly attach?: LabAttach;
+  /** With `attach: 'pcap'`: the director's own MACs (default) or the veths' (`--pcap-nic-mac`). */
+  readonly pcapMac?: 'own' | 'nic';
   /** Overrides of `LAB`'s addresses for this lab. */
   readonly addresses?: Partial<LabAddresses>;
   /** tapvsd's control socket (default `LAB.socket`). */
@@ -396,6 +415,8 @@ export interface LabInfo {
   readonly socket: string;
   readonly director: boolean;
   readonly offload: boolean;
+  readonly attach: LabAttach;
+  readonly pcapMac: 'own' | 'nic';
   readonly rules: string | null;
   /** Pids of the processes the lab started, by name (rs1-http, rs1-iperf3, …, tapvsd). */
   readonly pids: Readonly<Record<string, number>>;
@@ -403,9 +424,15 @@ export interface LabInfo {
   readonly tapvsdCommand: readonly string[];
 }
 
+export type LabAttach = 'tap' | 'pcap';
+
 /** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
-export function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[] } = {}): string[] {
-  const args = [
+export function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[]; attach?: LabAttach; pcapMac?: 'own' | 'nic' } = {}): string[] {
+  const pcapMac = opts.pcapMac === 'nic' ? ',mac=nic' : '';
+  const args = opts.attach === 'pcap' ? [
+    '--link', `name=ext,pcap=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
+    '--link', `name=int,pcap=${LAB.pcapVeth.int.name},addr=${a.dip}/${a.intPrefixLen}${pcapMac}`,
+  ] : [
     '--link', `name=ext,tap=${LAB.tap.ext},bridge=${LAB.bridge.ext},addr=${a.vip}/${a.extPrefixLen}`,
     '--link', `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}`,
   ];
@@ -424,12 +451,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const say = opts.log ?? ((): void => {});
   const director = opts.director ?? true;
   const offload = opts.offload === true;
+  const attach: LabAttach = opts.attach ?? 'tap';
+  const pcapMac = opts.pcapMac ?? 'own';
+  if (attach !== 'tap' && attach !== 'pcap') throw new LabError(`attach must be 'tap' or 'pcap', got ${String(attach)}`);
+  if (pcapMac !== 'own' && pcapMac !== 'nic') throw new LabError(`pcapMac must be 'own' or 'nic', got ${String(pcapMac)}`);
   const socket = opts.socket ?? LAB.socket;
   const rules = opts.rules !== undefined ? resolve(opts.rules) : null;
   if (rules !== null && !existsSync(rules)) throw new LabError(`rules file not found: ${rules}`);
   if (!existsSync(LAB.rsServerJs)) throw new LabError(`${LAB.rsServerJs} is missing: run npx tsc -p tsconfig.json`);
   if (director && !existsSync(LAB.tapvsdJs)) throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
-  const tapvsdCommand = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, { rules, offload, socket, extra: opts.tapvsdArgs ?? [] })];
+  const tapvsdCommand = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, { rules, offload, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac })];
 
   const existing = new Set(await listNamespaces());
   if (LAB_NAMESPACES.some((ns) => existing.has(ns)) || existsSync(RUN_DIR)) {
@@ -441,7 +472,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     say(line);
   };
   const pids: Record<string, number> = {};
-  const info = (): LabInfo => ({ addresses, socket, director, offload, rules, pids: { ...pids }, tapvsdCommand });
+  const info = (): LabInfo => ({ addresses, socket, director, offload, attach, pcapMac, rules, pids: { ...pids }, tapvsdCommand });
   try {
     mkdirSync(PIDS_DIR, { recursive: true });
     writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'building' }, null, 2)}\n`);
@@ -479,6 +510,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
       if (h.gw !== null) await ip(['-n', h.ns, 'route', 'add', 'default', 'via', h.gw, 'dev', h.veth.name]);
     }
 
+    if (attach === 'pcap') {
+      step('lab: veths for libpcap (tvs-px, tvs-pi) in tapvs-dir');
+      await buildPcapVeths();
+    }
+
     step('lab: real servers (HTTP :80, iperf3 :5201)');
     const servers = [
       { key: 'rs1', ns: LAB.ns.rs1, id: LAB.rsId.rs1, addr: addresses.rs1 },
@@ -502,7 +538,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
 
     if (director) {
       step(`lab: tapvsd in ${dir}`);
-      pids['tapvsd'] = await startTapvsdInLab(tapvsdCommand, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, opts.signal);
+      pids['tapvsd'] = await startTapvsdInLab(tapvsdCommand, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, opts.signal, attach);
     }
     opts.signal?.throwIfAborted();
     writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'up' }, null, 2)}\n`);
@@ -516,20 +552,57 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
 }
 
 /**
+ * `attach: 'pcap'`: the two veth pairs in tapvs-dir that stand for a gateway VM's NICs, and the
+ * kernel settings that keep the kernel of tapvs-dir out of the director's traffic on them (the
+ * README's "libpcap attachment" says why each is needed on a real VM).
+ */
+async function buildPcapVeths(): Promise<void> {
+  const dir = LAB.ns.dir;
+  const sysctl = (...kv: string[]): Promise<ExecResult> =>
+    nsExec(dir, 'sysctl', ['-qw', ...kv], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+  const ethtool = async (dev: string, ...features: string[]): Promise<void> => {
+    const r = await nsExec(dir, 'ethtool', ['-K', dev, ...features], { timeoutMs: CMD_TIMEOUT_MS });
+    if (r.code !== 0) throw new LabError(`ethtool -K ${dev} ${features.join(' ')}: ${r.stderr.trim() || `exit ${String(r.code)}`} (is ethtool installed?)`);
+  };
+  // No forwarding in tapvs-dir: the kernel must never route what it sees on the director's NICs.
+  await sysctl('net.ipv4.ip_forward=0', 'net.ipv4.conf.all.forwarding=0', 'net.ipv4.conf.default.forwarding=0');
+  for (const [v, br] of [[LAB.pcapVeth.ext, LAB.bridge.ext], [LAB.pcapVeth.int, LAB.bridge.int]] as const) {
+    await ip(['-n', dir, 'link', 'add', v.name, 'address', v.mac, 'type', 'veth', 'peer', 'name', v.peer]);
+    await sysctl(
+      `net.ipv6.conf.${v.name}.disable_ipv6=1`, `net.ipv6.conf.${v.peer}.disable_ipv6=1`,
+      // arp_ignore=8: never answer ARP on it (it has no address; the director answers for VIP/DIP).
+      // arp_announce=2: were the kernel to ask, only with an address of that interface.
+      `net.ipv4.conf.${v.name}.arp_ignore=8`, `net.ipv4.conf.${v.name}.arp_announce=2`,
+      `net.ipv4.conf.${v.name}.forwarding=0`);
+    // What a hypervisor does for a NIC without offloads: frames leave the bridge for the
+    // director's veth with full checksums and at most MTU-sized (the senders' veths hand over
+    // partial checksums and 64 KB TSO frames, which libpcap would pass on as they are).
+    await ethtool(v.peer, 'tx', 'off', 'tso', 'off', 'gso', 'off');
+    await ethtool(v.name, 'gro', 'off');
+    await ip(['-n', dir, 'link', 'set', v.peer, 'master', br]);
+    await ip(['-n', dir, 'link', 'set', v.peer, 'up']);
+    await ip(['-n', dir, 'link', 'set', v.name, 'up']);
+  }
+}
+
+/**
  * Starts tapvsd inside tapvs-dir (detached, log in LAB.log, pid recorded) and waits until it
  * prints `tapvsd: ready` or its socket accepts, and both TAPs sit on their bridges. On failure it
  * stops that tapvsd and rejects with the log in the message; the namespaces stay.
  * For tests that built the lab with `director: false` and want tapvsd with their own arguments.
  */
-export async function startTapvsd(opts: { rules?: string; offload?: boolean; socket?: string; extraArgs?: readonly string[]; readyTimeoutMs?: number; addresses?: Partial<LabAddresses> } = {}): Promise<number> {
+export async function startTapvsd(opts: { rules?: string; offload?: boolean; socket?: string; extraArgs?: readonly string[]; readyTimeoutMs?: number; addresses?: Partial<LabAddresses>; pcapMac?: 'own' | 'nic' } = {}): Promise<number> {
   const addresses: LabAddresses = { ...currentAddresses(), ...opts.addresses };
   validateAddresses(addresses);
   const socket = opts.socket ?? LAB.socket;
+  // The attachment is the lab's (its veths exist or not); the MAC choice may differ per start.
+  const attach = currentAttach();
   const cmd = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, {
     rules: opts.rules ?? null, offload: opts.offload === true, socket, extra: opts.extraArgs ?? [],
+    attach, pcapMac: opts.pcapMac ?? savedState()?.pcapMac ?? 'own',
   })];
   mkdirSync(PIDS_DIR, { recursive: true });
-  return startTapvsdInLab(cmd, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, undefined);
+  return startTapvsdInLab(cmd, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, undefined, attach);
 }
 
 /** Stops the tapvsd the lab started (SIGTERM, bounded wait, SIGKILL). The namespaces stay. */
@@ -539,7 +612,7 @@ export async function stopTapvsd(): Promise<void> {
   rmSync(join(PIDS_DIR, 'tapvsd'), { force: true });
 }
 
-async function startTapvsdInLab(command: readonly string[], socket: string, readyTimeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
+async function startTapvsdInLab(command: readonly string[], socket: string, readyTimeoutMs: number, signal: AbortSignal | undefined, attach: LabAttach): Promise<number> {
   mkdirSync(dirname(socket), { recursive: true });
   writeFileSync(LAB.log, `# ip netns exec ${LAB.ns.dir} ${command.join(' ')}\n`);
   const child = startDaemon('tapvsd', LAB.ns.dir, command[0] ?? process.execPath, command.slice(1));
@@ -561,7 +634,7 @@ async function startTapvsdInLab(command: readonly string[], socket: string, read
   }
   // Ready means its links are up; the lab is useless unless the TAPs are bridge ports too.
   for (;;) {
-    const missing = await tapsNotOnBridges();
+    const missing = await tapsNotOnBridges(attach);
     if (missing.length === 0) break;
     if (Date.now() >= deadline) await fail(`is ready but ${missing.join(', ')}`);
     if (!pidAlive(pid)) await fail('exited after it was ready');
@@ -570,9 +643,13 @@ async function startTapvsdInLab(command: readonly string[], socket: string, read
   return pid;
 }
 
-async function tapsNotOnBridges(): Promise<string[]> {
+/** Bridge ports that should exist and do not: tapvsd's TAPs, or with pcap the lab's veth peers. */
+async function tapsNotOnBridges(attach: LabAttach): Promise<string[]> {
   const missing: string[] = [];
-  for (const [tap, br] of [[LAB.tap.ext, LAB.bridge.ext], [LAB.tap.int, LAB.bridge.int]] as const) {
+  const ports = attach === 'pcap'
+    ? [[LAB.pcapVeth.ext.peer, LAB.bridge.ext], [LAB.pcapVeth.int.peer, LAB.bridge.int]] as const
+    : [[LAB.tap.ext, LAB.bridge.ext], [LAB.tap.int, LAB.bridge.int]] as const;
+  for (const [tap, br] of ports) {
     const r = await run('ip', ['-n', LAB.ns.dir, '-o', 'link', 'show', 'master', br], { timeoutMs: CMD_TIMEOUT_MS });
     if (!new RegExp(`^\\d+: ${tap}[@:]`, 'm').test(r.stdout)) missing.push(`${tap} is not a port of ${br}`);
   }
@@ -594,7 +671,7 @@ export function socketAccepts(path: string): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------
 // Down and status
 
-interface SavedState { addresses?: LabAddresses; socket?: string; director?: boolean; state?: string; pids?: Record<string, number>; tapvsdCommand?: string[] }
+interface SavedState { addresses?: LabAddresses; socket?: string; director?: boolean; attach?: LabAttach; pcapMac?: 'own' | 'nic'; state?: string; pids?: Record<string, number>; tapvsdCommand?: string[] }
 
 function savedState(): SavedState | null {
   try {
@@ -606,6 +683,10 @@ function savedState(): SavedState | null {
 
 function currentAddresses(): LabAddresses {
   return savedState()?.addresses ?? ENV_ADDRESSES;
+}
+
+function currentAttach(): LabAttach {
+  return savedState()?.attach === 'pcap' ? 'pcap' : 'tap';
 }
 
 function currentSocket(): string {
@@ -704,6 +785,6 @@ export async function labStatus(): Promise<LabStatus> {
     state: st?.state ?? null,
     socket,
     socketAccepts: await socketAccepts(socket),
-    tapProblems: tapvsdUp ? await tapsNotOnBridges() : [],
+    tapProblems: tapvsdUp ? await tapsNotOnBridges(currentAttach()) : [],
   };
 }

@@ -10,7 +10,7 @@
  *  VIP 192.168.222.131/24 (tapvsd, link "ext")        DIP 192.168.2.136/24 (tapvsd, link "int")
  * ```
  *
- *   npm run lab -- up [--rules FILE] [--no-director] [--offload] [address options]
+ *   npm run lab -- up [--rules FILE] [--no-director] [--offload] [--pcap [--pcap-nic-mac]] [address options]
  *   npm run lab -- down
  *   npm run lab -- status
  *
@@ -30,6 +30,9 @@ up options:
   --rules FILE        ipvsadm -S rules for tapvsd (default: no virtual service)
   --no-director       do not start tapvsd
   --offload           start tapvsd with vnet_hdr offloads on both TAPs
+  --pcap              attach tapvsd with libpcap to veths tvs-px/tvs-pi in tapvs-dir (as on a
+                      dual-NIC gateway VM) instead of TAPs
+  --pcap-nic-mac      with --pcap: tapvsd uses the veths' own MACs (mac=nic), no promiscuous mode
   --socket PATH       tapvsd control socket            (env TAPVS_SOCKET,        default ${LAB.socket})
   --client A.B.C.D    client address                   (env TAPVS_LAB_CLIENT,    default 192.168.222.1)
   --vip A.B.C.D       virtual IP (tapvsd, link ext)    (env TAPVS_LAB_VIP,       default 192.168.222.131)
@@ -56,6 +59,8 @@ async function main(): Promise<number> {
         rules: { type: 'string' },
         'no-director': { type: 'boolean' },
         offload: { type: 'boolean' },
+        pcap: { type: 'boolean' },
+        'pcap-nic-mac': { type: 'boolean' },
         socket: { type: 'string' },
         client: { type: 'string' },
         vip: { type: 'string' },
@@ -93,6 +98,7 @@ async function main(): Promise<number> {
       if (v['int-prefix'] !== undefined) addresses.intPrefixLen = Number(v['int-prefix']);
       const readyTimeoutMs = v['ready-timeout'] !== undefined ? Number(v['ready-timeout']) : 15_000;
       if (!Number.isInteger(readyTimeoutMs) || readyTimeoutMs <= 0) usage('--ready-timeout wants milliseconds');
+      if (v['pcap-nic-mac'] === true && v.pcap !== true) usage('--pcap-nic-mac goes with --pcap');
       const ac = new AbortController();
       const onSigint = (): void => { process.stderr.write('lab: interrupted, tearing down\n'); ac.abort(); };
       process.once('SIGINT', onSigint);
@@ -101,6 +107,8 @@ async function main(): Promise<number> {
         const info = await labUp({
           director: v['no-director'] !== true,
           offload: v.offload === true,
+          attach: v.pcap === true ? 'pcap' : 'tap',
+          pcapMac: v['pcap-nic-mac'] === true ? 'nic' : 'own',
           addresses: addresses as Partial<LabAddresses>,
           tapvsdArgs: v['tapvsd-arg'] ?? [],
           readyTimeoutMs,

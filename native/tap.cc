@@ -31,6 +31,9 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <utility>
+#include <vector>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -42,6 +45,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 // Linux 6.2 added UDP segmentation offload for TAP; older uapi headers lack the names.
 #ifndef TUN_F_USO4
@@ -114,6 +119,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceMethod<&TapDevice::Start>("start"),
             InstanceMethod<&TapDevice::Stop>("stop"),
             InstanceMethod<&TapDevice::Write>("write"),
+            InstanceMethod<&TapDevice::SetTxSources>("setTxSources"),
             InstanceMethod<&TapDevice::CloseJs>("close"),
             InstanceMethod<&TapDevice::RefJs>("ref"),
             InstanceMethod<&TapDevice::UnrefJs>("unref"),
@@ -133,6 +139,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceAccessor<&TapDevice::GetRxLengths>("rxLengths"),
             InstanceAccessor<&TapDevice::GetTxBuf>("txBuf"),
             InstanceAccessor<&TapDevice::GetTxLengths>("txLengths"),
+            InstanceAccessor<&TapDevice::GetTxSrc>("txSrc"),
+            InstanceAccessor<&TapDevice::GetTxSrcOffsets>("txSrcOffsets"),
             InstanceAccessor<&TapDevice::GetRxFrames>("rxFrames"),
             InstanceAccessor<&TapDevice::GetRxBatches>("rxBatches"),
             InstanceAccessor<&TapDevice::GetRxTruncated>("rxTruncated"),
@@ -198,6 +206,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     Napi::Buffer<uint8_t> txBuf = Napi::Buffer<uint8_t>::New(env, bytes);
     Napi::Uint32Array rxLen = Napi::Uint32Array::New(env, slots_);
     Napi::Uint32Array txLen = Napi::Uint32Array::New(env, slots_);
+    Napi::Uint8Array txSrc = Napi::Uint8Array::New(env, slots_);
+    Napi::Uint32Array txSrcOff = Napi::Uint32Array::New(env, slots_);
     if (env.IsExceptionPending()) {
       CloseFd();
       return;
@@ -210,6 +220,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     txBufRef_ = Napi::Persistent(txBuf.As<Napi::Object>());
     rxLenRef_ = Napi::Persistent(rxLen.As<Napi::Object>());
     txLenRef_ = Napi::Persistent(txLen.As<Napi::Object>());
+    txSrc_ = txSrc.Data();
+    txSrcOff_ = txSrcOff.Data();
+    txSrcRef_ = Napi::Persistent(txSrc.As<Napi::Object>());
+    txSrcOffRef_ = Napi::Persistent(txSrcOff.As<Napi::Object>());
 
     if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
       CloseFd();
@@ -515,15 +529,30 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
   // ---- TX -----------------------------------------------------------------------------------
 
+  // Zero-copy TX: a slot may point into a registered source buffer (e.g. another link's RX ring,
+  // where the dataplane rewrote a frame in place) instead of holding the frame itself:
+  // txSrc[i] = 0 means "slot i of txBuf"; k > 0 means sources[k-1] at txSrcOffsets[i].
   uint32_t WriteFrames(uint32_t count) {
     uint32_t sent = 0;
     for (uint32_t i = 0; i < count; i++) {
       uint32_t len = txLen_[i];
-      if (len == 0 || len > slotSize_) {
-        txDropped_++;
-        continue;
+      const uint8_t* frame;
+      uint8_t src = txSrc_[i];
+      if (src == 0) {
+        if (len == 0 || len > slotSize_) {
+          txDropped_++;
+          continue;
+        }
+        frame = tx_ + static_cast<size_t>(i) * slotSize_;
+      } else {
+        size_t k = static_cast<size_t>(src) - 1;
+        size_t off = txSrcOff_[i];
+        if (k >= sources_.size() || len == 0 || off + len > sources_[k].second) {
+          txDropped_++;
+          continue;
+        }
+        frame = sources_[k].first + off;
       }
-      const uint8_t* frame = tx_ + static_cast<size_t>(i) * slotSize_;
       ssize_t n;
       do {
         n = write(fd_, frame, len);
@@ -562,6 +591,40 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
     return Napi::Number::New(env, WriteFrames(count));
   }
+
+  // setTxSources(buffers): registers the buffers TX slots may point into (at most 255). The
+  // references keep them alive and their memory in place for as long as this device lives.
+  Napi::Value SetTxSources(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) {
+      Napi::TypeError::New(env, "setTxSources(buffers): an array of Buffers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array arr = info[0].As<Napi::Array>();
+    if (arr.Length() > 255) {
+      Napi::RangeError::New(env, "setTxSources: at most 255 buffers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::vector<std::pair<const uint8_t*, size_t>> next;
+    std::vector<Napi::ObjectReference> refs;
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsBuffer()) {
+        Napi::TypeError::New(env, "setTxSources: element " + std::to_string(i) + " is not a Buffer")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      Napi::Buffer<uint8_t> b = v.As<Napi::Buffer<uint8_t>>();
+      next.emplace_back(b.Data(), b.Length());
+      refs.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    }
+    sources_ = std::move(next);
+    sourceRefs_ = std::move(refs);
+    return env.Undefined();
+  }
+
+  Napi::Value GetTxSrc(const Napi::CallbackInfo& info) { return RefValue(info, txSrcRef_); }
+  Napi::Value GetTxSrcOffsets(const Napi::CallbackInfo& info) { return RefValue(info, txSrcOffRef_); }
 
   // ---- close --------------------------------------------------------------------------------
 
@@ -805,6 +868,12 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   Napi::ObjectReference txBufRef_;
   Napi::ObjectReference rxLenRef_;
   Napi::ObjectReference txLenRef_;
+  uint8_t* txSrc_ = nullptr;
+  uint32_t* txSrcOff_ = nullptr;
+  Napi::ObjectReference txSrcRef_;
+  Napi::ObjectReference txSrcOffRef_;
+  std::vector<std::pair<const uint8_t*, size_t>> sources_;
+  std::vector<Napi::ObjectReference> sourceRefs_;
   Napi::FunctionReference onBatch_;
   Napi::FunctionReference onError_;
 

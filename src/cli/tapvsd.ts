@@ -25,6 +25,7 @@ import { TapvsError, isTapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { TapLink } from '../link/tap.js';
+import { PcapLink } from '../link/pcap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
 import { parseIpv4 } from '../packet/ipv4.js';
@@ -34,6 +35,10 @@ export const VERSION = '0.1.0';
 interface LinkSpec {
   name: string;
   tap: string;
+  /** pcap=IFACE: an existing interface attached with libpcap instead of a TAP ('' with tap=). */
+  pcap: string;
+  /** mac=nic (pcap= only): the director speaks with the interface's own MAC, no promiscuous mode. */
+  nicMac: boolean;
   bridge: string | null;
   addrs: Array<{ addr: number; prefixLen: number }>;
   gateway: number;
@@ -63,6 +68,9 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
        tapvsd trace --stop | --status
 
   --link name=NAME,tap=DEV[,bridge=BR][,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC][,mtu=N]
+  --link name=NAME,pcap=IFACE[,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC|nic]
+                       instead of a TAP, attach to the existing interface IFACE with libpcap
+                       (promiscuous, the director's own MAC; mac=nic: the interface's MAC)
                        (mtu defaults to the bridge's MTU when bridge= is given, else 1500)
                        a link of the director: a TAP device it creates (optionally enslaved to
                        bridge BR), the addresses it owns there, an optional default gateway
@@ -94,13 +102,28 @@ function bridgeMtu(bridge: string | null): number {
   }
 }
 
+/** The link's device: its TAP (tap=) or its existing interface (pcap=). */
+function linkDevice(l: LinkSpec): string {
+  return l.tap !== '' ? l.tap : l.pcap;
+}
+
+/** A pcap= link: libpcap on an existing interface (see src/link/pcap.ts and the README). */
+function openPcapLink(s: LinkSpec): PcapLink {
+  const link = new PcapLink({ iface: s.pcap, mac: s.nicMac ? 'nic' : s.mac ?? 'own' });
+  if (link.offloadWarnings.length > 0) {
+    log('warn', 'receive offloads are on: frames longer than the MTU will be dropped (ethtool -K IFACE gro off lro off)',
+      { link: s.name, iface: s.pcap, offloads: link.offloadWarnings.join(',') });
+  }
+  return link;
+}
+
 function fail(msg: string): never {
   process.stderr.write(`tapvsd: ${msg}\n`);
   process.exit(2);
 }
 
 function parseLinkSpec(spec: string): LinkSpec {
-  const l: LinkSpec = { name: '', tap: '', bridge: null, addrs: [], gateway: 0, mac: null, mtu: 0 };
+  const l: LinkSpec = { name: '', tap: '', pcap: '', nicMac: false, bridge: null, addrs: [], gateway: 0, mac: null, mtu: 0 };
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     if (eq <= 0) fail(`--link: expected key=value, got '${part}'`);
@@ -108,6 +131,7 @@ function parseLinkSpec(spec: string): LinkSpec {
     switch (k) {
       case 'name': l.name = v; break;
       case 'tap': l.tap = v; break;
+      case 'pcap': l.pcap = v; break;
       case 'bridge': l.bridge = v; break;
       case 'addr': {
         const m = /^([^/]+)\/(\d{1,2})$/.exec(v);
@@ -124,6 +148,7 @@ function parseLinkSpec(spec: string): LinkSpec {
         break;
       }
       case 'mac': {
+        if (v === 'nic') { l.nicMac = true; break; }
         const m = parseMac(v);
         if (m === null || (m[0] & 1) === 1) fail(`--link: invalid unicast MAC '${v}'`);
         l.mac = m;
@@ -138,9 +163,14 @@ function parseLinkSpec(spec: string): LinkSpec {
       default: fail(`--link: unknown key '${k}'`);
     }
   }
-  if (l.tap === '') fail(`--link ${spec}: tap=DEV is required`);
-  if (l.tap.length > 15) fail(`--link: device name '${l.tap}' longer than 15 characters`);
-  if (l.name === '') l.name = l.tap;
+  // pcap=IFACE (an existing interface, through libpcap) is the alternative to tap=DEV.
+  if ((l.tap === '') === (l.pcap === '')) fail(`--link ${spec}: exactly one of tap=DEV and pcap=IFACE is required`);
+  if (l.pcap !== '' && l.bridge !== null) fail(`--link ${spec}: bridge= is for tap= links (tapvsd does not create a pcap interface)`);
+  if (l.pcap !== '' && l.mtu !== 0) fail(`--link ${spec}: mtu= is for tap= links (a pcap link has its interface's MTU)`);
+  if (l.nicMac && l.pcap === '') fail(`--link ${spec}: mac=nic is for pcap= links`);
+  const dev = linkDevice(l);
+  if (dev.length > 15) fail(`--link: device name '${dev}' longer than 15 characters`);
+  if (l.name === '') l.name = dev;
   if (l.addrs.length === 0) fail(`--link ${spec}: at least one addr=A.B.C.D/LEN is required`);
   return l;
 }
@@ -195,9 +225,9 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
   if (a.links.length === 0) fail('at least one --link is required (see --help)');
   const names = new Set<string>();
   for (const l of a.links) {
-    if (names.has(l.name) || names.has(l.tap)) fail(`duplicate link '${l.name}'`);
+    if (names.has(l.name) || names.has(linkDevice(l))) fail(`duplicate link '${l.name}'`);
     names.add(l.name);
-    names.add(l.tap);
+    names.add(linkDevice(l));
   }
   return a;
 }
@@ -368,7 +398,7 @@ async function main(): Promise<void> {
   try {
     const ports: PortConfig[] = [];
     for (const s of args.links) {
-      const link = new TapLink({
+      const link = s.pcap !== '' ? openPcapLink(s) : new TapLink({
         name: s.tap, mtu: s.mtu !== 0 ? s.mtu : bridgeMtu(s.bridge), vnetHdr: args.vnetHdr,
         ...(s.mac !== null ? { mac: s.mac } : {}), ...(s.bridge !== null ? { bridge: s.bridge } : {}),
       });
@@ -450,7 +480,7 @@ async function main(): Promise<void> {
   dataplane.start((port, err) => log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message }));
   dataplane.announce();
   log('info', 'ready', {
-    links: args.links.map((l) => l.tap).join(','), socket: args.socket, services: ipvs.services.length,
+    links: args.links.map(linkDevice).join(','), socket: args.socket, services: ipvs.services.length,
   });
   process.stdout.write('tapvsd: ready\n');
 }

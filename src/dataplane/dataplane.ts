@@ -60,6 +60,8 @@ export interface DataplaneOptions {
   forward: boolean;
   /** ICMP errors per second the director may send (token bucket). */
   icmpRatePerS: number;
+  /** Forward frames from RX rings without copying them when the links support it. Default true. */
+  zeroCopy: boolean;
 }
 
 /** One attached link with its views, counters and neighbour table. */
@@ -73,6 +75,9 @@ export class Port {
   readonly rxU8: Uint8Array;
   readonly txBuf: Buffer;
   readonly txDv: DataView;
+  /** Zero-copy TX slot sources (see FrameRing.src); null when the link copies. */
+  readonly txSrc: Uint8Array | null;
+  readonly txSrcOff: Uint32Array | null;
   /** Word views of the rings for allocation-free copies (null when not 4-byte aligned). */
   readonly rx32: Int32Array | null;
   readonly tx32: Int32Array | null;
@@ -106,6 +111,8 @@ export class Port {
     const rxDv = new DataView(rx.buffer, rx.byteOffset, rx.byteLength);
     this.txBuf = link.tx.buf;
     this.txDv = new DataView(this.txBuf.buffer, this.txBuf.byteOffset, this.txBuf.byteLength);
+    this.txSrc = link.setTxSources !== undefined && link.tx.src !== undefined ? link.tx.src : null;
+    this.txSrcOff = this.txSrc !== null && link.tx.srcOffsets !== undefined ? link.tx.srcOffsets : null;
     this.rx32 = wordView(rx);
     this.tx32 = wordView(this.txBuf);
     this.eth = new EthView(rx, rxDv);
@@ -129,6 +136,8 @@ export class Dataplane {
   private icmpTokens: number;
   private icmpRefillAt = 0;
   private ipId = 1;
+  /** True when frames are forwarded in place (see forwardRx). */
+  readonly zeroCopy: boolean;
   /** ICMP errors not sent because of the rate limit. */
   icmpRateLimited = 0;
   /** The batch clock, read once per batch. */
@@ -144,10 +153,16 @@ export class Dataplane {
 
   constructor(ipvs: Ipvs, ports: PortConfig[], opts: Partial<DataplaneOptions> = {}) {
     this.ipvs = ipvs;
-    this.opts = { forward: true, icmpRatePerS: 1000, ...opts };
+    this.opts = { forward: true, icmpRatePerS: 1000, zeroCopy: true, ...opts };
     this.icmpTokens = this.opts.icmpRatePerS;
     this.ports = ports.map((p, i) => new Port(i, p));
     this.routes = new HostRoutes(ports.map((p) => ({ addrs: p.addrs, gateway: p.gateway })));
+    // Zero-copy forwarding when every link can point TX slots at the other links' RX rings.
+    this.zeroCopy = this.opts.zeroCopy && this.ports.every((p) => p.txSrc !== null && p.txSrcOff !== null);
+    if (this.zeroCopy) {
+      const rxBufs = this.ports.map((p) => p.link.rx.buf);
+      for (const p of this.ports) p.link.setTxSources!(rxBufs);
+    }
   }
 
   /** Starts every link; batches run through processBatch. A link that fails is reported to onLinkError. */
@@ -418,7 +433,7 @@ export class Dataplane {
     }
     ip.decrementTtl();
     if (this.tracing) this.noteNat('in', id, proto);
-    const out = this.transmit(port.rxU8, port.rx32, ip.offset, len);
+    const out = this.forwardRx(port, ip.offset, len);
     this.releaseOnePacket(id);
     return out;
   }
@@ -458,7 +473,7 @@ export class Dataplane {
     }
     ip.decrementTtl();
     if (this.tracing) this.noteNat('out', id, proto);
-    return this.transmit(port.rxU8, port.rx32, ip.offset, len);
+    return this.forwardRx(port, ip.offset, len);
   }
 
   /**
@@ -522,7 +537,7 @@ export class Dataplane {
     }
     ic.fixChecksum();
     ip.decrementTtl();
-    return this.transmit(u8, port.rx32, ip.offset, len);
+    return this.forwardRx(port, ip.offset, len);
   }
 
   // ------------------------------------------------------------------ forwarding
@@ -533,7 +548,7 @@ export class Dataplane {
     if (v !== SENT) return v;
     port.ip.decrementTtl();
     if (this.tracing) this.traceNote = forwardComment(this.routes.nextHop, this.ports[this.routes.outLink].name);
-    return this.transmit(port.rxU8, port.rx32, ipOff, len);
+    return this.forwardRx(port, ipOff, len);
   }
 
   /**
@@ -579,6 +594,7 @@ export class Dataplane {
     const s = out.arp.lookup(nextHop);
     if (s >= 0) {
       writeEth(buf, ethOff, out.arp.mac, s * 6, out.mac, ETHERTYPE_IPV4);
+      if (out.txSrc !== null) out.txSrc[slot] = 0;
       tx.lengths[slot] = out.hdr + ETH_HLEN + len;
       tx.count = slot + 1;
       out.txFrames++;
@@ -590,6 +606,52 @@ export class Dataplane {
     // Unresolved: park the frame (Ethernet header filled in on resolution).
     writeEth(buf, ethOff, ZERO_MAC, 0, out.mac, ETHERTYPE_IPV4);
     if (!out.arp.enqueue(nextHop, buf, ethOff, ETH_HLEN + len)) return Drop.ArpQueueFull;
+    if (out.arp.startResolve(nextHop, this.now)) this.sendArpRequest(out, nextHop);
+    return SENT;
+  }
+
+  /**
+   * Sends the IP packet at port's RX memory [ipOff, ipOff+len) on the link chosen by the last
+   * route(). Zero-copy when the links allow it: the Ethernet header is rewritten in place in the
+   * RX ring and the TX slot points there (the frame stays valid until the batch's flush, which
+   * happens before the handler returns). Otherwise the packet is copied into a TX slot.
+   */
+  private forwardRx(port: Port, ipOff: number, len: number): number {
+    const out = this.ports[this.routes.outLink];
+    if (!this.zeroCopy || out.hdr !== port.hdr) return this.transmit(port.rxU8, port.rx32, ipOff, len);
+    const nextHop = this.routes.nextHop;
+    const u8 = port.rxU8;
+    const fs = ipOff - ETH_HLEN;
+    const hdr = out.hdr;
+    if (hdr > 0) {
+      // The virtio-net header sits at the slot's start; after dropping a VLAN tag the frame
+      // starts 4 bytes later, so the header moves with it (csum_start counts from the frame).
+      const orig = port.eth.offset;
+      if (fs !== orig) {
+        for (let i = hdr - 1; i >= 0; i--) u8[fs - hdr + i] = u8[orig - hdr + i];
+        const cs = (u8[fs - hdr + 6] | (u8[fs - hdr + 7] << 8)) - (fs - orig);
+        u8[fs - hdr + 6] = cs & 0xff;
+        u8[fs - hdr + 7] = (cs >>> 8) & 0xff;
+      }
+    }
+    const s = out.arp.lookup(nextHop);
+    if (s >= 0) {
+      writeEth(u8, fs, out.arp.mac, s * 6, out.mac, ETHERTYPE_IPV4);
+      const tx = out.link.tx;
+      if (tx.count === tx.slots) out.link.flush();
+      const slot = tx.count;
+      out.txSrc![slot] = port.index + 1;
+      out.txSrcOff![slot] = fs - hdr;
+      tx.lengths[slot] = hdr + ETH_HLEN + len;
+      tx.count = slot + 1;
+      out.txFrames++;
+      out.txBytes += ETH_HLEN + len;
+      if (this.tracing) this.traceTx(out, u8, fs, ETH_HLEN + len);
+      if (out.arp.wantsRefresh(s, this.now)) this.sendArpRequest(out, nextHop);
+      return SENT;
+    }
+    writeEth(u8, fs, ZERO_MAC, 0, out.mac, ETHERTYPE_IPV4);
+    if (!out.arp.enqueue(nextHop, u8, fs, ETH_HLEN + len)) return Drop.ArpQueueFull;
     if (out.arp.startResolve(nextHop, this.now)) this.sendArpRequest(out, nextHop);
     return SENT;
   }
@@ -611,6 +673,7 @@ export class Dataplane {
       const pb = arp.pendingBuf;
       for (let k = 0; k < len; k++) port.txBuf[ethOff + k] = pb[i * fs + k];
       for (let k = 0; k < 6; k++) port.txBuf[ethOff + k] = arp.mac[s * 6 + k];
+      if (port.txSrc !== null) port.txSrc[slot] = 0;
       tx.lengths[slot] = port.hdr + len;
       tx.count = slot + 1;
       port.txFrames++;
@@ -665,7 +728,7 @@ export class Dataplane {
     u8[l4] = ICMP_ECHO_REPLY;
     ic.csum = csumUpdate16(ic.csum, oldWord, ICMP_ECHO_REPLY << 8);
     if (!this.routes.route(src)) return Drop.NoRoute;
-    return this.transmit(u8, port.rx32, o, ip.totalLen);
+    return this.forwardRx(port, o, ip.totalLen);
   }
 
   /**
@@ -755,6 +818,7 @@ export class Dataplane {
     const p = writeEth(b, e, port.rxU8, shaOff, port.mac, ETHERTYPE_ARP);
     const end = writeArp(port.txDv, b, p, ARP_REPLY, port.mac, tpa, port.rxU8, shaOff, spa);
     const len = padFrame(b, e, end);
+    if (port.txSrc !== null) port.txSrc[slot] = 0;
     tx.lengths[slot] = port.hdr + len;
     tx.count = slot + 1;
     port.txFrames++;
@@ -781,6 +845,7 @@ export class Dataplane {
     const p = writeEth(b, e, BROADCAST_MAC, 0, port.mac, ETHERTYPE_ARP);
     const end = writeArp(port.txDv, b, p, ARP_REQUEST, port.mac, spa, ZERO_MAC, 0, tpa);
     const len = padFrame(b, e, end);
+    if (port.txSrc !== null) port.txSrc[slot] = 0;
     tx.lengths[slot] = port.hdr + len;
     tx.count = slot + 1;
     port.txFrames++;

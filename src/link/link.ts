@@ -25,6 +25,13 @@ export interface FrameRing {
   readonly slots: number;
   /** Frames queued (TX) or delivered in the current batch (RX). */
   count: number;
+  /**
+   * Zero-copy TX (optional; links that have it also have `setTxSources`): per slot, 0 means the
+   * frame is in the slot itself; k > 0 means it lies in source buffer k-1 at `srcOffsets[slot]`
+   * (e.g. another link's RX ring, rewritten in place). The writer sets both for every slot.
+   */
+  readonly src?: Uint8Array | undefined;
+  readonly srcOffsets?: Uint32Array | undefined;
 }
 
 export type BatchHandler = (count: number) => void;
@@ -44,6 +51,8 @@ export interface Link {
   start(onBatch: BatchHandler, onError?: (err: Error) => void): void;
   /** Sends the queued TX frames (one device call for the batch) and resets `tx.count`. */
   flush(): void;
+  /** Registers the buffers that TX slots may point into (see FrameRing.src). Optional. */
+  setTxSources?(buffers: Buffer[]): void;
   /** Frames the device refused to take (full queue, link down). */
   readonly txDropped: number;
   /** Stops delivery and releases the device. Idempotent. */

@@ -17,7 +17,10 @@ export interface LoopbackOptions {
 function ring(slots: number, slotSize: number): FrameRing {
   const offsets = new Uint32Array(slots);
   for (let i = 0; i < slots; i++) offsets[i] = i * slotSize;
-  return { buf: Buffer.alloc(slots * slotSize), offsets, lengths: new Uint32Array(slots), slotSize, slots, count: 0 };
+  return {
+    buf: Buffer.alloc(slots * slotSize), offsets, lengths: new Uint32Array(slots), slotSize, slots, count: 0,
+    src: new Uint8Array(slots), srcOffsets: new Uint32Array(slots),
+  };
 }
 
 export class LoopbackLink implements Link {
@@ -68,11 +71,24 @@ export class LoopbackLink implements Link {
     this.handler?.(count);
   }
 
+  private sources: Buffer[] = [];
+  setTxSources(buffers: Buffer[]): void { this.sources = buffers.slice(); }
+
   flush(): void {
     const tx = this.tx;
     this.flushes++;
     for (let i = 0; i < tx.count; i++) {
-      if (this.capture) this.sent.push(Buffer.from(tx.buf.subarray(tx.offsets[i], tx.offsets[i] + tx.lengths[i])));
+      const k = tx.src![i];
+      const len = tx.lengths[i];
+      if (k > 0 && (this.sources[k - 1] === undefined || tx.srcOffsets![i] + len > this.sources[k - 1].length)) {
+        this.txDropped++;
+        continue;
+      }
+      if (this.capture) {
+        const from = k === 0 ? tx.buf : this.sources[k - 1];
+        const off = k === 0 ? tx.offsets[i] : tx.srcOffsets![i];
+        this.sent.push(Buffer.from(from.subarray(off, off + len)));
+      }
       this.txCount++;
     }
     tx.count = 0;

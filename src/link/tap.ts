@@ -77,6 +77,10 @@ interface NativeTapDevice {
   readonly rxLengths: Uint32Array;
   readonly txBuf: Buffer;
   readonly txLengths: Uint32Array;
+  /** Zero-copy TX: per slot, 0 = the slot itself, k = source k-1 at txSrcOffsets[slot]. */
+  readonly txSrc: Uint8Array;
+  readonly txSrcOffsets: Uint32Array;
+  setTxSources(buffers: Buffer[]): void;
   readonly rxFrames: number;
   readonly rxBatches: number;
   readonly rxTruncated: number;
@@ -198,6 +202,8 @@ class TapRing implements FrameRing {
     readonly lengths: Uint32Array,
     readonly slotSize: number,
     readonly slots: number,
+    readonly src?: Uint8Array,
+    readonly srcOffsets?: Uint32Array,
   ) {
     this.offsets = new Uint32Array(slots);
     for (let i = 0; i < slots; i++) this.offsets[i] = i * slotSize;
@@ -270,7 +276,12 @@ export class TapLink implements Link {
     this.vnetHdrLen = vnetHdrLen;
     this.offloads = Object.freeze(dev.offloads.slice());
     this.rx = new TapRing(dev.rxBuf, dev.rxLengths, dev.slotSize, dev.slots);
-    this.tx = new TapRing(dev.txBuf, dev.txLengths, dev.slotSize, dev.slots);
+    this.tx = new TapRing(dev.txBuf, dev.txLengths, dev.slotSize, dev.slots, dev.txSrc, dev.txSrcOffsets);
+  }
+
+  /** Registers the buffers TX slots may point into (zero-copy forwarding, see FrameRing.src). */
+  setTxSources(buffers: Buffer[]): void {
+    this.dev.setTxSources(buffers);
   }
 
   /**

@@ -481,7 +481,9 @@ test('100k fragments through add() grow the heap by almost nothing and cause no 
     const d = datagram(1000 + (rng() % 7000), { id: i, seed: i + 1 });
     const fr = shuffle(split(d, 8 * (150 + (rng() % 100))), rng);
     pieces.push(...fr);
-    if (i % 50 === 0) pieces.push(fr[0]);
+    if (i % 50 === 0) pieces.push(fr[0]); // a straggler: starts a datagram that times out
+    // A burst of 20 heads that never complete: more than maxDatagrams, so some are evicted.
+    if (i % 100 === 0) for (let j = 0; j < 20; j++) pieces.push(frag(datagram(64, { id: 20000 + i * 20 + j }), 0, 32));
   }
   const total = pieces.reduce((s, p) => s + p.length, 0);
   const buf = new Uint8Array(total);

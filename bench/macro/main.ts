@@ -1,0 +1,308 @@
+/**
+ * The one-run benchmark: in-process micro-benchmarks, then every director variant on the lab
+ * topology (tapvsd, tapvsd --offload, kernel nftables DNAT, HAProxy, plain routing, the C TAP copy
+ * loop with and without vnet_hdr), repetitions interleaved (rep 1 of every variant, then rep 2, …)
+ * so slow drift of the machine spreads over all of them. Prints a markdown report and saves it
+ * under bench/results/.
+ *
+ * Started by bench/run.mjs (which takes /tmp/tapvs-lab.lock, builds, compiles bench/c); by hand:
+ *
+ *   flock /tmp/tapvs-lab.lock node dist/bench/macro/main.js --tapcopy BIN --udpblast BIN [options]
+ *
+ * Options: --quick (1 rep, 2 s loads), --reps N, --seconds S, --only v1,v2 (variant keys),
+ * --skip-micro, --skip-macro, --out DIR, --no-save, --json FILE (raw samples).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LAB, labDown } from '../../lab/lab-lib.js';
+import { iperfTcp, pingRtt, udpRate, wrkConns, type Durations, type MeasureContext, type MetricKey, type Sample, type Targets } from './measure.js';
+import { macroMarkdown, type MetricResult, type VariantResult } from './report.js';
+import { CommandLog, describeMachine, killAllStarted, type Machine } from './sys.js';
+import {
+  HAPROXY_THREADS, VARIANTS, checkPath, setupVariant, type VariantKey,
+} from './variants.js';
+
+interface Options {
+  quick: boolean;
+  reps: number;
+  seconds: number;
+  pingCount: number;
+  only: VariantKey[] | null;
+  micro: boolean;
+  macro: boolean;
+  out: string;
+  save: boolean;
+  json: string | null;
+  tapcopy: string;
+  udpblast: string;
+  commandLine: string;
+}
+
+const REPO = LAB.repoRoot;
+/** Hard ceiling for the whole run; every single load has its own, much shorter, bound too. */
+const RUN_DEADLINE_MS = 40 * 60_000;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    quick: false, reps: 3, seconds: 5, pingCount: 50, only: null, micro: true, macro: true,
+    out: join(REPO, 'bench', 'results'), save: true, json: null,
+    tapcopy: join(REPO, 'dist', 'bench', 'c', 'tapcopy'), udpblast: join(REPO, 'dist', 'bench', 'c', 'udpblast'),
+    commandLine: process.env['TAPVS_BENCH_COMMAND'] ?? `node dist/bench/macro/main.js ${argv.join(' ')}`,
+  };
+  let repsGiven = false, secondsGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} wants a value`);
+      return v;
+    };
+    switch (a) {
+      case '--quick': o.quick = true; break;
+      case '--reps': o.reps = Number(val()); repsGiven = true; break;
+      case '--seconds': o.seconds = Number(val()); secondsGiven = true; break;
+      case '--only': {
+        const keys = val().split(',');
+        for (const k of keys) if (!VARIANTS.some((v) => v.key === k)) throw new Error(`--only: unknown variant ${k} (${VARIANTS.map((v) => v.key).join(', ')})`);
+        o.only = keys as VariantKey[];
+        break;
+      }
+      case '--skip-micro': o.micro = false; break;
+      case '--skip-macro': o.macro = false; break;
+      case '--out': o.out = val(); break;
+      case '--no-save': o.save = false; break;
+      case '--json': o.json = val(); break;
+      case '--tapcopy': o.tapcopy = val(); break;
+      case '--udpblast': o.udpblast = val(); break;
+      default: throw new Error(`unknown option ${a}`);
+    }
+  }
+  if (o.quick) {
+    if (!repsGiven) o.reps = 1;
+    if (!secondsGiven) o.seconds = 2;
+    o.pingCount = 20;
+  }
+  if (!Number.isInteger(o.reps) || o.reps < 1 || o.reps > 10) throw new Error('--reps: 1..10');
+  if (!(o.seconds >= 1 && o.seconds <= 30)) throw new Error('--seconds: 1..30');
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Micro-benchmarks (in-process, no lab)
+
+interface MicroResult { title: string; command: string; output: string }
+
+function runNode(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+    const t = setTimeout(() => { out += `\n(killed after ${timeoutMs / 1000} s)`; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('close', (code) => { clearTimeout(t); resolve(code === 0 ? out.trimEnd() : `${out.trimEnd()}\n(exit ${code})`); });
+    child.on('error', (e) => { clearTimeout(t); resolve(`failed to start: ${e.message}`); });
+  });
+}
+
+async function micro(o: Options, say: (s: string) => void): Promise<MicroResult[]> {
+  const out: MicroResult[] = [];
+  const jobs: { title: string; args: string[] }[] = [
+    { title: 'NAT fast path (parse, look up, rewrite, checksum, route, queue), loopback links',
+      args: ['dist/bench/micro/fastpath.js', o.quick ? '1000000' : '5000000', '1000'] },
+    { title: 'Connection table at 1,000,000 entries', args: ['--expose-gc', 'dist/bench/micro/conntable.js', '1000000'] },
+    { title: 'Scheduler decision cost at 2 / 64 / 1024 dests', args: ['dist/bench/micro/sched.js', o.quick ? '100000' : '500000'] },
+  ];
+  for (const j of jobs) {
+    const script = j.args.find((a) => a.endsWith('.js')) ?? '';
+    const command = `node ${j.args.join(' ')}`;
+    if (!existsSync(join(REPO, script))) { out.push({ title: j.title, command, output: `(${script} not built: skipped)` }); continue; }
+    say(`micro: ${command}`);
+    out.push({ title: j.title, command, output: await runNode(j.args, 5 * 60_000) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Macro: the variants
+
+async function measureAll(ctx: MeasureContext, t: Targets, d: Durations, res: VariantResult, say: (s: string) => void): Promise<void> {
+  const take = async (key: MetricKey, f: () => Promise<Sample>): Promise<void> => {
+    const m: MetricResult = res.metrics[key] ?? (res.metrics[key] = { samples: [], errors: [] });
+    try {
+      const s = await f();
+      m.samples.push(s);
+      say(`    ${key}: ${s.value.toFixed(key === 'ping' || key === 'pingRouted' ? 3 : 2)}${s.note !== undefined ? `  (${s.note})` : ''}`);
+    } catch (e) {
+      m.errors.push((e as Error).message.split('\n')[0]);
+      say(`    ${key}: FAILED ${(e as Error).message.split('\n')[0]}`);
+      await new Promise((r) => setTimeout(r, 1000)); // let an iperf3 server return to listening
+    }
+  };
+  await take('tcp1', () => iperfTcp(ctx, t, d, 'tcp1'));
+  await take('tcp4', () => iperfTcp(ctx, t, d, 'tcp4'));
+  await take('tcpR', () => iperfTcp(ctx, t, d, 'tcpR'));
+  await take('conns', () => wrkConns(ctx, t, d));
+  await take('ping', () => pingRtt(ctx, t.ping, t.directorPid, d));
+  if (t.udp !== null) await take('udp', () => udpRate(ctx, t, d));
+  else (res.metrics.udp ??= { samples: [], errors: [] }).na = 'n/a (TCP only)';
+  if (t.pingRouted !== null) await take('pingRouted', () => pingRtt(ctx, t.pingRouted as string, t.directorPid, d));
+}
+
+/** Short loads of every kind before the timed ones: JIT warm-up, ARP, bridge learning. */
+async function warmUp(ctx: MeasureContext, t: Targets): Promise<void> {
+  const quiet: MeasureContext = { udpblast: ctx.udpblast, log: new CommandLog() };
+  const d: Durations = { seconds: 1, pingCount: 10 };
+  await iperfTcp(quiet, t, d, 'tcp1').catch(() => undefined);
+  await wrkConns(quiet, t, d).catch(() => undefined);
+  if (t.udp !== null) await udpRate(quiet, t, d).catch(() => undefined);
+}
+
+async function macro(o: Options, say: (s: string) => void, deadline: number): Promise<VariantResult[]> {
+  const selected = VARIANTS.filter((v) => o.only === null || o.only.includes(v.key));
+  const results: VariantResult[] = selected.map((v) => ({ key: v.key, label: v.label, what: v.what, errors: [], notes: [], metrics: {}, commands: [] }));
+  const logs = new Map(selected.map((v) => [v.key, new CommandLog()]));
+  const tmp = mkdtempSync(join(tmpdir(), 'tapvs-bench-'));
+  const d: Durations = { seconds: o.seconds, pingCount: o.pingCount };
+  try {
+    for (let rep = 1; rep <= o.reps; rep++) {
+      for (const res of results) {
+        if (res.na !== undefined) continue;
+        if (Date.now() > deadline) { res.errors.push(`rep ${rep} skipped: the run's ${RUN_DEADLINE_MS / 60000} min deadline passed`); continue; }
+        const log = logs.get(res.key) as CommandLog;
+        say(`rep ${rep}/${o.reps}: ${res.label}`);
+        try {
+          const v = await setupVariant(res.key, { tmp, tapcopy: o.tapcopy, log, say });
+          if ('na' in v) { res.na = v.na; say(`  ${v.na}`); continue; }
+          let finished = false;
+          try {
+            await checkPath(v.targets);
+            await warmUp({ udpblast: o.udpblast, log }, v.targets);
+            await measureAll({ udpblast: o.udpblast, log }, v.targets, d, res, say);
+            const notes = await v.finish();
+            finished = true;
+            for (const n of notes) res.notes.push(`rep ${rep}: ${n}`);
+          } finally {
+            if (!finished) await v.finish().catch(() => []);
+          }
+        } catch (e) {
+          res.errors.push(`rep ${rep}: ${(e as Error).message.split('\n').slice(0, 4).join(' ')}`);
+          say(`  FAILED: ${(e as Error).message}`);
+        } finally {
+          log.freeze();
+          await labDown();
+        }
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const r of results) r.commands.push(...(logs.get(r.key)?.all ?? []));
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+function machineMarkdown(m: Machine): string {
+  return [
+    '| | |', '|---|---|',
+    `| CPU | ${m.cpuModel} |`,
+    `| nproc | ${m.nproc} |`,
+    `| memory | ${m.memory} |`,
+    `| kernel | ${m.kernel} |`,
+    `| Node | ${m.node} |`,
+    `| git | ${m.git} |`,
+    ...Object.entries(m.tools).map(([k, v]) => `| ${k} | ${v} |`),
+  ].join('\n');
+}
+
+function report(o: Options, m: Machine, started: Date, secs: number, micros: MicroResult[], results: VariantResult[]): string {
+  const out: string[] = [];
+  out.push(`# tapvs benchmark ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${m.git})${o.quick ? ' — quick' : ''}`, '');
+  out.push(`Command: \`${o.commandLine}\` — ${o.reps} repetition(s), loads of ${o.seconds} s, ping -c ${o.pingCount}; took ${Math.round(secs)} s.`, '');
+  out.push(machineMarkdown(m), '');
+  if (results.length > 0) {
+    out.push('## Lab (textbook LVS-NAT topology, everything in namespaces on this machine)', '');
+    out.push('Every variant gets a freshly built lab (client, tapvs-dir with the two bridges, RS1, RS2); repetitions are interleaved across variants.', '');
+    out.push('| variant | what |', '|---|---|', ...results.map((r) => `| ${r.label} | ${r.what} |`), '');
+    out.push([
+      'Measurements (from tapvs-client): iperf3 to :5201 (`-t S -J`, `-P 4`, `-R`; receiver-side Gbit/s);',
+      'new connections/s = two `wrk -t1 -c25 -dSs --timeout 2s -H "Connection: close"` side by side, requests/s summed',
+      '(to the VIP twice, or to RS1 and RS2 for the variants without NAT); `ping -c N -i 0.01 -q` to the VIP (answered by the',
+      'director: tapvsd itself, or the kernel of tapvs-dir) or to RS1 (no-NAT variants); small UDP frames = `bench/c/udpblast`',
+      '(sendmmsg, 18-byte payload = 60-byte Ethernet frames) from the client to :9000 for S s, datagrams counted at both real',
+      'servers / S; "ping RS1 routed" = ping RS1 through the director acting as a router (client route via the VIP, no NAT).',
+    ].join('\n'), '');
+    out.push(macroMarkdown(results, o.reps), '');
+  }
+  if (micros.length > 0) {
+    out.push('## In-process micro-benchmarks', '');
+    for (const mr of micros) out.push(`### ${mr.title}`, '', `\`${mr.command}\``, '', mr.output, '');
+  }
+  if (results.length > 0) {
+    out.push('## Exact commands (first repetition of each variant)', '');
+    out.push(`HAProxy runs with nbthread ${HAPROXY_THREADS}. Addresses: client ${LAB.client}, VIP ${LAB.vip}, DIP ${LAB.dip}, RS1 ${LAB.rs1}, RS2 ${LAB.rs2}.`, '');
+    for (const r of results) {
+      if (r.commands.length === 0) continue;
+      out.push(`<details><summary>${r.label}</summary>`, '', '```sh', ...r.commands, '```', '', '</details>', '');
+    }
+  }
+  return out.join('\n');
+}
+
+function resultPath(o: Options, m: Machine, started: Date): string {
+  const base = `${started.toISOString().slice(0, 10)}-${m.git.replace('-dirty', '')}${o.quick ? '-quick' : ''}`;
+  let p = join(o.out, `${base}.md`);
+  for (let i = 2; existsSync(p); i++) p = join(o.out, `${base}-${i}.md`);
+  return p;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, TAP devices)');
+  for (const bin of [o.tapcopy, o.udpblast]) if (o.macro && !existsSync(bin)) throw new Error(`${bin} is missing (bench/run.mjs compiles bench/c/*.c)`);
+  const say = (s: string): void => { process.stderr.write(`${s}\n`); };
+  const started = new Date();
+  const deadline = Date.now() + RUN_DEADLINE_MS;
+  const m = await describeMachine(REPO);
+
+  let aborting = false;
+  const onSignal = (sig: string): void => {
+    if (aborting) return;
+    aborting = true;
+    say(`bench: ${sig}: stopping, cleaning up the lab`);
+    killAllStarted();
+    if (!o.macro) process.exit(130);
+    void labDown().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  const watchdog = setTimeout(() => onSignal('deadline'), RUN_DEADLINE_MS + 5 * 60_000);
+  watchdog.unref();
+
+  try {
+    const micros = o.micro ? await micro(o, say) : [];
+    const results = o.macro ? await macro(o, say, deadline) : [];
+    const secs = (Date.now() - started.getTime()) / 1000;
+    const md = report(o, m, started, secs, micros, results);
+    process.stdout.write(`${md}\n`);
+    if (o.json !== null) writeFileSync(o.json, JSON.stringify({ machine: m, options: o, micros, results }, null, 2));
+    if (o.save) {
+      mkdirSync(o.out, { recursive: true });
+      const p = resultPath(o, m, started);
+      writeFileSync(p, `${md}\n`);
+      say(`bench: saved ${p}`);
+    }
+  } finally {
+    killAllStarted();
+    // Only when this run used the lab: a micro-only run leaves any lab alone.
+    if (o.macro) await labDown().catch((e: unknown) => say(`bench: lab down: ${(e as Error).message}`));
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
