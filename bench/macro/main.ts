@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { LAB, labDown } from '../../lab/lab-lib.js';
 import { iperfTcp, pingRtt, udpRate, wrkConns, type Durations, type MeasureContext, type MetricKey, type Sample, type Targets } from './measure.js';
 import { macroMarkdown, type MetricResult, type VariantResult } from './report.js';
-import { CommandLog, describeMachine, killAllStarted, type Machine } from './sys.js';
+import { CommandLog, describeMachine, killAllStarted, load1, type Machine } from './sys.js';
 import {
   HAPROXY_THREADS, VARIANTS, checkPath, setupVariant, type VariantKey,
 } from './variants.js';
@@ -214,6 +214,7 @@ function machineMarkdown(m: Machine): string {
     `| kernel | ${m.kernel} |`,
     `| Node | ${m.node} |`,
     `| git | ${m.git} |`,
+    `| load average (1 min) | ${m.loadStart.toFixed(2)} at the start, ${load1().toFixed(2)} at the end |`,
     ...Object.entries(m.tools).map(([k, v]) => `| ${k} | ${v} |`),
   ].join('\n');
 }
@@ -261,7 +262,7 @@ function resultPath(o: Options, m: Machine, started: Date): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, TAP devices)');
+  if (o.macro && process.getuid?.() !== 0) throw new Error('the lab benchmarks need root (network namespaces, TAP devices); --skip-macro runs the rest');
   for (const bin of [o.tapcopy, o.udpblast]) if (o.macro && !existsSync(bin)) throw new Error(`${bin} is missing (bench/run.mjs compiles bench/c/*.c)`);
   const say = (s: string): void => { process.stderr.write(`${s}\n`); };
   const started = new Date();

@@ -91,6 +91,7 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
   out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
   for (const r of results) {
     if (r.na !== undefined) { out.push(`| ${r.label} | ${METRICS.map(() => r.na).join(' | ')} |`); continue; }
+    if (Object.keys(r.metrics).length === 0) { out.push(`| ${r.label} | ${METRICS.map(() => 'failed (see notes)').join(' | ')} |`); continue; }
     out.push(`| ${r.label} | ${METRICS.map((m) => cell(r.metrics[m.key], m.digits)).join(' | ')} |`);
   }
 
@@ -106,22 +107,29 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
       return Number.isFinite(x) ? `${x.toFixed(2)}x` : '—';
     }).join(' | ')} |`);
   }
-  if (hap !== undefined && hap.na === undefined) {
-    const t = by.get('tapvsd');
+  const tv = by.get('tapvsd');
+  if (hap !== undefined && tv !== undefined && Number.isFinite(medianOf(hap, 'tcp1')) && Number.isFinite(medianOf(tv, 'tcp1'))) {
+    const t = tv;
     out.push('', `tapvsd vs HAProxy: iperf3 1 stream ${(medianOf(t, 'tcp1') / medianOf(hap, 'tcp1')).toFixed(2)}x, ` +
       `-P 4 ${(medianOf(t, 'tcp4') / medianOf(hap, 'tcp4')).toFixed(2)}x, -R ${(medianOf(t, 'tcpR') / medianOf(hap, 'tcpR')).toFixed(2)}x, ` +
       `new conn/s ${(medianOf(t, 'conns') / medianOf(hap, 'conns')).toFixed(2)}x.`);
   }
 
-  out.push('', '### Issue 7 targets', '');
-  out.push('| target | tapvsd | reference | ratio | met? |', '|---|---:|---:|---:|---|');
+  out.push('', '### Issue 7 targets (ratios of medians in this run)', '');
+  const contenders = (['tapvsd', 'tapvsd-offload'] as const).map((k) => by.get(k)).filter((r): r is VariantResult => r !== undefined && r.na === undefined);
+  out.push(`| target | reference | ${contenders.map((c) => `${c.label} | ratio | met?`).join(' | ')} |`);
+  out.push(`|---|---:|${contenders.map(() => '---:|---:|---').join('|')}|`);
   for (const t of TARGETS) {
     const m = METRICS.find((x) => x.key === t.metric);
-    const a = medianOf(by.get(t.variant), t.metric);
     const b = medianOf(by.get(t.vs), t.metric);
-    const ratio = a / b;
-    const met = !Number.isFinite(ratio) ? 'n/a' : (t.op === '>=' ? ratio >= t.want : ratio <= t.want) ? 'yes' : `**no** (${t.op === '>=' ? `${(100 * (1 - ratio / t.want)).toFixed(0)}% short` : `${(100 * (ratio / t.want - 1)).toFixed(0)}% over`})`;
-    out.push(`| ${t.what} | ${fmt(a, m?.digits ?? 2)} | ${fmt(b, m?.digits ?? 2)} (${by.get(t.vs)?.label ?? t.vs}) | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} | ${met} |`);
+    const cols = contenders.map((c) => {
+      const a = medianOf(c, t.metric);
+      const ratio = a / b;
+      const met = !Number.isFinite(ratio) ? 'n/a' : (t.op === '>=' ? ratio >= t.want : ratio <= t.want) ? 'yes'
+        : `**no** (${t.op === '>=' ? `${(100 * (1 - ratio / t.want)).toFixed(0)}% short` : `${(100 * (ratio / t.want - 1)).toFixed(0)}% over`})`;
+      return `${fmt(a, m?.digits ?? 2)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '—'} | ${met}`;
+    });
+    out.push(`| ${t.what} | ${fmt(b, m?.digits ?? 2)} (${by.get(t.vs)?.label ?? t.vs}) | ${cols.join(' | ')} |`);
   }
 
   out.push('', '### CPU during each measurement (medians; director = the tapvsd / haproxy / tapcopy process, % of one core; machine = all cores busy, %)', '');

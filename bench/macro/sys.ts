@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { run } from '../../lab/lab-lib.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +145,12 @@ export interface Machine {
   readonly node: string;
   readonly tools: Readonly<Record<string, string>>;
   readonly git: string;
+  /** 1-minute load average when the run started (other work on the machine skews figures). */
+  readonly loadStart: number;
+}
+
+export function load1(): number {
+  return loadavg()[0] ?? Number.NaN;
 }
 
 async function firstLine(cmd: string, args: string[], pick: RegExp = /.+/): Promise<string> {
@@ -180,5 +186,6 @@ export async function describeMachine(repo: string): Promise<Machine> {
       gcc: await firstLine('gcc', ['--version']),
     },
     git: sha === '?' ? 'unknown' : `${sha}${dirty ? '-dirty' : ''}`,
+    loadStart: load1(),
   };
 }

@@ -127,13 +127,13 @@ export const HAPROXY_THREADS = 2;
 export function haproxyConfig(): string {
   return `global
   nbthread ${HAPROXY_THREADS}
-  maxconn 100000
+  maxconn 8000
 defaults
   mode tcp
   timeout connect 5s
   timeout client 60s
   timeout server 60s
-  maxconn 100000
+  maxconn 8000
 frontend http
   bind ${LAB.vip}:${HTTP_PORT}
   default_backend web

@@ -87,6 +87,9 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
   --expire-quiescent-template
                        like sysctl expire_quiescent_template=1: persistence stops sending clients
                        to a real server of weight 0 (default: off)
+  --no-offload         plain frames only. By default TAP devices use IFF_VNET_HDR + TUNSETOFFLOAD
+                       (checksum, TSO, USO): the kernel hands over 64 KB super-frames, NATed whole
+                       with their partial checksums kept (off automatically with a pcap link)
   -h, --help           this text
   -v, --version        version
 `;
@@ -178,7 +181,7 @@ function parseLinkSpec(spec: string): LinkSpec {
 export function parseDaemonArgs(argv: string[]): DaemonArgs {
   const a: DaemonArgs = {
     links: [], rules: null, socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH, pidfile: null,
-    maxConns: 1 << 20, forward: true, vnetHdr: false, expireNodestConn: false, expireQuiescentTemplate: false,
+    maxConns: 1 << 20, forward: true, vnetHdr: true, expireNodestConn: false, expireQuiescentTemplate: false,
     metrics: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -213,10 +216,8 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         break;
       }
       case '--expire-quiescent-template': a.expireQuiescentTemplate = true; break;
-      case '--offload':
-        // The TAP side works (IFF_VNET_HDR + TUNSETOFFLOAD); the dataplane's handling of GSO
-        // super-frames and partial checksums is not finished, so refuse rather than misforward.
-        fail('--offload: TAP offloads (IFF_VNET_HDR) are not supported by the dataplane yet');
+      case '--offload': a.vnetHdr = true; break;
+      case '--no-offload': a.vnetHdr = false; break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
       case '-v': case '--version': process.stdout.write(`tapvsd ${VERSION}\n`); process.exit(0); break;
       default: fail(`unknown option '${arg}' (see --help)`);
@@ -397,9 +398,13 @@ async function main(): Promise<void> {
   let dataplane: Dataplane;
   try {
     const ports: PortConfig[] = [];
+    // Offloads need every link to speak virtio-net headers: a GSO super-frame must never leave
+    // on a link that cannot segment it. With a libpcap link in the set, all links go without.
+    const vnetHdr = args.vnetHdr && args.links.every((l) => l.pcap === '');
+    if (args.vnetHdr && !vnetHdr) log('info', 'offloads off: a libpcap link cannot take GSO super-frames');
     for (const s of args.links) {
       const link = s.pcap !== '' ? openPcapLink(s) : new TapLink({
-        name: s.tap, mtu: s.mtu !== 0 ? s.mtu : bridgeMtu(s.bridge), vnetHdr: args.vnetHdr,
+        name: s.tap, mtu: s.mtu !== 0 ? s.mtu : bridgeMtu(s.bridge), vnetHdr,
         ...(s.mac !== null ? { mac: s.mac } : {}), ...(s.bridge !== null ? { bridge: s.bridge } : {}),
       });
       links.push(link);

@@ -142,6 +142,9 @@ export class Dataplane {
   icmpRateLimited = 0;
   /** The batch clock, read once per batch. */
   private now = 0;
+  /** The current frame's virtio-net flags (offloads only): partial L4 checksum, GSO super-frame. */
+  private csumPartial = false;
+  private gso = false;
   /** Packet tracer (tapvsadm-style trace commands set it); null when off. */
   tracer: Tracer | null = null;
   /** tracer !== null && tracer.active, sampled once per batch. */
@@ -183,6 +186,12 @@ export class Dataplane {
     for (let i = 0; i < count; i++) {
       const off = offsets[i] + port.hdr;
       const len = lengths[i] - port.hdr;
+      if (port.hdr > 0) {
+        // virtio_net_hdr: flags (bit 0 NEEDS_CSUM), gso_type (0 = none).
+        const vh = offsets[i];
+        this.csumPartial = (port.rxU8[vh] & 1) !== 0;
+        this.gso = port.rxU8[vh + 1] !== 0;
+      }
       port.rxFrames++;
       port.rxBytes += len > 0 ? len : 0;
       if (this.tracing && tr!.matches(port.rxU8, off, len)) tr!.hold(port.index, TRACE_RX, port.rxU8, off, len, nowMs);
@@ -424,12 +433,23 @@ export class Dataplane {
     ip.setDst(daddr);
     if (proto === IPPROTO_TCP) {
       const t = port.tcp;
-      t.addrChanged(old, daddr);
-      if (t.dstPort !== dport) t.setDstPort(dport);
+      if (this.csumPartial) {
+        // NEEDS_CSUM (offloads): the field holds the pseudo-header sum only; ports are not in it.
+        t.addrChangedPartial(old, daddr);
+        t.setDstPortRaw(dport);
+      } else {
+        t.addrChanged(old, daddr);
+        if (t.dstPort !== dport) t.setDstPort(dport);
+      }
     } else {
       const u = port.udp;
-      u.addrChanged(old, daddr);
-      if (u.dstPort !== dport) u.setDstPort(dport);
+      if (this.csumPartial) {
+        u.addrChangedPartial(old, daddr);
+        u.setDstPortRaw(dport);
+      } else {
+        u.addrChanged(old, daddr);
+        if (u.dstPort !== dport) u.setDstPort(dport);
+      }
     }
     ip.decrementTtl();
     if (this.tracing) this.noteNat('in', id, proto);
@@ -464,12 +484,22 @@ export class Dataplane {
     ip.setSrc(vaddr);
     if (proto === IPPROTO_TCP) {
       const t = port.tcp;
-      t.addrChanged(old, vaddr);
-      if (t.srcPort !== vport) t.setSrcPort(vport);
+      if (this.csumPartial) {
+        t.addrChangedPartial(old, vaddr);
+        t.setSrcPortRaw(vport);
+      } else {
+        t.addrChanged(old, vaddr);
+        if (t.srcPort !== vport) t.setSrcPort(vport);
+      }
     } else {
       const u = port.udp;
-      u.addrChanged(old, vaddr);
-      if (u.srcPort !== vport) u.setSrcPort(vport);
+      if (this.csumPartial) {
+        u.addrChangedPartial(old, vaddr);
+        u.setSrcPortRaw(vport);
+      } else {
+        u.addrChanged(old, vaddr);
+        if (u.srcPort !== vport) u.setSrcPort(vport);
+      }
     }
     ip.decrementTtl();
     if (this.tracing) this.noteNat('out', id, proto);
@@ -563,7 +593,9 @@ export class Dataplane {
     }
     if (dest !== null ? !this.routeToDest(dest) : !this.routes.route(dst)) return Drop.NoRoute;
     const out = this.ports[this.routes.outLink];
-    if (ip.totalLen > out.mtu) {
+    // A GSO super-frame is cut to gso_size segments by the receiving side: only plain frames
+    // are held to the MTU.
+    if (ip.totalLen > out.mtu && !this.gso) {
       if ((ip.fragWord & IP_DF) !== 0) {
         const nh = this.routes.nextHop, ol = this.routes.outLink;
         this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out.mtu, this.routes.sourceFor(port.index, ip.src));

@@ -206,3 +206,29 @@ test('tapvsadm: the textbook session verbatim (clear, add, list, stats, save) wi
   const save = await adm('-S', '-n');
   assert.equal(save, '-A -t 192.168.222.131:80 -s rr\n-a -t 192.168.222.131:80 -r 192.168.2.129:80 -m -w 1\n-a -t 192.168.222.131:80 -r 192.168.2.130:80 -m -w 1\n');
 });
+
+test('without offloads (--no-offload): alternation and a 50 MB download intact', { skip }, async (t) => {
+  t.after(() => labDown());
+  await labUp({ rules: rulesFile(TEXTBOOK_RULES), tapvsdArgs: ['--no-offload'] });
+  const answers: string[] = [];
+  for (let i = 0; i < 4; i++) answers.push((await curl(`http://${VIP}/`)).body.includes('192.168.2.129') ? 'RS1' : 'RS2');
+  assert.deepEqual(answers, ['RS1', 'RS2', 'RS1', 'RS2']);
+  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], { timeoutMs: 150_000 });
+  assert.equal(r.stdout.split(' ')[0], blobSha256());
+});
+
+test('offloads (default): iperf3 through the VIP, both directions, 4 streams', { skip, timeout: 60_000 }, async (t) => {
+  t.after(() => labDown());
+  await labUp({ rules: rulesFile(`${TEXTBOOK_RULES}-A -t ${VIP}:5201 -s sh\n-a -t ${VIP}:5201 -r 192.168.2.129:5201 -m\n-a -t ${VIP}:5201 -r 192.168.2.130:5201 -m\n`) });
+  for (const extra of [[], ['-R'], ['-P', '4']]) {
+    const r = await nsExec(LAB.ns.client, 'iperf3', ['-c', VIP, '-t', '2', '-J', ...extra], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr + r.stdout.slice(0, 300));
+    const j = JSON.parse(r.stdout) as { end: { sum_received: { bytes: number } } };
+    assert.ok(j.end.sum_received.bytes > 10_000_000, `iperf3 ${extra.join(' ')} moved ${j.end.sum_received.bytes} bytes`);
+  }
+  const st = await status();
+  for (const p of st.ports) {
+    const bad = p.drops.reduce((a, b) => a + b, 0);
+    assert.ok(bad < 50, `drops on ${p.name}: ${p.drops.join(',')}`);
+  }
+});
