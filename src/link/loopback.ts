@@ -12,6 +12,8 @@ export interface LoopbackOptions {
   slotSize?: number;
   /** Keep copies of sent frames (tests); benchmarks turn it off. */
   capture?: boolean;
+  /** Frames carry a 12-byte virtio-net header, like a TAP with offloads. */
+  vnetHdr?: boolean;
 }
 
 function ring(slots: number, slotSize: number): FrameRing {
@@ -27,7 +29,7 @@ export class LoopbackLink implements Link {
   readonly name: string;
   readonly mac: Uint8Array;
   readonly mtu: number;
-  readonly vnetHdrLen = 0;
+  readonly vnetHdrLen: number;
   readonly rx: FrameRing;
   readonly tx: FrameRing;
   readonly sent: Buffer[] = [];
@@ -42,6 +44,7 @@ export class LoopbackLink implements Link {
     this.name = opts.name ?? 'lo0';
     this.mac = opts.mac;
     this.mtu = opts.mtu ?? 1500;
+    this.vnetHdrLen = opts.vnetHdr === true ? 12 : 0;
     const slots = opts.slots ?? 64, slotSize = opts.slotSize ?? 2048;
     this.rx = ring(slots, slotSize);
     this.tx = ring(slots, slotSize);

@@ -34,11 +34,12 @@ export interface TestDirector {
   send(link: 'ext' | 'int', frames: Uint8Array[]): void;
 }
 
-export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?: number } = {}): TestDirector {
+export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?: number; vnetHdr?: boolean } = {}): TestDirector {
   const ipvs = new Ipvs({ maxConns: opts.maxConns ?? 4096 });
   const capture = opts.capture ?? true;
-  const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture });
-  const int = new LoopbackLink({ name: 'int0', mac: INT_MAC, capture, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+  const vnetHdr = opts.vnetHdr === true;
+  const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture, vnetHdr });
+  const int = new LoopbackLink({ name: 'int0', mac: INT_MAC, capture, vnetHdr, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
   const dp = new Dataplane(ipvs, [
     { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: 0 },
     { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
