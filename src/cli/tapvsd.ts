@@ -28,7 +28,7 @@ import { TapLink } from '../link/tap.js';
 import { PcapLink } from '../link/pcap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
-import { parseIpv4 } from '../packet/ipv4.js';
+import { parseAddress, parsePrefix } from '../addr.js';
 
 export const VERSION = '0.1.0';
 
@@ -137,17 +137,11 @@ function parseLinkSpec(spec: string): LinkSpec {
       case 'pcap': l.pcap = v; break;
       case 'bridge': l.bridge = v; break;
       case 'addr': {
-        const m = /^([^/]+)\/(\d{1,2})$/.exec(v);
-        const a = m === null ? null : parseIpv4(m[1]);
-        const len = m === null ? -1 : Number(m[2]);
-        if (a === null || len < 1 || len > 32) fail(`--link: invalid address '${v}' (want A.B.C.D/LEN)`);
-        l.addrs.push({ addr: a, prefixLen: len });
+        try { l.addrs.push(parsePrefix(v, '--link addr')); } catch (e) { fail((e as Error).message); }
         break;
       }
       case 'gw': {
-        const a = parseIpv4(v);
-        if (a === null) fail(`--link: invalid gateway '${v}'`);
-        l.gateway = a;
+        try { l.gateway = parseAddress(v, '--link gw'); } catch (e) { fail((e as Error).message); }
         break;
       }
       case 'mac': {

@@ -46,6 +46,7 @@
 import { IP_DF, IP_MF, IP_OFFMASK, IPV4_MIN_HLEN } from '../packet/ipv4.js';
 import { checksum } from '../packet/checksum.js';
 import { TapvsError } from '../errors.js';
+import { copyBytes } from './fragment.js';
 
 /** add() results: small integers, so they double as counter indexes. */
 export const Defrag = {
@@ -481,9 +482,10 @@ export class Reassembler {
     while (pos < end) {
       const pageEnd = (pos | (PAGE_BYTES - 1)) + 1;
       const stop = pageEnd < end ? pageEnd : end;
-      let d = (this.pageTable[pt + (pos >> PAGE_SHIFT)] << PAGE_SHIFT) + (pos & (PAGE_BYTES - 1));
+      const d = (this.pageTable[pt + (pos >> PAGE_SHIFT)] << PAGE_SHIFT) + (pos & (PAGE_BYTES - 1));
       const n = stop - pos;
-      for (let k = 0; k < n; k++) a[d++] = u8[i++];
+      copyBytes(u8, i, a, d, n);
+      i += n;
       pos = stop;
     }
   }

@@ -13,7 +13,8 @@
  * §5.3-5.8 (lookup, scheduling, persistence, removal), §7 (counters).
  */
 import { TapvsError } from '../errors.js';
-import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
+import { parseAddress } from '../addr.js';
+import { formatIpv4 } from '../packet/ipv4.js';
 import type {
   ConnInfo, DestConfig, DestKey, ListResult, ServiceConfig, ServiceInfo, ServiceKey, Timeouts as TimeoutsMsg,
 } from '../control/protocol.js';
@@ -490,7 +491,7 @@ export class Ipvs {
     if (key === null || typeof key !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing service');
     const proto = key.proto === 'tcp' ? IPPROTO_TCP : key.proto === 'udp' ? IPPROTO_UDP : -1;
     if (proto < 0) throw new TapvsError('BAD_ARGUMENT', `unsupported protocol ${String(key.proto)}`);
-    const addr = typeof key.addr === 'string' ? parseIpv4(key.addr) : null;
+    const addr = validAddress(key.addr);
     if (addr === null || addr === 0 || isMulticastOrBroadcast(addr)) {
       throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server address[:port] specified');
     }
@@ -500,7 +501,7 @@ export class Ipvs {
 
   private parseDestKey(dk: DestKey, svc: Service): { addr: number; port: number } {
     if (dk === null || typeof dk !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing real server');
-    const addr = typeof dk.addr === 'string' ? parseIpv4(dk.addr) : null;
+    const addr = validAddress(dk.addr);
     if (addr === null || !isPort(dk.port)) {
       throw new TapvsError('BAD_ARGUMENT', 'illegal real server address[:port] specified');
     }
@@ -527,7 +528,7 @@ export class Ipvs {
       }
       persistentS = cfg.persistentS;
     }
-    const mask = parseIpv4(typeof cfg.netmask === 'string' ? cfg.netmask : '255.255.255.255');
+    const mask = validAddress(typeof cfg.netmask === 'string' ? cfg.netmask : '255.255.255.255');
     // Like the kernel, any mask is taken (ipvsadm parses it with inet_aton); it is ANDed with the client.
     if (mask === null) throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server netmask specified');
     // Validate the scheduler name now so a failed -A changes nothing.
@@ -572,6 +573,15 @@ interface ValidServiceConfig {
   persistentS: number | null;
   netmask: number;
   ops: boolean;
+}
+
+/** A dotted quad checked by ip-address (src/addr.ts), or null: callers word the ipvsadm error. */
+function validAddress(text: unknown): number | null {
+  try {
+    return parseAddress(text, 'address');
+  } catch {
+    return null;
+  }
 }
 
 function zeroService(s: Service): void {

@@ -13,10 +13,13 @@
  *   checks), and then the kernel sees the same frames and must be told to ignore them (no
  *   VIP/DIP on the interface, forwarding off): see the README's "libpcap attachment".
  * - Only frames the director needs are captured, selected in the kernel by a BPF filter:
- *   `inbound and not ether src <mac> and (ether dst <mac> or ether broadcast)`. libpcap's
- *   setdirection is not exposed by the npm package; `inbound` is the same test (the Linux packet
- *   type, SKF_AD_PKTTYPE), so neither our own injected frames nor the kernel's transmissions
- *   come back to us. Receiving our own source MAC means a loop or a MAC clash: not ours.
+ *   `not ether src <mac> and not ether src <nic mac> and (ether dst <mac> or ether broadcast)`.
+ *   The npm package does not expose pcap_setdirection, so the source MACs stand for "inbound":
+ *   a packet socket never gets its own injected frames back (the kernel skips the sending
+ *   socket), and what else leaves the interface is the kernel's, from the NIC's MAC. Received,
+ *   either source would be a loop or a MAC clash. (The filter keyword `inbound` would say it
+ *   directly, but libpcap runs the first ring block through its userland BPF interpreter, which
+ *   cannot read the packet type and rejects it: measured, the first frame after open was lost.)
  *   With mac=nic, IPv4 to the kernel's own addresses on the interface (read at open) is left
  *   out too: it is the kernel's, and the director would route it back onto the segment.
  * - RX: the npm binding calls back once per frame while libpcap drains the capture ring; each
@@ -150,13 +153,14 @@ export function captureOffloadsOn(iface: string): string[] {
 }
 
 /**
- * The BPF program source that selects the frames the director needs (see the header).
- * `exclude` lists IPv4 destinations to leave to the kernel: with mac=nic, the kernel's own
- * addresses on the interface, which the director would otherwise route back out.
+ * The BPF program source that selects the frames the director needs (see the header): to `mac`
+ * or broadcast, from neither `mac` nor `nicMac`. `exclude` lists IPv4 destinations to leave to
+ * the kernel: with mac=nic, its own addresses on the interface, which the director would
+ * otherwise route back onto the segment.
  */
-export function captureFilter(mac: Uint8Array, exclude: readonly string[] = []): string {
-  const m = formatMac(mac);
-  let f = `inbound and not ether src ${m} and (ether dst ${m} or ether broadcast)`;
+export function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: readonly string[] = []): string {
+  const m = formatMac(mac), n = formatMac(nicMac);
+  let f = `not ether src ${m}${n !== m ? ` and not ether src ${n}` : ''} and (ether dst ${m} or ether broadcast)`;
   for (const a of exclude) f += ` and not ip dst host ${a}`;
   return f;
 }
@@ -278,7 +282,7 @@ export class PcapLink implements Link {
     this.hdr32 = new Uint32Array(hdrAb);
 
     // With the NIC's MAC the kernel's own traffic arrives to the same MAC: leave it to the kernel.
-    const filter = captureFilter(mac, promiscuous ? [] : kernelAddresses(iface));
+    const filter = captureFilter(mac, nicMac, promiscuous ? [] : kernelAddresses(iface));
     const { PcapSession } = loadPcapBinding();
     const session = new PcapSession();
     try {

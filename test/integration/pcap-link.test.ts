@@ -222,7 +222,7 @@ test('PcapLink: a missing, down or non-Ethernet interface and a missing permissi
   assert.equal(ok['mtu'], 1500);
 });
 
-test('PcapLink: captures frames to its MAC and broadcast only, never its own, and injects in batches', { skip }, async (t) => {
+test('PcapLink: captures frames to its MAC and broadcast only, from neither its MAC nor the NIC\'s, and injects', { skip }, async (t) => {
   const { a, b } = makePair(t);
   // The link under test: records every delivered frame, answers the first unicast with one
   // broadcast frame of EtherType 0x88b5 (what it must not capture back), reports after 2 s.
@@ -265,8 +265,8 @@ setTimeout(() => {
   for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(out.includes('ready'), `link child did not start: ${err}`);
 
-  // From b: four frames (to the link's MAC, broadcast, another MAC, with the link's MAC as
-  // source), then listen for the link's broadcast answer.
+  // From b: five frames (to the link's MAC, broadcast, to another MAC, from the link's MAC, from
+  // pa's own MAC: what the kernel would send), then listen for the link's broadcast answer.
   const sender = `
 import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
@@ -278,6 +278,7 @@ s.send(frame('027400000001', src, b'to-link'))
 s.send(frame('ffffffffffff', src, b'broadcast'))
 s.send(frame('020000000099', src, b'to-other'))
 s.send(frame('ffffffffffff', bytes.fromhex('027400000001'), b'spoofed-src'))
+s.send(frame('ffffffffffff', bytes.fromhex('02000000a001'), b'nic-src'))
 s.settimeout(2.0)
 got = b''
 try:
