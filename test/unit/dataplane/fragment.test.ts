@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Defrag, Reassembler } from '../../../src/dataplane/defrag.js';
 import {
-  FRAG_IGNORE_DF, Frag, FragmentBuffer, type FragmentSink, countFragments, fragmentInto,
+  FRAG_IGNORE_DF, Frag, FragmentBuffer, type FragmentSink, copyBytes, countFragments, fragmentInto,
 } from '../../../src/dataplane/fragment.js';
 import { checksum } from '../../../src/packet/checksum.js';
 
@@ -82,6 +82,24 @@ function assertValidFragments(d: Uint8Array, ps: Piece[], mtu: number): void {
   });
   assert.deepEqual(Uint8Array.from(data), d.subarray(dhl));
 }
+
+test('copyBytes copies exactly len bytes for every alignment and length 0..100, touching nothing else', () => {
+  const rng = rnd(5);
+  const src = new Uint8Array(256).map(() => rng() & 0xff);
+  const base = new Uint8Array(256).fill(0xee);
+  for (let len = 0; len <= 100; len++) {
+    for (let so = 0; so < 4; so++) {
+      for (let dof = 0; dof < 4; dof++) {
+        const dst = base.slice();
+        const at = 10 + dof, from = 3 + so;
+        copyBytes(src, from, dst, at, len);
+        const want = base.slice();
+        want.set(src.subarray(from, from + len), at);
+        assert.deepEqual(dst, want, `len ${len} src+${so} dst+${dof}`);
+      }
+    }
+  }
+});
 
 test('a datagram that fits the MTU is emitted once, unchanged, even with DF', () => {
   const fb = new FragmentBuffer(4096, 8);
