@@ -2,8 +2,11 @@
  * The directors compared, each set up on a freshly built lab (lab-lib's textbook topology) and
  * torn down with it:
  *
- *   tapvsd          the real director, as `lab up` starts it, with the benchmark's rules
- *   tapvsd-offload  the same with `--offload` (vnet_hdr + GSO); n/a while tapvsd refuses it
+ *   tapvsd          the real director, as `lab up --offload` starts it (vnet_hdr + GSO, tapvsd's
+ *                   default since offloads landed), with the benchmark's rules; n/a when this
+ *                   tapvsd refuses `--offload`
+ *   tapvsd-plain    the same with plain frames (`--no-offload`; no flag on a tapvsd that predates
+ *                   offloads, whose default was plain frames)
  *   nft             tapvs-dir's kernel as director: VIP on tapvs-br-ext, DIP on tapvs-br-int,
  *                   ip_forward=1, nftables DNAT (numgen inc mod 2 for :80), no SNAT
  *   haproxy         HAProxy (mode tcp) in tapvs-dir, binding VIP:80 and VIP:5201
@@ -21,11 +24,11 @@ import { LAB, LabError, labUp, nsExec, run } from '../../lab/lab-lib.js';
 import { UDP_PORT, type Targets } from './measure.js';
 import { CommandLog, shellLine, sleep, startInNs, stopStarted, waitUntil, type Started } from './sys.js';
 
-export type VariantKey = 'tapvsd' | 'tapvsd-offload' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet';
+export type VariantKey = 'tapvsd' | 'tapvsd-plain' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet';
 
 export const VARIANTS: readonly { key: VariantKey; label: string; what: string }[] = [
-  { key: 'tapvsd', label: 'tapvsd', what: 'tapvsd (TAP, no offloads), rr on :80, sh on :5201, UDP :9000 -> RS1' },
-  { key: 'tapvsd-offload', label: 'tapvsd --offload', what: 'tapvsd with vnet_hdr/GSO offloads' },
+  { key: 'tapvsd', label: 'tapvsd (offloads)', what: 'tapvsd --offload (vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)' },
+  { key: 'tapvsd-plain', label: 'tapvsd --no-offload', what: 'tapvsd with plain frames, same rules' },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
   { key: 'haproxy', label: 'HAProxy (mode tcp)', what: 'HAProxy 2 threads, roundrobin on :80, RS1 on :5201 (TCP only)' },
   { key: 'routing', label: 'kernel routing (no NAT)', what: 'tapvs-dir kernel routes client -> RS directly: ceiling' },
@@ -71,11 +74,12 @@ async function sh(ctx: VariantContext, ns: string | null, cmd: string, args: str
 }
 
 async function labBase(ctx: VariantContext, director: false): Promise<void>;
-async function labBase(ctx: VariantContext, director: true, rules: string, offload: boolean): Promise<number>;
-async function labBase(ctx: VariantContext, director: boolean, rules?: string, offload = false): Promise<number | void> {
-  ctx.log.add(`# lab-lib labUp(${director ? `{ rules: '${rules}'${offload ? ', offload: true' : ''} }` : '{ director: false }'})` +
-    `  (= npm run lab -- up ${director ? `--rules ${rules}${offload ? ' --offload' : ''}` : '--no-director'})`);
-  const info = await labUp({ director, ...(rules !== undefined ? { rules } : {}), offload, readyTimeoutMs: 20_000 });
+async function labBase(ctx: VariantContext, director: true, rules: string, offload: boolean, extra: string[]): Promise<number>;
+async function labBase(ctx: VariantContext, director: boolean, rules?: string, offload = false, extra: string[] = []): Promise<number | void> {
+  const flags = [...(offload ? ['--offload'] : []), ...extra.flatMap((a) => ['--tapvsd-arg', a])].join(' ');
+  ctx.log.add(`# lab-lib labUp(${director ? `{ rules: '${rules}'${offload ? ', offload: true' : ''}${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
+    `  (= npm run lab -- up ${director ? `--rules ${rules}${flags !== '' ? ` ${flags}` : ''}` : '--no-director'})`);
+  const info = await labUp({ director, ...(rules !== undefined ? { rules } : {}), offload, tapvsdArgs: extra, readyTimeoutMs: 20_000 });
   if (director) return info.pids['tapvsd'] ?? -1;
 }
 
@@ -188,15 +192,22 @@ async function tapvsdNotes(): Promise<string[]> {
   return notes;
 }
 
+/** Does this tapvsd know `--no-offload` (offloads on by default)? */
+async function tapvsdHasNoOffload(): Promise<boolean> {
+  const r = await run(process.execPath, [LAB.tapvsdJs, '--help'], { timeoutMs: 10_000 });
+  return r.stdout.includes('--no-offload');
+}
+
 async function setupTapvsd(ctx: VariantContext, offload: boolean): Promise<Running | NotApplicable> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
+  const extra = !offload && await tapvsdHasNoOffload() ? ['--no-offload'] : [];
   let pid: number;
   try {
-    pid = await labBase(ctx, true, rules, offload);
+    pid = await labBase(ctx, true, rules, offload, extra);
   } catch (e) {
     const msg = (e as Error).message;
-    if (offload && e instanceof LabError && /--offload/.test(msg)) {
+    if (offload && e instanceof LabError && /--offload:/.test(msg)) {
       const why = /--offload:[^\n]*/.exec(msg)?.[0] ?? 'refused';
       return { na: `n/a (not supported yet: tapvsd says "${why}")` };
     }
@@ -287,8 +298,8 @@ async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running
 
 export async function setupVariant(key: VariantKey, ctx: VariantContext): Promise<Running | NotApplicable> {
   switch (key) {
-    case 'tapvsd': return setupTapvsd(ctx, false);
-    case 'tapvsd-offload': return setupTapvsd(ctx, true);
+    case 'tapvsd': return setupTapvsd(ctx, true);
+    case 'tapvsd-plain': return setupTapvsd(ctx, false);
     case 'nft': return setupNft(ctx);
     case 'haproxy': return setupHaproxy(ctx);
     case 'routing': return setupRouting(ctx);
