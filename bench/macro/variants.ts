@@ -201,6 +201,7 @@ async function tapvsdHasNoOffload(): Promise<boolean> {
 async function setupTapvsd(ctx: VariantContext, offload: boolean): Promise<Running | NotApplicable> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
+  ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
   const extra = !offload && await tapvsdHasNoOffload() ? ['--no-offload'] : [];
   let pid: number;
   try {

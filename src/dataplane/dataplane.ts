@@ -11,6 +11,9 @@
  * service lookup and scheduling for a new flow only (TCP needs SYN without RST), counters before
  * transmission, TTL and MTU checks before the rewrite so that ICMP errors quote what the client
  * sent. ICMP errors that quote a connection's packet are translated like ip_vs_in/out_icmp.
+ * IPv4 fragments are reassembled before IPVS sees them (defrag.ts) and sent on in fragments
+ * again (fragment.ts); oversized packets without DF are fragmented, with DF answered by ICMP
+ * fragmentation needed.
  * Tracing (src/trace) sits behind one boolean read per batch: with no tracer the fast path
  * builds no string and copies nothing.
  */
@@ -38,6 +41,8 @@ import { TRACE_RX, TRACE_TX, type Tracer, destLoad, dropComment, forwardComment,
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import { CONSUMED, DROP_COUNT, DROP_NAMES, Drop, SENT } from './drops.js';
+import { Defrag, Reassembler } from './defrag.js';
+import { FRAG_IGNORE_DF, Frag, FragmentBuffer, fragmentInto } from './fragment.js';
 
 const IPPROTO_ICMP = 1;
 const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
@@ -72,14 +77,18 @@ export class Port {
   readonly mac: Uint8Array;
   readonly mtu: number;
   readonly hdr: number;
-  readonly rxU8: Uint8Array;
+  /** The RX ring, or a reassembled datagram while one is being processed (see handleFragment). */
+  rxU8: Uint8Array;
+  readonly ringU8: Uint8Array;
+  readonly ringDv: DataView;
   readonly txBuf: Buffer;
   readonly txDv: DataView;
   /** Zero-copy TX slot sources (see FrameRing.src); null when the link copies. */
   readonly txSrc: Uint8Array | null;
   readonly txSrcOff: Uint32Array | null;
   /** Word views of the rings for allocation-free copies (null when not 4-byte aligned). */
-  readonly rx32: Int32Array | null;
+  rx32: Int32Array | null;
+  readonly ring32: Int32Array | null;
   readonly tx32: Int32Array | null;
   readonly eth: EthView;
   readonly arpV: ArpView;
@@ -108,12 +117,15 @@ export class Port {
     this.hdr = link.vnetHdrLen;
     const rx = link.rx.buf;
     this.rxU8 = rx;
+    this.ringU8 = rx;
     const rxDv = new DataView(rx.buffer, rx.byteOffset, rx.byteLength);
+    this.ringDv = rxDv;
     this.txBuf = link.tx.buf;
     this.txDv = new DataView(this.txBuf.buffer, this.txBuf.byteOffset, this.txBuf.byteLength);
     this.txSrc = link.setTxSources !== undefined && link.tx.src !== undefined ? link.tx.src : null;
     this.txSrcOff = this.txSrc !== null && link.tx.srcOffsets !== undefined ? link.tx.srcOffsets : null;
     this.rx32 = wordView(rx);
+    this.ring32 = this.rx32;
     this.tx32 = wordView(this.txBuf);
     this.eth = new EthView(rx, rxDv);
     this.arpV = new ArpView(rx, rxDv);
@@ -142,6 +154,16 @@ export class Dataplane {
   icmpRateLimited = 0;
   /** The batch clock, read once per batch. */
   private now = 0;
+  /** IPv4 reassembly (shared by all links) and the scratch for outgoing fragments. */
+  readonly reasm: Reassembler;
+  private readonly fragBuf = new FragmentBuffer(65535 + 64 * 64, 64);
+  /** True while a reassembled datagram runs through handleIpv4. */
+  private reassembled = false;
+  private reasmMaxFrag = 0;
+  /** Set by checkForward: fragment the packet to this size (0 = send whole). */
+  private fragMtu = 0;
+  /** Fragments created for oversized packets without DF (like IPSTATS_MIB_FRAGCREATES). */
+  fragsSent = 0;
   /** The current frame's virtio-net flags (offloads only): partial L4 checksum, GSO super-frame. */
   private csumPartial = false;
   private gso = false;
@@ -159,6 +181,7 @@ export class Dataplane {
     this.opts = { forward: true, icmpRatePerS: 1000, zeroCopy: true, ...opts };
     this.icmpTokens = this.opts.icmpRatePerS;
     this.ports = ports.map((p, i) => new Port(i, p));
+    this.reasm = new Reassembler({ onTimeout: (q, len) => this.reassemblyTimeout(q, len) });
     this.routes = new HostRoutes(ports.map((p) => ({ addrs: p.addrs, gateway: p.gateway })));
     // Zero-copy forwarding when every link can point TX slots at the other links' RX rings.
     this.zeroCopy = this.opts.zeroCopy && this.ports.every((p) => p.txSrc !== null && p.txSrcOff !== null);
@@ -212,6 +235,7 @@ export class Dataplane {
   tick(nowMs: number): void {
     this.now = nowMs;
     this.ipvs.expire(nowMs);
+    this.reasm.expire(nowMs);
     // Frames whose next hop never resolved are counted by each ARP cache (arpUnresolvedDrops).
     for (const p of this.ports) p.arp.tick(nowMs, (ip) => this.sendArpRequest(p, ip));
     this.flushAll();
@@ -298,7 +322,7 @@ export class Dataplane {
     const src = ip.src, dst = ip.dst;
     if (src === 0 || src === -1 || (src >>> 28) === 0xe || (src >>> 24) === 127 || this.isLocal(src)) return Drop.Martian;
     if ((dst >>> 28) === 0xe || dst === -1 || this.routes.isSubnetBroadcast(port.index, dst)) return Drop.Broadcast;
-    if (ip.isFragment) return Drop.Fragment;
+    if (ip.isFragment && !this.reassembled) return this.handleFragment(port, ip.offset, ip.totalLen);
     const proto = ip.protocol;
     const l4 = ip.payloadOff, l4End = ip.payloadEnd;
     if (this.isLocal(dst)) {
@@ -330,6 +354,39 @@ export class Dataplane {
     }
     if (!this.opts.forward) return Drop.NoRoute;
     return this.forward(port, ip.offset, ip.totalLen, dst);
+  }
+
+  /**
+   * A fragment (reference §5.10: IPVS sees whole datagrams; the kernel reassembles first, for
+   * local and forwarded traffic alike). Fragments wait in the Reassembler; the completing one
+   * runs the whole datagram through the IPv4 path, with the port's views pointed at the
+   * reassembled copy. Such a datagram is sent by copying, fragmented again to the size its
+   * largest fragment had (as the kernel does).
+   */
+  private handleFragment(port: Port, ipOff: number, ipLen: number): number {
+    const r = this.reasm.add(port.rxU8, ipOff, ipLen, this.now);
+    if (r === Defrag.Pending) return CONSUMED;
+    if (r !== Defrag.Complete) return Drop.Fragment;
+    const out = this.reasm.out, dv = this.reasm.outDv;
+    port.rxU8 = out;
+    port.rx32 = null;
+    port.ip.attach(out, dv);
+    port.tcp.attach(out, dv);
+    port.udp.attach(out, dv);
+    port.icmp.attach(out, dv);
+    this.reassembled = true;
+    this.reasmMaxFrag = this.reasm.outMaxFragSize;
+    try {
+      return this.handleIpv4(port, 0, this.reasm.outLen);
+    } finally {
+      this.reassembled = false;
+      port.rxU8 = port.ringU8;
+      port.rx32 = port.ring32;
+      port.ip.attach(port.ringU8, port.ringDv);
+      port.tcp.attach(port.ringU8, port.ringDv);
+      port.udp.attach(port.ringU8, port.ringDv);
+      port.icmp.attach(port.ringU8, port.ringDv);
+    }
   }
 
   // ------------------------------------------------------------------ IPVS
@@ -595,14 +652,20 @@ export class Dataplane {
     const out = this.ports[this.routes.outLink];
     // A GSO super-frame is cut to gso_size segments by the receiving side: only plain frames
     // are held to the MTU.
-    if (ip.totalLen > out.mtu && !this.gso) {
-      if ((ip.fragWord & IP_DF) !== 0) {
+    this.fragMtu = 0;
+    // A reassembled datagram leaves in fragments no larger than its largest one was (kernel
+    // behaviour), and DF on it means that size itself must fit.
+    const limit = this.reassembled && this.reasmMaxFrag < out.mtu ? this.reasmMaxFrag : out.mtu;
+    if ((ip.totalLen > limit || (this.reassembled && ip.totalLen > out.mtu)) && !this.gso) {
+      const df = (ip.fragWord & IP_DF) !== 0;
+      if (df && (!this.reassembled || this.reasmMaxFrag > out.mtu)) {
         const nh = this.routes.nextHop, ol = this.routes.outLink;
         this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out.mtu, this.routes.sourceFor(port.index, ip.src));
         this.routes.outLink = ol;
         this.routes.nextHop = nh;
+        return Drop.TooBig;
       }
-      return Drop.TooBig;
+      this.fragMtu = limit;
     }
     return SENT;
   }
@@ -649,6 +712,8 @@ export class Dataplane {
    * happens before the handler returns). Otherwise the packet is copied into a TX slot.
    */
   private forwardRx(port: Port, ipOff: number, len: number): number {
+    if (this.fragMtu > 0) return this.sendFragments(port, ipOff, len);
+    if (this.reassembled) return this.transmit(port.rxU8, null, ipOff, len);
     const out = this.ports[this.routes.outLink];
     if (!this.zeroCopy || out.hdr !== port.hdr) return this.transmit(port.rxU8, port.rx32, ipOff, len);
     const nextHop = this.routes.nextHop;
@@ -686,6 +751,47 @@ export class Dataplane {
     if (!out.arp.enqueue(nextHop, u8, fs, ETH_HLEN + len)) return Drop.ArpQueueFull;
     if (out.arp.startResolve(nextHop, this.now)) this.sendArpRequest(out, nextHop);
     return SENT;
+  }
+
+  /**
+   * Fragments the (already rewritten) datagram to this.fragMtu (RFC 791) and sends each piece.
+   * A partial checksum (offloads) is completed first: fragments carry no virtio-net header.
+   */
+  private sendFragments(port: Port, ipOff: number, len: number): number {
+    const u8 = port.rxU8;
+    if (this.csumPartial) finishL4Checksum(u8, ipOff, len);
+    const fb = this.fragBuf;
+    fb.reset();
+    const n = fragmentInto(u8, ipOff, len, this.fragMtu, fb, this.reassembled ? FRAG_IGNORE_DF : 0);
+    this.fragMtu = 0;
+    if (n < 0) return n === Frag.DontFragment ? Drop.TooBig : Drop.BadHeader;
+    const outLink = this.routes.outLink, nextHop = this.routes.nextHop;
+    let v: number = SENT;
+    for (let i = 0; i < fb.count; i++) {
+      this.routes.outLink = outLink;
+      this.routes.nextHop = nextHop;
+      const r = this.transmit(fb.buf, null, fb.offsets[i], fb.lengths[i]);
+      if (r !== SENT) v = r;
+    }
+    this.fragsSent += fb.count;
+    return v;
+  }
+
+  /** ICMP time exceeded (fragment reassembly, code 1) to a sender whose datagram never completed. */
+  private reassemblyTimeout(quote: Uint8Array, len: number): void {
+    if (len < IPV4_MIN_HLEN + 8 || quote[9] === IPPROTO_ICMP) return;
+    const src = readI32(quote, 16), dst = readI32(quote, 12); // our reply goes back to the quoted source
+    if (!this.isLocal(src) || !this.takeIcmpToken()) return;
+    const b = this.scratch, dv = this.scratchDv;
+    const total = IPV4_MIN_HLEN + 8 + len;
+    const l4 = writeIpv4(dv, b, 0, total, this.nextIpId(), 0, DEFAULT_TTL, IPPROTO_ICMP, src, dst);
+    b[l4] = ICMP_TIME_EXCEEDED;
+    b[l4 + 1] = 1;
+    dv.setUint32(l4 + 4, 0);
+    dv.setUint16(l4 + 2, 0);
+    for (let i = 0; i < len; i++) b[l4 + 8 + i] = quote[i];
+    dv.setUint16(l4 + 2, checksum(b, l4, l4 + 8 + len));
+    if (this.routes.route(dst)) this.transmit(b, null, 0, total);
   }
 
   /** Sends the frames that waited for `ip` now that its MAC is at cache slot s. */
@@ -899,6 +1005,8 @@ export class Dataplane {
       connCapacity: this.ipvs.conns.capacity,
       tableFull: this.ipvs.tableFull,
       icmpRateLimited: this.icmpRateLimited,
+      reassembly: { ...this.reasm.counters, inProgress: this.reasm.inProgress, bytesInUse: this.reasm.bytesInUse },
+      fragmentsSent: this.fragsSent,
     };
   }
 }
@@ -913,6 +1021,8 @@ export interface DataplaneStatus {
   connCapacity: number;
   tableFull: number;
   icmpRateLimited: number;
+  reassembly: Record<string, number>;
+  fragmentsSent: number;
 }
 
 function wordView(b: Uint8Array): Int32Array | null {
@@ -937,6 +1047,18 @@ function copyBytes(src: Uint8Array, src32: Int32Array | null, srcOff: number, ds
     return;
   }
   for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+}
+
+/** Completes a NEEDS_CSUM TCP/UDP checksum (the field holds the pseudo-header sum) in software. */
+function finishL4Checksum(b: Uint8Array, ipOff: number, len: number): void {
+  const l4 = ipOff + ((b[ipOff] & 0x0f) << 2);
+  const proto = b[ipOff + 9];
+  const field = proto === IPPROTO_TCP ? l4 + 16 : proto === IPPROTO_UDP ? l4 + 6 : -1;
+  if (field < 0) return;
+  let c = csumFinish(onesSum(b, l4, ipOff + len, 0));
+  if (proto === IPPROTO_UDP && c === 0) c = 0xffff;
+  b[field] = c >>> 8;
+  b[field + 1] = c & 0xff;
 }
 
 function readI32(b: Uint8Array, off: number): number {
