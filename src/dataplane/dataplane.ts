@@ -715,7 +715,11 @@ export class Dataplane {
     if (this.fragMtu > 0) return this.sendFragments(port, ipOff, len);
     if (this.reassembled) return this.transmit(port.rxU8, null, ipOff, len);
     const out = this.ports[this.routes.outLink];
-    if (!this.zeroCopy || out.hdr !== port.hdr) return this.transmit(port.rxU8, port.rx32, ipOff, len);
+    if (!this.zeroCopy || out.hdr !== port.hdr) {
+      // The copy leaves without the virtio-net header: a partial checksum must be completed here.
+      if (this.csumPartial && !this.gso) finishL4Checksum(port.rxU8, ipOff, len);
+      return this.transmit(port.rxU8, port.rx32, ipOff, len);
+    }
     const nextHop = this.routes.nextHop;
     const u8 = port.rxU8;
     const fs = ipOff - ETH_HLEN;
@@ -748,6 +752,9 @@ export class Dataplane {
       return SENT;
     }
     writeEth(u8, fs, ZERO_MAC, 0, out.mac, ETHERTYPE_IPV4);
+    // A parked frame loses its virtio-net header: complete a partial checksum now (a GSO
+    // super-frame is too big to park and is dropped by enqueue).
+    if (this.csumPartial && !this.gso) finishL4Checksum(u8, ipOff, len);
     if (!out.arp.enqueue(nextHop, u8, fs, ETH_HLEN + len)) return Drop.ArpQueueFull;
     if (out.arp.startResolve(nextHop, this.now)) this.sendArpRequest(out, nextHop);
     return SENT;

@@ -118,10 +118,11 @@ test('SYN flood: 200,000 spoofed SYNs while a client keeps succeeding; memory bo
   assert.ok(during.conns >= 150_000, `half-open entries ${during.conns}`);
   const rssGrowthMiB = (during.memory.rss - before.memory.rss) / 1048576;
   assert.ok(rssGrowthMiB < 200, `rss grew ${rssGrowthMiB.toFixed(0)} MiB`);
-  // SYN_RECV: 60 s. Poll (bounded) until they are gone.
+  // SYN_RECV: 60 s. Poll (bounded) until they are gone; the real requests' entries (TIME_WAIT,
+  // 120 s) may remain: at most one per request made.
   let after = during;
-  for (let i = 0; i < 80 && after.conns > 100; i++) { await sleep(1000); after = await status(); }
-  assert.ok(after.conns <= 100, `entries left after 80 s: ${after.conns}`);
+  for (let i = 0; i < 80 && after.conns > ok + failed + 10; i++) { await sleep(1000); after = await status(); }
+  assert.ok(after.conns <= ok + failed + 10, `entries left after 80 s: ${after.conns} (real requests: ${ok})`);
 });
 
 test('a full connection table refuses new flows (counted) while an existing transfer completes intact', { skip, timeout: 120_000 }, async (t) => {

@@ -73,3 +73,21 @@ test('NEEDS_CSUM frames: DNAT in and SNAT out keep the virtio header and a parti
   assert.ok(finishPartial(back), 'partial checksum completes after SNAT');
   assert.equal(td.dp.ports[1].drops.reduce((a, b) => a + b, 0), 0, 'a GSO frame above the MTU is not dropped');
 });
+
+test('a NEEDS_CSUM frame parked for ARP leaves with its checksum completed (the parked copy has no virtio header)', () => {
+  const td = makeDirector({ vnetHdr: true });
+  const z = new Uint8Array(6);
+  td.send('ext', [Buffer.concat([Buffer.alloc(12), arpFrame(1, CLIENT_MAC, CLIENT, z, VIP)])]);
+  td.ext.take();
+  textbookService(td);
+  const syn = ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN });
+  td.send('ext', [vnet(syn, 0)]);
+  const [req] = td.int.take();
+  assert.equal(decode(req.subarray(12)).arpOp, 1, 'ARP request for the real server');
+  td.send('int', [Buffer.concat([Buffer.alloc(12), arpFrame(2, RS1_MAC, RS1, INT_MAC, 0xc0a80288 | 0)])]);
+  const [out] = td.int.take();
+  assert.equal(out[0], 0, 'no NEEDS_CSUM on the parked copy');
+  const d = decode(out.subarray(12));
+  assert.equal(d.dst, '192.168.2.129');
+  assert.ok(d.l4CsumOk, 'full TCP checksum');
+});
