@@ -175,16 +175,48 @@ function directTargets(directorPid: number | null): Targets {
   };
 }
 
-/** tapvsd's own view at the end: `tapvsd status` (drops by reason) and warnings in its log. */
+interface StatusJson {
+  conns: number; tableFull: number; memory: { rss: number }; dropNames: string[];
+  ports: { name: string; rxFrames: number; rxBatches: number; txFrames: number; txDropped: number; arpUnresolvedDrops: number; drops: number[] }[];
+}
+
+/**
+ * Frames the kernel dropped on the way into user space: a TAP's TX direction is the kernel
+ * handing frames to the reader, so tx_dropped counts frames lost because the director did not
+ * read fast enough (its queue is the device's txqueuelen).
+ */
+async function tapKernelDrops(taps: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const tap of taps) {
+    const r = await nsExec(LAB.ns.dir, 'ip', ['-s', '-j', 'link', 'show', 'dev', tap], { timeoutMs: 5000 });
+    try {
+      const j = JSON.parse(r.stdout) as { stats64?: { tx?: { dropped?: number }; rx?: { dropped?: number } } }[];
+      const st = j[0]?.stats64;
+      parts.push(`${tap} to reader ${st?.tx?.dropped ?? '?'}, from writer ${st?.rx?.dropped ?? '?'}`);
+    } catch {
+      parts.push(`${tap} ?`);
+    }
+  }
+  return `kernel TAP drops: ${parts.join('; ')}`;
+}
+
+/** tapvsd's own view at the end: `tapvsd status --json` (drops by reason), kernel TAP drops, log warnings. */
 async function tapvsdNotes(): Promise<string[]> {
   const notes: string[] = [];
-  const st = await run(process.execPath, [LAB.tapvsdJs, 'status', '--socket', LAB.socket], { timeoutMs: 10_000 });
-  if (st.code === 0) {
-    const lines = st.stdout.trim().split('\n');
-    notes.push(...lines.map((l) => `status: ${l.trim()}`));
-  } else {
-    notes.push(`tapvsd status failed: ${st.stderr.trim()}`);
+  const st = await run(process.execPath, [LAB.tapvsdJs, 'status', '--json', '--socket', LAB.socket], { timeoutMs: 10_000 });
+  try {
+    const j = JSON.parse(st.stdout) as StatusJson;
+    const ports = j.ports.map((p) => {
+      const drops = p.drops.map((n, i) => [j.dropNames[i], n] as const).filter(([, n]) => n > 0);
+      return `${p.name}: rx ${p.rxFrames} frames in ${p.rxBatches} batches (${(p.rxFrames / Math.max(1, p.rxBatches)).toFixed(1)}/batch), ` +
+        `tx ${p.txFrames}, tx refused ${p.txDropped}, unresolved-ARP drops ${p.arpUnresolvedDrops}, ` +
+        `drops ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(' ')}`;
+    });
+    notes.push(`tapvsd status: ${j.conns} conns, table-full ${j.tableFull}, rss ${Math.round(j.memory.rss / 2 ** 20)} MiB; ${ports.join('; ')}`);
+  } catch {
+    notes.push(`tapvsd status failed: ${st.stderr.trim() || st.stdout.trim()}`);
   }
+  notes.push(await tapKernelDrops([LAB.tap.ext, LAB.tap.int]));
   let log = '';
   try { log = readFileSync(LAB.log, 'utf8'); } catch { /* none */ }
   const bad = log.split('\n').filter((l) => /warn|error|uncaught|unhandled/i.test(l));
@@ -290,9 +322,10 @@ async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running
   return {
     targets: directTargets(tc.pid),
     finish: async () => {
+      const drops = await tapKernelDrops([TAPCOPY_EXT, TAPCOPY_INT]);
       await stopStarted(tc);
       const line = tc.output().split('\n').find((l) => l.includes('frames'));
-      return line !== undefined ? [line.trim()] : [];
+      return [...(line !== undefined ? [line.trim()] : []), drops];
     },
   };
 }

@@ -453,7 +453,8 @@ async function main(): Promise<void> {
   if (args.pidfile !== null) writeFileSync(args.pidfile, `${process.pid}\n`);
 
   const tick = setInterval(() => {
-    try { dataplane.tick(Date.now()); reapTrace(dataplane); } catch (e) { log('error', 'tick failed', { error: (e as Error).stack ?? String(e) }); }
+    try { reapTrace(dataplane); } catch (e) { log('error', 'trace end failed', { error: String(e) }); dataplane.setTracer(null); }
+    try { dataplane.tick(Date.now()); } catch (e) { log('error', 'tick failed', { error: (e as Error).stack ?? String(e) }); }
   }, 100);
   const est = setInterval(() => ipvs.estimate(), 2000);
 

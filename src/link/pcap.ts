@@ -41,8 +41,10 @@
  * as TAP_GONE, to `start()`'s `onError`.
  *
  * Limits of the npm binding (pcap 3.1.0), measured or read from its source: one JS call per frame
- * on receive; one dispatch drains the capture ring completely, so under a sustained overload it
- * runs until the ring is empty (the kernel drops what does not fit: `captureStats().drop`); and
+ * on receive; one dispatch() runs until the capture ring is empty, so frames arriving as fast as
+ * they are handled would keep it (and timers, the control socket) going: past RX_BUDGET frames
+ * in one wake-up, frames are dropped uncopied (`rxOverrun`), which drains the ring fast enough
+ * to return (the kernel drops what the ring cannot hold: `captureStats().drop`); and
  * `close()` can only ask libpcap to stop (pcap_breakloop): in non-blocking mode libpcap notices
  * that at the next captured frame, and only then are the socket closed and the poll handle
  * released. A daemon exits anyway; a process that must exit by draining its event loop should
@@ -68,6 +70,11 @@ const ARPHRD_ETHER = 1;
 const IFF_UP = 0x1;
 /** pcap_dispatch's "pcap_breakloop was called": the binding has closed the handle. */
 const PCAP_ERROR_BREAK = -2;
+/**
+ * Frames handled in one poll wake-up before the rest are dropped (see the header): about 20-30 ms
+ * of work here; a bulk TCP transfer stays far below it (its window limits what is in flight).
+ */
+const RX_BUDGET = 16384;
 /** Receive offloads that make the kernel hand libpcap frames longer than the MTU. */
 const COALESCING_OFFLOADS = ['generic-receive-offload', 'large-receive-offload', 'rx-gro-hw'] as const;
 
@@ -226,6 +233,9 @@ export class PcapLink implements Link {
   private rxFramesN = 0;
   private rxBatchesN = 0;
   private rxTruncatedN = 0;
+  private rxOverrunN = 0;
+  /** Frames seen in the current dispatch() (RX_BUDGET). */
+  private dispatchFrames = 0;
   private txFramesN = 0;
   private txDroppedN = 0;
 
@@ -326,13 +336,15 @@ export class PcapLink implements Link {
     } catch (e) {
       throw new TapvsError('LINK_CONFIG', `pcap ${this.name}: cannot poll the capture: ${(e as Error).message}`, { cause: e });
     }
-    // Frames captured before start() raise no new readiness edge in every libpcap mode: look once.
+    // Frames captured between open and start() are already waiting: look once now rather than
+    // count on the first readiness report.
     setImmediate(this.onReadable);
   }
 
   /** The binding's poll handler: drain the capture ring, then hand over what is left. */
   private readonly onReadable = (): void => {
     if (this.released) return;
+    this.dispatchFrames = 0;
     const r = this.session.dispatch(this.rxStage, this.hdr);
     if (r === PCAP_ERROR_BREAK) {
       this.released = true;
@@ -346,6 +358,10 @@ export class PcapLink implements Link {
   /** Called by libpcap (through the binding) for each captured frame, inside dispatch(). */
   private readonly onFrame = (): void => {
     if (this.closed) return;
+    if (++this.dispatchFrames > RX_BUDGET) {
+      this.rxOverrunN++;
+      return;
+    }
     const caplen = this.hdr32[2];
     if (this.hdr32[3] > caplen) {
       this.rxTruncatedN++;
@@ -374,12 +390,16 @@ export class PcapLink implements Link {
 
   private fail(): void {
     this.failed = true;
-    const gone = !existsSync(`/sys/class/net/${this.name}`);
-    const err = new TapvsError('TAP_GONE', gone
-      ? `pcap ${this.name}: the interface disappeared`
-      : `pcap ${this.name}: capture failed (libpcap error)`);
-    if (this.onError === null) throw err;
-    this.onError(err);
+    // libpcap's own message is not exposed. Its error comes while the interface is being
+    // unregistered, before sysfs lets go of it: look a little later to say which it was.
+    setTimeout(() => {
+      const gone = !existsSync(`/sys/class/net/${this.name}`);
+      const err = new TapvsError('TAP_GONE', gone
+        ? `pcap ${this.name}: the interface disappeared`
+        : `pcap ${this.name}: capture failed (libpcap reported an error on the interface)`);
+      if (this.onError === null) throw err;
+      this.onError(err);
+    }, 200);
   }
 
   /** Injects the queued TX frames, one pcap_inject each; returns how many the device took. */
@@ -422,6 +442,8 @@ export class PcapLink implements Link {
   get rxBatches(): number { return this.rxBatchesN; }
   /** Frames longer than a slot (offload super-frames): captured cut short, so never delivered. */
   get rxTruncated(): number { return this.rxTruncatedN; }
+  /** Frames dropped because one wake-up had already handled RX_BUDGET frames (overload). */
+  get rxOverrun(): number { return this.rxOverrunN; }
 
   /** libpcap's counters: frames that passed the filter (`recv`) and that the kernel dropped for want of ring space (`drop`). */
   captureStats(): { recv: number; drop: number; ifdrop: number } {
@@ -465,7 +487,7 @@ function openError(iface: string, e: unknown): TapvsError {
   const msg = e instanceof Error ? e.message : String(e);
   if (/permission|not permitted/i.test(msg)) {
     return new TapvsError('LINK_CONFIG',
-      `pcap ${iface}: no permission to capture (needs CAP_NET_RAW, and CAP_NET_ADMIN for promiscuous mode): ${msg}`,
+      `pcap ${iface}: no permission to capture (needs CAP_NET_RAW: run as root or grant the capability): ${msg}`,
       { cause: e });
   }
   if (/no such device|doesn't exist/i.test(msg)) {

@@ -24,6 +24,8 @@ import { ControlClient } from '../../src/control/client.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root (network namespaces, packet capture)';
+/** The lab's pcap mode turns offloads off on its veths with ethtool. */
+const labSkip = skip || (spawnSync('ethtool', ['--version']).status !== 0 && 'needs ethtool (Debian package ethtool)');
 const VIP = '192.168.222.131';
 const PCAP_JS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'link', 'pcap.js');
 
@@ -98,7 +100,7 @@ async function portNames(): Promise<string[]> {
   }
 }
 
-test('pcap: four curls to the VIP alternate RS1, RS2, RS1, RS2; the kernel of tapvs-dir stays out', { skip }, async (t) => {
+test('pcap: four curls to the VIP alternate RS1, RS2, RS1, RS2; the kernel of tapvs-dir stays out', { skip: labSkip }, async (t) => {
   t.after(() => labDown());
   const info = await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap' });
   assert.match(info.tapvsdCommand.join(' '), /pcap=tvs-px,addr=192\.168\.222\.131\/24/);
@@ -107,7 +109,7 @@ test('pcap: four curls to the VIP alternate RS1, RS2, RS1, RS2; the kernel of ta
   await assertKernelStaysOut(true);
 });
 
-test('pcap: a 50 MB download through the VIP arrives intact (sha256)', { skip }, async (t) => {
+test('pcap: a 50 MB download through the VIP arrives intact (sha256)', { skip: labSkip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap' });
   const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], { timeoutMs: 150_000 });
@@ -115,7 +117,7 @@ test('pcap: a 50 MB download through the VIP arrives intact (sha256)', { skip },
   assert.equal(r.stdout.split(' ')[0], blobSha256());
 });
 
-test('pcap: 200 parallel curls all succeed and rr spreads them evenly', { skip }, async (t) => {
+test('pcap: 200 parallel curls all succeed and rr spreads them evenly', { skip: labSkip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap' });
   const script = `seq 200 | xargs -P 200 -I{} curl -sS --fail --max-time 30 http://${VIP}/ ; echo "rc=$?"`;
@@ -128,7 +130,7 @@ test('pcap: 200 parallel curls all succeed and rr spreads them evenly', { skip }
   assert.equal(rs2, 100);
 });
 
-test('pcap with mac=nic: the director speaks with the veths\' MACs, no promiscuous mode; the kernel still stays out', { skip }, async (t) => {
+test('pcap with mac=nic: the director speaks with the veths\' MACs, no promiscuous mode; the kernel still stays out', { skip: labSkip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap', pcapMac: 'nic' });
   assert.deepEqual(await fourAnswers(), ['RS1', 'RS2', 'RS1', 'RS2']);
@@ -136,6 +138,23 @@ test('pcap with mac=nic: the director speaks with the veths\' MACs, no promiscuo
   const n = await nsExec(LAB.ns.client, 'ip', ['neigh', 'show', VIP], { check: true });
   assert.match(n.stdout, new RegExp(`lladdr ${LAB.pcapVeth.ext.mac}`));
   await assertKernelStaysOut(false);
+});
+
+test('tapvsd: a --link takes exactly one of tap= and pcap=; bridge=, mtu= and mac=nic are refused where they do not apply', () => {
+  const tapvsd = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'tapvsd.js');
+  const cases: Array<[string, RegExp]> = [
+    ['name=x,addr=10.0.0.1/24', /exactly one of tap=DEV and pcap=IFACE is required/],
+    ['name=x,tap=t0,pcap=eth1,addr=10.0.0.1/24', /exactly one of tap=DEV and pcap=IFACE is required/],
+    ['name=x,pcap=eth1,bridge=br0,addr=10.0.0.1/24', /bridge= is for tap= links/],
+    ['name=x,pcap=eth1,mtu=1400,addr=10.0.0.1/24', /mtu= is for tap= links/],
+    ['name=x,tap=t0,mac=nic,addr=10.0.0.1/24', /mac=nic is for pcap= links/],
+    ['name=x,pcap=averyveryverylongname,addr=10.0.0.1/24', /longer than 15 characters/],
+  ];
+  for (const [spec, msg] of cases) {
+    const r = spawnSync(process.execPath, [tapvsd, '--link', spec, '--socket', '/nonexistent/tapvs.sock'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, `${spec}: ${r.stderr}`);
+    assert.match(r.stderr, msg, spec);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -299,4 +318,32 @@ print('hello' if b'tapvs-pcap-hello' in got else 'nothing')
   assert.equal(r.tx, 1);
   assert.equal(r.txDropped, 0);
   assert.ok(r.batches >= 1 && r.batches <= 2);
+});
+
+test('PcapLink: an interface deleted while started is reported once, as TAP_GONE', { skip }, async (t) => {
+  const { a } = makePair(t);
+  const code = `
+const { PcapLink } = await import(process.env.TAPVS_PCAP_JS);
+const l = new PcapLink({ iface: 'pd0' });
+const errors = [];
+l.start(() => {}, (e) => errors.push({ code: e.code, message: e.message }));
+console.log('ready');
+setTimeout(() => { console.log(JSON.stringify({ errors })); process.exit(0); }, 2000);
+`;
+  const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
+  delete env['NODE_TEST_CONTEXT'];
+  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', code], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  t.after(() => { clearTimeout(killer); child.kill('SIGKILL'); });
+  let out = '', err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  const exited = new Promise<void>((res) => child.on('close', () => res()));
+  for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(out.includes('ready'), `child did not start: ${err}`);
+  const del = spawnSync('ip', ['-n', a, 'link', 'del', 'pd0'], { encoding: 'utf8' });
+  assert.equal(del.status, 0, del.stderr);
+  await exited;
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { errors: Array<{ code: string; message: string }> };
+  assert.deepEqual(r.errors, [{ code: 'TAP_GONE', message: 'pcap pd0: the interface disappeared' }]);
 });
