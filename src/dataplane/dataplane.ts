@@ -474,12 +474,7 @@ export class Dataplane {
     const dest = ipvs.destOf(id);
     if (dest === null) return Drop.DestUnavailable; // deleted dest: silently dropped (expire_nodest_conn 0)
     const len = ip.totalLen;
-    dest.stats.inPkts++;
-    dest.stats.inBytes += len;
-    const svc = ipvs.svcOfDest(dest);
-    if (svc !== null) { svc.stats.inPkts++; svc.stats.inBytes += len; }
-    ipvs.total.inPkts++;
-    ipvs.total.inBytes += len;
+    ipvs.countIn(dest, len);
     c.pkts[id]++;
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.INPUT, tcpFlags, this.now);
     else ipvs.udpState(id, Dir.INPUT, this.now);
@@ -488,31 +483,30 @@ export class Dataplane {
     if (v !== SENT) { this.releaseOnePacket(id); return v; }
     const old = ip.dst;
     ip.setDst(daddr);
-    if (proto === IPPROTO_TCP) {
-      const t = port.tcp;
-      if (this.csumPartial) {
-        // NEEDS_CSUM (offloads): the field holds the pseudo-header sum only; ports are not in it.
-        t.addrChangedPartial(old, daddr);
-        t.setDstPortRaw(dport);
-      } else {
-        t.addrChanged(old, daddr);
-        if (t.dstPort !== dport) t.setDstPort(dport);
-      }
-    } else {
-      const u = port.udp;
-      if (this.csumPartial) {
-        u.addrChangedPartial(old, daddr);
-        u.setDstPortRaw(dport);
-      } else {
-        u.addrChanged(old, daddr);
-        if (u.dstPort !== dport) u.setDstPort(dport);
-      }
-    }
+    this.rewriteL4(port, proto, old, daddr, dport, true);
     ip.decrementTtl();
     if (this.tracing) this.noteNat('in', id, proto);
     const out = this.forwardRx(port, ip.offset, len);
     this.releaseOnePacket(id);
     return out;
+  }
+
+  /**
+   * The L4 half of a NAT rewrite: the pseudo-header address changed from `oldAddr` to `newAddr`,
+   * and the destination (DNAT) or source (SNAT) port becomes `newPort`. A NEEDS_CSUM frame
+   * (offloads) holds only the pseudo-header sum: the address is folded in, ports are not.
+   */
+  private rewriteL4(port: Port, proto: number, oldAddr: number, newAddr: number, newPort: number, dst: boolean): void {
+    const l4 = proto === IPPROTO_TCP ? port.tcp : port.udp;
+    if (this.csumPartial) {
+      l4.addrChangedPartial(oldAddr, newAddr);
+      if (dst) l4.setDstPortRaw(newPort);
+      else l4.setSrcPortRaw(newPort);
+      return;
+    }
+    l4.addrChanged(oldAddr, newAddr);
+    if (dst) { if (l4.dstPort !== newPort) l4.setDstPort(newPort); }
+    else if (l4.srcPort !== newPort) l4.setSrcPort(newPort);
   }
 
   private releaseOnePacket(id: number): void {
@@ -523,15 +517,7 @@ export class Dataplane {
   private natOut(port: Port, id: number, proto: number, tcpFlags: number): number {
     const ipvs = this.ipvs, c = ipvs.conns, ip = port.ip;
     const len = ip.totalLen;
-    const dest = ipvs.destsById[c.destId[id]];
-    if (dest !== null && dest !== undefined) {
-      dest.stats.outPkts++;
-      dest.stats.outBytes += len;
-      const svc = ipvs.svcOfDest(dest);
-      if (svc !== null) { svc.stats.outPkts++; svc.stats.outBytes += len; }
-    }
-    ipvs.total.outPkts++;
-    ipvs.total.outBytes += len;
+    ipvs.countOut(ipvs.destsById[c.destId[id]], len);
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.OUTPUT, tcpFlags, this.now);
     else ipvs.udpState(id, Dir.OUTPUT, this.now);
     const v = this.checkForward(port, ip.dst);
@@ -539,25 +525,7 @@ export class Dataplane {
     const vaddr = c.vaddr[id], vport = c.vport[id];
     const old = ip.src;
     ip.setSrc(vaddr);
-    if (proto === IPPROTO_TCP) {
-      const t = port.tcp;
-      if (this.csumPartial) {
-        t.addrChangedPartial(old, vaddr);
-        t.setSrcPortRaw(vport);
-      } else {
-        t.addrChanged(old, vaddr);
-        if (t.srcPort !== vport) t.setSrcPort(vport);
-      }
-    } else {
-      const u = port.udp;
-      if (this.csumPartial) {
-        u.addrChangedPartial(old, vaddr);
-        u.setSrcPortRaw(vport);
-      } else {
-        u.addrChanged(old, vaddr);
-        if (u.srcPort !== vport) u.setSrcPort(vport);
-      }
-    }
+    this.rewriteL4(port, proto, old, vaddr, vport, false);
     ip.decrementTtl();
     if (this.tracing) this.noteNat('out', id, proto);
     return this.forwardRx(port, ip.offset, len);
@@ -595,21 +563,9 @@ export class Dataplane {
     const dest = ipvs.destsById[c.destId[id]];
     if (inbound) {
       if (dest === null || dest === undefined || !dest.available) return Drop.DestUnavailable;
-      dest.stats.inPkts++;
-      dest.stats.inBytes += len;
-      const svc = ipvs.svcOfDest(dest);
-      if (svc !== null) { svc.stats.inPkts++; svc.stats.inBytes += len; }
-      ipvs.total.inPkts++;
-      ipvs.total.inBytes += len;
+      ipvs.countIn(dest, len);
     } else {
-      if (dest !== null && dest !== undefined) {
-        dest.stats.outPkts++;
-        dest.stats.outBytes += len;
-        const svc = ipvs.svcOfDest(dest);
-        if (svc !== null) { svc.stats.outPkts++; svc.stats.outBytes += len; }
-      }
-      ipvs.total.outPkts++;
-      ipvs.total.outBytes += len;
+      ipvs.countOut(dest, len);
     }
     const target = inbound ? c.daddr[id] : ip.dst;
     // Relayed ICMP errors skip the DF check (IPVS may fragment them); our quote fits any MTU >= 576.

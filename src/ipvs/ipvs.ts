@@ -158,6 +158,28 @@ export class Ipvs {
     return svc.scheduler.schedule(svc, f, nowMs);
   }
 
+  /** InPkts/InBytes of a client -> real server packet: dest, its service and the total move together (§7). */
+  countIn(d: Dest, len: number): void {
+    d.stats.inPkts++;
+    d.stats.inBytes += len;
+    const svc = d.svcId >= 0 ? this.svcById[d.svcId] : null;
+    if (svc !== null && svc !== undefined) { svc.stats.inPkts++; svc.stats.inBytes += len; }
+    this.total.inPkts++;
+    this.total.inBytes += len;
+  }
+
+  /** OutPkts/OutBytes of a reply; a deleted dest's share goes to the total only. */
+  countOut(d: Dest | null | undefined, len: number): void {
+    if (d !== null && d !== undefined) {
+      d.stats.outPkts++;
+      d.stats.outBytes += len;
+      const svc = d.svcId >= 0 ? this.svcById[d.svcId] : null;
+      if (svc !== null && svc !== undefined) { svc.stats.outPkts++; svc.stats.outBytes += len; }
+    }
+    this.total.outPkts++;
+    this.total.outBytes += len;
+  }
+
   /** The destination of a connection if it is still AVAILABLE, else null (packets are dropped). */
   destOf(id: number): Dest | null {
     const d = this.destsById[this.conns.destId[id]];
