@@ -600,8 +600,11 @@ export class Dataplane {
    */
   private checkForward(port: Port, dst: number, dest: Dest | null = null): number {
     const ip = port.ip;
+    // ICMP source as Linux's __icmp_send picks it: the packet's own destination when that is a
+    // local address (the VIP: RTCF_LOCAL), else an address of ours towards the sender.
+    const icmpSrc = this.isLocal(ip.dst) ? ip.dst : this.routes.sourceFor(port.index, ip.src);
     if (ip.ttl <= 1) {
-      this.sendIcmpError(port, ICMP_TIME_EXCEEDED, 0, 0, this.routes.sourceFor(port.index, ip.src));
+      this.sendIcmpError(port, ICMP_TIME_EXCEEDED, 0, 0, icmpSrc);
       return Drop.TtlExceeded;
     }
     if (dest !== null ? !this.routeToDest(dest) : !this.routes.route(dst)) return Drop.NoRoute;
@@ -616,7 +619,7 @@ export class Dataplane {
       const df = (ip.fragWord & IP_DF) !== 0;
       if (df && (!this.reassembled || this.reasmMaxFrag > out.mtu)) {
         const nh = this.routes.nextHop, ol = this.routes.outLink;
-        this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out.mtu, this.routes.sourceFor(port.index, ip.src));
+        this.sendIcmpError(port, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out.mtu, icmpSrc);
         this.routes.outLink = ol;
         this.routes.nextHop = nh;
         return Drop.TooBig;
