@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages and why (see native-deps.md): build tools for the addon, iproute2 for the lab's
 # namespaces, curl/iperf3/iputils-ping/tshark as real clients and capture tools in tests,
 # libpcap-dev for the libpcap attachment.
-PKGS=(iproute2 curl iperf3 iputils-ping tshark libpcap-dev make g++ python3 procps)
+PKGS=(iproute2 curl iperf3 iputils-ping tshark libpcap-dev ethtool make g++ python3 procps)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
