@@ -26,7 +26,7 @@ import type { Dest } from '../ipvs/dest.js';
 import { Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../ipvs/service.js';
 import type { Link } from '../link/link.js';
-import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpView, writeArp } from '../packet/arp.js';
+import { ARP_REPLY, ARP_REQUEST, ArpView, writeArp } from '../packet/arp.js';
 import { checksum, csumFinish, csumUpdate16, csumUpdate32, onesSum, pseudoHeaderSum } from '../packet/checksum.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthView, writeEth } from '../packet/eth.js';
 import {
@@ -39,7 +39,6 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpView } from '../packet/tcp.js';
 import { UdpView } from '../packet/udp.js';
 import { TRACE_RX, TRACE_TX, type Tracer, destLoad, dropComment, forwardComment, natComment } from '../trace/tracer.js';
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
-import { formatIpv4 } from '../packet/ipv4.js';
 import { CONSUMED, DROP_COUNT, DROP_NAMES, Drop, SENT } from './drops.js';
 import { Defrag, Reassembler } from './defrag.js';
 import { FRAG_IGNORE_DF, Frag, FragmentBuffer, fragmentInto } from './fragment.js';
@@ -1061,4 +1060,3 @@ function padFrame(b: Uint8Array, start: number, end: number): number {
   return end - start;
 }
 
-export { ARP_LEN };

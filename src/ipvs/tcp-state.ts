@@ -44,8 +44,9 @@ export function flagClass(flags: number): FlagClass {
   return FlagClass.NONE;
 }
 
-const { NONE: NO, ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW, TIME_WAIT: TW,
-  CLOSE: CL, CLOSE_WAIT: CW, LAST_ACK: LA, LISTEN: LI, SYNACK: SA } = TcpState;
+// (NONE and SYNACK never appear as a next state in these tables.)
+const { ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW, TIME_WAIT: TW,
+  CLOSE: CL, CLOSE_WAIT: CW, LAST_ACK: LA, LISTEN: LI } = TcpState;
 
 // Rows: current state; columns: syn, fin, ack, rst (reference §3.3, written out verbatim).
 const INPUT = [
