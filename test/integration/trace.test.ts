@@ -82,12 +82,15 @@ test('live trace: one line per packet with the NAT decision, ended by its packet
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  // Listen for the exit at once: the trace may end (6 packets) while the curls are still running.
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   await new Promise((r) => setTimeout(r, 500));
   await curls(2);
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(-1); }, 10_000);
-    child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
-  });
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<number>((resolve) => {
+    timer = setTimeout(() => { child.kill('SIGKILL'); resolve(-1); }, 10_000);
+  })]);
+  clearTimeout(timer);
   assert.equal(code, 0, out);
   const lines = out.trim().split('\n');
   assert.ok(lines.length >= 6, out);
