@@ -12,6 +12,7 @@
  * SIGTERM/SIGINT close the TAP devices (the kernel removes them), the socket and the pidfile.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { ControlClient } from '../control/client.js';
 import { ControlDispatcher } from '../control/dispatch.js';
 import { type Command, DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
 import type { RequestContext } from '../control/server.js';
@@ -274,6 +275,15 @@ function traceRequest(dp: Dataplane, req: Request, ctx: RequestContext | null): 
   return tracer.status();
 }
 
+/** Connects to a running tapvsd or exits with a clear message. */
+async function connectDaemon(socket: string): Promise<ControlClient> {
+  try {
+    return await ControlClient.connect(socket);
+  } catch (e) {
+    fail(`cannot reach tapvsd on ${socket}: ${(e as Error).message}`);
+  }
+}
+
 /** `tapvsd trace ...`: start/stop/inspect tracing on a running daemon, or follow it live. */
 async function traceCommand(argv: string[]): Promise<void> {
   let socket = process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH;
@@ -294,10 +304,8 @@ async function traceCommand(argv: string[]): Promise<void> {
       default: fail(`trace: unknown option '${a}' (see tapvsd --help)`);
     }
   }
-  const { ControlClient } = await import('../control/client.js');
+  const c = await connectDaemon(socket);
   if (mode !== 'start' || t.file !== undefined) {
-    let c;
-    try { c = await ControlClient.connect(socket); } catch (e) { fail(`cannot reach tapvsd on ${socket}: ${(e as Error).message}`); }
     try {
       const op = mode === 'stop' ? 'traceStop' : mode === 'status' ? 'traceStatus' : 'traceStart';
       const r = await c.request(op === 'traceStart' ? { op, trace: t } : { op });
@@ -309,26 +317,19 @@ async function traceCommand(argv: string[]): Promise<void> {
     }
     return;
   }
-  // Live: our own socket, printing each line until Ctrl-C or the daemon ends the trace.
-  const net = await import('node:net');
-  const s = net.connect(socket);
-  s.on('error', (e) => fail(`cannot reach tapvsd on ${socket}: ${e.message}`));
-  s.on('connect', () => s.write(JSON.stringify({ id: 1, op: 'traceStart', trace: { ...t, live: true } }) + '\n'));
-  let buf = '';
-  s.setEncoding('utf8');
-  s.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const msg = JSON.parse(buf.slice(0, nl)) as { event?: string; line?: string; ok?: boolean; error?: { message: string } };
-      buf = buf.slice(nl + 1);
-      if (msg.event === 'trace' && msg.line !== undefined) process.stdout.write(msg.line + '\n');
-      else if (msg.ok === false) fail(msg.error?.message ?? 'trace refused');
-      else if (msg.event === 'end') { s.end(); process.exit(0); }
-    }
-  });
-  s.on('close', () => process.exit(0));
-  process.on('SIGINT', () => { s.end(); process.exit(0); });
+  // Live: the daemon pushes one event line per packet on this connection until Ctrl-C, the
+  // trace's limit ({"event":"end"}) or the daemon going away.
+  c.onEvent = (msg) => {
+    if (msg.event === 'trace' && typeof msg.line === 'string') process.stdout.write(msg.line + '\n');
+    else if (msg.event === 'end') { c.close(); process.exit(0); }
+  };
+  c.onClose = () => process.exit(0);
+  process.on('SIGINT', () => { c.close(); process.exit(0); });
+  try {
+    await c.request({ op: 'traceStart', trace: { ...t, live: true } });
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
 /** `tapvsd status [--socket PATH] [--json]`: the running daemon's links, counters and drops by reason. */
@@ -341,9 +342,7 @@ async function statusCommand(argv: string[]): Promise<void> {
     else if (argv[i] === '--json') json = true;
     else fail(`status: unknown option '${argv[i]}'`);
   }
-  const { ControlClient } = await import('../control/client.js');
-  let c;
-  try { c = await ControlClient.connect(socket); } catch (e) { fail(`cannot reach tapvsd on ${socket}: ${(e as Error).message}`); }
+  const c = await connectDaemon(socket);
   const st = (await c.request({ op: 'status' })) as StatusReply;
   c.close();
   if (json) { process.stdout.write(JSON.stringify(st, null, 2) + '\n'); return; }

@@ -80,13 +80,20 @@ export class ControlClient {
   private readonly pending = new Map<number, Pending>();
   private dead: TapvsError | null = null;
   private readonly requestTimeoutMs: number;
+  /** Lines the daemon pushes without an id (`{"event": ...}`, e.g. a live trace). */
+  onEvent: ((msg: { event: string } & Record<string, unknown>) => void) | null = null;
+  /** The daemon closed the connection (or it failed). */
+  onClose: (() => void) | null = null;
 
   private constructor(private readonly sock: net.Socket, opts: ClientOptions) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => this.onData(chunk));
     sock.on('error', (e) => this.fail(new TapvsError('PROTOCOL', `control socket: ${e.message}`)));
-    sock.on('close', () => this.fail(new TapvsError('PROTOCOL', 'tapvsd closed the control connection')));
+    sock.on('close', () => {
+      this.fail(new TapvsError('PROTOCOL', 'tapvsd closed the control connection'));
+      this.onClose?.();
+    });
   }
 
   static connect(path: string = socketPath(), opts: ClientOptions = {}): Promise<ControlClient> {
@@ -160,6 +167,11 @@ export class ControlClient {
   }
 
   private settle(msg: Response): void {
+    const ev = msg as unknown as { event?: unknown };
+    if (typeof ev === 'object' && ev !== null && typeof ev.event === 'string') {
+      this.onEvent?.(ev as { event: string } & Record<string, unknown>);
+      return;
+    }
     const p = typeof msg === 'object' && msg !== null ? this.pending.get(msg.id) : undefined;
     if (p === undefined) return; // an answer to a request that already timed out
     this.pending.delete(p.id);

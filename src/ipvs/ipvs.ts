@@ -162,8 +162,8 @@ export class Ipvs {
   countIn(d: Dest, len: number): void {
     d.stats.inPkts++;
     d.stats.inBytes += len;
-    const svc = d.svcId >= 0 ? this.svcById[d.svcId] : null;
-    if (svc !== null && svc !== undefined) { svc.stats.inPkts++; svc.stats.inBytes += len; }
+    const svc = this.svcOfDest(d);
+    if (svc !== null) { svc.stats.inPkts++; svc.stats.inBytes += len; }
     this.total.inPkts++;
     this.total.inBytes += len;
   }
@@ -173,8 +173,8 @@ export class Ipvs {
     if (d !== null && d !== undefined) {
       d.stats.outPkts++;
       d.stats.outBytes += len;
-      const svc = d.svcId >= 0 ? this.svcById[d.svcId] : null;
-      if (svc !== null && svc !== undefined) { svc.stats.outPkts++; svc.stats.outBytes += len; }
+      const svc = this.svcOfDest(d);
+      if (svc !== null) { svc.stats.outPkts++; svc.stats.outBytes += len; }
     }
     this.total.outPkts++;
     this.total.outBytes += len;
@@ -186,6 +186,7 @@ export class Ipvs {
     return d !== null && d !== undefined && d.available ? d : null;
   }
 
+  /** The service a dest belongs to, or null once it was deleted (it sits in the trash). */
   svcOfDest(d: Dest): Service | null {
     return d.svcId >= 0 ? this.svcById[d.svcId] ?? null : null;
   }
