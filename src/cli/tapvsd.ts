@@ -30,6 +30,7 @@ import { PcapLink } from '../link/pcap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
 import { parseAddress, parsePrefix } from '../addr.js';
+import { applyV8Tuning } from '../v8-tuning.js';
 
 export const VERSION = '0.1.0';
 
@@ -370,6 +371,7 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'status') return statusCommand(process.argv.slice(3));
   if (process.argv[2] === 'trace') return traceCommand(process.argv.slice(3));
   const args = parseDaemonArgs(process.argv.slice(2));
+  applyV8Tuning();
 
   // Rules are parsed before any device exists: a bad file changes nothing.
   let rules: Command[] = [];

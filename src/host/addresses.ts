@@ -3,6 +3,7 @@
  * prefixes (connected routes) and an optional gateway. Longest prefix wins; a link's gateway is
  * the default route. Numbers only; the lists are tiny (a handful of prefixes), so scans beat maps.
  */
+import { AddrSet } from '../addr-set.js';
 import { prefixMask } from '../packet/ipv4.js';
 
 export interface LinkAddress {
@@ -18,8 +19,8 @@ export class HostRoutes {
   private masks: Int32Array[] = [];
   private prefixLens: Uint8Array[] = [];
   private gateways: Int32Array = new Int32Array(0);
-  /** Owned address -> link (int32 keys stay small integers: no allocation per lookup). */
-  private readonly owner = new Map<number, number>();
+  /** Owned address -> link: every packet asks ownerOf() about its source and destination. */
+  private readonly owner = new AddrSet();
   /** Result registers of route(): out link index and next-hop address. */
   outLink = -1;
   nextHop = 0;
@@ -33,7 +34,7 @@ export class HostRoutes {
       this.nets.push(Int32Array.from(a, (x) => x.addr & prefixMask(x.prefixLen)));
       this.prefixLens.push(Uint8Array.from(a, (x) => x.prefixLen));
       this.gateways[l] = perLink[l].gateway | 0;
-      for (const a of perLink[l].addrs) if (!this.owner.has(a.addr | 0)) this.owner.set(a.addr | 0, l);
+      for (const a of perLink[l].addrs) if ((a.addr | 0) !== 0 && !this.owner.has(a.addr | 0)) this.owner.set(a.addr | 0, l);
     }
   }
 
@@ -48,8 +49,7 @@ export class HostRoutes {
 
   /** The link owning address `a`, or -1. */
   ownerOf(a: number): number {
-    const l = this.owner.get(a);
-    return l === undefined ? -1 : l;
+    return this.owner.get(a);
   }
 
   /** True when `a` lies in one of the link's connected prefixes. */

@@ -42,6 +42,8 @@ export class ArpCache {
   private readonly retries: Uint8Array;
   private readonly freeSlots: Int32Array;
   private freeTop: number;
+  /** Slot of the last successful lookup (validated by ip and state on use), or -1. */
+  private memoSlot = -1;
 
   // Pending frames: a fixed pool; slot in use when pendingIp[s] !== 0 or pendingLen[s] > 0.
   readonly pendingBuf: Uint8Array;
@@ -73,8 +75,13 @@ export class ArpCache {
 
   /** The slot of a resolved entry (MAC at mac[slot*6]), or -1. */
   lookup(ip: number): number {
+    // One-entry memo: a link's frames mostly go to one or two next hops (a real server, the
+    // client's gateway), and a Map lookup per packet is a noticeable share of the fast path.
+    const m = this.memoSlot;
+    if (m >= 0 && this.ip[m] === ip && this.state[m] === RESOLVED) return m;
     const s = this.slotOf.get(ip);
     if (s === undefined || this.state[s] !== RESOLVED) return -1;
+    this.memoSlot = s;
     return s;
   }
 

@@ -14,6 +14,7 @@
  */
 import { TapvsError } from '../errors.js';
 import { parseAddress } from '../addr.js';
+import { AddrSet } from '../addr-set.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import type {
   ConnInfo, DestConfig, DestKey, ListResult, ServiceConfig, ServiceInfo, ServiceKey, Timeouts as TimeoutsMsg,
@@ -50,6 +51,10 @@ export class Ipvs {
   private readonly trash: Dest[] = [];
   /** VIP -> services on it, for the hot path (int32 keys stay small integers in a Map). */
   private readonly byVip = new Map<number, Service[]>();
+  /** The VIPs again, as the fast path's "is this address a VIP?" (every packet asks it). */
+  private readonly vips = new AddrSet();
+  /** Changes whenever the set of VIPs does (the dataplane caches its "local address" set). */
+  vipGeneration = 0;
   private readonly svcById: Array<Service | null> = [];
   /** New flows refused because the table was full. */
   tableFull = 0;
@@ -86,7 +91,9 @@ export class Ipvs {
   }
 
   /** True when some service uses this address as its VIP. */
-  isVip(addr: number): boolean { return this.byVip.has(addr); }
+  isVip(addr: number): boolean { return this.vips.get(addr) >= 0; }
+  /** Every VIP, once (slow path: the dataplane rebuilds its local-address set from it). */
+  vipAddresses(): number[] { return [...this.byVip.keys()]; }
 
   /**
    * Schedules a new flow (ip_vs_schedule / ip_vs_sched_persist) and creates its connection.
@@ -293,7 +300,7 @@ export class Ipvs {
     svc.id = id;
     this.services.push(svc);
     const list = this.byVip.get(addr);
-    if (list === undefined) this.byVip.set(addr, [svc]);
+    if (list === undefined) { this.byVip.set(addr, [svc]); this.vips.set(addr, 1); this.vipGeneration++; }
     else list.push(svc);
     svc.scheduler.destsChanged(svc);
     svc.scheduler.tick?.(svc, Date.now()); // timers start when the scheduler is bound, as in IPVS
@@ -476,7 +483,7 @@ export class Ipvs {
     const list = this.byVip.get(svc.addr);
     if (list !== undefined) {
       list.splice(list.indexOf(svc), 1);
-      if (list.length === 0) this.byVip.delete(svc.addr);
+      if (list.length === 0) { this.byVip.delete(svc.addr); this.vips.delete(svc.addr); this.vipGeneration++; }
     }
     this.svcById[svc.id] = null;
   }

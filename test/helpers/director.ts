@@ -34,7 +34,7 @@ export interface TestDirector {
   send(link: 'ext' | 'int', frames: Uint8Array[]): void;
 }
 
-export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?: number; vnetHdr?: boolean } = {}): TestDirector {
+export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?: number; vnetHdr?: boolean; fastPath?: boolean } = {}): TestDirector {
   const ipvs = new Ipvs({ maxConns: opts.maxConns ?? 4096 });
   const capture = opts.capture ?? true;
   const vnetHdr = opts.vnetHdr === true;
@@ -43,7 +43,7 @@ export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?:
   const dp = new Dataplane(ipvs, [
     { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: 0 },
     { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
-  ]);
+  ], { fastPath: opts.fastPath ?? true });
   const ctl = new ControlDispatcher(ipvs);
   const td: TestDirector = {
     ipvs, dp, ext, int, ctl, now: 1_000_000,
