@@ -8,8 +8,8 @@
  *    child that holds it until this process ends, unless an ancestor process already holds that
  *    lock (for example `flock /tmp/tapvs-lab.lock npm run bench`) or TAPVS_LAB_LOCKED=1 says the
  *    caller holds it.
- * 2. Builds: `npx tsc -p tsconfig.json` (skip with --no-build) and gcc for bench/c/*.c into
- *    dist/bench/c/.
+ * 2. Sets up and builds: `scripts/setup.sh --bench` (Debian packages incl. wrk, haproxy, nftables;
+ *    npm install; the addon; tsc; skip with --no-build) and gcc for bench/c/*.c into dist/bench/c/.
  * 3. Runs dist/bench/macro/main.js with the remaining arguments; it prints the report and saves
  *    it under bench/results/.
  */
@@ -31,7 +31,7 @@ if (args.includes('-h') || args.includes('--help')) {
   --only a,b         variants: tapvsd,tapvsd-plain,nft,haproxy,routing,tapcopy,tapcopy-vnet
   --skip-micro       no in-process micro-benchmarks
   --skip-macro       micro-benchmarks only (no lab)
-  --no-build         use the existing dist/ (no tsc)
+  --no-build         use the existing dist/ and installed tools (no setup.sh, no tsc)
   --out DIR          where the results file goes (default bench/results)
   --no-save          print only
   --json FILE        raw samples as JSON
@@ -93,8 +93,9 @@ function step(what, cmd, cmdArgs, { allowFail = false } = {}) {
 const release = process.env.TAPVS_LAB_LOCKED === '1' || ancestorHoldsLock() ? () => {} : await takeLock();
 const rest = args.filter((a) => a !== '--no-build');
 if (!args.includes('--no-build')) {
-  // tsc emits even with type errors elsewhere in the tree; the benchmark's own files must exist.
-  step('build', 'npx', ['tsc', '-p', 'tsconfig.json'], { allowFail: true });
+  // A fresh clone needs nothing else: Debian packages (iperf3, wrk, haproxy, nftables, gcc, …),
+  // npm packages, the native addon and the TypeScript build, each only when missing or stale.
+  step('setup', 'bash', ['scripts/setup.sh', '--bench']);
 }
 for (const f of ['dist/bench/macro/main.js', 'dist/lab/lab-lib.js', 'dist/src/cli/tapvsd.js']) {
   if (!existsSync(join(ROOT, f))) { process.stderr.write(`bench: ${f} is missing: build first (npx tsc -p tsconfig.json)\n`); process.exit(1); }

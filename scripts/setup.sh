@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 # namespaces, curl/iperf3/iputils-ping/tshark as real clients and capture tools in tests,
 # libpcap-dev for the libpcap attachment.
 PKGS=(iproute2 curl iperf3 iputils-ping tshark libpcap-dev ethtool make g++ python3 procps)
+# `setup.sh --bench` (npm run bench): the comparison points and load generators of bench/ too.
+if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk haproxy nftables gcc); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
