@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages and why (see native-deps.md): build tools for the addon, iproute2 for the lab's
-# namespaces, curl/iperf3/iputils-ping/tshark as real clients and capture tools in tests,
+# namespaces, curl/iperf3/iputils-ping/tshark/tcpdump as real clients and capture tools in tests,
 # libpcap-dev for the libpcap attachment.
-PKGS=(iproute2 curl iperf3 iputils-ping tshark libpcap-dev ethtool make g++ python3 procps)
+PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps)
 # `setup.sh --bench` (npm run bench): the comparison points and load generators of bench/ too.
 if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk haproxy nftables gcc); fi
 missing=()

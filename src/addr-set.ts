@@ -1,12 +1,13 @@
 /**
- * A small set of IPv4 addresses (int32) with a non-negative int32 value per address, for the questions the
- * fast path asks of every packet: "is this one of ours?" (owned addresses, VIPs).
+ * A small set of IPv4 addresses (int32) with a non-negative int32 value per address, for the
+ * question the fast path asks of every packet: "is this one of ours?" (owned addresses, VIPs).
  *
  * Open addressing over two Int32Arrays (multiplicative hash, linear probing, load <= 1/4), so a
- * lookup is a multiply, a shift and one or two typed-array reads: measured several times cheaper
- * than `Map<number, …>.get` on the per-packet path. Address 0 (0.0.0.0, never an address of
- * ours) marks an empty slot and cannot be stored. Deletion rebuilds the table: sets change only
- * when the configuration does.
+ * lookup is a multiply, a shift and one or two typed-array reads instead of a `Map<number, …>`
+ * lookup (part of what took bench/micro/fastpath.ts from 238 to 130 ns per packet). Keys are
+ * int32 addresses (STYLE §2); a u32 above 2^31 would not match its int32 twin. Address 0
+ * (0.0.0.0, never an address of ours) marks an empty slot and cannot be stored. Deletion
+ * rebuilds the table: sets change only when the configuration does.
  */
 export class AddrSet {
   private keys: Int32Array;
