@@ -109,7 +109,7 @@ function makeBatch(r: () => number, flows: Flow[], vnet: boolean): { ext: Buffer
       else if (m === 4) base[14] = 0x46; // IHL 6: options claimed
       else if (m === 5) { // VLAN tag
         f = Buffer.concat([base.subarray(0, 12), Buffer.from([0x81, 0, 0, 5]), base.subarray(12)]);
-        (vnet ? ext : ext).push(vnet ? withVnet(f, false, false) : f);
+        ext.push(vnet ? withVnet(f, false, false) : f);
         continue;
       } else if (m === 6) base.writeUInt16BE(base.readUInt16BE(16) + 40, 16); // total length beyond the frame
       f = base;
@@ -142,7 +142,7 @@ for (const vnet of [false, true]) {
       }));
       const b = makeBatch(r, flows, vnet);
       for (const td of [fast, slow]) {
-        td.now += Math.floor(r() * 0) + 250;
+        td.now += 250;
         td.send('ext', b.ext.map((x) => Buffer.from(x)));
         td.send('int', b.int.map((x) => Buffer.from(x)));
       }
