@@ -405,19 +405,29 @@ export class Dataplane {
     u8[csumOff + 1] = l4Csum & 0xff;
     u8[portOff] = newPort >>> 8;
     u8[portOff + 1] = newPort & 0xff;
-    // Ethernet header in place; the TX slot points into this RX ring.
-    writeEth(u8, off, out.arp.mac, arpSlot * 6, out.mac, ETHERTYPE_IPV4);
+    this.queueInPlace(port, out, off, total, arpSlot, nextHop);
+    return true;
+  }
+
+  /**
+   * Zero-copy transmit of the frame at port's RX memory [fs, fs + ETH_HLEN + ipLen) (its
+   * virtio-net header, if any, just before fs): writes the Ethernet header for the resolved next
+   * hop (ARP slot `arpSlot`) in place and points out's next TX slot at it.
+   */
+  private queueInPlace(port: Port, out: Port, fs: number, ipLen: number, arpSlot: number, nextHop: number): void {
+    const u8 = port.rxU8, hdr = port.hdr;
+    writeEth(u8, fs, out.arp.mac, arpSlot * 6, out.mac, ETHERTYPE_IPV4);
     const tx = out.link.tx;
     if (tx.count === tx.slots) out.link.flush();
     const slot = tx.count;
     out.txSrc![slot] = port.index + 1;
-    out.txSrcOff![slot] = off - port.hdr;
-    tx.lengths[slot] = port.hdr + ETH_HLEN + total;
+    out.txSrcOff![slot] = fs - hdr;
+    tx.lengths[slot] = hdr + ETH_HLEN + ipLen;
     tx.count = slot + 1;
     out.txFrames++;
-    out.txBytes += ETH_HLEN + total;
-    if (out.arp.wantsRefresh(arpSlot, now)) this.sendArpRequest(out, nextHop);
-    return true;
+    out.txBytes += ETH_HLEN + ipLen;
+    if (this.tracing) this.traceTx(out, u8, fs, ETH_HLEN + ipLen);
+    if (out.arp.wantsRefresh(arpSlot, this.now)) this.sendArpRequest(out, nextHop);
   }
 
   // ------------------------------------------------------------------ classification
@@ -852,18 +862,7 @@ export class Dataplane {
     }
     const s = out.arp.lookup(nextHop);
     if (s >= 0) {
-      writeEth(u8, fs, out.arp.mac, s * 6, out.mac, ETHERTYPE_IPV4);
-      const tx = out.link.tx;
-      if (tx.count === tx.slots) out.link.flush();
-      const slot = tx.count;
-      out.txSrc![slot] = port.index + 1;
-      out.txSrcOff![slot] = fs - hdr;
-      tx.lengths[slot] = hdr + ETH_HLEN + len;
-      tx.count = slot + 1;
-      out.txFrames++;
-      out.txBytes += ETH_HLEN + len;
-      if (this.tracing) this.traceTx(out, u8, fs, ETH_HLEN + len);
-      if (out.arp.wantsRefresh(s, this.now)) this.sendArpRequest(out, nextHop);
+      this.queueInPlace(port, out, fs, len, s, nextHop);
       return SENT;
     }
     writeEth(u8, fs, ZERO_MAC, 0, out.mac, ETHERTYPE_IPV4);

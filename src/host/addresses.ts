@@ -3,7 +3,6 @@
  * prefixes (connected routes) and an optional gateway. Longest prefix wins; a link's gateway is
  * the default route. Numbers only; the lists are tiny (a handful of prefixes), so scans beat maps.
  */
-import { AddrSet } from '../addr-set.js';
 import { prefixMask } from '../packet/ipv4.js';
 
 export interface LinkAddress {
@@ -19,8 +18,6 @@ export class HostRoutes {
   private masks: Int32Array[] = [];
   private prefixLens: Uint8Array[] = [];
   private gateways: Int32Array = new Int32Array(0);
-  /** Owned address -> link: every packet asks ownerOf() about its source and destination. */
-  private readonly owner = new AddrSet();
   /** Result registers of route(): out link index and next-hop address. */
   outLink = -1;
   nextHop = 0;
@@ -34,7 +31,6 @@ export class HostRoutes {
       this.nets.push(Int32Array.from(a, (x) => x.addr & prefixMask(x.prefixLen)));
       this.prefixLens.push(Uint8Array.from(a, (x) => x.prefixLen));
       this.gateways[l] = perLink[l].gateway | 0;
-      for (const a of perLink[l].addrs) if ((a.addr | 0) !== 0 && !this.owner.has(a.addr | 0)) this.owner.set(a.addr | 0, l);
     }
   }
 
@@ -45,11 +41,6 @@ export class HostRoutes {
     const arr = this.addrs[link];
     for (let i = 0; i < arr.length; i++) if (arr[i] === a) return true;
     return false;
-  }
-
-  /** The link owning address `a`, or -1. */
-  ownerOf(a: number): number {
-    return this.owner.get(a);
   }
 
   /** True when `a` lies in one of the link's connected prefixes. */

@@ -14,7 +14,6 @@
  */
 import { TapvsError } from '../errors.js';
 import { parseAddress } from '../addr.js';
-import { AddrSet } from '../addr-set.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import type {
   ConnInfo, DestConfig, DestKey, ListResult, ServiceConfig, ServiceInfo, ServiceKey, Timeouts as TimeoutsMsg,
@@ -51,8 +50,6 @@ export class Ipvs {
   private readonly trash: Dest[] = [];
   /** VIP -> services on it, for the hot path (int32 keys stay small integers in a Map). */
   private readonly byVip = new Map<number, Service[]>();
-  /** The VIPs again, as the fast path's "is this address a VIP?" (every packet asks it). */
-  private readonly vips = new AddrSet();
   /** Changes whenever the set of VIPs does (the dataplane caches its "local address" set). */
   vipGeneration = 0;
   private readonly svcById: Array<Service | null> = [];
@@ -91,8 +88,8 @@ export class Ipvs {
   }
 
   /** True when some service uses this address as its VIP. */
-  isVip(addr: number): boolean { return this.vips.get(addr) >= 0; }
-  /** Every VIP, once (slow path: the dataplane rebuilds its local-address set from it). */
+  isVip(addr: number): boolean { return this.byVip.has(addr); }
+  /** Every VIP, once (the dataplane rebuilds its local-address set from it on a new vipGeneration). */
   vipAddresses(): number[] { return [...this.byVip.keys()]; }
 
   /**
@@ -300,7 +297,7 @@ export class Ipvs {
     svc.id = id;
     this.services.push(svc);
     const list = this.byVip.get(addr);
-    if (list === undefined) { this.byVip.set(addr, [svc]); this.vips.set(addr, 1); this.vipGeneration++; }
+    if (list === undefined) { this.byVip.set(addr, [svc]); this.vipGeneration++; }
     else list.push(svc);
     svc.scheduler.destsChanged(svc);
     svc.scheduler.tick?.(svc, Date.now()); // timers start when the scheduler is bound, as in IPVS
@@ -483,7 +480,7 @@ export class Ipvs {
     const list = this.byVip.get(svc.addr);
     if (list !== undefined) {
       list.splice(list.indexOf(svc), 1);
-      if (list.length === 0) { this.byVip.delete(svc.addr); this.vips.delete(svc.addr); this.vipGeneration++; }
+      if (list.length === 0) { this.byVip.delete(svc.addr); this.vipGeneration++; }
     }
     this.svcById[svc.id] = null;
   }
