@@ -5,6 +5,8 @@
  */
 export const SENT = -1;
 export const CONSUMED = -2;
+/** Not a verdict: a stage did not take the frame and the next one decides (netfilter's NF_ACCEPT). */
+export const PASS = -3;
 
 export const Drop = {
   Truncated: 0,

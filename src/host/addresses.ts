@@ -11,6 +11,12 @@ export interface LinkAddress {
   prefixLen: number;
 }
 
+/** A routing decision: the link a packet leaves on and the next hop's address. Callers own one each. */
+export class Route {
+  link = -1;
+  nextHop = 0;
+}
+
 export class HostRoutes {
   /** Per link: owned addresses, their network and mask (parallel arrays). */
   private addrs: Int32Array[] = [];
@@ -18,9 +24,6 @@ export class HostRoutes {
   private masks: Int32Array[] = [];
   private prefixLens: Uint8Array[] = [];
   private gateways: Int32Array = new Int32Array(0);
-  /** Result registers of route(): out link index and next-hop address. */
-  outLink = -1;
-  nextHop = 0;
 
   constructor(perLink: Array<{ addrs: LinkAddress[]; gateway: number }>) {
     this.gateways = new Int32Array(perLink.length);
@@ -60,10 +63,10 @@ export class HostRoutes {
   }
 
   /**
-   * Routes `dst`: sets outLink/nextHop and returns true, or false without a route.
+   * Routes `dst` into `r` and returns true, or returns false without a route (r untouched).
    * Connected prefixes first (longest wins), then the first link with a gateway.
    */
-  route(dst: number): boolean {
+  route(dst: number, r: Route): boolean {
     let best = -1, bestLen = -1;
     for (let l = 0; l < this.nets.length; l++) {
       const nets = this.nets[l], masks = this.masks[l], lens = this.prefixLens[l];
@@ -71,9 +74,9 @@ export class HostRoutes {
         if ((dst & masks[i]) === nets[i] && lens[i] > bestLen) { best = l; bestLen = lens[i]; }
       }
     }
-    if (best >= 0) { this.outLink = best; this.nextHop = dst; return true; }
+    if (best >= 0) { r.link = best; r.nextHop = dst; return true; }
     for (let l = 0; l < this.gateways.length; l++) {
-      if (this.gateways[l] !== 0) { this.outLink = l; this.nextHop = this.gateways[l]; return true; }
+      if (this.gateways[l] !== 0) { r.link = l; r.nextHop = this.gateways[l]; return true; }
     }
     return false;
   }

@@ -37,9 +37,6 @@ export class Dest {
   svcId = -1;
   /** The service it last belonged to (a re-add while in the trash revives it there). */
   lastSvcId = -1;
-  /** The dataplane's cached route to this dest (link index, next hop); -1 until first used. */
-  routeLink = -1;
-  routeNextHop = 0;
   /** Scratch slot for schedulers that keep per-dest numbers (e.g. wrr, lblcr); never read outside sched/. */
   schedScratch = 0;
   readonly stats = new Stats();

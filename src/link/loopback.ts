@@ -2,6 +2,7 @@
  * An in-memory Link for tests and benchmarks: frames are injected by the test (as if received)
  * and whatever the dataplane flushes is collected in `sent`. Same ring layout as the TAP link.
  */
+import { VNET_HDR_LEN } from './vnet-hdr.js';
 import type { BatchHandler, FrameRing, Link } from './link.js';
 
 export interface LoopbackOptions {
@@ -44,7 +45,7 @@ export class LoopbackLink implements Link {
     this.name = opts.name ?? 'lo0';
     this.mac = opts.mac;
     this.mtu = opts.mtu ?? 1500;
-    this.vnetHdrLen = opts.vnetHdr === true ? 12 : 0;
+    this.vnetHdrLen = opts.vnetHdr === true ? VNET_HDR_LEN : 0;
     const slots = opts.slots ?? 64, slotSize = opts.slotSize ?? 2048;
     this.rx = ring(slots, slotSize);
     this.tx = ring(slots, slotSize);

@@ -34,9 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TapvsError, type ErrorCode } from '../errors.js';
 import type { BatchHandler, FrameRing, Link } from './link.js';
-
-/** Bytes of virtio_net_hdr_v1 (the mergeable-rx-buffers layout) in front of each frame. */
-export const VNET_HDR_LEN = 12;
+import { VNET_HDR_LEN } from './vnet-hdr.js';
 /** Ethernet header plus one 802.1Q tag: what a frame adds to the IP MTU. */
 const ETH_OVERHEAD = 18;
 const DEFAULT_SLOTS = 64;

@@ -7,7 +7,7 @@
  * bind() checks the fixed header and the data offset (5..15 words, within the segment). Options
  * are never touched. Port setters fix the checksum incrementally (RFC 1624).
  */
-import { csumUpdate16, csumUpdate32, partialCsumUpdate32 } from './checksum.js';
+import { csumFinish, csumUpdate16, csumUpdate32, onesSum, partialCsumUpdate32, pseudoHeaderSum } from './checksum.js';
 import { Parse } from './parse.js';
 
 export const TCP_MIN_HLEN = 20;
@@ -61,4 +61,23 @@ export class TcpView {
   /** Port change on a NEEDS_CSUM frame: the partial sum does not cover ports, so only the field changes. */
   setSrcPortRaw(p: number): void { this.dv.setUint16(this.off, p); }
   setDstPortRaw(p: number): void { this.dv.setUint16(this.off + 2, p); }
+}
+
+/**
+ * Writes a 20-byte TCP header carrying a reset, with its checksum (`src`/`dst` are the IP
+ * addresses for the pseudo-header; protocol number 6). `flags` is RST or RST|ACK. Returns the end.
+ */
+export function writeTcpReset(dv: DataView, u8: Uint8Array, off: number, src: number, dst: number, sport: number,
+  dport: number, seq: number, ack: number, flags: number): number {
+  dv.setUint16(off, sport);
+  dv.setUint16(off + 2, dport);
+  dv.setUint32(off + 4, seq >>> 0);
+  dv.setUint32(off + 8, ack >>> 0);
+  u8[off + 12] = (TCP_MIN_HLEN / 4) << 4;
+  u8[off + 13] = flags;
+  dv.setUint16(off + 14, 0);
+  dv.setUint16(off + 16, 0);
+  dv.setUint16(off + 18, 0);
+  dv.setUint16(off + 16, csumFinish(onesSum(u8, off, off + TCP_MIN_HLEN, pseudoHeaderSum(src, dst, 6, TCP_MIN_HLEN))));
+  return off + TCP_MIN_HLEN;
 }

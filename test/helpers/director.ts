@@ -47,7 +47,9 @@ export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?:
   const ctl = new ControlDispatcher(ipvs);
   const td: TestDirector = {
     ipvs, dp, ext, int, ctl, now: 1_000_000,
-    run: (req) => ctl.handle({ id: 1, ...req } as Request),
+    run: (req) => {
+      try { return ctl.handle({ id: 1, ...req } as Request); } finally { dp.rulesChanged(); }
+    },
     send: (link, frames) => {
       const l = link === 'ext' ? ext : int;
       const port = dp.ports[link === 'ext' ? 0 : 1];

@@ -172,11 +172,11 @@ test('the fast path takes ordinary NAT traffic (it is not silently declining eve
   const td = setup(true, false);
   td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENTS[0], VIP, { proto: TCP, sport: 30000, dport: 80, flags: SYN })]);
   td.int.take();
-  // Count general-pipeline runs by wrapping handleFrame: an established flow's packets must not reach it.
-  const dp = td.dp as unknown as { handleFrame: (...a: unknown[]) => number };
-  const orig = dp.handleFrame.bind(dp);
+  // Count general-pipeline runs by wrapping the classifier's entry: an established flow's packets must not reach it.
+  const cls = (td.dp as unknown as { classifier: { frame: (...a: unknown[]) => number } }).classifier;
+  const orig = cls.frame.bind(cls);
   let general = 0;
-  dp.handleFrame = (...a: unknown[]) => { general++; return orig(...a); };
+  cls.frame = (...a: unknown[]) => { general++; return orig(...a); };
   const frames = [];
   for (let i = 0; i < 20; i++) frames.push(ipFrame(EXT_MAC, CLIENT_MAC, CLIENTS[0], VIP, { proto: TCP, sport: 30000, dport: 80, flags: ACK, payload: Buffer.alloc(10) }));
   td.send('ext', frames);

@@ -17,7 +17,8 @@ import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { TapvsError } from '../../../src/errors.js';
-import { TapLink, VNET_HDR_LEN, formatMac, macFromName } from '../../../src/link/tap.js';
+import { TapLink, formatMac, macFromName } from '../../../src/link/tap.js';
+import { VNET_HDR_LEN } from '../../../src/link/vnet-hdr.js';
 
 const CHILD_ENV = 'TAPVS_TAP_TEST_CHILD';
 const THIS_FILE = fileURLToPath(import.meta.url);

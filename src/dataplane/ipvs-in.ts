@@ -1,0 +1,109 @@
+/**
+ * Packets to a VIP, as ip_vs_in() (ip_vs_core.c) handles them: the connection is looked up
+ * first (the table is global); only a new flow looks up its service and is scheduled (TCP: a SYN
+ * without RST, tcp_conn_schedule()); counters and the state machine run before the transmitter.
+ * What no service takes goes to the director's own stack: a TCP reset, an ICMP port unreachable.
+ */
+import type { HostIcmp } from '../host/icmp.js';
+import type { LocalOutput } from '../host/local-output.js';
+import { sendTcpReset } from '../host/tcp-reset.js';
+import { ConnFlag } from '../ipvs/conn-table.js';
+import { type Ipvs, NoConn } from '../ipvs/ipvs.js';
+import { Dir } from '../ipvs/tcp-state.js';
+import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../packet/icmp.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ip-proto.js';
+import { Parse } from '../packet/parse.js';
+import { TCP_RST, TCP_SYN } from '../packet/tcp.js';
+import { Drop } from './drops.js';
+import type { FrameContext } from './frame.js';
+import { noteNat, noteSchedule } from './trace-notes.js';
+import type { NatXmit } from './xmit/nat.js';
+
+export class IpvsIn {
+  constructor(
+    private readonly ctx: FrameContext,
+    private readonly ipvs: Ipvs,
+    private readonly icmp: HostIcmp,
+    private readonly local: LocalOutput,
+    private readonly nat: NatXmit,
+  ) {}
+
+  /** A TCP segment at [l4, l4End) to a director address. Returns the verdict. */
+  tcp(l4: number, l4End: number): number {
+    const ctx = this.ctx, ip = ctx.v.ip, t = ctx.v.tcp;
+    const tr = t.bind(l4, l4End);
+    if (tr !== Parse.Ok) return tr === Parse.Truncated ? Drop.Truncated : tr === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
+    const src = ip.src, dst = ip.dst, sport = t.srcPort, dport = t.dstPort, flags = t.flags;
+    const ipvs = this.ipvs;
+    let id = ipvs.conns.lookupIn(IPPROTO_TCP, src, sport, dst, dport, false);
+    // conn_reuse_mode 1: a SYN for a TIME_WAIT/CLOSE entry starts a fresh connection.
+    if (id >= 0 && (flags & TCP_SYN) !== 0 && ipvs.reusable(id)) {
+      ipvs.expireNow(id);
+      id = -1;
+    }
+    if (id >= 0 && ipvs.expireNodestConn && ipvs.destOf(id) === null) {
+      ipvs.expireNow(id);
+      id = -1;
+    }
+    if (id < 0) {
+      const svc = ipvs.findService(IPPROTO_TCP, dst, dport);
+      // Only a SYN without RST is scheduled (tcp_conn_schedule, sloppy_tcp off); anything else
+      // goes to the director's own stack, which has no listener: RST, as a kernel would answer.
+      if (svc === null || (flags & (TCP_SYN | TCP_RST)) !== TCP_SYN) {
+        if ((flags & TCP_RST) === 0) sendTcpReset(this.local, ctx.v);
+        return Drop.LocalUnreachable;
+      }
+      id = ipvs.newConnection(svc, IPPROTO_TCP, src, sport, dst, dport, ctx.now);
+      if (id < 0) return this.noConnection(id);
+      if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id));
+    }
+    return this.deliver(id, IPPROTO_TCP, flags);
+  }
+
+  /** A UDP datagram at [l4, l4End) to a director address. Returns the verdict. */
+  udp(l4: number, l4End: number): number {
+    const ctx = this.ctx, ip = ctx.v.ip, u = ctx.v.udp;
+    const ur = u.bind(l4, l4End);
+    if (ur !== Parse.Ok) return ur === Parse.Truncated ? Drop.Truncated : Drop.BadLength;
+    const src = ip.src, dst = ip.dst, sport = u.srcPort, dport = u.dstPort;
+    const ipvs = this.ipvs;
+    let id = ipvs.conns.lookupIn(IPPROTO_UDP, src, sport, dst, dport, false);
+    if (id >= 0 && ipvs.expireNodestConn && ipvs.destOf(id) === null) {
+      ipvs.expireNow(id);
+      id = -1;
+    }
+    if (id < 0) {
+      const svc = ipvs.findService(IPPROTO_UDP, dst, dport);
+      if (svc === null) {
+        this.icmp.error(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, dst);
+        return Drop.LocalUnreachable;
+      }
+      id = ipvs.newConnection(svc, IPPROTO_UDP, src, sport, dst, dport, ctx.now);
+      if (id < 0) return this.noConnection(id);
+      if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id));
+    }
+    return this.deliver(id, IPPROTO_UDP, 0);
+  }
+
+  /** ip_vs_leave(): no destination -> ICMP port unreachable from the VIP. */
+  private noConnection(reason: number): number {
+    if (reason === -NoConn.TableFull) return Drop.TableFull;
+    this.icmp.error(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, this.ctx.v.ip.dst);
+    return Drop.NoDestination;
+  }
+
+  /** Count, state, transmit to the connection's dest; a one-packet entry ends here. */
+  private deliver(id: number, proto: number, tcpFlags: number): number {
+    const ctx = this.ctx, ipvs = this.ipvs, c = ipvs.conns;
+    const dest = ipvs.destOf(id);
+    if (dest === null) return Drop.DestUnavailable; // deleted dest: silently dropped (expire_nodest_conn 0)
+    ipvs.countIn(dest, ctx.v.ip.totalLen);
+    c.pkts[id]++;
+    if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.INPUT, tcpFlags, ctx.now);
+    else ipvs.udpState(id, Dir.INPUT, ctx.now);
+    if (ctx.tracing) noteNat(ctx, c, 'in', id, proto);
+    const verdict = this.nat.toDest(id, dest.id, proto);
+    if ((c.flags[id] & ConnFlag.ONE_PACKET) !== 0) ipvs.expireNow(id);
+    return verdict;
+  }
+}

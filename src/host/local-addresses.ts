@@ -1,0 +1,31 @@
+/**
+ * The addresses the director answers for: its own (per link) and every service VIP. Every packet
+ * asks about its source and destination, so both live in one AddrSet with a bit per kind. The
+ * control plane pushes a new set when rules change (Dataplane.rulesChanged); the packet path only
+ * looks up.
+ */
+import { AddrSet } from '../addr-set.js';
+
+const OWNED = 1;
+const VIP = 2;
+
+export class LocalAddresses {
+  private set = new AddrSet();
+
+  /** Replaces the set: the owned addresses of every link and the VIPs of every service. */
+  update(owned: readonly Int32Array[], vips: Iterable<number>): void {
+    const set = new AddrSet();
+    for (const list of owned) for (let i = 0; i < list.length; i++) if (list[i] !== 0) set.set(list[i], OWNED);
+    for (const v of vips) if (v !== 0) set.set(v, Math.max(set.get(v), 0) | VIP);
+    this.set = set;
+  }
+
+  /** True when the director answers for `a` (an owned address or a service VIP). */
+  isLocal(a: number): boolean { return this.set.get(a) >= 0; }
+
+  /** True when some service uses `a` as its VIP. */
+  isVip(a: number): boolean {
+    const kind = this.set.get(a);
+    return kind >= 0 && (kind & VIP) !== 0;
+  }
+}
