@@ -413,7 +413,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   const dispatcher = new ControlDispatcher(ipvs, {
-    servicesChanged: () => dataplane.announce(),
+    servicesChanged: () => { dataplane.rulesChanged(); dataplane.announce(); },
     trace: (req, ctx) => traceRequest(dataplane, req, ctx),
     status: () => {
       const st = dataplane.status();
