@@ -2,9 +2,10 @@
  * A real server (IPVS "destination") of one virtual service: RIP:rport, forwarding method,
  * weight, connection thresholds, live connection gauges and statistics.
  *
- * Gauges follow ip_vs_bind_dest/ip_vs_unbind_dest (reference §3.4, §4.0): a new connection is
+ * Gauges follow ip_vs_conn.c, ip_vs_bind_dest() and ip_vs_unbind_dest(): a new connection is
  * counted inactive, TCP state changes move it between active and inactive, templates count in
- * persistConns. The OVERLOAD flag is set/cleared here from the u/l thresholds.
+ * persistConns. The OVERLOAD flag is set/cleared here from the u/l thresholds. See
+ * docs/ipvs-behaviour.md#activeconn-inactconn-persistconn-and-overload.
  */
 import { Stats } from './stats.js';
 

@@ -1,10 +1,13 @@
 /**
- * Per-service / per-destination / global statistics as IPVS keeps them (reference §6, §7):
+ * Per-service / per-destination / global statistics as IPVS keeps them (ip_vs_core.c,
+ * ip_vs_conn_stats(), ip_vs_in_stats(), ip_vs_out_stats(); docs/ipvs-behaviour.md#counters):
  * Conns, InPkts, OutPkts, InBytes, OutBytes, plus the 2-second rate estimator.
  *
  * Counters are plain doubles (exact up to 2^53). Zeroing takes a snapshot: displayed values are
- * "current - snapshot", as ip_vs_zero_stats does. The estimator is IPVS's EWMA with weight 1/4:
- * conns/packets are scaled by 2^10 per 2 s sample, bytes by 2^5; read-outs round as the kernel does.
+ * "current - snapshot", as ip_vs_ctl.c, ip_vs_zero_stats() does (the kernel snapshots the
+ * estimator's last 2 s copy, tapvs the live counters). The estimator is IPVS's EWMA with weight
+ * 1/4: conns/packets are scaled by 2^10 per 2 s sample, bytes by 2^5; read-outs round as
+ * ip_vs_est.c, ip_vs_read_estimator() does (docs/ipvs-behaviour.md#rate-estimator).
  */
 export class Stats {
   conns = 0;

@@ -1,7 +1,9 @@
 /**
- * IPVS's TCP connection states and transition tables (ip_vs_proto_tcp.c; reference §3.1-3.3),
- * secure_tcp off. The director does not track sequence numbers: the state only decides the
- * entry's timeout and whether it counts as ActiveConn or InActConn.
+ * IPVS's TCP connection states and transition tables (ip_vs_proto_tcp.c: tcp_states,
+ * tcp_timeouts, tcp_state_active_table, set_tcp_state();
+ * docs/ipvs-behaviour.md#tcp-states-and-timeouts), secure_tcp off. The director does not track
+ * sequence numbers: the state only decides the entry's timeout and whether it counts as ActiveConn
+ * or InActConn.
  *
  * Row choice (tcp_state_idx): RST beats SYN beats FIN beats ACK; a segment with none of the four
  * forces CLOSE. INPUT is client -> director, OUTPUT is real server -> client (NAT replies).
@@ -48,7 +50,8 @@ export function flagClass(flags: number): FlagClass {
 const { ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW, TIME_WAIT: TW,
   CLOSE: CL, CLOSE_WAIT: CW, LAST_ACK: LA, LISTEN: LI } = TcpState;
 
-// Rows: current state; columns: syn, fin, ack, rst (reference §3.3, written out verbatim).
+// Rows: current state; columns: syn, fin, ack, rst (ip_vs_proto_tcp.c tcp_states, transposed:
+// the kernel's rows are the segment classes).
 const INPUT = [
   [SR, CL, ES, CL], // NONE
   [ES, CW, ES, CL], // ESTABLISHED

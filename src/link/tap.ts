@@ -13,8 +13,9 @@
  * - RX slot i is at `i * slotSize`. `rx.lengths` is the addon's own array, filled in native code;
  *   `rx.count` is set before the batch handler runs.
  * - Frames still queued in `tx` when the batch handler returns are sent right after it by the
- *   addon, in the same wake-up (the "fused" flush of DESIGN.md); calling `flush()` inside the
- *   handler is still right and costs one more native call.
+ *   addon, in the same wake-up (a "fused" flush: one native call reads a batch and writes what the
+ *   handler queued); calling `flush()` inside the handler is still right and costs one more
+ *   native call.
  * - With `vnetHdr`, every RX and TX frame starts with a 12-byte virtio_net_hdr_v1
  *   (`vnetHdrLen`); the kernel then hands over TCP/UDP super-frames up to 64 KB (GSO) and
  *   accepts the same, and `offloads` lists what it agreed to (csum, tso4, tso6, uso4, uso6).

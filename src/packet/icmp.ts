@@ -45,7 +45,10 @@ export class IcmpView {
     this.dv.setUint16(this.off + 2, 0);
     this.dv.setUint16(this.off + 2, checksum(this.u8, this.off, this.end));
   }
-  /** True for the error types IPVS relates to connections (3, 4, 11; reference §5.9). */
+  /**
+   * True for the error types IPVS relates to connections: 3, 4, 11 (ip_vs_core.c, ip_vs_in_icmp()
+   * and ip_vs_out_icmp(); docs/ipvs-behaviour.md#icmp-errors-related-to-connections).
+   */
   isRelatedError(): boolean {
     const t = this.type;
     return t === ICMP_DEST_UNREACH || t === ICMP_SOURCE_QUENCH || t === ICMP_TIME_EXCEEDED;

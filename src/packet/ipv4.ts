@@ -14,7 +14,8 @@
  * bind() checks version, IHL >= 5, that the header fits, and total length against the frame
  * (a frame may be longer than the datagram: Ethernet padding; never shorter). The header checksum
  * is checked separately (`checksumOk`), so a caller can count it as its own drop reason.
- * Addresses are int32 in host order (see STYLE §2).
+ * Addresses are int32 in host order: a u32 above 2^31 is not a V8 small integer and would cost a
+ * heap number per packet.
  */
 import { checksum, csumUpdate16, csumUpdate32 } from './checksum.js';
 import { Parse } from './parse.js';

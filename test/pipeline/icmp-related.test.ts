@@ -1,5 +1,6 @@
 /**
- * ICMP errors that quote a packet of a connection are translated both ways (reference §5.9):
+ * ICMP errors that quote a packet of a connection are translated both ways (ip_vs_core.c,
+ * ip_vs_in_icmp() and ip_vs_out_icmp(); docs/ipvs-behaviour.md#icmp-errors-related-to-connections):
  * outer and quoted addresses/ports rewritten, checksums valid, counted on the connection.
  */
 import assert from 'node:assert/strict';

@@ -1,6 +1,8 @@
 /**
- * Persistence templates (reference §5.6), quiescing and destination removal (§5.8), through the
- * real dataplane with a controllable clock.
+ * Persistence templates (ip_vs_core.c, ip_vs_sched_persist();
+ * docs/ipvs-behaviour.md#persistence-templates), quiescing and destination removal
+ * (docs/ipvs-behaviour.md#destination-order-edits-and-removal), through the real dataplane with a
+ * controllable clock.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

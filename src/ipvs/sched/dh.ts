@@ -1,9 +1,9 @@
 /**
- * dh: destination hashing (ip_vs_dh.c, reference §4.9). A 256-bucket table maps
- * hash_32(destination IP of the packet, 8) to a dest. The table is filled round-robin over the
- * dest list in list order, one bucket per dest per round, weights ignored, and rebuilt in
- * destsChanged() (the kernel rebuilds on add and delete; an edit keeps the list, so rebuilding
- * then gives the same table).
+ * dh: destination hashing (ip_vs_dh.c, ip_vs_dh_schedule(); docs/ipvs-behaviour.md#dh). A
+ * 256-bucket table maps hash_32(destination IP of the packet, 8) to a dest. The table is filled
+ * round-robin over the dest list in list order, one bucket per dest per round, weights ignored, and
+ * rebuilt in destsChanged() (the kernel rebuilds on add and delete; an edit keeps the list, so
+ * rebuilding then gives the same table).
  *
  * The bucket's dest is returned only if it is available, has weight > 0 and no OVERLOAD;
  * otherwise there is no destination (no fallback). For a plain VIP service the destination IP is

@@ -1,7 +1,7 @@
 /**
- * fo: weighted failover (ip_vs_fo.c, reference §4.11). The dest with the highest weight among
- * those with no OVERLOAD and weight > 0; the earlier dest in list order wins a tie. Connection
- * counts are not looked at.
+ * fo: weighted failover (ip_vs_fo.c, ip_vs_fo_schedule(); docs/ipvs-behaviour.md#fo). The dest
+ * with the highest weight among those with no OVERLOAD and weight > 0; the earlier dest in list
+ * order wins a tie. Connection counts are not looked at.
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';

@@ -5,7 +5,7 @@
  * Contract: inputs are IPv4 addresses and ports as plain numbers (int32 / 0..65535, host order);
  * results are small non-negative integers (Smis), so callers can index tables with them without
  * allocating. IPv6 folding (XOR of the four words) is not needed: tapvs is IPv4 only.
- * Behaviour: reference/ipvs-semantics.md §4.0.
+ * Behaviour: docs/ipvs-behaviour.md#common-rules.
  */
 
 /** GOLDEN_RATIO_32 of include/linux/hash.h. */
@@ -14,7 +14,7 @@ export const GOLDEN_RATIO_32 = 0x61c88647;
 /**
  * hash_32(val, bits): the top `bits` bits of val × GOLDEN_RATIO_32 mod 2^32 (the generic kernel
  * version; x86 and arm64 have no arch override). `bits` is 1..31.
- * Example (reference §4.0): hash32(0x0a000001, 8) === 39.
+ * Example (worked from the definition): hash32(0x0a000001, 8) === 39.
  */
 export function hash32(val: number, bits: number): number {
   return Math.imul(val, GOLDEN_RATIO_32) >>> (32 - bits);

@@ -1,5 +1,6 @@
 /**
- * lblc: locality-based least connection (ip_vs_lblc.c, reference §4.7).
+ * lblc: locality-based least connection (ip_vs_lblc.c, ip_vs_lblc_schedule();
+ * docs/ipvs-behaviour.md#lblc).
  *
  * A cache maps the packet's destination IP to a dest. For a plain VIP service that IP is always
  * the VIP, so the whole service shares one entry; lblc is meant for fwmark / transparent-cache
@@ -11,8 +12,8 @@
  *   stored. Replacing a mapping unlinks the old entry and links a new one; like Linux
  *   (ip_vs_lblc_new: ip_vs_lblc_del without atomic_dec, then ip_vs_lblc_hash with atomic_inc) the
  *   GC's entry counter is not decremented for the replaced entry, so it drifts upwards by one per
- *   replacement. This is not in the reference; it is what the kernel source does, and it decides
- *   when the 16384-entry rule of the GC starts to apply.
+ *   replacement. Easy to miss when reading the kernel source, but it is what the kernel does, and
+ *   it decides when the 16384-entry rule of the GC starts to apply.
  * - Expiry: see locality.ts (60 s timer replayed lazily; full check every 30 minutes drops
  *   entries unused for `expirationMs`, default 24 h).
  */

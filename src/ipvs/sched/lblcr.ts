@@ -1,5 +1,6 @@
 /**
- * lblcr: locality-based least connection with replication (ip_vs_lblcr.c, reference §4.8).
+ * lblcr: locality-based least connection with replication (ip_vs_lblcr.c,
+ * ip_vs_lblcr_schedule(); docs/ipvs-behaviour.md#lblcr).
  *
  * Like lblc, keyed by the packet's destination IP, but each entry holds a *set* of dests (kernel
  * list order: newest member first) with a last-modified time.

@@ -1,7 +1,7 @@
 /**
- * lc: least connection (ip_vs_lc.c, reference §4.3). The dest with the smallest overhead
- * (active × 256 + inactive) among those with no OVERLOAD and weight ≠ 0; the earlier dest in list
- * order wins a tie. Weight is otherwise ignored. No tables.
+ * lc: least connection (ip_vs_lc.c, ip_vs_lc_schedule(); docs/ipvs-behaviour.md#lc). The dest with
+ * the smallest overhead (active × 256 + inactive) among those with no OVERLOAD and weight ≠ 0; the
+ * earlier dest in list order wins a tie. Weight is otherwise ignored. No tables.
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';

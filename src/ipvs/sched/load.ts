@@ -1,5 +1,5 @@
 /**
- * Load rules shared by several schedulers (reference/ipvs-semantics.md §4.0, §4.4, §4.7):
+ * Load rules shared by several schedulers (docs/ipvs-behaviour.md#common-rules, #wlc, #lblc):
  * the connection overhead of ip_vs.h, the "wlc rule" used by wlc, lblc and lblcr, and lblc's own
  * notion of "overloaded" (a cached server with more active connections than its weight while
  * some server is below half its weight).

@@ -1,7 +1,8 @@
 /**
- * The cache table shared by lblc and lblcr (ip_vs_lblc.c, ip_vs_lblcr.c; reference §4.7, §4.8):
- * 1024 chained buckets keyed by hash_32(destination IP, 10), and the kernel's garbage collector,
- * a timer that fires every 60 s:
+ * The cache table shared by lblc and lblcr (ip_vs_lblc.c, ip_vs_lblc_check_expire() and
+ * ip_vs_lblc_full_check(), mirrored in ip_vs_lblcr.c; docs/ipvs-behaviour.md#lblc): 1024 chained
+ * buckets keyed by hash_32(destination IP, 10), and the kernel's garbage collector, a timer that
+ * fires every 60 s:
  * - every 30th run (counter % 30 = 0; first at the 30th minute) is a full check that drops entries
  *   unused for `expirationMs` (sysctl lblc_expiration / lblcr_expiration, default 24 h);
  * - other runs do nothing but count, unless the table holds more than 16384 entries: then entries

@@ -1,5 +1,6 @@
 /**
- * mh: Maglev hashing (ip_vs_mh.c after Eisenbud et al., NSDI 2016 §3.4; reference §4.13).
+ * mh: Maglev hashing (ip_vs_mh.c, ip_vs_mh_schedule(), after Eisenbud et al., NSDI 2016 §3.4;
+ * docs/ipvs-behaviour.md#mh).
  *
  * A lookup table of M = 4093 slots (the kernel's default CONFIG_IP_VS_MH_TAB_INDEX 12, a prime)
  * maps h1(port + client address) mod M to a dest. Each dest has a permutation of the slots,

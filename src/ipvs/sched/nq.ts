@@ -1,7 +1,8 @@
 /**
- * nq: never queue (ip_vs_nq.c, reference §4.6). Skipping OVERLOAD and weight-0 dests, the first
- * dest with no active connection is returned at once; otherwise the sed rule picks the dest with
- * the smallest (active + 1) / weight by cross multiplication, the earlier dest winning a tie.
+ * nq: never queue (ip_vs_nq.c, ip_vs_nq_schedule(); docs/ipvs-behaviour.md#nq). Skipping OVERLOAD
+ * and weight-0 dests, the first dest with no active connection is returned at once; otherwise the
+ * sed rule picks the dest with the smallest (active + 1) / weight by cross multiplication, the
+ * earlier dest winning a tie.
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';

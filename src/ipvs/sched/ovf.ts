@@ -1,8 +1,9 @@
 /**
- * ovf: weighted overflow (ip_vs_ovf.c, reference §4.12). Among dests with no OVERLOAD, weight ≠ 0
- * and active connections ≤ weight, the one with the highest weight; the earlier dest wins a tie.
- * So the heaviest server takes connections until it has weight + 1 active ones, then the next.
- * Inactive connections are ignored (the kernel notes this makes ovf unsuitable for UDP).
+ * ovf: weighted overflow (ip_vs_ovf.c, ip_vs_ovf_schedule(); docs/ipvs-behaviour.md#ovf). Among
+ * dests with no OVERLOAD, weight ≠ 0 and active connections ≤ weight, the one with the highest
+ * weight; the earlier dest wins a tie. So the heaviest server takes connections until it has
+ * weight + 1 active ones, then the next. Inactive connections are ignored (the kernel notes this
+ * makes ovf unsuitable for UDP).
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';

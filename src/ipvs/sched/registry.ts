@@ -4,8 +4,8 @@
  * calls destsChanged(svc) once (IPVS init_service sees the dests already present), and again
  * after every add, delete or edit of a dest.
  *
- * Also here: ipvsadm's `-b` word rules (ipvsadm.c parse_sched_flags / print_sched_flags,
- * reference §1.3 and §2.1), since which words are legal depends on the scheduler.
+ * Also here: ipvsadm's `-b` word rules (ipvsadm.c, parse_sched_flags() and print_sched_flags();
+ * docs/ipvsadm.md#scheduler-flags), since which words are legal depends on the scheduler.
  */
 import { TapvsError } from '../../errors.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2, SCHED_FLAG_3 } from '../service.js';

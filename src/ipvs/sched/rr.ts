@@ -1,9 +1,9 @@
 /**
- * rr: round robin (ip_vs_rr.c, reference §4.1). Remembers the last chosen dest and scans the
- * list circularly starting after it, returning the first dest that is neither quiesced (weight 0)
- * nor overloaded; the last chosen one is re-checked at the end of the circle. The first pick
- * after creation is the list head (the most recently added dest). When the remembered dest is
- * deleted, the position moves to its predecessor.
+ * rr: round robin (ip_vs_rr.c, ip_vs_rr_schedule(); docs/ipvs-behaviour.md#rr). Remembers the last
+ * chosen dest and scans the list circularly starting after it, returning the first dest that is
+ * neither quiesced (weight 0) nor overloaded; the last chosen one is re-checked at the end of the
+ * circle. The first pick after creation is the list head (the most recently added dest). When the
+ * remembered dest is deleted, the position moves to its predecessor.
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';

@@ -5,8 +5,8 @@
  * Contract:
  * - `schedule()` is called only for a new flow (never for packets of existing connections),
  *   never allocates, and returns null when no destination is available.
- * - Every scheduler skips dests with weight 0 (quiesced) or `overloaded` set, unless the
- *   reference says otherwise for that scheduler.
+ * - Every scheduler skips dests with weight 0 (quiesced) or `overloaded` set, unless its section
+ *   of docs/ipvs-behaviour.md#schedulers (and its kernel file) says otherwise.
  * - Schedulers see services, dests and a flow key, never frames.
  */
 import type { Dest } from '../dest.js';

@@ -1,8 +1,9 @@
 /**
- * sed: shortest expected delay (ip_vs_sed.c, reference §4.5). As wlc, but the overhead is
- * active + 1 (inactive connections ignored): the dest minimising (active + 1) / weight wins,
- * compared by cross multiplication; the earlier dest wins a tie. The first candidate is the first
- * dest with no OVERLOAD and weight > 0; quiesced dests can never win afterwards.
+ * sed: shortest expected delay (ip_vs_sed.c, ip_vs_sed_schedule(); docs/ipvs-behaviour.md#sed).
+ * As wlc, but the overhead is active + 1 (inactive connections ignored): the dest minimising
+ * (active + 1) / weight wins, compared by cross multiplication; the earlier dest wins a tie. The
+ * first candidate is the first dest with no OVERLOAD and weight > 0; quiesced dests can never win
+ * afterwards.
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';

@@ -1,6 +1,6 @@
 /**
  * sh: source hashing. One client address always reaches the same real server
- * (ip_vs_sh.c, reference §4.10).
+ * (ip_vs_sh.c, ip_vs_sh_schedule(); docs/ipvs-behaviour.md#sh).
  *
  * The 256-bucket table is filled by walking the dest list cyclically, each dest taking `weight`
  * consecutive buckets (a quiesced dest still takes one), and rebuilt in destsChanged() (add,

@@ -4,7 +4,7 @@
  * The kernel's mh hashes with hsiphash(), which on 64-bit kernels is SipHash-1-3 (one
  * compression round, three finalisation rounds) truncated to its low 32 bits (lib/siphash.c:
  * "on 64-bit, we make HalfSipHash1-3 actually be SipHash1-3"); 32-bit kernels run the real
- * HalfSipHash-1-3 and give other values. We match the 64-bit kernels (reference §4.13).
+ * HalfSipHash-1-3 and give other values. We match the 64-bit kernels (docs/ipvs-behaviour.md#mh).
  *
  * Two entry points:
  * - `hsiphashU32(key, x)`: the hot path. SipHash-1-3 of the 4-byte little-endian encoding of x,

@@ -1,5 +1,6 @@
 /**
- * twos: power of two choices (ip_vs_twos.c, Linux ≥ 5.12; reference §4.14).
+ * twos: power of two choices (ip_vs_twos.c, ip_vs_twos_schedule(), Linux ≥ 5.12;
+ * docs/ipvs-behaviour.md#twos).
  *
  * total = sum of the weights of the dests with no OVERLOAD and weight > 0 (none → no
  * destination). Two numbers r1, r2 are drawn uniformly in [0, total] (inclusive: the kernel draws

@@ -1,5 +1,6 @@
 /**
- * wlc: weighted least connection, ipvsadm's default (ip_vs_wlc.c, reference §4.4).
+ * wlc: weighted least connection, ipvsadm's default (ip_vs_wlc.c, ip_vs_wlc_schedule();
+ * docs/ipvs-behaviour.md#wlc).
  * Load = (256 × active + inactive) / weight; the lowest wins, the earlier dest wins a tie.
  * The first candidate is the first dest with no OVERLOAD and weight > 0; later non-OVERLOAD dests
  * replace it when oh_best × w_d > oh_d × w_best (so a quiesced dest can never win).

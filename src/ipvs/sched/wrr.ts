@@ -1,5 +1,6 @@
 /**
- * wrr: weighted round robin (ip_vs_wrr.c, reference §4.2).
+ * wrr: weighted round robin (ip_vs_wrr.c, ip_vs_wrr_schedule() and ip_vs_wrr_dest_changed();
+ * docs/ipvs-behaviour.md#wrr).
  *
  * State: the position `cl` in the dest list (-1 is the list head, i.e. "before the first dest"),
  * the current weight `cw`, the maximum weight `mw` and the step `di`. di is the gcd of all

@@ -1,5 +1,6 @@
 /**
- * Golden tests of tapvsadm's listings against ipvsadm's output (reference §2, examples taken from
+ * Golden tests of tapvsadm's listings against ipvsadm's output (ipvsadm.c, print_title(),
+ * print_service_entry(), print_conn(); docs/ipvsadm.md#listings; examples taken from
  * the real ipvsadm run against a fake kernel). Trailing spaces are significant.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { dest, list, NAMES, stats, svc } from './fixtures.js';
 
 const lines = (...l: string[]): string => l.map((x) => `${x}\n`).join('');
 
-/** The reference §2.1 table (without its fwmark service), dests given newest first as IPVS keeps them. */
+/** The docs/ipvsadm.md#plain-listing table, dests given newest first as IPVS keeps them. */
 function referenceTable() {
   return list([
     svc('udp', '192.168.222.131', 53, { scheduler: 'wlc', persistentS: 360, netmask: '255.255.255.0' }),

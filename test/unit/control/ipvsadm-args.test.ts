@@ -1,5 +1,6 @@
 /**
- * tapvsadm's command-line parser against ipvsadm's behaviour (reference §1): popt tokenizing,
+ * tapvsadm's command-line parser against ipvsadm's behaviour (ipvsadm.c, parse_options() and
+ * process_options(); docs/ipvsadm.md#parsing to #errors-and-exit-status): popt tokenizing,
  * the first-option rule, option classes, the legality matrix, values, defaults, and tapvs's own
  * refusals. Messages and exit codes are exact.
  */

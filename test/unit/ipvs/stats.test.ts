@@ -1,6 +1,7 @@
 /**
- * The IPVS rate estimator (reference §6): 2 s samples, EWMA weight 1/4, scaled averages and the
- * kernel's rounding on read-out; -Z semantics; counters shown in 2 s steps.
+ * The IPVS rate estimator (ip_vs_est.c; docs/ipvs-behaviour.md#rate-estimator): 2 s samples, EWMA
+ * weight 1/4, scaled averages and the kernel's rounding on read-out (ip_vs_read_estimator()); -Z
+ * semantics; counters shown in 2 s steps.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,6 +1,7 @@
 /**
- * Every row of IPVS's TCP transition tables (reference §3.3, transcribed verbatim below as the
- * oracle), plus flag priority, the no-flag rule, timeouts and the active-state set (§3.1).
+ * Every row of IPVS's TCP transition tables (ip_vs_proto_tcp.c, tcp_states, transcribed below as
+ * the oracle), plus flag priority, the no-flag rule, timeouts and the active-state set
+ * (tcp_timeouts, tcp_state_active_table; docs/ipvs-behaviour.md#tcp-states-and-timeouts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

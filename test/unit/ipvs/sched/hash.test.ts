@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { fls, gcd, hash32 } from '../../../../src/ipvs/sched/hash.js';
 import { ip } from './sched-fixtures.js';
 
-test('hash_32: 10.0.0.1 hashes to 39 in 8 bits (reference §4.0 example)', () => {
+test('hash_32: 10.0.0.1 hashes to 39 in 8 bits (the docs/ipvs-behaviour.md example)', () => {
   assert.equal(hash32(ip('10.0.0.1'), 8), 39);
 });
 
