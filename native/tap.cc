@@ -13,8 +13,8 @@
 //   consecutive RX slots until EAGAIN or all slots are used, then onBatch(count) is called
 //   once. A full batch is followed by another read pass, at most kMaxBatchesPerWake per
 //   wake-up, so a busy link drains without starving the rest of the event loop. If onBatch
-//   returns a positive number n, TX frames 0..n-1 are written right after it returns (the
-//   "fused" flush of DESIGN.md: one JS crossing per batch instead of two).
+//   returns a positive number n, TX frames 0..n-1 are written right after it returns (a
+//   "fused" flush: one JS crossing per batch instead of two, a read and a write call).
 // - write(count) writes TX frames 0..count-1, one write() each, and returns how many the
 //   device took. Refused frames are counted in txDropped; it never throws for a full queue.
 // - Errors thrown from the constructor and control methods carry `code` (TAP_NO_DEVICE,

@@ -5,9 +5,10 @@
  * Open addressing over two Int32Arrays (multiplicative hash, linear probing, load <= 1/4), so a
  * lookup is a multiply, a shift and one or two typed-array reads instead of a `Map<number, …>`
  * lookup (part of what took bench/micro/fastpath.ts from 238 to 130 ns per packet). Keys are
- * int32 addresses (STYLE §2); a u32 above 2^31 would not match its int32 twin. Address 0
- * (0.0.0.0, never an address of ours) marks an empty slot and cannot be stored. Deletion
- * rebuilds the table: sets change only when the configuration does.
+ * int32 addresses, as everywhere in tapvs (V8 keeps them small integers; a u32 above 2^31 would
+ * be a heap number and would not match its int32 twin). Address 0 (0.0.0.0, never an address of
+ * ours) marks an empty slot and cannot be stored. Deletion rebuilds the table: sets change only
+ * when the configuration does.
  */
 export class AddrSet {
   private keys: Int32Array;

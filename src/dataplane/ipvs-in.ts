@@ -1,5 +1,5 @@
 /**
- * Packets to a VIP, as ip_vs_in() (ip_vs_core.c) handles them: the connection is looked up
+ * Packets to a VIP, as ip_vs_in_hook() (ip_vs_core.c) handles them: the connection is looked up
  * first (the table is global); only a new flow looks up its service and is scheduled (TCP: a SYN
  * without RST, tcp_conn_schedule()); counters and the state machine run before the transmitter.
  * What no service takes goes to the director's own stack: a TCP reset, an ICMP port unreachable.

@@ -1,5 +1,5 @@
 /**
- * Packets passing through the director that may be replies of a real server, as ip_vs_out()
+ * Packets passing through the director that may be replies of a real server, as ip_vs_out_hook()
  * (ip_vs_core.c) handles them: a connection's reply is counted, runs the state machine and
  * leaves masqueraded (handle_response()); an ICMP error about a connection's packet is
  * translated (ip_vs_out_icmp()). Anything else is not IPVS's: PASS, and the router decides.
