@@ -1,5 +1,5 @@
 /**
- * Errors of tapvs, in three kinds that are never mixed (see STYLE.md §7):
+ * Errors of tapvs, in three kinds that are never mixed:
  * 1. bad input on the data path is a `Drop` reason and a counter, never an exception;
  * 2. user errors on the control path are `TapvsError`s with a stable `code` that crosses the
  *    control socket (tapvsadm maps (operation, code) to ipvsadm's words and exit status);

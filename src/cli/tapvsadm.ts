@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /**
  * tapvsadm: ipvsadm for tapvsd. Same command line, same listings, same messages and exit
- * statuses (reference/ipvs-semantics.md §1, §2), sent to the daemon over its control socket
- * instead of to the kernel.
+ * statuses, sent to the daemon over its control socket instead of to the kernel.
  *
  * parse (control/ipvsadm-args.ts) → request (control/client.ts) → format (control/format.ts).
  * Daemon errors are turned into ipvsadm's words by one table keyed by (operation, code), the
@@ -37,7 +36,7 @@ export const EXIT_LIST_FAILED = 1;
 /** ipvsadm's exit status for its own validation errors and a failed start-up. */
 export const EXIT_USAGE = 2;
 
-// ------------------------------------------------------------------ error mapping (§1.8, §1.9)
+// ------------------------------------------------------------------ error mapping
 
 const SCHED_NOT_FOUND = 'Scheduler or persistence engine not found';
 

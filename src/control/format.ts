@@ -1,14 +1,14 @@
 /**
  * ipvsadm's listings, byte for byte: `-L` (plain, --stats, --rate, --thresholds,
  * --persistent-conn, --tun-info, with or without -n and --exact), `-L -t svc`, `-L -c`,
- * `-L --timeout` and `-S` (reference/ipvs-semantics.md §2; ipvsadm.c print_title,
- * print_service_entry, print_largenum, print_conn, list_timeout).
+ * `-L --timeout` and `-S` (ipvsadm.c print_title, print_service_entry, print_largenum,
+ * print_conn, list_timeout).
  *
  * Contract: pure functions from protocol values to text; every line ends in '\n' and keeps
  * ipvsadm's padding, trailing spaces included. Names (without -n) come from a NameDb: addresses
  * from /etc/hosts, ports from /etc/services for the service's protocol, numbers otherwise.
  *
- * Sorting (§2.3): unless --nosort, services and destinations are ordered with libipvs's
+ * Sorting: unless --nosort, services and destinations are ordered with libipvs's
  * comparators, which subtract 32-bit values and read the difference as a signed int, and with
  * glibc's qsort, a merge sort. Both are reproduced, so even the "wrong" order of addresses
  * more than 2^31 apart (200.0.0.1 before 10.0.0.1) comes out as ipvsadm prints it. With
@@ -17,10 +17,11 @@
  * Not shown: IPv6, fwmark and SCTP services, tunnel destinations and persistence engines, which
  * tapvs does not have.
  */
-import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
-import { schedFlagWords } from '../ipvs/sched/registry.js';
-import { IPVS_VERSION, schedFlagBits } from './ipvsadm-args.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
+import { IPVS_VERSION } from './ipvsadm-args.js';
 import { dottedToU32, systemNameDb, type NameDb, type NameProto } from './names.js';
+import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
+import { schedFlagBits, schedFlagWords } from './sched-flags.js';
 
 export interface FormatOptions {
   numeric?: boolean;
@@ -84,9 +85,9 @@ export function formatAddrPort(addr: string, port: number, proto: NameProto | nu
   return s.slice(0, ADDRPORT_MAX);
 }
 
-// ------------------------------------------------------------------ sorting (§2.3)
+// ------------------------------------------------------------------ sorting
 
-const PROTO_NUMBER: Record<Proto, number> = { tcp: 6, udp: 17 };
+const PROTO_NUMBER: Record<Proto, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };
 
 /** The signed 32-bit difference libipvs computes; NaN-safe for malformed addresses (sorts as 0). */
 function addrDiff(a: string, b: string): number {

@@ -23,6 +23,10 @@ export const IPV4_MIN_HLEN = 20;
 export const IP_DF = 0x4000;
 export const IP_MF = 0x2000;
 export const IP_OFFMASK = 0x1fff;
+/** Protocol field values tapvs handles (IANA protocol numbers; Linux uapi in.h IPPROTO_*). */
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 
 const F = { TOS: 1, TOTAL_LEN: 2, ID: 4, FRAG: 6, TTL: 8, PROTO: 9, CSUM: 10, SRC: 12, DST: 16 } as const;
 
