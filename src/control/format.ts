@@ -95,7 +95,7 @@ function addrDiff(a: string, b: string): number {
 }
 
 /** libipvs ipvs_cmp_services for IPv4, non-fwmark services: protocol, address, port. */
-export function compareServices(a: ServiceInfo, b: ServiceInfo): number {
+function compareServices(a: ServiceInfo, b: ServiceInfo): number {
   const p = PROTO_NUMBER[a.service.proto] - PROTO_NUMBER[b.service.proto];
   if (p !== 0) return p;
   const r = addrDiff(a.service.addr, b.service.addr);
@@ -104,7 +104,7 @@ export function compareServices(a: ServiceInfo, b: ServiceInfo): number {
 }
 
 /** libipvs ipvs_cmp_dests: address, then port. */
-export function compareDests(a: DestInfo, b: DestInfo): number {
+function compareDests(a: DestInfo, b: DestInfo): number {
   const r = addrDiff(a.addr, b.addr);
   if (r !== 0) return r;
   return a.port - b.port;
@@ -114,7 +114,7 @@ export function compareDests(a: DestInfo, b: DestInfo): number {
  * glibc's qsort as ipvsadm ran it (msort_with_tmp): top-down merge sort, left half n/2, ties
  * and "less or equal" taken from the left. Matters because the comparators are not transitive.
  */
-export function glibcMergeSort<T>(items: readonly T[], cmp: (a: T, b: T) => number): T[] {
+function glibcMergeSort<T>(items: readonly T[], cmp: (a: T, b: T) => number): T[] {
   const a = items.slice();
   const tmp = new Array<T>(a.length);
   const sort = (lo: number, n: number): void => {
@@ -136,7 +136,7 @@ export function glibcMergeSort<T>(items: readonly T[], cmp: (a: T, b: T) => numb
   return a;
 }
 
-export function sortServices(services: readonly ServiceInfo[]): ServiceInfo[] {
+function sortServices(services: readonly ServiceInfo[]): ServiceInfo[] {
   return glibcMergeSort(services, compareServices);
 }
 
@@ -147,12 +147,12 @@ export function sortDests(dests: readonly DestInfo[]): DestInfo[] {
 // ------------------------------------------------------------------ -L
 
 /** Line 1 of a full listing: IPVS version and connection hash table size. */
-export function versionHeader(connTableSize: number): string {
+function versionHeader(connTableSize: number): string {
   return `IP Virtual Server version ${IPVS_VERSION} (size=${connTableSize})\n`;
 }
 
 /** print_title: the column headers of each listing mode (stats > rate > thresholds > ...). */
-export function formatTitle(o: FormatOptions): string {
+function formatTitle(o: FormatOptions): string {
   const prot = 'Prot LocalAddress:Port'.padEnd(33);
   const right = (...w: string[]): string => w.map((x) => ` ${x.padStart(8)}`).join('');
   if (o.stats) return `${prot}${right('Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes')}\n  -> RemoteAddress:Port\n`;
@@ -196,7 +196,7 @@ function serviceTail(s: ServiceInfo): string {
 }
 
 /** print_service_entry for the listing modes: the service line and its destinations. */
-export function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = systemNameDb()): string {
+function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = systemNameDb()): string {
   const numeric = o.numeric === true;
   const exact = o.exact === true;
   const proto = s.service.proto;

@@ -476,7 +476,7 @@ function setOption(st: State, c: OptClass): void {
   st.opts.add(c);
 }
 
-export function tryLine(prog: string): string {
+function tryLine(prog: string): string {
   return `Try \`${prog} -h' or '${prog} --help' for more information.`;
 }
 

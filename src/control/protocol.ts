@@ -84,7 +84,7 @@ export type Request =
   | { id: number; op: 'list'; service: ServiceKey | null }
   | { id: number; op: 'listConns' }
   /** Atomic: all commands apply or none does (the rules file / -R path). */
-  | { id: number; op: 'apply'; commands: Array<Omit<Request, 'id'>> }
+  | { id: number; op: 'apply'; commands: Command[] }
   | { id: number; op: 'status' }
   /**
    * Packet tracing: to a pcapng `file` (one interface per link and direction, a comment per

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_SCHEDULER, createScheduler, schedulerNames } from '../../../../src/ipvs/sched/registry.js';
 import { TapvsError } from '../../../../src/errors.js';
-import { SCHED_FLAG_1, SCHED_FLAG_2, SCHED_FLAG_3 } from '../../../../src/ipvs/service.js';
+import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../../../../src/ipvs/service.js';
 
 const ALL = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'];
 
