@@ -1,8 +1,7 @@
 /**
  * The control protocol's listings, built from the model's public state: what `-L`, `-S`, `-L -c`
  * and the metrics endpoint show. int32 addresses become dotted quads, protocol numbers names and
- * scheduler flag bits ipvsadm's `-b` words (ip_vs_ctl.c answers ipvsadm's GET commands the same
- * way, from the live tables).
+ * scheduler flag bits ipvsadm's `-b` words.
  *
  * Contract: reads the model, never changes it. Order is the model's: services in registration
  * order, dests newest first, connections in table order; format.ts sorts as ipvsadm does.

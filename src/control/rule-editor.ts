@@ -145,7 +145,7 @@ function serviceSettings(cfg: ServiceConfig, svc: Service | null): ServiceSettin
   const netmask = tryParseAddress(typeof cfg.netmask === 'string' ? cfg.netmask : '255.255.255.255');
   if (netmask === null) throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server netmask specified');
   const keep = svc !== null && svc.scheduler.name === name && svc.schedFlags === schedFlags;
-  // Made last, so that an unknown name is the only error it can add (ip_vs_scheduler_get()).
+  // Last: ipvsadm reports a bad -b word or timeout itself, before the kernel looks the name up.
   const scheduler = keep ? svc.scheduler : createScheduler(name, { flags: schedFlags });
   return {
     scheduler, schedFlags, persistent: timeoutS !== null, timeoutS: timeoutS ?? 0, netmask, ops: cfg.ops === true,
