@@ -19,7 +19,8 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Dest } from '../../src/ipvs/dest.js';
-import { FlowKey, IPPROTO_TCP, Service } from '../../src/ipvs/service.js';
+import { FlowKey, Service } from '../../src/ipvs/service.js';
+import { IPPROTO_TCP } from '../../src/packet/ipv4.js';
 import { createScheduler, schedulerNames } from '../../src/ipvs/sched/registry.js';
 import { xorshift32 } from '../../src/ipvs/sched/twos.js';
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /**
  * tapvsadm: ipvsadm for tapvsd. Same command line, same listings, same messages and exit
- * statuses (reference/ipvs-semantics.md §1, §2), sent to the daemon over its control socket
- * instead of to the kernel.
+ * statuses, sent to the daemon over its control socket instead of to the kernel.
  *
  * parse (control/ipvsadm-args.ts) → request (control/client.ts) → format (control/format.ts).
  * Daemon errors are turned into ipvsadm's words by one table keyed by (operation, code), the
@@ -31,13 +30,13 @@ import type { Command, ConnInfo, ListResult, Op, Timeouts } from '../control/pro
 import { parseRulesDetailed, type RuleLine } from '../control/rules-file.js';
 
 /** ipvsadm's exit status after a failed kernel operation (it returns -1). */
-export const EXIT_OPERATION_FAILED = 255;
+const EXIT_OPERATION_FAILED = 255;
 /** ipvsadm's exit status when a listing cannot be read. */
-export const EXIT_LIST_FAILED = 1;
+const EXIT_LIST_FAILED = 1;
 /** ipvsadm's exit status for its own validation errors and a failed start-up. */
-export const EXIT_USAGE = 2;
+const EXIT_USAGE = 2;
 
-// ------------------------------------------------------------------ error mapping (§1.8, §1.9)
+// ------------------------------------------------------------------ error mapping
 
 const SCHED_NOT_FOUND = 'Scheduler or persistence engine not found';
 
@@ -82,7 +81,7 @@ export function mapDaemonError(op: Op, code: ErrorCode, daemonMessage: string): 
 }
 
 /** ipvsadm's start-up failure, naming tapvsd. */
-export function unreachableMessage(e: DaemonUnreachableError): string {
+function unreachableMessage(e: DaemonUnreachableError): string {
   if (e.errno === 'EACCES' || e.errno === 'EPERM') {
     return `Can't initialize ipvs: Permission denied (you must be root)\n`
       + `Is ${e.path} tapvsd's control socket (TAPVS_SOCKET)?`;
@@ -237,7 +236,7 @@ function readAllStdin(): Promise<string> {
 }
 
 /** The real process: stdout/stderr, stdin, the socket from $TAPVS_SOCKET. */
-export function processIo(): CliIo {
+function processIo(): CliIo {
   return {
     stdout: (t) => { process.stdout.write(t); },
     stderr: (t) => { process.stderr.write(t); },

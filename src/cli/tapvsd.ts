@@ -31,8 +31,7 @@ import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
 import { parseAddress, parsePrefix } from '../addr.js';
 import { applyV8Tuning } from '../v8-tuning.js';
-
-export const VERSION = '0.1.0';
+import { TAPVS_VERSION } from '../version.js';
 
 interface LinkSpec {
   name: string;
@@ -215,7 +214,7 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
       case '--offload': a.vnetHdr = true; break;
       case '--no-offload': a.vnetHdr = false; break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
-      case '-v': case '--version': process.stdout.write(`tapvsd ${VERSION}\n`); process.exit(0); break;
+      case '-v': case '--version': process.stdout.write(`tapvsd ${TAPVS_VERSION}\n`); process.exit(0); break;
       default: fail(`unknown option '${arg}' (see --help)`);
     }
   }
@@ -413,12 +412,13 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   const dispatcher = new ControlDispatcher(ipvs, {
-    servicesChanged: () => { dataplane.rulesChanged(); dataplane.announce(); },
+    rulesChanged: () => dataplane.rulesChanged(),
+    servicesChanged: () => dataplane.announce(),
     trace: (req, ctx) => traceRequest(dataplane, req, ctx),
     status: () => {
       const st = dataplane.status();
       return {
-        version: VERSION, pid: process.pid, uptimeS: Math.round((Date.now() - started) / 1000),
+        version: TAPVS_VERSION, pid: process.pid, uptimeS: Math.round((Date.now() - started) / 1000),
         ...st, dropNames: DROP_NAMES, memory: process.memoryUsage(),
       };
     },

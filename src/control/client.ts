@@ -19,8 +19,8 @@ import net from 'node:net';
 import { TapvsError, type ErrorCode } from '../errors.js';
 import { DEFAULT_SOCKET_PATH, MAX_REQUEST_BYTES, type Command, type Response } from './protocol.js';
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Answers (a listing of many services, a big connection table) may be long; not unbounded. */
 const MAX_RESPONSE_BYTES = 256 << 20;
 

@@ -1,16 +1,20 @@
 /**
- * Applies control requests to the IPVS model. The only place where requests touch the model,
- * so tapvsadm, the rules file and tests all go through the same validation.
+ * Answers control requests: rule changes go through the RuleEditor (the one place where requests
+ * touch the model, so tapvsadm, the rules file and tests share its validation), reads through
+ * listing.ts, tracing and status to the daemon's hooks.
  *
  * `apply` (rules file, tapvsadm -R) is all-or-nothing: the commands first run against a scratch
- * model rebuilt from the current rules (a dry run); only if every command succeeds there are they
- * applied for real. A failure names the command's position (1-based) and leaves the rules as
+ * model holding a copy of the current rules (a dry run); only if every command succeeds there are
+ * they applied for real. A failure names the command's position (1-based) and leaves the rules as
  * they were. Connections are never touched by a rule change except through the rules' own
  * semantics (IPVS keeps connections of deleted services and dests until they time out).
  */
 import { TapvsError, isTapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
-import type { Command, Request, ServiceInfo } from './protocol.js';
+import { createScheduler } from '../ipvs/sched/registry.js';
+import { listConns, listServices } from './listing.js';
+import type { Command, Op, Request } from './protocol.js';
+import { RuleEditor } from './rule-editor.js';
 import type { RequestContext } from './server.js';
 
 export interface DispatchHooks {
@@ -18,11 +22,26 @@ export interface DispatchHooks {
   trace?: (req: Request, ctx: RequestContext | null) => unknown;
   /** A service was added or its VIP may be new: announce it (gratuitous ARP). */
   servicesChanged?: () => void;
+  /**
+   * The rules (services, dests, their settings) changed: called once after each successful
+   * request that changed them, and once after an apply that held such a command. Not for zeroed
+   * counters or new timeouts.
+   */
+  rulesChanged?: () => void;
   status?: () => unknown;
 }
 
+/** Requests that change rules: what rulesChanged reports. */
+const RULE_OPS: ReadonlySet<Op> = new Set<Op>([
+  'addService', 'editService', 'deleteService', 'clear', 'addDest', 'editDest', 'deleteDest',
+]);
+
 export class ControlDispatcher {
-  constructor(private readonly ipvs: Ipvs, private readonly hooks: DispatchHooks = {}) {}
+  private readonly rules: RuleEditor;
+
+  constructor(private readonly ipvs: Ipvs, private readonly hooks: DispatchHooks = {}) {
+    this.rules = new RuleEditor(ipvs);
+  }
 
   handle(req: Request, ctx: RequestContext | null = null): unknown {
     if (req.op === 'traceStart' || req.op === 'traceStop' || req.op === 'traceStatus') {
@@ -33,19 +52,20 @@ export class ControlDispatcher {
       const cmds = (req as { commands?: unknown }).commands;
       if (!Array.isArray(cmds)) throw new TapvsError('PROTOCOL', 'apply: commands must be a list');
       this.dryRun(cmds as Command[]);
-      for (const c of cmds as Command[]) this.exec(this.ipvs, c);
+      for (const c of cmds as Command[]) this.exec(this.rules, c);
+      if ((cmds as Command[]).some((c) => RULE_OPS.has(c.op))) this.hooks.rulesChanged?.();
       this.hooks.servicesChanged?.();
       return { applied: cmds.length };
     }
-    const r = this.exec(this.ipvs, req);
+    const r = this.exec(this.rules, req);
+    if (RULE_OPS.has(req.op)) this.hooks.rulesChanged?.();
     if (req.op === 'addService' || req.op === 'editService' || req.op === 'clear') this.hooks.servicesChanged?.();
     return r;
   }
 
   /** Runs the commands against a copy of the current rules; throws on the first failure. */
   private dryRun(cmds: Command[]): void {
-    const scratch = new Ipvs({ maxConns: 16 });
-    for (const s of this.ipvs.list(null).services) replay(scratch, s);
+    const scratch = new RuleEditor(copyRules(this.ipvs));
     for (let i = 0; i < cmds.length; i++) {
       try {
         if (cmds[i] === null || typeof cmds[i] !== 'object') throw new TapvsError('PROTOCOL', 'command is not an object');
@@ -58,20 +78,23 @@ export class ControlDispatcher {
     }
   }
 
-  private exec(ipvs: Ipvs, c: Command): unknown {
+  private exec(rules: RuleEditor, c: Command): unknown {
     switch (c.op) {
-      case 'addService': ipvs.addService(c.service, c.config); return null;
-      case 'editService': ipvs.editService(c.service, c.config); return null;
-      case 'deleteService': ipvs.deleteService(c.service); return null;
-      case 'clear': ipvs.clear(); return null;
-      case 'addDest': ipvs.addDest(c.service, c.dest, c.config); return null;
-      case 'editDest': ipvs.editDest(c.service, c.dest, c.config); return null;
-      case 'deleteDest': ipvs.deleteDest(c.service, c.dest); return null;
-      case 'zero': ipvs.zero(c.service ?? null); return null;
-      case 'setTimeouts': ipvs.setTimeouts(c.timeouts); return null;
-      case 'getTimeouts': return ipvs.getTimeouts();
-      case 'list': return ipvs.list(c.service ?? null);
-      case 'listConns': return ipvs.listConns(Date.now());
+      case 'addService': rules.addService(c.service, c.config); return null;
+      case 'editService': rules.editService(c.service, c.config); return null;
+      case 'deleteService': rules.deleteService(c.service); return null;
+      case 'clear': rules.clear(); return null;
+      case 'addDest': rules.addDest(c.service, c.dest, c.config); return null;
+      case 'editDest': rules.editDest(c.service, c.dest, c.config); return null;
+      case 'deleteDest': rules.deleteDest(c.service, c.dest); return null;
+      case 'zero': rules.zero(c.service ?? null); return null;
+      case 'setTimeouts': rules.setTimeouts(c.timeouts); return null;
+      case 'getTimeouts': return rules.ipvs.timeouts.get();
+      case 'list': {
+        const key = c.service ?? null;
+        return listServices(rules.ipvs, key === null ? rules.ipvs.services : [rules.service(key, 'No such service')]);
+      }
+      case 'listConns': return listConns(rules.ipvs, Date.now());
       case 'status': return this.hooks.status?.() ?? {};
       case 'apply': throw new TapvsError('PROTOCOL', 'apply cannot be nested');
       case 'traceStart': case 'traceStop': case 'traceStatus':
@@ -82,12 +105,23 @@ export class ControlDispatcher {
   }
 }
 
-function replay(ipvs: Ipvs, s: ServiceInfo): void {
-  ipvs.addService(s.service, s.config);
-  // dests are listed newest first; re-add oldest first to rebuild the same order.
-  for (let i = s.dests.length - 1; i >= 0; i--) {
-    const d = s.dests[i];
-    ipvs.addDest(s.service, { addr: d.addr, port: d.port },
-      { fwd: d.fwd, weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold });
+/**
+ * A scratch model with the same services and dests, in the same order, each with a scheduler of
+ * its own (a dry run must not move the real schedulers' state). Connections and counters are not
+ * copied: no rule check depends on them.
+ */
+function copyRules(from: Ipvs): Ipvs {
+  const to = new Ipvs({ maxConns: 16 });
+  for (const s of from.services) {
+    const copy = to.addService(s.proto, s.addr, s.port, {
+      scheduler: createScheduler(s.scheduler.name, { flags: s.schedFlags }),
+      schedFlags: s.schedFlags, persistent: s.persistent, timeoutS: s.timeoutS, netmask: s.netmask, ops: s.ops,
+    });
+    // Dests are kept newest first; adding oldest first rebuilds the same order.
+    for (let i = s.dests.length - 1; i >= 0; i--) {
+      const d = s.dests[i];
+      to.addDest(copy, d.addr, d.port, { weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold });
+    }
   }
+  return to;
 }

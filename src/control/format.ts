@@ -1,14 +1,14 @@
 /**
  * ipvsadm's listings, byte for byte: `-L` (plain, --stats, --rate, --thresholds,
  * --persistent-conn, --tun-info, with or without -n and --exact), `-L -t svc`, `-L -c`,
- * `-L --timeout` and `-S` (reference/ipvs-semantics.md §2; ipvsadm.c print_title,
- * print_service_entry, print_largenum, print_conn, list_timeout).
+ * `-L --timeout` and `-S` (ipvsadm.c print_title, print_service_entry, print_largenum,
+ * print_conn, list_timeout).
  *
  * Contract: pure functions from protocol values to text; every line ends in '\n' and keeps
  * ipvsadm's padding, trailing spaces included. Names (without -n) come from a NameDb: addresses
  * from /etc/hosts, ports from /etc/services for the service's protocol, numbers otherwise.
  *
- * Sorting (§2.3): unless --nosort, services and destinations are ordered with libipvs's
+ * Sorting: unless --nosort, services and destinations are ordered with libipvs's
  * comparators, which subtract 32-bit values and read the difference as a signed int, and with
  * glibc's qsort, a merge sort. Both are reproduced, so even the "wrong" order of addresses
  * more than 2^31 apart (200.0.0.1 before 10.0.0.1) comes out as ipvsadm prints it. With
@@ -17,10 +17,11 @@
  * Not shown: IPv6, fwmark and SCTP services, tunnel destinations and persistence engines, which
  * tapvs does not have.
  */
-import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
-import { schedFlagWords } from '../ipvs/sched/registry.js';
-import { IPVS_VERSION, schedFlagBits } from './ipvsadm-args.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
+import { IPVS_VERSION } from './ipvsadm-args.js';
 import { dottedToU32, systemNameDb, type NameDb, type NameProto } from './names.js';
+import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
+import { schedFlagBits, schedFlagWords } from './sched-flags.js';
 
 export interface FormatOptions {
   numeric?: boolean;
@@ -84,9 +85,9 @@ export function formatAddrPort(addr: string, port: number, proto: NameProto | nu
   return s.slice(0, ADDRPORT_MAX);
 }
 
-// ------------------------------------------------------------------ sorting (§2.3)
+// ------------------------------------------------------------------ sorting
 
-const PROTO_NUMBER: Record<Proto, number> = { tcp: 6, udp: 17 };
+const PROTO_NUMBER: Record<Proto, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };
 
 /** The signed 32-bit difference libipvs computes; NaN-safe for malformed addresses (sorts as 0). */
 function addrDiff(a: string, b: string): number {
@@ -94,7 +95,7 @@ function addrDiff(a: string, b: string): number {
 }
 
 /** libipvs ipvs_cmp_services for IPv4, non-fwmark services: protocol, address, port. */
-export function compareServices(a: ServiceInfo, b: ServiceInfo): number {
+function compareServices(a: ServiceInfo, b: ServiceInfo): number {
   const p = PROTO_NUMBER[a.service.proto] - PROTO_NUMBER[b.service.proto];
   if (p !== 0) return p;
   const r = addrDiff(a.service.addr, b.service.addr);
@@ -103,7 +104,7 @@ export function compareServices(a: ServiceInfo, b: ServiceInfo): number {
 }
 
 /** libipvs ipvs_cmp_dests: address, then port. */
-export function compareDests(a: DestInfo, b: DestInfo): number {
+function compareDests(a: DestInfo, b: DestInfo): number {
   const r = addrDiff(a.addr, b.addr);
   if (r !== 0) return r;
   return a.port - b.port;
@@ -113,7 +114,7 @@ export function compareDests(a: DestInfo, b: DestInfo): number {
  * glibc's qsort as ipvsadm ran it (msort_with_tmp): top-down merge sort, left half n/2, ties
  * and "less or equal" taken from the left. Matters because the comparators are not transitive.
  */
-export function glibcMergeSort<T>(items: readonly T[], cmp: (a: T, b: T) => number): T[] {
+function glibcMergeSort<T>(items: readonly T[], cmp: (a: T, b: T) => number): T[] {
   const a = items.slice();
   const tmp = new Array<T>(a.length);
   const sort = (lo: number, n: number): void => {
@@ -135,7 +136,7 @@ export function glibcMergeSort<T>(items: readonly T[], cmp: (a: T, b: T) => numb
   return a;
 }
 
-export function sortServices(services: readonly ServiceInfo[]): ServiceInfo[] {
+function sortServices(services: readonly ServiceInfo[]): ServiceInfo[] {
   return glibcMergeSort(services, compareServices);
 }
 
@@ -146,12 +147,12 @@ export function sortDests(dests: readonly DestInfo[]): DestInfo[] {
 // ------------------------------------------------------------------ -L
 
 /** Line 1 of a full listing: IPVS version and connection hash table size. */
-export function versionHeader(connTableSize: number): string {
+function versionHeader(connTableSize: number): string {
   return `IP Virtual Server version ${IPVS_VERSION} (size=${connTableSize})\n`;
 }
 
 /** print_title: the column headers of each listing mode (stats > rate > thresholds > ...). */
-export function formatTitle(o: FormatOptions): string {
+function formatTitle(o: FormatOptions): string {
   const prot = 'Prot LocalAddress:Port'.padEnd(33);
   const right = (...w: string[]): string => w.map((x) => ` ${x.padStart(8)}`).join('');
   if (o.stats) return `${prot}${right('Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes')}\n  -> RemoteAddress:Port\n`;
@@ -195,7 +196,7 @@ function serviceTail(s: ServiceInfo): string {
 }
 
 /** print_service_entry for the listing modes: the service line and its destinations. */
-export function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = systemNameDb()): string {
+function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = systemNameDb()): string {
   const numeric = o.numeric === true;
   const exact = o.exact === true;
   const proto = s.service.proto;

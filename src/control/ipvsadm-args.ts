@@ -1,6 +1,6 @@
 /**
  * tapvsadm's command line: ipvsadm 1.31's parsing model, reproduced so that the same words give
- * the same result, the same message and the same exit status (reference/ipvs-semantics.md §1).
+ * the same result, the same message and the same exit status (ipvsadm.c and libpopt's rules).
  *
  * Contract: parseArgs(argv) never throws and never touches the network; it returns what to do
  * (a request for tapvsd, a listing, restore, help, version) or a failure with ipvsadm's message
@@ -8,14 +8,14 @@
  * /etc/services, see names.ts).
  *
  * The model, in the order ipvsadm applies it:
- * 1. popt tokenizing (§1.1): bundled short options (`-Ln`), `--name value` / `--name=value`,
+ * 1. popt tokenizing: bundled short options (`-Ln`), `--name value` / `--name=value`,
  *    `-p`'s optional value (never a word starting with '-'), `--` ending options, other words
  *    collected as positional arguments. popt errors print `<word>: <text>` and exit 255.
  * 2. The first option must be a command (or -h/-v); otherwise the "Try" line, exit 255. A
  *    command after the first option is `invalid option `<word>'` (exit 2).
  * 3. Each further option in order: its class must not repeat (`multiple '<class>' options
- *    specified`), its value is checked on the spot (§1.5, §1.7).
- * 4. `--set` values, stray words, -b flags, then the command/option matrix (§1.6), then the
+ *    specified`), its value is checked on the spot.
+ * 4. `--set` values, stray words, -b flags, then the command/option matrix, then the
  *    per-command checks (zero port, -o on UDP only, real-server port and family, tunnels, list
  *    conflicts).
  * 5. tapvs's own limits, only once ipvsadm would have accepted the line: NAT (-m) only, IPv4 only,
@@ -26,13 +26,17 @@
  * not found", as the kernel does) and everything else the kernel decides.
  */
 import { isIPv6 } from 'node:net';
-import type { Command, DestConfig, DestKey, ServiceConfig, ServiceKey } from './protocol.js';
 import { isTapvsError } from '../errors.js';
-import { schedFlagsFromWords, schedFlagWords } from '../ipvs/sched/registry.js';
-import { dottedToU32, formatIpv4, inetAton, stringToNumber, systemNameDb, type NameDb } from './names.js';
-
-/** A request as sent, minus the id the client assigns (protocol.ts's Command). */
-export type RequestBody = Command;
+import { DEFAULT_SCHEDULER } from '../ipvs/sched/registry.js';
+import { SCHED_FLAG_3 } from '../ipvs/service.js';
+import { formatIpv4 } from '../packet/ipv4.js';
+import { TAPVS_VERSION } from '../version.js';
+import { dottedToU32, inetAton, stringToNumber, systemNameDb, type NameDb } from './names.js';
+import {
+  MAX_THRESHOLD, MAX_TIMEOUT_S, MAX_WEIGHT, SCHED_NAME_MAX,
+  type Command, type DestConfig, type DestKey, type ServiceConfig, type ServiceKey,
+} from './protocol.js';
+import { schedFlagsFromWords, schedFlagWords } from './sched-flags.js';
 
 /** ipvsadm's internal command names, as they appear in its messages. */
 export type CommandName =
@@ -65,11 +69,11 @@ export interface ParseFailure {
 }
 
 export type Parsed =
-  | { kind: 'request'; command: CommandName; request: RequestBody }
+  | { kind: 'request'; command: CommandName; request: Command }
   /** -L: `request` is list, listConns (-c), getTimeouts (--timeout) or status (--daemon). */
-  | { kind: 'list'; request: RequestBody; service: ServiceKey | null; options: ListOptions }
+  | { kind: 'list'; request: Command; service: ServiceKey | null; options: ListOptions }
   /** -S: `request` is a list of all services. */
-  | { kind: 'save'; request: RequestBody; options: ListOptions }
+  | { kind: 'save'; request: Command; options: ListOptions }
   | { kind: 'restore' }
   | { kind: 'help'; text: string }
   | { kind: 'version'; text: string }
@@ -85,7 +89,6 @@ export interface ParseOptions {
 }
 
 export const PROG_NAME = 'tapvsadm';
-export const TAPVS_VERSION = '0.1.0';
 /** IPVS version tapvs reports (kernel IP_VS_VERSION_CODE 0x010201). */
 export const IPVS_VERSION = '1.2.1';
 /**
@@ -96,15 +99,10 @@ export const IPVS_VERSION = '1.2.1';
 export const VERSION_LINE =
   `tapvsadm v${TAPVS_VERSION} (ipvsadm v1.31 2019/12/24 compatible, user space, IPVS v${IPVS_VERSION})`;
 
-export const DEFAULT_SCHEDULER = 'wlc';
 /** -p without a value (libipvs IPVS_SVC_PERSISTENT_TIMEOUT). */
-export const DEFAULT_PERSISTENT_S = 360;
-/** 31 days, ipvsadm's MAX_TIMEOUT for -p and --set. */
-export const MAX_TIMEOUT_S = 86400 * 31;
-const SCHED_NAME_MAX = 15; // IP_VS_SCHEDNAME_MAXLEN - 1: ipvsadm copies at most this much
-const INT_MAX = 2147483647;
+const DEFAULT_PERSISTENT_S = 360;
 
-// ------------------------------------------------------------------ option classes (§1.3)
+// ------------------------------------------------------------------ option classes
 
 /** Option classes in ipvsadm's bit order: the matrix check walks them in this order. */
 const OPT_NAMES = [
@@ -308,7 +306,7 @@ class Popt {
         if (spec.arg === 'required') return { kind: 'error', text: POPT_NOARG };
         arg = null;
       } else if (spec.arg === 'optional' && this.argv[this.next][0] === '-') {
-        arg = null; // current popt: an optional value never starts with '-' (reference §1.1)
+        arg = null; // current popt: an optional value never starts with '-'
       } else {
         arg = this.argv[this.next++];
       }
@@ -317,24 +315,7 @@ class Popt {
   }
 }
 
-// ------------------------------------------------------------------ scheduler flags (§1.3)
-
-const SCHED_FLAG_1 = 0x0008;
-const SCHED_FLAG_2 = 0x0010;
-const SCHED_FLAG_3 = 0x0020;
-
-const FLAG_WORD_BITS: ReadonlyMap<string, number> = new Map([
-  ['flag-1', SCHED_FLAG_1], ['flag-2', SCHED_FLAG_2], ['flag-3', SCHED_FLAG_3],
-  ['sh-fallback', SCHED_FLAG_1], ['sh-port', SCHED_FLAG_2],
-  ['mh-fallback', SCHED_FLAG_1], ['mh-port', SCHED_FLAG_2],
-]);
-
-/** The flag bits of -b words as the daemon reports them; unknown words count for nothing. */
-export function schedFlagBits(words: readonly string[]): number {
-  let bits = 0;
-  for (const w of words) bits |= FLAG_WORD_BITS.get(w) ?? 0;
-  return bits;
-}
+// ------------------------------------------------------------------ scheduler flags
 
 /** Canonical words for the request: every set bit once, named for the scheduler where it can be. */
 function schedFlagRequestWords(sched: string, bits: number): string[] {
@@ -344,7 +325,7 @@ function schedFlagRequestWords(sched: string, bits: number): string[] {
 }
 
 /**
- * ipvsadm's parse_sched_flags, through the registry's checks (sh-* only with sh, mh-* only with
+ * ipvsadm's parse_sched_flags, through sched-flags.ts's checks (sh-* only with sh, mh-* only with
  * mh, against -s or wlc; first bad word reported).
  */
 function parseSchedFlags(sched: string, arg: string): number {
@@ -495,7 +476,7 @@ function setOption(st: State, c: OptClass): void {
   st.opts.add(c);
 }
 
-export function tryLine(prog: string): string {
+function tryLine(prog: string): string {
   return `Try \`${prog} -h' or '${prog} --help' for more information.`;
 }
 
@@ -664,17 +645,17 @@ function applyOption(st: State, spec: OptSpec, arg: string | null, names: NameDb
       return;
     case 'w':
       setOption(st, 'weight');
-      st.weight = stringToNumber(a, 0, 65535);
+      st.weight = stringToNumber(a, 0, MAX_WEIGHT);
       if (st.weight < 0) throw new Fail('illegal weight specified');
       return;
     case 'x':
       setOption(st, 'u-threshold');
-      st.uThreshold = stringToNumber(a, 0, INT_MAX);
+      st.uThreshold = stringToNumber(a, 0, MAX_THRESHOLD);
       if (st.uThreshold < 0) throw new Fail('illegal u_threshold specified');
       return;
     case 'y':
       setOption(st, 'l-threshold');
-      st.lThreshold = stringToNumber(a, 0, INT_MAX);
+      st.lThreshold = stringToNumber(a, 0, MAX_THRESHOLD);
       if (st.lThreshold < 0) throw new Fail('illegal l_threshold specified');
       return;
     case 'c':
@@ -897,7 +878,7 @@ function destConfig(st: State): DestConfig {
 function listResult(st: State): Parsed {
   const o = st.list;
   const service = st.opts.has('service-address') ? serviceKey(st) : null;
-  let request: RequestBody;
+  let request: Command;
   if (o.connection) request = { op: 'listConns' };
   else if (service !== null) request = { op: 'list', service };
   else if (o.timeout) request = { op: 'getTimeouts' };
@@ -907,7 +888,7 @@ function listResult(st: State): Parsed {
 }
 
 function build(st: State, cmd: CommandName): Parsed {
-  const req = (request: RequestBody): Parsed => ({ kind: 'request', command: cmd, request });
+  const req = (request: Command): Parsed => ({ kind: 'request', command: cmd, request });
   switch (cmd) {
     case 'add-service':
       return req({ op: 'addService', service: serviceKey(st), config: serviceConfig(st) });
@@ -950,7 +931,7 @@ function build(st: State, cmd: CommandName): Parsed {
  * text is ours; the option spellings and the synopsis are ipvsadm's. What tapvs does not support
  * is marked, since it is accepted on the command line and then refused.
  */
-export function usageText(prog: string = PROG_NAME): string {
+function usageText(prog: string = PROG_NAME): string {
   const p = prog;
   return `${VERSION_LINE}
 Usage:
@@ -1007,7 +988,7 @@ Options:
   --tun-nocsum                        tunnel without checksum
   --tun-csum                          tunnel with checksum
   --tun-remcsum                       tunnel with remote checksum
-  --weight       -w weight            capacity of the real server, 0..65535
+  --weight       -w weight            capacity of the real server, 0..${MAX_WEIGHT}
   --u-threshold  -x uthreshold        upper connection threshold
   --l-threshold  -y lthreshold        lower connection threshold
   --connection   -c                   list the connection table

@@ -15,6 +15,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { log } from '../log.js';
+import { listServices } from './listing.js';
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -25,12 +26,12 @@ function labels(l: Record<string, string | number>): string {
 }
 
 /** The exposition text (Prometheus text format 0.0.4). */
-export function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
+function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
   const out: string[] = [];
   const family = (name: string, type: 'counter' | 'gauge', help: string): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   };
-  const list = ipvs.list(null);
+  const list = listServices(ipvs, ipvs.services);
   const t = list.total;
   const totals: Array<[string, number, string]> = [
     ['connections_total', t.conns, 'The total number of connections made.'],

@@ -12,9 +12,10 @@
  *
  * Also here: inet_aton(3), because ipvsadm accepts every IPv4 form it accepts ("10.1" is
  * 10.0.0.1, "0x0a.0.0.1", "012.0.0.1" is octal), and the strtol-based number rule of ipvsadm's
- * string_to_number() (reference §1.3: base 10, whole string, range).
+ * string_to_number() (base 10, whole string, range).
  */
 import { readFileSync } from 'node:fs';
+import { formatIpv4 } from '../packet/ipv4.js';
 
 export type NameProto = 'tcp' | 'udp' | 'sctp';
 
@@ -34,7 +35,7 @@ interface HostEntry { addr: string; names: string[] }
 interface ServiceEntry { name: string; port: number; proto: string; aliases: string[] }
 
 /** Parses hosts(5) text: "address canonical [aliases...]", '#' starts a comment. IPv4 only. */
-export function parseHostsFile(text: string): HostEntry[] {
+function parseHostsFile(text: string): HostEntry[] {
   const out: HostEntry[] = [];
   for (const raw of text.split('\n')) {
     const line = stripComment(raw);
@@ -49,7 +50,7 @@ export function parseHostsFile(text: string): HostEntry[] {
 }
 
 /** Parses services(5) text: "name port/proto [aliases...]", '#' starts a comment. */
-export function parseServicesFile(text: string): ServiceEntry[] {
+function parseServicesFile(text: string): ServiceEntry[] {
   const out: ServiceEntry[] = [];
   for (const raw of text.split('\n')) {
     const f = stripComment(raw).split(/[ \t\r]+/).filter((w) => w.length > 0);
@@ -182,12 +183,6 @@ export function inetAton(s: string): number | null {
   let a = 0;
   for (let k = 0; k < parts.length - 1; k++) a += parts[k] * 2 ** (24 - 8 * k);
   return a + last;
-}
-
-/** Dotted form of an unsigned 32-bit address. */
-export function formatIpv4(a: number): string {
-  const u = a >>> 0;
-  return `${u >>> 24}.${(u >>> 16) & 0xff}.${(u >>> 8) & 0xff}.${u & 0xff}`;
 }
 
 /** Unsigned 32-bit value of a canonical dotted quad (as the daemon reports addresses), or null. */

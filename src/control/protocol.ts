@@ -19,6 +19,16 @@ import type { StatsSnapshot } from '../ipvs/stats.js';
 export const DEFAULT_SOCKET_PATH = '/run/tapvs/tapvsd.sock';
 export const MAX_REQUEST_BYTES = 1 << 20;
 
+// ipvsadm's limits, which tapvsadm and the daemon both enforce.
+/** -s: IP_VS_SCHEDNAME_MAXLEN - 1 characters at most (ipvsadm cuts a longer name). */
+export const SCHED_NAME_MAX = 15;
+/** -w: 0..MAX_WEIGHT. */
+export const MAX_WEIGHT = 65535;
+/** -x and -y: 0..INT_MAX. */
+export const MAX_THRESHOLD = 2147483647;
+/** ipvsadm's MAX_TIMEOUT (31 days): the largest -p and --set value. */
+export const MAX_TIMEOUT_S = 86400 * 31;
+
 export type Proto = 'tcp' | 'udp';
 
 /** Identifies a virtual service (-t/-u host:port). */
@@ -74,7 +84,7 @@ export type Request =
   | { id: number; op: 'list'; service: ServiceKey | null }
   | { id: number; op: 'listConns' }
   /** Atomic: all commands apply or none does (the rules file / -R path). */
-  | { id: number; op: 'apply'; commands: Array<Omit<Request, 'id'>> }
+  | { id: number; op: 'apply'; commands: Command[] }
   | { id: number; op: 'status' }
   /**
    * Packet tracing: to a pcapng `file` (one interface per link and direction, a comment per

@@ -1,6 +1,6 @@
 /**
  * The rules format of `ipvsadm -S` / `ipvsadm -R`, read by `tapvsadm -R` and `tapvsd --rules`
- * (reference/ipvs-semantics.md §1.11, §2.9; ipvsadm's config_stream.c).
+ * (ipvsadm's config_stream.c).
  *
  * Each line is split on spaces, tabs and CR; every token `ipvsadm` (and `tapvsadm`) is dropped;
  * a line left without tokens is skipped; the rest is parsed exactly like a tapvsadm command

@@ -12,7 +12,6 @@ import type { HostIcmp } from '../host/icmp.js';
 import type { LocalAddresses } from '../host/local-addresses.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../packet/eth.js';
 import { ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST } from '../packet/icmp.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ip-proto.js';
 import { Parse } from '../packet/parse.js';
 import { PacketViews } from '../packet/views.js';
 import { CONSUMED, Drop, PASS } from './drops.js';
@@ -23,6 +22,7 @@ import type { IpvsIn } from './ipvs-in.js';
 import type { IpvsOut } from './ipvs-out.js';
 import type { Port } from './port.js';
 import type { Router } from './router.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 
 /** ICMP destination unreachable code 2 (RFC 792). */
 const ICMP_PROT_UNREACH = 2;

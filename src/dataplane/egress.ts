@@ -8,8 +8,8 @@
 import type { HostArp } from '../host/arp.js';
 import type { Route } from '../host/addresses.js';
 import { copyBytes } from '../packet/bytes.js';
-import { completePartialChecksum } from '../packet/checksum.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, writeEth } from '../packet/eth.js';
+import { completePartialChecksum } from '../packet/ipv4.js';
 import { moveVnetHdr } from '../link/vnet-hdr.js';
 import { Drop, SENT } from './drops.js';
 import type { FrameContext } from './frame.js';

@@ -11,13 +11,13 @@ import { ConnFlag } from '../ipvs/conn-table.js';
 import { type Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../packet/icmp.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ip-proto.js';
 import { Parse } from '../packet/parse.js';
 import { TCP_RST, TCP_SYN } from '../packet/tcp.js';
 import { Drop } from './drops.js';
 import type { FrameContext } from './frame.js';
 import { noteNat, noteSchedule } from './trace-notes.js';
 import type { NatXmit } from './xmit/nat.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 
 export class IpvsIn {
   constructor(

@@ -6,13 +6,13 @@
  */
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ip-proto.js';
 import { Parse } from '../packet/parse.js';
 import { Drop, PASS } from './drops.js';
 import type { FrameContext } from './frame.js';
 import type { IcmpRelated } from './icmp-related.js';
 import { noteNat } from './trace-notes.js';
 import type { NatXmit } from './xmit/nat.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 
 export class IpvsOut {
   constructor(

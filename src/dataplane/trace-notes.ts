@@ -5,9 +5,9 @@
 import type { ConnTable } from '../ipvs/conn-table.js';
 import type { Dest } from '../ipvs/dest.js';
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
-import { IPPROTO_TCP } from '../packet/ip-proto.js';
 import { destLoad, natComment } from '../trace/tracer.js';
 import type { FrameContext } from './frame.js';
+import { IPPROTO_TCP } from '../packet/ipv4.js';
 
 /** Why the scheduler picked `dest` for a new connection (its load after binding). */
 export function noteSchedule(ctx: FrameContext, sched: string, dest: Dest | null): void {

@@ -10,8 +10,7 @@ import { readI32 } from '../packet/bytes.js';
 import {
   ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HLEN, ICMP_TIME_EXCEEDED, echoReplyInPlace, writeIcmpError,
 } from '../packet/icmp.js';
-import { IPV4_MIN_HLEN, IP_OFFMASK, writeIpv4 } from '../packet/ipv4.js';
-import { IPPROTO_ICMP } from '../packet/ip-proto.js';
+import { IP_OFFMASK, IPPROTO_ICMP, IPV4_MIN_HLEN, writeIpv4 } from '../packet/ipv4.js';
 import { Drop } from '../dataplane/drops.js';
 import type { HostRoutes } from './addresses.js';
 import type { LocalAddresses } from './local-addresses.js';

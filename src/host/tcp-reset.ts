@@ -3,8 +3,7 @@
  * set, <SEQ=SEG.ACK><CTL=RST>; otherwise <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Never for a
  * segment that carries RST itself (the caller checks).
  */
-import { IPPROTO_TCP } from '../packet/ip-proto.js';
-import { IPV4_MIN_HLEN, IP_DF, writeIpv4 } from '../packet/ipv4.js';
+import { IP_DF, IPPROTO_TCP, IPV4_MIN_HLEN, writeIpv4 } from '../packet/ipv4.js';
 import { TCP_ACK, TCP_FIN, TCP_MIN_HLEN, TCP_RST, TCP_SYN, writeTcpReset } from '../packet/tcp.js';
 import type { PacketViews } from '../packet/views.js';
 import { DEFAULT_TTL, type LocalOutput } from './local-output.js';

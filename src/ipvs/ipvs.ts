@@ -1,33 +1,27 @@
 /**
  * The IPVS model of one director: virtual services, destinations, the connection table,
- * persistence templates, timeouts and statistics — everything that ip_vs_ctl.c, ip_vs_conn.c
- * and the scheduling half of ip_vs_core.c keep, with no knowledge of frames.
+ * persistence templates, timeouts and statistics — what ip_vs_ctl.c, ip_vs_conn.c and the
+ * scheduling half of ip_vs_core.c keep, with no knowledge of frames.
  *
- * Two faces:
- * - control operations (addService, editDest, ...) validate their input and throw TapvsError
- *   with a stable code; a failed operation changes nothing;
- * - per-packet operations (findService, newConnection, tcpState, ...) take numbers only,
- *   never throw and never allocate.
+ * Two faces, both on numbers only:
+ * - per-packet operations (findService, newConnection, tcpState, ...) never throw and never
+ *   allocate;
+ * - mutators (addService, editDest, ...) take services, dests, int32 addresses and settings that
+ *   control/ has already parsed, validated and looked up, as ip_vs_ctl.c does before it touches the
+ *   tables. A mutator called against that contract (a duplicate key, a dest of another service) is
+ *   a bug and fails an assertion.
  *
- * Behaviour follows reference/ipvs-semantics.md: §3 (states and gauges), §4.0 (dest order),
- * §5.3-5.8 (lookup, scheduling, persistence, removal), §7 (counters).
+ * Not here: request strings, error codes and listings (control/rule-editor.ts, control/listing.ts).
  */
-import { TapvsError } from '../errors.js';
-import { parseAddress } from '../addr.js';
-import { formatIpv4 } from '../packet/ipv4.js';
-import type {
-  ConnInfo, DestConfig, DestKey, ListResult, ServiceConfig, ServiceInfo, ServiceKey, Timeouts as TimeoutsMsg,
-} from '../control/protocol.js';
+import assert from 'node:assert/strict';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { ConnFlag, ConnTable } from './conn-table.js';
 import { Dest } from './dest.js';
-import { createScheduler, schedFlagsFromWords, schedFlagWords } from './sched/registry.js';
-import { FlowKey, IPPROTO_TCP, IPPROTO_UDP, Service } from './service.js';
+import type { Scheduler } from './sched/scheduler.js';
+import { FlowKey, Service } from './service.js';
 import { Stats } from './stats.js';
-import { Dir, FlagClass, TCP_STATE_ACTIVE, TCP_STATE_NAMES, TcpState, flagClass, tcpNextState } from './tcp-state.js';
-import { MAX_TIMEOUT_S, NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
-
-export const MAX_WEIGHT = 65535;
-export const MAX_THRESHOLD = 2147483647;
+import { Dir, TCP_STATE_ACTIVE, TcpState, flagClass, tcpNextState } from './tcp-state.js';
+import { NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
 
 /** Why a new flow got no connection (index into the director's counters). */
 export const NoConn = { NoDestination: 1, TableFull: 2, PortZeroNotPersistent: 3 } as const;
@@ -35,6 +29,31 @@ export const NoConn = { NoDestination: 1, TableFull: 2, PortZeroNotPersistent: 3
 export interface IpvsOptions {
   /** Maximum concurrent entries (connections + templates). */
   maxConns: number;
+}
+
+/** What -A/-E set on a service, already validated. */
+export interface ServiceSettings {
+  /**
+   * The scheduler to bind: a new instance, or the service's own to keep its state (rr position,
+   * lblc tables). ip_vs_edit_service() likewise rebinds only when the scheduler differs.
+   */
+  scheduler: Scheduler;
+  /** IP_VS_SVC_F_SCHED* bits; the scheduler was made with the same ones. */
+  schedFlags: number;
+  persistent: boolean;
+  /** Persistence timeout in seconds (meaningful when persistent). */
+  timeoutS: number;
+  /** Persistence netmask, int32 host order. */
+  netmask: number;
+  /** One-packet scheduling (UDP). */
+  ops: boolean;
+}
+
+/** What -a/-e set on a dest, already validated (lThreshold <= uThreshold; 0 = no threshold). */
+export interface DestSettings {
+  weight: number;
+  uThreshold: number;
+  lThreshold: number;
 }
 
 export class Ipvs {
@@ -56,10 +75,10 @@ export class Ipvs {
   /** New flows refused because the table was full. */
   tableFull = 0;
   /**
-   * IPVS sysctl equivalents (reference §10), defaults as in the kernel. expire_nodest_conn: drop
-   * the entries of a deleted dest at once (and re-schedule their next SYN/packet) instead of
-   * dropping their packets until they time out. expire_quiescent_template: a persistence
-   * template pointing at a weight-0 dest is no longer honoured.
+   * IPVS sysctls (ip_vs_ctl.c), defaults as in the kernel. expire_nodest_conn: drop the entries
+   * of a deleted dest at once (and re-schedule their next SYN/packet) instead of dropping their
+   * packets until they time out. expire_quiescent_template: a persistence template pointing at a
+   * weight-0 dest is no longer honoured.
    */
   expireNodestConn = false;
   expireQuiescentTemplate = false;
@@ -102,7 +121,8 @@ export class Ipvs {
     let tmpl = -1;
     if (svc.persistent) {
       const snet = caddr & svc.netmask;
-      // Template key (reference §5.6): port-0 services use vport 0, others the service port.
+      // Template key (ip_vs_core.c, ip_vs_sched_persist()): port-0 services use vport 0, others
+      // the service port.
       const tport = vport === svc.port ? vport : 0;
       tmpl = this.conns.lookupIn(proto, snet, 0, vaddr, tport, true);
       dest = null;
@@ -162,7 +182,7 @@ export class Ipvs {
     return svc.scheduler.schedule(svc, f, nowMs);
   }
 
-  /** InPkts/InBytes of a client -> real server packet: dest, its service and the total move together (§7). */
+  /** InPkts/InBytes of a client -> real server packet: dest, its service and the total move together. */
   countIn(d: Dest, len: number): void {
     d.stats.inPkts++;
     d.stats.inBytes += len;
@@ -234,7 +254,7 @@ export class Ipvs {
     }
   }
 
-  /** True if a SYN for this entry should replace it (conn_reuse_mode 1, reference §5.3). */
+  /** True if a SYN for this entry should replace it (sysctl conn_reuse_mode; ip_vs_core.c, is_new_conn_expected()). */
   reusable(id: number): boolean {
     const c = this.conns;
     if (c.proto[id] !== IPPROTO_TCP || c.control[id] >= 0) return false;
@@ -282,64 +302,65 @@ export class Ipvs {
     }
   }
 
-  // ---------------------------------------------------------------- control plane
+  // ---------------------------------------------------------------- mutators
 
-  addService(key: ServiceKey, cfg: ServiceConfig): void {
-    const { proto, addr, port } = this.parseServiceKey(key);
-    if (this.exactService(proto, addr, port) !== null) {
-      throw new TapvsError('SERVICE_EXISTS', 'Service already exists');
-    }
-    const v = this.validateServiceConfig(cfg);
-    const svc = new Service(proto, addr, port, createScheduler(cfg.scheduler, { flags: v.schedFlags }));
-    this.applyServiceConfig(svc, v);
+  /** The service with exactly this key (no port-0 fallback, unlike findService), or null. */
+  exactService(proto: number, addr: number, port: number): Service | null {
+    for (const s of this.services) if (s.proto === proto && s.addr === addr && s.port === port) return s;
+    return null;
+  }
+
+  /** ip_vs_ctl.c, ip_vs_add_service(): a new service; none with this key may exist. */
+  addService(proto: number, addr: number, port: number, settings: ServiceSettings): Service {
+    assert.equal(this.exactService(proto, addr, port), null, 'addService: the service exists');
+    const svc = new Service(proto, addr, port, settings.scheduler);
+    applyServiceSettings(svc, settings);
     let id = this.svcById.indexOf(null);
     if (id < 0) { id = this.svcById.length; this.svcById.push(svc); } else this.svcById[id] = svc;
     svc.id = id;
     this.services.push(svc);
-    const list = this.byVip.get(addr);
-    if (list === undefined) { this.byVip.set(addr, [svc]); this.vipGeneration++; }
+    const list = this.byVip.get(svc.addr);
+    if (list === undefined) { this.byVip.set(svc.addr, [svc]); this.vipGeneration++; }
     else list.push(svc);
     svc.scheduler.destsChanged(svc);
     svc.scheduler.tick?.(svc, Date.now()); // timers start when the scheduler is bound, as in IPVS
+    return svc;
   }
 
-  editService(key: ServiceKey, cfg: ServiceConfig): void {
-    const svc = this.requireService(key, 'No such service');
-    const v = this.validateServiceConfig(cfg);
-    // Same scheduler: keep its state (rr position, lblc tables); else a fresh one (§1.10).
-    if (svc.scheduler.name !== cfg.scheduler || svc.schedFlags !== v.schedFlags) {
-      const sched = createScheduler(cfg.scheduler, { flags: v.schedFlags });
-      svc.scheduler.done?.(svc);
-      svc.scheduler = sched;
-      this.applyServiceConfig(svc, v);
-      sched.destsChanged(svc);
-      sched.tick?.(svc, Date.now());
-      return;
-    }
-    this.applyServiceConfig(svc, v);
+  /** ip_vs_ctl.c, ip_vs_edit_service(): every setting is replaced; another scheduler is bound afresh. */
+  editService(svc: Service, settings: ServiceSettings): void {
+    this.assertLinked(svc);
+    const old = svc.scheduler;
+    if (settings.scheduler !== old) old.done?.(svc);
+    svc.scheduler = settings.scheduler;
+    applyServiceSettings(svc, settings);
     svc.scheduler.destsChanged(svc);
+    if (settings.scheduler !== old) svc.scheduler.tick?.(svc, Date.now());
   }
 
-  deleteService(key: ServiceKey): void {
-    const svc = this.requireService(key, 'No such service');
+  /** ip_vs_ctl.c, ip_vs_del_service(): the service and its dests go; connections stay until they time out. */
+  deleteService(svc: Service): void {
+    this.assertLinked(svc);
     this.unlinkService(svc);
   }
 
-  /** -C: services go; connections stay until they time out (reference §5.13). */
+  /** ip_vs_ctl.c, ip_vs_flush() (-C): every service goes; connections stay until they time out. */
   clear(): void {
     while (this.services.length > 0) this.unlinkService(this.services[this.services.length - 1]);
   }
 
-  addDest(key: ServiceKey, dk: DestKey, cfg: DestConfig): void {
-    const svc = this.requireService(key, 'Service not defined');
-    const { addr, port } = this.parseDestKey(dk, svc);
-    this.validateDestConfig(cfg);
-    if (svc.findDest(addr, port) !== undefined) throw new TapvsError('DEST_EXISTS', 'Destination already exists');
-    // Re-adding a dest that is still in the trash revives it with its connections (§5.8).
+  /**
+   * ip_vs_ctl.c, ip_vs_add_dest(): a dest at the head of the service's list, as IPVS inserts. A
+   * deleted dest with the same address that still sits in the trash is revived with its
+   * connections (ip_vs_trash_get_dest()). The service may not have the dest yet.
+   */
+  addDest(svc: Service, addr: number, port: number, settings: DestSettings): Dest {
+    this.assertLinked(svc);
+    assert.equal(svc.findDest(addr, port), undefined, 'addDest: the dest exists');
     let d: Dest | undefined;
     for (let i = 0; i < this.trash.length; i++) {
       const t = this.trash[i];
-      if (t.addr === addr && t.port === port && t.svcId === -1 && t.lastSvcId === svc.id) {
+      if (t.addr === (addr | 0) && t.port === port && t.svcId === -1 && t.lastSvcId === svc.id) {
         d = t;
         this.trash.splice(i, 1);
         break;
@@ -354,64 +375,44 @@ export class Ipvs {
     d.available = true;
     d.svcId = svc.id;
     d.lastSvcId = svc.id;
-    this.applyDestConfig(d, cfg);
-    svc.dests.unshift(d); // IPVS inserts at the head
+    applyDestSettings(d, settings);
+    svc.dests.unshift(d);
     svc.scheduler.destsChanged(svc);
+    return d;
   }
 
-  editDest(key: ServiceKey, dk: DestKey, cfg: DestConfig): void {
-    const svc = this.requireService(key, 'Service not defined');
-    const { addr, port } = this.parseDestKey(dk, svc);
-    this.validateDestConfig(cfg);
-    const d = svc.findDest(addr, port);
-    if (d === undefined) throw new TapvsError('DEST_NOT_FOUND', 'No such destination');
+  /** ip_vs_ctl.c, ip_vs_edit_dest(): new weight and thresholds; a raised upper threshold lifts the overload. */
+  editDest(svc: Service, d: Dest, settings: DestSettings): void {
+    this.assertDestOf(svc, d);
     const oldU = d.uThreshold;
-    this.applyDestConfig(d, cfg);
+    applyDestSettings(d, settings);
     if (d.uThreshold === 0 || d.uThreshold > oldU) d.overloaded = false;
     svc.scheduler.destsChanged(svc);
   }
 
-  deleteDest(key: ServiceKey, dk: DestKey): void {
-    const svc = this.requireService(key, 'Service not defined');
-    const { addr, port } = this.parseDestKey(dk, svc);
-    const d = svc.findDest(addr, port);
-    if (d === undefined) throw new TapvsError('DEST_NOT_FOUND', 'No such destination');
+  /**
+   * ip_vs_ctl.c, ip_vs_del_dest(): the dest leaves the service; while connections still use it, it
+   * waits in the trash (their packets are dropped), unless expire_nodest_conn removes them now.
+   */
+  deleteDest(svc: Service, d: Dest): void {
+    this.assertDestOf(svc, d);
     svc.dests.splice(svc.dests.indexOf(d), 1);
     this.unlinkDest(d);
     svc.scheduler.destsChanged(svc);
     if (this.expireNodestConn) this.flushDest(d);
   }
 
-  /** expire_nodest_conn: removes every connection bound to a deleted dest (ip_vs_expire_nodest_conn_flush). */
-  private flushDest(d: Dest): void {
-    if (d.refs === 0) return;
-    const c = this.conns;
-    const victims: number[] = [];
-    c.forEach((id) => {
-      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0) victims.push(id);
-    });
-    for (const id of victims) this.expireNow(id);
+  /** ip_vs_ctl.c, ip_vs_zero_service(): the counters of a service and its dests. */
+  zeroService(svc: Service): void {
+    svc.stats.zero();
+    for (const d of svc.dests) d.stats.zero();
   }
 
-  zero(key: ServiceKey | null): void {
-    if (key === null) {
-      for (const s of this.services) zeroService(s);
-      this.total.zero();
-      return;
-    }
-    zeroService(this.requireService(key, 'No such service'));
+  /** ip_vs_ctl.c, ip_vs_zero_all(): every service's counters and the total. */
+  zeroAll(): void {
+    for (const s of this.services) this.zeroService(s);
+    this.total.zero();
   }
-
-  setTimeouts(t: TimeoutsMsg): void {
-    for (const [name, v] of [['tcp', t.tcpS], ['tcpfin', t.tcpFinS], ['udp', t.udpS]] as const) {
-      if (!Number.isInteger(v) || v < 0 || v > MAX_TIMEOUT_S) {
-        throw new TapvsError('BAD_ARGUMENT', `invalid ${name} timeout value \`${v}' specified`);
-      }
-    }
-    this.timeouts.set(t.tcpS, t.tcpFinS, t.udpS);
-  }
-
-  getTimeouts(): TimeoutsMsg { return this.timeouts.get(); }
 
   /** Runs the 2-second estimator on every stats object. */
   estimate(): void {
@@ -422,54 +423,17 @@ export class Ipvs {
     }
   }
 
-  list(key: ServiceKey | null): ListResult {
-    const svcs = key === null ? this.services : [this.requireService(key, 'No such service')];
-    return {
-      connTableSize: this.conns.indexSize,
-      services: svcs.map((s) => this.serviceInfo(s)),
-      total: this.total.snapshot(),
-    };
-  }
-
-  listConns(nowMs: number): ConnInfo[] {
-    const c = this.conns;
-    const out: ConnInfo[] = [];
-    c.forEach((id) => {
-      if ((c.flags[id] & ConnFlag.HASHED) === 0) return;
-      const template = (c.flags[id] & ConnFlag.TEMPLATE) !== 0;
-      const proto = c.proto[id] === IPPROTO_TCP ? 'tcp' : c.proto[id] === IPPROTO_UDP ? 'udp' : 'IP';
-      let state: string;
-      if (template) state = (c.flags[id] & ConnFlag.ASSURED) !== 0 ? 'ASSURED' : 'NONE';
-      else if (c.proto[id] === IPPROTO_UDP) state = 'UDP';
-      else state = TCP_STATE_NAMES[c.state[id]];
-      out.push({
-        proto, caddr: formatIpv4(c.caddr[id]), cport: c.cport[id], vaddr: formatIpv4(c.vaddr[id]),
-        vport: c.vport[id], daddr: formatIpv4(c.daddr[id]), dport: c.dport[id], state,
-        expireS: Math.max(0, Math.floor((c.expiresAt[id] - nowMs) / 1000)), template,
-      });
-    });
-    return out;
-  }
-
   // ---------------------------------------------------------------- helpers
 
-  private serviceInfo(s: Service): ServiceInfo {
-    return {
-      service: { proto: s.proto === IPPROTO_TCP ? 'tcp' : 'udp', addr: formatIpv4(s.addr), port: s.port },
-      config: {
-        scheduler: s.scheduler.name,
-        schedFlags: schedFlagWords(s.scheduler.name, s.schedFlags),
-        persistentS: s.persistent ? s.timeoutS : null,
-        netmask: formatIpv4(s.netmask),
-        ops: s.ops,
-      },
-      stats: s.stats.snapshot(),
-      dests: s.dests.map((d) => ({
-        addr: formatIpv4(d.addr), port: d.port, fwd: 'masq' as const, weight: d.weight,
-        uThreshold: d.uThreshold, lThreshold: d.lThreshold, activeConns: d.activeConns,
-        inactConns: d.inactConns, persistConns: d.persistConns, stats: d.stats.snapshot(),
-      })),
-    };
+  /** expire_nodest_conn: removes every connection bound to a deleted dest (ip_vs_expire_nodest_conn_flush). */
+  private flushDest(d: Dest): void {
+    if (d.refs === 0) return;
+    const c = this.conns;
+    const victims: number[] = [];
+    c.forEach((id) => {
+      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0) victims.push(id);
+    });
+    for (const id of victims) this.expireNow(id);
   }
 
   private unlinkService(svc: Service): void {
@@ -502,127 +466,27 @@ export class Ipvs {
     d.id = -1;
   }
 
-  private exactService(proto: number, addr: number, port: number): Service | null {
-    for (const s of this.services) if (s.proto === proto && s.addr === addr && s.port === port) return s;
-    return null;
+  private assertLinked(svc: Service): void {
+    assert.ok(svc.id >= 0 && this.svcById[svc.id] === svc, 'not a service of this director');
   }
 
-  private requireService(key: ServiceKey, missing: string): Service {
-    const { proto, addr, port } = this.parseServiceKey(key);
-    const s = this.exactService(proto, addr, port);
-    if (s === null) throw new TapvsError('SERVICE_NOT_FOUND', missing);
-    return s;
-  }
-
-  private parseServiceKey(key: ServiceKey): { proto: number; addr: number; port: number } {
-    if (key === null || typeof key !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing service');
-    const proto = key.proto === 'tcp' ? IPPROTO_TCP : key.proto === 'udp' ? IPPROTO_UDP : -1;
-    if (proto < 0) throw new TapvsError('BAD_ARGUMENT', `unsupported protocol ${String(key.proto)}`);
-    const addr = validAddress(key.addr);
-    if (addr === null || addr === 0 || isMulticastOrBroadcast(addr)) {
-      throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server address[:port] specified');
-    }
-    if (!isPort(key.port)) throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server address[:port] specified');
-    return { proto, addr, port: key.port };
-  }
-
-  private parseDestKey(dk: DestKey, svc: Service): { addr: number; port: number } {
-    if (dk === null || typeof dk !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing real server');
-    const addr = validAddress(dk.addr);
-    if (addr === null || !isPort(dk.port)) {
-      throw new TapvsError('BAD_ARGUMENT', 'illegal real server address[:port] specified');
-    }
-    // Kernel: a real server must be a unicast address (EINVAL otherwise, reference §1.8).
-    if (addr === 0 || isMulticastOrBroadcast(addr) || (addr >>> 24) === 127) {
-      throw new TapvsError('BAD_ARGUMENT',
-        'Invalid operation.  Possibly wrong module version, address not unicast, ...');
-    }
-    // A NAT dest of a port-0 service keeps port 0 ("the packet's port"); others default to the service port.
-    return { addr, port: dk.port === 0 && svc.port !== 0 ? svc.port : dk.port };
-  }
-
-  private validateServiceConfig(cfg: ServiceConfig): ValidServiceConfig {
-    if (cfg === null || typeof cfg !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing service configuration');
-    if (typeof cfg.scheduler !== 'string' || cfg.scheduler.length === 0 || cfg.scheduler.length > 15) {
-      throw new TapvsError('SCHED_NOT_FOUND', 'Scheduler or persistence engine not found');
-    }
-    const words = Array.isArray(cfg.schedFlags) ? cfg.schedFlags.map(String) : [];
-    const schedFlags = schedFlagsFromWords(cfg.scheduler, words);
-    let persistentS: number | null = null;
-    if (cfg.persistentS !== null && cfg.persistentS !== undefined) {
-      if (!Number.isInteger(cfg.persistentS) || cfg.persistentS < 1 || cfg.persistentS > MAX_TIMEOUT_S) {
-        throw new TapvsError('BAD_ARGUMENT', `illegal timeout for persistent service specified`);
-      }
-      persistentS = cfg.persistentS;
-    }
-    const mask = validAddress(typeof cfg.netmask === 'string' ? cfg.netmask : '255.255.255.255');
-    // Like the kernel, any mask is taken (ipvsadm parses it with inet_aton); it is ANDed with the client.
-    if (mask === null) throw new TapvsError('BAD_ARGUMENT', 'illegal virtual server netmask specified');
-    // Validate the scheduler name now so a failed -A changes nothing.
-    createScheduler(cfg.scheduler, { flags: schedFlags });
-    return { scheduler: cfg.scheduler, schedFlags, persistentS, netmask: mask, ops: cfg.ops === true };
-  }
-
-  private applyServiceConfig(svc: Service, v: ValidServiceConfig): void {
-    svc.schedFlags = v.schedFlags;
-    svc.persistent = v.persistentS !== null;
-    svc.timeoutS = v.persistentS ?? 0;
-    svc.netmask = v.netmask;
-    svc.ops = v.ops;
-  }
-
-  private validateDestConfig(cfg: DestConfig): void {
-    if (cfg === null || typeof cfg !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing real server configuration');
-    if (cfg.fwd !== 'masq') {
-      throw new TapvsError('NOT_SUPPORTED', 'tapvs forwards by masquerading (NAT) only: use -m');
-    }
-    if (!Number.isInteger(cfg.weight) || cfg.weight < 0 || cfg.weight > MAX_WEIGHT) {
-      throw new TapvsError('BAD_ARGUMENT', 'illegal weight specified');
-    }
-    for (const v of [cfg.uThreshold, cfg.lThreshold]) {
-      if (!Number.isInteger(v) || v < 0 || v > MAX_THRESHOLD) throw new TapvsError('BAD_ARGUMENT', 'illegal threshold specified');
-    }
-    if (cfg.lThreshold > cfg.uThreshold) throw new TapvsError('OUT_OF_RANGE', 'Numerical result out of range');
-  }
-
-  private applyDestConfig(d: Dest, cfg: DestConfig): void {
-    d.fwd = 'masq';
-    d.weight = cfg.weight;
-    if (cfg.weight !== 0) d.lastWeight = cfg.weight;
-    d.uThreshold = cfg.uThreshold;
-    d.lThreshold = cfg.lThreshold;
+  private assertDestOf(svc: Service, d: Dest): void {
+    this.assertLinked(svc);
+    assert.ok(d.svcId === svc.id && svc.dests.includes(d), 'not a dest of this service');
   }
 }
 
-interface ValidServiceConfig {
-  scheduler: string;
-  schedFlags: number;
-  persistentS: number | null;
-  netmask: number;
-  ops: boolean;
+function applyServiceSettings(svc: Service, s: ServiceSettings): void {
+  svc.schedFlags = s.schedFlags;
+  svc.persistent = s.persistent;
+  svc.timeoutS = s.timeoutS;
+  svc.netmask = s.netmask | 0;
+  svc.ops = s.ops;
 }
 
-/** A dotted quad checked by ip-address (src/addr.ts), or null: callers word the ipvsadm error. */
-function validAddress(text: unknown): number | null {
-  try {
-    return parseAddress(text, 'address');
-  } catch {
-    return null;
-  }
+function applyDestSettings(d: Dest, s: DestSettings): void {
+  d.weight = s.weight;
+  if (s.weight !== 0) d.lastWeight = s.weight;
+  d.uThreshold = s.uThreshold;
+  d.lThreshold = s.lThreshold;
 }
-
-function zeroService(s: Service): void {
-  s.stats.zero();
-  for (const d of s.dests) d.stats.zero();
-}
-
-function isPort(p: unknown): p is number {
-  return typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 65535;
-}
-
-function isMulticastOrBroadcast(a: number): boolean {
-  return (a >>> 28) === 0xe || a === -1;
-}
-
-
-export { Dir, FlagClass };

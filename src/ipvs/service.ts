@@ -3,16 +3,13 @@
  * persistence settings and its real servers.
  *
  * `dests` is kept in IPVS's order: a newly added destination goes to the head, an edit keeps its
- * position (ctl __ip_vs_update_dest; reference §4.0), so "first wins" tie-breaks match the kernel.
+ * position (ip_vs_ctl.c, __ip_vs_update_dest()), so "first wins" tie-breaks match the kernel.
  */
 import { Dest } from './dest.js';
 import { Stats } from './stats.js';
 import type { Scheduler } from './sched/scheduler.js';
 
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-
-/** Scheduler flag bits (uapi IP_VS_SVC_F_SCHED1..3). */
+/** Scheduler flag bits (uapi IP_VS_SVC_F_SCHED1..3): the one definition schedulers and -b share. */
 export const SCHED_FLAG_1 = 0x0008;
 export const SCHED_FLAG_2 = 0x0010;
 export const SCHED_FLAG_3 = 0x0020;

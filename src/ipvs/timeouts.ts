@@ -1,17 +1,16 @@
 /**
  * Per-state timeouts of the director (one table per director, like IPVS's per-netns table),
  * in milliseconds for the hot path. `--set tcp tcpfin udp` changes exactly three entries:
- * TCP ESTABLISHED, TCP FIN_WAIT and UDP (reference §3.5); 0 keeps the current value.
+ * TCP ESTABLISHED, TCP FIN_WAIT and UDP (ip_vs_ctl.c, ip_vs_set_timeout()); 0 keeps the current
+ * value.
  */
 import { TCP_DEFAULT_TIMEOUTS_S, TCP_STATE_COUNT, TcpState } from './tcp-state.js';
 
-export const UDP_DEFAULT_TIMEOUT_S = 300;
+const UDP_DEFAULT_TIMEOUT_S = 300;
 /** A brand-new entry's timeout before its first state update (ip_vs_conn_new). */
 export const NEW_CONN_TIMEOUT_MS = 3000;
 /** A template that still controls connections is re-armed for this long (ip_vs_conn_expire). */
 export const TEMPLATE_REARM_MS = 60_000;
-/** ipvsadm's upper bound for --set values (31 days). */
-export const MAX_TIMEOUT_S = 2678400;
 
 export class Timeouts {
   readonly tcpMs = new Float64Array(TCP_STATE_COUNT);

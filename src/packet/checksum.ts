@@ -63,19 +63,3 @@ export function csumUpdate32(sum: number, old: number, now: number): number {
 export function partialCsumUpdate32(partial: number, old: number, now: number): number {
   return ~csumUpdate32(~partial & 0xffff, old, now) & 0xffff;
 }
-
-/**
- * Completes in software the TCP (protocol 6) or UDP (17) checksum of the datagram at
- * [ipOff, ipOff + len) whose field holds only the pseudo-header sum (a NEEDS_CSUM frame from a
- * TAP with offloads), for frames that leave without a virtio-net header. Other protocols: no-op.
- */
-export function completePartialChecksum(b: Uint8Array, ipOff: number, len: number): void {
-  const l4 = ipOff + ((b[ipOff] & 0x0f) << 2);
-  const proto = b[ipOff + 9];
-  const field = proto === 6 ? l4 + 16 : proto === 17 ? l4 + 6 : -1;
-  if (field < 0) return;
-  let c = csumFinish(onesSum(b, l4, ipOff + len, 0));
-  if (proto === 17 && c === 0) c = 0xffff;
-  b[field] = c >>> 8;
-  b[field + 1] = c & 0xff;
-}

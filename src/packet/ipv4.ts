@@ -17,13 +17,17 @@
  * Addresses are int32 in host order: a u32 above 2^31 is not a V8 small integer and would cost a
  * heap number per packet.
  */
-import { checksum, csumUpdate16, csumUpdate32 } from './checksum.js';
+import { checksum, csumFinish, csumUpdate16, csumUpdate32, onesSum } from './checksum.js';
 import { Parse } from './parse.js';
 
 export const IPV4_MIN_HLEN = 20;
 export const IP_DF = 0x4000;
 export const IP_MF = 0x2000;
 export const IP_OFFMASK = 0x1fff;
+/** Protocol field values tapvs handles (IANA protocol numbers; Linux uapi in.h IPPROTO_*). */
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 
 const F = { TOS: 1, TOTAL_LEN: 2, ID: 4, FRAG: 6, TTL: 8, PROTO: 9, CSUM: 10, SRC: 12, DST: 16 } as const;
 
@@ -145,4 +149,20 @@ export function parseIpv4(s: string): number | null {
 /** Netmask (int32) of a prefix length 0..32. */
 export function prefixMask(len: number): number {
   return len === 0 ? 0 : (-1 << (32 - len)) | 0;
+}
+
+/**
+ * Completes in software the TCP or UDP checksum of the datagram at
+ * [ipOff, ipOff + len) whose field holds only the pseudo-header sum (a NEEDS_CSUM frame from a
+ * TAP with offloads), for frames that leave without a virtio-net header. Other protocols: no-op.
+ */
+export function completePartialChecksum(b: Uint8Array, ipOff: number, len: number): void {
+  const l4 = ipOff + ((b[ipOff] & 0x0f) << 2);
+  const proto = b[ipOff + 9];
+  const field = proto === IPPROTO_TCP ? l4 + 16 : proto === IPPROTO_UDP ? l4 + 6 : -1;
+  if (field < 0) return;
+  let c = csumFinish(onesSum(b, l4, ipOff + len, 0));
+  if (proto === IPPROTO_UDP && c === 0) c = 0xffff;
+  b[field] = c >>> 8;
+  b[field + 1] = c & 0xff;
 }

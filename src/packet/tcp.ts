@@ -8,6 +8,7 @@
  * are never touched. Port setters fix the checksum incrementally (RFC 1624).
  */
 import { csumFinish, csumUpdate16, csumUpdate32, onesSum, partialCsumUpdate32, pseudoHeaderSum } from './checksum.js';
+import { IPPROTO_TCP } from './ipv4.js';
 import { Parse } from './parse.js';
 
 export const TCP_MIN_HLEN = 20;
@@ -78,6 +79,6 @@ export function writeTcpReset(dv: DataView, u8: Uint8Array, off: number, src: nu
   dv.setUint16(off + 14, 0);
   dv.setUint16(off + 16, 0);
   dv.setUint16(off + 18, 0);
-  dv.setUint16(off + 16, csumFinish(onesSum(u8, off, off + TCP_MIN_HLEN, pseudoHeaderSum(src, dst, 6, TCP_MIN_HLEN))));
+  dv.setUint16(off + 16, csumFinish(onesSum(u8, off, off + TCP_MIN_HLEN, pseudoHeaderSum(src, dst, IPPROTO_TCP, TCP_MIN_HLEN))));
   return off + TCP_MIN_HLEN;
 }

@@ -22,15 +22,8 @@
  * Not here: `or`, `not`, parentheses, IPv6, byte offsets (use tshark on the pcapng for those).
  */
 import { TapvsError } from '../errors.js';
-import { parseIpv4 } from '../packet/ipv4.js';
-
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const ETHERTYPE_VLAN = 0x8100;
-const ETHERTYPE_QINQ = 0x88a8;
-const IPPROTO_ICMP = 1;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '../packet/eth.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4 } from '../packet/ipv4.js';
 
 /** Term kinds in the compiled program. */
 const K_HOST = 0, K_NET = 1, K_PORT = 2, K_IPPROTO = 3, K_ARP = 4;

@@ -44,12 +44,10 @@ export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?:
     { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: 0 },
     { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
   ], { fastPath: opts.fastPath ?? true });
-  const ctl = new ControlDispatcher(ipvs);
+  const ctl = new ControlDispatcher(ipvs, { rulesChanged: () => dp.rulesChanged() });
   const td: TestDirector = {
     ipvs, dp, ext, int, ctl, now: 1_000_000,
-    run: (req) => {
-      try { return ctl.handle({ id: 1, ...req } as Request); } finally { dp.rulesChanged(); }
-    },
+    run: (req) => ctl.handle({ id: 1, ...req } as Request),
     send: (link, frames) => {
       const l = link === 'ext' ? ext : int;
       const port = dp.ports[link === 'ext' ? 0 : 1];

@@ -3,7 +3,7 @@
  * incremental updates) and decodes output frames for assertions.
  */
 import { checksum, csumFinish, onesSum, pseudoHeaderSum } from '../../src/packet/checksum.js';
-import { formatIpv4, parseIpv4 } from '../../src/packet/ipv4.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, formatIpv4, parseIpv4 } from '../../src/packet/ipv4.js';
 
 export function ip(s: string): number {
   const a = parseIpv4(s);
@@ -15,7 +15,8 @@ export function mac(s: string): Uint8Array {
   return Uint8Array.from(s.split(':').map((h) => parseInt(h, 16)));
 }
 
-export const TCP = 6, UDP = 17, ICMP = 1;
+/** The protocol numbers under the short names tests use. */
+export const TCP = IPPROTO_TCP, UDP = IPPROTO_UDP, ICMP = IPPROTO_ICMP;
 export const FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
 
 export interface L4 {

@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { listConns, listServices } from '../../src/control/listing.js';
 import { csumFold, pseudoHeaderSum } from '../../src/packet/checksum.js';
 import {
   CLIENT_MAC, DIP, EXT_MAC, INT_MAC, RS1, RS1_MAC, RS2, RS2_MAC, VIP, type TestDirector, makeDirector, resolveNeighbours,
@@ -124,8 +125,8 @@ function snapshot(td: TestDirector): unknown {
   const st = td.dp.status();
   return {
     status: st,
-    list: td.ipvs.list(null),
-    conns: td.ipvs.listConns(td.now),
+    list: listServices(td.ipvs, td.ipvs.services),
+    conns: listConns(td.ipvs, td.now),
     total: td.ipvs.total,
   };
 }
@@ -137,7 +138,7 @@ for (const vnet of [false, true]) {
     let sent = 0;
     for (let round = 0; round < 400; round++) {
       // Flows as the (identical) connection tables know them.
-      const flows: Flow[] = fast.ipvs.listConns(fast.now).filter((c) => !c.template).map((c) => ({
+      const flows: Flow[] = listConns(fast.ipvs, fast.now).filter((c) => !c.template).map((c) => ({
         client: ip(c.caddr), cport: c.cport, proto: c.proto === 'tcp' ? TCP : UDP, rs: ip(c.daddr), rport: c.dport,
       }));
       const b = makeBatch(r, flows, vnet);

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { listConns } from '../../src/control/listing.js';
 import { Drop } from '../../src/dataplane/drops.js';
 import { ConnFlag } from '../../src/ipvs/conn-table.js';
 import {
@@ -54,7 +55,7 @@ test('persistence: every connection of a client goes to the first chosen real se
   const d = td.ipvs.services[0].findDest(ip(first!), 80)!;
   assert.equal(d.persistConns, 1);
   assert.equal(d.stats.conns, 10);
-  const list = td.ipvs.listConns(td.now).filter((e) => e.template);
+  const list = listConns(td.ipvs, td.now).filter((e) => e.template);
   assert.deepEqual(list.map((e) => [e.caddr, e.cport, e.state]), [['192.168.222.1', 0, 'NONE']]);
 });
 
@@ -64,7 +65,7 @@ test('persistence: a template becomes ASSURED when a controlled connection is es
   persistent(td);
   tcp(td, CLIENT, 40000, SYN);
   tcp(td, CLIENT, 40000, ACK);
-  assert.equal(td.ipvs.listConns(td.now).find((e) => e.template)?.state, 'ASSURED');
+  assert.equal(listConns(td.ipvs, td.now).find((e) => e.template)?.state, 'ASSURED');
 });
 
 test('persistence netmask groups clients: 192.168.222.0/24 shares one template, other clients are scheduled', () => {

@@ -6,11 +6,11 @@
  * and the send. Other forwarding methods get files of their own beside this one.
  */
 import type { ConnTable } from '../../ipvs/conn-table.js';
-import { IPPROTO_TCP } from '../../packet/ip-proto.js';
 import { SENT } from '../drops.js';
 import type { Egress } from '../egress.js';
 import type { FrameContext } from '../frame.js';
 import type { Router } from '../router.js';
+import { IPPROTO_TCP } from '../../packet/ipv4.js';
 
 export class NatXmit {
   constructor(

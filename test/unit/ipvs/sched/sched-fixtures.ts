@@ -4,7 +4,8 @@
  * and a reusable flow key. Not a test file by itself.
  */
 import { Dest } from '../../../../src/ipvs/dest.js';
-import { FlowKey, IPPROTO_TCP, Service } from '../../../../src/ipvs/service.js';
+import { FlowKey, Service } from '../../../../src/ipvs/service.js';
+import { IPPROTO_TCP } from '../../../../src/packet/ipv4.js';
 import type { Scheduler } from '../../../../src/ipvs/sched/scheduler.js';
 
 export const VIP = ip('192.0.2.10');

@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { SourceHashing } from '../../../../src/ipvs/sched/sh.js';
-import { IPPROTO_UDP, SCHED_FLAG_1, SCHED_FLAG_2 } from '../../../../src/ipvs/service.js';
+import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../../../../src/ipvs/service.js';
+import { IPPROTO_UDP } from '../../../../src/packet/ipv4.js';
 import { hash32 } from '../../../../src/ipvs/sched/hash.js';
 import { delDest, dest, flow, ip, nameOf, service } from './sched-fixtures.js';
 

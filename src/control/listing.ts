@@ -1,0 +1,64 @@
+/**
+ * The control protocol's listings, built from the model's public state: what `-L`, `-S`, `-L -c`
+ * and the metrics endpoint show. int32 addresses become dotted quads, protocol numbers names and
+ * scheduler flag bits ipvsadm's `-b` words.
+ *
+ * Contract: reads the model, never changes it. Order is the model's: services in registration
+ * order, dests newest first, connections in table order; format.ts sorts as ipvsadm does.
+ */
+import type { Ipvs } from '../ipvs/ipvs.js';
+import { ConnFlag } from '../ipvs/conn-table.js';
+import type { Service } from '../ipvs/service.js';
+import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
+import { IPPROTO_TCP, IPPROTO_UDP, formatIpv4 } from '../packet/ipv4.js';
+import type { ConnInfo, ListResult, ServiceInfo } from './protocol.js';
+import { schedFlagWords } from './sched-flags.js';
+
+/** `-L`: the given services (every one, or the one a request named) and the totals. */
+export function listServices(ipvs: Ipvs, services: readonly Service[]): ListResult {
+  return {
+    connTableSize: ipvs.conns.indexSize,
+    services: services.map(serviceInfo),
+    total: ipvs.total.snapshot(),
+  };
+}
+
+/** `-L -c`: every hashed entry, connections and persistence templates, with seconds left at `nowMs`. */
+export function listConns(ipvs: Ipvs, nowMs: number): ConnInfo[] {
+  const c = ipvs.conns;
+  const out: ConnInfo[] = [];
+  c.forEach((id) => {
+    if ((c.flags[id] & ConnFlag.HASHED) === 0) return;
+    const template = (c.flags[id] & ConnFlag.TEMPLATE) !== 0;
+    const proto = c.proto[id] === IPPROTO_TCP ? 'tcp' : c.proto[id] === IPPROTO_UDP ? 'udp' : 'IP';
+    let state: string;
+    if (template) state = (c.flags[id] & ConnFlag.ASSURED) !== 0 ? 'ASSURED' : 'NONE';
+    else if (c.proto[id] === IPPROTO_UDP) state = 'UDP';
+    else state = TCP_STATE_NAMES[c.state[id]];
+    out.push({
+      proto, caddr: formatIpv4(c.caddr[id]), cport: c.cport[id], vaddr: formatIpv4(c.vaddr[id]),
+      vport: c.vport[id], daddr: formatIpv4(c.daddr[id]), dport: c.dport[id], state,
+      expireS: Math.max(0, Math.floor((c.expiresAt[id] - nowMs) / 1000)), template,
+    });
+  });
+  return out;
+}
+
+function serviceInfo(s: Service): ServiceInfo {
+  return {
+    service: { proto: s.proto === IPPROTO_TCP ? 'tcp' : 'udp', addr: formatIpv4(s.addr), port: s.port },
+    config: {
+      scheduler: s.scheduler.name,
+      schedFlags: schedFlagWords(s.scheduler.name, s.schedFlags),
+      persistentS: s.persistent ? s.timeoutS : null,
+      netmask: formatIpv4(s.netmask),
+      ops: s.ops,
+    },
+    stats: s.stats.snapshot(),
+    dests: s.dests.map((d) => ({
+      addr: formatIpv4(d.addr), port: d.port, fwd: 'masq' as const, weight: d.weight,
+      uThreshold: d.uThreshold, lThreshold: d.lThreshold, activeConns: d.activeConns,
+      inactConns: d.inactConns, persistConns: d.persistConns, stats: d.stats.snapshot(),
+    })),
+  };
+}
