@@ -15,5 +15,5 @@ export function log(level: LogLevel, msg: string, fields?: Record<string, unknow
   if (fields !== undefined) {
     for (const [k, v] of Object.entries(fields)) line += ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
   }
-  process.stderr.write(line + '\n');
+  process.stderr.write(`${line}\n`);
 }

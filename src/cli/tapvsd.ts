@@ -309,7 +309,7 @@ async function traceCommand(argv: string[]): Promise<void> {
     try {
       const op = mode === 'stop' ? 'traceStop' : mode === 'status' ? 'traceStatus' : 'traceStart';
       const r = await c.request(op === 'traceStart' ? { op, trace: t } : { op });
-      process.stdout.write(JSON.stringify(r) + '\n');
+      process.stdout.write(`${JSON.stringify(r)}\n`);
     } catch (e) {
       fail((e as Error).message);
     } finally {
@@ -320,7 +320,7 @@ async function traceCommand(argv: string[]): Promise<void> {
   // Live: the daemon pushes one event line per packet on this connection until Ctrl-C, the
   // trace's limit ({"event":"end"}) or the daemon going away.
   c.onEvent = (msg) => {
-    if (msg.event === 'trace' && typeof msg.line === 'string') process.stdout.write(msg.line + '\n');
+    if (msg.event === 'trace' && typeof msg.line === 'string') process.stdout.write(`${msg.line}\n`);
     else if (msg.event === 'end') { c.close(); process.exit(0); }
   };
   c.onClose = () => process.exit(0);
@@ -345,7 +345,7 @@ async function statusCommand(argv: string[]): Promise<void> {
   const c = await connectDaemon(socket);
   const st = (await c.request({ op: 'status' })) as StatusReply;
   c.close();
-  if (json) { process.stdout.write(JSON.stringify(st, null, 2) + '\n'); return; }
+  if (json) { process.stdout.write(`${JSON.stringify(st, null, 2)}\n`); return; }
   const out: string[] = [];
   out.push(`tapvsd ${st.version} pid ${st.pid} up ${st.uptimeS}s  connections ${st.conns}/${st.connCapacity}` +
     `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}  rss ${Math.round(st.memory.rss / 1048576)} MiB`);
@@ -356,7 +356,7 @@ async function statusCommand(argv: string[]): Promise<void> {
     const drops = p.drops.map((n, i) => [st.dropNames[i], n] as const).filter(([, n]) => n > 0);
     out.push(`  drops: ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 interface StatusReply {

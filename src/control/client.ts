@@ -149,8 +149,7 @@ export class ControlClient {
       this.sock.destroy();
       return;
     }
-    let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
+    for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
       const line = this.buf.slice(0, nl);
       this.buf = this.buf.slice(nl + 1);
       if (line.trim() === '') continue;

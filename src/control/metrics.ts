@@ -22,7 +22,7 @@ function esc(v: string): string {
 }
 
 function labels(l: Record<string, string | number>): string {
-  return '{' + Object.entries(l).map(([k, v]) => `${k}="${esc(String(v))}"`).join(',') + '}';
+  return `{${Object.entries(l).map(([k, v]) => `${k}="${esc(String(v))}"`).join(',')}}`;
 }
 
 /** The exposition text (Prometheus text format 0.0.4). */
@@ -93,7 +93,7 @@ function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
   const mem = process.memoryUsage();
   family('tapvs_process_resident_memory_bytes', 'gauge', 'Resident memory of tapvsd.');
   out.push(`tapvs_process_resident_memory_bytes ${mem.rss}`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** Starts the endpoint on host:port (GET /metrics). */

@@ -76,8 +76,7 @@ export class ControlServer {
     s.setEncoding('utf8');
     s.on('data', (chunk: string) => {
       buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.trim().length > 0) this.handleLine(s, line);
@@ -113,7 +112,7 @@ export class ControlServer {
     const ctx: RequestContext = {
       push: (obj) => {
         if (s.destroyed || !s.writable) return false;
-        s.write(JSON.stringify(obj) + '\n');
+        s.write(`${JSON.stringify(obj)}\n`);
         return true;
       },
       onClose: (fn) => { s.once('close', fn); },
@@ -133,7 +132,7 @@ export class ControlServer {
   }
 
   private reply(s: net.Socket, r: Response): void {
-    if (!s.destroyed && s.writable) s.write(JSON.stringify(r) + '\n');
+    if (!s.destroyed && s.writable) s.write(`${JSON.stringify(r)}\n`);
   }
 }
 

@@ -133,7 +133,7 @@ export class Dataplane {
     const offsets = rx.offsets, lengths = rx.lengths, u8 = port.rx.u8, hdr = port.hdr;
     port.rxBatches++;
     const tr = this.tracer;
-    this.setTracing(tr !== null && tr.active);
+    this.setTracing(tr?.active === true);
     const tracing = ctx.tracing;
     // The fast path is for zero-copy forwarding; a trace needs the general path's decision notes.
     const fast = this.opts.fastPath && this.zeroCopy && !tracing;
@@ -143,7 +143,7 @@ export class Dataplane {
       const vnet = hdr > 0 ? vnetFlags(u8, offsets[i]) : 0;
       ctx.begin(port, (vnet & VNET_NEEDS_CSUM) !== 0, (vnet & VNET_GSO) !== 0);
       port.rxFrames++;
-      port.rxBytes += len > 0 ? len : 0;
+      port.rxBytes += Math.max(len , 0);
       if (tracing && tr!.matches(u8, off, len)) tr!.hold(port.index, TRACE_RX, u8, off, len, nowMs);
       const v = len <= 0 ? Drop.Truncated
         : fast && this.fast.tryNat(port, off, off + len) ? SENT
@@ -187,7 +187,7 @@ export class Dataplane {
     if (this.tracer !== null && this.tracer !== t) this.tracer.stop();
     this.tracer = t;
     // Frames sent from timers (ARP retries, announcements) are traced too.
-    this.setTracing(t !== null && t.active);
+    this.setTracing(t?.active === true);
   }
 
   status(): DataplaneStatus {

@@ -481,7 +481,7 @@ export class Reassembler {
     let pos = off, i = data;
     while (pos < end) {
       const pageEnd = (pos | (PAGE_BYTES - 1)) + 1;
-      const stop = pageEnd < end ? pageEnd : end;
+      const stop = Math.min(pageEnd , end);
       const d = (this.pageTable[pt + (pos >> PAGE_SHIFT)] << PAGE_SHIFT) + (pos & (PAGE_BYTES - 1));
       const n = stop - pos;
       copyBytes(u8, i, a, d, n);
@@ -496,7 +496,7 @@ export class Reassembler {
     for (let pos = off; pos < end; pos += 8) {
       const b = pos >> 3;
       if ((this.bitmap[bm + (b >> 5)] & (1 << (b & 31))) === 0) continue;
-      const stop = pos + 8 < end ? pos + 8 : end;
+      const stop = Math.min(pos + 8 , end);
       // A block never straddles a page (pages are multiples of 8 bytes).
       let d = (this.pageTable[pt + (pos >> PAGE_SHIFT)] << PAGE_SHIFT) + (pos & (PAGE_BYTES - 1));
       for (let k = data + (pos - off); k < data + (stop - off); k++) if (a[d++] !== u8[k]) return false;
@@ -512,7 +512,7 @@ export class Reassembler {
     for (let i = 0; i < hl; i++) a[ob + i] = this.headers[hb + i];
     for (let pos = 0, p = 0; pos < end; pos += PAGE_BYTES, p++) {
       const from = this.pageTable[pt + p] << PAGE_SHIFT;
-      const n = end - pos < PAGE_BYTES ? end - pos : PAGE_BYTES;
+      const n = Math.min(end - pos , PAGE_BYTES);
       a.copyWithin(ob + hl + pos, from, from + n);
     }
     a[ob + 1] |= bits;

@@ -128,7 +128,7 @@ export class Ipvs {
       dest = null;
       if (tmpl >= 0) {
         const d = this.destsById[this.conns.destId[tmpl]];
-        if (d !== null && d !== undefined && d.available && !(this.expireQuiescentTemplate && d.weight === 0)) {
+        if (d?.available && !(this.expireQuiescentTemplate && d.weight === 0)) {
           dest = d;
         } else {
           // Invalid template: unhash it so it no longer matches; it dies on its timer.
@@ -207,7 +207,7 @@ export class Ipvs {
   /** The destination of a connection if it is still AVAILABLE, else null (packets are dropped). */
   destOf(id: number): Dest | null {
     const d = this.destsById[this.conns.destId[id]];
-    return d !== null && d !== undefined && d.available ? d : null;
+    return d?.available ? d : null;
   }
 
   /** The service a dest belongs to, or null once it was deleted (it sits in the trash). */

@@ -5,7 +5,7 @@
  * `dests` is kept in IPVS's order: a newly added destination goes to the head, an edit keeps its
  * position (ip_vs_ctl.c, __ip_vs_update_dest()), so "first wins" tie-breaks match the kernel.
  */
-import { Dest } from './dest.js';
+import type { Dest } from './dest.js';
 import { Stats } from './stats.js';
 import type { Scheduler } from './sched/scheduler.js';
 

@@ -14,8 +14,7 @@ export const ARP_REPLY = 2;
 
 export class ArpView {
   private off = 0;
-  constructor(private u8: Uint8Array, private dv: DataView) {}
-  attach(u8: Uint8Array, dv: DataView): void { this.u8 = u8; this.dv = dv; }
+  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
 
   bind(off: number, limit: number): Parse {
     if (limit - off < ARP_LEN) return Parse.Truncated;

@@ -26,10 +26,9 @@ export class EthView {
   vlanId = -1;
   /** Offset of the payload (the L3 header). */
   payloadOff = 0;
-  constructor(private u8: Uint8Array, private dv: DataView) {}
+  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
 
   /** Re-points the view at another buffer (a link's RX memory). */
-  attach(u8: Uint8Array, dv: DataView): void { this.u8 = u8; this.dv = dv; }
 
   bind(off: number, limit: number): Parse {
     if (limit - off < ETH_HLEN) return Parse.Truncated;

@@ -23,8 +23,7 @@ export const ICMP_FRAG_NEEDED = 4;
 export class IcmpView {
   private off = 0;
   private end = 0;
-  constructor(private u8: Uint8Array, private dv: DataView) {}
-  attach(u8: Uint8Array, dv: DataView): void { this.u8 = u8; this.dv = dv; }
+  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
 
   bind(off: number, limit: number): Parse {
     if (limit - off < ICMP_HLEN) return Parse.Truncated;

@@ -35,8 +35,7 @@ export class Ipv4View {
   private off = 0;
   private end = 0;
   private hlen = 0;
-  constructor(private u8: Uint8Array, private dv: DataView) {}
-  attach(u8: Uint8Array, dv: DataView): void { this.u8 = u8; this.dv = dv; }
+  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
 
   /** Points the view at a header in [off, limit). Never throws: bad input is a Parse code. */
   bind(off: number, limit: number): Parse {

@@ -22,8 +22,7 @@ export const TCP_URG = 0x20;
 export class TcpView {
   private off = 0;
   private end = 0;
-  constructor(private u8: Uint8Array, private dv: DataView) {}
-  attach(u8: Uint8Array, dv: DataView): void { this.u8 = u8; this.dv = dv; }
+  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
 
   /** [off, limit) is the TCP segment (limit = end of the IP datagram). */
   bind(off: number, limit: number): Parse {

@@ -11,8 +11,7 @@ export const UDP_HLEN = 8;
 
 export class UdpView {
   private off = 0;
-  constructor(private u8: Uint8Array, private dv: DataView) {}
-  attach(u8: Uint8Array, dv: DataView): void { this.u8 = u8; this.dv = dv; }
+  constructor(private readonly dv: DataView) {}
 
   bind(off: number, limit: number): Parse {
     if (limit - off < UDP_HLEN) return Parse.Truncated;

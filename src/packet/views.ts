@@ -31,7 +31,7 @@ export class PacketViews {
     this.arp = new ArpView(u8, dv);
     this.ip = new Ipv4View(u8, dv);
     this.tcp = new TcpView(u8, dv);
-    this.udp = new UdpView(u8, dv);
+    this.udp = new UdpView(dv);
     this.icmp = new IcmpView(u8, dv);
   }
 }

@@ -75,7 +75,7 @@ function describeIpv4(u8: Uint8Array, o: number, end: number): string {
 
 function describeIpv4Body(u8: Uint8Array, o: number, end: number, hlen: number, total: number, src: string, dst: string): string {
   const proto = u8[o + 9];
-  const ipEnd = o + total < end ? o + total : end;
+  const ipEnd = Math.min(o + total , end);
   const frag = rd16(u8, o + 6);
   const fragOff = (frag & 0x1fff) << 3, more = (frag & 0x2000) !== 0;
   const l4 = o + hlen;
@@ -182,7 +182,7 @@ function describeUnreach(u8: Uint8Array, o: number, end: number, code: number): 
     if ((qp === 6 || qp === 17) && ql4 + 4 <= end) return `${qdst} ${protoName(qp)} port ${rd16(u8, ql4 + 2)} unreachable`;
     return `${qdst} protocol ${qp} port unreachable`;
   }
-  if (code === 4) return `${quoted ? qdst + ' ' : ''}unreachable - need to frag (mtu ${end - o >= 8 ? rd16(u8, o + 6) : 0})`;
+  if (code === 4) return `${quoted ? `${qdst} ` : ''}unreachable - need to frag (mtu ${end - o >= 8 ? rd16(u8, o + 6) : 0})`;
   if (code === 2 && quoted) return `${qdst} protocol ${u8[q + 9]} unreachable`;
   const name = code < UNREACH_CODES.length ? UNREACH_CODES[code] : `code ${code}`;
   return quoted ? `${name} ${qdst} unreachable` : `${name} unreachable`;

@@ -159,7 +159,7 @@ function parseFilter(expr: string): Term[] {
     unsupported(t);
     if (t === 'src' || t === 'dst') {
       dir = t === 'src' ? D_SRC : D_DST;
-      dirText = t + ' ';
+      dirText = `${t} `;
       if (i === tokens.length) bad(`expected host, net or port after "${t}"`);
       t = tokens[i++];
       if (t !== 'host' && t !== 'net' && t !== 'port') bad(`expected host, net or port after "${dirText.trim()}", not "${t}"`);

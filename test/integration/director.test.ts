@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { blobSha256, sha256Hex } from '../../lab/blob.js';
+import { blobSha256 } from '../../lab/blob.js';
 import { LAB, labDown, labUp, nsExec, run, tapvsadm } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
 import { Drop } from '../../src/dataplane/drops.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { csumFinish, onesSum, pseudoHeaderSum, csumFold } from '../../src/packet/checksum.js';
 import {
-  CLIENT, CLIENT_MAC, EXT_MAC, INT_MAC, RS1, RS1_MAC, VIP, makeDirector, resolveNeighbours, textbookService,
+  CLIENT, CLIENT_MAC, EXT_MAC, INT_MAC, RS1, RS1_MAC, VIP, makeDirector, textbookService,
 } from '../helpers/director.js';
 import { ACK, SYN, TCP, arpFrame, decode, ipFrame } from '../helpers/frames.js';
 

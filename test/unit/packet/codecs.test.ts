@@ -15,6 +15,7 @@ import { checksum, csumFinish, onesSum, pseudoHeaderSum } from '../../../src/pac
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, EthView, formatMac } from '../../../src/packet/eth.js';
 import { IcmpView } from '../../../src/packet/icmp.js';
 import { formatIpv4, Ipv4View, parseIpv4 } from '../../../src/packet/ipv4.js';
+import { PacketViews } from '../../../src/packet/views.js';
 import { Parse } from '../../../src/packet/parse.js';
 import { TcpView } from '../../../src/packet/tcp.js';
 import { UdpView } from '../../../src/packet/udp.js';
@@ -61,20 +62,19 @@ const withTcp = CASES.filter((c) => c.x.tcp !== undefined);
 const withUdp = CASES.filter((c) => c.x.udp !== undefined);
 const withIcmp = CASES.filter((c) => c.x.icmp !== undefined);
 
-/** One set of long-lived views, re-pointed at each buffer as a worker does with its RX memory. */
+/** The views over one buffer, made afresh for each (the dataplane keeps one set per RX ring). */
 class Views {
-  u8: Uint8Array = new Uint8Array(0);
-  dv: DataView = new DataView(new ArrayBuffer(0));
-  readonly eth = new EthView(this.u8, this.dv);
-  readonly arp = new ArpView(this.u8, this.dv);
-  readonly ip = new Ipv4View(this.u8, this.dv);
-  readonly tcp = new TcpView(this.u8, this.dv);
-  readonly udp = new UdpView(this.u8, this.dv);
-  readonly icmp = new IcmpView(this.u8, this.dv);
+  private v = new PacketViews(new Uint8Array(0));
+  get u8(): Uint8Array { return this.v.u8; }
+  get dv(): DataView { return this.v.dv; }
+  get eth(): EthView { return this.v.eth; }
+  get arp(): ArpView { return this.v.arp; }
+  get ip(): Ipv4View { return this.v.ip; }
+  get tcp(): TcpView { return this.v.tcp; }
+  get udp(): UdpView { return this.v.udp; }
+  get icmp(): IcmpView { return this.v.icmp; }
   attach(b: Uint8Array): this {
-    this.u8 = b;
-    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (const v of [this.eth, this.arp, this.ip, this.tcp, this.udp, this.icmp]) v.attach(this.u8, this.dv);
+    this.v = new PacketViews(b);
     return this;
   }
 }
