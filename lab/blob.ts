@@ -19,7 +19,7 @@ import { endianness } from 'node:os';
 /** Size of `GET /blob` in bytes: 50 MiB. */
 export const BLOB_SIZE = 50 * 1024 * 1024;
 /** Any non-zero 32-bit value works for xorshift32; this one is fixed forever. */
-export const PATTERN_SEED = 0x2545f491;
+const PATTERN_SEED = 0x2545f491;
 /** Bytes produced per step of the generator. */
 const WORD_BYTES = 4;
 /** Chunk size for streamed generation and hashing. A multiple of WORD_BYTES. */

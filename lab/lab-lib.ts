@@ -263,7 +263,7 @@ function sameSubnet(a: number, b: number, prefixLen: number): boolean {
 }
 
 /** Checks a full address set: valid dotted quads, distinct, each network sharing one prefix. */
-export function validateAddresses(a: LabAddresses): void {
+function validateAddresses(a: LabAddresses): void {
   for (const [name, len] of [['extPrefixLen', a.extPrefixLen], ['intPrefixLen', a.intPrefixLen]] as const) {
     if (!Number.isInteger(len) || len < 8 || len > 30) throw new LabError(`${name} must be an integer in 8..30, got ${len}`);
   }
@@ -427,7 +427,7 @@ export interface LabInfo {
 export type LabAttach = 'tap' | 'pcap';
 
 /** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
-export function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[]; attach?: LabAttach; pcapMac?: 'own' | 'nic' } = {}): string[] {
+function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[]; attach?: LabAttach; pcapMac?: 'own' | 'nic' } = {}): string[] {
   const pcapMac = opts.pcapMac === 'nic' ? ',mac=nic' : '';
   const args = opts.attach === 'pcap' ? [
     '--link', `name=ext,pcap=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
@@ -605,13 +605,6 @@ export async function startTapvsd(opts: { rules?: string; offload?: boolean; soc
   return startTapvsdInLab(cmd, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, undefined, attach);
 }
 
-/** Stops the tapvsd the lab started (SIGTERM, bounded wait, SIGKILL). The namespaces stay. */
-export async function stopTapvsd(): Promise<void> {
-  const pid = readPid(join(PIDS_DIR, 'tapvsd'));
-  if (pid > 0 && cmdline(pid).includes(PROC_MARKERS['tapvsd'] ?? 'tapvsd')) await stopPids([pid]);
-  rmSync(join(PIDS_DIR, 'tapvsd'), { force: true });
-}
-
 async function startTapvsdInLab(command: readonly string[], socket: string, readyTimeoutMs: number, signal: AbortSignal | undefined, attach: LabAttach): Promise<number> {
   mkdirSync(dirname(socket), { recursive: true });
   writeFileSync(LAB.log, `# ip netns exec ${LAB.ns.dir} ${command.join(' ')}\n`);
@@ -657,7 +650,7 @@ async function tapsNotOnBridges(attach: LabAttach): Promise<string[]> {
 }
 
 /** True when a Unix socket at `path` accepts a connection within 500 ms. */
-export function socketAccepts(path: string): Promise<boolean> {
+function socketAccepts(path: string): Promise<boolean> {
   if (!existsSync(path)) return Promise.resolve(false);
   return new Promise((r) => {
     const s = createConnection(path);

@@ -5,9 +5,7 @@
 const LEVELS = { error: 0, warn: 1, info: 2, debug: 3 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
-let threshold: number = LEVELS[(process.env.TAPVS_LOG as LogLevel | undefined) ?? 'info'] ?? LEVELS.info;
-
-export function setLogLevel(level: LogLevel): void { threshold = LEVELS[level]; }
+const threshold: number = LEVELS[(process.env.TAPVS_LOG as LogLevel | undefined) ?? 'info'] ?? LEVELS.info;
 
 export function log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
   if (LEVELS[level] > threshold) return;

@@ -11,7 +11,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-export const V8_TUNING_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=3000'];
+const V8_TUNING_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=3000'];
 
 export function applyV8Tuning(): void {
   for (const f of V8_TUNING_FLAGS) setFlagsFromString(f);

@@ -72,7 +72,7 @@ function nameProto(p: Proto | 'IP'): NameProto | null {
  * addrport_to_anyname: `addr:port`, numeric with -n, else host and service names where the
  * local files have them. A null protocol (fwmark templates, "IP") always prints the port number.
  */
-export function formatAddrPort(addr: string, port: number, proto: NameProto | null, numeric: boolean,
+function formatAddrPort(addr: string, port: number, proto: NameProto | null, numeric: boolean,
   names: NameDb): string {
   let s: string;
   if (numeric) {

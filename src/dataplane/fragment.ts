@@ -43,7 +43,7 @@ export type Frag = (typeof Frag)[keyof typeof Frag];
 /** Flag for fragmentInto: fragment despite DF, keeping DF on the fragments (reassembled datagrams). */
 export const FRAG_IGNORE_DF = 1;
 /** RFC 791: the smallest MTU; 60 bytes of header plus 8 of data. */
-export const IPV4_MIN_MTU = 68;
+const IPV4_MIN_MTU = 68;
 
 /**
  * Where fragments go. `reserve` returns the offset in `buf` at which a fragment of `len` IP bytes

@@ -21,7 +21,7 @@ export interface ArpCacheOptions {
   frameSize: number;
 }
 
-export const ARP_DEFAULTS: ArpCacheOptions = {
+const ARP_DEFAULTS: ArpCacheOptions = {
   maxEntries: 4096, reachableMs: 60_000, retryMs: 1000, maxRetries: 3,
   // Linux queues up to unres_qlen_bytes (212992) per neighbour: about 100 full frames.
   maxPending: 512, maxPendingPerIp: 100, frameSize: 2048,

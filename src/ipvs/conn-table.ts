@@ -34,7 +34,7 @@ export const ConnFlag = {
 const WHEEL_BITS = 12;
 const WHEEL_SLOTS = 1 << WHEEL_BITS;
 const WHEEL_MASK = WHEEL_SLOTS - 1;
-export const WHEEL_TICK_MS = 100;
+const WHEEL_TICK_MS = 100;
 
 export type ExpireHook = (id: number, nowMs: number) => boolean;
 
@@ -312,10 +312,10 @@ function mix(h: number): number {
   return h;
 }
 
-export function inHash(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+function inHash(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
   return mix(Math.imul(caddr, 0x9e3779b1) ^ Math.imul(vaddr ^ proto, 0x85ebca77) ^ Math.imul((cport << 16) | vport, 0xc2b2ae3d));
 }
 
-export function outHash(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
+function outHash(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
   return mix(Math.imul(daddr, 0x9e3779b1) ^ Math.imul(caddr ^ proto, 0x85ebca77) ^ Math.imul((dport << 16) | cport, 0xc2b2ae3d));
 }

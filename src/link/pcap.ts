@@ -109,7 +109,6 @@ interface NativePcapSession {
 
 interface PcapBinding {
   PcapSession: new () => NativePcapSession;
-  lib_version(): string;
 }
 
 let binding: PcapBinding | undefined;
@@ -118,7 +117,7 @@ let binding: PcapBinding | undefined;
  * Loads the npm package's compiled binding once. We drive the binding directly rather than
  * through pcap.js, whose wrapper allocates an object and emits an event per frame.
  */
-export function loadPcapBinding(): PcapBinding {
+function loadPcapBinding(): PcapBinding {
   if (binding !== undefined) return binding;
   const require = createRequire(import.meta.url);
   try {
@@ -131,11 +130,6 @@ export function loadPcapBinding(): PcapBinding {
   return binding;
 }
 
-/** libpcap's version string, e.g. `libpcap version 1.10.3 (with TPACKET_V3)`. */
-export function pcapLibVersion(): string {
-  return loadPcapBinding().lib_version();
-}
-
 function sysfs(iface: string, attr: string): string {
   return readFileSync(`/sys/class/net/${iface}/${attr}`, 'utf8').trim();
 }
@@ -144,7 +138,7 @@ function sysfs(iface: string, attr: string): string {
  * Offloads that are on and spoil capture: the kernel coalesces TCP segments (GRO, LRO, hardware
  * GRO) into super-frames the director cannot forward. Empty when ethtool is missing.
  */
-export function captureOffloadsOn(iface: string): string[] {
+function captureOffloadsOn(iface: string): string[] {
   let out: string;
   try {
     out = execFileSync('ethtool', ['-k', iface], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -165,7 +159,7 @@ export function captureOffloadsOn(iface: string): string[] {
  * the kernel: with mac=nic, its own addresses on the interface, which the director would
  * otherwise route back onto the segment.
  */
-export function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: readonly string[] = []): string {
+function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: readonly string[] = []): string {
   const m = formatMac(mac), n = formatMac(nicMac);
   let f = `not ether src ${m}${n !== m ? ` and not ether src ${n}` : ''} and (ether dst ${m} or ether broadcast)`;
   for (const a of exclude) f += ` and not ip dst host ${a}`;
@@ -173,7 +167,7 @@ export function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: read
 }
 
 /** The kernel's IPv4 addresses on `iface` (`ip -4 -o addr show dev IFACE`); empty without iproute2. */
-export function kernelAddresses(iface: string): string[] {
+function kernelAddresses(iface: string): string[] {
   let out: string;
   try {
     out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', iface], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });

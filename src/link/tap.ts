@@ -132,7 +132,7 @@ function packageRoot(): string {
 }
 
 /** Loads build/Release/tapvs_tap.node once. Throws LINK_CONFIG when it was not built. */
-export function loadTapAddon(): TapAddon {
+function loadTapAddon(): TapAddon {
   if (addon !== undefined) return addon;
   const path = join(packageRoot(), 'build', 'Release', 'tapvs_tap.node');
   if (!existsSync(path)) {

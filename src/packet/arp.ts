@@ -8,7 +8,7 @@
  */
 import { Parse } from './parse.js';
 
-export const ARP_LEN = 28;
+const ARP_LEN = 28;
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 

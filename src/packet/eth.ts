@@ -16,7 +16,7 @@ export const ETHERTYPE_ARP = 0x0806;
 export const ETHERTYPE_VLAN = 0x8100;
 export const ETHERTYPE_QINQ = 0x88a8;
 export const ETHERTYPE_IPV6 = 0x86dd;
-export const VLAN_HLEN = 4;
+const VLAN_HLEN = 4;
 
 export class EthView {
   private off = 0;
@@ -62,7 +62,7 @@ export class EthView {
   dstIs(mac: Uint8Array): boolean { return macEquals(this.u8, this.off, mac); }
 }
 
-export function macEquals(b: Uint8Array, off: number, mac: Uint8Array): boolean {
+function macEquals(b: Uint8Array, off: number, mac: Uint8Array): boolean {
   return b[off] === mac[0] && b[off + 1] === mac[1] && b[off + 2] === mac[2]
     && b[off + 3] === mac[3] && b[off + 4] === mac[4] && b[off + 5] === mac[5];
 }

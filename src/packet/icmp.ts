@@ -9,14 +9,10 @@ import { Parse } from './parse.js';
 export const ICMP_HLEN = 8;
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACH = 3;
-export const ICMP_SOURCE_QUENCH = 4;
-export const ICMP_REDIRECT = 5;
+const ICMP_SOURCE_QUENCH = 4;
 export const ICMP_ECHO_REQUEST = 8;
 export const ICMP_TIME_EXCEEDED = 11;
-export const ICMP_PARAM_PROBLEM = 12;
 /** Codes of destination unreachable. */
-export const ICMP_NET_UNREACH = 0;
-export const ICMP_HOST_UNREACH = 1;
 export const ICMP_PORT_UNREACH = 3;
 export const ICMP_FRAG_NEEDED = 4;
 

@@ -7,7 +7,7 @@
 import { csumUpdate16, csumUpdate32, partialCsumUpdate32 } from './checksum.js';
 import { Parse } from './parse.js';
 
-export const UDP_HLEN = 8;
+const UDP_HLEN = 8;
 
 export class UdpView {
   private off = 0;

@@ -25,9 +25,9 @@ import { TapvsError } from '../errors.js';
 export const PCAPNG_SHB = 0x0a0d0d0a;
 export const PCAPNG_IDB = 0x00000001;
 export const PCAPNG_EPB = 0x00000006;
-export const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** LINKTYPE_ETHERNET (tcpdump.org link-layer header types). */
-export const LINKTYPE_ETHERNET = 1;
+const LINKTYPE_ETHERNET = 1;
 const OPT_ENDOFOPT = 0;
 const OPT_COMMENT = 1;
 const SHB_USERAPPL = 4;
@@ -45,7 +45,7 @@ export const DEFAULT_MAX_PACKETS = 1_000_000;
 export const DEFAULT_SNAPLEN = 262_144;
 export const MAX_SNAPLEN = 1 << 20;
 /** Longer comments are cut (at a character boundary): a comment explains, it does not carry data. */
-export const MAX_COMMENT_BYTES = 4096;
+const MAX_COMMENT_BYTES = 4096;
 
 export type PcapngStopReason = 'size-limit' | 'count-limit' | 'write-error';
 

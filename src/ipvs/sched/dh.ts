@@ -15,8 +15,8 @@ import type { FlowKey, Service } from '../service.js';
 import type { Scheduler } from './scheduler.js';
 import { hash32 } from './hash.js';
 
-export const DH_TAB_BITS = 8;
-export const DH_TAB_SIZE = 1 << DH_TAB_BITS;
+const DH_TAB_BITS = 8;
+const DH_TAB_SIZE = 1 << DH_TAB_BITS;
 
 export class DestinationHashing implements Scheduler {
   readonly name = 'dh';

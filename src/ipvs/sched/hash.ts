@@ -9,7 +9,7 @@
  */
 
 /** GOLDEN_RATIO_32 of include/linux/hash.h. */
-export const GOLDEN_RATIO_32 = 0x61c88647;
+const GOLDEN_RATIO_32 = 0x61c88647;
 
 /**
  * hash_32(val, bits): the top `bits` bits of val × GOLDEN_RATIO_32 mod 2^32 (the generic kernel

@@ -22,13 +22,13 @@
 import type { Dest } from '../dest.js';
 import { hash32 } from './hash.js';
 
-export const LOCALITY_TAB_BITS = 10;
-export const LOCALITY_TAB_SIZE = 1 << LOCALITY_TAB_BITS;
+const LOCALITY_TAB_BITS = 10;
+const LOCALITY_TAB_SIZE = 1 << LOCALITY_TAB_BITS;
 const TAB_MASK = LOCALITY_TAB_SIZE - 1;
 /** CHECK_EXPIRE_INTERVAL. */
-export const CHECK_EXPIRE_INTERVAL_MS = 60_000;
+const CHECK_EXPIRE_INTERVAL_MS = 60_000;
 /** ENTRY_TIMEOUT: idle time after which a full table may drop an entry. */
-export const ENTRY_TIMEOUT_MS = 6 * 60_000;
+const ENTRY_TIMEOUT_MS = 6 * 60_000;
 /** DEFAULT_EXPIRATION of the lblc_expiration / lblcr_expiration sysctls. */
 export const DEFAULT_EXPIRATION_MS = 24 * 60 * 60_000;
 /** COUNT_FOR_FULL_EXPIRATION. */

@@ -34,8 +34,8 @@ import { SipKey, hsiphashU32 } from './siphash.js';
 export const MH_TAB_SIZE = 4093;
 /** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2: the weight shift target. */
 const MH_TAB_BITS = 6;
-export const MH_FLAG_FALLBACK = SCHED_FLAG_1;
-export const MH_FLAG_PORT = SCHED_FLAG_2;
+const MH_FLAG_FALLBACK = SCHED_FLAG_1;
+const MH_FLAG_PORT = SCHED_FLAG_2;
 
 /** generate_hash_secret(): each key is two 64-bit words (unsigned long) with the same value. */
 export const MH_KEY1 = new SipKey(0, 2654435761 | 0, 0, 2654435761 | 0);

@@ -21,11 +21,11 @@ import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../service.js';
 import type { Scheduler } from './scheduler.js';
 import { hash32, protoHasPorts } from './hash.js';
 
-export const SH_TAB_BITS = 8;
-export const SH_TAB_SIZE = 1 << SH_TAB_BITS;
+const SH_TAB_BITS = 8;
+const SH_TAB_SIZE = 1 << SH_TAB_BITS;
 const SH_TAB_MASK = SH_TAB_SIZE - 1;
-export const SH_FLAG_FALLBACK = SCHED_FLAG_1;
-export const SH_FLAG_PORT = SCHED_FLAG_2;
+const SH_FLAG_FALLBACK = SCHED_FLAG_1;
+const SH_FLAG_PORT = SCHED_FLAG_2;
 
 export class SourceHashing implements Scheduler {
   readonly name = 'sh';
