@@ -122,8 +122,6 @@ export const LAB_NAMESPACES: readonly string[] = Object.freeze([LAB.ns.dir, LAB.
 
 const PIDS_DIR = join(RUN_DIR, 'pids');
 const STATE_FILE = join(RUN_DIR, 'lab.json');
-/** tapvsd's flag that opens both TAPs with IFF_VNET_HDR + TUNSETOFFLOAD (`lab up --offload`). */
-const OFFLOAD_FLAG = '--offload';
 /** The line tapvsd prints on stdout once its links are up and its socket listens. */
 const READY_LINE = 'tapvsd: ready';
 
@@ -390,8 +388,6 @@ export interface LabUpOptions {
   readonly rules?: string;
   /** Start tapvsd (default true). `false` is `lab up --no-director`. */
   readonly director?: boolean;
-  /** Ask tapvsd for vnet_hdr + GSO/checksum offloads on both TAPs (`lab up --offload`). */
-  readonly offload?: boolean;
   /** How tapvsd attaches: TAPs it creates (default) or libpcap on lab-made veths (`lab up --pcap`). */
   readonly attach?: LabAttach;
   /** With `attach: 'pcap'`: the director's own MACs (default) or the veths' (`--pcap-nic-mac`). */
@@ -414,7 +410,6 @@ export interface LabInfo {
   readonly addresses: LabAddresses;
   readonly socket: string;
   readonly director: boolean;
-  readonly offload: boolean;
   readonly attach: LabAttach;
   readonly pcapMac: 'own' | 'nic';
   readonly rules: string | null;
@@ -427,7 +422,7 @@ export interface LabInfo {
 export type LabAttach = 'tap' | 'pcap';
 
 /** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
-function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: boolean; socket?: string; extra?: readonly string[]; attach?: LabAttach; pcapMac?: 'own' | 'nic' } = {}): string[] {
+function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; socket?: string; extra?: readonly string[]; attach?: LabAttach; pcapMac?: 'own' | 'nic' } = {}): string[] {
   const pcapMac = opts.pcapMac === 'nic' ? ',mac=nic' : '';
   const args = opts.attach === 'pcap' ? [
     '--link', `name=ext,pcap=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
@@ -438,7 +433,6 @@ function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; offload?: bo
   ];
   if (opts.rules !== undefined && opts.rules !== null) args.push('--rules', resolve(opts.rules));
   args.push('--socket', opts.socket ?? LAB.socket, '--pidfile', LAB.pidfile);
-  if (opts.offload === true) args.push(OFFLOAD_FLAG);
   args.push(...(opts.extra ?? []));
   return args;
 }
@@ -450,7 +444,6 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   validateAddresses(addresses);
   const say = opts.log ?? ((): void => {});
   const director = opts.director ?? true;
-  const offload = opts.offload === true;
   const attach: LabAttach = opts.attach ?? 'tap';
   const pcapMac = opts.pcapMac ?? 'own';
   if (attach !== 'tap' && attach !== 'pcap') throw new LabError(`attach must be 'tap' or 'pcap', got ${String(attach)}`);
@@ -460,7 +453,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   if (rules !== null && !existsSync(rules)) throw new LabError(`rules file not found: ${rules}`);
   if (!existsSync(LAB.rsServerJs)) throw new LabError(`${LAB.rsServerJs} is missing: run npx tsc -p tsconfig.json`);
   if (director && !existsSync(LAB.tapvsdJs)) throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
-  const tapvsdCommand = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, { rules, offload, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac })];
+  const tapvsdCommand = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, { rules, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac })];
 
   const existing = new Set(await listNamespaces());
   if (LAB_NAMESPACES.some((ns) => existing.has(ns)) || existsSync(RUN_DIR)) {
@@ -472,7 +465,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     say(line);
   };
   const pids: Record<string, number> = {};
-  const info = (): LabInfo => ({ addresses, socket, director, offload, attach, pcapMac, rules, pids: { ...pids }, tapvsdCommand });
+  const info = (): LabInfo => ({ addresses, socket, director, attach, pcapMac, rules, pids: { ...pids }, tapvsdCommand });
   try {
     mkdirSync(PIDS_DIR, { recursive: true });
     writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'building' }, null, 2)}\n`);
@@ -591,14 +584,14 @@ async function buildPcapVeths(): Promise<void> {
  * stops that tapvsd and rejects with the log in the message; the namespaces stay.
  * For tests that built the lab with `director: false` and want tapvsd with their own arguments.
  */
-export async function startTapvsd(opts: { rules?: string; offload?: boolean; socket?: string; extraArgs?: readonly string[]; readyTimeoutMs?: number; addresses?: Partial<LabAddresses>; pcapMac?: 'own' | 'nic' } = {}): Promise<number> {
+export async function startTapvsd(opts: { rules?: string; socket?: string; extraArgs?: readonly string[]; readyTimeoutMs?: number; addresses?: Partial<LabAddresses>; pcapMac?: 'own' | 'nic' } = {}): Promise<number> {
   const addresses: LabAddresses = { ...currentAddresses(), ...opts.addresses };
   validateAddresses(addresses);
   const socket = opts.socket ?? LAB.socket;
   // The attachment is the lab's (its veths exist or not); the MAC choice may differ per start.
   const attach = currentAttach();
   const cmd = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, {
-    rules: opts.rules ?? null, offload: opts.offload === true, socket, extra: opts.extraArgs ?? [],
+    rules: opts.rules ?? null, socket, extra: opts.extraArgs ?? [],
     attach, pcapMac: opts.pcapMac ?? savedState()?.pcapMac ?? 'own',
   })];
   mkdirSync(PIDS_DIR, { recursive: true });

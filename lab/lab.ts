@@ -10,7 +10,7 @@
  *  VIP 192.168.222.131/24 (tapvsd, link "ext")        DIP 192.168.2.136/24 (tapvsd, link "int")
  * ```
  *
- *   npm run lab -- up [--rules FILE] [--no-director] [--offload] [--pcap [--pcap-nic-mac]] [address options]
+ *   npm run lab -- up [--rules FILE] [--no-director] [--pcap [--pcap-nic-mac]] [address options]
  *   npm run lab -- down
  *   npm run lab -- status
  *
@@ -29,7 +29,6 @@ commands:
 up options:
   --rules FILE        ipvsadm -S rules for tapvsd (default: no virtual service)
   --no-director       do not start tapvsd
-  --offload           start tapvsd with vnet_hdr offloads on both TAPs
   --pcap              attach tapvsd with libpcap to veths tvs-px/tvs-pi in tapvs-dir (as on a
                       dual-NIC gateway VM) instead of TAPs
   --pcap-nic-mac      with --pcap: tapvsd uses the veths' own MACs (mac=nic), no promiscuous mode
@@ -58,7 +57,6 @@ async function main(): Promise<number> {
       options: {
         rules: { type: 'string' },
         'no-director': { type: 'boolean' },
-        offload: { type: 'boolean' },
         pcap: { type: 'boolean' },
         'pcap-nic-mac': { type: 'boolean' },
         socket: { type: 'string' },
@@ -106,7 +104,6 @@ async function main(): Promise<number> {
       try {
         const info = await labUp({
           director: v['no-director'] !== true,
-          offload: v.offload === true,
           attach: v.pcap === true ? 'pcap' : 'tap',
           pcapMac: v['pcap-nic-mac'] === true ? 'nic' : 'own',
           addresses: addresses as Partial<LabAddresses>,

@@ -2,9 +2,8 @@
  * The directors compared, each set up on a freshly built lab (lab-lib's textbook topology) and
  * torn down with it:
  *
- *   tapvsd          the real director, as `lab up --offload` starts it (vnet_hdr + GSO, tapvsd's
- *                   default since offloads landed), with the benchmark's rules; n/a when this
- *                   tapvsd refuses `--offload`
+ *   tapvsd          the real director, as `lab up` starts it (vnet_hdr + GSO offloads, tapvsd's
+ *                   default), with the benchmark's rules
  *   tapvsd-plain    the same with plain frames (`--no-offload`; no flag on a tapvsd that predates
  *                   offloads, whose default was plain frames)
  *   nft             tapvs-dir's kernel as director: VIP on tapvs-br-ext, DIP on tapvs-br-int,
@@ -20,14 +19,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB, LabError, labUp, nsExec, run } from '../../lab/lab-lib.js';
+import { LAB, labUp, nsExec, run } from '../../lab/lab-lib.js';
 import { UDP_PORT, type Targets } from './measure.js';
 import { CommandLog, shellLine, sleep, startInNs, stopStarted, waitUntil, type Started } from './sys.js';
 
 export type VariantKey = 'tapvsd' | 'tapvsd-plain' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet';
 
 export const VARIANTS: readonly { key: VariantKey; label: string; what: string }[] = [
-  { key: 'tapvsd', label: 'tapvsd (offloads)', what: 'tapvsd --offload (vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)' },
+  { key: 'tapvsd', label: 'tapvsd (offloads)', what: 'tapvsd (its default vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)' },
   { key: 'tapvsd-plain', label: 'tapvsd --no-offload', what: 'tapvsd with plain frames, same rules' },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
   { key: 'haproxy', label: 'HAProxy (mode tcp)', what: 'HAProxy 2 threads, roundrobin on :80, RS1 on :5201 (TCP only)' },
@@ -74,12 +73,12 @@ async function sh(ctx: VariantContext, ns: string | null, cmd: string, args: str
 }
 
 async function labBase(ctx: VariantContext, director: false): Promise<void>;
-async function labBase(ctx: VariantContext, director: true, rules: string, offload: boolean, extra: string[]): Promise<number>;
-async function labBase(ctx: VariantContext, director: boolean, rules?: string, offload = false, extra: string[] = []): Promise<number | void> {
-  const flags = [...(offload ? ['--offload'] : []), ...extra.flatMap((a) => ['--tapvsd-arg', a])].join(' ');
-  ctx.log.add(`# lab-lib labUp(${director ? `{ rules: '${rules}'${offload ? ', offload: true' : ''}${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
+async function labBase(ctx: VariantContext, director: true, rules: string, extra: string[]): Promise<number>;
+async function labBase(ctx: VariantContext, director: boolean, rules?: string, extra: string[] = []): Promise<number | void> {
+  const flags = extra.flatMap((a) => ['--tapvsd-arg', a]).join(' ');
+  ctx.log.add(`# lab-lib labUp(${director ? `{ rules: '${rules}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
     `  (= npm run lab -- up ${director ? `--rules ${rules}${flags !== '' ? ` ${flags}` : ''}` : '--no-director'})`);
-  const info = await labUp({ director, ...(rules !== undefined ? { rules } : {}), offload, tapvsdArgs: extra, readyTimeoutMs: 20_000 });
+  const info = await labUp({ director, ...(rules !== undefined ? { rules } : {}), tapvsdArgs: extra, readyTimeoutMs: 20_000 });
   if (director) return info.pids['tapvsd'] ?? -1;
 }
 
@@ -235,17 +234,7 @@ async function setupTapvsd(ctx: VariantContext, offload: boolean): Promise<Runni
   writeFileSync(rules, tapvsdRules());
   ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
   const extra = !offload && await tapvsdHasNoOffload() ? ['--no-offload'] : [];
-  let pid: number;
-  try {
-    pid = await labBase(ctx, true, rules, offload, extra);
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (offload && e instanceof LabError && /--offload:/.test(msg)) {
-      const why = /--offload:[^\n]*/.exec(msg)?.[0] ?? 'refused';
-      return { na: `n/a (not supported yet: tapvsd says "${why}")` };
-    }
-    throw e;
-  }
+  const pid = await labBase(ctx, true, rules, extra);
   await clientRouteViaVip(ctx);
   return { targets: vipTargets(pid, true, true), finish: tapvsdNotes };
 }

@@ -211,7 +211,6 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         break;
       }
       case '--expire-quiescent-template': a.expireQuiescentTemplate = true; break;
-      case '--offload': a.vnetHdr = true; break;
       case '--no-offload': a.vnetHdr = false; break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
       case '-v': case '--version': process.stdout.write(`tapvsd ${TAPVS_VERSION}\n`); process.exit(0); break;
