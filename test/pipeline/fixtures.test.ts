@@ -3,7 +3,8 @@
  * a fresh director in each mode (general pipeline, fast path, copying TX) and must
  * - give each input frame the verdict the fixture states,
  * - move exactly the counters it states,
- * - send exactly the golden bytes of <group>.json, identical in every mode,
+ * - send exactly the golden bytes of <group>.json, identical in every mode (the summary lines
+ *   there are for readers and failure messages; they are not compared),
  * - send only frames whose checksums are valid by full recomputation (unless it says why not).
  *
  * Goldens come from the current code, on request only:
@@ -14,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { checksumProblems } from '../helpers/frame-checksums.js';
 import { VNET_HDR_LEN } from '../helpers/frame-summary.js';
 import type { Fixture } from './fixtures/fixture.js';
@@ -46,9 +48,15 @@ function lines(steps: Golden['steps']): string[] {
   return steps.flatMap((s, i) => [`[${i}] ${s.in} => ${s.verdict ?? '-'}`, ...s.out.map((o) => `    ${o.link}: ${o.summary}`)]);
 }
 
+/** What must match: per step the verdict and each frame's link and bytes (summaries only explain). */
+function bytesOf(g: Golden): Array<{ verdict: string | null; out: string[] }> {
+  return g.steps.map((s) => ({ verdict: s.verdict ?? null, out: s.out.map((o) => `${o.link} ${o.hex}`) }));
+}
+
 function assertSameOutput(actual: Golden, expected: Golden, what: string): void {
+  if (isDeepStrictEqual(bytesOf(actual), bytesOf(expected))) return;
   assert.deepEqual(lines(actual.steps), lines(expected.steps), `${what}: frames differ (summaries)`);
-  assert.deepEqual(actual, expected, `${what}: frames differ (bytes)`);
+  assert.deepEqual(bytesOf(actual), bytesOf(expected), `${what}: frames differ (bytes)`);
 }
 
 function assertChecksums(fx: Fixture, g: Golden): void {
