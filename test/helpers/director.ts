@@ -34,16 +34,36 @@ export interface TestDirector {
   send(link: 'ext' | 'int', frames: Uint8Array[]): void;
 }
 
-export function makeDirector(opts: { maxConns?: number; capture?: boolean; mtu?: number; vnetHdr?: boolean; fastPath?: boolean } = {}): TestDirector {
+export interface DirectorOptions {
+  maxConns?: number;
+  capture?: boolean;
+  /** MTU of the internal (real server) link. */
+  mtu?: number;
+  vnetHdr?: boolean;
+  fastPath?: boolean;
+  /** Dataplane options: routing without a connection (--no-forward is false), ICMP budget, copying TX. */
+  forward?: boolean;
+  icmpRatePerS?: number;
+  zeroCopy?: boolean;
+  /** Default gateway on the external link (int32); none by default. */
+  extGateway?: number;
+}
+
+export function makeDirector(opts: DirectorOptions = {}): TestDirector {
   const ipvs = new Ipvs({ maxConns: opts.maxConns ?? 4096 });
   const capture = opts.capture ?? true;
   const vnetHdr = opts.vnetHdr === true;
   const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture, vnetHdr });
   const int = new LoopbackLink({ name: 'int0', mac: INT_MAC, capture, vnetHdr, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
   const dp = new Dataplane(ipvs, [
-    { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: 0 },
+    { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: opts.extGateway ?? 0 },
     { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
-  ], { fastPath: opts.fastPath ?? true });
+  ], {
+    fastPath: opts.fastPath ?? true,
+    ...(opts.forward !== undefined ? { forward: opts.forward } : {}),
+    ...(opts.icmpRatePerS !== undefined ? { icmpRatePerS: opts.icmpRatePerS } : {}),
+    ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
+  });
   const ctl = new ControlDispatcher(ipvs, { rulesChanged: () => dp.rulesChanged() });
   const td: TestDirector = {
     ipvs, dp, ext, int, ctl, now: 1_000_000,
