@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LAB, LabError } from '../../lab/lab-lib.js';
-import { CommandLog, gitCommit, shellLine, sleep, startProcess, stopStarted } from './sys.js';
+import { CommandLog, gitCommit, shellLine, startProcess, stopStarted } from './sys.js';
 
 export interface BaselineTree {
   /** Absolute path of the checkout. */
@@ -69,11 +69,12 @@ export async function baselineLabUp(tree: BaselineTree, rules: string, offload: 
   const env = { ...process.env };
   delete env['TAPVS_LAB_TAPVSD'];
   const up = startProcess('baseline lab up', process.execPath, args, env);
-  const code = await Promise.race([up.exited, sleep(LAB_UP_TIMEOUT_MS).then(() => 'timeout' as const)]);
-  if (code === 'timeout') {
-    await stopStarted(up);
-    throw new LabError(`baseline lab up did not finish in ${LAB_UP_TIMEOUT_MS / 1000} s: ${up.output().trim()}`);
-  }
+  let timedOut = false;
+  // SIGTERM makes lab up abort and tear its half-built lab down (stopStarted SIGKILLs it later).
+  const timer = setTimeout(() => { timedOut = true; void stopStarted(up); }, LAB_UP_TIMEOUT_MS);
+  const code = await up.exited;
+  clearTimeout(timer);
+  if (timedOut) throw new LabError(`baseline lab up did not finish in ${LAB_UP_TIMEOUT_MS / 1000} s: ${up.output().trim()}`);
   if (code !== 0) throw new LabError(`baseline lab up failed (exit ${String(code)}): ${up.output().trim()}`);
   const pid = /tapvsd pid (\d+)/.exec(up.output())?.[1];
   if (pid !== undefined) return Number(pid);
