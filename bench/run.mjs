@@ -10,13 +10,16 @@
  *    caller holds it.
  * 2. Sets up and builds: `scripts/setup.sh --bench` (Debian packages incl. wrk, haproxy, nftables;
  *    npm install; the addon; tsc; skip with --no-build) and gcc for bench/c/*.c into dist/bench/c/.
- * 3. Runs dist/bench/macro/main.js with the remaining arguments; it prints the report and saves
+ * 3. With --baseline DIR [--baseline-build] or --baseline-rev REV, makes the baseline tree ready
+ *    (bench/prepare-baseline.mjs) and passes it on as --baseline DIR.
+ * 4. Runs dist/bench/macro/main.js with the remaining arguments; it prints the report and saves
  *    it under bench/results/.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareBaseline } from './prepare-baseline.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LOCK = '/tmp/tapvs-lab.lock';
@@ -35,6 +38,14 @@ if (args.includes('-h') || args.includes('--help')) {
   --out DIR          where the results file goes (default bench/results)
   --no-save          print only
   --json FILE        raw samples as JSON
+  --baseline DIR     also run DIR's micro-benchmarks and tapvsd (variants tapvsd-base, and
+                     tapvsd-plain-base with tapvsd-plain), interleaved with ours; the report gives
+                     current/baseline ratios. DIR: another tapvs checkout, already built
+  --baseline-build   with --baseline: first run DIR's own scripts/setup.sh and gcc for its bench/c
+  --baseline-rev REV as --baseline, on a git worktree of REV at /tmp/tapvs-bench-base-<sha>
+                     (created or reused; node_modules and build/ copied from this tree when
+                     package-lock.json and the addon sources are identical, else its own setup)
+                     and built by this run
 `);
   process.exit(0);
 }
@@ -79,19 +90,37 @@ async function takeLock() {
   return () => { holder.stdin.end(); };
 }
 
-function step(what, cmd, cmdArgs, { allowFail = false } = {}) {
-  process.stderr.write(`bench: ${what}: ${cmd} ${cmdArgs.join(' ')}\n`);
-  const r = spawnSync(cmd, cmdArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10 * 60_000 });
+/**
+ * Runs one preparation command; a failure stops the run unless `allowFail`. `quiet`: no progress
+ * line, no report of a tolerated failure. Returns its trimmed stdout.
+ */
+function step(what, cmd, cmdArgs, { allowFail = false, cwd = ROOT, quiet = false } = {}) {
+  if (!quiet) process.stderr.write(`bench: ${what}: ${cwd !== ROOT ? `(in ${cwd}) ` : ''}${cmd} ${cmdArgs.join(' ')}\n`);
+  const r = spawnSync(cmd, cmdArgs, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10 * 60_000 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   if (r.status !== 0) {
     if (!allowFail) { process.stderr.write(`${out}\nbench: ${what} failed\n`); process.exit(1); }
     const lines = out.split('\n').filter((l) => !/^npm warn/.test(l));
-    process.stderr.write(`bench: ${what} reported problems (continuing with what it emitted):\n  ${lines.slice(0, 10).join('\n  ')}\n`);
+    if (!quiet) process.stderr.write(`bench: ${what} reported problems (continuing with what it emitted):\n  ${lines.slice(0, 10).join('\n  ')}\n`);
   }
+  return (r.stdout ?? '').trim();
 }
 
-const release = process.env.TAPVS_LAB_LOCKED === '1' || ancestorHoldsLock() ? () => {} : await takeLock();
+/** The value after `flag` in args (removing both), or null. */
+function takeOption(list, flag) {
+  const i = list.indexOf(flag);
+  if (i < 0) return null;
+  const v = list[i + 1];
+  if (v === undefined || v.startsWith('--')) { process.stderr.write(`bench: ${flag} wants a value\n`); process.exit(2); }
+  list.splice(i, 2);
+  return v;
+}
+
 const rest = args.filter((a) => a !== '--no-build');
+// The baseline options are this script's: main.js gets a built tree as --baseline DIR.
+const forMain = rest.filter((a) => a !== '--baseline-build');
+const baselineWanted = { dir: takeOption(forMain, '--baseline'), rev: takeOption(forMain, '--baseline-rev'), build: args.includes('--baseline-build') };
+const release = process.env.TAPVS_LAB_LOCKED === '1' || ancestorHoldsLock() ? () => {} : await takeLock();
 if (!args.includes('--no-build')) {
   // A fresh clone needs nothing else: Debian packages (iperf3, wrk, haproxy, nftables, gcc, …),
   // npm packages, the native addon and the TypeScript build, each only when missing or stale.
@@ -105,9 +134,20 @@ mkdirSync(binDir, { recursive: true });
 for (const name of ['tapcopy', 'udpblast']) {
   step(`compile ${name}`, 'gcc', ['-O2', '-Wall', '-Wextra', '-o', join(binDir, name), join(ROOT, 'bench', 'c', `${name}.c`)]);
 }
+let baselineDir;
+try {
+  baselineDir = prepareBaseline(ROOT, baselineWanted, {
+    step: (what, c) => { step(what, c.cmd, c.args, { cwd: c.cwd ?? ROOT }); },
+    capture: (what, c, { allowFail = false } = {}) => step(what, c.cmd, c.args, { cwd: c.cwd ?? ROOT, allowFail, quiet: true }),
+  });
+} catch (e) {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(1);
+}
+if (baselineDir !== null) forMain.push('--baseline', baselineDir);
 
 const child = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'macro', 'main.js'),
-  '--tapcopy', join(binDir, 'tapcopy'), '--udpblast', join(binDir, 'udpblast'), ...rest], {
+  '--tapcopy', join(binDir, 'tapcopy'), '--udpblast', join(binDir, 'udpblast'), ...forMain], {
   cwd: ROOT, stdio: 'inherit',
   env: { ...process.env, TAPVS_LAB_LOCKED: '1', TAPVS_BENCH_COMMAND: `npm run bench${rest.length > 0 ? ` -- ${rest.join(' ')}` : ''}` },
 });

@@ -1,6 +1,6 @@
 /**
  * The one-run benchmark: in-process micro-benchmarks, then every director variant on the lab
- * topology (tapvsd, tapvsd --offload, kernel nftables DNAT, HAProxy, plain routing, the C TAP copy
+ * topology (tapvsd with and without offloads, kernel nftables DNAT, HAProxy, plain routing, the C TAP copy
  * loop with and without vnet_hdr), repetitions interleaved (rep 1 of every variant, then rep 2, …)
  * so slow drift of the machine spreads over all of them. Prints a markdown report and saves it
  * under bench/results/.
@@ -9,120 +9,27 @@
  *
  *   flock /tmp/tapvs-lab.lock node dist/bench/macro/main.js --tapcopy BIN --udpblast BIN [options]
  *
- * Options: --quick (1 rep, 2 s loads), --reps N, --seconds S, --only v1,v2 (variant keys),
- * --skip-micro, --skip-macro, --out DIR, --no-save, --json FILE (raw samples).
+ * Options: see options.ts. With --baseline DIR, the micro-benchmarks and tapvsd also run from
+ * that other built checkout, interleaved with ours, and the report gives current/baseline ratios.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB, labDown } from '../../lab/lab-lib.js';
 import { iperfTcp, pingRtt, udpRate, wrkConns, type Durations, type MeasureContext, type MetricKey, type Sample, type Targets } from './measure.js';
+import { openBaseline, type BaselineTree } from './baseline-tree.js';
+import { microJobs, runMicros, type MicroResult } from './micro.js';
+import { microMarkdown } from './micro-report.js';
+import { parseArgs, type Options } from './options.js';
 import { macroMarkdown, type MetricResult, type VariantResult } from './report.js';
 import { CommandLog, describeMachine, killAllStarted, load1, type Machine } from './sys.js';
 import {
-  HAPROXY_THREADS, VARIANTS, checkPath, setupVariant, type VariantKey,
+  BASELINE_VARIANTS, HAPROXY_THREADS, VARIANTS, checkPath, setupVariant,
 } from './variants.js';
-
-interface Options {
-  quick: boolean;
-  reps: number;
-  seconds: number;
-  pingCount: number;
-  only: VariantKey[] | null;
-  micro: boolean;
-  macro: boolean;
-  out: string;
-  save: boolean;
-  json: string | null;
-  tapcopy: string;
-  udpblast: string;
-  commandLine: string;
-}
 
 const REPO = LAB.repoRoot;
 /** Hard ceiling for the whole run; every single load has its own, much shorter, bound too. */
 const RUN_DEADLINE_MS = 40 * 60_000;
-
-function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    quick: false, reps: 3, seconds: 5, pingCount: 50, only: null, micro: true, macro: true,
-    out: join(REPO, 'bench', 'results'), save: true, json: null,
-    tapcopy: join(REPO, 'dist', 'bench', 'c', 'tapcopy'), udpblast: join(REPO, 'dist', 'bench', 'c', 'udpblast'),
-    commandLine: process.env['TAPVS_BENCH_COMMAND'] ?? `node dist/bench/macro/main.js ${argv.join(' ')}`,
-  };
-  let repsGiven = false, secondsGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} wants a value`);
-      return v;
-    };
-    switch (a) {
-      case '--quick': o.quick = true; break;
-      case '--reps': o.reps = Number(val()); repsGiven = true; break;
-      case '--seconds': o.seconds = Number(val()); secondsGiven = true; break;
-      case '--only': {
-        const keys = val().split(',');
-        for (const k of keys) if (!VARIANTS.some((v) => v.key === k)) throw new Error(`--only: unknown variant ${k} (${VARIANTS.map((v) => v.key).join(', ')})`);
-        o.only = keys as VariantKey[];
-        break;
-      }
-      case '--skip-micro': o.micro = false; break;
-      case '--skip-macro': o.macro = false; break;
-      case '--out': o.out = val(); break;
-      case '--no-save': o.save = false; break;
-      case '--json': o.json = val(); break;
-      case '--tapcopy': o.tapcopy = val(); break;
-      case '--udpblast': o.udpblast = val(); break;
-      default: throw new Error(`unknown option ${a}`);
-    }
-  }
-  if (o.quick) {
-    if (!repsGiven) o.reps = 1;
-    if (!secondsGiven) o.seconds = 2;
-    o.pingCount = 20;
-  }
-  if (!Number.isInteger(o.reps) || o.reps < 1 || o.reps > 10) throw new Error('--reps: 1..10');
-  if (!(o.seconds >= 1 && o.seconds <= 30)) throw new Error('--seconds: 1..30');
-  return o;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Micro-benchmarks (in-process, no lab)
-
-interface MicroResult { title: string; command: string; output: string }
-
-function runNode(args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-    const t = setTimeout(() => { out += `\n(killed after ${timeoutMs / 1000} s)`; child.kill('SIGKILL'); }, timeoutMs);
-    child.on('close', (code) => { clearTimeout(t); resolve(code === 0 ? out.trimEnd() : `${out.trimEnd()}\n(exit ${code})`); });
-    child.on('error', (e) => { clearTimeout(t); resolve(`failed to start: ${e.message}`); });
-  });
-}
-
-async function micro(o: Options, say: (s: string) => void): Promise<MicroResult[]> {
-  const out: MicroResult[] = [];
-  const jobs: { title: string; args: string[] }[] = [
-    { title: 'NAT fast path (parse, look up, rewrite, checksum, route, queue), loopback links',
-      args: ['dist/bench/micro/fastpath.js', o.quick ? '1000000' : '5000000', '1000'] },
-    { title: 'Connection table at 1,000,000 entries', args: ['--expose-gc', 'dist/bench/micro/conntable.js', '1000000'] },
-    { title: 'Scheduler decision cost at 2 / 64 / 1024 dests', args: ['dist/bench/micro/sched.js', o.quick ? '100000' : '500000'] },
-  ];
-  for (const j of jobs) {
-    const script = j.args.find((a) => a.endsWith('.js')) ?? '';
-    const command = `node ${j.args.join(' ')}`;
-    if (!existsSync(join(REPO, script))) { out.push({ title: j.title, command, output: `(${script} not built: skipped)` }); continue; }
-    say(`micro: ${command}`);
-    out.push({ title: j.title, command, output: await runNode(j.args, 5 * 60_000) });
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Macro: the variants
@@ -159,21 +66,55 @@ async function warmUp(ctx: MeasureContext, t: Targets): Promise<void> {
   if (t.udp !== null) await udpRate(quiet, t, d).catch(() => undefined);
 }
 
-async function macro(o: Options, say: (s: string) => void, deadline: number): Promise<VariantResult[]> {
-  const selected = VARIANTS.filter((v) => o.only === null || o.only.includes(v.key));
-  const results: VariantResult[] = selected.map((v) => ({ key: v.key, label: v.label, what: v.what, errors: [], notes: [], metrics: {}, commands: [] }));
-  const logs = new Map(selected.map((v) => [v.key, new CommandLog()]));
+/**
+ * The selected variants in run order, each baseline variant right after its current twin.
+ */
+function selectVariants(o: Options, baseline: BaselineTree | null): VariantResult[] {
+  const results: VariantResult[] = [];
+  const fresh = (key: VariantResult['key'], label: string, what: string): VariantResult =>
+    ({ key, label, what, errors: [], notes: [], metrics: {}, commands: [] });
+  for (const v of VARIANTS) {
+    if (o.only !== null && !o.only.includes(v.key)) continue;
+    results.push(fresh(v.key, v.label, v.what));
+    const twin = BASELINE_VARIANTS.find((b) => b.of === v.key);
+    if (baseline !== null && twin !== undefined) {
+      results.push(fresh(twin.key, `${v.label}, baseline`,
+        `the baseline tree's tapvsd (${baseline.git}, ${baseline.dir}) started by its own lab up, same rules and flags`));
+    }
+  }
+  return results;
+}
+
+/**
+ * One repetition's order: as selected in odd repetitions; in even ones each baseline variant goes
+ * before its twin, so neither tree always follows the same neighbour.
+ */
+function repOrder(results: readonly VariantResult[], rep: number): VariantResult[] {
+  const order = [...results];
+  if (rep % 2 === 1) return order;
+  for (let i = 0; i + 1 < order.length; i++) {
+    if (BASELINE_VARIANTS.some((b) => b.key === order[i + 1].key && b.of === order[i].key)) {
+      [order[i], order[i + 1]] = [order[i + 1], order[i]];
+      i++;
+    }
+  }
+  return order;
+}
+
+async function macro(o: Options, baseline: BaselineTree | null, say: (s: string) => void, deadline: number): Promise<VariantResult[]> {
+  const results = selectVariants(o, baseline);
+  const logs = new Map(results.map((v) => [v.key, new CommandLog()]));
   const tmp = mkdtempSync(join(tmpdir(), 'tapvs-bench-'));
   const d: Durations = { seconds: o.seconds, pingCount: o.pingCount };
   try {
     for (let rep = 1; rep <= o.reps; rep++) {
-      for (const res of results) {
+      for (const res of repOrder(results, rep)) {
         if (res.na !== undefined) continue;
         if (Date.now() > deadline) { res.errors.push(`rep ${rep} skipped: the run's ${RUN_DEADLINE_MS / 60000} min deadline passed`); continue; }
         const log = logs.get(res.key) as CommandLog;
         say(`rep ${rep}/${o.reps}: ${res.label}`);
         try {
-          const v = await setupVariant(res.key, { tmp, tapcopy: o.tapcopy, log, say });
+          const v = await setupVariant(res.key, { tmp, tapcopy: o.tapcopy, log, say, baseline });
           if ('na' in v) { res.na = v.na; say(`  ${v.na}`); continue; }
           let finished = false;
           try {
@@ -205,7 +146,7 @@ async function macro(o: Options, say: (s: string) => void, deadline: number): Pr
 // ---------------------------------------------------------------------------------------------
 // The report
 
-function machineMarkdown(m: Machine): string {
+function machineMarkdown(m: Machine, baseline: BaselineTree | null): string {
   return [
     '| | |', '|---|---|',
     `| CPU | ${m.cpuModel} |`,
@@ -213,17 +154,19 @@ function machineMarkdown(m: Machine): string {
     `| memory | ${m.memory} |`,
     `| kernel | ${m.kernel} |`,
     `| Node | ${m.node} |`,
-    `| git | ${m.git} |`,
+    `| git | ${m.git}${baseline !== null ? ` (current tree, ${REPO})` : ''} |`,
+    ...(baseline !== null ? [`| git, baseline | ${baseline.git} (${baseline.dir}) |`] : []),
     `| load average (1 min) | ${m.loadStart.toFixed(2)} at the start, ${load1().toFixed(2)} at the end |`,
     ...Object.entries(m.tools).map(([k, v]) => `| ${k} | ${v} |`),
   ].join('\n');
 }
 
-function report(o: Options, m: Machine, started: Date, secs: number, micros: MicroResult[], results: VariantResult[]): string {
+function report(o: Options, m: Machine, baseline: BaselineTree | null, started: Date, secs: number, micros: MicroResult[], results: VariantResult[]): string {
   const out: string[] = [];
-  out.push(`# tapvs benchmark ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${m.git})${o.quick ? ' — quick' : ''}`, '');
+  const trees = baseline !== null ? `${m.git} vs baseline ${baseline.git}` : m.git;
+  out.push(`# tapvs benchmark ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${trees})${o.quick ? ' — quick' : ''}`, '');
   out.push(`Command: \`${o.commandLine}\` — ${o.reps} repetition(s), loads of ${o.seconds} s, ping -c ${o.pingCount}; took ${Math.round(secs)} s.`, '');
-  out.push(machineMarkdown(m), '');
+  out.push(machineMarkdown(m, baseline), '');
   if (results.length > 0) {
     out.push('## Lab (textbook LVS-NAT topology, everything in namespaces on this machine)', '');
     out.push('Every variant gets a freshly built lab (client, tapvs-dir with the two bridges, RS1, RS2); repetitions are interleaved across variants.', '');
@@ -239,8 +182,7 @@ function report(o: Options, m: Machine, started: Date, secs: number, micros: Mic
     out.push(macroMarkdown(results, o.reps), '');
   }
   if (micros.length > 0) {
-    out.push('## In-process micro-benchmarks', '');
-    for (const mr of micros) out.push(`### ${mr.title}`, '', `\`${mr.command}\``, '', mr.output, '');
+    out.push('## In-process micro-benchmarks', '', microMarkdown(micros, baseline, o.reps), '');
   }
   if (results.length > 0) {
     out.push('## Exact commands (first repetition of each variant)', '');
@@ -253,17 +195,19 @@ function report(o: Options, m: Machine, started: Date, secs: number, micros: Mic
   return out.join('\n');
 }
 
-function resultPath(o: Options, m: Machine, started: Date): string {
-  const base = `${started.toISOString().slice(0, 10)}-${m.git.replace('-dirty', '')}${o.quick ? '-quick' : ''}`;
+function resultPath(o: Options, m: Machine, baseline: BaselineTree | null, started: Date): string {
+  const vs = baseline !== null ? `-vs-${baseline.git.replace('-dirty', '')}` : '';
+  const base = `${started.toISOString().slice(0, 10)}-${m.git.replace('-dirty', '')}${vs}${o.quick ? '-quick' : ''}`;
   let p = join(o.out, `${base}.md`);
   for (let i = 2; existsSync(p); i++) p = join(o.out, `${base}-${i}.md`);
   return p;
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseArgs(process.argv.slice(2), REPO);
   if (o.macro && process.getuid?.() !== 0) throw new Error('the lab benchmarks need root (network namespaces, TAP devices); --skip-macro runs the rest');
   for (const bin of [o.tapcopy, o.udpblast]) if (o.macro && !existsSync(bin)) throw new Error(`${bin} is missing (bench/run.mjs compiles bench/c/*.c)`);
+  const baseline = o.baseline !== null ? await openBaseline(o.baseline, o.macro) : null;
   const say = (s: string): void => { process.stderr.write(`${s}\n`); };
   const started = new Date();
   const deadline = Date.now() + RUN_DEADLINE_MS;
@@ -284,15 +228,15 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   try {
-    const micros = o.micro ? await micro(o, say) : [];
-    const results = o.macro ? await macro(o, say, deadline) : [];
+    const micros = o.micro ? await runMicros(microJobs(o.quick), REPO, baseline?.dir ?? null, o.reps, say) : [];
+    const results = o.macro ? await macro(o, baseline, say, deadline) : [];
     const secs = (Date.now() - started.getTime()) / 1000;
-    const md = report(o, m, started, secs, micros, results);
+    const md = report(o, m, baseline, started, secs, micros, results);
     process.stdout.write(`${md}\n`);
-    if (o.json !== null) writeFileSync(o.json, JSON.stringify({ machine: m, options: o, micros, results }, null, 2));
+    if (o.json !== null) writeFileSync(o.json, JSON.stringify({ machine: m, baseline, options: o, micros, results }, null, 2));
     if (o.save) {
       mkdirSync(o.out, { recursive: true });
-      const p = resultPath(o, m, started);
+      const p = resultPath(o, m, baseline, started);
       writeFileSync(p, `${md}\n`);
       say(`bench: saved ${p}`);
     }

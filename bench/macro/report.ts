@@ -1,9 +1,10 @@
 /**
  * Medians, ranges, ratios against the kernel NAT row, the issue-7 targets, and the markdown.
+ * With --baseline, also current/baseline ratios: each baseline variant against its current twin.
  */
 import type { CpuUse } from './sys.js';
 import type { MetricKey, Sample } from './measure.js';
-import type { VariantKey } from './variants.js';
+import { twinOf, type VariantKey } from './variants.js';
 
 export const METRICS: readonly { key: MetricKey; head: string; unit: string; digits: number; lowerIsBetter: boolean }[] = [
   { key: 'tcp1', head: 'iperf3 1 stream', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
@@ -63,6 +64,20 @@ export function medianOf(v: VariantResult | undefined, k: MetricKey): number {
   return stat(m.samples.map((x) => x.value))?.median ?? Number.NaN;
 }
 
+function ratioCell(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}x` : '—';
+}
+
+/** Current variants that have a baseline twin in this run, with that twin. */
+function baselinePairs(results: readonly VariantResult[]): { current: VariantResult; base: VariantResult }[] {
+  const pairs: { current: VariantResult; base: VariantResult }[] = [];
+  for (const base of results) {
+    const current = results.find((r) => r.key === twinOf(base.key));
+    if (current !== undefined) pairs.push({ current, base });
+  }
+  return pairs;
+}
+
 function cpuStat(v: VariantResult, k: MetricKey, f: (c: CpuUse) => number): string {
   const m = v.metrics[k];
   if (m === undefined) return '—';
@@ -110,10 +125,16 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
   out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
   for (const r of results) {
     if (r.na !== undefined) continue;
-    out.push(`| ${r.label} | ${METRICS.map((m) => {
-      const x = medianOf(r, m.key) / medianOf(base, m.key);
-      return Number.isFinite(x) ? `${x.toFixed(2)}x` : '—';
-    }).join(' | ')} |`);
+    out.push(`| ${r.label} | ${METRICS.map((m) => ratioCell(medianOf(r, m.key) / medianOf(base, m.key))).join(' | ')} |`);
+  }
+  const pairs = baselinePairs(results);
+  if (pairs.length > 0) {
+    out.push('', '### Current / baseline (ratios of medians in this run; above 1 is better, except ping and RTT where below 1 is better)', '');
+    out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} |`);
+    out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
+    for (const { current, base } of pairs) {
+      out.push(`| ${current.label} | ${METRICS.map((m) => ratioCell(medianOf(current, m.key) / medianOf(base, m.key))).join(' | ')} |`);
+    }
   }
   const tv = by.get('tapvsd');
   if (hap !== undefined && tv !== undefined && Number.isFinite(medianOf(hap, 'tcp1')) && Number.isFinite(medianOf(tv, 'tcp1'))) {
@@ -125,8 +146,11 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
 
   out.push('', '### Issue 7 targets (ratios of medians in this run)', '');
   const contenders = (['tapvsd', 'tapvsd-plain'] as const).map((k) => by.get(k)).filter((r): r is VariantResult => r !== undefined && r.na === undefined);
-  out.push(`| target | ${contenders.map((c) => `${c.label} | reference | ratio | met?`).join(' | ')} |`);
-  out.push(`|---|${contenders.map(() => '---:|---:|---:|---').join('|')}|`);
+  const twins = new Map(pairs.map((p) => [p.current.key, p.base]));
+  // With a baseline twin, two more columns: the baseline's ratio to the same reference, and ours / the baseline's figure.
+  const baseHead = (c: VariantResult): string => (twins.has(c.key) ? ' | baseline ratio | x baseline' : '');
+  out.push(`| target | ${contenders.map((c) => `${c.label} | reference | ratio | met?${baseHead(c)}`).join(' | ')} |`);
+  out.push(`|---|${contenders.map((c) => `---:|---:|---:|---${twins.has(c.key) ? '|---:|---:' : ''}`).join('|')}|`);
   for (const t of TARGETS) {
     const m = METRICS.find((x) => x.key === t.metric);
     const cols = contenders.map((c) => {
@@ -136,7 +160,10 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
       const ratio = a / b;
       const met = !Number.isFinite(ratio) ? 'n/a' : (t.op === '>=' ? ratio >= t.want : ratio <= t.want) ? 'yes'
         : `**no** (${t.op === '>=' ? `${(100 * (1 - ratio / t.want)).toFixed(0)}% short` : `${(100 * (ratio / t.want - 1)).toFixed(0)}% over`})`;
-      return `${fmt(a, m?.digits ?? 2)} | ${fmt(b, m?.digits ?? 2)} ${by.get(vs)?.label ?? vs} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '—'} | ${met}`;
+      const twin = twins.get(c.key);
+      const vsBase = twin === undefined ? ''
+        : ` | ${ratioCell(medianOf(twin, t.metric) / b)} | ${ratioCell(a / medianOf(twin, t.metric))}`;
+      return `${fmt(a, m?.digits ?? 2)} | ${fmt(b, m?.digits ?? 2)} ${by.get(vs)?.label ?? vs} | ${ratioCell(ratio)} | ${met}${vsBase}`;
     });
     out.push(`| ${t.what} | ${cols.join(' | ')} |`);
   }

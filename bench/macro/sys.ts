@@ -43,7 +43,12 @@ export interface Started {
 
 /** Starts `ip netns exec ns cmd args` in the background, collecting its output. */
 export function startInNs(name: string, ns: string, cmd: string, args: readonly string[]): Started {
-  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(name, 'ip', ['netns', 'exec', ns, cmd, ...args]);
+}
+
+/** Starts `cmd args` in the background (in our namespace), collecting its output. */
+export function startProcess(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   if (child.pid === undefined) throw new Error(`could not start ${name}`);
   const pid = child.pid;
   let out = '';
@@ -163,15 +168,22 @@ async function firstLine(cmd: string, args: string[], pick: RegExp = /.+/): Prom
   }
 }
 
+/** A checkout's commit as `<short sha>[-dirty]` (tracked files changed), or 'unknown'. */
+export async function gitCommit(repo: string): Promise<string> {
+  const head = await run('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 }).catch(() => null);
+  const sha = head?.code === 0 ? head.stdout.trim() : '';
+  if (sha === '') return 'unknown';
+  // --no-optional-locks: reading the status must not write .git/index.
+  const dirty = (await run('git', ['--no-optional-locks', '-C', repo, 'status', '--porcelain', '--untracked-files=no'], { timeoutMs: 10_000 })
+    .catch(() => ({ stdout: '' }))).stdout.trim() !== '';
+  return `${sha}${dirty ? '-dirty' : ''}`;
+}
+
 export async function describeMachine(repo: string): Promise<Machine> {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? '?';
   const flags = /^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? '';
   const hyp = flags.split(' ').includes('hypervisor') ? ' (virtual machine)' : '';
-  const sha = await firstLine('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']);
-  // --no-optional-locks: reading the status must not write .git/index.
-  const dirty = (await run('git', ['--no-optional-locks', '-C', repo, 'status', '--porcelain', '--untracked-files=no'], { timeoutMs: 10_000 })
-    .catch(() => ({ stdout: '' }))).stdout.trim() !== '';
   return {
     cpuModel: model + hyp,
     nproc: cpus().length,
@@ -185,7 +197,7 @@ export async function describeMachine(repo: string): Promise<Machine> {
       nft: await firstLine('nft', ['--version']),
       gcc: await firstLine('gcc', ['--version']),
     },
-    git: sha === '?' ? 'unknown' : `${sha}${dirty ? '-dirty' : ''}`,
+    git: await gitCommit(repo),
     loadStart: load1(),
   };
 }

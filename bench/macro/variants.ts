@@ -14,16 +14,21 @@
  *                   the client gets a second address in the real servers' /24 (the TAP ceiling)
  *   tapcopy-vnet    the same with IFF_VNET_HDR + TUNSETOFFLOAD (the offload ceiling)
  *
+ * With --baseline DIR, tapvsd-base and tapvsd-plain-base run DIR's tapvsd, started by DIR's own
+ * `lab up` with the same rules and flags, next to their current twins (baseline-tree.ts).
+ *
  * Everything is namespace-local: addresses go on tapvs-dir's bridges or the client's veth,
  * never on the root namespace.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB, labUp, nsExec, run } from '../../lab/lab-lib.js';
+import { baselineLabUp, type BaselineTree } from './baseline-tree.js';
 import { UDP_PORT, type Targets } from './measure.js';
 import { CommandLog, shellLine, sleep, startInNs, stopStarted, waitUntil, type Started } from './sys.js';
 
-export type VariantKey = 'tapvsd' | 'tapvsd-plain' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet';
+export type VariantKey = 'tapvsd' | 'tapvsd-plain' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet'
+  | 'tapvsd-base' | 'tapvsd-plain-base';
 
 export const VARIANTS: readonly { key: VariantKey; label: string; what: string }[] = [
   { key: 'tapvsd', label: 'tapvsd (offloads)', what: 'tapvsd (its default vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)' },
@@ -35,11 +40,27 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
   { key: 'tapcopy-vnet', label: 'C TAP copy loop + vnet_hdr', what: 'tapcopy -v (IFF_VNET_HDR + TUNSETOFFLOAD): offload ceiling' },
 ];
 
+/**
+ * With --baseline: the baseline tree's tapvsd, run like its twin `of` (never selected by --only:
+ * each comes with its twin). Labels and descriptions name the tree at run time.
+ */
+export const BASELINE_VARIANTS: readonly { key: VariantKey; of: VariantKey }[] = [
+  { key: 'tapvsd-base', of: 'tapvsd' },
+  { key: 'tapvsd-plain-base', of: 'tapvsd-plain' },
+];
+
+/** The current variant a baseline variant is the twin of, or undefined for a current one. */
+export function twinOf(key: VariantKey): VariantKey | undefined {
+  return BASELINE_VARIANTS.find((b) => b.key === key)?.of;
+}
+
 export interface VariantContext {
   readonly tmp: string;
   readonly tapcopy: string;
   readonly log: CommandLog;
   readonly say: (line: string) => void;
+  /** --baseline's tree, for the -base variants. */
+  readonly baseline: BaselineTree | null;
 }
 
 export interface Running {
@@ -200,9 +221,9 @@ async function tapKernelDrops(taps: readonly string[]): Promise<string> {
 }
 
 /** tapvsd's own view at the end: `tapvsd status --json` (drops by reason), kernel TAP drops, log warnings. */
-async function tapvsdNotes(): Promise<string[]> {
+async function tapvsdNotes(tapvsdJs: string): Promise<string[]> {
   const notes: string[] = [];
-  const st = await run(process.execPath, [LAB.tapvsdJs, 'status', '--json', '--socket', LAB.socket], { timeoutMs: 10_000 });
+  const st = await run(process.execPath, [tapvsdJs, 'status', '--json', '--socket', LAB.socket], { timeoutMs: 10_000 });
   try {
     const j = JSON.parse(st.stdout) as StatusJson;
     const ports = j.ports.map((p) => {
@@ -224,19 +245,23 @@ async function tapvsdNotes(): Promise<string[]> {
 }
 
 /** Does this tapvsd know `--no-offload` (offloads on by default)? */
-async function tapvsdHasNoOffload(): Promise<boolean> {
-  const r = await run(process.execPath, [LAB.tapvsdJs, '--help'], { timeoutMs: 10_000 });
+async function tapvsdHasNoOffload(tapvsdJs: string): Promise<boolean> {
+  const r = await run(process.execPath, [tapvsdJs, '--help'], { timeoutMs: 10_000 });
   return r.stdout.includes('--no-offload');
 }
 
-async function setupTapvsd(ctx: VariantContext, offload: boolean): Promise<Running | NotApplicable> {
+/** tapvsd from our tree (`baseline` null) or from the baseline tree, through that tree's lab. */
+async function setupTapvsd(ctx: VariantContext, offload: boolean, baseline: BaselineTree | null): Promise<Running | NotApplicable> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
   ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
-  const extra = !offload && await tapvsdHasNoOffload() ? ['--no-offload'] : [];
-  const pid = await labBase(ctx, true, rules, extra);
+  const tapvsdJs = baseline?.tapvsdJs ?? LAB.tapvsdJs;
+  // Offloads are tapvsd's default; plain frames need --no-offload (a tapvsd that predates
+  // offloads has neither flag and runs plain).
+  const extra = !offload && await tapvsdHasNoOffload(tapvsdJs) ? ['--no-offload'] : [];
+  const pid = baseline === null ? await labBase(ctx, true, rules, extra) : await baselineLabUp(baseline, rules, extra, ctx.log);
   await clientRouteViaVip(ctx);
-  return { targets: vipTargets(pid, true, true), finish: tapvsdNotes };
+  return { targets: vipTargets(pid, true, true), finish: () => tapvsdNotes(tapvsdJs) };
 }
 
 async function setupNft(ctx: VariantContext): Promise<Running> {
@@ -319,10 +344,17 @@ async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running
   };
 }
 
+function needBaseline(ctx: VariantContext): BaselineTree {
+  if (ctx.baseline === null) throw new Error('a -base variant without --baseline');
+  return ctx.baseline;
+}
+
 export async function setupVariant(key: VariantKey, ctx: VariantContext): Promise<Running | NotApplicable> {
   switch (key) {
-    case 'tapvsd': return setupTapvsd(ctx, true);
-    case 'tapvsd-plain': return setupTapvsd(ctx, false);
+    case 'tapvsd': return setupTapvsd(ctx, true, null);
+    case 'tapvsd-plain': return setupTapvsd(ctx, false, null);
+    case 'tapvsd-base': return setupTapvsd(ctx, true, needBaseline(ctx));
+    case 'tapvsd-plain-base': return setupTapvsd(ctx, false, needBaseline(ctx));
     case 'nft': return setupNft(ctx);
     case 'haproxy': return setupHaproxy(ctx);
     case 'routing': return setupRouting(ctx);
