@@ -23,13 +23,16 @@ function filesUnder(root, rel) {
   const abs = join(root, rel);
   if (!existsSync(abs)) return [];
   if (!statSync(abs).isDirectory()) return [rel];
-  return readdirSync(abs).sort().flatMap((name) => filesUnder(root, join(rel, name)));
+  return readdirSync(abs)
+    .sort()
+    .flatMap((name) => filesUnder(root, join(rel, name)));
 }
 
 /** True when every install input has the same files with the same bytes in both trees. */
 function sameInstallInputs(a, b) {
   for (const rel of INSTALL_INPUTS) {
-    const fa = filesUnder(a, rel), fb = filesUnder(b, rel);
+    const fa = filesUnder(a, rel),
+      fb = filesUnder(b, rel);
     if (fa.join('\n') !== fb.join('\n')) return false;
     if (!fa.every((f) => readFileSync(join(a, f)).equals(readFileSync(join(b, f))))) return false;
   }
@@ -45,12 +48,17 @@ function git(root, args) {
  * anything else at that path is left alone and reported.
  */
 function worktreeFor(root, rev, { step, capture }) {
-  const sha = capture('resolve --baseline-rev', git(root, ['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`]));
+  const sha = capture(
+    'resolve --baseline-rev',
+    git(root, ['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`]),
+  );
   const dir = `/tmp/tapvs-bench-base-${sha.slice(0, 12)}`;
   if (existsSync(dir)) {
     const head = capture(`check ${dir}`, git(dir, ['rev-parse', 'HEAD']), { allowFail: true });
     if (head !== sha) {
-      throw new Error(`${dir} exists but is not a checkout of ${rev} (${sha}): remove it (git worktree remove --force ${dir}) and run again`);
+      throw new Error(
+        `${dir} exists but is not a checkout of ${rev} (${sha}): remove it (git worktree remove --force ${dir}) and run again`,
+      );
     }
     process.stderr.write(`bench: baseline ${rev} (${sha.slice(0, 12)}): reusing the worktree ${dir}\n`);
     return dir;
@@ -64,12 +72,15 @@ function worktreeFor(root, rev, { step, capture }) {
 /** node_modules and build/ from `root` when they fit, then tsc; otherwise the tree's own setup. */
 function installAndBuild(root, dir, { step }) {
   if (!sameInstallInputs(root, dir)) {
-    process.stderr.write('bench: the baseline\'s package-lock.json or addon sources differ from ours: running its own setup\n');
+    process.stderr.write(
+      "bench: the baseline's package-lock.json or addon sources differ from ours: running its own setup\n",
+    );
     step('baseline setup', { cmd: 'bash', args: ['scripts/setup.sh'], cwd: dir });
     return;
   }
   for (const sub of ['node_modules', 'build']) {
-    if (!existsSync(join(dir, sub))) step(`copy ${sub} to the baseline`, { cmd: 'cp', args: ['-a', join(root, sub), join(dir, sub)] });
+    if (!existsSync(join(dir, sub)))
+      step(`copy ${sub} to the baseline`, { cmd: 'cp', args: ['-a', join(root, sub), join(dir, sub)] });
   }
   step('baseline tsc', { cmd: 'npx', args: ['--no-install', 'tsc', '-p', 'tsconfig.json'], cwd: dir });
 }
@@ -81,7 +92,10 @@ function compileC(dir, { step }) {
   const out = join(dir, 'dist', 'bench', 'c');
   step('baseline dist/bench/c', { cmd: 'mkdir', args: ['-p', out] });
   for (const file of readdirSync(src).filter((f) => f.endsWith('.c'))) {
-    step(`baseline compile ${file}`, { cmd: 'gcc', args: ['-O2', '-Wall', '-Wextra', '-o', join(out, file.slice(0, -2)), join(src, file)] });
+    step(`baseline compile ${file}`, {
+      cmd: 'gcc',
+      args: ['-O2', '-Wall', '-Wextra', '-o', join(out, file.slice(0, -2)), join(src, file)],
+    });
   }
 }
 

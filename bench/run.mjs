@@ -62,10 +62,14 @@ function ancestorHoldsLock() {
     const [, , inode] = (f[5] ?? '').split(':');
     if (Number(inode) === st.ino) holders.add(Number(f[4]));
   }
-  for (let pid = process.pid; pid > 1;) {
+  for (let pid = process.pid; pid > 1; ) {
     if (holders.has(pid)) return true;
     let stat;
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return false; }
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return false;
+    }
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
   return false;
@@ -82,12 +86,19 @@ async function takeLock() {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const ok = await new Promise((res) => {
-    holder.stdout.on('data', (b) => { if (b.toString().includes('locked')) res(true); });
+    holder.stdout.on('data', (b) => {
+      if (b.toString().includes('locked')) res(true);
+    });
     holder.on('exit', () => res(false));
     holder.on('error', () => res(false));
   });
-  if (!ok) { process.stderr.write(`bench: could not take ${LOCK}\n`); process.exit(1); }
-  return () => { holder.stdin.end(); };
+  if (!ok) {
+    process.stderr.write(`bench: could not take ${LOCK}\n`);
+    process.exit(1);
+  }
+  return () => {
+    holder.stdin.end();
+  };
 }
 
 /**
@@ -95,13 +106,20 @@ async function takeLock() {
  * line, no report of a tolerated failure. Returns its trimmed stdout.
  */
 function step(what, cmd, cmdArgs, { allowFail = false, cwd = ROOT, quiet = false } = {}) {
-  if (!quiet) process.stderr.write(`bench: ${what}: ${cwd !== ROOT ? `(in ${cwd}) ` : ''}${cmd} ${cmdArgs.join(' ')}\n`);
+  if (!quiet)
+    process.stderr.write(`bench: ${what}: ${cwd !== ROOT ? `(in ${cwd}) ` : ''}${cmd} ${cmdArgs.join(' ')}\n`);
   const r = spawnSync(cmd, cmdArgs, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10 * 60_000 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   if (r.status !== 0) {
-    if (!allowFail) { process.stderr.write(`${out}\nbench: ${what} failed\n`); process.exit(1); }
+    if (!allowFail) {
+      process.stderr.write(`${out}\nbench: ${what} failed\n`);
+      process.exit(1);
+    }
     const lines = out.split('\n').filter((l) => !/^npm warn/.test(l));
-    if (!quiet) process.stderr.write(`bench: ${what} reported problems (continuing with what it emitted):\n  ${lines.slice(0, 10).join('\n  ')}\n`);
+    if (!quiet)
+      process.stderr.write(
+        `bench: ${what} reported problems (continuing with what it emitted):\n  ${lines.slice(0, 10).join('\n  ')}\n`,
+      );
   }
   return (r.stdout ?? '').trim();
 }
@@ -111,7 +129,10 @@ function takeOption(list, flag) {
   const i = list.indexOf(flag);
   if (i < 0) return null;
   const v = list[i + 1];
-  if (v === undefined || v.startsWith('--')) { process.stderr.write(`bench: ${flag} wants a value\n`); process.exit(2); }
+  if (v === undefined || v.startsWith('--')) {
+    process.stderr.write(`bench: ${flag} wants a value\n`);
+    process.exit(2);
+  }
   list.splice(i, 2);
   return v;
 }
@@ -119,7 +140,11 @@ function takeOption(list, flag) {
 const rest = args.filter((a) => a !== '--no-build');
 // The baseline options are this script's: main.js gets a built tree as --baseline DIR.
 const forMain = rest.filter((a) => a !== '--baseline-build');
-const baselineWanted = { dir: takeOption(forMain, '--baseline'), rev: takeOption(forMain, '--baseline-rev'), build: args.includes('--baseline-build') };
+const baselineWanted = {
+  dir: takeOption(forMain, '--baseline'),
+  rev: takeOption(forMain, '--baseline-rev'),
+  build: args.includes('--baseline-build'),
+};
 const release = process.env.TAPVS_LAB_LOCKED === '1' || ancestorHoldsLock() ? () => {} : await takeLock();
 if (!args.includes('--no-build')) {
   // A fresh clone needs nothing else: Debian packages (iperf3, wrk, haproxy, nftables, gcc, …),
@@ -127,18 +152,31 @@ if (!args.includes('--no-build')) {
   step('setup', 'bash', ['scripts/setup.sh', '--bench']);
 }
 for (const f of ['dist/bench/macro/main.js', 'dist/lab/lab-lib.js', 'dist/src/cli/tapvsd.js']) {
-  if (!existsSync(join(ROOT, f))) { process.stderr.write(`bench: ${f} is missing: build first (npx tsc -p tsconfig.json)\n`); process.exit(1); }
+  if (!existsSync(join(ROOT, f))) {
+    process.stderr.write(`bench: ${f} is missing: build first (npx tsc -p tsconfig.json)\n`);
+    process.exit(1);
+  }
 }
 const binDir = join(ROOT, 'dist', 'bench', 'c');
 mkdirSync(binDir, { recursive: true });
 for (const name of ['tapcopy', 'udpblast']) {
-  step(`compile ${name}`, 'gcc', ['-O2', '-Wall', '-Wextra', '-o', join(binDir, name), join(ROOT, 'bench', 'c', `${name}.c`)]);
+  step(`compile ${name}`, 'gcc', [
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-o',
+    join(binDir, name),
+    join(ROOT, 'bench', 'c', `${name}.c`),
+  ]);
 }
 let baselineDir;
 try {
   baselineDir = prepareBaseline(ROOT, baselineWanted, {
-    step: (what, c) => { step(what, c.cmd, c.args, { cwd: c.cwd ?? ROOT }); },
-    capture: (what, c, { allowFail = false } = {}) => step(what, c.cmd, c.args, { cwd: c.cwd ?? ROOT, allowFail, quiet: true }),
+    step: (what, c) => {
+      step(what, c.cmd, c.args, { cwd: c.cwd ?? ROOT });
+    },
+    capture: (what, c, { allowFail = false } = {}) =>
+      step(what, c.cmd, c.args, { cwd: c.cwd ?? ROOT, allowFail, quiet: true }),
   });
 } catch (e) {
   process.stderr.write(`bench: ${e.message}\n`);
@@ -146,13 +184,35 @@ try {
 }
 if (baselineDir !== null) forMain.push('--baseline', baselineDir);
 
-const child = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'macro', 'main.js'),
-  '--tapcopy', join(binDir, 'tapcopy'), '--udpblast', join(binDir, 'udpblast'), ...forMain], {
-  cwd: ROOT, stdio: 'inherit',
-  env: { ...process.env, TAPVS_LAB_LOCKED: '1', TAPVS_BENCH_COMMAND: `npm run bench${rest.length > 0 ? ` -- ${rest.join(' ')}` : ''}` },
-});
+const child = spawn(
+  process.execPath,
+  [
+    join(ROOT, 'dist', 'bench', 'macro', 'main.js'),
+    '--tapcopy',
+    join(binDir, 'tapcopy'),
+    '--udpblast',
+    join(binDir, 'udpblast'),
+    ...forMain,
+  ],
+  {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      TAPVS_LAB_LOCKED: '1',
+      TAPVS_BENCH_COMMAND: `npm run bench${rest.length > 0 ? ` -- ${rest.join(' ')}` : ''}`,
+    },
+  },
+);
 // The child cleans the lab up on SIGINT/SIGTERM; pass ours on and wait for it.
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { try { child.kill(sig); } catch { /* gone */ } });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    try {
+      child.kill(sig);
+    } catch {
+      /* gone */
+    }
+  });
 const code = await new Promise((res) => child.on('exit', (c, sig) => res(c ?? (sig !== null ? 130 : 1))));
 release();
 process.exit(code);

@@ -43,7 +43,7 @@ export class PatternStream {
     const n = buf.length;
     // Finish a word a previous fill cut in two.
     while (this.pending > 0 && i < n) {
-      buf[i++] = this.pendingWord >>> (8 * (WORD_BYTES - this.pending)) & 0xff;
+      buf[i++] = (this.pendingWord >>> (8 * (WORD_BYTES - this.pending))) & 0xff;
       this.pending--;
     }
     let x = this.state;
@@ -51,24 +51,32 @@ export class PatternStream {
     if (LITTLE_ENDIAN_HOST && ((buf.byteOffset + i) & 3) === 0 && whole > 0) {
       const words = new Int32Array(buf.buffer, buf.byteOffset + i, whole);
       for (let w = 0; w < whole; w++) {
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
         words[w] = x;
       }
       i += whole * WORD_BYTES;
     } else {
       for (let w = 0; w < whole; w++) {
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-        buf[i] = x & 0xff; buf[i + 1] = (x >>> 8) & 0xff;
-        buf[i + 2] = (x >>> 16) & 0xff; buf[i + 3] = (x >>> 24) & 0xff;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        buf[i] = x & 0xff;
+        buf[i + 1] = (x >>> 8) & 0xff;
+        buf[i + 2] = (x >>> 16) & 0xff;
+        buf[i + 3] = (x >>> 24) & 0xff;
         i += WORD_BYTES;
       }
     }
     if (i < n) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
       this.pendingWord = x;
       this.pending = WORD_BYTES;
       while (i < n) {
-        buf[i++] = this.pendingWord >>> (8 * (WORD_BYTES - this.pending)) & 0xff;
+        buf[i++] = (this.pendingWord >>> (8 * (WORD_BYTES - this.pending))) & 0xff;
         this.pending--;
       }
     }
@@ -114,5 +122,6 @@ export function sha256Hex(data: Uint8Array): string {
 }
 
 function checkLength(n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`pattern length must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`pattern length must be a non-negative integer, got ${n}`);
 }

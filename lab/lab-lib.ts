@@ -37,8 +37,8 @@
  *
  * Not here: the director itself, virtual services (pass `rules`, or use tapvsadm), benchmarks.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,20 +62,25 @@ export interface LabAddresses {
 }
 
 const DEFAULT_ADDRESSES: LabAddresses = {
-  client: '192.168.222.1', vip: '192.168.222.131', extPrefixLen: 24,
-  dip: '192.168.2.136', rs1: '192.168.2.129', rs2: '192.168.2.130', intPrefixLen: 24,
+  client: '192.168.222.1',
+  vip: '192.168.222.131',
+  extPrefixLen: 24,
+  dip: '192.168.2.136',
+  rs1: '192.168.2.129',
+  rs2: '192.168.2.130',
+  intPrefixLen: 24,
 };
 
 function envAddresses(): LabAddresses {
   const e = process.env;
   return {
-    client: e['TAPVS_LAB_CLIENT'] ?? DEFAULT_ADDRESSES.client,
-    vip: e['TAPVS_LAB_VIP'] ?? DEFAULT_ADDRESSES.vip,
-    extPrefixLen: Number(e['TAPVS_LAB_EXT_PREFIX'] ?? DEFAULT_ADDRESSES.extPrefixLen),
-    dip: e['TAPVS_LAB_DIP'] ?? DEFAULT_ADDRESSES.dip,
-    rs1: e['TAPVS_LAB_RS1'] ?? DEFAULT_ADDRESSES.rs1,
-    rs2: e['TAPVS_LAB_RS2'] ?? DEFAULT_ADDRESSES.rs2,
-    intPrefixLen: Number(e['TAPVS_LAB_INT_PREFIX'] ?? DEFAULT_ADDRESSES.intPrefixLen),
+    client: e.TAPVS_LAB_CLIENT ?? DEFAULT_ADDRESSES.client,
+    vip: e.TAPVS_LAB_VIP ?? DEFAULT_ADDRESSES.vip,
+    extPrefixLen: Number(e.TAPVS_LAB_EXT_PREFIX ?? DEFAULT_ADDRESSES.extPrefixLen),
+    dip: e.TAPVS_LAB_DIP ?? DEFAULT_ADDRESSES.dip,
+    rs1: e.TAPVS_LAB_RS1 ?? DEFAULT_ADDRESSES.rs1,
+    rs2: e.TAPVS_LAB_RS2 ?? DEFAULT_ADDRESSES.rs2,
+    intPrefixLen: Number(e.TAPVS_LAB_INT_PREFIX ?? DEFAULT_ADDRESSES.intPrefixLen),
   };
 }
 
@@ -107,12 +112,12 @@ export const LAB = Object.freeze({
   httpPort: 80,
   iperfPort: 5201,
   runDir: RUN_DIR,
-  socket: process.env['TAPVS_SOCKET'] ?? '/run/tapvs/tapvsd.sock',
+  socket: process.env.TAPVS_SOCKET ?? '/run/tapvs/tapvsd.sock',
   pidfile: join(RUN_DIR, 'tapvsd.pid'),
   log: join(RUN_DIR, 'tapvsd.log'),
   repoRoot: REPO_ROOT,
   /** The daemon the lab starts; env TAPVS_LAB_TAPVSD points it at another build. */
-  tapvsdJs: process.env['TAPVS_LAB_TAPVSD'] ?? join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsd.js'),
+  tapvsdJs: process.env.TAPVS_LAB_TAPVSD ?? join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsd.js'),
   tapvsadmJs: join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsadm.js'),
   rsServerJs: join(DIST_LAB_DIR, 'rs-server.js'),
 });
@@ -175,35 +180,62 @@ export function run(cmd: string, args: readonly string[] = [], opts: ExecOptions
     let truncated = false;
     let timedOut = false;
     child.stdout.on('data', (b: Buffer) => {
-      if (outBytes + b.length > maxBytes) { truncated = true; return; }
+      if (outBytes + b.length > maxBytes) {
+        truncated = true;
+        return;
+      }
       out.push(b);
       outBytes += b.length;
     });
-    child.stderr.on('data', (b: Buffer) => { err.push(b); });
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const stdoutBuf = Buffer.concat(out);
       const result: ExecResult = {
-        code, signal, stdoutBuf, stdout: stdoutBuf.toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'), timedOut, truncated,
+        code,
+        signal,
+        stdoutBuf,
+        stdout: stdoutBuf.toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        timedOut,
+        truncated,
       };
       if (opts.check === true && code !== 0) {
-        const why = timedOut ? `timed out after ${timeoutMs} ms` : code === null ? `killed by ${signal ?? '?'}` : `exit ${code}`;
+        const why = timedOut
+          ? `timed out after ${timeoutMs} ms`
+          : code === null
+            ? `killed by ${signal ?? '?'}`
+            : `exit ${code}`;
         reject(new LabError(`${cmd} ${args.join(' ')}: ${why}${result.stderr ? `: ${result.stderr.trim()}` : ''}`));
         return;
       }
       resolvePromise(result);
     });
-    child.stdin.on('error', () => { /* the command may exit without reading its input */ });
+    child.stdin.on('error', () => {
+      /* the command may exit without reading its input */
+    });
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
 }
 
 /** Runs `cmd args` inside network namespace `ns` (`ip netns exec ns cmd args…`). */
-export function nsExec(ns: string, cmd: string, args: readonly string[] = [], opts: ExecOptions = {}): Promise<ExecResult> {
+export function nsExec(
+  ns: string,
+  cmd: string,
+  args: readonly string[] = [],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
   return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 }
 
@@ -212,7 +244,12 @@ export function nsExec(ns: string, cmd: string, args: readonly string[] = [], op
  * as `ip netns exec` execs it). The caller owns it: kill it by pid. Output goes to `logFile`
  * (appended) or is ignored.
  */
-export function nsSpawn(ns: string, cmd: string, args: readonly string[] = [], opts: { logFile?: string; detached?: boolean } = {}): ChildProcess {
+export function nsSpawn(
+  ns: string,
+  cmd: string,
+  args: readonly string[] = [],
+  opts: { logFile?: string; detached?: boolean } = {},
+): ChildProcess {
   let fd = -1;
   let stdio: StdioOptions = 'ignore';
   if (opts.logFile !== undefined) {
@@ -262,12 +299,20 @@ function sameSubnet(a: number, b: number, prefixLen: number): boolean {
 
 /** Checks a full address set: valid dotted quads, distinct, each network sharing one prefix. */
 function validateAddresses(a: LabAddresses): void {
-  for (const [name, len] of [['extPrefixLen', a.extPrefixLen], ['intPrefixLen', a.intPrefixLen]] as const) {
-    if (!Number.isInteger(len) || len < 8 || len > 30) throw new LabError(`${name} must be an integer in 8..30, got ${len}`);
+  for (const [name, len] of [
+    ['extPrefixLen', a.extPrefixLen],
+    ['intPrefixLen', a.intPrefixLen],
+  ] as const) {
+    if (!Number.isInteger(len) || len < 8 || len > 30)
+      throw new LabError(`${name} must be an integer in 8..30, got ${len}`);
   }
-  const client = parseIpv4(a.client, 'client'), vip = parseIpv4(a.vip, 'vip');
-  const dip = parseIpv4(a.dip, 'dip'), rs1 = parseIpv4(a.rs1, 'rs1'), rs2 = parseIpv4(a.rs2, 'rs2');
-  if (!sameSubnet(client, vip, a.extPrefixLen)) throw new LabError(`client ${a.client} and vip ${a.vip} are not in one /${a.extPrefixLen}`);
+  const client = parseIpv4(a.client, 'client'),
+    vip = parseIpv4(a.vip, 'vip');
+  const dip = parseIpv4(a.dip, 'dip'),
+    rs1 = parseIpv4(a.rs1, 'rs1'),
+    rs2 = parseIpv4(a.rs2, 'rs2');
+  if (!sameSubnet(client, vip, a.extPrefixLen))
+    throw new LabError(`client ${a.client} and vip ${a.vip} are not in one /${a.extPrefixLen}`);
   if (!sameSubnet(dip, rs1, a.intPrefixLen) || !sameSubnet(dip, rs2, a.intPrefixLen)) {
     throw new LabError(`dip ${a.dip}, rs1 ${a.rs1} and rs2 ${a.rs2} are not in one /${a.intPrefixLen}`);
   }
@@ -284,7 +329,11 @@ export function macFor(addr: string): string {
 
 /** What the lab records about each process it starts: pids/<name> holds the pid. */
 const PROC_MARKERS: Readonly<Record<string, string>> = {
-  'rs1-http': 'rs-server', 'rs2-http': 'rs-server', 'rs1-iperf3': 'iperf3', 'rs2-iperf3': 'iperf3', tapvsd: 'tapvsd',
+  'rs1-http': 'rs-server',
+  'rs2-http': 'rs-server',
+  'rs1-iperf3': 'iperf3',
+  'rs2-iperf3': 'iperf3',
+  tapvsd: 'tapvsd',
 };
 
 /** True while `pid` exists and is not a zombie. */
@@ -325,13 +374,21 @@ function recordPid(name: string, pid: number): void {
 async function stopPids(pids: readonly number[]): Promise<number[]> {
   const live = pids.filter(pidAlive);
   for (const pid of live) {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
   }
   let deadline = Date.now() + TERM_WAIT_MS;
   while (live.some(pidAlive) && Date.now() < deadline) await sleep(POLL_MS);
   const stubborn = live.filter(pidAlive);
   for (const pid of stubborn) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   deadline = Date.now() + KILL_WAIT_MS;
   while (stubborn.some(pidAlive) && Date.now() < deadline) await sleep(POLL_MS);
@@ -342,13 +399,20 @@ async function stopPids(pids: readonly number[]): Promise<number[]> {
 async function nsPids(ns: string): Promise<number[]> {
   const r = await run('ip', ['netns', 'pids', ns], { timeoutMs: CMD_TIMEOUT_MS });
   if (r.code !== 0) return [];
-  return r.stdout.split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number).filter((p) => p !== process.pid);
+  return r.stdout
+    .split(/\s+/)
+    .filter((s) => /^\d+$/.test(s))
+    .map(Number)
+    .filter((p) => p !== process.pid);
 }
 
 /** Names of all existing network namespaces. */
 export async function listNamespaces(): Promise<string[]> {
   const r = await run('ip', ['netns', 'list'], { timeoutMs: CMD_TIMEOUT_MS, check: true });
-  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n !== '');
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n !== '');
 }
 
 async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean> | boolean): Promise<void> {
@@ -373,7 +437,9 @@ function readText(file: string, maxChars = 20_000): string {
 function startDaemon(name: string, ns: string, cmd: string, args: readonly string[]): ChildProcess {
   const logFile = join(RUN_DIR, `${name}.log`);
   const child = nsSpawn(ns, cmd, args, { logFile, detached: true });
-  child.on('error', () => { /* reported through the readiness wait and the log */ });
+  child.on('error', () => {
+    /* reported through the readiness wait and the log */
+  });
   if (child.pid === undefined) throw new LabError(`could not start ${name}: ${cmd} ${args.join(' ')}`);
   recordPid(name, child.pid);
   child.unref();
@@ -422,15 +488,31 @@ export interface LabInfo {
 export type LabAttach = 'tap' | 'pcap';
 
 /** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
-function tapvsdArgs(a: LabAddresses, opts: { rules?: string | null; socket?: string; extra?: readonly string[]; attach?: LabAttach; pcapMac?: 'own' | 'nic' } = {}): string[] {
+function tapvsdArgs(
+  a: LabAddresses,
+  opts: {
+    rules?: string | null;
+    socket?: string;
+    extra?: readonly string[];
+    attach?: LabAttach;
+    pcapMac?: 'own' | 'nic';
+  } = {},
+): string[] {
   const pcapMac = opts.pcapMac === 'nic' ? ',mac=nic' : '';
-  const args = opts.attach === 'pcap' ? [
-    '--link', `name=ext,pcap=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
-    '--link', `name=int,pcap=${LAB.pcapVeth.int.name},addr=${a.dip}/${a.intPrefixLen}${pcapMac}`,
-  ] : [
-    '--link', `name=ext,tap=${LAB.tap.ext},bridge=${LAB.bridge.ext},addr=${a.vip}/${a.extPrefixLen}`,
-    '--link', `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}`,
-  ];
+  const args =
+    opts.attach === 'pcap'
+      ? [
+          '--link',
+          `name=ext,pcap=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
+          '--link',
+          `name=int,pcap=${LAB.pcapVeth.int.name},addr=${a.dip}/${a.intPrefixLen}${pcapMac}`,
+        ]
+      : [
+          '--link',
+          `name=ext,tap=${LAB.tap.ext},bridge=${LAB.bridge.ext},addr=${a.vip}/${a.extPrefixLen}`,
+          '--link',
+          `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}`,
+        ];
   if (opts.rules !== undefined && opts.rules !== null) args.push('--rules', resolve(opts.rules));
   args.push('--socket', opts.socket ?? LAB.socket, '--pidfile', LAB.pidfile);
   args.push(...(opts.extra ?? []));
@@ -446,14 +528,21 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const director = opts.director ?? true;
   const attach: LabAttach = opts.attach ?? 'tap';
   const pcapMac = opts.pcapMac ?? 'own';
-  if (attach !== 'tap' && attach !== 'pcap') throw new LabError(`attach must be 'tap' or 'pcap', got ${String(attach)}`);
-  if (pcapMac !== 'own' && pcapMac !== 'nic') throw new LabError(`pcapMac must be 'own' or 'nic', got ${String(pcapMac)}`);
+  if (attach !== 'tap' && attach !== 'pcap')
+    throw new LabError(`attach must be 'tap' or 'pcap', got ${String(attach)}`);
+  if (pcapMac !== 'own' && pcapMac !== 'nic')
+    throw new LabError(`pcapMac must be 'own' or 'nic', got ${String(pcapMac)}`);
   const socket = opts.socket ?? LAB.socket;
   const rules = opts.rules !== undefined ? resolve(opts.rules) : null;
   if (rules !== null && !existsSync(rules)) throw new LabError(`rules file not found: ${rules}`);
   if (!existsSync(LAB.rsServerJs)) throw new LabError(`${LAB.rsServerJs} is missing: run npx tsc -p tsconfig.json`);
-  if (director && !existsSync(LAB.tapvsdJs)) throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
-  const tapvsdCommand = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, { rules, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac })];
+  if (director && !existsSync(LAB.tapvsdJs))
+    throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
+  const tapvsdCommand = [
+    process.execPath,
+    LAB.tapvsdJs,
+    ...tapvsdArgs(addresses, { rules, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac }),
+  ];
 
   const existing = new Set(await listNamespaces());
   if (LAB_NAMESPACES.some((ns) => existing.has(ns)) || existsSync(RUN_DIR)) {
@@ -465,7 +554,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     say(line);
   };
   const pids: Record<string, number> = {};
-  const info = (): LabInfo => ({ addresses, socket, director, attach, pcapMac, rules, pids: { ...pids }, tapvsdCommand });
+  const info = (): LabInfo => ({
+    addresses,
+    socket,
+    director,
+    attach,
+    pcapMac,
+    rules,
+    pids: { ...pids },
+    tapvsdCommand,
+  });
   try {
     mkdirSync(PIDS_DIR, { recursive: true });
     writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'building' }, null, 2)}\n`);
@@ -474,7 +572,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     for (const ns of LAB_NAMESPACES) {
       await ip(['netns', 'add', ns]);
       // Before any link exists, so every later link inherits "default" and stays quiet.
-      await nsExec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+      await nsExec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], {
+        timeoutMs: CMD_TIMEOUT_MS,
+        check: true,
+      });
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     }
 
@@ -482,20 +583,70 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     const dir = LAB.ns.dir;
     for (const br of [LAB.bridge.ext, LAB.bridge.int]) {
       // STP off: ports forward at once. Snooping off: the bridge sends no queries of its own.
-      await ip(['-n', dir, 'link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+      await ip([
+        '-n',
+        dir,
+        'link',
+        'add',
+        br,
+        'type',
+        'bridge',
+        'stp_state',
+        '0',
+        'forward_delay',
+        '0',
+        'mcast_snooping',
+        '0',
+      ]);
       await ip(['-n', dir, 'link', 'set', br, 'up']);
     }
 
     step('lab: veths and addresses');
     const hosts = [
-      { ns: LAB.ns.client, veth: LAB.veth.client, addr: addresses.client, len: addresses.extPrefixLen, br: LAB.bridge.ext, gw: null },
-      { ns: LAB.ns.rs1, veth: LAB.veth.rs1, addr: addresses.rs1, len: addresses.intPrefixLen, br: LAB.bridge.int, gw: addresses.dip },
-      { ns: LAB.ns.rs2, veth: LAB.veth.rs2, addr: addresses.rs2, len: addresses.intPrefixLen, br: LAB.bridge.int, gw: addresses.dip },
+      {
+        ns: LAB.ns.client,
+        veth: LAB.veth.client,
+        addr: addresses.client,
+        len: addresses.extPrefixLen,
+        br: LAB.bridge.ext,
+        gw: null,
+      },
+      {
+        ns: LAB.ns.rs1,
+        veth: LAB.veth.rs1,
+        addr: addresses.rs1,
+        len: addresses.intPrefixLen,
+        br: LAB.bridge.int,
+        gw: addresses.dip,
+      },
+      {
+        ns: LAB.ns.rs2,
+        veth: LAB.veth.rs2,
+        addr: addresses.rs2,
+        len: addresses.intPrefixLen,
+        br: LAB.bridge.int,
+        gw: addresses.dip,
+      },
     ];
     for (const h of hosts) {
       // Created inside the host's namespace with the peer sent straight to tapvs-dir: the root
       // namespace never sees either end.
-      await ip(['-n', h.ns, 'link', 'add', h.veth.name, 'address', macFor(h.addr), 'type', 'veth', 'peer', 'name', h.veth.peer, 'netns', dir]);
+      await ip([
+        '-n',
+        h.ns,
+        'link',
+        'add',
+        h.veth.name,
+        'address',
+        macFor(h.addr),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        h.veth.peer,
+        'netns',
+        dir,
+      ]);
       await ip(['-n', dir, 'link', 'set', h.veth.peer, 'master', h.br]);
       await ip(['-n', dir, 'link', 'set', h.veth.peer, 'up']);
       await ip(['-n', h.ns, 'addr', 'add', `${h.addr}/${h.len}`, 'dev', h.veth.name]);
@@ -514,24 +665,45 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
       { key: 'rs2', ns: LAB.ns.rs2, id: LAB.rsId.rs2, addr: addresses.rs2 },
     ];
     for (const s of servers) {
-      pids[`${s.key}-http`] = startDaemon(`${s.key}-http`, s.ns, process.execPath,
-        [LAB.rsServerJs, '--id', s.id, '--addr', s.addr, '--port', String(LAB.httpPort)]).pid ?? -1;
-      pids[`${s.key}-iperf3`] = startDaemon(`${s.key}-iperf3`, s.ns, 'iperf3', ['-s', '-p', String(LAB.iperfPort)]).pid ?? -1;
+      pids[`${s.key}-http`] =
+        startDaemon(`${s.key}-http`, s.ns, process.execPath, [
+          LAB.rsServerJs,
+          '--id',
+          s.id,
+          '--addr',
+          s.addr,
+          '--port',
+          String(LAB.httpPort),
+        ]).pid ?? -1;
+      pids[`${s.key}-iperf3`] =
+        startDaemon(`${s.key}-iperf3`, s.ns, 'iperf3', ['-s', '-p', String(LAB.iperfPort)]).pid ?? -1;
     }
     for (const s of servers) {
       await waitFor(`${s.key}'s servers to listen`, SERVERS_READY_TIMEOUT_MS, async () => {
         for (const name of [`${s.key}-http`, `${s.key}-iperf3`]) {
-          if (!pidAlive(pids[name] ?? -1)) throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);
+          if (!pidAlive(pids[name] ?? -1))
+            throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);
         }
         const r = await nsExec(s.ns, 'ss', ['-Htln'], { timeoutMs: CMD_TIMEOUT_MS });
-        const ports = new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[3] ?? '').map((local) => local.slice(local.lastIndexOf(':') + 1)));
+        const ports = new Set(
+          r.stdout
+            .split('\n')
+            .map((l) => l.trim().split(/\s+/)[3] ?? '')
+            .map((local) => local.slice(local.lastIndexOf(':') + 1)),
+        );
         return ports.has(String(LAB.httpPort)) && ports.has(String(LAB.iperfPort));
       });
     }
 
     if (director) {
       step(`lab: tapvsd in ${dir}`);
-      pids['tapvsd'] = await startTapvsdInLab(tapvsdCommand, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, opts.signal, attach);
+      pids.tapvsd = await startTapvsdInLab(
+        tapvsdCommand,
+        socket,
+        opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+        opts.signal,
+        attach,
+      );
     }
     opts.signal?.throwIfAborted();
     writeFileSync(STATE_FILE, `${JSON.stringify({ ...info(), state: 'up' }, null, 2)}\n`);
@@ -555,18 +727,27 @@ async function buildPcapVeths(): Promise<void> {
     nsExec(dir, 'sysctl', ['-qw', ...kv], { timeoutMs: CMD_TIMEOUT_MS, check: true });
   const ethtool = async (dev: string, ...features: string[]): Promise<void> => {
     const r = await nsExec(dir, 'ethtool', ['-K', dev, ...features], { timeoutMs: CMD_TIMEOUT_MS });
-    if (r.code !== 0) throw new LabError(`ethtool -K ${dev} ${features.join(' ')}: ${r.stderr.trim() || `exit ${String(r.code)}`} (is ethtool installed?)`);
+    if (r.code !== 0)
+      throw new LabError(
+        `ethtool -K ${dev} ${features.join(' ')}: ${r.stderr.trim() || `exit ${String(r.code)}`} (is ethtool installed?)`,
+      );
   };
   // No forwarding in tapvs-dir: the kernel must never route what it sees on the director's NICs.
   await sysctl('net.ipv4.ip_forward=0', 'net.ipv4.conf.all.forwarding=0', 'net.ipv4.conf.default.forwarding=0');
-  for (const [v, br] of [[LAB.pcapVeth.ext, LAB.bridge.ext], [LAB.pcapVeth.int, LAB.bridge.int]] as const) {
+  for (const [v, br] of [
+    [LAB.pcapVeth.ext, LAB.bridge.ext],
+    [LAB.pcapVeth.int, LAB.bridge.int],
+  ] as const) {
     await ip(['-n', dir, 'link', 'add', v.name, 'address', v.mac, 'type', 'veth', 'peer', 'name', v.peer]);
     await sysctl(
-      `net.ipv6.conf.${v.name}.disable_ipv6=1`, `net.ipv6.conf.${v.peer}.disable_ipv6=1`,
+      `net.ipv6.conf.${v.name}.disable_ipv6=1`,
+      `net.ipv6.conf.${v.peer}.disable_ipv6=1`,
       // arp_ignore=8: never answer ARP on it (it has no address; the director answers for VIP/DIP).
       // arp_announce=2: were the kernel to ask, only with an address of that interface.
-      `net.ipv4.conf.${v.name}.arp_ignore=8`, `net.ipv4.conf.${v.name}.arp_announce=2`,
-      `net.ipv4.conf.${v.name}.forwarding=0`);
+      `net.ipv4.conf.${v.name}.arp_ignore=8`,
+      `net.ipv4.conf.${v.name}.arp_announce=2`,
+      `net.ipv4.conf.${v.name}.forwarding=0`,
+    );
     // What a hypervisor does for a NIC without offloads: frames leave the bridge for the
     // director's veth with full checksums and at most MTU-sized (the senders' veths hand over
     // partial checksums and 64 KB TSO frames, which libpcap would pass on as they are).
@@ -584,21 +765,43 @@ async function buildPcapVeths(): Promise<void> {
  * stops that tapvsd and rejects with the log in the message; the namespaces stay.
  * For tests that built the lab with `director: false` and want tapvsd with their own arguments.
  */
-export async function startTapvsd(opts: { rules?: string; socket?: string; extraArgs?: readonly string[]; readyTimeoutMs?: number; addresses?: Partial<LabAddresses>; pcapMac?: 'own' | 'nic' } = {}): Promise<number> {
+export async function startTapvsd(
+  opts: {
+    rules?: string;
+    socket?: string;
+    extraArgs?: readonly string[];
+    readyTimeoutMs?: number;
+    addresses?: Partial<LabAddresses>;
+    pcapMac?: 'own' | 'nic';
+  } = {},
+): Promise<number> {
   const addresses: LabAddresses = { ...currentAddresses(), ...opts.addresses };
   validateAddresses(addresses);
   const socket = opts.socket ?? LAB.socket;
   // The attachment is the lab's (its veths exist or not); the MAC choice may differ per start.
   const attach = currentAttach();
-  const cmd = [process.execPath, LAB.tapvsdJs, ...tapvsdArgs(addresses, {
-    rules: opts.rules ?? null, socket, extra: opts.extraArgs ?? [],
-    attach, pcapMac: opts.pcapMac ?? savedState()?.pcapMac ?? 'own',
-  })];
+  const cmd = [
+    process.execPath,
+    LAB.tapvsdJs,
+    ...tapvsdArgs(addresses, {
+      rules: opts.rules ?? null,
+      socket,
+      extra: opts.extraArgs ?? [],
+      attach,
+      pcapMac: opts.pcapMac ?? savedState()?.pcapMac ?? 'own',
+    }),
+  ];
   mkdirSync(PIDS_DIR, { recursive: true });
   return startTapvsdInLab(cmd, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, undefined, attach);
 }
 
-async function startTapvsdInLab(command: readonly string[], socket: string, readyTimeoutMs: number, signal: AbortSignal | undefined, attach: LabAttach): Promise<number> {
+async function startTapvsdInLab(
+  command: readonly string[],
+  socket: string,
+  readyTimeoutMs: number,
+  signal: AbortSignal | undefined,
+  attach: LabAttach,
+): Promise<number> {
   mkdirSync(dirname(socket), { recursive: true });
   writeFileSync(LAB.log, `# ip netns exec ${LAB.ns.dir} ${command.join(' ')}\n`);
   const child = startDaemon('tapvsd', LAB.ns.dir, command[0] ?? process.execPath, command.slice(1));
@@ -612,7 +815,7 @@ async function startTapvsdInLab(command: readonly string[], socket: string, read
   while (!ready) {
     if (signal?.aborted === true) await fail('start was aborted');
     if (!pidAlive(pid)) await fail('exited before it was ready');
-    ready = readText(LAB.log).includes(READY_LINE) || await socketAccepts(socket);
+    ready = readText(LAB.log).includes(READY_LINE) || (await socketAccepts(socket));
     if (!ready) {
       if (Date.now() >= deadline) await fail(`was not ready after ${readyTimeoutMs} ms`);
       await sleep(POLL_MS * 2);
@@ -632,9 +835,16 @@ async function startTapvsdInLab(command: readonly string[], socket: string, read
 /** Bridge ports that should exist and do not: tapvsd's TAPs, or with pcap the lab's veth peers. */
 async function tapsNotOnBridges(attach: LabAttach): Promise<string[]> {
   const missing: string[] = [];
-  const ports = attach === 'pcap'
-    ? [[LAB.pcapVeth.ext.peer, LAB.bridge.ext], [LAB.pcapVeth.int.peer, LAB.bridge.int]] as const
-    : [[LAB.tap.ext, LAB.bridge.ext], [LAB.tap.int, LAB.bridge.int]] as const;
+  const ports =
+    attach === 'pcap'
+      ? ([
+          [LAB.pcapVeth.ext.peer, LAB.bridge.ext],
+          [LAB.pcapVeth.int.peer, LAB.bridge.int],
+        ] as const)
+      : ([
+          [LAB.tap.ext, LAB.bridge.ext],
+          [LAB.tap.int, LAB.bridge.int],
+        ] as const);
   for (const [tap, br] of ports) {
     const r = await run('ip', ['-n', LAB.ns.dir, '-o', 'link', 'show', 'master', br], { timeoutMs: CMD_TIMEOUT_MS });
     if (!new RegExp(`^\\d+: ${tap}[@:]`, 'm').test(r.stdout)) missing.push(`${tap} is not a port of ${br}`);
@@ -647,7 +857,11 @@ function socketAccepts(path: string): Promise<boolean> {
   if (!existsSync(path)) return Promise.resolve(false);
   return new Promise((r) => {
     const s = createConnection(path);
-    const done = (ok: boolean): void => { clearTimeout(t); s.destroy(); r(ok); };
+    const done = (ok: boolean): void => {
+      clearTimeout(t);
+      s.destroy();
+      r(ok);
+    };
     const t = setTimeout(() => done(false), 500);
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -657,7 +871,16 @@ function socketAccepts(path: string): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------
 // Down and status
 
-interface SavedState { addresses?: LabAddresses; socket?: string; director?: boolean; attach?: LabAttach; pcapMac?: 'own' | 'nic'; state?: string; pids?: Record<string, number>; tapvsdCommand?: string[] }
+interface SavedState {
+  addresses?: LabAddresses;
+  socket?: string;
+  director?: boolean;
+  attach?: LabAttach;
+  pcapMac?: 'own' | 'nic';
+  state?: string;
+  pids?: Record<string, number>;
+  tapvsdCommand?: string[];
+}
 
 function savedState(): SavedState | null {
   try {
@@ -683,7 +906,11 @@ function currentSocket(): string {
 function recordedPids(): Map<string, number> {
   const found = new Map<string, number>();
   let names: string[] = [];
-  try { names = readdirSync(PIDS_DIR); } catch { /* no lab */ }
+  try {
+    names = readdirSync(PIDS_DIR);
+  } catch {
+    /* no lab */
+  }
   for (const name of names) {
     const pid = readPid(join(PIDS_DIR, name));
     const marker = PROC_MARKERS[name];
@@ -712,7 +939,8 @@ export async function labDown(): Promise<LabDownResult> {
   for (const ns of namespaces) for (const pid of await nsPids(ns)) pids.add(pid);
   const stopped = await stopPids([...pids]);
   const problems: string[] = [];
-  for (const pid of stopped) if (pidAlive(pid)) problems.push(`process ${pid} (${cmdline(pid).trim()}) survived SIGKILL`);
+  for (const pid of stopped)
+    if (pidAlive(pid)) problems.push(`process ${pid} (${cmdline(pid).trim()}) survived SIGKILL`);
 
   // Deleting a namespace deletes every virtual link in it, and veths take their peers along.
   for (const ns of namespaces) {
@@ -755,7 +983,11 @@ export async function labStatus(): Promise<LabStatus> {
   }
   const processes: { name: string; pid: number; alive: boolean }[] = [];
   let names: string[] = [];
-  try { names = readdirSync(PIDS_DIR).sort(); } catch { /* no lab */ }
+  try {
+    names = readdirSync(PIDS_DIR).sort();
+  } catch {
+    /* no lab */
+  }
   const recorded = recordedPids();
   for (const name of names) {
     const pid = readPid(join(PIDS_DIR, name));
@@ -766,7 +998,8 @@ export async function labStatus(): Promise<LabStatus> {
   const tapvsdUp = processes.some((p) => p.name === 'tapvsd' && p.alive);
   return {
     namespaces: all.filter((n) => n.startsWith('tapvs-')),
-    links, processes,
+    links,
+    processes,
     addresses: st?.addresses ?? null,
     state: st?.state ?? null,
     socket,

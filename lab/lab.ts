@@ -17,7 +17,7 @@
  * Exit status: 0 done, 1 failed (the lab is torn down), 2 usage, 130 interrupted.
  */
 import { parseArgs } from 'node:util';
-import { LAB, LabError, labDown, labStatus, labUp, type LabAddresses } from './lab-lib.js';
+import { LAB, type LabAddresses, LabError, labDown, labStatus, labUp } from './lab-lib.js';
 
 const USAGE = `usage: npm run lab -- <command> [options]
 
@@ -49,10 +49,10 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
-async function main(): Promise<number> {
-  let parsed;
+/** The command line, or the usage message and exit status 2. */
+function parseCommandLine() {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       allowPositionals: true,
       options: {
         rules: { type: 'string' },
@@ -73,9 +73,12 @@ async function main(): Promise<number> {
       },
     });
   } catch (e) {
-    usage((e as Error).message);
+    return usage((e as Error).message);
   }
-  const { values: v, positionals } = parsed;
+}
+
+async function main(): Promise<number> {
+  const { values: v, positionals } = parseCommandLine();
   if (v.help === true) {
     process.stdout.write(USAGE);
     return 0;
@@ -98,7 +101,10 @@ async function main(): Promise<number> {
       if (!Number.isInteger(readyTimeoutMs) || readyTimeoutMs <= 0) usage('--ready-timeout wants milliseconds');
       if (v['pcap-nic-mac'] === true && v.pcap !== true) usage('--pcap-nic-mac goes with --pcap');
       const ac = new AbortController();
-      const onSigint = (): void => { process.stderr.write('lab: interrupted, tearing down\n'); ac.abort(); };
+      const onSigint = (): void => {
+        process.stderr.write('lab: interrupted, tearing down\n');
+        ac.abort();
+      };
       process.once('SIGINT', onSigint);
       process.once('SIGTERM', onSigint);
       try {
@@ -117,10 +123,11 @@ async function main(): Promise<number> {
         const a = info.addresses;
         process.stdout.write(
           `client ${a.client}/${a.extPrefixLen} (${LAB.ns.client})  VIP ${a.vip}  DIP ${a.dip}\n` +
-          `rs1 ${a.rs1}/${a.intPrefixLen} (${LAB.ns.rs1})  rs2 ${a.rs2}/${a.intPrefixLen} (${LAB.ns.rs2})\n` +
-          (info.director
-            ? `tapvsd pid ${info.pids['tapvsd'] ?? '?'}, socket ${info.socket}, log ${LAB.log}\n`
-            : `tapvsd not started (--no-director); it would run:\n  ip netns exec ${LAB.ns.dir} ${info.tapvsdCommand.join(' ')}\n`));
+            `rs1 ${a.rs1}/${a.intPrefixLen} (${LAB.ns.rs1})  rs2 ${a.rs2}/${a.intPrefixLen} (${LAB.ns.rs2})\n` +
+            (info.director
+              ? `tapvsd pid ${info.pids.tapvsd ?? '?'}, socket ${info.socket}, log ${LAB.log}\n`
+              : `tapvsd not started (--no-director); it would run:\n  ip netns exec ${LAB.ns.dir} ${info.tapvsdCommand.join(' ')}\n`),
+        );
         return 0;
       } catch (e) {
         if (ac.signal.aborted) return 130;
@@ -133,11 +140,15 @@ async function main(): Promise<number> {
     }
     case 'down': {
       // A teardown cut in half leaves more to clean than it found: finish it (it is bounded).
-      const note = (): void => { process.stderr.write('lab: finishing teardown first\n'); };
+      const note = (): void => {
+        process.stderr.write('lab: finishing teardown first\n');
+      };
       process.on('SIGINT', note);
       process.on('SIGTERM', note);
       const r = await labDown();
-      process.stdout.write(`lab: down (stopped ${r.stopped.length} process(es), deleted ${r.namespaces.length} namespace(s))\n`);
+      process.stdout.write(
+        `lab: down (stopped ${r.stopped.length} process(es), deleted ${r.namespaces.length} namespace(s))\n`,
+      );
       return 0;
     }
     case 'status': {
@@ -147,7 +158,9 @@ async function main(): Promise<number> {
       out.push(`namespaces: ${s.namespaces.length > 0 ? s.namespaces.join(' ') : '(none)'}`);
       if (s.addresses !== null) {
         const a = s.addresses;
-        out.push(`addresses: client ${a.client}/${a.extPrefixLen} vip ${a.vip} dip ${a.dip} rs1 ${a.rs1} rs2 ${a.rs2} (/${a.intPrefixLen})`);
+        out.push(
+          `addresses: client ${a.client}/${a.extPrefixLen} vip ${a.vip} dip ${a.dip} rs1 ${a.rs1} rs2 ${a.rs2} (/${a.intPrefixLen})`,
+        );
       }
       for (const [ns, text] of Object.entries(s.links)) {
         out.push(`[${ns}]`);
@@ -155,7 +168,8 @@ async function main(): Promise<number> {
       }
       out.push('processes:');
       if (s.processes.length === 0) out.push('  (none recorded)');
-      for (const p of s.processes) out.push(`  ${p.name.padEnd(11)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'gone'}`);
+      for (const p of s.processes)
+        out.push(`  ${p.name.padEnd(11)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'gone'}`);
       out.push(`socket ${s.socket}: ${s.socketAccepts ? 'accepting' : 'not accepting'}`);
       for (const p of s.tapProblems) out.push(`problem: ${p}`);
       process.stdout.write(`${out.join('\n')}\n`);
@@ -166,7 +180,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (e: unknown) => {
-  process.stderr.write(`lab: ${e instanceof LabError ? e.message : String((e as Error).stack ?? e)}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`lab: ${e instanceof LabError ? e.message : String((e as Error).stack ?? e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -68,18 +68,26 @@ function streamPattern(res: ServerResponse, n: number): void {
     }
     res.end();
   };
-  res.on('close', () => { left = 0; });
+  res.on('close', () => {
+    left = 0;
+  });
   pump();
 }
 
 const server = createServer((req, res) => {
-  if (logRequests) process.stdout.write(`rs-server: ${id} ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0} ${req.method ?? '?'} ${req.url ?? ''}\n`);
+  if (logRequests)
+    process.stdout.write(
+      `rs-server: ${id} ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0} ${req.method ?? '?'} ${req.url ?? ''}\n`,
+    );
   const url = new URL(req.url ?? '/', 'http://rs');
   if (req.method === 'POST' && url.pathname === '/upload') {
     // Uploads: count and hash what arrives, answer "<id> <bytes> <sha256>".
     const h = createHash('sha256');
     let n = 0;
-    req.on('data', (d: Buffer) => { n += d.length; h.update(d); });
+    req.on('data', (d: Buffer) => {
+      n += d.length;
+      h.update(d);
+    });
     req.on('end', () => send(req, res, 200, 'text/plain', Buffer.from(`${id} ${n} ${h.digest('hex')}\n`)));
     return;
   }

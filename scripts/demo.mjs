@@ -38,10 +38,15 @@ function banner(text) {
 /** Runs a command with a time limit; output goes to our terminal unless `capture`. */
 function sh(cmd, args, { timeoutMs = 60_000, capture = false, env = process.env } = {}) {
   const r = spawnSync(cmd, args, {
-    cwd: ROOT, env, timeout: timeoutMs, killSignal: 'SIGKILL',
-    stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8',
+    cwd: ROOT,
+    env,
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
   });
-  if (r.error && r.error.code === 'ETIMEDOUT') process.stderr.write(`demo: ${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\n`);
+  if (r.error && r.error.code === 'ETIMEDOUT')
+    process.stderr.write(`demo: ${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\n`);
   else if (r.error) process.stderr.write(`demo: ${cmd}: ${r.error.message}\n`);
   return { ok: r.status === 0, status: r.status, stdout: r.stdout ?? '' };
 }
@@ -83,7 +88,10 @@ async function demo() {
   const answers = [];
   for (let i = 0; i < 4; i++) {
     process.stdout.write(`# ip netns exec ${LAB.ns.client} curl -s http://${LAB.vip}/\n`);
-    const r = sh('ip', ['netns', 'exec', LAB.ns.client, 'curl', '-s', '--max-time', '5', `http://${LAB.vip}/`], { timeoutMs: 10_000, capture: true });
+    const r = sh('ip', ['netns', 'exec', LAB.ns.client, 'curl', '-s', '--max-time', '5', `http://${LAB.vip}/`], {
+      timeoutMs: 10_000,
+      capture: true,
+    });
     checkInterrupt();
     const answer = r.ok ? r.stdout.trim() : `(curl failed, exit ${r.status})`;
     process.stdout.write(`${answer}\n`);
@@ -97,11 +105,16 @@ async function demo() {
 
   const [a, b, c, d] = answers;
   const isRs = (s, id) => s.startsWith(`${id} `);
-  const alternated = a === c && b === d && a !== b
-    && ((isRs(a, LAB.rsId.rs1) && isRs(b, LAB.rsId.rs2)) || (isRs(a, LAB.rsId.rs2) && isRs(b, LAB.rsId.rs1)));
-  banner(alternated
-    ? `PASS: round robin alternated between ${a.split(' ')[0]} and ${b.split(' ')[0]}`
-    : `FAIL: expected RS1/RS2 alternation, got: ${answers.join(' | ')}`);
+  const alternated =
+    a === c &&
+    b === d &&
+    a !== b &&
+    ((isRs(a, LAB.rsId.rs1) && isRs(b, LAB.rsId.rs2)) || (isRs(a, LAB.rsId.rs2) && isRs(b, LAB.rsId.rs1)));
+  banner(
+    alternated
+      ? `PASS: round robin alternated between ${a.split(' ')[0]} and ${b.split(' ')[0]}`
+      : `FAIL: expected RS1/RS2 alternation, got: ${answers.join(' | ')}`,
+  );
   return alternated;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test`: set up (packages, addon, build), then run every test area with node's test runner:
-// unit, pipeline and hostile always; integration (network namespaces) when running as root.
-// Options: --only AREA[,AREA] to run some areas; --skip-setup.
+// `npm test`: set up (packages, addon, build), check (`npm run lint`: Biome's linter and formatter;
+// `npm run typecheck`), then run every test area with node's test runner: unit, pipeline and
+// hostile always; integration (network namespaces) when running as root.
+// Options: --only AREA[,AREA] to run some areas (no lint/typecheck then); --skip-setup.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,11 +14,26 @@ if (!args.includes('--skip-setup')) {
   const r = spawnSync('bash', ['scripts/setup.sh'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+if (only === null) {
+  for (const script of ['lint', 'typecheck']) {
+    const r = spawnSync('npm', ['run', '--silent', script], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(
+        `npm test: \`npm run ${script}\` failed${script === 'lint' ? ' (npm run format fixes formatting)' : ''}`,
+      );
+      process.exit(r.status ?? 1);
+    }
+  }
+}
 
 function testFiles(dir) {
   let out = [];
   let entries = [];
-  try { entries = readdirSync(dir); } catch { return out; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const e of entries.sort()) {
     const p = join(dir, e);
     if (statSync(p).isDirectory()) out = out.concat(testFiles(p));
@@ -36,7 +52,12 @@ for (const a of areas) {
   }
   files.push(...testFiles(join('dist', 'test', a)));
 }
-if (files.length === 0) { console.error('no test files found (did the build run?)'); process.exit(1); }
+if (files.length === 0) {
+  console.error('no test files found (did the build run?)');
+  process.exit(1);
+}
 // Integration tests share the lab's namespace names: run files one at a time.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

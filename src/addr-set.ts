@@ -26,7 +26,9 @@ export class AddrSet {
     this.mask = (1 << bits) - 1;
   }
 
-  get size(): number { return this.n; }
+  get size(): number {
+    return this.n;
+  }
 
   /** The value stored for `a`, or -1 when `a` is not in the set. */
   get(a: number): number {
@@ -40,16 +42,22 @@ export class AddrSet {
     }
   }
 
-  has(a: number): boolean { return this.get(a) >= 0; }
+  has(a: number): boolean {
+    return this.get(a) >= 0;
+  }
 
   /** Inserts or replaces `a` -> `value` (value >= 0: -1 means "absent" to get()). */
   set(a: number, value: number): void {
     a |= 0;
     if (a === 0) throw new RangeError('AddrSet cannot hold 0.0.0.0');
-    if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) throw new RangeError(`AddrSet value ${value} out of range`);
+    if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff)
+      throw new RangeError(`AddrSet value ${value} out of range`);
     if ((this.n + 1) * 4 > this.keys.length) this.grow();
     const i = this.slotOf(a);
-    if (this.keys[i] !== a) { this.keys[i] = a; this.n++; }
+    if (this.keys[i] !== a) {
+      this.keys[i] = a;
+      this.n++;
+    }
     this.vals[i] = value;
   }
 
@@ -57,7 +65,8 @@ export class AddrSet {
   delete(a: number): boolean {
     a |= 0;
     if (a === 0 || this.keys[this.slotOf(a)] !== a) return false;
-    const keys = this.keys, vals = this.vals;
+    const keys = this.keys,
+      vals = this.vals;
     this.keys = new Int32Array(keys.length);
     this.vals = new Int32Array(keys.length);
     this.n = 0;
@@ -73,7 +82,8 @@ export class AddrSet {
   }
 
   private grow(): void {
-    const keys = this.keys, vals = this.vals;
+    const keys = this.keys,
+      vals = this.vals;
     const bits = 32 - this.shift + 1;
     this.keys = new Int32Array(1 << bits);
     this.vals = new Int32Array(1 << bits);

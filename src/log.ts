@@ -11,7 +11,8 @@ export function log(level: LogLevel, msg: string, fields?: Record<string, unknow
   if (LEVELS[level] > threshold) return;
   let line = `${new Date().toISOString()} ${level} tapvsd: ${msg}`;
   if (fields !== undefined) {
-    for (const [k, v] of Object.entries(fields)) line += ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
+    for (const [k, v] of Object.entries(fields))
+      line += ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
   }
   process.stderr.write(`${line}\n`);
 }

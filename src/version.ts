@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-assert.ok(typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string',
-  'package.json has no version');
+assert.ok(
+  typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string',
+  'package.json has no version',
+);
 
 export const TAPVS_VERSION: string = pkg.version;

@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LAB, LabError } from '../../lab/lab-lib.js';
-import { CommandLog, gitCommit, shellLine, startProcess, stopStarted } from './sys.js';
+import { type CommandLog, gitCommit, shellLine, startProcess, stopStarted } from './sys.js';
 
 export interface BaselineTree {
   /** Absolute path of the checkout. */
@@ -27,7 +27,10 @@ export interface BaselineTree {
 /** What a built tree has: the addon, the daemon, and (for the lab) its lab CLI and real servers. */
 function requiredFiles(macro: boolean): string[] {
   return [
-    'node_modules', 'build/Release/tapvs_tap.node', 'dist/src/cli/tapvsd.js', 'dist/bench/micro',
+    'node_modules',
+    'build/Release/tapvs_tap.node',
+    'dist/src/cli/tapvsd.js',
+    'dist/bench/micro',
     ...(macro ? ['dist/lab/lab.js', 'dist/lab/lab-lib.js', 'dist/lab/rs-server.js'] : []),
   ];
 }
@@ -36,12 +39,18 @@ function requiredFiles(macro: boolean): string[] {
 export async function openBaseline(dir: string, macro: boolean): Promise<BaselineTree> {
   const abs = resolve(dir);
   let name = '';
-  try { name = (JSON.parse(readFileSync(join(abs, 'package.json'), 'utf8')) as { name?: string }).name ?? ''; } catch { /* below */ }
+  try {
+    name = (JSON.parse(readFileSync(join(abs, 'package.json'), 'utf8')) as { name?: string }).name ?? '';
+  } catch {
+    /* below */
+  }
   if (name !== 'tapvs') throw new Error(`--baseline ${abs}: not a tapvs checkout (no package.json named "tapvs")`);
   const missing = requiredFiles(macro).filter((f) => !existsSync(join(abs, f)));
   if (missing.length > 0) {
-    throw new Error(`--baseline ${abs} is not built: missing ${missing.join(', ')}. ` +
-      `Build it (cd ${abs} && bash scripts/setup.sh), or add --baseline-build`);
+    throw new Error(
+      `--baseline ${abs} is not built: missing ${missing.join(', ')}. ` +
+        `Build it (cd ${abs} && bash scripts/setup.sh), or add --baseline-build`,
+    );
   }
   return {
     dir: abs,
@@ -61,22 +70,42 @@ const READY_TIMEOUT_MS = 20_000;
  * with a LabError carrying lab up's message (its tapvsd log included) when it fails; lab up has
  * torn its half-built lab down by then.
  */
-export async function baselineLabUp(tree: BaselineTree, rules: string, tapvsdArgs: readonly string[], log: CommandLog): Promise<number> {
-  const args = [tree.labJs, 'up', '--rules', rules,
-    ...tapvsdArgs.flatMap((a) => ['--tapvsd-arg', a]), '--ready-timeout', String(READY_TIMEOUT_MS)];
+export async function baselineLabUp(
+  tree: BaselineTree,
+  rules: string,
+  tapvsdArgs: readonly string[],
+  log: CommandLog,
+): Promise<number> {
+  const args = [
+    tree.labJs,
+    'up',
+    '--rules',
+    rules,
+    ...tapvsdArgs.flatMap((a) => ['--tapvsd-arg', a]),
+    '--ready-timeout',
+    String(READY_TIMEOUT_MS),
+  ];
   log.add(`${shellLine(null, 'node', args)}  # the baseline tree's lab and tapvsd`);
   // TAPVS_LAB_TAPVSD would point the baseline's lab at some other daemon: it runs its own.
   const env = { ...process.env };
-  delete env['TAPVS_LAB_TAPVSD'];
+  delete env.TAPVS_LAB_TAPVSD;
   const up = startProcess('baseline lab up', process.execPath, args, env);
   let timedOut = false;
   // SIGTERM makes lab up abort and tear its half-built lab down (stopStarted SIGKILLs it later).
-  const timer = setTimeout(() => { timedOut = true; void stopStarted(up); }, LAB_UP_TIMEOUT_MS);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stopStarted(up);
+  }, LAB_UP_TIMEOUT_MS);
   const code = await up.exited;
   clearTimeout(timer);
-  if (timedOut) throw new LabError(`baseline lab up did not finish in ${LAB_UP_TIMEOUT_MS / 1000} s: ${up.output().trim()}`);
+  if (timedOut)
+    throw new LabError(`baseline lab up did not finish in ${LAB_UP_TIMEOUT_MS / 1000} s: ${up.output().trim()}`);
   if (code !== 0) throw new LabError(`baseline lab up failed (exit ${String(code)}): ${up.output().trim()}`);
   const pid = /tapvsd pid (\d+)/.exec(up.output())?.[1];
   if (pid !== undefined) return Number(pid);
-  try { return Number(readFileSync(LAB.pidfile, 'utf8').trim()); } catch { return -1; }
+  try {
+    return Number(readFileSync(LAB.pidfile, 'utf8').trim());
+  } catch {
+    return -1;
+  }
 }

@@ -16,16 +16,24 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB, labDown } from '../../lab/lab-lib.js';
-import { iperfTcp, pingRtt, udpRate, wrkConns, type Durations, type MeasureContext, type MetricKey, type Sample, type Targets } from './measure.js';
-import { openBaseline, type BaselineTree } from './baseline-tree.js';
-import { microJobs, runMicros, type MicroResult } from './micro.js';
-import { microMarkdown } from './micro-report.js';
-import { parseArgs, type Options } from './options.js';
-import { macroMarkdown, type MetricResult, type VariantResult } from './report.js';
-import { CommandLog, describeMachine, killAllStarted, load1, type Machine } from './sys.js';
+import { type BaselineTree, openBaseline } from './baseline-tree.js';
 import {
-  BASELINE_VARIANTS, HAPROXY_THREADS, VARIANTS, checkPath, setupVariant,
-} from './variants.js';
+  type Durations,
+  iperfTcp,
+  type MeasureContext,
+  type MetricKey,
+  pingRtt,
+  type Sample,
+  type Targets,
+  udpRate,
+  wrkConns,
+} from './measure.js';
+import { type MicroResult, microJobs, runMicros } from './micro.js';
+import { microMarkdown } from './micro-report.js';
+import { type Options, parseArgs } from './options.js';
+import { type MetricResult, macroMarkdown, type VariantResult } from './report.js';
+import { CommandLog, describeMachine, killAllStarted, load1, type Machine } from './sys.js';
+import { BASELINE_VARIANTS, checkPath, HAPROXY_THREADS, setupVariant, VARIANTS } from './variants.js';
 
 const REPO = LAB.repoRoot;
 /** Hard ceiling for the whole run; every single load has its own, much shorter, bound too. */
@@ -34,13 +42,22 @@ const RUN_DEADLINE_MS = 40 * 60_000;
 // ---------------------------------------------------------------------------------------------
 // Macro: the variants
 
-async function measureAll(ctx: MeasureContext, t: Targets, d: Durations, res: VariantResult, say: (s: string) => void): Promise<void> {
+async function measureAll(
+  ctx: MeasureContext,
+  t: Targets,
+  d: Durations,
+  res: VariantResult,
+  say: (s: string) => void,
+): Promise<void> {
   const take = async (key: MetricKey, f: () => Promise<Sample>): Promise<void> => {
-    const m: MetricResult = res.metrics[key] ?? (res.metrics[key] = { samples: [], errors: [] });
+    res.metrics[key] ??= { samples: [], errors: [] };
+    const m: MetricResult = res.metrics[key];
     try {
       const s = await f();
       m.samples.push(s);
-      say(`    ${key}: ${s.value.toFixed(key === 'ping' || key === 'pingRouted' ? 3 : 2)}${s.note !== undefined ? `  (${s.note})` : ''}`);
+      say(
+        `    ${key}: ${s.value.toFixed(key === 'ping' || key === 'pingRouted' ? 3 : 2)}${s.note !== undefined ? `  (${s.note})` : ''}`,
+      );
     } catch (e) {
       m.errors.push((e as Error).message.split('\n')[0]);
       say(`    ${key}: FAILED ${(e as Error).message.split('\n')[0]}`);
@@ -53,7 +70,10 @@ async function measureAll(ctx: MeasureContext, t: Targets, d: Durations, res: Va
   await take('conns', () => wrkConns(ctx, t, d));
   await take('ping', () => pingRtt(ctx, t.ping, t.directorPid, d));
   if (t.udp !== null) await take('udp', () => udpRate(ctx, t, d));
-  else (res.metrics.udp ??= { samples: [], errors: [] }).na = 'n/a (TCP only)';
+  else {
+    res.metrics.udp ??= { samples: [], errors: [] };
+    res.metrics.udp.na = 'n/a (TCP only)';
+  }
   if (t.pingRouted !== null) await take('pingRouted', () => pingRtt(ctx, t.pingRouted as string, t.directorPid, d));
 }
 
@@ -71,15 +91,27 @@ async function warmUp(ctx: MeasureContext, t: Targets): Promise<void> {
  */
 function selectVariants(o: Options, baseline: BaselineTree | null): VariantResult[] {
   const results: VariantResult[] = [];
-  const fresh = (key: VariantResult['key'], label: string, what: string): VariantResult =>
-    ({ key, label, what, errors: [], notes: [], metrics: {}, commands: [] });
+  const fresh = (key: VariantResult['key'], label: string, what: string): VariantResult => ({
+    key,
+    label,
+    what,
+    errors: [],
+    notes: [],
+    metrics: {},
+    commands: [],
+  });
   for (const v of VARIANTS) {
     if (o.only !== null && !o.only.includes(v.key)) continue;
     results.push(fresh(v.key, v.label, v.what));
     const twin = BASELINE_VARIANTS.find((b) => b.of === v.key);
     if (baseline !== null && twin !== undefined) {
-      results.push(fresh(twin.key, `${v.label}, baseline`,
-        `the baseline tree's tapvsd (${baseline.git}, ${baseline.dir}) started by its own lab up, same rules and flags`));
+      results.push(
+        fresh(
+          twin.key,
+          `${v.label}, baseline`,
+          `the baseline tree's tapvsd (${baseline.git}, ${baseline.dir}) started by its own lab up, same rules and flags`,
+        ),
+      );
     }
   }
   return results;
@@ -101,7 +133,12 @@ function repOrder(results: readonly VariantResult[], rep: number): VariantResult
   return order;
 }
 
-async function macro(o: Options, baseline: BaselineTree | null, say: (s: string) => void, deadline: number): Promise<VariantResult[]> {
+async function macro(
+  o: Options,
+  baseline: BaselineTree | null,
+  say: (s: string) => void,
+  deadline: number,
+): Promise<VariantResult[]> {
   const results = selectVariants(o, baseline);
   const logs = new Map(results.map((v) => [v.key, new CommandLog()]));
   const tmp = mkdtempSync(join(tmpdir(), 'tapvs-bench-'));
@@ -110,12 +147,19 @@ async function macro(o: Options, baseline: BaselineTree | null, say: (s: string)
     for (let rep = 1; rep <= o.reps; rep++) {
       for (const res of repOrder(results, rep)) {
         if (res.na !== undefined) continue;
-        if (Date.now() > deadline) { res.errors.push(`rep ${rep} skipped: the run's ${RUN_DEADLINE_MS / 60000} min deadline passed`); continue; }
+        if (Date.now() > deadline) {
+          res.errors.push(`rep ${rep} skipped: the run's ${RUN_DEADLINE_MS / 60000} min deadline passed`);
+          continue;
+        }
         const log = logs.get(res.key) as CommandLog;
         say(`rep ${rep}/${o.reps}: ${res.label}`);
         try {
           const v = await setupVariant(res.key, { tmp, tapcopy: o.tapcopy, log, say, baseline });
-          if ('na' in v) { res.na = v.na; say(`  ${v.na}`); continue; }
+          if ('na' in v) {
+            res.na = v.na;
+            say(`  ${v.na}`);
+            continue;
+          }
           let finished = false;
           try {
             await checkPath(v.targets);
@@ -148,7 +192,8 @@ async function macro(o: Options, baseline: BaselineTree | null, say: (s: string)
 
 function machineMarkdown(m: Machine, baseline: BaselineTree | null): string {
   return [
-    '| | |', '|---|---|',
+    '| | |',
+    '|---|---|',
     `| CPU | ${m.cpuModel} |`,
     `| nproc | ${m.nproc} |`,
     `| memory | ${m.memory} |`,
@@ -161,24 +206,44 @@ function machineMarkdown(m: Machine, baseline: BaselineTree | null): string {
   ].join('\n');
 }
 
-function report(o: Options, m: Machine, baseline: BaselineTree | null, started: Date, secs: number, micros: MicroResult[], results: VariantResult[]): string {
+function report(
+  o: Options,
+  m: Machine,
+  baseline: BaselineTree | null,
+  started: Date,
+  secs: number,
+  micros: MicroResult[],
+  results: VariantResult[],
+): string {
   const out: string[] = [];
   const trees = baseline !== null ? `${m.git} vs baseline ${baseline.git}` : m.git;
-  out.push(`# tapvs benchmark ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${trees})${o.quick ? ' — quick' : ''}`, '');
-  out.push(`Command: \`${o.commandLine}\` — ${o.reps} repetition(s), loads of ${o.seconds} s, ping -c ${o.pingCount}; took ${Math.round(secs)} s.`, '');
+  out.push(
+    `# tapvs benchmark ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${trees})${o.quick ? ' — quick' : ''}`,
+    '',
+  );
+  out.push(
+    `Command: \`${o.commandLine}\` — ${o.reps} repetition(s), loads of ${o.seconds} s, ping -c ${o.pingCount}; took ${Math.round(secs)} s.`,
+    '',
+  );
   out.push(machineMarkdown(m, baseline), '');
   if (results.length > 0) {
     out.push('## Lab (textbook LVS-NAT topology, everything in namespaces on this machine)', '');
-    out.push('Every variant gets a freshly built lab (client, tapvs-dir with the two bridges, RS1, RS2); repetitions are interleaved across variants.', '');
+    out.push(
+      'Every variant gets a freshly built lab (client, tapvs-dir with the two bridges, RS1, RS2); repetitions are interleaved across variants.',
+      '',
+    );
     out.push('| variant | what |', '|---|---|', ...results.map((r) => `| ${r.label} | ${r.what} |`), '');
-    out.push([
-      'Measurements (from tapvs-client): iperf3 to :5201 (`-t S -J`, `-P 4`, `-R`; receiver-side Gbit/s);',
-      'new connections/s = two `wrk -t1 -c25 -dSs --timeout 2s -H "Connection: close"` side by side, requests/s summed',
-      '(to the VIP twice, or to RS1 and RS2 for the variants without NAT); `ping -c N -i 0.01 -q` to the VIP (answered by the',
-      'director: tapvsd itself, or the kernel of tapvs-dir) or to RS1 (no-NAT variants); small UDP frames = `bench/c/udpblast`',
-      '(sendmmsg, 18-byte payload = 60-byte Ethernet frames) from the client to :9000 for S s, datagrams counted at both real',
-      'servers / S; "ping RS1 routed" = ping RS1 through the director acting as a router (client route via the VIP, no NAT).',
-    ].join('\n'), '');
+    out.push(
+      [
+        'Measurements (from tapvs-client): iperf3 to :5201 (`-t S -J`, `-P 4`, `-R`; receiver-side Gbit/s);',
+        'new connections/s = two `wrk -t1 -c25 -dSs --timeout 2s -H "Connection: close"` side by side, requests/s summed',
+        '(to the VIP twice, or to RS1 and RS2 for the variants without NAT); `ping -c N -i 0.01 -q` to the VIP (answered by the',
+        'director: tapvsd itself, or the kernel of tapvs-dir) or to RS1 (no-NAT variants); small UDP frames = `bench/c/udpblast`',
+        '(sendmmsg, 18-byte payload = 60-byte Ethernet frames) from the client to :9000 for S s, datagrams counted at both real',
+        'servers / S; "ping RS1 routed" = ping RS1 through the director acting as a router (client route via the VIP, no NAT).',
+      ].join('\n'),
+      '',
+    );
     out.push(macroMarkdown(results, o.reps), '');
   }
   if (micros.length > 0) {
@@ -186,7 +251,10 @@ function report(o: Options, m: Machine, baseline: BaselineTree | null, started: 
   }
   if (results.length > 0) {
     out.push('## Exact commands (first repetition of each variant)', '');
-    out.push(`HAProxy runs with nbthread ${HAPROXY_THREADS}. Addresses: client ${LAB.client}, VIP ${LAB.vip}, DIP ${LAB.dip}, RS1 ${LAB.rs1}, RS2 ${LAB.rs2}.`, '');
+    out.push(
+      `HAProxy runs with nbthread ${HAPROXY_THREADS}. Addresses: client ${LAB.client}, VIP ${LAB.vip}, DIP ${LAB.dip}, RS1 ${LAB.rs1}, RS2 ${LAB.rs2}.`,
+      '',
+    );
     for (const r of results) {
       if (r.commands.length === 0) continue;
       out.push(`<details><summary>${r.label}</summary>`, '', '```sh', ...r.commands, '```', '', '</details>', '');
@@ -205,10 +273,14 @@ function resultPath(o: Options, m: Machine, baseline: BaselineTree | null, start
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2), REPO);
-  if (o.macro && process.getuid?.() !== 0) throw new Error('the lab benchmarks need root (network namespaces, TAP devices); --skip-macro runs the rest');
-  for (const bin of [o.tapcopy, o.udpblast]) if (o.macro && !existsSync(bin)) throw new Error(`${bin} is missing (bench/run.mjs compiles bench/c/*.c)`);
+  if (o.macro && process.getuid?.() !== 0)
+    throw new Error('the lab benchmarks need root (network namespaces, TAP devices); --skip-macro runs the rest');
+  for (const bin of [o.tapcopy, o.udpblast])
+    if (o.macro && !existsSync(bin)) throw new Error(`${bin} is missing (bench/run.mjs compiles bench/c/*.c)`);
   const baseline = o.baseline !== null ? await openBaseline(o.baseline, o.macro) : null;
-  const say = (s: string): void => { process.stderr.write(`${s}\n`); };
+  const say = (s: string): void => {
+    process.stderr.write(`${s}\n`);
+  };
   const started = new Date();
   const deadline = Date.now() + RUN_DEADLINE_MS;
   const m = await describeMachine(REPO);
@@ -233,7 +305,8 @@ async function main(): Promise<void> {
     const secs = (Date.now() - started.getTime()) / 1000;
     const md = report(o, m, baseline, started, secs, micros, results);
     process.stdout.write(`${md}\n`);
-    if (o.json !== null) writeFileSync(o.json, JSON.stringify({ machine: m, baseline, options: o, micros, results }, null, 2));
+    if (o.json !== null)
+      writeFileSync(o.json, JSON.stringify({ machine: m, baseline, options: o, micros, results }, null, 2));
     if (o.save) {
       mkdirSync(o.out, { recursive: true });
       const p = resultPath(o, m, baseline, started);

@@ -4,7 +4,7 @@
  * timeout) and runs from the client namespace towards the targets a variant names.
  */
 import { LAB, nsExec } from '../../lab/lab-lib.js';
-import { CommandLog, cpuSample, shellLine, sleep, startInNs, stopStarted, type CpuUse } from './sys.js';
+import { type CommandLog, type CpuUse, cpuSample, shellLine, sleep, startInNs, stopStarted } from './sys.js';
 
 export type MetricKey = 'tcp1' | 'tcp4' | 'tcpR' | 'conns' | 'ping' | 'udp' | 'pingRouted';
 
@@ -48,10 +48,20 @@ function client(ctx: MeasureContext, cmd: string, args: string[], timeoutMs: num
   return nsExec(LAB.ns.client, cmd, args, { timeoutMs });
 }
 
-interface IperfSum { bits_per_second: number; bytes: number; seconds: number; retransmits?: number }
+interface IperfSum {
+  bits_per_second: number;
+  bytes: number;
+  seconds: number;
+  retransmits?: number;
+}
 
 /** iperf3 TCP: receiver-side bits/s (end.sum_received). */
-export async function iperfTcp(ctx: MeasureContext, t: Targets, d: Durations, mode: 'tcp1' | 'tcp4' | 'tcpR'): Promise<Sample> {
+export async function iperfTcp(
+  ctx: MeasureContext,
+  t: Targets,
+  d: Durations,
+  mode: 'tcp1' | 'tcp4' | 'tcpR',
+): Promise<Sample> {
   const args = ['-c', t.iperf, '-p', String(LAB.iperfPort), '-t', String(d.seconds), '-J', '--connect-timeout', '3000'];
   if (mode === 'tcp4') args.push('-P', '4');
   if (mode === 'tcpR') args.push('-R');
@@ -59,12 +69,22 @@ export async function iperfTcp(ctx: MeasureContext, t: Targets, d: Durations, mo
   const r = await client(ctx, 'iperf3', args, (d.seconds + 20) * 1000);
   const cpu = done();
   let j: { error?: string; end?: { sum_received?: IperfSum; sum_sent?: IperfSum } };
-  try { j = JSON.parse(r.stdout) as typeof j; } catch { throw new Error(`iperf3 ${args.join(' ')}: no JSON (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}`); }
+  try {
+    j = JSON.parse(r.stdout) as typeof j;
+  } catch {
+    throw new Error(
+      `iperf3 ${args.join(' ')}: no JSON (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}`,
+    );
+  }
   if (j.error !== undefined) throw new Error(`iperf3 ${args.join(' ')}: ${j.error}`);
   const rx = j.end?.sum_received;
   if (rx === undefined) throw new Error(`iperf3 ${args.join(' ')}: no end.sum_received`);
   const retr = j.end?.sum_sent?.retransmits;
-  return { value: rx.bits_per_second / 1e9, cpu, ...(retr !== undefined && retr > 0 ? { note: `${retr} retransmits` } : {}) };
+  return {
+    value: rx.bits_per_second / 1e9,
+    cpu,
+    ...(retr !== undefined && retr > 0 ? { note: `${retr} retransmits` } : {}),
+  };
 }
 
 /**
@@ -73,7 +93,16 @@ export async function iperfTcp(ctx: MeasureContext, t: Targets, d: Durations, mo
  * -t2 -c50 so the variants without a VIP can aim one at RS1 and one at RS2 with the same load.
  */
 export async function wrkConns(ctx: MeasureContext, t: Targets, d: Durations): Promise<Sample> {
-  const mk = (url: string): string[] => ['-t1', '-c25', `-d${d.seconds}s`, '--timeout', '2s', '-H', 'Connection: close', url];
+  const mk = (url: string): string[] => [
+    '-t1',
+    '-c25',
+    `-d${d.seconds}s`,
+    '--timeout',
+    '2s',
+    '-H',
+    'Connection: close',
+    url,
+  ];
   const done = cpuSample(t.directorPid);
   const rs = await Promise.all(t.http.map((u) => client(ctx, 'wrk', mk(u), (d.seconds + 20) * 1000)));
   const cpu = done();
@@ -81,7 +110,10 @@ export async function wrkConns(ctx: MeasureContext, t: Targets, d: Durations): P
   const notes: string[] = [];
   for (const r of rs) {
     const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
-    if (r.code !== 0 || m === null) throw new Error(`wrk failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stdout.trim()} ${r.stderr.trim()}`);
+    if (r.code !== 0 || m === null)
+      throw new Error(
+        `wrk failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stdout.trim()} ${r.stderr.trim()}`,
+      );
     rate += Number(m[1]);
     const se = /Socket errors: (.+)/.exec(r.stdout);
     if (se !== null) notes.push(`socket errors: ${se[1]}`);
@@ -92,7 +124,12 @@ export async function wrkConns(ctx: MeasureContext, t: Targets, d: Durations): P
 }
 
 /** ping -c N -i 0.01 -q: average RTT in ms. */
-export async function pingRtt(ctx: MeasureContext, target: string, directorPid: number | null, d: Durations): Promise<Sample> {
+export async function pingRtt(
+  ctx: MeasureContext,
+  target: string,
+  directorPid: number | null,
+  d: Durations,
+): Promise<Sample> {
   const args = ['-c', String(d.pingCount), '-i', '0.01', '-q', '-W', '1', target];
   const done = cpuSample(directorPid);
   const r = await client(ctx, 'ping', args, 30_000);
@@ -120,23 +157,36 @@ export async function udpRate(ctx: MeasureContext, t: Targets, d: Durations): Pr
   try {
     const deadline = Date.now() + 5000;
     while (!recvs.every((r) => r.output().includes('udpblast: ready'))) {
-      if (Date.now() > deadline) throw new Error(`udpblast recv did not start: ${recvs.map((r) => r.output()).join(' ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`udpblast recv did not start: ${recvs.map((r) => r.output()).join(' ')}`);
       await sleep(20);
     }
     const done = cpuSample(t.directorPid);
-    const s = await client(ctx, ctx.udpblast, ['send', t.udp, String(UDP_PORT), String(d.seconds)], (d.seconds + 10) * 1000);
+    const s = await client(
+      ctx,
+      ctx.udpblast,
+      ['send', t.udp, String(UDP_PORT), String(d.seconds)],
+      (d.seconds + 10) * 1000,
+    );
     const cpu = done();
     const sent = JSON.parse(s.stdout) as { sent: number; errors: number; seconds: number };
     await sleep(1000); // what is still in flight (queues are short)
     await Promise.all(recvs.map((r) => stopStarted(r)));
     let received = 0;
     for (const r of recvs) {
-      const line = r.output().split('\n').find((l) => l.startsWith('{"received"'));
+      const line = r
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('{"received"'));
       if (line === undefined) throw new Error(`udpblast recv printed no count: ${r.output()}`);
       received += (JSON.parse(line) as { received: number }).received;
     }
     const lossPct = sent.sent > 0 ? 100 * (1 - received / sent.sent) : 0;
-    return { value: received / sent.seconds, cpu, note: `sent ${Math.round(sent.sent / sent.seconds)}/s, ${lossPct.toFixed(1)}% lost` };
+    return {
+      value: received / sent.seconds,
+      cpu,
+      note: `sent ${Math.round(sent.sent / sent.seconds)}/s, ${lossPct.toFixed(1)}% lost`,
+    };
   } finally {
     await Promise.all(recvs.map((r) => stopStarted(r)));
   }

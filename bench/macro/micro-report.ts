@@ -8,10 +8,18 @@
 import type { MicroResult, MicroRun, TreeName } from './micro.js';
 import { stat } from './report.js';
 
-interface Table { readonly head: readonly string[]; readonly rows: readonly (readonly string[])[] }
+interface Table {
+  readonly head: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
 
 function cellsOf(line: string): string[] {
-  return line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim());
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((c) => c.trim());
 }
 
 /** The markdown tables in a script's output: a header row, a |---| row, then data rows. */
@@ -30,7 +38,10 @@ export function parseTables(text: string): Table[] {
 }
 
 /** One figure over the repetitions: its values and the most decimals the script printed. */
-interface Figure { values: number[]; decimals: number }
+interface Figure {
+  values: number[];
+  decimals: number;
+}
 
 /** Table header → row label → column → figure, over all runs of one tree. */
 type Figures = Map<string, Map<string, Map<string, Figure>>>;
@@ -61,7 +72,7 @@ function collect(runs: readonly MicroRun[], tree: TreeName, figures: RegExp): Fi
 }
 
 function median(f: Figure | undefined): number {
-  return f === undefined ? Number.NaN : stat(f.values)?.median ?? Number.NaN;
+  return f === undefined ? Number.NaN : (stat(f.values)?.median ?? Number.NaN);
 }
 
 function figureCell(f: Figure | undefined): string {
@@ -77,16 +88,25 @@ function comparison(r: MicroResult): string[] {
   const base = collect(r.runs, 'baseline', r.figures);
   const out: string[] = [];
   for (const [head, rows] of cur) {
-    const cols = head.split('|').slice(1).filter((c) => r.figures.test(c));
+    const cols = head
+      .split('|')
+      .slice(1)
+      .filter((c) => r.figures.test(c));
     if (cols.length === 0) continue;
-    out.push(`| ${head.split('|')[0]} | ${cols.map((c) => `${c}: baseline | current | current/baseline`).join(' | ')} |`);
+    out.push(
+      `| ${head.split('|')[0]} | ${cols.map((c) => `${c}: baseline | current | current/baseline`).join(' | ')} |`,
+    );
     out.push(`|---|${cols.map(() => '---:|---:|---:').join('|')}|`);
     for (const [label, byCol] of rows) {
       const baseRow = base.get(head)?.get(label);
-      out.push(`| ${label} | ${cols.map((c) => {
-        const ratio = median(byCol.get(c)) / median(baseRow?.get(c));
-        return `${figureCell(baseRow?.get(c))} | ${figureCell(byCol.get(c))} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '—'}`;
-      }).join(' | ')} |`);
+      out.push(
+        `| ${label} | ${cols
+          .map((c) => {
+            const ratio = median(byCol.get(c)) / median(baseRow?.get(c));
+            return `${figureCell(baseRow?.get(c))} | ${figureCell(byCol.get(c))} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '—'}`;
+          })
+          .join(' | ')} |`,
+      );
     }
     out.push('');
   }
@@ -94,12 +114,19 @@ function comparison(r: MicroResult): string[] {
 }
 
 /** The section's body. `baseline` describes the baseline tree, or is null for a run without one. */
-export function microMarkdown(results: readonly MicroResult[], baseline: { git: string; dir: string } | null, reps: number): string {
+export function microMarkdown(
+  results: readonly MicroResult[],
+  baseline: { git: string; dir: string } | null,
+  reps: number,
+): string {
   const out: string[] = [];
   if (baseline !== null) {
-    out.push(`Each script ran from both trees, ${reps} time(s), interleaved (ours first in odd repetitions, the baseline's ` +
-      `(${baseline.git}, ${baseline.dir}) first in even ones). Figures are medians (min–max); every figure compared is a cost ` +
-      '(ns, bytes), so current/baseline below 1 is better.', '');
+    out.push(
+      `Each script ran from both trees, ${reps} time(s), interleaved (ours first in odd repetitions, the baseline's ` +
+        `(${baseline.git}, ${baseline.dir}) first in even ones). Figures are medians (min–max); every figure compared is a cost ` +
+        '(ns, bytes), so current/baseline below 1 is better.',
+      '',
+    );
   }
   for (const r of results) {
     out.push(`### ${r.title}`, '', `\`${r.command}\`${baseline !== null ? ' (in each tree)' : ''}`, '');
@@ -109,7 +136,14 @@ export function microMarkdown(results: readonly MicroResult[], baseline: { git: 
     }
     out.push(...comparison(r));
     for (const run of r.runs) {
-      out.push(`<details><summary>rep ${run.rep}, ${run.tree}${run.ok ? '' : ' (no figures)'}</summary>`, '', run.output, '', '</details>', '');
+      out.push(
+        `<details><summary>rep ${run.rep}, ${run.tree}${run.ok ? '' : ' (no figures)'}</summary>`,
+        '',
+        run.output,
+        '',
+        '</details>',
+        '',
+      );
     }
   }
   return out.join('\n');

@@ -39,12 +39,21 @@ const RUN_TIMEOUT_MS = 5 * 60_000;
 
 export function microJobs(quick: boolean): MicroJob[] {
   return [
-    { title: 'NAT fast path (parse, look up, rewrite, checksum, route, queue), loopback links',
-      args: ['dist/bench/micro/fastpath.js', quick ? '1000000' : '5000000', '1000'], figures: /^ns\// },
-    { title: 'Connection table at 1,000,000 entries',
-      args: ['--expose-gc', 'dist/bench/micro/conntable.js', '1000000'], figures: /^ns\/op$|^bytes$/ },
-    { title: 'Scheduler decision cost at 2 / 64 / 1024 dests',
-      args: ['dist/bench/micro/sched.js', quick ? '100000' : '500000'], figures: /ns\/dec$/ },
+    {
+      title: 'NAT fast path (parse, look up, rewrite, checksum, route, queue), loopback links',
+      args: ['dist/bench/micro/fastpath.js', quick ? '1000000' : '5000000', '1000'],
+      figures: /^ns\//,
+    },
+    {
+      title: 'Connection table at 1,000,000 entries',
+      args: ['--expose-gc', 'dist/bench/micro/conntable.js', '1000000'],
+      figures: /^ns\/op$|^bytes$/,
+    },
+    {
+      title: 'Scheduler decision cost at 2 / 64 / 1024 dests',
+      args: ['dist/bench/micro/sched.js', quick ? '100000' : '500000'],
+      figures: /ns\/dec$/,
+    },
   ];
 }
 
@@ -52,14 +61,26 @@ function runNode(cwd: string, args: readonly string[]): Promise<{ output: string
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-    const t = setTimeout(() => { out += `\n(killed after ${RUN_TIMEOUT_MS / 1000} s)`; child.kill('SIGKILL'); }, RUN_TIMEOUT_MS);
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const t = setTimeout(() => {
+      out += `\n(killed after ${RUN_TIMEOUT_MS / 1000} s)`;
+      child.kill('SIGKILL');
+    }, RUN_TIMEOUT_MS);
     child.on('close', (code) => {
       clearTimeout(t);
-      resolve(code === 0 ? { output: out.trimEnd(), ok: true } : { output: `${out.trimEnd()}\n(exit ${code})`, ok: false });
+      resolve(
+        code === 0 ? { output: out.trimEnd(), ok: true } : { output: `${out.trimEnd()}\n(exit ${code})`, ok: false },
+      );
     });
-    child.on('error', (e) => { clearTimeout(t); resolve({ output: `failed to start: ${e.message}`, ok: false }); });
+    child.on('error', (e) => {
+      clearTimeout(t);
+      resolve({ output: `failed to start: ${e.message}`, ok: false });
+    });
   });
 }
 
@@ -67,22 +88,39 @@ function runNode(cwd: string, args: readonly string[]): Promise<{ output: string
  * Runs every job: once from `current` alone, or `reps` times from both trees when `baseline` is
  * given (a directory like `current`).
  */
-export async function runMicros(jobs: readonly MicroJob[], current: string, baseline: string | null, reps: number, say: (s: string) => void): Promise<MicroResult[]> {
+export async function runMicros(
+  jobs: readonly MicroJob[],
+  current: string,
+  baseline: string | null,
+  reps: number,
+  say: (s: string) => void,
+): Promise<MicroResult[]> {
   const roots: Record<TreeName, string | null> = { current, baseline };
-  const results: MicroResult[] = jobs.map((j) => ({ title: j.title, command: `node ${j.args.join(' ')}`, figures: j.figures, runs: [] }));
+  const results: MicroResult[] = jobs.map((j) => ({
+    title: j.title,
+    command: `node ${j.args.join(' ')}`,
+    figures: j.figures,
+    runs: [],
+  }));
   const rounds = baseline === null ? 1 : reps;
   for (let rep = 1; rep <= rounds; rep++) {
-    const order: TreeName[] = baseline === null ? ['current'] : rep % 2 === 1 ? ['current', 'baseline'] : ['baseline', 'current'];
+    const order: TreeName[] =
+      baseline === null ? ['current'] : rep % 2 === 1 ? ['current', 'baseline'] : ['baseline', 'current'];
     for (const [i, job] of jobs.entries()) {
       const script = job.args.find((a) => a.endsWith('.js')) ?? '';
       for (const tree of order) {
         const root = roots[tree] as string;
         if (!existsSync(join(root, script))) {
-          results[i].runs.push({ tree, rep, output: `(${script} is not in the ${tree} tree's build: skipped)`, ok: false });
+          results[i].runs.push({
+            tree,
+            rep,
+            output: `(${script} is not in the ${tree} tree's build: skipped)`,
+            ok: false,
+          });
           continue;
         }
         say(`micro${rounds > 1 ? ` rep ${rep}/${rounds}` : ''}: ${tree}: ${results[i].command}`);
-        results[i].runs.push({ tree, rep, ...await runNode(root, job.args) });
+        results[i].runs.push({ tree, rep, ...(await runNode(root, job.args)) });
       }
     }
   }

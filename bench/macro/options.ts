@@ -29,13 +29,23 @@ export interface Options {
 
 export function parseArgs(argv: readonly string[], repo: string): Options {
   const o: Options = {
-    quick: false, reps: 3, seconds: 5, pingCount: 50, only: null, micro: true, macro: true,
-    out: join(repo, 'bench', 'results'), save: true, json: null,
-    tapcopy: join(repo, 'dist', 'bench', 'c', 'tapcopy'), udpblast: join(repo, 'dist', 'bench', 'c', 'udpblast'),
+    quick: false,
+    reps: 3,
+    seconds: 5,
+    pingCount: 50,
+    only: null,
+    micro: true,
+    macro: true,
+    out: join(repo, 'bench', 'results'),
+    save: true,
+    json: null,
+    tapcopy: join(repo, 'dist', 'bench', 'c', 'tapcopy'),
+    udpblast: join(repo, 'dist', 'bench', 'c', 'udpblast'),
     baseline: null,
-    commandLine: process.env['TAPVS_BENCH_COMMAND'] ?? `node dist/bench/macro/main.js ${argv.join(' ')}`,
+    commandLine: process.env.TAPVS_BENCH_COMMAND ?? `node dist/bench/macro/main.js ${argv.join(' ')}`,
   };
-  let repsGiven = false, secondsGiven = false;
+  let repsGiven = false,
+    secondsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -44,24 +54,53 @@ export function parseArgs(argv: readonly string[], repo: string): Options {
       return v;
     };
     switch (a) {
-      case '--quick': o.quick = true; break;
-      case '--reps': o.reps = Number(val()); repsGiven = true; break;
-      case '--seconds': o.seconds = Number(val()); secondsGiven = true; break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--reps':
+        o.reps = Number(val());
+        repsGiven = true;
+        break;
+      case '--seconds':
+        o.seconds = Number(val());
+        secondsGiven = true;
+        break;
       case '--only': {
         const keys = val().split(',');
-        for (const k of keys) if (!VARIANTS.some((v) => v.key === k)) throw new Error(`--only: unknown variant ${k} (${VARIANTS.map((v) => v.key).join(', ')}; the -base variants come with --baseline)`);
+        for (const k of keys)
+          if (!VARIANTS.some((v) => v.key === k))
+            throw new Error(
+              `--only: unknown variant ${k} (${VARIANTS.map((v) => v.key).join(', ')}; the -base variants come with --baseline)`,
+            );
         o.only = keys as VariantKey[];
         break;
       }
-      case '--skip-micro': o.micro = false; break;
-      case '--skip-macro': o.macro = false; break;
-      case '--out': o.out = val(); break;
-      case '--no-save': o.save = false; break;
-      case '--json': o.json = val(); break;
-      case '--tapcopy': o.tapcopy = val(); break;
-      case '--udpblast': o.udpblast = val(); break;
-      case '--baseline': o.baseline = val(); break;
-      default: throw new Error(`unknown option ${a}`);
+      case '--skip-micro':
+        o.micro = false;
+        break;
+      case '--skip-macro':
+        o.macro = false;
+        break;
+      case '--out':
+        o.out = val();
+        break;
+      case '--no-save':
+        o.save = false;
+        break;
+      case '--json':
+        o.json = val();
+        break;
+      case '--tapcopy':
+        o.tapcopy = val();
+        break;
+      case '--udpblast':
+        o.udpblast = val();
+        break;
+      case '--baseline':
+        o.baseline = val();
+        break;
+      default:
+        throw new Error(`unknown option ${a}`);
     }
   }
   if (o.quick) {

@@ -2,11 +2,18 @@
  * Medians, ranges, ratios against the kernel NAT row, the issue-7 targets, and the markdown.
  * With --baseline, also current/baseline ratios: each baseline variant against its current twin.
  */
-import type { CpuUse } from './sys.js';
+
 import type { MetricKey, Sample } from './measure.js';
+import type { CpuUse } from './sys.js';
 import { twinOf, type VariantKey } from './variants.js';
 
-export const METRICS: readonly { key: MetricKey; head: string; unit: string; digits: number; lowerIsBetter: boolean }[] = [
+export const METRICS: readonly {
+  key: MetricKey;
+  head: string;
+  unit: string;
+  digits: number;
+  lowerIsBetter: boolean;
+}[] = [
   { key: 'tcp1', head: 'iperf3 1 stream', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
   { key: 'tcp4', head: 'iperf3 -P 4', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
   { key: 'tcpR', head: 'iperf3 -R', unit: 'Gbit/s', digits: 2, lowerIsBetter: false },
@@ -34,7 +41,12 @@ export interface VariantResult {
   readonly commands: string[];
 }
 
-export interface Stat { median: number; min: number; max: number; n: number }
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 
 export function stat(xs: readonly number[]): Stat | null {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -86,9 +98,13 @@ function cpuStat(v: VariantResult, k: MetricKey, f: (c: CpuUse) => number): stri
 }
 
 export interface Target {
-  what: string; metric: MetricKey; op: '>=' | '<='; want: number;
+  what: string;
+  metric: MetricKey;
+  op: '>=' | '<=';
+  want: number;
   /** The reference variant; `vsPlain` instead for the tapvsd --no-offload column when given. */
-  vs: VariantKey; vsPlain?: VariantKey;
+  vs: VariantKey;
+  vsPlain?: VariantKey;
 }
 
 /**
@@ -103,7 +119,14 @@ export const TARGETS: readonly Target[] = [
   { what: 'new connections/s >= 0.9 x kernel NAT', metric: 'conns', vs: 'nft', op: '>=', want: 0.9 },
   { what: 'new connections/s >= 1.3 x HAProxy', metric: 'conns', vs: 'haproxy', op: '>=', want: 1.3 },
   { what: 'ping RTT through the VIP <= 2.5 x kernel NAT', metric: 'ping', vs: 'nft', op: '<=', want: 2.5 },
-  { what: 'small frames >= 0.9 x the C TAP copy loop (vnet_hdr / plain)', metric: 'udp', vs: 'tapcopy-vnet', vsPlain: 'tapcopy', op: '>=', want: 0.9 },
+  {
+    what: 'small frames >= 0.9 x the C TAP copy loop (vnet_hdr / plain)',
+    metric: 'udp',
+    vs: 'tapcopy-vnet',
+    vsPlain: 'tapcopy',
+    op: '>=',
+    want: 0.9,
+  },
 ];
 
 export function macroMarkdown(results: readonly VariantResult[], reps: number): string {
@@ -113,8 +136,14 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
   out.push(`| variant | ${METRICS.map((m) => `${m.head} (${m.unit})`).join(' | ')} |`);
   out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
   for (const r of results) {
-    if (r.na !== undefined) { out.push(`| ${r.label} | ${METRICS.map(() => r.na).join(' | ')} |`); continue; }
-    if (Object.keys(r.metrics).length === 0) { out.push(`| ${r.label} | ${METRICS.map(() => 'failed (see notes)').join(' | ')} |`); continue; }
+    if (r.na !== undefined) {
+      out.push(`| ${r.label} | ${METRICS.map(() => r.na).join(' | ')} |`);
+      continue;
+    }
+    if (Object.keys(r.metrics).length === 0) {
+      out.push(`| ${r.label} | ${METRICS.map(() => 'failed (see notes)').join(' | ')} |`);
+      continue;
+    }
     out.push(`| ${r.label} | ${METRICS.map((m) => cell(r.metrics[m.key], m.digits)).join(' | ')} |`);
   }
 
@@ -125,27 +154,45 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
   out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
   for (const r of results) {
     if (r.na !== undefined) continue;
-    out.push(`| ${r.label} | ${METRICS.map((m) => ratioCell(medianOf(r, m.key) / medianOf(base, m.key))).join(' | ')} |`);
+    out.push(
+      `| ${r.label} | ${METRICS.map((m) => ratioCell(medianOf(r, m.key) / medianOf(base, m.key))).join(' | ')} |`,
+    );
   }
   const pairs = baselinePairs(results);
   if (pairs.length > 0) {
-    out.push('', '### Current / baseline (ratios of medians in this run; above 1 is better, except ping and RTT where below 1 is better)', '');
+    out.push(
+      '',
+      '### Current / baseline (ratios of medians in this run; above 1 is better, except ping and RTT where below 1 is better)',
+      '',
+    );
     out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} |`);
     out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
     for (const { current, base } of pairs) {
-      out.push(`| ${current.label} | ${METRICS.map((m) => ratioCell(medianOf(current, m.key) / medianOf(base, m.key))).join(' | ')} |`);
+      out.push(
+        `| ${current.label} | ${METRICS.map((m) => ratioCell(medianOf(current, m.key) / medianOf(base, m.key))).join(' | ')} |`,
+      );
     }
   }
   const tv = by.get('tapvsd');
-  if (hap !== undefined && tv !== undefined && Number.isFinite(medianOf(hap, 'tcp1')) && Number.isFinite(medianOf(tv, 'tcp1'))) {
+  if (
+    hap !== undefined &&
+    tv !== undefined &&
+    Number.isFinite(medianOf(hap, 'tcp1')) &&
+    Number.isFinite(medianOf(tv, 'tcp1'))
+  ) {
     const t = tv;
-    out.push('', `tapvsd vs HAProxy: iperf3 1 stream ${(medianOf(t, 'tcp1') / medianOf(hap, 'tcp1')).toFixed(2)}x, ` +
-      `-P 4 ${(medianOf(t, 'tcp4') / medianOf(hap, 'tcp4')).toFixed(2)}x, -R ${(medianOf(t, 'tcpR') / medianOf(hap, 'tcpR')).toFixed(2)}x, ` +
-      `new conn/s ${(medianOf(t, 'conns') / medianOf(hap, 'conns')).toFixed(2)}x.`);
+    out.push(
+      '',
+      `tapvsd vs HAProxy: iperf3 1 stream ${(medianOf(t, 'tcp1') / medianOf(hap, 'tcp1')).toFixed(2)}x, ` +
+        `-P 4 ${(medianOf(t, 'tcp4') / medianOf(hap, 'tcp4')).toFixed(2)}x, -R ${(medianOf(t, 'tcpR') / medianOf(hap, 'tcpR')).toFixed(2)}x, ` +
+        `new conn/s ${(medianOf(t, 'conns') / medianOf(hap, 'conns')).toFixed(2)}x.`,
+    );
   }
 
   out.push('', '### Issue 7 targets (ratios of medians in this run)', '');
-  const contenders = (['tapvsd', 'tapvsd-plain'] as const).map((k) => by.get(k)).filter((r): r is VariantResult => r !== undefined && r.na === undefined);
+  const contenders = (['tapvsd', 'tapvsd-plain'] as const)
+    .map((k) => by.get(k))
+    .filter((r): r is VariantResult => r !== undefined && r.na === undefined);
   const twins = new Map(pairs.map((p) => [p.current.key, p.base]));
   // With a baseline twin, two more columns: the baseline's ratio to the same reference, and ours / the baseline's figure.
   const baseHead = (c: VariantResult): string => (twins.has(c.key) ? ' | baseline ratio | x baseline' : '');
@@ -158,26 +205,37 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
       const a = medianOf(c, t.metric);
       const b = medianOf(by.get(vs), t.metric);
       const ratio = a / b;
-      const met = !Number.isFinite(ratio) ? 'n/a' : (t.op === '>=' ? ratio >= t.want : ratio <= t.want) ? 'yes'
-        : `**no** (${t.op === '>=' ? `${(100 * (1 - ratio / t.want)).toFixed(0)}% short` : `${(100 * (ratio / t.want - 1)).toFixed(0)}% over`})`;
+      const met = !Number.isFinite(ratio)
+        ? 'n/a'
+        : (t.op === '>=' ? ratio >= t.want : ratio <= t.want)
+          ? 'yes'
+          : `**no** (${t.op === '>=' ? `${(100 * (1 - ratio / t.want)).toFixed(0)}% short` : `${(100 * (ratio / t.want - 1)).toFixed(0)}% over`})`;
       const twin = twins.get(c.key);
-      const vsBase = twin === undefined ? ''
-        : ` | ${ratioCell(medianOf(twin, t.metric) / b)} | ${ratioCell(a / medianOf(twin, t.metric))}`;
+      const vsBase =
+        twin === undefined
+          ? ''
+          : ` | ${ratioCell(medianOf(twin, t.metric) / b)} | ${ratioCell(a / medianOf(twin, t.metric))}`;
       return `${fmt(a, m?.digits ?? 2)} | ${fmt(b, m?.digits ?? 2)} ${by.get(vs)?.label ?? vs} | ${ratioCell(ratio)} | ${met}${vsBase}`;
     });
     out.push(`| ${t.what} | ${cols.join(' | ')} |`);
   }
 
-  out.push('', '### CPU during each measurement (medians; director = the tapvsd / haproxy / tapcopy process, % of one core; machine = all cores busy, %)', '');
+  out.push(
+    '',
+    '### CPU during each measurement (medians; director = the tapvsd / haproxy / tapcopy process, % of one core; machine = all cores busy, %)',
+    '',
+  );
   out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} |`);
   out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
   for (const r of results) {
     if (r.na !== undefined) continue;
-    out.push(`| ${r.label} | ${METRICS.map((m) => {
-      const d = cpuStat(r, m.key, (c) => c.directorPct);
-      const mc = cpuStat(r, m.key, (c) => c.machinePct);
-      return d === '—' || d === 'NaN' ? `machine ${mc}` : `dir ${d} / machine ${mc}`;
-    }).join(' | ')} |`);
+    out.push(
+      `| ${r.label} | ${METRICS.map((m) => {
+        const d = cpuStat(r, m.key, (c) => c.directorPct);
+        const mc = cpuStat(r, m.key, (c) => c.machinePct);
+        return d === '—' || d === 'NaN' ? `machine ${mc}` : `dir ${d} / machine ${mc}`;
+      }).join(' | ')} |`,
+    );
   }
 
   const notes: string[] = [];
@@ -193,7 +251,8 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
       for (const e of mr.errors) lines.push(`${m.head} failed: ${e}`);
     }
     lines.push(...r.notes);
-    if (lines.length > 0) notes.push(`- **${r.label}**\n${lines.map((l) => `  - ${l.replace(/\n/g, ' ')}`).join('\n')}`);
+    if (lines.length > 0)
+      notes.push(`- **${r.label}**\n${lines.map((l) => `  - ${l.replace(/\n/g, ' ')}`).join('\n')}`);
   }
   if (notes.length > 0) out.push('', '### Notes per variant', '', ...notes);
   return out.join('\n');

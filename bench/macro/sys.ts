@@ -2,7 +2,7 @@
  * Machine description, CPU sampling and the bookkeeping every macro benchmark shares: the
  * commands it ran (for the results file) and the processes it started (stopped by pid, always).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { run } from '../../lab/lab-lib.js';
@@ -14,10 +14,16 @@ import { run } from '../../lab/lab-lib.js';
 export class CommandLog {
   private readonly lines: string[] = [];
   private enabled = true;
-  add(line: string): void { if (this.enabled) this.lines.push(line); }
+  add(line: string): void {
+    if (this.enabled) this.lines.push(line);
+  }
   /** Stop recording (after the first repetition: later ones repeat the same commands). */
-  freeze(): void { this.enabled = false; }
-  get all(): readonly string[] { return this.lines; }
+  freeze(): void {
+    this.enabled = false;
+  }
+  get all(): readonly string[] {
+    return this.lines;
+  }
 }
 
 /** `ip netns exec NS cmd args` as a shell would show it. */
@@ -47,17 +53,30 @@ export function startInNs(name: string, ns: string, cmd: string, args: readonly 
 }
 
 /** Starts `cmd args` in the background (in our namespace), collecting its output. */
-export function startProcess(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
+export function startProcess(
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Started {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   if (child.pid === undefined) throw new Error(`could not start ${name}`);
   const pid = child.pid;
   let out = '';
-  const cap = (b: Buffer): void => { if (out.length < 1 << 20) out += b.toString('utf8'); };
+  const cap = (b: Buffer): void => {
+    if (out.length < 1 << 20) out += b.toString('utf8');
+  };
   child.stdout?.on('data', cap);
   child.stderr?.on('data', cap);
   const exited = new Promise<number | null>((r) => {
-    child.on('close', (code) => { children.delete(pid); r(code); });
-    child.on('error', () => { children.delete(pid); r(null); });
+    child.on('close', (code) => {
+      children.delete(pid);
+      r(code);
+    });
+    child.on('error', () => {
+      children.delete(pid);
+      r(null);
+    });
   });
   children.set(pid, { name, child });
   return { pid, name, output: () => out, exited };
@@ -66,15 +85,31 @@ export function startProcess(name: string, cmd: string, args: readonly string[],
 /** SIGTERM, wait up to `waitMs`, then SIGKILL. Only this run's own children. */
 export async function stopStarted(s: Started, waitMs = 3000): Promise<void> {
   if (!children.has(s.pid)) return;
-  try { process.kill(s.pid, 'SIGTERM'); } catch { return; }
-  const t = setTimeout(() => { try { process.kill(s.pid, 'SIGKILL'); } catch { /* gone */ } }, waitMs);
+  try {
+    process.kill(s.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(s.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, waitMs);
   await s.exited;
   clearTimeout(t);
 }
 
 /** Last resort on an abort: SIGKILL every child this run still has. */
 export function killAllStarted(): void {
-  for (const pid of children.keys()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of children.keys()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -82,7 +117,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` every 50 ms until it returns true or `timeoutMs` passes. */
-export async function waitUntil(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -174,8 +213,12 @@ export async function gitCommit(repo: string): Promise<string> {
   const sha = head?.code === 0 ? head.stdout.trim() : '';
   if (sha === '') return 'unknown';
   // --no-optional-locks: reading the status must not write .git/index.
-  const dirty = (await run('git', ['--no-optional-locks', '-C', repo, 'status', '--porcelain', '--untracked-files=no'], { timeoutMs: 10_000 })
-    .catch(() => ({ stdout: '' }))).stdout.trim() !== '';
+  const dirty =
+    (
+      await run('git', ['--no-optional-locks', '-C', repo, 'status', '--porcelain', '--untracked-files=no'], {
+        timeoutMs: 10_000,
+      }).catch(() => ({ stdout: '' }))
+    ).stdout.trim() !== '';
   return `${sha}${dirty ? '-dirty' : ''}`;
 }
 

@@ -23,21 +23,45 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB, labUp, nsExec, run } from '../../lab/lab-lib.js';
-import { baselineLabUp, type BaselineTree } from './baseline-tree.js';
-import { UDP_PORT, type Targets } from './measure.js';
-import { CommandLog, shellLine, sleep, startInNs, stopStarted, waitUntil, type Started } from './sys.js';
+import { type BaselineTree, baselineLabUp } from './baseline-tree.js';
+import { type Targets, UDP_PORT } from './measure.js';
+import { type CommandLog, type Started, shellLine, sleep, startInNs, stopStarted, waitUntil } from './sys.js';
 
-export type VariantKey = 'tapvsd' | 'tapvsd-plain' | 'nft' | 'haproxy' | 'routing' | 'tapcopy' | 'tapcopy-vnet'
-  | 'tapvsd-base' | 'tapvsd-plain-base';
+export type VariantKey =
+  | 'tapvsd'
+  | 'tapvsd-plain'
+  | 'nft'
+  | 'haproxy'
+  | 'routing'
+  | 'tapcopy'
+  | 'tapcopy-vnet'
+  | 'tapvsd-base'
+  | 'tapvsd-plain-base';
 
 export const VARIANTS: readonly { key: VariantKey; label: string; what: string }[] = [
-  { key: 'tapvsd', label: 'tapvsd (offloads)', what: 'tapvsd (its default vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)' },
+  {
+    key: 'tapvsd',
+    label: 'tapvsd (offloads)',
+    what: 'tapvsd (its default vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)',
+  },
   { key: 'tapvsd-plain', label: 'tapvsd --no-offload', what: 'tapvsd with plain frames, same rules' },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
-  { key: 'haproxy', label: 'HAProxy (mode tcp)', what: 'HAProxy 2 threads, roundrobin on :80, RS1 on :5201 (TCP only)' },
+  {
+    key: 'haproxy',
+    label: 'HAProxy (mode tcp)',
+    what: 'HAProxy 2 threads, roundrobin on :80, RS1 on :5201 (TCP only)',
+  },
   { key: 'routing', label: 'kernel routing (no NAT)', what: 'tapvs-dir kernel routes client -> RS directly: ceiling' },
-  { key: 'tapcopy', label: 'C TAP copy loop', what: 'bench/c/tapcopy bridging both bridges (one L2): TAP path ceiling' },
-  { key: 'tapcopy-vnet', label: 'C TAP copy loop + vnet_hdr', what: 'tapcopy -v (IFF_VNET_HDR + TUNSETOFFLOAD): offload ceiling' },
+  {
+    key: 'tapcopy',
+    label: 'C TAP copy loop',
+    what: 'bench/c/tapcopy bridging both bridges (one L2): TAP path ceiling',
+  },
+  {
+    key: 'tapcopy-vnet',
+    label: 'C TAP copy loop + vnet_hdr',
+    what: 'tapcopy -v (IFF_VNET_HDR + TUNSETOFFLOAD): offload ceiling',
+  },
 ];
 
 /**
@@ -69,7 +93,9 @@ export interface Running {
   readonly finish: () => Promise<string[]>;
 }
 
-export interface NotApplicable { readonly na: string }
+export interface NotApplicable {
+  readonly na: string;
+}
 
 const HTTP_PORT = LAB.httpPort;
 const IPERF_PORT = LAB.iperfPort;
@@ -87,20 +113,33 @@ function clientL2Addr(): string {
 
 async function sh(ctx: VariantContext, ns: string | null, cmd: string, args: string[], input?: string): Promise<void> {
   ctx.log.add(shellLine(ns, cmd, args) + (input !== undefined ? ` <<'EOF'\n${input.trimEnd()}\nEOF` : ''));
-  const r = ns === null
-    ? await run(cmd, args, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) })
-    : await nsExec(ns, cmd, args, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) });
+  const r =
+    ns === null
+      ? await run(cmd, args, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) })
+      : await nsExec(ns, cmd, args, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) });
   if (r.code !== 0) throw new Error(`${shellLine(ns, cmd, args)}: exit ${r.code}: ${r.stderr.trim()}`);
 }
 
-async function labBase(ctx: VariantContext, director: false): Promise<void>;
+async function labBase(ctx: VariantContext, director: false): Promise<undefined>;
 async function labBase(ctx: VariantContext, director: true, rules: string, extra: string[]): Promise<number>;
-async function labBase(ctx: VariantContext, director: boolean, rules?: string, extra: string[] = []): Promise<number | void> {
+async function labBase(
+  ctx: VariantContext,
+  director: boolean,
+  rules?: string,
+  extra: string[] = [],
+): Promise<number | undefined> {
   const flags = extra.flatMap((a) => ['--tapvsd-arg', a]).join(' ');
-  ctx.log.add(`# lab-lib labUp(${director ? `{ rules: '${rules}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
-    `  (= npm run lab -- up ${director ? `--rules ${rules}${flags !== '' ? ` ${flags}` : ''}` : '--no-director'})`);
-  const info = await labUp({ director, ...(rules !== undefined ? { rules } : {}), tapvsdArgs: extra, readyTimeoutMs: 20_000 });
-  if (director) return info.pids['tapvsd'] ?? -1;
+  ctx.log.add(
+    `# lab-lib labUp(${director ? `{ rules: '${rules}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
+      `  (= npm run lab -- up ${director ? `--rules ${rules}${flags !== '' ? ` ${flags}` : ''}` : '--no-director'})`,
+  );
+  const info = await labUp({
+    director,
+    ...(rules !== undefined ? { rules } : {}),
+    tapvsdArgs: extra,
+    readyTimeoutMs: 20_000,
+  });
+  return director ? (info.pids.tapvsd ?? -1) : undefined;
 }
 
 /** VIP on br-ext and DIP on br-int inside tapvs-dir, ip_forward as asked. */
@@ -196,8 +235,19 @@ function directTargets(directorPid: number | null): Targets {
 }
 
 interface StatusJson {
-  conns: number; tableFull: number; memory: { rss: number }; dropNames: string[];
-  ports: { name: string; rxFrames: number; rxBatches: number; txFrames: number; txDropped: number; arpUnresolvedDrops: number; drops: number[] }[];
+  conns: number;
+  tableFull: number;
+  memory: { rss: number };
+  dropNames: string[];
+  ports: {
+    name: string;
+    rxFrames: number;
+    rxBatches: number;
+    txFrames: number;
+    txDropped: number;
+    arpUnresolvedDrops: number;
+    drops: number[];
+  }[];
 }
 
 /**
@@ -228,17 +278,25 @@ async function tapvsdNotes(tapvsdJs: string): Promise<string[]> {
     const j = JSON.parse(st.stdout) as StatusJson;
     const ports = j.ports.map((p) => {
       const drops = p.drops.map((n, i) => [j.dropNames[i], n] as const).filter(([, n]) => n > 0);
-      return `${p.name}: rx ${p.rxFrames} frames in ${p.rxBatches} batches (${(p.rxFrames / Math.max(1, p.rxBatches)).toFixed(1)}/batch), ` +
+      return (
+        `${p.name}: rx ${p.rxFrames} frames in ${p.rxBatches} batches (${(p.rxFrames / Math.max(1, p.rxBatches)).toFixed(1)}/batch), ` +
         `tx ${p.txFrames}, tx refused ${p.txDropped}, unresolved-ARP drops ${p.arpUnresolvedDrops}, ` +
-        `drops ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(' ')}`;
+        `drops ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(' ')}`
+      );
     });
-    notes.push(`tapvsd status: ${j.conns} conns, table-full ${j.tableFull}, rss ${Math.round(j.memory.rss / 2 ** 20)} MiB; ${ports.join('; ')}`);
+    notes.push(
+      `tapvsd status: ${j.conns} conns, table-full ${j.tableFull}, rss ${Math.round(j.memory.rss / 2 ** 20)} MiB; ${ports.join('; ')}`,
+    );
   } catch {
     notes.push(`tapvsd status failed: ${st.stderr.trim() || st.stdout.trim()}`);
   }
   notes.push(await tapKernelDrops([LAB.tap.ext, LAB.tap.int]));
   let log = '';
-  try { log = readFileSync(LAB.log, 'utf8'); } catch { /* none */ }
+  try {
+    log = readFileSync(LAB.log, 'utf8');
+  } catch {
+    /* none */
+  }
   const bad = log.split('\n').filter((l) => /warn|error|uncaught|unhandled/i.test(l));
   if (bad.length > 0) notes.push(`log: ${bad.length} warning/error lines, first: ${bad.slice(0, 3).join(' | ')}`);
   return notes;
@@ -251,15 +309,20 @@ async function tapvsdHasNoOffload(tapvsdJs: string): Promise<boolean> {
 }
 
 /** tapvsd from our tree (`baseline` null) or from the baseline tree, through that tree's lab. */
-async function setupTapvsd(ctx: VariantContext, offload: boolean, baseline: BaselineTree | null): Promise<Running | NotApplicable> {
+async function setupTapvsd(
+  ctx: VariantContext,
+  offload: boolean,
+  baseline: BaselineTree | null,
+): Promise<Running | NotApplicable> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
   ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
   const tapvsdJs = baseline?.tapvsdJs ?? LAB.tapvsdJs;
   // Offloads are tapvsd's default; plain frames need --no-offload (a tapvsd that predates
   // offloads has neither flag and runs plain).
-  const extra = !offload && await tapvsdHasNoOffload(tapvsdJs) ? ['--no-offload'] : [];
-  const pid = baseline === null ? await labBase(ctx, true, rules, extra) : await baselineLabUp(baseline, rules, extra, ctx.log);
+  const extra = !offload && (await tapvsdHasNoOffload(tapvsdJs)) ? ['--no-offload'] : [];
+  const pid =
+    baseline === null ? await labBase(ctx, true, rules, extra) : await baselineLabUp(baseline, rules, extra, ctx.log);
   await clientRouteViaVip(ctx);
   return { targets: vipTargets(pid, true, true), finish: () => tapvsdNotes(tapvsdJs) };
 }
@@ -288,7 +351,8 @@ async function setupHaproxy(ctx: VariantContext): Promise<Running> {
   const hp = startInNs('haproxy', LAB.ns.dir, 'haproxy', ['-f', cfg, '-db']);
   try {
     await waitUntil('haproxy to listen', 10_000, async () => {
-      if ((await Promise.race([hp.exited, sleep(0).then(() => 'running')])) !== 'running') throw new Error(`haproxy exited: ${hp.output()}`);
+      if ((await Promise.race([hp.exited, sleep(0).then(() => 'running')])) !== 'running')
+        throw new Error(`haproxy exited: ${hp.output()}`);
       const r = await nsExec(LAB.ns.dir, 'ss', ['-Htln'], { timeoutMs: 5000 });
       return r.stdout.includes(`${LAB.vip}:${HTTP_PORT}`) && r.stdout.includes(`${LAB.vip}:${IPERF_PORT}`);
     });
@@ -300,7 +364,10 @@ async function setupHaproxy(ctx: VariantContext): Promise<Running> {
     targets: vipTargets(hp.pid, false, false),
     finish: async () => {
       await stopStarted(hp);
-      const out = hp.output().split('\n').filter((l) => /WARNING|ALERT/.test(l));
+      const out = hp
+        .output()
+        .split('\n')
+        .filter((l) => /WARNING|ALERT/.test(l));
       return out.length > 0 ? [`haproxy: ${out.slice(0, 3).join(' | ')}`] : [];
     },
   };
@@ -323,12 +390,19 @@ async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running
   const tc: Started = startInNs('tapcopy', LAB.ns.dir, ctx.tapcopy, args);
   try {
     await waitUntil('tapcopy to create its TAPs', 5000, async () => {
-      if ((await Promise.race([tc.exited, sleep(0).then(() => 'running')])) !== 'running') throw new Error(`tapcopy exited: ${tc.output()}`);
+      if ((await Promise.race([tc.exited, sleep(0).then(() => 'running')])) !== 'running')
+        throw new Error(`tapcopy exited: ${tc.output()}`);
       return tc.output().includes('tapcopy: ready');
     });
     await sh(ctx, LAB.ns.dir, 'ip', ['link', 'set', TAPCOPY_EXT, 'master', LAB.bridge.ext, 'up']);
     await sh(ctx, LAB.ns.dir, 'ip', ['link', 'set', TAPCOPY_INT, 'master', LAB.bridge.int, 'up']);
-    await sh(ctx, LAB.ns.client, 'ip', ['addr', 'add', `${clientL2Addr()}/${LAB.intPrefixLen}`, 'dev', LAB.veth.client.name]);
+    await sh(ctx, LAB.ns.client, 'ip', [
+      'addr',
+      'add',
+      `${clientL2Addr()}/${LAB.intPrefixLen}`,
+      'dev',
+      LAB.veth.client.name,
+    ]);
   } catch (e) {
     await stopStarted(tc);
     throw e;
@@ -338,7 +412,10 @@ async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running
     finish: async () => {
       const drops = await tapKernelDrops([TAPCOPY_EXT, TAPCOPY_INT]);
       await stopStarted(tc);
-      const line = tc.output().split('\n').find((l) => l.includes('frames'));
+      const line = tc
+        .output()
+        .split('\n')
+        .find((l) => l.includes('frames'));
       return [...(line !== undefined ? [line.trim()] : []), drops];
     },
   };
@@ -351,15 +428,24 @@ function needBaseline(ctx: VariantContext): BaselineTree {
 
 export async function setupVariant(key: VariantKey, ctx: VariantContext): Promise<Running | NotApplicable> {
   switch (key) {
-    case 'tapvsd': return setupTapvsd(ctx, true, null);
-    case 'tapvsd-plain': return setupTapvsd(ctx, false, null);
-    case 'tapvsd-base': return setupTapvsd(ctx, true, needBaseline(ctx));
-    case 'tapvsd-plain-base': return setupTapvsd(ctx, false, needBaseline(ctx));
-    case 'nft': return setupNft(ctx);
-    case 'haproxy': return setupHaproxy(ctx);
-    case 'routing': return setupRouting(ctx);
-    case 'tapcopy': return setupTapcopy(ctx, false);
-    case 'tapcopy-vnet': return setupTapcopy(ctx, true);
+    case 'tapvsd':
+      return setupTapvsd(ctx, true, null);
+    case 'tapvsd-plain':
+      return setupTapvsd(ctx, false, null);
+    case 'tapvsd-base':
+      return setupTapvsd(ctx, true, needBaseline(ctx));
+    case 'tapvsd-plain-base':
+      return setupTapvsd(ctx, false, needBaseline(ctx));
+    case 'nft':
+      return setupNft(ctx);
+    case 'haproxy':
+      return setupHaproxy(ctx);
+    case 'routing':
+      return setupRouting(ctx);
+    case 'tapcopy':
+      return setupTapcopy(ctx, false);
+    case 'tapcopy-vnet':
+      return setupTapcopy(ctx, true);
   }
 }
 

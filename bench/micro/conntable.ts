@@ -20,18 +20,25 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const TCP = 6;
-const VIP = (192 << 24 | 168 << 16 | 222 << 8 | 131) | 0;
-const RS = [(192 << 24 | 168 << 16 | 2 << 8 | 129) | 0, (192 << 24 | 168 << 16 | 2 << 8 | 130) | 0];
+const VIP = (192 << 24) | (168 << 16) | (222 << 8) | 131 | 0;
+const RS = [(192 << 24) | (168 << 16) | (2 << 8) | 129 | 0, (192 << 24) | (168 << 16) | (2 << 8) | 130 | 0];
 const PORTS = 50_000;
-const caddrOf = (i: number): number => ((10 << 24) | Math.floor(i / PORTS)) | 0;
+const caddrOf = (i: number): number => (10 << 24) | Math.floor(i / PORTS) | 0;
 const cportOf = (i: number): number => 10_000 + (i % PORTS);
 
 const gc = (globalThis as { gc?: () => void }).gc;
-const settle = (): void => { if (gc !== undefined) { gc(); gc(); } };
+const settle = (): void => {
+  if (gc !== undefined) {
+    gc();
+    gc();
+  }
+};
 const ns = (t0: bigint): number => Number(process.hrtime.bigint() - t0);
 
 let gcs = 0;
-const obs = new PerformanceObserver((l) => { gcs += l.getEntries().length; });
+const obs = new PerformanceObserver((l) => {
+  gcs += l.getEntries().length;
+});
 obs.observe({ entryTypes: ['gc'] });
 
 // A fixed visiting order for lookups (a permutation, built before timing: not part of the cost).
@@ -39,9 +46,13 @@ const order = new Int32Array(N);
 for (let i = 0; i < N; i++) order[i] = i;
 let seed = 0x9e3779b9;
 for (let i = N - 1; i > 0; i--) {
-  seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
   const j = (seed >>> 0) % (i + 1);
-  const t = order[i]; order[i] = order[j]; order[j] = t;
+  const t = order[i];
+  order[i] = order[j];
+  order[j] = t;
 }
 const ids = new Int32Array(N);
 const now0 = 1_000_000;
@@ -53,14 +64,30 @@ settle();
 const m1 = process.memoryUsage();
 const gcBase = gcs;
 
-interface Row { op: string; ns: number; note: string }
+interface Row {
+  op: string;
+  ns: number;
+  note: string;
+}
 const rows: Row[] = [];
 
 // Each phase is a function (not module top-level code, whose variables live in a context).
 function insertAll(): void {
   // Timeouts spread over 1..60 s so expiry walks many wheel slots.
   for (let i = 0; i < N; i++) {
-    const id = table.create(TCP, caddrOf(i), cportOf(i), VIP, 80, RS[i & 1], 80, i & 1, ConnFlag.ACTIVE, 1000 + (i % 60_000), now0);
+    const id = table.create(
+      TCP,
+      caddrOf(i),
+      cportOf(i),
+      VIP,
+      80,
+      RS[i & 1],
+      80,
+      i & 1,
+      ConnFlag.ACTIVE,
+      1000 + (i % 60_000),
+      now0,
+    );
     table.hash(id);
     ids[i] = id;
   }
@@ -95,28 +122,43 @@ function timed(op: string, f: () => string, per = N): void {
   rows.push({ op, ns: ns(t0) / per, note });
 }
 
-timed('insert (create + hash both indexes)', () => { insertAll(); return `${table.count} live`; });
+timed('insert (create + hash both indexes)', () => {
+  insertAll();
+  return `${table.count} live`;
+});
 const rssFull = process.memoryUsage().rss;
 timed('lookup in-key, hit (random order)', () => `${lookupInAll(0)} found`);
 timed('lookup in-key, hit (insertion order: entry arrays hot)', () => `${lookupInSequential()} found`);
 timed('lookup out-key, hit (random order)', () => `${lookupOutAll()} found`);
 timed('lookup in-key, miss (random order)', () => `${lookupInAll(0x00800000)} found (want 0)`);
-timed('re-arm (touch, random order)', () => { touchAll(); return ''; });
+timed('re-arm (touch, random order)', () => {
+  touchAll();
+  return '';
+});
 // Expire: one call that walks the wheel past every deadline (the daemon calls it every 100 ms).
 let expired = 0;
-table.setExpireHook(() => { expired++; return true; });
+table.setExpireHook(() => {
+  expired++;
+  return true;
+});
 {
   const t0 = process.hrtime.bigint();
   table.expire(now0 + 120_000);
-  rows.push({ op: 'expire (wheel walk + unhash + free)', ns: ns(t0) / Math.max(1, expired), note: `${expired} expired, ${table.count} left` });
+  rows.push({
+    op: 'expire (wheel walk + unhash + free)',
+    ns: ns(t0) / Math.max(1, expired),
+    note: `${expired} expired, ${table.count} left`,
+  });
 }
 // The same lookup on a 1,000-entry table (all in cache): what the code costs without misses.
 {
   const small = new ConnTable(1024);
-  for (let i = 0; i < 1000; i++) small.hash(small.create(TCP, caddrOf(i), cportOf(i), VIP, 80, RS[i & 1], 80, 0, 0, 60_000, now0));
+  for (let i = 0; i < 1000; i++)
+    small.hash(small.create(TCP, caddrOf(i), cportOf(i), VIP, 80, RS[i & 1], 80, 0, 0, 60_000, now0));
   const smallLookups = (): number => {
     let found = 0;
-    for (let r = 0; r < 1000; r++) for (let i = 0; i < 1000; i++) if (small.lookupIn(TCP, caddrOf(i), cportOf(i), VIP, 80, false) >= 0) found++;
+    for (let r = 0; r < 1000; r++)
+      for (let i = 0; i < 1000; i++) if (small.lookupIn(TCP, caddrOf(i), cportOf(i), VIP, 80, false) >= 0) found++;
     return found;
   };
   smallLookups();
@@ -139,7 +181,9 @@ const result = {
 if (json) {
   console.log(JSON.stringify(result));
 } else {
-  console.log(`Connection table, ${N.toLocaleString('en-US')} entries (index ${table.indexSize.toLocaleString('en-US')} slots x 2), Node ${process.version}`);
+  console.log(
+    `Connection table, ${N.toLocaleString('en-US')} entries (index ${table.indexSize.toLocaleString('en-US')} slots x 2), Node ${process.version}`,
+  );
   console.log('');
   console.log('| operation | ns/op | |');
   console.log('|---|---:|---|');
@@ -151,5 +195,7 @@ if (json) {
   console.log(`| arrayBuffers delta / entries (new ConnTable(${N})) | ${perEntryAB.toFixed(1)} |`);
   console.log(`| rss delta / entries (new ConnTable + inserting all) | ${perEntryRss.toFixed(1)} |`);
   console.log('');
-  console.log(`GCs during the timed phases: ${timedGcs}${gc === undefined ? ' (run with --expose-gc for settled memory figures)' : ''}`);
+  console.log(
+    `GCs during the timed phases: ${timedGcs}${gc === undefined ? ' (run with --expose-gc for settled memory figures)' : ''}`,
+  );
 }

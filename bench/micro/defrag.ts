@@ -13,7 +13,7 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Defrag, Reassembler } from '../../src/dataplane/defrag.js';
-import { FragmentBuffer, copyBytes, fragmentInto } from '../../src/dataplane/fragment.js';
+import { copyBytes, FragmentBuffer, fragmentInto } from '../../src/dataplane/fragment.js';
 import { checksum } from '../../src/packet/checksum.js';
 
 const target = Number(process.argv[2] ?? 2_000_000);
@@ -21,7 +21,12 @@ const gcFn = (globalThis as { gc?: () => void }).gc;
 
 function rnd(seed: number): () => number {
   let x = seed | 0 || 1;
-  return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
 }
 
 function datagram(total: number, id: number): Uint8Array {
@@ -41,11 +46,20 @@ function datagram(total: number, id: number): Uint8Array {
 }
 
 interface Row {
-  name: string; frags: number; nsAdd: number; nsFrag: number; nsCopy: number; nsLoop: number; gcs: number; heapKiB: number;
+  name: string;
+  frags: number;
+  nsAdd: number;
+  nsFrag: number;
+  nsCopy: number;
+  nsLoop: number;
+  gcs: number;
+  heapKiB: number;
 }
 
 let gcs = 0;
-const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
+const obs = new PerformanceObserver((list) => {
+  gcs += list.getEntries().length;
+});
 obs.observe({ entryTypes: ['gc'] });
 
 function bench(name: string, total: number, mtu: number, shuffled: boolean): Row {
@@ -60,11 +74,18 @@ function bench(name: string, total: number, mtu: number, shuffled: boolean): Row
     fragmentInto(d, 0, d.length, mtu, fb);
     const idx: number[] = [];
     for (let i = first; i < fb.count; i++) idx.push(i);
-    if (shuffled) for (let i = idx.length - 1; i > 0; i--) { const j = rng() % (i + 1); [idx[i], idx[j]] = [idx[j], idx[i]]; }
+    if (shuffled)
+      for (let i = idx.length - 1; i > 0; i--) {
+        const j = rng() % (i + 1);
+        [idx[i], idx[j]] = [idx[j], idx[i]];
+      }
     order.push(...idx);
   }
   const ord = Int32Array.from(order);
-  const n = ord.length, buf = fb.buf, offs = fb.offsets, lens = fb.lengths;
+  const n = ord.length,
+    buf = fb.buf,
+    offs = fb.offsets,
+    lens = fb.lengths;
   const r = new Reassembler();
   const src = datagram(total, 999);
   const out = new FragmentBuffer(total + 2048, 64);
@@ -73,27 +94,37 @@ function bench(name: string, total: number, mtu: number, shuffled: boolean): Row
 
   const runAdd = (rounds: number): number => {
     let done = 0;
-    for (let k = 0; k < rounds; k++) for (let i = 0; i < n; i++) {
-      const f = ord[i];
-      if (r.add(buf, offs[f], lens[f], 0) === Defrag.Complete) done++;
-    }
+    for (let k = 0; k < rounds; k++)
+      for (let i = 0; i < n; i++) {
+        const f = ord[i];
+        if (r.add(buf, offs[f], lens[f], 0) === Defrag.Complete) done++;
+      }
     return done;
   };
   const perDgram = n / 64;
   const fragRounds = per * 64;
   const runFrag = (rounds: number): number => {
     let c = 0;
-    for (let k = 0; k < rounds; k++) { out.reset(); c += fragmentInto(src, 0, total, mtu, out); }
+    for (let k = 0; k < rounds; k++) {
+      out.reset();
+      c += fragmentInto(src, 0, total, mtu, out);
+    }
     return c;
   };
   const runCopy = (rounds: number): number => {
     let x = 0;
-    for (let k = 0; k < rounds; k++) { copyBytes(src, 0, sink, 0, total); x += sink[k & 1023]; }
+    for (let k = 0; k < rounds; k++) {
+      copyBytes(src, 0, sink, 0, total);
+      x += sink[k & 1023];
+    }
     return x;
   };
   const runLoop = (rounds: number): number => {
     let x = 0;
-    for (let k = 0; k < rounds; k++) { for (let i = 0; i < total; i++) sink[i] = src[i]; x += sink[k & 1023]; }
+    for (let k = 0; k < rounds; k++) {
+      for (let i = 0; i < total; i++) sink[i] = src[i];
+      x += sink[k & 1023];
+    }
     return x;
   };
   runAdd(Math.max(2, Math.round(200_000 / n)));
@@ -103,7 +134,10 @@ function bench(name: string, total: number, mtu: number, shuffled: boolean): Row
   if (gcFn !== undefined) gcFn();
   const heap0 = process.memoryUsage().heapUsed;
   const gc0 = gcs;
-  let bestAdd = Infinity, bestFrag = Infinity, bestCopy = Infinity, bestLoop = Infinity;
+  let bestAdd = Infinity,
+    bestFrag = Infinity,
+    bestCopy = Infinity,
+    bestLoop = Infinity;
   for (let round = 0; round < 5; round++) {
     let t = process.hrtime.bigint();
     const done = runAdd(per);
@@ -120,7 +154,16 @@ function bench(name: string, total: number, mtu: number, shuffled: boolean): Row
     bestLoop = Math.min(bestLoop, Number(process.hrtime.bigint() - t) / (fragRounds * perDgram));
   }
   const heap1 = process.memoryUsage().heapUsed;
-  return { name, frags: perDgram, nsAdd: bestAdd, nsFrag: bestFrag, nsCopy: bestCopy, nsLoop: bestLoop, gcs: gcs - gc0, heapKiB: (heap1 - heap0) / 1024 };
+  return {
+    name,
+    frags: perDgram,
+    nsAdd: bestAdd,
+    nsFrag: bestFrag,
+    nsCopy: bestCopy,
+    nsLoop: bestLoop,
+    gcs: gcs - gc0,
+    heapKiB: (heap1 - heap0) / 1024,
+  };
 }
 
 const rows: Row[] = [
@@ -133,9 +176,15 @@ const rows: Row[] = [
 ];
 await new Promise((res) => setTimeout(res, 50));
 obs.disconnect();
-console.log(`node ${process.version}, ~${target} fragments per cell, best of 5${gcFn === undefined ? ' (run with --expose-gc for a clean heap baseline)' : ''}`);
-console.log('| case | frags/dgram | add ns/frag | fragmentInto ns/frag | copyBytes ns/frag (baseline) | byte loop ns/frag | add ÷ copy | frag ÷ copy | GCs | heap growth |');
+console.log(
+  `node ${process.version}, ~${target} fragments per cell, best of 5${gcFn === undefined ? ' (run with --expose-gc for a clean heap baseline)' : ''}`,
+);
+console.log(
+  '| case | frags/dgram | add ns/frag | fragmentInto ns/frag | copyBytes ns/frag (baseline) | byte loop ns/frag | add ÷ copy | frag ÷ copy | GCs | heap growth |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const x of rows) {
-  console.log(`| ${x.name} | ${x.frags} | ${x.nsAdd.toFixed(0)} | ${x.nsFrag.toFixed(0)} | ${x.nsCopy.toFixed(0)} | ${x.nsLoop.toFixed(0)} | ${(x.nsAdd / x.nsCopy).toFixed(2)} | ${(x.nsFrag / x.nsCopy).toFixed(2)} | ${x.gcs} | ${x.heapKiB.toFixed(0)} KiB |`);
+  console.log(
+    `| ${x.name} | ${x.frags} | ${x.nsAdd.toFixed(0)} | ${x.nsFrag.toFixed(0)} | ${x.nsCopy.toFixed(0)} | ${x.nsLoop.toFixed(0)} | ${(x.nsAdd / x.nsCopy).toFixed(2)} | ${(x.nsFrag / x.nsCopy).toFixed(2)} | ${x.gcs} | ${x.heapKiB.toFixed(0)} KiB |`,
+  );
 }

@@ -16,19 +16,25 @@
  */
 import { spawnSync } from 'node:child_process';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Dest } from '../../src/ipvs/dest.js';
-import { FlowKey, Service } from '../../src/ipvs/service.js';
-import { IPPROTO_TCP } from '../../src/packet/ipv4.js';
 import { createScheduler, schedulerNames } from '../../src/ipvs/sched/registry.js';
 import { xorshift32 } from '../../src/ipvs/sched/twos.js';
+import { FlowKey, Service } from '../../src/ipvs/service.js';
+import { IPPROTO_TCP } from '../../src/packet/ipv4.js';
 
 const SIZES = [2, 64, 1024];
 const WARMUP = 200_000;
 const VIP = 0xc000020a | 0;
 
-interface Cell { n: number; ns: number; allocPerDec: number; gcs: number; hits: number }
+interface Cell {
+  n: number;
+  ns: number;
+  allocPerDec: number;
+  gcs: number;
+  hits: number;
+}
 
 /** Start times (performance.now() scale) of every GC seen, to count those inside a timed run. */
 const gcTimes: number[] = [];
@@ -113,9 +119,13 @@ async function main(): Promise<void> {
   console.log(`| sched | ${head} |`);
   console.log(`|---|${SIZES.map(() => '---:|---:|---:').join('|')}|`);
   for (const name of schedulerNames()) {
-    const r = spawnSync(process.execPath, [...process.execArgv, self, '--only', name, String(decisions)],
-      { encoding: 'utf8' });
-    if (r.status !== 0) { console.log(`| ${name} | failed: ${r.stderr.trim()} |`); continue; }
+    const r = spawnSync(process.execPath, [...process.execArgv, self, '--only', name, String(decisions)], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) {
+      console.log(`| ${name} | failed: ${r.stderr.trim()} |`);
+      continue;
+    }
     const cells = JSON.parse(r.stdout) as Cell[];
     const cols = cells.map((c) => `${c.ns.toFixed(1)} | ${c.gcs === 0 ? c.allocPerDec.toFixed(3) : 'n/a'} | ${c.gcs}`);
     console.log(`| ${name} | ${cols.join(' | ')} |`);

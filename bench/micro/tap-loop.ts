@@ -52,10 +52,14 @@ function child(total: number, slots: number): Promise<void> {
       setTimeout(() => {
         const ns = Number(process.hrtime.bigint() - t0) - 50e6;
         const line = {
-          frames: sent, received, rxBatches: b.rxBatches,
+          frames: sent,
+          received,
+          rxBatches: b.rxBatches,
           avgBatch: +(b.rxFrames / Math.max(1, b.rxBatches)).toFixed(1),
-          txDropped: a.txDropped, lost: sent - received,
-          txMfps: +(sent / ns * 1e3).toFixed(3), rxMfps: +(received / ns * 1e3).toFixed(3),
+          txDropped: a.txDropped,
+          lost: sent - received,
+          txMfps: +((sent / ns) * 1e3).toFixed(3),
+          rxMfps: +((received / ns) * 1e3).toFixed(3),
           nsPerFrame: +(ns / Math.max(1, received)).toFixed(0),
         };
         process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -81,8 +85,11 @@ if (scenario !== undefined) {
   const ns = `tapvs-b-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url),
-      String(total), String(slots)], { env: { ...process.env, [CHILD_ENV]: '1' }, stdio: 'inherit' });
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), String(total), String(slots)],
+      { env: { ...process.env, [CHILD_ENV]: '1' }, stdio: 'inherit' },
+    );
     process.exitCode = r.status ?? 1;
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);

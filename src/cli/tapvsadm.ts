@@ -18,16 +18,14 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ErrorCode } from '../errors.js';
-import { isTapvsError } from '../errors.js';
 import { ControlClient, DaemonError, DaemonUnreachableError, socketPath } from '../control/client.js';
-import {
-  formatConns, formatList, formatSave, formatSingleService, formatTimeouts,
-} from '../control/format.js';
-import { parseArgs, PROG_NAME } from '../control/ipvsadm-args.js';
+import { formatConns, formatList, formatSave, formatSingleService, formatTimeouts } from '../control/format.js';
+import { PROG_NAME, parseArgs } from '../control/ipvsadm-args.js';
 import type { NameDb } from '../control/names.js';
 import type { Command, ConnInfo, ListResult, Op, Timeouts } from '../control/protocol.js';
 import { parseRulesDetailed, type RuleLine } from '../control/rules-file.js';
+import type { ErrorCode } from '../errors.js';
+import { isTapvsError } from '../errors.js';
 
 /** ipvsadm's exit status after a failed kernel operation (it returns -1). */
 const EXIT_OPERATION_FAILED = 255;
@@ -75,16 +73,17 @@ const READ_OPS: ReadonlySet<Op> = new Set<Op>(['list', 'listConns', 'getTimeouts
  */
 export function mapDaemonError(op: Op, code: ErrorCode, daemonMessage: string): { message: string; exitCode: number } {
   const exitCode = READ_OPS.has(op) ? EXIT_LIST_FAILED : EXIT_OPERATION_FAILED;
-  const message = BY_OP.get(`${op}:${code}`) ?? BY_CODE.get(code)
-    ?? daemonMessage.replace(/^command \d+: /, '');
+  const message = BY_OP.get(`${op}:${code}`) ?? BY_CODE.get(code) ?? daemonMessage.replace(/^command \d+: /, '');
   return { message, exitCode };
 }
 
 /** ipvsadm's start-up failure, naming tapvsd. */
 function unreachableMessage(e: DaemonUnreachableError): string {
   if (e.errno === 'EACCES' || e.errno === 'EPERM') {
-    return `Can't initialize ipvs: Permission denied (you must be root)\n`
-      + `Is ${e.path} tapvsd's control socket (TAPVS_SOCKET)?`;
+    return (
+      `Can't initialize ipvs: Permission denied (you must be root)\n` +
+      `Is ${e.path} tapvsd's control socket (TAPVS_SOCKET)?`
+    );
   }
   return `Can't initialize ipvs: ${e.reason}\nAre you sure that tapvsd is running?`;
 }
@@ -148,7 +147,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       const m = mapDaemonError(op, e.code, e.message);
       return fail(prefix + m.message, m.exitCode);
     }
-    return fail(prefix + String((e as Error)?.message ?? e), READ_OPS.has(op) ? EXIT_LIST_FAILED : EXIT_OPERATION_FAILED);
+    return fail(
+      prefix + String((e as Error)?.message ?? e),
+      READ_OPS.has(op) ? EXIT_LIST_FAILED : EXIT_OPERATION_FAILED,
+    );
   };
 
   try {
@@ -208,9 +210,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
               io.stdout(formatList(list, options, names));
               return 0;
             }
-            const s = list.services.find((x) => x.service.proto === service.proto
-              && x.service.addr === service.addr && x.service.port === service.port)
-              ?? (list.services.length === 1 ? list.services[0] : undefined);
+            const s =
+              list.services.find(
+                (x) =>
+                  x.service.proto === service.proto &&
+                  x.service.addr === service.addr &&
+                  x.service.port === service.port,
+              ) ?? (list.services.length === 1 ? list.services[0] : undefined);
             if (s === undefined) return fail('No such service', EXIT_LIST_FAILED);
             io.stdout(formatSingleService(s, options, names));
             return 0;
@@ -229,7 +235,9 @@ function readAllStdin(): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c: string) => { text += c; });
+    process.stdin.on('data', (c: string) => {
+      text += c;
+    });
     process.stdin.on('end', () => resolve(text));
     process.stdin.on('error', reject);
   });
@@ -238,8 +246,12 @@ function readAllStdin(): Promise<string> {
 /** The real process: stdout/stderr, stdin, the socket from $TAPVS_SOCKET. */
 function processIo(): CliIo {
   return {
-    stdout: (t) => { process.stdout.write(t); },
-    stderr: (t) => { process.stderr.write(t); },
+    stdout: (t) => {
+      process.stdout.write(t);
+    },
+    stderr: (t) => {
+      process.stderr.write(t);
+    },
     readStdin: readAllStdin,
     connect: () => ControlClient.connect(socketPath()),
   };
@@ -255,7 +267,9 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   run(process.argv.slice(2), processIo()).then(
-    (code) => { process.exitCode = code; },
+    (code) => {
+      process.exitCode = code;
+    },
     (e: unknown) => {
       process.stderr.write(`${PROG_NAME}: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exitCode = EXIT_OPERATION_FAILED;

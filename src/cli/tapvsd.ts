@@ -12,24 +12,24 @@
  * SIGTERM/SIGINT close the TAP devices (the kernel removes them), the socket and the pidfile.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { parseAddress, parsePrefix } from '../addr.js';
 import { ControlClient } from '../control/client.js';
 import { ControlDispatcher } from '../control/dispatch.js';
-import { type Command, DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
-import type { RequestContext } from '../control/server.js';
-import { Tracer } from '../trace/tracer.js';
-import { parseRules } from '../control/rules-file.js';
 import { startMetricsServer } from '../control/metrics.js';
+import { type Command, DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
+import { parseRules } from '../control/rules-file.js';
+import type { RequestContext } from '../control/server.js';
 import { ControlServer } from '../control/server.js';
 import { Dataplane, type PortConfig } from '../dataplane/dataplane.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
-import { TapvsError, isTapvsError } from '../errors.js';
+import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
-import { TapLink } from '../link/tap.js';
 import { PcapLink } from '../link/pcap.js';
+import { TapLink } from '../link/tap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
-import { parseAddress, parsePrefix } from '../addr.js';
+import { Tracer } from '../trace/tracer.js';
 import { applyV8Tuning } from '../v8-tuning.js';
 import { TAPVS_VERSION } from '../version.js';
 
@@ -113,10 +113,13 @@ function linkDevice(l: LinkSpec): string {
 
 /** A pcap= link: libpcap on an existing interface (see src/link/pcap.ts and the README). */
 function openPcapLink(s: LinkSpec): PcapLink {
-  const link = new PcapLink({ iface: s.pcap, mac: s.nicMac ? 'nic' : s.mac ?? 'own' });
+  const link = new PcapLink({ iface: s.pcap, mac: s.nicMac ? 'nic' : (s.mac ?? 'own') });
   if (link.offloadWarnings.length > 0) {
-    log('warn', 'receive offloads are on: frames longer than the MTU will be dropped (ethtool -K IFACE gro off lro off)',
-      { link: s.name, iface: s.pcap, offloads: link.offloadWarnings.join(',') });
+    log(
+      'warn',
+      'receive offloads are on: frames longer than the MTU will be dropped (ethtool -K IFACE gro off lro off)',
+      { link: s.name, iface: s.pcap, offloads: link.offloadWarnings.join(',') },
+    );
   }
   return link;
 }
@@ -127,26 +130,56 @@ function fail(msg: string): never {
 }
 
 function parseLinkSpec(spec: string): LinkSpec {
-  const l: LinkSpec = { name: '', tap: '', pcap: '', nicMac: false, bridge: null, addrs: [], gateway: 0, mac: null, mtu: 0 };
+  const l: LinkSpec = {
+    name: '',
+    tap: '',
+    pcap: '',
+    nicMac: false,
+    bridge: null,
+    addrs: [],
+    gateway: 0,
+    mac: null,
+    mtu: 0,
+  };
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     if (eq <= 0) fail(`--link: expected key=value, got '${part}'`);
-    const k = part.slice(0, eq), v = part.slice(eq + 1);
+    const k = part.slice(0, eq),
+      v = part.slice(eq + 1);
     switch (k) {
-      case 'name': l.name = v; break;
-      case 'tap': l.tap = v; break;
-      case 'pcap': l.pcap = v; break;
-      case 'bridge': l.bridge = v; break;
+      case 'name':
+        l.name = v;
+        break;
+      case 'tap':
+        l.tap = v;
+        break;
+      case 'pcap':
+        l.pcap = v;
+        break;
+      case 'bridge':
+        l.bridge = v;
+        break;
       case 'addr': {
-        try { l.addrs.push(parsePrefix(v, '--link addr')); } catch (e) { fail((e as Error).message); }
+        try {
+          l.addrs.push(parsePrefix(v, '--link addr'));
+        } catch (e) {
+          fail((e as Error).message);
+        }
         break;
       }
       case 'gw': {
-        try { l.gateway = parseAddress(v, '--link gw'); } catch (e) { fail((e as Error).message); }
+        try {
+          l.gateway = parseAddress(v, '--link gw');
+        } catch (e) {
+          fail((e as Error).message);
+        }
         break;
       }
       case 'mac': {
-        if (v === 'nic') { l.nicMac = true; break; }
+        if (v === 'nic') {
+          l.nicMac = true;
+          break;
+        }
         const m = parseMac(v);
         if (m === null || (m[0] & 1) === 1) fail(`--link: invalid unicast MAC '${v}'`);
         l.mac = m;
@@ -158,13 +191,16 @@ function parseLinkSpec(spec: string): LinkSpec {
         l.mtu = n;
         break;
       }
-      default: fail(`--link: unknown key '${k}'`);
+      default:
+        fail(`--link: unknown key '${k}'`);
     }
   }
   // pcap=IFACE (an existing interface, through libpcap) is the alternative to tap=DEV.
   if ((l.tap === '') === (l.pcap === '')) fail(`--link ${spec}: exactly one of tap=DEV and pcap=IFACE is required`);
-  if (l.pcap !== '' && l.bridge !== null) fail(`--link ${spec}: bridge= is for tap= links (tapvsd does not create a pcap interface)`);
-  if (l.pcap !== '' && l.mtu !== 0) fail(`--link ${spec}: mtu= is for tap= links (a pcap link has its interface's MTU)`);
+  if (l.pcap !== '' && l.bridge !== null)
+    fail(`--link ${spec}: bridge= is for tap= links (tapvsd does not create a pcap interface)`);
+  if (l.pcap !== '' && l.mtu !== 0)
+    fail(`--link ${spec}: mtu= is for tap= links (a pcap link has its interface's MTU)`);
   if (l.nicMac && l.pcap === '') fail(`--link ${spec}: mac=nic is for pcap= links`);
   const dev = linkDevice(l);
   if (dev.length > 15) fail(`--link: device name '${dev}' longer than 15 characters`);
@@ -175,8 +211,15 @@ function parseLinkSpec(spec: string): LinkSpec {
 
 export function parseDaemonArgs(argv: string[]): DaemonArgs {
   const a: DaemonArgs = {
-    links: [], rules: null, socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH, pidfile: null,
-    maxConns: 1 << 20, forward: true, vnetHdr: true, expireNodestConn: false, expireQuiescentTemplate: false,
+    links: [],
+    rules: null,
+    socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH,
+    pidfile: null,
+    maxConns: 1 << 20,
+    forward: true,
+    vnetHdr: true,
+    expireNodestConn: false,
+    expireQuiescentTemplate: false,
     metrics: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -190,18 +233,30 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
       return v;
     };
     switch (name) {
-      case '--link': a.links.push(parseLinkSpec(value())); break;
-      case '--rules': a.rules = value(); break;
-      case '--socket': a.socket = value(); break;
-      case '--pidfile': a.pidfile = value(); break;
+      case '--link':
+        a.links.push(parseLinkSpec(value()));
+        break;
+      case '--rules':
+        a.rules = value();
+        break;
+      case '--socket':
+        a.socket = value();
+        break;
+      case '--pidfile':
+        a.pidfile = value();
+        break;
       case '--max-conns': {
         const n = Number(value());
         if (!Number.isInteger(n) || n < 16 || n > 1 << 26) fail('--max-conns: want an integer 16..67108864');
         a.maxConns = n;
         break;
       }
-      case '--no-forward': a.forward = false; break;
-      case '--expire-nodest-conn': a.expireNodestConn = true; break;
+      case '--no-forward':
+        a.forward = false;
+        break;
+      case '--expire-nodest-conn':
+        a.expireNodestConn = true;
+        break;
       case '--metrics': {
         const v = value();
         const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):)?(\d{1,5})$/.exec(v);
@@ -210,11 +265,24 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         a.metrics = { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
         break;
       }
-      case '--expire-quiescent-template': a.expireQuiescentTemplate = true; break;
-      case '--no-offload': a.vnetHdr = false; break;
-      case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
-      case '-v': case '--version': process.stdout.write(`tapvsd ${TAPVS_VERSION}\n`); process.exit(0); break;
-      default: fail(`unknown option '${arg}' (see --help)`);
+      case '--expire-quiescent-template':
+        a.expireQuiescentTemplate = true;
+        break;
+      case '--no-offload':
+        a.vnetHdr = false;
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE);
+        process.exit(0);
+        break;
+      case '-v':
+      case '--version':
+        process.stdout.write(`tapvsd ${TAPVS_VERSION}\n`);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option '${arg}' (see --help)`);
     }
   }
   if (a.links.length === 0) fail('at least one --link is required (see --help)');
@@ -256,7 +324,8 @@ function traceRequest(dp: Dataplane, req: Request, ctx: RequestContext | null): 
   const o = (req.trace ?? {}) as TraceRequest;
   if (typeof o !== 'object' || o === null) throw new TapvsError('BAD_ARGUMENT', 'trace: options must be an object');
   const live = o.live === true;
-  if (!live && (typeof o.file !== 'string' || o.file === '')) throw new TapvsError('BAD_ARGUMENT', 'trace: give a file, live, or both');
+  if (!live && (typeof o.file !== 'string' || o.file === ''))
+    throw new TapvsError('BAD_ARGUMENT', 'trace: give a file, live, or both');
   if (live && ctx === null) throw new TapvsError('BAD_ARGUMENT', 'trace: live needs a client connection');
   const tracer = new Tracer({
     links: dp.ports.map((p) => ({ name: p.name })),
@@ -265,11 +334,21 @@ function traceRequest(dp: Dataplane, req: Request, ctx: RequestContext | null): 
     ...(typeof o.maxBytes === 'number' ? { maxBytes: o.maxBytes } : {}),
     ...(typeof o.maxPackets === 'number' ? { maxPackets: o.maxPackets } : {}),
     ...(typeof o.snaplen === 'number' ? { snaplen: o.snaplen } : {}),
-    ...(live ? { live: (line: string) => { if (!ctx!.push({ event: 'trace', line })) throw new Error('client gone'); } } : {}),
+    ...(live
+      ? {
+          live: (line: string) => {
+            if (!ctx!.push({ event: 'trace', line })) throw new Error('client gone');
+          },
+        }
+      : {}),
   });
   dp.setTracer(tracer);
   liveTrace = live ? { tracer, ctx: ctx! } : null;
-  if (live) ctx!.onClose(() => { if (dp.tracer === tracer) dp.setTracer(null); else tracer.stop(); });
+  if (live)
+    ctx!.onClose(() => {
+      if (dp.tracer === tracer) dp.setTracer(null);
+      else tracer.stop();
+    });
   log('info', 'trace started', { file: o.file ?? '-', live, filter: o.filter ?? '' });
   return tracer.status();
 }
@@ -290,17 +369,42 @@ async function traceCommand(argv: string[]): Promise<void> {
   let mode: 'start' | 'stop' | 'status' = 'start';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const next = (): string => { const v = argv[++i]; if (v === undefined) fail(`trace: ${a} needs a value`); return v; };
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) fail(`trace: ${a} needs a value`);
+      return v;
+    };
     switch (a) {
-      case '--socket': socket = next(); break;
-      case '--file': case '-w': t.file = next(); break;
-      case '--filter': case '-f': t.filter = next(); break;
-      case '--max-packets': case '-c': t.maxPackets = Number(next()); break;
-      case '--max-bytes': t.maxBytes = Number(next()); break;
-      case '--snaplen': case '-s': t.snaplen = Number(next()); break;
-      case '--stop': mode = 'stop'; break;
-      case '--status': mode = 'status'; break;
-      default: fail(`trace: unknown option '${a}' (see tapvsd --help)`);
+      case '--socket':
+        socket = next();
+        break;
+      case '--file':
+      case '-w':
+        t.file = next();
+        break;
+      case '--filter':
+      case '-f':
+        t.filter = next();
+        break;
+      case '--max-packets':
+      case '-c':
+        t.maxPackets = Number(next());
+        break;
+      case '--max-bytes':
+        t.maxBytes = Number(next());
+        break;
+      case '--snaplen':
+      case '-s':
+        t.snaplen = Number(next());
+        break;
+      case '--stop':
+        mode = 'stop';
+        break;
+      case '--status':
+        mode = 'status';
+        break;
+      default:
+        fail(`trace: unknown option '${a}' (see tapvsd --help)`);
     }
   }
   const c = await connectDaemon(socket);
@@ -320,10 +424,16 @@ async function traceCommand(argv: string[]): Promise<void> {
   // trace's limit ({"event":"end"}) or the daemon going away.
   c.onEvent = (msg) => {
     if (msg.event === 'trace' && typeof msg.line === 'string') process.stdout.write(`${msg.line}\n`);
-    else if (msg.event === 'end') { c.close(); process.exit(0); }
+    else if (msg.event === 'end') {
+      c.close();
+      process.exit(0);
+    }
   };
   c.onClose = () => process.exit(0);
-  process.on('SIGINT', () => { c.close(); process.exit(0); });
+  process.on('SIGINT', () => {
+    c.close();
+    process.exit(0);
+  });
   try {
     await c.request({ op: 'traceStart', trace: { ...t, live: true } });
   } catch (e) {
@@ -344,14 +454,21 @@ async function statusCommand(argv: string[]): Promise<void> {
   const c = await connectDaemon(socket);
   const st = (await c.request({ op: 'status' })) as StatusReply;
   c.close();
-  if (json) { process.stdout.write(`${JSON.stringify(st, null, 2)}\n`); return; }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
+    return;
+  }
   const out: string[] = [];
-  out.push(`tapvsd ${st.version} pid ${st.pid} up ${st.uptimeS}s  connections ${st.conns}/${st.connCapacity}` +
-    `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}  rss ${Math.round(st.memory.rss / 1048576)} MiB`);
+  out.push(
+    `tapvsd ${st.version} pid ${st.pid} up ${st.uptimeS}s  connections ${st.conns}/${st.connCapacity}` +
+      `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}  rss ${Math.round(st.memory.rss / 1048576)} MiB`,
+  );
   for (const p of st.ports) {
-    out.push(`link ${p.name} (${p.device}): rx ${p.rxFrames} frames ${p.rxBytes} bytes in ${p.rxBatches} batches,` +
-      ` tx ${p.txFrames} frames ${p.txBytes} bytes, tx refused ${p.txDropped}, arp ${p.arpEntries} entries` +
-      ` ${p.arpPending} pending ${p.arpUnresolvedDrops} unresolved`);
+    out.push(
+      `link ${p.name} (${p.device}): rx ${p.rxFrames} frames ${p.rxBytes} bytes in ${p.rxBatches} batches,` +
+        ` tx ${p.txFrames} frames ${p.txBytes} bytes, tx refused ${p.txDropped}, arp ${p.arpEntries} entries` +
+        ` ${p.arpPending} pending ${p.arpUnresolvedDrops} unresolved`,
+    );
     const drops = p.drops.map((n, i) => [st.dropNames[i], n] as const).filter(([, n]) => n > 0);
     out.push(`  drops: ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
@@ -359,10 +476,29 @@ async function statusCommand(argv: string[]): Promise<void> {
 }
 
 interface StatusReply {
-  version: string; pid: number; uptimeS: number; conns: number; connCapacity: number; tableFull: number;
-  icmpRateLimited: number; memory: { rss: number }; dropNames: string[];
-  ports: Array<{ name: string; device: string; rxFrames: number; rxBytes: number; rxBatches: number; txFrames: number;
-    txBytes: number; txDropped: number; arpEntries: number; arpPending: number; arpUnresolvedDrops: number; drops: number[] }>;
+  version: string;
+  pid: number;
+  uptimeS: number;
+  conns: number;
+  connCapacity: number;
+  tableFull: number;
+  icmpRateLimited: number;
+  memory: { rss: number };
+  dropNames: string[];
+  ports: Array<{
+    name: string;
+    device: string;
+    rxFrames: number;
+    rxBytes: number;
+    rxBatches: number;
+    txFrames: number;
+    txBytes: number;
+    txDropped: number;
+    arpEntries: number;
+    arpPending: number;
+    arpUnresolvedDrops: number;
+    drops: number[];
+  }>;
 }
 
 async function main(): Promise<void> {
@@ -375,7 +511,11 @@ async function main(): Promise<void> {
   let rules: Command[] = [];
   if (args.rules !== null) {
     let text: string;
-    try { text = readFileSync(args.rules, 'utf8'); } catch (e) { fail(`cannot read rules file ${args.rules}: ${(e as Error).message}`); }
+    try {
+      text = readFileSync(args.rules, 'utf8');
+    } catch (e) {
+      fail(`cannot read rules file ${args.rules}: ${(e as Error).message}`);
+    }
     try {
       rules = parseRules(text).map((r: { request: Command }) => r.request);
     } catch (e) {
@@ -387,7 +527,15 @@ async function main(): Promise<void> {
   ipvs.expireNodestConn = args.expireNodestConn;
   ipvs.expireQuiescentTemplate = args.expireQuiescentTemplate;
   const links: Link[] = [];
-  const closeLinks = (): void => { for (const l of links) { try { l.close(); } catch { /* closing anyway */ } } };
+  const closeLinks = (): void => {
+    for (const l of links) {
+      try {
+        l.close();
+      } catch {
+        /* closing anyway */
+      }
+    }
+  };
   let dataplane: Dataplane;
   try {
     const ports: PortConfig[] = [];
@@ -396,17 +544,23 @@ async function main(): Promise<void> {
     const vnetHdr = args.vnetHdr && args.links.every((l) => l.pcap === '');
     if (args.vnetHdr && !vnetHdr) log('info', 'offloads off: a libpcap link cannot take GSO super-frames');
     for (const s of args.links) {
-      const link = s.pcap !== '' ? openPcapLink(s) : new TapLink({
-        name: s.tap, mtu: s.mtu !== 0 ? s.mtu : bridgeMtu(s.bridge), vnetHdr,
-        ...(s.mac !== null ? { mac: s.mac } : {}), ...(s.bridge !== null ? { bridge: s.bridge } : {}),
-      });
+      const link =
+        s.pcap !== ''
+          ? openPcapLink(s)
+          : new TapLink({
+              name: s.tap,
+              mtu: s.mtu !== 0 ? s.mtu : bridgeMtu(s.bridge),
+              vnetHdr,
+              ...(s.mac !== null ? { mac: s.mac } : {}),
+              ...(s.bridge !== null ? { bridge: s.bridge } : {}),
+            });
       links.push(link);
       ports.push({ name: s.name, link, addrs: s.addrs, gateway: s.gateway });
     }
     dataplane = new Dataplane(ipvs, ports, { forward: args.forward });
   } catch (e) {
     closeLinks();
-    fail(isTapvsError(e) ? e.message : (e as Error).stack ?? String(e));
+    fail(isTapvsError(e) ? e.message : ((e as Error).stack ?? String(e)));
   }
 
   const started = Date.now();
@@ -417,8 +571,12 @@ async function main(): Promise<void> {
     status: () => {
       const st = dataplane.status();
       return {
-        version: TAPVS_VERSION, pid: process.pid, uptimeS: Math.round((Date.now() - started) / 1000),
-        ...st, dropNames: DROP_NAMES, memory: process.memoryUsage(),
+        version: TAPVS_VERSION,
+        pid: process.pid,
+        uptimeS: Math.round((Date.now() - started) / 1000),
+        ...st,
+        dropNames: DROP_NAMES,
+        memory: process.memoryUsage(),
       };
     },
   });
@@ -453,8 +611,17 @@ async function main(): Promise<void> {
   if (args.pidfile !== null) writeFileSync(args.pidfile, `${process.pid}\n`);
 
   const tick = setInterval(() => {
-    try { reapTrace(dataplane); } catch (e) { log('error', 'trace end failed', { error: String(e) }); dataplane.setTracer(null); }
-    try { dataplane.tick(Date.now()); } catch (e) { log('error', 'tick failed', { error: (e as Error).stack ?? String(e) }); }
+    try {
+      reapTrace(dataplane);
+    } catch (e) {
+      log('error', 'trace end failed', { error: String(e) });
+      dataplane.setTracer(null);
+    }
+    try {
+      dataplane.tick(Date.now());
+    } catch (e) {
+      log('error', 'tick failed', { error: (e as Error).stack ?? String(e) });
+    }
   }, 100);
   const est = setInterval(() => ipvs.estimate(), 2000);
 
@@ -467,7 +634,13 @@ async function main(): Promise<void> {
     clearInterval(est);
     server.close();
     closeLinks();
-    if (args.pidfile !== null) { try { unlinkSync(args.pidfile); } catch { /* gone */ } }
+    if (args.pidfile !== null) {
+      try {
+        unlinkSync(args.pidfile);
+      } catch {
+        /* gone */
+      }
+    }
     process.exit(0);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -477,10 +650,14 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
   process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
 
-  dataplane.start((port, err) => log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message }));
+  dataplane.start((port, err) =>
+    log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message }),
+  );
   dataplane.announce();
   log('info', 'ready', {
-    links: args.links.map(linkDevice).join(','), socket: args.socket, services: ipvs.services.length,
+    links: args.links.map(linkDevice).join(','),
+    socket: args.socket,
+    services: ipvs.services.length,
   });
   process.stdout.write('tapvsd: ready\n');
 }

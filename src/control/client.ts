@@ -16,8 +16,8 @@
  * tapvsadm has none either.
  */
 import net from 'node:net';
-import { TapvsError, type ErrorCode } from '../errors.js';
-import { DEFAULT_SOCKET_PATH, MAX_REQUEST_BYTES, type Command, type Response } from './protocol.js';
+import { type ErrorCode, TapvsError } from '../errors.js';
+import { type Command, DEFAULT_SOCKET_PATH, MAX_REQUEST_BYTES, type Response } from './protocol.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -33,7 +33,11 @@ export function socketPath(env: NodeJS.ProcessEnv = process.env): string {
 /** The daemon could not be reached at all. `reason` is a strerror-like text. */
 export class DaemonUnreachableError extends Error {
   override readonly name = 'DaemonUnreachableError';
-  constructor(readonly path: string, readonly errno: string, readonly reason: string) {
+  constructor(
+    readonly path: string,
+    readonly errno: string,
+    readonly reason: string,
+  ) {
     super(`${path}: ${reason}`);
   }
 }
@@ -85,7 +89,10 @@ export class ControlClient {
   /** The daemon closed the connection (or it failed). */
   onClose: (() => void) | null = null;
 
-  private constructor(private readonly sock: net.Socket, opts: ClientOptions) {
+  private constructor(
+    private readonly sock: net.Socket,
+    opts: ClientOptions,
+  ) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => this.onData(chunk));
@@ -123,8 +130,12 @@ export class ControlClient {
     const id = this.nextId++;
     const line = `${JSON.stringify({ ...req, id })}\n`;
     if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
-      return Promise.reject(new TapvsError('PROTOCOL',
-        `request of ${Buffer.byteLength(line)} bytes exceeds the ${MAX_REQUEST_BYTES}-byte limit`));
+      return Promise.reject(
+        new TapvsError(
+          'PROTOCOL',
+          `request of ${Buffer.byteLength(line)} bytes exceeds the ${MAX_REQUEST_BYTES}-byte limit`,
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -9,7 +9,7 @@
  * they were. Connections are never touched by a rule change except through the rules' own
  * semantics (IPVS keeps connections of deleted services and dests until they time out).
  */
-import { TapvsError, isTapvsError } from '../errors.js';
+import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import { createScheduler } from '../ipvs/sched/registry.js';
 import { listConns, listServices } from './listing.js';
@@ -33,13 +33,22 @@ export interface DispatchHooks {
 
 /** Requests that change rules: what rulesChanged reports. */
 const RULE_OPS: ReadonlySet<Op> = new Set<Op>([
-  'addService', 'editService', 'deleteService', 'clear', 'addDest', 'editDest', 'deleteDest',
+  'addService',
+  'editService',
+  'deleteService',
+  'clear',
+  'addDest',
+  'editDest',
+  'deleteDest',
 ]);
 
 export class ControlDispatcher {
   private readonly rules: RuleEditor;
 
-  constructor(private readonly ipvs: Ipvs, private readonly hooks: DispatchHooks = {}) {
+  constructor(
+    private readonly ipvs: Ipvs,
+    private readonly hooks: DispatchHooks = {},
+  ) {
     this.rules = new RuleEditor(ipvs);
   }
 
@@ -68,7 +77,8 @@ export class ControlDispatcher {
     const scratch = new RuleEditor(copyRules(this.ipvs));
     for (let i = 0; i < cmds.length; i++) {
       try {
-        if (cmds[i] === null || typeof cmds[i] !== 'object') throw new TapvsError('PROTOCOL', 'command is not an object');
+        if (cmds[i] === null || typeof cmds[i] !== 'object')
+          throw new TapvsError('PROTOCOL', 'command is not an object');
         if ((cmds[i] as { op: string }).op === 'apply') throw new TapvsError('PROTOCOL', 'apply cannot be nested');
         this.exec(scratch, cmds[i]);
       } catch (e) {
@@ -80,24 +90,48 @@ export class ControlDispatcher {
 
   private exec(rules: RuleEditor, c: Command): unknown {
     switch (c.op) {
-      case 'addService': rules.addService(c.service, c.config); return null;
-      case 'editService': rules.editService(c.service, c.config); return null;
-      case 'deleteService': rules.deleteService(c.service); return null;
-      case 'clear': rules.clear(); return null;
-      case 'addDest': rules.addDest(c.service, c.dest, c.config); return null;
-      case 'editDest': rules.editDest(c.service, c.dest, c.config); return null;
-      case 'deleteDest': rules.deleteDest(c.service, c.dest); return null;
-      case 'zero': rules.zero(c.service ?? null); return null;
-      case 'setTimeouts': rules.setTimeouts(c.timeouts); return null;
-      case 'getTimeouts': return rules.ipvs.timeouts.get();
+      case 'addService':
+        rules.addService(c.service, c.config);
+        return null;
+      case 'editService':
+        rules.editService(c.service, c.config);
+        return null;
+      case 'deleteService':
+        rules.deleteService(c.service);
+        return null;
+      case 'clear':
+        rules.clear();
+        return null;
+      case 'addDest':
+        rules.addDest(c.service, c.dest, c.config);
+        return null;
+      case 'editDest':
+        rules.editDest(c.service, c.dest, c.config);
+        return null;
+      case 'deleteDest':
+        rules.deleteDest(c.service, c.dest);
+        return null;
+      case 'zero':
+        rules.zero(c.service ?? null);
+        return null;
+      case 'setTimeouts':
+        rules.setTimeouts(c.timeouts);
+        return null;
+      case 'getTimeouts':
+        return rules.ipvs.timeouts.get();
       case 'list': {
         const key = c.service ?? null;
         return listServices(rules.ipvs, key === null ? rules.ipvs.services : [rules.service(key, 'No such service')]);
       }
-      case 'listConns': return listConns(rules.ipvs, Date.now());
-      case 'status': return this.hooks.status?.() ?? {};
-      case 'apply': throw new TapvsError('PROTOCOL', 'apply cannot be nested');
-      case 'traceStart': case 'traceStop': case 'traceStatus':
+      case 'listConns':
+        return listConns(rules.ipvs, Date.now());
+      case 'status':
+        return this.hooks.status?.() ?? {};
+      case 'apply':
+        throw new TapvsError('PROTOCOL', 'apply cannot be nested');
+      case 'traceStart':
+      case 'traceStop':
+      case 'traceStatus':
         throw new TapvsError('PROTOCOL', 'trace commands cannot be part of apply');
       default:
         throw new TapvsError('PROTOCOL', `unknown op ${JSON.stringify((c as { op: unknown }).op)}`);
@@ -115,7 +149,11 @@ function copyRules(from: Ipvs): Ipvs {
   for (const s of from.services) {
     const copy = to.addService(s.proto, s.addr, s.port, {
       scheduler: createScheduler(s.scheduler.name, { flags: s.schedFlags }),
-      schedFlags: s.schedFlags, persistent: s.persistent, timeoutS: s.timeoutS, netmask: s.netmask, ops: s.ops,
+      schedFlags: s.schedFlags,
+      persistent: s.persistent,
+      timeoutS: s.timeoutS,
+      netmask: s.netmask,
+      ops: s.ops,
     });
     // Dests are kept newest first; adding oldest first rebuilds the same order.
     for (let i = s.dests.length - 1; i >= 0; i--) {

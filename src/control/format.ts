@@ -19,7 +19,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { IPVS_VERSION } from './ipvsadm-args.js';
-import { dottedToU32, systemNameDb, type NameDb, type NameProto } from './names.js';
+import { dottedToU32, type NameDb, type NameProto, systemNameDb } from './names.js';
 import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
 import { schedFlagBits, schedFlagWords } from './sched-flags.js';
 
@@ -72,8 +72,7 @@ function nameProto(p: Proto | 'IP'): NameProto | null {
  * addrport_to_anyname: `addr:port`, numeric with -n, else host and service names where the
  * local files have them. A null protocol (fwmark templates, "IP") always prints the port number.
  */
-function formatAddrPort(addr: string, port: number, proto: NameProto | null, numeric: boolean,
-  names: NameDb): string {
+function formatAddrPort(addr: string, port: number, proto: NameProto | null, numeric: boolean, names: NameDb): string {
   let s: string;
   if (numeric) {
     s = `${addr}:${port}`;
@@ -158,19 +157,27 @@ function formatTitle(o: FormatOptions): string {
   if (o.stats) return `${prot}${right('Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes')}\n  -> RemoteAddress:Port\n`;
   if (o.rate) return `${prot}${right('CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS')}\n  -> RemoteAddress:Port\n`;
   if (o.thresholds) {
-    return `${prot} ${'Uthreshold'.padEnd(10)} ${'Lthreshold'.padEnd(10)} ${'ActiveConn'.padEnd(10)} `
-      + `${'InActConn'.padEnd(10)}\n  -> RemoteAddress:Port\n`;
+    return (
+      `${prot} ${'Uthreshold'.padEnd(10)} ${'Lthreshold'.padEnd(10)} ${'ActiveConn'.padEnd(10)} ` +
+      `${'InActConn'.padEnd(10)}\n  -> RemoteAddress:Port\n`
+    );
   }
   if (o.persistentConn) {
-    return `${prot} ${'Weight'.padEnd(9)} ${'PersistConn'.padEnd(11)} ${'ActiveConn'.padEnd(10)} `
-      + `${'InActConn'.padEnd(10)}\n  -> RemoteAddress:Port\n`;
+    return (
+      `${prot} ${'Weight'.padEnd(9)} ${'PersistConn'.padEnd(11)} ${'ActiveConn'.padEnd(10)} ` +
+      `${'InActConn'.padEnd(10)}\n  -> RemoteAddress:Port\n`
+    );
   }
   if (o.tunInfo) {
-    return 'Prot LocalAddress:Port Scheduler Flags\n'
-      + '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n';
+    return (
+      'Prot LocalAddress:Port Scheduler Flags\n' +
+      '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n'
+    );
   }
-  return 'Prot LocalAddress:Port Scheduler Flags\n'
-    + '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n';
+  return (
+    'Prot LocalAddress:Port Scheduler Flags\n' +
+    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n'
+  );
 }
 
 const FWD_NAME: Record<DestInfo['fwd'], string> = { masq: 'Masq', route: 'Route', tunnel: 'Tunnel' };
@@ -206,12 +213,14 @@ function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = sy
   let out: string;
   if (o.stats) {
     const st = s.stats;
-    out = svcName.padEnd(33) + [st.conns, st.inPkts, st.outPkts, st.inBytes, st.outBytes]
-      .map((v) => formatLargeNum(v, exact)).join('');
+    out =
+      svcName.padEnd(33) +
+      [st.conns, st.inPkts, st.outPkts, st.inBytes, st.outBytes].map((v) => formatLargeNum(v, exact)).join('');
   } else if (o.rate) {
     const st = s.stats;
-    out = svcName.padEnd(33) + [st.cps, st.inpps, st.outpps, st.inbps, st.outbps]
-      .map((v) => formatLargeNum(v, exact)).join('');
+    out =
+      svcName.padEnd(33) +
+      [st.cps, st.inpps, st.outpps, st.inbps, st.outbps].map((v) => formatLargeNum(v, exact)).join('');
   } else {
     out = svcName + serviceTail(s);
   }
@@ -223,24 +232,30 @@ function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = sy
     if (o.stats) {
       const st = d.stats;
       out += `  -> ${dname}${[st.conns, st.inPkts, st.outPkts, st.inBytes, st.outBytes]
-        .map((v) => formatLargeNum(v, exact)).join('')}\n`;
+        .map((v) => formatLargeNum(v, exact))
+        .join('')}\n`;
     } else if (o.rate) {
       const st = d.stats;
       const n8 = (v: number): string => ` ${String(Math.max(0, Math.floor(v))).padStart(8)}`;
-      out += `  -> ${dname}${n8(st.cps)}${n8(st.inpps)}${n8(st.outpps)}`
-        + `${formatLargeNum(st.inbps, exact)}${formatLargeNum(st.outbps, exact)}\n`;
+      out +=
+        `  -> ${dname}${n8(st.cps)}${n8(st.inpps)}${n8(st.outpps)}` +
+        `${formatLargeNum(st.inbps, exact)}${formatLargeNum(st.outbps, exact)}\n`;
     } else if (o.thresholds) {
-      out += `  -> ${dname} ${u(d.uThreshold, 10)} ${u(d.lThreshold, 10)} ${u(d.activeConns, 10)} `
-        + `${u(d.inactConns, 10)}\n`;
+      out +=
+        `  -> ${dname} ${u(d.uThreshold, 10)} ${u(d.lThreshold, 10)} ${u(d.activeConns, 10)} ` +
+        `${u(d.inactConns, 10)}\n`;
     } else if (o.persistentConn) {
-      out += `  -> ${dname} ${u(d.weight, 9)} ${u(d.persistConns, 11)} ${u(d.activeConns, 10)} `
-        + `${u(d.inactConns, 10)}\n`;
+      out +=
+        `  -> ${dname} ${u(d.weight, 9)} ${u(d.persistConns, 11)} ${u(d.activeConns, 10)} ` +
+        `${u(d.inactConns, 10)}\n`;
     } else if (o.tunInfo) {
-      out += `  -> ${dname} ${FWD_NAME[d.fwd].padEnd(7)} ${'n/a'.padEnd(13)} ${u(d.weight, 6)} `
-        + `${u(d.activeConns, 10)} ${u(d.inactConns, 10)}\n`;
+      out +=
+        `  -> ${dname} ${FWD_NAME[d.fwd].padEnd(7)} ${'n/a'.padEnd(13)} ${u(d.weight, 6)} ` +
+        `${u(d.activeConns, 10)} ${u(d.inactConns, 10)}\n`;
     } else {
-      out += `  -> ${dname} ${FWD_NAME[d.fwd].padEnd(7)} ${u(d.weight, 6)} ${u(d.activeConns, 10)} `
-        + `${u(d.inactConns, 10)}\n`;
+      out +=
+        `  -> ${dname} ${FWD_NAME[d.fwd].padEnd(7)} ${u(d.weight, 6)} ${u(d.activeConns, 10)} ` +
+        `${u(d.inactConns, 10)}\n`;
     }
   }
   return out;
@@ -295,8 +310,8 @@ export function formatConns(conns: readonly ConnInfo[], o: FormatOptions = {}, n
   const numeric = o.numeric === true;
   let out = 'IPVS connection entries\n';
   out += o.persistentConn
-    ? `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} `
-      + `${'destination'.padEnd(18)} ${'pe name'.padEnd(16)} pe_data\n`
+    ? `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} ` +
+      `${'destination'.padEnd(18)} ${'pe name'.padEnd(16)} pe_data\n`
     : `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} destination\n`;
   for (const c of conns) {
     const proto = nameProto(c.proto);
@@ -306,8 +321,9 @@ export function formatConns(conns: readonly ConnInfo[], o: FormatOptions = {}, n
     const cname = formatAddrPort(c.caddr, c.cport, proto, numeric, names);
     const vname = formatAddrPort(c.vaddr, c.vport, proto, numeric, names);
     const dname = formatAddrPort(c.daddr, c.dport, proto, numeric, names);
-    out += `${label.padEnd(3)} ${expire.padEnd(6)} ${c.state.padEnd(11)} ${cname.padEnd(18)} `
-      + `${vname.padEnd(18)} ${dname}\n`;
+    out +=
+      `${label.padEnd(3)} ${expire.padEnd(6)} ${c.state.padEnd(11)} ${cname.padEnd(18)} ` +
+      `${vname.padEnd(18)} ${dname}\n`;
   }
   return out;
 }

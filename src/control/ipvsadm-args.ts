@@ -31,18 +31,36 @@ import { DEFAULT_SCHEDULER } from '../ipvs/sched/registry.js';
 import { SCHED_FLAG_3 } from '../ipvs/service.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import { TAPVS_VERSION } from '../version.js';
-import { dottedToU32, inetAton, stringToNumber, systemNameDb, type NameDb } from './names.js';
+import { dottedToU32, inetAton, type NameDb, stringToNumber, systemNameDb } from './names.js';
 import {
-  MAX_THRESHOLD, MAX_TIMEOUT_S, MAX_WEIGHT, SCHED_NAME_MAX,
-  type Command, type DestConfig, type DestKey, type ServiceConfig, type ServiceKey,
+  type Command,
+  type DestConfig,
+  type DestKey,
+  MAX_THRESHOLD,
+  MAX_TIMEOUT_S,
+  MAX_WEIGHT,
+  SCHED_NAME_MAX,
+  type ServiceConfig,
+  type ServiceKey,
 } from './protocol.js';
 import { schedFlagsFromWords, schedFlagWords } from './sched-flags.js';
 
 /** ipvsadm's internal command names, as they appear in its messages. */
 export type CommandName =
-  | 'add-service' | 'edit-service' | 'delete-service' | 'flush' | 'list' | 'add-server'
-  | 'delete-server' | 'edit-server' | 'set' | 'start-daemon' | 'stop-daemon' | 'restore'
-  | 'save' | 'zero';
+  | 'add-service'
+  | 'edit-service'
+  | 'delete-service'
+  | 'flush'
+  | 'list'
+  | 'add-server'
+  | 'delete-server'
+  | 'edit-server'
+  | 'set'
+  | 'start-daemon'
+  | 'stop-daemon'
+  | 'restore'
+  | 'save'
+  | 'zero';
 
 /** Everything that shapes a listing (-L) or a save (-S). */
 export interface ListOptions {
@@ -96,8 +114,7 @@ export const IPVS_VERSION = '1.2.1';
  * command line it follows and the IPVS version whose behaviour it implements. Scripts that look
  * for "IPVS v1.2.1" still find it.
  */
-export const VERSION_LINE =
-  `tapvsadm v${TAPVS_VERSION} (ipvsadm v1.31 2019/12/24 compatible, user space, IPVS v${IPVS_VERSION})`;
+export const VERSION_LINE = `tapvsadm v${TAPVS_VERSION} (ipvsadm v1.31 2019/12/24 compatible, user space, IPVS v${IPVS_VERSION})`;
 
 /** -p without a value (libipvs IPVS_SVC_PERSISTENT_TIMEOUT). */
 const DEFAULT_PERSISTENT_S = 360;
@@ -106,17 +123,49 @@ const DEFAULT_PERSISTENT_S = 360;
 
 /** Option classes in ipvsadm's bit order: the matrix check walks them in this order. */
 const OPT_NAMES = [
-  'numeric', 'connection', 'service-address', 'scheduler', 'persistent', 'netmask',
-  'real-server', 'forwarding-method', 'weight', 'u-threshold', 'l-threshold',
-  'mcast-interface', 'timeout', 'daemon', 'stats', 'rate', 'thresholds', 'persistent-conn',
-  'nosort', 'syncid', 'exact', 'ops', 'pe', 'sched-flags', 'mcast-group', 'mcast-port',
-  'mcast-ttl', 'sync-maxlen', 'tun-info', 'tun-type', 'tun-port', 'tun-nocsum', 'tun-csum',
+  'numeric',
+  'connection',
+  'service-address',
+  'scheduler',
+  'persistent',
+  'netmask',
+  'real-server',
+  'forwarding-method',
+  'weight',
+  'u-threshold',
+  'l-threshold',
+  'mcast-interface',
+  'timeout',
+  'daemon',
+  'stats',
+  'rate',
+  'thresholds',
+  'persistent-conn',
+  'nosort',
+  'syncid',
+  'exact',
+  'ops',
+  'pe',
+  'sched-flags',
+  'mcast-group',
+  'mcast-port',
+  'mcast-ttl',
+  'sync-maxlen',
+  'tun-info',
+  'tun-type',
+  'tun-port',
+  'tun-nocsum',
+  'tun-csum',
   'tun-remcsum',
 ] as const;
 type OptClass = (typeof OPT_NAMES)[number];
 
 /** Per command: required (+), optional (' ') and exclusive ('1') classes; the rest is illegal. */
-interface Legality { required: OptClass[]; optional: OptClass[]; exclusive: OptClass[] }
+interface Legality {
+  required: OptClass[];
+  optional: OptClass[];
+  exclusive: OptClass[];
+}
 const SERVICE_OPTS: Legality = {
   required: ['service-address'],
   optional: ['scheduler', 'persistent', 'netmask', 'ops', 'pe', 'sched-flags'],
@@ -124,8 +173,17 @@ const SERVICE_OPTS: Legality = {
 };
 const SERVER_OPTS: Legality = {
   required: ['service-address', 'real-server'],
-  optional: ['forwarding-method', 'weight', 'u-threshold', 'l-threshold', 'tun-type', 'tun-port',
-    'tun-nocsum', 'tun-csum', 'tun-remcsum'],
+  optional: [
+    'forwarding-method',
+    'weight',
+    'u-threshold',
+    'l-threshold',
+    'tun-type',
+    'tun-port',
+    'tun-nocsum',
+    'tun-csum',
+    'tun-remcsum',
+  ],
   exclusive: [],
 };
 const NOTHING: Legality = { required: [], optional: [], exclusive: [] };
@@ -133,32 +191,36 @@ const LEGALITY: Record<CommandName, Legality> = {
   'add-service': SERVICE_OPTS,
   'edit-service': SERVICE_OPTS,
   'delete-service': { required: ['service-address'], optional: [], exclusive: [] },
-  'flush': NOTHING,
-  'list': {
+  flush: NOTHING,
+  list: {
     required: [],
-    optional: ['numeric', 'stats', 'rate', 'thresholds', 'persistent-conn', 'nosort', 'syncid',
-      'exact', 'tun-info'],
+    optional: ['numeric', 'stats', 'rate', 'thresholds', 'persistent-conn', 'nosort', 'syncid', 'exact', 'tun-info'],
     exclusive: ['connection', 'service-address', 'timeout', 'daemon'],
   },
   'add-server': SERVER_OPTS,
   'delete-server': { required: ['service-address', 'real-server'], optional: [], exclusive: [] },
   'edit-server': SERVER_OPTS,
-  'set': NOTHING,
+  set: NOTHING,
   'start-daemon': {
     required: [],
     optional: ['mcast-interface', 'syncid', 'mcast-group', 'mcast-port', 'mcast-ttl', 'sync-maxlen'],
     exclusive: [],
   },
   'stop-daemon': { required: [], optional: ['syncid'], exclusive: [] },
-  'restore': NOTHING,
-  'save': { required: [], optional: ['numeric'], exclusive: [] },
-  'zero': { required: [], optional: ['service-address'], exclusive: [] },
+  restore: NOTHING,
+  save: { required: [], optional: ['numeric'], exclusive: [] },
+  zero: { required: [], optional: ['service-address'], exclusive: [] },
 };
 
 // ------------------------------------------------------------------ popt option table
 
 type ArgKind = 'none' | 'required' | 'optional';
-interface OptSpec { long: string | null; short: string | null; arg: ArgKind; tag: string }
+interface OptSpec {
+  long: string | null;
+  short: string | null;
+  arg: ArgKind;
+  tag: string;
+}
 
 /** The options ipvsadm declares to popt, in its table order (long-name lookups take the first). */
 const OPTIONS: OptSpec[] = [
@@ -223,10 +285,20 @@ const OPTIONS: OptSpec[] = [
 ];
 
 const COMMAND_TAGS: ReadonlyMap<string, CommandName> = new Map<string, CommandName>([
-  ['A', 'add-service'], ['E', 'edit-service'], ['D', 'delete-service'], ['C', 'flush'],
-  ['L', 'list'], ['Z', 'zero'], ['a', 'add-server'], ['e', 'edit-server'],
-  ['d', 'delete-server'], ['set', 'set'], ['R', 'restore'], ['S', 'save'],
-  ['start-daemon', 'start-daemon'], ['stop-daemon', 'stop-daemon'],
+  ['A', 'add-service'],
+  ['E', 'edit-service'],
+  ['D', 'delete-service'],
+  ['C', 'flush'],
+  ['L', 'list'],
+  ['Z', 'zero'],
+  ['a', 'add-server'],
+  ['e', 'edit-server'],
+  ['d', 'delete-server'],
+  ['set', 'set'],
+  ['R', 'restore'],
+  ['S', 'save'],
+  ['start-daemon', 'start-daemon'],
+  ['stop-daemon', 'stop-daemon'],
 ]);
 
 /** popt's error texts (poptStrerror). */
@@ -234,10 +306,7 @@ const POPT_BADOPT = 'unknown option';
 const POPT_NOARG = 'missing argument';
 const POPT_UNWANTEDARG = 'option does not take an argument';
 
-type PoptEvent =
-  | { kind: 'opt'; spec: OptSpec; arg: string | null }
-  | { kind: 'end' }
-  | { kind: 'error'; text: string };
+type PoptEvent = { kind: 'opt'; spec: OptSpec; arg: string | null } | { kind: 'end' } | { kind: 'error'; text: string };
 
 /**
  * A popt context over argv (without the program name): the subset of popt's poptGetNextOpt that
@@ -253,7 +322,9 @@ class Popt {
   constructor(private readonly argv: readonly string[]) {}
 
   /** poptBadOption: the last command-line word consumed. */
-  get badWord(): string { return this.argv[this.next - 1] ?? ''; }
+  get badWord(): string {
+    return this.argv[this.next - 1] ?? '';
+  }
 
   nextOpt(): PoptEvent {
     for (;;) {
@@ -342,12 +413,20 @@ function parseSchedFlags(sched: string, arg: string): number {
 // ------------------------------------------------------------------ parsing state
 
 class Fail {
-  constructor(readonly message: string, readonly exitCode = 2, readonly tryLine = false) {}
+  constructor(
+    readonly message: string,
+    readonly exitCode = 2,
+    readonly tryLine = false,
+  ) {}
 }
 
 type SvcProto = 'tcp' | 'udp' | 'sctp' | null;
 
-interface ParsedAddr { af: 4 | 6; addr: string; port: number | null }
+interface ParsedAddr {
+  af: 4 | 6;
+  addr: string;
+  port: number | null;
+}
 
 /**
  * ipvsadm's parse_service: `a.b.c.d[:port]`, `name[:port]`, `[v6]:port` or a bare v6 literal.
@@ -458,14 +537,41 @@ interface State {
 
 function newState(): State {
   return {
-    cmd: null, opts: new Set(), svcProto: null, svcAf: 0, svcAddr: null, svcPort: 0, fwmark: 0,
-    netmask: '255.255.255.255', sched: '', persistent: false, timeoutS: 0, ops: false, pe: '',
-    schedFlagsArg: '', schedBits: 0,
-    destAf: 0, destAddr: null, destPort: 0, fwd: 'route', weight: 1, uThreshold: 0, lThreshold: 0,
-    tunType: 'ipip', timeouts: [0, 0, 0],
+    cmd: null,
+    opts: new Set(),
+    svcProto: null,
+    svcAf: 0,
+    svcAddr: null,
+    svcPort: 0,
+    fwmark: 0,
+    netmask: '255.255.255.255',
+    sched: '',
+    persistent: false,
+    timeoutS: 0,
+    ops: false,
+    pe: '',
+    schedFlagsArg: '',
+    schedBits: 0,
+    destAf: 0,
+    destAddr: null,
+    destPort: 0,
+    fwd: 'route',
+    weight: 1,
+    uThreshold: 0,
+    lThreshold: 0,
+    tunType: 'ipip',
+    timeouts: [0, 0, 0],
     list: {
-      numeric: false, exact: false, stats: false, rate: false, thresholds: false,
-      persistentConn: false, tunInfo: false, nosort: false, connection: false, timeout: false,
+      numeric: false,
+      exact: false,
+      stats: false,
+      rate: false,
+      thresholds: false,
+      persistentConn: false,
+      tunInfo: false,
+      nosort: false,
+      connection: false,
+      timeout: false,
       daemon: false,
     },
   };
@@ -518,9 +624,9 @@ function parse(argv: readonly string[], prog: string, names: NameDb, inRules: bo
   st.cmd = cmd;
   if (cmd === 'start-daemon' || cmd === 'stop-daemon') {
     if (first.arg !== 'master' && first.arg !== 'backup') {
-      throw new Fail(cmd === 'start-daemon'
-        ? 'illegal start-daemon parameter specified'
-        : 'illegal start_daemon specified'); // sic, ipvsadm's words
+      throw new Fail(
+        cmd === 'start-daemon' ? 'illegal start-daemon parameter specified' : 'illegal start_daemon specified',
+      ); // sic, ipvsadm's words
     }
   }
 
@@ -535,8 +641,11 @@ function parse(argv: readonly string[], prog: string, names: NameDb, inRules: bo
   if (cmd === 'set') {
     if (leftovers.length < 3) throw new Fail('--set option requires 3 timeout values');
     const [a, b, c] = leftovers.splice(0, 3);
-    st.timeouts = [parseTimeout(a, 0, MAX_TIMEOUT_S), parseTimeout(b, 0, MAX_TIMEOUT_S),
-      parseTimeout(c, 0, MAX_TIMEOUT_S)];
+    st.timeouts = [
+      parseTimeout(a, 0, MAX_TIMEOUT_S),
+      parseTimeout(b, 0, MAX_TIMEOUT_S),
+      parseTimeout(c, 0, MAX_TIMEOUT_S),
+    ];
   }
   if (leftovers.length > 0) throw new Fail(`unexpected argument ${leftovers[0]}`);
   if (st.schedFlagsArg !== '') st.schedBits = parseSchedFlags(st.sched, st.schedFlagsArg);
@@ -558,16 +667,19 @@ function parse(argv: readonly string[], prog: string, names: NameDb, inRules: bo
     if (st.destAf !== st.svcAf && st.fwd !== 'tunnel') {
       throw new Fail('Different address family is allowed only for tunneling servers');
     }
-    const tunOpts = (['tun-type', 'tun-port', 'tun-nocsum', 'tun-csum', 'tun-remcsum'] as const)
-      .some((o) => st.opts.has(o));
+    const tunOpts = (['tun-type', 'tun-port', 'tun-nocsum', 'tun-csum', 'tun-remcsum'] as const).some((o) =>
+      st.opts.has(o),
+    );
     if (tunOpts && st.fwd !== 'tunnel') throw new Fail('Tunnel options conflict with forward method');
     tunnelOptCheck(st.tunType, st.opts);
   }
   if (cmd === 'list') {
     const o = st.opts;
-    if (((o.has('connection') || o.has('timeout') || o.has('daemon'))
-        && (o.has('stats') || o.has('rate') || o.has('thresholds')))
-      || ((o.has('timeout') || o.has('daemon')) && o.has('persistent-conn'))) {
+    if (
+      ((o.has('connection') || o.has('timeout') || o.has('daemon')) &&
+        (o.has('stats') || o.has('rate') || o.has('thresholds'))) ||
+      ((o.has('timeout') || o.has('daemon')) && o.has('persistent-conn'))
+    ) {
       throw new Fail('options conflicts in the list command');
     }
   }
@@ -842,12 +954,15 @@ function tapvsLimits(st: State, cmd: CommandName): void {
     if (st.destAf === 6) throw new Fail('tapvs is IPv4 only: the real server must be an IPv4 address');
     if (st.fwd !== 'masq') {
       if (!st.opts.has('forwarding-method')) {
-        throw new Fail(`tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g `
-          + `(direct routing): add -m`);
+        throw new Fail(
+          `tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g ` + `(direct routing): add -m`,
+        );
       }
-      throw new Fail(st.fwd === 'route'
-        ? 'tapvs forwards by masquerading (NAT) only: -g (direct routing) is not supported, use -m'
-        : 'tapvs forwards by masquerading (NAT) only: -i (tunneling) is not supported, use -m');
+      throw new Fail(
+        st.fwd === 'route'
+          ? 'tapvs forwards by masquerading (NAT) only: -g (direct routing) is not supported, use -m'
+          : 'tapvs forwards by masquerading (NAT) only: -i (tunneling) is not supported, use -m',
+      );
     }
   }
 }
@@ -882,7 +997,8 @@ function listResult(st: State): Parsed {
   if (o.connection) request = { op: 'listConns' };
   else if (service !== null) request = { op: 'list', service };
   else if (o.timeout) request = { op: 'getTimeouts' };
-  else if (o.daemon) request = { op: 'status' }; // tapvs runs no sync daemon: nothing to print
+  else if (o.daemon)
+    request = { op: 'status' }; // tapvs runs no sync daemon: nothing to print
   else request = { op: 'list', service: null };
   return { kind: 'list', request, service, options: o };
 }

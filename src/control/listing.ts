@@ -6,11 +6,12 @@
  * Contract: reads the model, never changes it. Order is the model's: services in registration
  * order, dests newest first, connections in table order; format.ts sorts as ipvsadm does.
  */
-import type { Ipvs } from '../ipvs/ipvs.js';
+
 import { ConnFlag } from '../ipvs/conn-table.js';
+import type { Ipvs } from '../ipvs/ipvs.js';
 import type { Service } from '../ipvs/service.js';
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
-import { IPPROTO_TCP, IPPROTO_UDP, formatIpv4 } from '../packet/ipv4.js';
+import { formatIpv4, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import type { ConnInfo, ListResult, ServiceInfo } from './protocol.js';
 import { schedFlagWords } from './sched-flags.js';
 
@@ -36,9 +37,16 @@ export function listConns(ipvs: Ipvs, nowMs: number): ConnInfo[] {
     else if (c.proto[id] === IPPROTO_UDP) state = 'UDP';
     else state = TCP_STATE_NAMES[c.state[id]];
     out.push({
-      proto, caddr: formatIpv4(c.caddr[id]), cport: c.cport[id], vaddr: formatIpv4(c.vaddr[id]),
-      vport: c.vport[id], daddr: formatIpv4(c.daddr[id]), dport: c.dport[id], state,
-      expireS: Math.max(0, Math.floor((c.expiresAt[id] - nowMs) / 1000)), template,
+      proto,
+      caddr: formatIpv4(c.caddr[id]),
+      cport: c.cport[id],
+      vaddr: formatIpv4(c.vaddr[id]),
+      vport: c.vport[id],
+      daddr: formatIpv4(c.daddr[id]),
+      dport: c.dport[id],
+      state,
+      expireS: Math.max(0, Math.floor((c.expiresAt[id] - nowMs) / 1000)),
+      template,
     });
   });
   return out;
@@ -56,9 +64,16 @@ function serviceInfo(s: Service): ServiceInfo {
     },
     stats: s.stats.snapshot(),
     dests: s.dests.map((d) => ({
-      addr: formatIpv4(d.addr), port: d.port, fwd: 'masq' as const, weight: d.weight,
-      uThreshold: d.uThreshold, lThreshold: d.lThreshold, activeConns: d.activeConns,
-      inactConns: d.inactConns, persistConns: d.persistConns, stats: d.stats.snapshot(),
+      addr: formatIpv4(d.addr),
+      port: d.port,
+      fwd: 'masq' as const,
+      weight: d.weight,
+      uThreshold: d.uThreshold,
+      lThreshold: d.lThreshold,
+      activeConns: d.activeConns,
+      inactConns: d.inactConns,
+      persistConns: d.persistConns,
+      stats: d.stats.snapshot(),
     })),
   };
 }

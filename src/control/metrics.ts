@@ -22,7 +22,9 @@ function esc(v: string): string {
 }
 
 function labels(l: Record<string, string | number>): string {
-  return `{${Object.entries(l).map(([k, v]) => `${k}="${esc(String(v))}"`).join(',')}}`;
+  return `{${Object.entries(l)
+    .map(([k, v]) => `${k}="${esc(String(v))}"`)
+    .join(',')}}`;
 }
 
 /** The exposition text (Prometheus text format 0.0.4). */
@@ -46,21 +48,35 @@ function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
   }
   const backends: Array<[string, string, (d: (typeof list.services)[0]['dests'][0]) => number]> = [
     ['backend_connections_active', 'The current active connections by local and remote address.', (d) => d.activeConns],
-    ['backend_connections_inactive', 'The current inactive connections by local and remote address.', (d) => d.inactConns],
+    [
+      'backend_connections_inactive',
+      'The current inactive connections by local and remote address.',
+      (d) => d.inactConns,
+    ],
     ['backend_weight', 'The current backend weight by local and remote address.', (d) => d.weight],
   ];
   for (const [n, h, f] of backends) {
     family(`node_ipvs_${n}`, 'gauge', h);
     for (const s of list.services) {
       for (const d of s.dests) {
-        out.push(`node_ipvs_${n}${labels({
-          local_address: s.service.addr, local_port: s.service.port, remote_address: d.addr, remote_port: d.port,
-          proto: s.service.proto.toUpperCase(), local_mark: '',
-        })} ${f(d)}`);
+        out.push(
+          `node_ipvs_${n}${labels({
+            local_address: s.service.addr,
+            local_port: s.service.port,
+            remote_address: d.addr,
+            remote_port: d.port,
+            proto: s.service.proto.toUpperCase(),
+            local_mark: '',
+          })} ${f(d)}`,
+        );
       }
     }
   }
-  family('tapvs_connection_entries', 'gauge', 'Entries in the connection table (connections and persistence templates).');
+  family(
+    'tapvs_connection_entries',
+    'gauge',
+    'Entries in the connection table (connections and persistence templates).',
+  );
   out.push(`tapvs_connection_entries ${ipvs.conns.count}`);
   family('tapvs_connection_capacity', 'gauge', 'Size of the connection table (--max-conns).');
   out.push(`tapvs_connection_capacity ${ipvs.conns.capacity}`);
@@ -71,13 +87,23 @@ function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
     const perLink: Array<[string, 'counter' | 'gauge', string, (p: (typeof st.ports)[0]) => number]> = [
       ['tapvs_rx_frames_total', 'counter', 'Frames received per link.', (p) => p.rxFrames],
       ['tapvs_rx_bytes_total', 'counter', 'Bytes received per link.', (p) => p.rxBytes],
-      ['tapvs_rx_batches_total', 'counter', 'Receive batches per link (frames/batches = mean batch size).', (p) => p.rxBatches],
+      [
+        'tapvs_rx_batches_total',
+        'counter',
+        'Receive batches per link (frames/batches = mean batch size).',
+        (p) => p.rxBatches,
+      ],
       ['tapvs_tx_frames_total', 'counter', 'Frames queued for transmission per link.', (p) => p.txFrames],
       ['tapvs_tx_bytes_total', 'counter', 'Bytes queued for transmission per link.', (p) => p.txBytes],
       ['tapvs_tx_refused_total', 'counter', 'Frames the device refused to take.', (p) => p.txDropped],
       ['tapvs_arp_entries', 'gauge', 'Neighbour cache entries per link.', (p) => p.arpEntries],
       ['tapvs_arp_pending_frames', 'gauge', 'Frames waiting for ARP resolution per link.', (p) => p.arpPending],
-      ['tapvs_arp_unresolved_drops_total', 'counter', 'Frames dropped because their next hop never resolved.', (p) => p.arpUnresolvedDrops],
+      [
+        'tapvs_arp_unresolved_drops_total',
+        'counter',
+        'Frames dropped because their next hop never resolved.',
+        (p) => p.arpUnresolvedDrops,
+      ],
     ];
     for (const [n, type, h, f] of perLink) {
       family(n, type, h);
@@ -85,7 +111,8 @@ function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
     }
     family('tapvs_drops_total', 'counter', 'Frames dropped, by link and reason.');
     for (const p of st.ports) {
-      for (let i = 0; i < p.drops.length; i++) out.push(`tapvs_drops_total${labels({ link: p.name, reason: DROP_NAMES[i] })} ${p.drops[i]}`);
+      for (let i = 0; i < p.drops.length; i++)
+        out.push(`tapvs_drops_total${labels({ link: p.name, reason: DROP_NAMES[i] })} ${p.drops[i]}`);
     }
     family('tapvs_icmp_rate_limited_total', 'counter', 'ICMP errors not sent because of the rate limit.');
     out.push(`tapvs_icmp_rate_limited_total ${st.icmpRateLimited}`);
@@ -116,6 +143,9 @@ export function startMetricsServer(host: string, port: number, ipvs: Ipvs, dp: D
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(server); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
   });
 }

@@ -31,8 +31,16 @@ export interface NameDb {
   portToService(port: number, proto: NameProto): string | null;
 }
 
-interface HostEntry { addr: string; names: string[] }
-interface ServiceEntry { name: string; port: number; proto: string; aliases: string[] }
+interface HostEntry {
+  addr: string;
+  names: string[];
+}
+interface ServiceEntry {
+  name: string;
+  port: number;
+  proto: string;
+  aliases: string[];
+}
 
 /** Parses hosts(5) text: "address canonical [aliases...]", '#' starts a comment. IPv4 only. */
 function parseHostsFile(text: string): HostEntry[] {
@@ -53,7 +61,9 @@ function parseHostsFile(text: string): HostEntry[] {
 function parseServicesFile(text: string): ServiceEntry[] {
   const out: ServiceEntry[] = [];
   for (const raw of text.split('\n')) {
-    const f = stripComment(raw).split(/[ \t\r]+/).filter((w) => w.length > 0);
+    const f = stripComment(raw)
+      .split(/[ \t\r]+/)
+      .filter((w) => w.length > 0);
     if (f.length < 2) continue;
     const m = /^(\d+)\/([A-Za-z0-9]+)$/.exec(f[1]);
     if (m === null) continue;
@@ -75,7 +85,7 @@ export function nameDbFromText(hostsText: string, servicesText: string): NameDb 
   const services = parseServicesFile(servicesText);
   return {
     hostToAddr(name: string): string | null {
-      const lower = name.toLowerCase();  // glibc compares host names case-insensitively
+      const lower = name.toLowerCase(); // glibc compares host names case-insensitively
       for (const h of hosts) if (h.names.some((n) => n.toLowerCase() === lower)) return h.addr;
       return null;
     },

@@ -19,8 +19,15 @@ import { createScheduler } from '../ipvs/sched/registry.js';
 import type { Service } from '../ipvs/service.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import {
-  MAX_THRESHOLD, MAX_TIMEOUT_S, MAX_WEIGHT, SCHED_NAME_MAX,
-  type DestConfig, type DestKey, type ServiceConfig, type ServiceKey, type Timeouts,
+  type DestConfig,
+  type DestKey,
+  MAX_THRESHOLD,
+  MAX_TIMEOUT_S,
+  MAX_WEIGHT,
+  SCHED_NAME_MAX,
+  type ServiceConfig,
+  type ServiceKey,
+  type Timeouts,
 } from './protocol.js';
 import { schedFlagsFromWords } from './sched-flags.js';
 
@@ -79,7 +86,11 @@ export class RuleEditor {
   /** --set tcp tcpfin udp: seconds, 0 keeps a value. */
   setTimeouts(t: Timeouts): void {
     if (t === null || typeof t !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing timeouts');
-    for (const [name, v] of [['tcp', t.tcpS], ['tcpfin', t.tcpFinS], ['udp', t.udpS]] as const) {
+    for (const [name, v] of [
+      ['tcp', t.tcpS],
+      ['tcpfin', t.tcpFinS],
+      ['udp', t.udpS],
+    ] as const) {
       if (!Number.isInteger(v) || v < 0 || v > MAX_TIMEOUT_S) {
         throw new TapvsError('BAD_ARGUMENT', `invalid ${name} timeout value \`${v}' specified`);
       }
@@ -117,9 +128,8 @@ function destKey(dk: DestKey, svc: Service): { addr: number; port: number } {
     throw new TapvsError('BAD_ARGUMENT', 'illegal real server address[:port] specified');
   }
   // ip_vs_ctl.c, ip_vs_new_dest(): a real server must be a unicast address (EINVAL otherwise).
-  if (addr === 0 || isMulticastOrBroadcast(addr) || (addr >>> 24) === 127) {
-    throw new TapvsError('BAD_ARGUMENT',
-      'Invalid operation.  Possibly wrong module version, address not unicast, ...');
+  if (addr === 0 || isMulticastOrBroadcast(addr) || addr >>> 24 === 127) {
+    throw new TapvsError('BAD_ARGUMENT', 'Invalid operation.  Possibly wrong module version, address not unicast, ...');
   }
   // A NAT dest of a port-0 service keeps port 0 ("the packet's port"); others default to the service port.
   return { addr, port: dk.port === 0 && svc.port !== 0 ? svc.port : dk.port };
@@ -148,12 +158,18 @@ function serviceSettings(cfg: ServiceConfig, svc: Service | null): ServiceSettin
   // Last: ipvsadm reports a bad -b word or timeout itself, before the kernel looks the name up.
   const scheduler = keep ? svc.scheduler : createScheduler(name, { flags: schedFlags });
   return {
-    scheduler, schedFlags, persistent: timeoutS !== null, timeoutS: timeoutS ?? 0, netmask, ops: cfg.ops === true,
+    scheduler,
+    schedFlags,
+    persistent: timeoutS !== null,
+    timeoutS: timeoutS ?? 0,
+    netmask,
+    ops: cfg.ops === true,
   };
 }
 
 function destSettings(cfg: DestConfig): DestSettings {
-  if (cfg === null || typeof cfg !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing real server configuration');
+  if (cfg === null || typeof cfg !== 'object')
+    throw new TapvsError('BAD_ARGUMENT', 'missing real server configuration');
   if (cfg.fwd !== 'masq') {
     throw new TapvsError('NOT_SUPPORTED', 'tapvs forwards by masquerading (NAT) only: use -m');
   }
@@ -161,7 +177,8 @@ function destSettings(cfg: DestConfig): DestSettings {
     throw new TapvsError('BAD_ARGUMENT', 'illegal weight specified');
   }
   for (const v of [cfg.uThreshold, cfg.lThreshold]) {
-    if (!Number.isInteger(v) || v < 0 || v > MAX_THRESHOLD) throw new TapvsError('BAD_ARGUMENT', 'illegal threshold specified');
+    if (!Number.isInteger(v) || v < 0 || v > MAX_THRESHOLD)
+      throw new TapvsError('BAD_ARGUMENT', 'illegal threshold specified');
   }
   // ip_vs_ctl.c, ip_vs_add_dest() and ip_vs_edit_dest(): ERANGE.
   if (cfg.lThreshold > cfg.uThreshold) throw new TapvsError('OUT_OF_RANGE', 'Numerical result out of range');
@@ -179,5 +196,5 @@ function isPort(p: unknown): p is number {
 }
 
 function isMulticastOrBroadcast(a: number): boolean {
-  return (a >>> 28) === 0xe || a === -1;
+  return a >>> 28 === 0xe || a === -1;
 }

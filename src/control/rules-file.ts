@@ -15,8 +15,8 @@
  * - -L, -S, -h and -v lines are refused: they change nothing and print instead.
  */
 import { TapvsError } from '../errors.js';
+import { type ParseOptions, parseArgs } from './ipvsadm-args.js';
 import type { Command } from './protocol.js';
-import { parseArgs, type ParseOptions } from './ipvsadm-args.js';
 
 export interface RuleLine {
   /** 1-based line number in the text. */
@@ -59,7 +59,9 @@ export function parseRulesDetailed(text: string, options: ParseOptions = {}): Ru
       case 'version':
       case 'restore':
         return {
-          ok: false, line, exitCode: 2,
+          ok: false,
+          line,
+          exitCode: 2,
           message: `only commands that change rules belong in a rules file (-A -E -D -C -a -e -d -Z --set), not ${tokens[0]}`,
         };
     }

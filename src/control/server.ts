@@ -10,7 +10,7 @@
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { TapvsError, isTapvsError } from '../errors.js';
+import { isTapvsError, TapvsError } from '../errors.js';
 import { log } from '../log.js';
 import { MAX_REQUEST_BYTES, type Request, type Response } from './protocol.js';
 
@@ -32,7 +32,10 @@ export class ControlServer {
   requests = 0;
   errors = 0;
 
-  constructor(private readonly path: string, private readonly handler: RequestHandler) {}
+  constructor(
+    private readonly path: string,
+    private readonly handler: RequestHandler,
+  ) {}
 
   /** Listens; fails clearly when another daemon owns the path. A stale socket file is replaced. */
   async listen(): Promise<void> {
@@ -50,7 +53,10 @@ export class ControlServer {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(this.path, () => { server.off('error', reject); resolve(); });
+        server.listen(this.path, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
     } finally {
       process.umask(old);
@@ -66,7 +72,11 @@ export class ControlServer {
     if (this.server !== null) {
       this.server.close();
       this.server = null;
-      try { unlinkSync(this.path); } catch { /* already gone */ }
+      try {
+        unlinkSync(this.path);
+      } catch {
+        /* already gone */
+      }
     }
   }
 
@@ -83,7 +93,11 @@ export class ControlServer {
       }
       if (buf.length > MAX_REQUEST_BYTES) {
         this.errors++;
-        this.reply(s, { id: 0, ok: false, error: { code: 'PROTOCOL', message: `request larger than ${MAX_REQUEST_BYTES} bytes` } });
+        this.reply(s, {
+          id: 0,
+          ok: false,
+          error: { code: 'PROTOCOL', message: `request larger than ${MAX_REQUEST_BYTES} bytes` },
+        });
         s.end();
         buf = '';
       }
@@ -102,8 +116,10 @@ export class ControlServer {
       this.reply(s, { id: 0, ok: false, error: { code: 'PROTOCOL', message: 'malformed request: not JSON' } });
       return;
     }
-    const id = typeof req === 'object' && req !== null && typeof (req as { id?: unknown }).id === 'number'
-      ? (req as { id: number }).id : 0;
+    const id =
+      typeof req === 'object' && req !== null && typeof (req as { id?: unknown }).id === 'number'
+        ? (req as { id: number }).id
+        : 0;
     if (typeof req !== 'object' || req === null || typeof (req as { op?: unknown }).op !== 'string') {
       this.errors++;
       this.reply(s, { id, ok: false, error: { code: 'PROTOCOL', message: 'malformed request: no op' } });
@@ -115,7 +131,9 @@ export class ControlServer {
         s.write(`${JSON.stringify(obj)}\n`);
         return true;
       },
-      onClose: (fn) => { s.once('close', fn); },
+      onClose: (fn) => {
+        s.once('close', fn);
+      },
     };
     try {
       const result = this.handler(req as Request, ctx);
@@ -125,8 +143,15 @@ export class ControlServer {
       if (isTapvsError(e)) {
         this.reply(s, { id, ok: false, error: { code: e.code, message: e.message } });
       } else {
-        log('error', 'control request failed', { op: (req as Request).op, error: e instanceof Error ? e.stack ?? e.message : String(e) });
-        this.reply(s, { id, ok: false, error: { code: 'INTERNAL', message: `internal error: ${e instanceof Error ? e.message : String(e)}` } });
+        log('error', 'control request failed', {
+          op: (req as Request).op,
+          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+        });
+        this.reply(s, {
+          id,
+          ok: false,
+          error: { code: 'INTERNAL', message: `internal error: ${e instanceof Error ? e.message : String(e)}` },
+        });
       }
     }
   }
@@ -140,7 +165,10 @@ export class ControlServer {
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = net.connect(path);
-    const done = (v: boolean): void => { c.destroy(); resolve(v); };
+    const done = (v: boolean): void => {
+      c.destroy();
+      resolve(v);
+    };
     c.once('connect', () => done(true));
     c.once('error', () => done(false));
     setTimeout(() => done(false), 1000).unref();

@@ -6,23 +6,24 @@
  * addresses goes to IPVS's input (TCP, UDP) or the host (ICMP), a packet passing through to
  * IPVS's output (replies of real servers) and else to the router.
  */
-import type { HostArp } from '../host/arp.js';
+
 import type { HostRoutes } from '../host/addresses.js';
+import type { HostArp } from '../host/arp.js';
 import type { HostIcmp } from '../host/icmp.js';
 import type { LocalAddresses } from '../host/local-addresses.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../packet/eth.js';
 import { ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST } from '../packet/icmp.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { Parse } from '../packet/parse.js';
 import { PacketViews } from '../packet/views.js';
-import { CONSUMED, Drop, PASS } from './drops.js';
 import { Defrag, type Reassembler } from './defrag.js';
+import { CONSUMED, Drop, PASS } from './drops.js';
 import type { FrameContext } from './frame.js';
 import type { IcmpRelated } from './icmp-related.js';
 import type { IpvsIn } from './ipvs-in.js';
 import type { IpvsOut } from './ipvs-out.js';
 import type { Port } from './port.js';
 import type { Router } from './router.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 
 /** ICMP destination unreachable code 2 (RFC 792). */
 const ICMP_PROT_UNREACH = 2;
@@ -54,7 +55,8 @@ export class Classifier {
 
   /** The frame at [off, end) of ctx.port's RX ring. Returns its verdict. */
   frame(off: number, end: number): number {
-    const port = this.ctx.port, eth = port.rx.eth;
+    const port = this.ctx.port,
+      eth = port.rx.eth;
     const r = eth.bind(off, end);
     if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : Drop.BadHeader;
     const broadcast = eth.isBroadcastDst();
@@ -70,16 +72,21 @@ export class Classifier {
   }
 
   private ipv4(port: Port, off: number, end: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip;
+    const ctx = this.ctx,
+      ip = ctx.v.ip;
     const r = ip.bind(off, end);
-    if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : r === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
+    if (r !== Parse.Ok)
+      return r === Parse.Truncated ? Drop.Truncated : r === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
     if (!ip.checksumOk()) return Drop.BadChecksum;
-    const src = ip.src, dst = ip.dst;
-    if (src === 0 || src === -1 || (src >>> 28) === 0xe || (src >>> 24) === 127 || this.local.isLocal(src)) return Drop.Martian;
-    if ((dst >>> 28) === 0xe || dst === -1 || this.routes.isSubnetBroadcast(port.index, dst)) return Drop.Broadcast;
+    const src = ip.src,
+      dst = ip.dst;
+    if (src === 0 || src === -1 || src >>> 28 === 0xe || src >>> 24 === 127 || this.local.isLocal(src))
+      return Drop.Martian;
+    if (dst >>> 28 === 0xe || dst === -1 || this.routes.isSubnetBroadcast(port.index, dst)) return Drop.Broadcast;
     if (ip.isFragment && !ctx.reassembled) return this.fragment(port, ip.offset, ip.totalLen);
     const proto = ip.protocol;
-    const l4 = ip.payloadOff, l4End = ip.payloadEnd;
+    const l4 = ip.payloadOff,
+      l4End = ip.payloadEnd;
     if (this.local.isLocal(dst)) {
       if (proto === IPPROTO_TCP) return this.ipvsIn.tcp(l4, l4End);
       if (proto === IPPROTO_UDP) return this.ipvsIn.udp(l4, l4End);

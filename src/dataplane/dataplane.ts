@@ -24,7 +24,7 @@ import { LocalOutput } from '../host/local-output.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { VNET_GSO, VNET_NEEDS_CSUM, vnetFlags } from '../link/vnet-hdr.js';
-import { TRACE_RX, TRACE_TX, type Tracer, dropComment } from '../trace/tracer.js';
+import { dropComment, TRACE_RX, TRACE_TX, type Tracer } from '../trace/tracer.js';
 import { Classifier } from './classify.js';
 import { Reassembler } from './defrag.js';
 import { DestRoutes } from './dest-routes.js';
@@ -93,7 +93,9 @@ export class Dataplane {
       const rxBufs = this.ports.map((p) => p.link.rx.buf);
       for (const p of this.ports) p.link.setTxSources!(rxBufs);
     }
-    const ctx = this.ctx, routes = this.routes, local = this.local;
+    const ctx = this.ctx,
+      routes = this.routes,
+      local = this.local;
     this.reasm = new Reassembler({ onTimeout: (q, len) => this.icmp.reassemblyTimeout(q, len) });
     this.arp = new HostArp(ctx, routes, local);
     this.egress = new Egress(ctx, this.ports, this.arp, this.zeroCopy);
@@ -102,8 +104,19 @@ export class Dataplane {
     const router = new Router(ctx, this.ports, routes, this.destRoutes, local, this.icmp, this.egress);
     const nat = new NatXmit(ctx, ipvs.conns, router, this.egress);
     const related = new IcmpRelated(ctx, ipvs, routes, this.egress);
-    this.classifier = new Classifier(ctx, { forward: this.opts.forward }, routes, local, this.reasm, this.arp,
-      this.icmp, new IpvsIn(ctx, ipvs, this.icmp, localOut, nat), new IpvsOut(ctx, ipvs, nat, related), related, router);
+    this.classifier = new Classifier(
+      ctx,
+      { forward: this.opts.forward },
+      routes,
+      local,
+      this.reasm,
+      this.arp,
+      this.icmp,
+      new IpvsIn(ctx, ipvs, this.icmp, localOut, nat),
+      new IpvsOut(ctx, ipvs, nat, related),
+      related,
+      router,
+    );
     this.fast = new FastPath(ctx, this.ports, routes, local, this.destRoutes, ipvs, this.egress);
     this.rulesChanged();
   }
@@ -111,7 +124,10 @@ export class Dataplane {
   /** Starts every link; batches run through processBatch. A link that fails is reported to onLinkError. */
   start(onLinkError: (port: string, err: Error) => void = () => {}): void {
     for (const p of this.ports) {
-      p.link.start((count) => this.processBatch(p, count, Date.now()), (err) => onLinkError(p.name, err));
+      p.link.start(
+        (count) => this.processBatch(p, count, Date.now()),
+        (err) => onLinkError(p.name, err),
+      );
     }
   }
 
@@ -130,7 +146,10 @@ export class Dataplane {
     const ctx = this.ctx;
     ctx.now = nowMs;
     const rx = port.link.rx;
-    const offsets = rx.offsets, lengths = rx.lengths, u8 = port.rx.u8, hdr = port.hdr;
+    const offsets = rx.offsets,
+      lengths = rx.lengths,
+      u8 = port.rx.u8,
+      hdr = port.hdr;
     port.rxBatches++;
     const tr = this.tracer;
     this.setTracing(tr?.active === true);
@@ -143,11 +162,14 @@ export class Dataplane {
       const vnet = hdr > 0 ? vnetFlags(u8, offsets[i]) : 0;
       ctx.begin(port, (vnet & VNET_NEEDS_CSUM) !== 0, (vnet & VNET_GSO) !== 0);
       port.rxFrames++;
-      port.rxBytes += Math.max(len , 0);
+      port.rxBytes += Math.max(len, 0);
       if (tracing && tr!.matches(u8, off, len)) tr!.hold(port.index, TRACE_RX, u8, off, len, nowMs);
-      const v = len <= 0 ? Drop.Truncated
-        : fast && this.fast.tryNat(port, off, off + len) ? SENT
-          : this.classifier.frame(off, off + len);
+      const v =
+        len <= 0
+          ? Drop.Truncated
+          : fast && this.fast.tryNat(port, off, off + len)
+            ? SENT
+            : this.classifier.frame(off, off + len);
       if (v >= 0) port.drops[v]++;
       else if (v === SENT) port.sentVerdicts++;
       else port.consumedVerdicts++;
@@ -176,7 +198,8 @@ export class Dataplane {
       const own = this.routes.addressesOf(p.index);
       for (let i = 0; i < own.length; i++) this.arp.gratuitous(p, own[i]);
       for (const s of this.ipvs.services) {
-        if (this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr)) this.arp.gratuitous(p, s.addr);
+        if (this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr))
+          this.arp.gratuitous(p, s.addr);
       }
     }
     this.flushAll();
@@ -193,9 +216,17 @@ export class Dataplane {
   status(): DataplaneStatus {
     return {
       ports: this.ports.map((p) => ({
-        name: p.name, device: p.link.name, rxFrames: p.rxFrames, rxBytes: p.rxBytes, rxBatches: p.rxBatches,
-        txFrames: p.tx.frames, txBytes: p.tx.bytes, txDropped: p.link.txDropped,
-        arpEntries: p.arp.size, arpPending: p.arp.pendingCount, arpUnresolvedDrops: p.arp.unresolvedDrops,
+        name: p.name,
+        device: p.link.name,
+        rxFrames: p.rxFrames,
+        rxBytes: p.rxBytes,
+        rxBatches: p.rxBatches,
+        txFrames: p.tx.frames,
+        txBytes: p.tx.bytes,
+        txDropped: p.link.txDropped,
+        arpEntries: p.arp.size,
+        arpPending: p.arp.pendingCount,
+        arpUnresolvedDrops: p.arp.unresolvedDrops,
         drops: Array.from(p.drops),
       })),
       conns: this.ipvs.conns.count,
@@ -229,8 +260,17 @@ export class Dataplane {
 
 export interface DataplaneStatus {
   ports: Array<{
-    name: string; device: string; rxFrames: number; rxBytes: number; rxBatches: number; txFrames: number;
-    txBytes: number; txDropped: number; arpEntries: number; arpPending: number; arpUnresolvedDrops: number;
+    name: string;
+    device: string;
+    rxFrames: number;
+    rxBytes: number;
+    rxBatches: number;
+    txFrames: number;
+    txBytes: number;
+    txDropped: number;
+    arpEntries: number;
+    arpPending: number;
+    arpUnresolvedDrops: number;
     drops: number[];
   }>;
   conns: number;

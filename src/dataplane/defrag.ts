@@ -43,9 +43,10 @@
  * Not here: deciding which packets to reassemble, sending the ICMP error (the caller gets the
  * quote through `onTimeout`), IPv6.
  */
-import { IP_DF, IP_MF, IP_OFFMASK, IPV4_MIN_HLEN } from '../packet/ipv4.js';
-import { checksum } from '../packet/checksum.js';
+
 import { TapvsError } from '../errors.js';
+import { checksum } from '../packet/checksum.js';
+import { IP_DF, IP_MF, IP_OFFMASK, IPV4_MIN_HLEN } from '../packet/ipv4.js';
 import { copyBytes } from './fragment.js';
 
 /** add() results: small integers, so they double as counter indexes. */
@@ -111,12 +112,15 @@ const MAX_IP = 65535;
 /** Pages that can cover any datagram payload (< 64 KiB). */
 const PAGES_PER_SLOT = 65536 >> PAGE_SHIFT;
 /** 8-byte blocks of a payload, as 32-bit bitmap words: 8192 blocks. */
-const BITMAP_WORDS = 65536 >> 3 >> 5;
+const BITMAP_WORDS = (65536 >> 3) >> 5;
 const MAX_HLEN = 60;
 const FIRST_IN = 1;
 const LAST_IN = 2;
 /** `ip_frag_ecn_table` indexed by the OR of 1 << (tos & 3) over fragments; 0xff: invalid mix. */
-const ECN_NOT_ECT = 1, ECN_ECT_1 = 2, ECN_ECT_0 = 4, ECN_CE = 8;
+const ECN_NOT_ECT = 1,
+  ECN_ECT_1 = 2,
+  ECN_ECT_0 = 4,
+  ECN_CE = 8;
 const ECN_TABLE = (() => {
   const t = new Uint8Array(16);
   for (let bits = 0; bits < 16; bits++) {
@@ -144,8 +148,15 @@ export class Reassembler {
   /** Fragments the last completed datagram was made of. */
   outFragments = 0;
   readonly counters: ReassemblerCounters = {
-    reassembled: 0, timedOut: 0, evicted: 0, overlaps: 0, tooBig: 0, badFragments: 0, noMemory: 0,
-    duplicates: 0, fragments: 0,
+    reassembled: 0,
+    timedOut: 0,
+    evicted: 0,
+    overlaps: 0,
+    tooBig: 0,
+    badFragments: 0,
+    noMemory: 0,
+    duplicates: 0,
+    fragments: 0,
   };
 
   private readonly onTimeout: TimeoutQuote | undefined;
@@ -195,7 +206,10 @@ export class Reassembler {
       throw new TapvsError('BAD_ARGUMENT', `reassembly: maxDatagramBytes must be 68..65535, not ${maxDatagramBytes}`);
     }
     if (!Number.isInteger(maxTotalBytes) || maxTotalBytes < PAGE_BYTES || maxTotalBytes > 2 ** 30) {
-      throw new TapvsError('BAD_ARGUMENT', `reassembly: maxTotalBytes must be ${PAGE_BYTES}..2^30, not ${maxTotalBytes}`);
+      throw new TapvsError(
+        'BAD_ARGUMENT',
+        `reassembly: maxTotalBytes must be ${PAGE_BYTES}..2^30, not ${maxTotalBytes}`,
+      );
     }
     if (!(timeoutMs > 0)) throw new TapvsError('BAD_ARGUMENT', `reassembly: timeoutMs must be > 0, not ${timeoutMs}`);
     if (!Number.isInteger(maxFrags) || maxFrags < 2 || maxFrags > 8192) {
@@ -248,9 +262,13 @@ export class Reassembler {
   }
 
   /** Datagrams waiting for fragments. */
-  get inProgress(): number { return this.maxDatagrams - this.freeSlotCount; }
+  get inProgress(): number {
+    return this.maxDatagrams - this.freeSlotCount;
+  }
   /** Fragment data held, in whole pages. */
-  get bytesInUse(): number { return (this.totalPages - this.freePageCount) << PAGE_SHIFT; }
+  get bytesInUse(): number {
+    return (this.totalPages - this.freePageCount) << PAGE_SHIFT;
+  }
 
   /**
    * Takes the fragment at u8[ipOff, ipOff + ipLen) (header validated by the caller) and returns a
@@ -297,7 +315,8 @@ export class Reassembler {
     this.qFlags[s] = fl;
 
     const data = ipOff + hl;
-    const b0 = off >> 3, b1 = (end + 7) >> 3;
+    const b0 = off >> 3,
+      b1 = (end + 7) >> 3;
     const bm = s * BITMAP_WORDS;
     if (this.anySet(bm, b0, b1)) {
       if (!this.sameAsHeld(s, u8, data, off, end)) {
@@ -342,7 +361,9 @@ export class Reassembler {
       const s = this.lruHead;
       if (nowMs - this.created[s] < limit) break;
       if (onTimeout !== undefined && (this.qFlags[s] & FIRST_IN) !== 0) {
-        const hl = this.hlen[s], hb = s * MAX_HLEN, q = this.quote;
+        const hl = this.hlen[s],
+          hb = s * MAX_HLEN,
+          q = this.quote;
         for (let i = 0; i < hl; i++) q[i] = this.headers[hb + i];
         // A first fragment carries >= 8 bytes (a non-empty multiple of 8), held in its page 0.
         const p0 = this.pageTable[s * PAGES_PER_SLOT] << PAGE_SHIFT;
@@ -419,9 +440,12 @@ export class Reassembler {
     }
     this.hashNext[s] = -1;
     this.keyIdProto[s] = -1;
-    const prev = this.lruPrev[s], next = this.lruNext[s];
-    if (prev >= 0) this.lruNext[prev] = next; else this.lruHead = next;
-    if (next >= 0) this.lruPrev[next] = prev; else this.lruTail = prev;
+    const prev = this.lruPrev[s],
+      next = this.lruNext[s];
+    if (prev >= 0) this.lruNext[prev] = next;
+    else this.lruHead = next;
+    if (next >= 0) this.lruPrev[next] = prev;
+    else this.lruTail = prev;
     const pt = s * PAGES_PER_SLOT;
     if (this.slotPages[s] > 0) {
       for (let i = 0; i < PAGES_PER_SLOT; i++) {
@@ -433,7 +457,8 @@ export class Reassembler {
       }
       this.slotPages[s] = 0;
     }
-    const bm = s * BITMAP_WORDS, words = ((this.qEnd[s] + 7) >> 3 >> 5) + 1;
+    const bm = s * BITMAP_WORDS,
+      words = (((this.qEnd[s] + 7) >> 3) >> 5) + 1;
     for (let i = 0; i < words && i < BITMAP_WORDS; i++) this.bitmap[bm + i] = 0;
     this.freeSlots[this.freeSlotCount++] = s;
   }
@@ -455,7 +480,8 @@ export class Reassembler {
   /** Gives datagram s the pages under payload bytes [off, end), evicting older datagrams if needed. */
   private reservePages(s: number, off: number, end: number): boolean {
     const pt = s * PAGES_PER_SLOT;
-    const p0 = off >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
+    const p0 = off >> PAGE_SHIFT,
+      p1 = (end - 1) >> PAGE_SHIFT;
     let need = 0;
     for (let p = p0; p <= p1; p++) if (this.pageTable[pt + p] < 0) need++;
     if (need === 0) return true;
@@ -477,11 +503,13 @@ export class Reassembler {
   }
 
   private store(s: number, u8: Uint8Array, data: number, off: number, end: number): void {
-    const pt = s * PAGES_PER_SLOT, a = this.arena;
-    let pos = off, i = data;
+    const pt = s * PAGES_PER_SLOT,
+      a = this.arena;
+    let pos = off,
+      i = data;
     while (pos < end) {
       const pageEnd = (pos | (PAGE_BYTES - 1)) + 1;
-      const stop = Math.min(pageEnd , end);
+      const stop = Math.min(pageEnd, end);
       const d = (this.pageTable[pt + (pos >> PAGE_SHIFT)] << PAGE_SHIFT) + (pos & (PAGE_BYTES - 1));
       const n = stop - pos;
       copyBytes(u8, i, a, d, n);
@@ -492,11 +520,13 @@ export class Reassembler {
 
   /** True when every held 8-byte block inside [off, end) equals the fragment's bytes. */
   private sameAsHeld(s: number, u8: Uint8Array, data: number, off: number, end: number): boolean {
-    const pt = s * PAGES_PER_SLOT, bm = s * BITMAP_WORDS, a = this.arena;
+    const pt = s * PAGES_PER_SLOT,
+      bm = s * BITMAP_WORDS,
+      a = this.arena;
     for (let pos = off; pos < end; pos += 8) {
       const b = pos >> 3;
       if ((this.bitmap[bm + (b >> 5)] & (1 << (b & 31))) === 0) continue;
-      const stop = Math.min(pos + 8 , end);
+      const stop = Math.min(pos + 8, end);
       // A block never straddles a page (pages are multiples of 8 bytes).
       let d = (this.pageTable[pt + (pos >> PAGE_SHIFT)] << PAGE_SHIFT) + (pos & (PAGE_BYTES - 1));
       for (let k = data + (pos - off); k < data + (stop - off); k++) if (a[d++] !== u8[k]) return false;
@@ -507,12 +537,17 @@ export class Reassembler {
   private assemble(s: number): number {
     const bits = ECN_TABLE[this.ecnBits[s]];
     if (bits === 0xff) return this.fail(s, Defrag.BadFragment);
-    const hl = this.hlen[s], end = this.qEnd[s], total = hl + end;
-    const a = this.arena, ob = this.outBase, hb = s * MAX_HLEN, pt = s * PAGES_PER_SLOT;
+    const hl = this.hlen[s],
+      end = this.qEnd[s],
+      total = hl + end;
+    const a = this.arena,
+      ob = this.outBase,
+      hb = s * MAX_HLEN,
+      pt = s * PAGES_PER_SLOT;
     for (let i = 0; i < hl; i++) a[ob + i] = this.headers[hb + i];
     for (let pos = 0, p = 0; pos < end; pos += PAGE_BYTES, p++) {
       const from = this.pageTable[pt + p] << PAGE_SHIFT;
-      const n = Math.min(end - pos , PAGE_BYTES);
+      const n = Math.min(end - pos, PAGE_BYTES);
       a.copyWithin(ob + hl + pos, from, from + n);
     }
     a[ob + 1] |= bits;

@@ -20,7 +20,10 @@ export class DestRoutes {
     const r = new Route();
     for (let id = 0; id < dests.length; id++) {
       const d = dests[id];
-      if (d !== null && routes.route(d.addr, r)) { link[id] = r.link; nextHop[id] = r.nextHop; }
+      if (d !== null && routes.route(d.addr, r)) {
+        link[id] = r.link;
+        nextHop[id] = r.nextHop;
+      }
     }
     this.link = link;
     this.nextHop = nextHop;

@@ -5,15 +5,16 @@
  * packets the director builds, reassembled datagrams and frames between links that differ in
  * virtio-net headers are copied; datagrams over the MTU without DF leave in fragments.
  */
-import type { HostArp } from '../host/arp.js';
+
 import type { Route } from '../host/addresses.js';
+import type { HostArp } from '../host/arp.js';
+import { moveVnetHdr } from '../link/vnet-hdr.js';
 import { copyBytes } from '../packet/bytes.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, writeEth } from '../packet/eth.js';
 import { completePartialChecksum } from '../packet/ipv4.js';
-import { moveVnetHdr } from '../link/vnet-hdr.js';
 import { Drop, SENT } from './drops.js';
-import type { FrameContext } from './frame.js';
 import { FRAG_IGNORE_DF, Frag, FragmentBuffer, fragmentInto } from './fragment.js';
+import type { FrameContext } from './frame.js';
 import type { Port } from './port.js';
 
 const ZERO_MAC = new Uint8Array(6);
@@ -36,7 +37,9 @@ export class Egress {
    * when the router asked for them, else zero-copy when possible, else copied.
    */
   forwardRx(ipOff: number, len: number): number {
-    const ctx = this.ctx, port = ctx.port, v = ctx.v;
+    const ctx = this.ctx,
+      port = ctx.port,
+      v = ctx.v;
     if (ctx.fragMtu > 0) return this.sendFragments(ipOff, len);
     if (ctx.reassembled) return this.transmit(v.u8, null, ipOff, len, ctx.route);
     const out = this.ports[ctx.route.link];
@@ -81,7 +84,8 @@ export class Egress {
   transmit(src: Uint8Array, src32: Int32Array | null, ipOff: number, len: number, route: Route): number {
     const out = this.ports[route.link];
     const nextHop = route.nextHop;
-    const tx = out.tx, buf = tx.buf;
+    const tx = out.tx,
+      buf = tx.buf;
     const ethOff = tx.reserve();
     if (ETH_HLEN + len > tx.maxFrame) return Drop.TooBig;
     copyBytes(src, src32, ipOff, buf, tx.buf32, ethOff + ETH_HLEN, len);
@@ -109,7 +113,8 @@ export class Egress {
    * A partial checksum (offloads) is completed first: fragments carry no virtio-net header.
    */
   private sendFragments(ipOff: number, len: number): number {
-    const ctx = this.ctx, u8 = ctx.v.u8;
+    const ctx = this.ctx,
+      u8 = ctx.v.u8;
     if (ctx.csumPartial) completePartialChecksum(u8, ipOff, len);
     const fb = this.fragBuf;
     fb.reset();

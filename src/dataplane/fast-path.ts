@@ -49,25 +49,45 @@ export class FastPath {
    * field, which halves the per-packet cost (bench/micro/fastpath.ts).
    */
   tryNat(port: Port, off: number, end: number): boolean {
-    const ctx = this.ctx, u8 = port.rx.u8, mac = port.mac;
+    const ctx = this.ctx,
+      u8 = port.rx.u8,
+      mac = port.mac;
     const ip = off + ETH_HLEN;
     if (end - ip < IPV4_MIN_HLEN + 8 || u8[off + 12] !== 0x08 || u8[off + 13] !== 0x00 || u8[ip] !== 0x45) return false;
-    if (u8[off] !== mac[0] || u8[off + 1] !== mac[1] || u8[off + 2] !== mac[2]
-      || u8[off + 3] !== mac[3] || u8[off + 4] !== mac[4] || u8[off + 5] !== mac[5]) return false;
+    if (
+      u8[off] !== mac[0] ||
+      u8[off + 1] !== mac[1] ||
+      u8[off + 2] !== mac[2] ||
+      u8[off + 3] !== mac[3] ||
+      u8[off + 4] !== mac[4] ||
+      u8[off + 5] !== mac[5]
+    )
+      return false;
     const total = (u8[ip + 2] << 8) | u8[ip + 3];
     const ipEnd = ip + total;
-    if (total < IPV4_MIN_HLEN + 8 || ipEnd > end || (u8[ip + 6] & 0x3f) !== 0 || u8[ip + 7] !== 0 || u8[ip + 8] <= 1) return false;
-    let sum = ((u8[ip] << 8) | u8[ip + 1]) + total + ((u8[ip + 4] << 8) | u8[ip + 5])
-      + ((u8[ip + 6] << 8) | u8[ip + 7]) + ((u8[ip + 8] << 8) | u8[ip + 9]) + ((u8[ip + 10] << 8) | u8[ip + 11])
-      + ((u8[ip + 12] << 8) | u8[ip + 13]) + ((u8[ip + 14] << 8) | u8[ip + 15])
-      + ((u8[ip + 16] << 8) | u8[ip + 17]) + ((u8[ip + 18] << 8) | u8[ip + 19]);
+    if (total < IPV4_MIN_HLEN + 8 || ipEnd > end || (u8[ip + 6] & 0x3f) !== 0 || u8[ip + 7] !== 0 || u8[ip + 8] <= 1)
+      return false;
+    let sum =
+      ((u8[ip] << 8) | u8[ip + 1]) +
+      total +
+      ((u8[ip + 4] << 8) | u8[ip + 5]) +
+      ((u8[ip + 6] << 8) | u8[ip + 7]) +
+      ((u8[ip + 8] << 8) | u8[ip + 9]) +
+      ((u8[ip + 10] << 8) | u8[ip + 11]) +
+      ((u8[ip + 12] << 8) | u8[ip + 13]) +
+      ((u8[ip + 14] << 8) | u8[ip + 15]) +
+      ((u8[ip + 16] << 8) | u8[ip + 17]) +
+      ((u8[ip + 18] << 8) | u8[ip + 19]);
     sum = (sum & 0xffff) + (sum >>> 16);
-    if (((sum & 0xffff) + (sum >>> 16)) !== 0xffff) return false;
-    const src = readI32(u8, ip + 12), dst = readI32(u8, ip + 16);
-    if (src === 0 || src === -1 || (src >>> 28) === 0xe || (src >>> 24) === 127 || (dst >>> 28) === 0xe || dst === -1) return false;
+    if ((sum & 0xffff) + (sum >>> 16) !== 0xffff) return false;
+    const src = readI32(u8, ip + 12),
+      dst = readI32(u8, ip + 16);
+    if (src === 0 || src === -1 || src >>> 28 === 0xe || src >>> 24 === 127 || dst >>> 28 === 0xe || dst === -1)
+      return false;
     const proto = u8[ip + 9];
     const l4 = ip + IPV4_MIN_HLEN;
-    let csumOff: number, flags = 0;
+    let csumOff: number,
+      flags = 0;
     if (proto === IPPROTO_TCP) {
       const doff = (u8[l4 + 12] >>> 4) << 2;
       if (ipEnd - l4 < 20 || doff < 20 || l4 + doff > ipEnd) return false;
@@ -81,8 +101,10 @@ export class FastPath {
       return false;
     }
     if (this.local.isLocal(src) || this.routes.isSubnetBroadcast(port.index, dst)) return false;
-    const sport = (u8[l4] << 8) | u8[l4 + 1], dport = (u8[l4 + 2] << 8) | u8[l4 + 3];
-    const ipvs = this.ipvs, c = ipvs.conns;
+    const sport = (u8[l4] << 8) | u8[l4 + 1],
+      dport = (u8[l4 + 2] << 8) | u8[l4 + 3];
+    const ipvs = this.ipvs,
+      c = ipvs.conns;
     const inbound = this.local.isLocal(dst);
     let id: number, dest: Dest | null | undefined, out: Port, nextHop: number;
     if (inbound) {
@@ -115,9 +137,12 @@ export class FastPath {
     const dir = inbound ? Dir.INPUT : Dir.OUTPUT;
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, dir, flags, now);
     else ipvs.udpState(id, dir, now);
-    const addrOff = inbound ? ip + 16 : ip + 12, portOff = inbound ? l4 + 2 : l4;
-    const oldAddr = inbound ? dst : src, oldPort = inbound ? dport : sport;
-    const newAddr = inbound ? c.daddr[id] : c.vaddr[id], newPort = inbound ? c.dport[id] : c.vport[id];
+    const addrOff = inbound ? ip + 16 : ip + 12,
+      portOff = inbound ? l4 + 2 : l4;
+    const oldAddr = inbound ? dst : src,
+      oldPort = inbound ? dport : sport;
+    const newAddr = inbound ? c.daddr[id] : c.vaddr[id],
+      newPort = inbound ? c.dport[id] : c.vport[id];
     // IP header: address and TTL (RFC 1624 updates).
     const ttlWord = (u8[ip + 8] << 8) | u8[ip + 9];
     let ipCsum = csumUpdate32((u8[ip + 10] << 8) | u8[ip + 11], oldAddr, newAddr);

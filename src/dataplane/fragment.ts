@@ -85,7 +85,8 @@ function viewOf(b: Uint8Array): DataView {
 export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
   let k = 0;
   if (len >= 32) {
-    const s = viewOf(src), d = viewOf(dst);
+    const s = viewOf(src),
+      d = viewOf(dst);
     for (const last = len - 4; k <= last; k += 4) d.setInt32(dstOff + k, s.getInt32(srcOff + k));
   }
   for (; k < len; k++) dst[dstOff + k] = src[srcOff + k];
@@ -104,7 +105,10 @@ function laterHeaderLen(src: Uint8Array, ipOff: number, hl: number): number {
   while (i < hl) {
     const t = src[ipOff + i];
     if (t === 0) break; // End of Option List
-    if (t === 1) { i++; continue; } // NOP: copied flag clear
+    if (t === 1) {
+      i++;
+      continue;
+    } // NOP: copied flag clear
     if (i + 1 >= hl) return Frag.BadOptions;
     const l = src[ipOff + i + 1];
     if (l < 2 || i + l > hl) return Frag.BadOptions;
@@ -142,8 +146,14 @@ export function countFragments(src: Uint8Array, ipOff: number, ipLen: number, mt
  * Fragments the datagram at src[ipOff, ipOff + ipLen) for `mtu` into `sink`. Returns the number
  * of fragments emitted or a negative Frag code. Allocates nothing.
  */
-export function fragmentInto(src: Uint8Array, ipOff: number, ipLen: number, mtu: number, sink: FragmentSink,
-  flags = 0): number {
+export function fragmentInto(
+  src: Uint8Array,
+  ipOff: number,
+  ipLen: number,
+  mtu: number,
+  sink: FragmentSink,
+  flags = 0,
+): number {
   if (mtu > 65535) mtu = 65535;
   if (mtu < IPV4_MIN_MTU) return Frag.MtuTooSmall;
   if (ipLen <= mtu) {
@@ -162,7 +172,8 @@ export function fragmentInto(src: Uint8Array, ipOff: number, ipLen: number, mtu:
   const baseOff = (fw & IP_OFFMASK) << 3;
   const lastMf = fw & IP_MF;
   const dataLen = ipLen - hl;
-  let pos = 0, count = 0;
+  let pos = 0,
+    count = 0;
   while (pos < dataLen) {
     const h = pos === 0 ? hl : nhl;
     const left = dataLen - pos;

@@ -30,7 +30,11 @@ export class IcmpRelated {
    * quotes no connection (the caller decides what else to do with it).
    */
   translate(l4: number, l4End: number, inbound: boolean): number {
-    const ctx = this.ctx, v = ctx.v, ic = v.icmp, ip = v.ip, u8 = v.u8;
+    const ctx = this.ctx,
+      v = ctx.v,
+      ic = v.icmp,
+      ip = v.ip,
+      u8 = v.u8;
     if (!ic.checksumOk()) return Drop.BadChecksum;
     const q = l4 + ICMP_HLEN; // quoted IP header
     if (l4End - q < IPV4_MIN_HLEN) return Drop.IcmpIgnored;
@@ -38,10 +42,13 @@ export class IcmpRelated {
     if (u8[q] >>> 4 !== 4 || qhl < IPV4_MIN_HLEN || l4End - q < qhl + 8) return Drop.IcmpIgnored;
     const qproto = u8[q + 9];
     if (qproto !== IPPROTO_TCP && qproto !== IPPROTO_UDP) return Drop.IcmpIgnored;
-    const qsrc = readI32(u8, q + 12), qdst = readI32(u8, q + 16);
+    const qsrc = readI32(u8, q + 12),
+      qdst = readI32(u8, q + 16);
     const ql4 = q + qhl;
-    const qsport = (u8[ql4] << 8) | u8[ql4 + 1], qdport = (u8[ql4 + 2] << 8) | u8[ql4 + 3];
-    const ipvs = this.ipvs, c = ipvs.conns;
+    const qsport = (u8[ql4] << 8) | u8[ql4 + 1],
+      qdport = (u8[ql4 + 2] << 8) | u8[ql4 + 3];
+    const ipvs = this.ipvs,
+      c = ipvs.conns;
     const id = inbound
       ? c.lookupIn(qproto, qdst, qdport, qsrc, qsport, false)
       : c.lookupOut(qproto, qdst, qdport, qsrc, qsport);

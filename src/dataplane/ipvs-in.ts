@@ -11,13 +11,13 @@ import { ConnFlag } from '../ipvs/conn-table.js';
 import { type Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../packet/icmp.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { Parse } from '../packet/parse.js';
 import { TCP_RST, TCP_SYN } from '../packet/tcp.js';
 import { Drop } from './drops.js';
 import type { FrameContext } from './frame.js';
 import { noteNat, noteSchedule } from './trace-notes.js';
 import type { NatXmit } from './xmit/nat.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 
 export class IpvsIn {
   constructor(
@@ -30,10 +30,17 @@ export class IpvsIn {
 
   /** A TCP segment at [l4, l4End) to a director address. Returns the verdict. */
   tcp(l4: number, l4End: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip, t = ctx.v.tcp;
+    const ctx = this.ctx,
+      ip = ctx.v.ip,
+      t = ctx.v.tcp;
     const tr = t.bind(l4, l4End);
-    if (tr !== Parse.Ok) return tr === Parse.Truncated ? Drop.Truncated : tr === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
-    const src = ip.src, dst = ip.dst, sport = t.srcPort, dport = t.dstPort, flags = t.flags;
+    if (tr !== Parse.Ok)
+      return tr === Parse.Truncated ? Drop.Truncated : tr === Parse.BadHeader ? Drop.BadHeader : Drop.BadLength;
+    const src = ip.src,
+      dst = ip.dst,
+      sport = t.srcPort,
+      dport = t.dstPort,
+      flags = t.flags;
     const ipvs = this.ipvs;
     let id = ipvs.conns.lookupIn(IPPROTO_TCP, src, sport, dst, dport, false);
     // conn_reuse_mode 1: a SYN for a TIME_WAIT/CLOSE entry starts a fresh connection.
@@ -62,10 +69,15 @@ export class IpvsIn {
 
   /** A UDP datagram at [l4, l4End) to a director address. Returns the verdict. */
   udp(l4: number, l4End: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip, u = ctx.v.udp;
+    const ctx = this.ctx,
+      ip = ctx.v.ip,
+      u = ctx.v.udp;
     const ur = u.bind(l4, l4End);
     if (ur !== Parse.Ok) return ur === Parse.Truncated ? Drop.Truncated : Drop.BadLength;
-    const src = ip.src, dst = ip.dst, sport = u.srcPort, dport = u.dstPort;
+    const src = ip.src,
+      dst = ip.dst,
+      sport = u.srcPort,
+      dport = u.dstPort;
     const ipvs = this.ipvs;
     let id = ipvs.conns.lookupIn(IPPROTO_UDP, src, sport, dst, dport, false);
     if (id >= 0 && ipvs.expireNodestConn && ipvs.destOf(id) === null) {
@@ -94,7 +106,9 @@ export class IpvsIn {
 
   /** Count, state, transmit to the connection's dest; a one-packet entry ends here. */
   private deliver(id: number, proto: number, tcpFlags: number): number {
-    const ctx = this.ctx, ipvs = this.ipvs, c = ipvs.conns;
+    const ctx = this.ctx,
+      ipvs = this.ipvs,
+      c = ipvs.conns;
     const dest = ipvs.destOf(id);
     if (dest === null) return Drop.DestUnavailable; // deleted dest: silently dropped (expire_nodest_conn 0)
     ipvs.countIn(dest, ctx.v.ip.totalLen);

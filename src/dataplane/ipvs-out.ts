@@ -6,13 +6,13 @@
  */
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { Parse } from '../packet/parse.js';
 import { Drop, PASS } from './drops.js';
 import type { FrameContext } from './frame.js';
 import type { IcmpRelated } from './icmp-related.js';
 import { noteNat } from './trace-notes.js';
 import type { NatXmit } from './xmit/nat.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 
 export class IpvsOut {
   constructor(
@@ -24,7 +24,8 @@ export class IpvsOut {
 
   /** The current frame's L4 at [l4, l4End), protocol `proto`. Returns a verdict or PASS. */
   out(proto: number, l4: number, l4End: number): number {
-    const v = this.ctx.v, ip = v.ip;
+    const v = this.ctx.v,
+      ip = v.ip;
     if (proto === IPPROTO_TCP) {
       const t = v.tcp;
       const tr = t.bind(l4, l4End);
@@ -49,7 +50,9 @@ export class IpvsOut {
 
   /** Real server -> client: count, state, SNAT back to the VIP, transmit. */
   private reply(id: number, proto: number, tcpFlags: number): number {
-    const ctx = this.ctx, ipvs = this.ipvs, c = ipvs.conns;
+    const ctx = this.ctx,
+      ipvs = this.ipvs,
+      c = ipvs.conns;
     ipvs.countOut(ipvs.destsById[c.destId[id]], ctx.v.ip.totalLen);
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.OUTPUT, tcpFlags, ctx.now);
     else ipvs.udpState(id, Dir.OUTPUT, ctx.now);

@@ -33,7 +33,8 @@ export class Router {
    * must be fragmented, the size in ctx.fragMtu. Returns SENT when the packet may go.
    */
   check(dst: number, destId: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip;
+    const ctx = this.ctx,
+      ip = ctx.v.ip;
     if (ip.ttl <= 1) {
       this.icmp.error(ICMP_TIME_EXCEEDED, 0, 0, this.icmpSource());
       return Drop.TtlExceeded;
@@ -62,7 +63,8 @@ export class Router {
 
   /** Plain IPv4 routing of the current frame (no connection): checks, TTL, transmit. */
   forward(dst: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip;
+    const ctx = this.ctx,
+      ip = ctx.v.ip;
     const v = this.check(dst, -1);
     if (v !== SENT) return v;
     ip.decrementTtl();
@@ -76,7 +78,8 @@ export class Router {
    * our address towards the sender.
    */
   icmpSource(): number {
-    const ctx = this.ctx, ip = ctx.v.ip;
+    const ctx = this.ctx,
+      ip = ctx.v.ip;
     return this.local.isLocal(ip.dst) ? ip.dst : this.routes.sourceFor(ctx.port.index, ip.src);
   }
 }

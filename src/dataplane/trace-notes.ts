@@ -5,19 +5,32 @@
 import type { ConnTable } from '../ipvs/conn-table.js';
 import type { Dest } from '../ipvs/dest.js';
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
+import { IPPROTO_TCP } from '../packet/ipv4.js';
 import { destLoad, natComment } from '../trace/tracer.js';
 import type { FrameContext } from './frame.js';
-import { IPPROTO_TCP } from '../packet/ipv4.js';
 
 /** Why the scheduler picked `dest` for a new connection (its load after binding). */
 export function noteSchedule(ctx: FrameContext, sched: string, dest: Dest | null): void {
-  ctx.traceSched = dest === null ? null : { name: sched, reason: destLoad(dest.weight, dest.activeConns, dest.inactConns) };
+  ctx.traceSched =
+    dest === null ? null : { name: sched, reason: destLoad(dest.weight, dest.activeConns, dest.inactConns) };
 }
 
 /** The NAT comment of connection `id` in direction `dir`. */
 export function noteNat(ctx: FrameContext, c: ConnTable, dir: 'in' | 'out', id: number, proto: number): void {
   const state = proto === IPPROTO_TCP ? TCP_STATE_NAMES[c.state[id]] : 'UDP';
-  ctx.traceNote = ctx.traceSched !== null
-    ? natComment(dir, proto, c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], c.daddr[id], c.dport[id], state, ctx.traceSched)
-    : natComment(dir, proto, c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], c.daddr[id], c.dport[id], state);
+  ctx.traceNote =
+    ctx.traceSched !== null
+      ? natComment(
+          dir,
+          proto,
+          c.caddr[id],
+          c.cport[id],
+          c.vaddr[id],
+          c.vport[id],
+          c.daddr[id],
+          c.dport[id],
+          state,
+          ctx.traceSched,
+        )
+      : natComment(dir, proto, c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], c.daddr[id], c.dport[id], state);
 }

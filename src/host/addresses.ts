@@ -37,7 +37,9 @@ export class HostRoutes {
     }
   }
 
-  get linkCount(): number { return this.addrs.length; }
+  get linkCount(): number {
+    return this.addrs.length;
+  }
 
   /** True when `a` is one of the link's own addresses. */
   ownsOnLink(link: number, a: number): boolean {
@@ -48,14 +50,16 @@ export class HostRoutes {
 
   /** True when `a` lies in one of the link's connected prefixes. */
   onLink(link: number, a: number): boolean {
-    const nets = this.nets[link], masks = this.masks[link];
+    const nets = this.nets[link],
+      masks = this.masks[link];
     for (let i = 0; i < nets.length; i++) if ((a & masks[i]) === nets[i]) return true;
     return false;
   }
 
   /** True for the directed broadcast address of one of the link's prefixes. */
   isSubnetBroadcast(link: number, a: number): boolean {
-    const nets = this.nets[link], masks = this.masks[link];
+    const nets = this.nets[link],
+      masks = this.masks[link];
     for (let i = 0; i < nets.length; i++) {
       if (masks[i] !== -1 && (a | masks[i]) === -1 && (a & masks[i]) === nets[i]) return true;
     }
@@ -67,26 +71,44 @@ export class HostRoutes {
    * Connected prefixes first (longest wins), then the first link with a gateway.
    */
   route(dst: number, r: Route): boolean {
-    let best = -1, bestLen = -1;
+    let best = -1,
+      bestLen = -1;
     for (let l = 0; l < this.nets.length; l++) {
-      const nets = this.nets[l], masks = this.masks[l], lens = this.prefixLens[l];
+      const nets = this.nets[l],
+        masks = this.masks[l],
+        lens = this.prefixLens[l];
       for (let i = 0; i < nets.length; i++) {
-        if ((dst & masks[i]) === nets[i] && lens[i] > bestLen) { best = l; bestLen = lens[i]; }
+        if ((dst & masks[i]) === nets[i] && lens[i] > bestLen) {
+          best = l;
+          bestLen = lens[i];
+        }
       }
     }
-    if (best >= 0) { r.link = best; r.nextHop = dst; return true; }
+    if (best >= 0) {
+      r.link = best;
+      r.nextHop = dst;
+      return true;
+    }
     for (let l = 0; l < this.gateways.length; l++) {
-      if (this.gateways[l] !== 0) { r.link = l; r.nextHop = this.gateways[l]; return true; }
+      if (this.gateways[l] !== 0) {
+        r.link = l;
+        r.nextHop = this.gateways[l];
+        return true;
+      }
     }
     return false;
   }
 
   /** The link's address to use as a source towards `dst` (same prefix if possible, else the first). */
   sourceFor(link: number, dst: number): number {
-    const arr = this.addrs[link], nets = this.nets[link], masks = this.masks[link];
+    const arr = this.addrs[link],
+      nets = this.nets[link],
+      masks = this.masks[link];
     for (let i = 0; i < arr.length; i++) if ((dst & masks[i]) === nets[i]) return arr[i];
     return arr.length > 0 ? arr[0] : 0;
   }
 
-  addressesOf(link: number): Int32Array { return this.addrs[link]; }
+  addressesOf(link: number): Int32Array {
+    return this.addrs[link];
+  }
 }

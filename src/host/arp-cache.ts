@@ -22,9 +22,14 @@ export interface ArpCacheOptions {
 }
 
 const ARP_DEFAULTS: ArpCacheOptions = {
-  maxEntries: 4096, reachableMs: 60_000, retryMs: 1000, maxRetries: 3,
+  maxEntries: 4096,
+  reachableMs: 60_000,
+  retryMs: 1000,
+  maxRetries: 3,
   // Linux queues up to unres_qlen_bytes (212992) per neighbour: about 100 full frames.
-  maxPending: 512, maxPendingPerIp: 100, frameSize: 2048,
+  maxPending: 512,
+  maxPendingPerIp: 100,
+  frameSize: 2048,
 };
 
 const EMPTY = 0;
@@ -71,7 +76,9 @@ export class ArpCache {
     this.pendingIp = new Int32Array(q);
   }
 
-  get size(): number { return this.slotOf.size; }
+  get size(): number {
+    return this.slotOf.size;
+  }
 
   /** The slot of a resolved entry (MAC at mac[slot*6]), or -1. */
   lookup(ip: number): number {
@@ -135,8 +142,9 @@ export class ArpCache {
     let perIp = 0;
     let free = -1;
     for (let s = 0; s < q; s++) {
-      if (this.pendingLen[s] === 0) { if (free < 0) free = s; }
-      else if (this.pendingIp[s] === ip) perIp++;
+      if (this.pendingLen[s] === 0) {
+        if (free < 0) free = s;
+      } else if (this.pendingIp[s] === ip) perIp++;
     }
     if (free < 0 || perIp >= this.opts.maxPendingPerIp) return false;
     const base = free * this.opts.frameSize;
@@ -181,7 +189,12 @@ export class ArpCache {
     const out: Array<{ ip: number; mac: Uint8Array; resolved: boolean; ageMs: number }> = [];
     const now = Date.now();
     for (const [ip, s] of this.slotOf) {
-      out.push({ ip, mac: this.mac.slice(s * 6, s * 6 + 6), resolved: this.state[s] === RESOLVED, ageMs: now - this.updatedAt[s] });
+      out.push({
+        ip,
+        mac: this.mac.slice(s * 6, s * 6 + 6),
+        resolved: this.state[s] === RESOLVED,
+        ageMs: now - this.updatedAt[s],
+      });
     }
     return out;
   }
@@ -189,7 +202,10 @@ export class ArpCache {
   private dropPending(ip: number): number {
     let n = 0;
     for (let s = 0; s < this.opts.maxPending; s++) {
-      if (this.pendingLen[s] !== 0 && this.pendingIp[s] === ip) { this.release(s); n++; }
+      if (this.pendingLen[s] !== 0 && this.pendingIp[s] === ip) {
+        this.release(s);
+        n++;
+      }
     }
     return n;
   }
@@ -197,9 +213,15 @@ export class ArpCache {
   private allocSlot(ip: number): number {
     if (this.freeTop === 0) {
       // Evict the least recently updated entry.
-      let oldestIp = 0, oldestSlot = -1, oldestAt = Infinity;
+      let oldestIp = 0,
+        oldestSlot = -1,
+        oldestAt = Infinity;
       for (const [eip, s] of this.slotOf) {
-        if (this.updatedAt[s] < oldestAt) { oldestAt = this.updatedAt[s]; oldestIp = eip; oldestSlot = s; }
+        if (this.updatedAt[s] < oldestAt) {
+          oldestAt = this.updatedAt[s];
+          oldestIp = eip;
+          oldestSlot = s;
+        }
       }
       this.dropPending(oldestIp);
       this.freeSlot(oldestIp, oldestSlot);

@@ -3,9 +3,10 @@
  * link's prefix, learns neighbours, asks for next hops, announces addresses (gratuitous ARP), and
  * sends the frames that waited for a next hop once its reply arrives.
  */
+
+import { CONSUMED, Drop, SENT } from '../dataplane/drops.js';
 import type { FrameContext } from '../dataplane/frame.js';
 import type { Port } from '../dataplane/port.js';
-import { CONSUMED, Drop, SENT } from '../dataplane/drops.js';
 import { ARP_REPLY, ARP_REQUEST, writeArp } from '../packet/arp.js';
 import { ETHERTYPE_ARP, writeEth } from '../packet/eth.js';
 import { Parse } from '../packet/parse.js';
@@ -29,7 +30,9 @@ export class HostArp {
     const a = port.rx.arp;
     const r = a.bind(off, end);
     if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : Drop.BadHeader;
-    const spa = a.spa, tpa = a.tpa, op = a.op;
+    const spa = a.spa,
+      tpa = a.tpa,
+      op = a.op;
     const forUs = this.answersFor(port.index, tpa);
     if (spa !== 0 && spa !== tpa) {
       // Update an existing entry always; create one when the request is for us (RFC 826).
@@ -66,7 +69,8 @@ export class HostArp {
    * (to the asker's MAC at peer[peerOff], which is also the target hardware address).
    */
   private send(port: Port, op: number, peer: Uint8Array, peerOff: number, spa: number, tpa: number): void {
-    const tx = port.tx, b = tx.buf;
+    const tx = port.tx,
+      b = tx.buf;
     const e = tx.reserve();
     const p = writeEth(b, e, peer, peerOff, port.mac, ETHERTYPE_ARP);
     const tha = op === ARP_REPLY ? peer : ZERO_MAC;
@@ -79,8 +83,11 @@ export class HostArp {
   private flushPending(port: Port, ip: number, s: number): void {
     const arp = port.arp;
     if (arp.pendingCount === 0) return;
-    const q = arp.opts.maxPending, fs = arp.opts.frameSize, pb = arp.pendingBuf;
-    const tx = port.tx, b = tx.buf;
+    const q = arp.opts.maxPending,
+      fs = arp.opts.frameSize,
+      pb = arp.pendingBuf;
+    const tx = port.tx,
+      b = tx.buf;
     for (let i = 0; i < q; i++) {
       const len = arp.pendingLen[i];
       if (len === 0 || arp.pendingIp[i] !== ip) continue;

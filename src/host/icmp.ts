@@ -4,14 +4,20 @@
  * rate-limited by one token bucket like Linux's icmp_global_allow() / icmpv4_xrlim_allow(). Never
  * an error about an ICMP error, a non-first fragment or a broadcast (RFC 1122 §3.2.2).
  */
+
+import { Drop } from '../dataplane/drops.js';
 import type { Egress } from '../dataplane/egress.js';
 import type { FrameContext } from '../dataplane/frame.js';
 import { readI32 } from '../packet/bytes.js';
 import {
-  ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HLEN, ICMP_TIME_EXCEEDED, echoReplyInPlace, writeIcmpError,
+  echoReplyInPlace,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HLEN,
+  ICMP_TIME_EXCEEDED,
+  writeIcmpError,
 } from '../packet/icmp.js';
 import { IP_OFFMASK, IPPROTO_ICMP, IPV4_MIN_HLEN, writeIpv4 } from '../packet/ipv4.js';
-import { Drop } from '../dataplane/drops.js';
 import type { HostRoutes } from './addresses.js';
 import type { LocalAddresses } from './local-addresses.js';
 import { DEFAULT_TTL, type LocalOutput } from './local-output.js';
@@ -43,7 +49,8 @@ export class HostIcmp {
    * answered in place and sent back the way it came. Returns the verdict.
    */
   echo(): number {
-    const v = this.ctx.v, ip = v.ip;
+    const v = this.ctx.v,
+      ip = v.ip;
     const src = ip.src;
     echoReplyInPlace(v.u8, ip.offset, ip.payloadOff, DEFAULT_TTL);
     if (!this.routes.route(src, this.ctx.route)) return Drop.NoRoute;
@@ -52,7 +59,8 @@ export class HostIcmp {
 
   /** An error of `type`/`code` about the current frame's datagram, from our address `src`. */
   error(type: number, code: number, mtu: number, src: number): void {
-    const v = this.ctx.v, ip = v.ip;
+    const v = this.ctx.v,
+      ip = v.ip;
     if ((ip.fragWord & IP_OFFMASK) !== 0) return;
     if (ip.protocol === IPPROTO_ICMP) {
       const t = v.u8[ip.payloadOff];
@@ -66,13 +74,22 @@ export class HostIcmp {
   /** Time exceeded (reassembly) to the sender of a datagram whose fragments never completed. */
   reassemblyTimeout(quote: Uint8Array, len: number): void {
     if (len < IPV4_MIN_HLEN + 8 || quote[9] === IPPROTO_ICMP) return;
-    const src = readI32(quote, 16), dst = readI32(quote, 12); // the reply goes back to the quoted source
+    const src = readI32(quote, 16),
+      dst = readI32(quote, 12); // the reply goes back to the quoted source
     if (!this.local.isLocal(src) || !this.takeToken()) return;
     this.build(ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0, src, dst, quote, 0, len);
   }
 
-  private build(type: number, code: number, mtu: number, src: number, dst: number, quote: Uint8Array,
-    quoteOff: number, quoteLen: number): void {
+  private build(
+    type: number,
+    code: number,
+    mtu: number,
+    src: number,
+    dst: number,
+    quote: Uint8Array,
+    quoteOff: number,
+    quoteLen: number,
+  ): void {
     const out = this.out;
     const total = IPV4_MIN_HLEN + ICMP_HLEN + quoteLen;
     const l4 = writeIpv4(out.dv, out.buf, 0, total, out.nextIpId(), 0, DEFAULT_TTL, IPPROTO_ICMP, src, dst);
@@ -86,7 +103,10 @@ export class HostIcmp {
       this.tokens = this.ratePerS;
       this.refillAt = now;
     }
-    if (this.tokens <= 0) { this.rateLimited++; return false; }
+    if (this.tokens <= 0) {
+      this.rateLimited++;
+      return false;
+    }
     this.tokens--;
     return true;
   }

@@ -21,7 +21,9 @@ export class LocalAddresses {
   }
 
   /** True when the director answers for `a` (an owned address or a service VIP). */
-  isLocal(a: number): boolean { return this.set.get(a) >= 0; }
+  isLocal(a: number): boolean {
+    return this.set.get(a) >= 0;
+  }
 
   /** True when some service uses `a` as its VIP. */
   isVip(a: number): boolean {

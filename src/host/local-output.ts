@@ -5,7 +5,7 @@
  * for the frame that caused it).
  */
 import type { Egress } from '../dataplane/egress.js';
-import { Route, type HostRoutes } from './addresses.js';
+import { type HostRoutes, Route } from './addresses.js';
 
 /** TTL of the packets the director builds (Linux's default ip_default_ttl). */
 export const DEFAULT_TTL = 64;
@@ -16,7 +16,10 @@ export class LocalOutput {
   private readonly route = new Route();
   private ipId = 1;
 
-  constructor(private readonly routes: HostRoutes, private readonly egress: Egress) {}
+  constructor(
+    private readonly routes: HostRoutes,
+    private readonly egress: Egress,
+  ) {}
 
   /** The next IP identification. */
   nextIpId(): number {

@@ -110,17 +110,34 @@ export class ConnTable {
   }
 
   /** Size of each hash index (what `-L` shows as the table size). */
-  get indexSize(): number { return this.idxMask + 1; }
-  static bytesPerEntry(): number { return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 * 3 + 4 + 8 + 4 + 4 * 3 + 4 * 4; }
+  get indexSize(): number {
+    return this.idxMask + 1;
+  }
+  static bytesPerEntry(): number {
+    return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 * 3 + 4 + 8 + 4 + 4 * 3 + 4 * 4;
+  }
 
-  setExpireHook(hook: ExpireHook): void { this.onExpire = hook; }
+  setExpireHook(hook: ExpireHook): void {
+    this.onExpire = hook;
+  }
 
   /**
    * Creates an entry (not yet findable: call `hash()`), armed to expire at now + timeoutMs.
    * Returns its id, or -1 when the table is full.
    */
-  create(proto: number, caddr: number, cport: number, vaddr: number, vport: number,
-    daddr: number, dport: number, destId: number, flags: number, timeoutMs: number, nowMs: number): number {
+  create(
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    daddr: number,
+    dport: number,
+    destId: number,
+    flags: number,
+    timeoutMs: number,
+    nowMs: number,
+  ): number {
     if (this.freeTop === 0) return -1;
     const id = this.freeStack[--this.freeTop];
     this.proto[id] = proto;
@@ -181,9 +198,15 @@ export class ConnTable {
       const e = idx[i];
       if (e === 0) return -1;
       const id = e - 1;
-      if (this.caddr[id] === caddr && this.cport[id] === cport && this.vaddr[id] === vaddr
-        && this.vport[id] === vport && this.proto[id] === proto
-        && (this.flags[id] & ConnFlag.TEMPLATE) === want) return id;
+      if (
+        this.caddr[id] === caddr &&
+        this.cport[id] === cport &&
+        this.vaddr[id] === vaddr &&
+        this.vport[id] === vport &&
+        this.proto[id] === proto &&
+        (this.flags[id] & ConnFlag.TEMPLATE) === want
+      )
+        return id;
       i = (i + 1) & mask;
     }
   }
@@ -197,8 +220,14 @@ export class ConnTable {
       const e = idx[i];
       if (e === 0) return -1;
       const id = e - 1;
-      if (this.daddr[id] === daddr && this.dport[id] === dport && this.caddr[id] === caddr
-        && this.cport[id] === cport && this.proto[id] === proto) return id;
+      if (
+        this.daddr[id] === daddr &&
+        this.dport[id] === dport &&
+        this.caddr[id] === caddr &&
+        this.cport[id] === cport &&
+        this.proto[id] === proto
+      )
+        return id;
       i = (i + 1) & mask;
     }
   }
@@ -209,7 +238,10 @@ export class ConnTable {
    */
   expire(nowMs: number): void {
     const target = Math.floor(nowMs / WHEEL_TICK_MS);
-    if (this.curTick < 0) { this.curTick = target; return; }
+    if (this.curTick < 0) {
+      this.curTick = target;
+      return;
+    }
     // After a long stall, visiting every slot once is enough: all deadlines are re-checked.
     if (target - this.curTick > WHEEL_SLOTS) this.curTick = target - WHEEL_SLOTS;
     while (this.curTick < target) {
@@ -240,7 +272,9 @@ export class ConnTable {
     }
   }
 
-  private wheelInsert(id: number, nowMs: number): void { this.wheelLink(id, nowMs); }
+  private wheelInsert(id: number, nowMs: number): void {
+    this.wheelLink(id, nowMs);
+  }
 
   private wheelLink(id: number, nowMs: number): void {
     if (this.curTick < 0) this.curTick = Math.floor(nowMs / WHEEL_TICK_MS);
@@ -293,7 +327,7 @@ export class ConnTable {
       if (e === 0) break;
       const k = (isIn ? this.inHashOf(e - 1) : this.outHashOf(e - 1)) & mask;
       // Move e back to the hole at i unless its home k lies cyclically in (i, j].
-      const kInRange = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+      const kInRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!kInRange) {
         idx[i] = e;
         i = j;
@@ -313,9 +347,13 @@ function mix(h: number): number {
 }
 
 function inHash(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-  return mix(Math.imul(caddr, 0x9e3779b1) ^ Math.imul(vaddr ^ proto, 0x85ebca77) ^ Math.imul((cport << 16) | vport, 0xc2b2ae3d));
+  return mix(
+    Math.imul(caddr, 0x9e3779b1) ^ Math.imul(vaddr ^ proto, 0x85ebca77) ^ Math.imul((cport << 16) | vport, 0xc2b2ae3d),
+  );
 }
 
 function outHash(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
-  return mix(Math.imul(daddr, 0x9e3779b1) ^ Math.imul(caddr ^ proto, 0x85ebca77) ^ Math.imul((dport << 16) | cport, 0xc2b2ae3d));
+  return mix(
+    Math.imul(daddr, 0x9e3779b1) ^ Math.imul(caddr ^ proto, 0x85ebca77) ^ Math.imul((dport << 16) | cport, 0xc2b2ae3d),
+  );
 }

@@ -75,7 +75,12 @@ export class Dest {
 
   /** A TCP state change moved the connection between the gauges. */
   moveActive(toActive: boolean): void {
-    if (toActive) { this.inactConns--; this.activeConns++; }
-    else { this.activeConns--; this.inactConns++; }
+    if (toActive) {
+      this.inactConns--;
+      this.activeConns++;
+    } else {
+      this.activeConns--;
+      this.inactConns++;
+    }
   }
 }

@@ -20,7 +20,7 @@ import { Dest } from './dest.js';
 import type { Scheduler } from './sched/scheduler.js';
 import { FlowKey, Service } from './service.js';
 import { Stats } from './stats.js';
-import { Dir, TCP_STATE_ACTIVE, TcpState, flagClass, tcpNextState } from './tcp-state.js';
+import { Dir, flagClass, TCP_STATE_ACTIVE, TcpState, tcpNextState } from './tcp-state.js';
 import { NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
 
 /** Why a new flow got no connection (index into the director's counters). */
@@ -107,16 +107,27 @@ export class Ipvs {
   }
 
   /** True when some service uses this address as its VIP. */
-  isVip(addr: number): boolean { return this.byVip.has(addr); }
+  isVip(addr: number): boolean {
+    return this.byVip.has(addr);
+  }
   /** Every VIP, once (the dataplane rebuilds its local-address set from it on a new vipGeneration). */
-  vipAddresses(): number[] { return [...this.byVip.keys()]; }
+  vipAddresses(): number[] {
+    return [...this.byVip.keys()];
+  }
 
   /**
    * Schedules a new flow (ip_vs_schedule / ip_vs_sched_persist) and creates its connection.
    * Returns the connection id, or a negative NoConn reason. Counts Conns.
    */
-  newConnection(svc: Service, proto: number, caddr: number, cport: number, vaddr: number, vport: number,
-    nowMs: number): number {
+  newConnection(
+    svc: Service,
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    nowMs: number,
+  ): number {
     let dest: Dest | null;
     let tmpl = -1;
     if (svc.persistent) {
@@ -140,9 +151,23 @@ export class Ipvs {
         dest = this.pick(svc, proto, caddr, cport, vaddr, vport, nowMs);
         if (dest === null) return -NoConn.NoDestination;
         const tdport = vport === svc.port ? dest.port : 0;
-        tmpl = this.conns.create(proto, snet, 0, vaddr, tport, dest.addr, tdport, dest.id,
-          ConnFlag.TEMPLATE, svc.timeoutS * 1000, nowMs);
-        if (tmpl < 0) { this.tableFull++; return -NoConn.TableFull; }
+        tmpl = this.conns.create(
+          proto,
+          snet,
+          0,
+          vaddr,
+          tport,
+          dest.addr,
+          tdport,
+          dest.id,
+          ConnFlag.TEMPLATE,
+          svc.timeoutS * 1000,
+          nowMs,
+        );
+        if (tmpl < 0) {
+          this.tableFull++;
+          return -NoConn.TableFull;
+        }
         this.conns.hash(tmpl);
         dest.bind(true);
       } else {
@@ -156,9 +181,23 @@ export class Ipvs {
     if (dest === null) return -NoConn.NoDestination;
     const dport = dest.port !== 0 ? dest.port : vport;
     const flags = svc.ops && proto === IPPROTO_UDP ? ConnFlag.ONE_PACKET : 0;
-    const id = this.conns.create(proto, caddr, cport, vaddr, vport, dest.addr, dport, dest.id, flags,
-      NEW_CONN_TIMEOUT_MS, nowMs);
-    if (id < 0) { this.tableFull++; return -NoConn.TableFull; }
+    const id = this.conns.create(
+      proto,
+      caddr,
+      cport,
+      vaddr,
+      vport,
+      dest.addr,
+      dport,
+      dest.id,
+      flags,
+      NEW_CONN_TIMEOUT_MS,
+      nowMs,
+    );
+    if (id < 0) {
+      this.tableFull++;
+      return -NoConn.TableFull;
+    }
     if (flags === 0) this.conns.hash(id);
     dest.bind(false);
     if (tmpl >= 0) {
@@ -171,8 +210,15 @@ export class Ipvs {
     return id;
   }
 
-  private pick(svc: Service, proto: number, caddr: number, cport: number, vaddr: number, vport: number,
-    nowMs: number): Dest | null {
+  private pick(
+    svc: Service,
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    nowMs: number,
+  ): Dest | null {
     const f = this.flow;
     f.proto = proto;
     f.caddr = caddr;
@@ -187,7 +233,10 @@ export class Ipvs {
     d.stats.inPkts++;
     d.stats.inBytes += len;
     const svc = this.svcOfDest(d);
-    if (svc !== null) { svc.stats.inPkts++; svc.stats.inBytes += len; }
+    if (svc !== null) {
+      svc.stats.inPkts++;
+      svc.stats.inBytes += len;
+    }
     this.total.inPkts++;
     this.total.inBytes += len;
   }
@@ -198,7 +247,10 @@ export class Ipvs {
       d.stats.outPkts++;
       d.stats.outBytes += len;
       const svc = this.svcOfDest(d);
-      if (svc !== null) { svc.stats.outPkts++; svc.stats.outBytes += len; }
+      if (svc !== null) {
+        svc.stats.outPkts++;
+        svc.stats.outBytes += len;
+      }
     }
     this.total.outPkts++;
     this.total.outBytes += len;
@@ -212,7 +264,7 @@ export class Ipvs {
 
   /** The service a dest belongs to, or null once it was deleted (it sits in the trash). */
   svcOfDest(d: Dest): Service | null {
-    return d.svcId >= 0 ? this.svcById[d.svcId] ?? null : null;
+    return d.svcId >= 0 ? (this.svcById[d.svcId] ?? null) : null;
   }
 
   /**
@@ -316,12 +368,17 @@ export class Ipvs {
     const svc = new Service(proto, addr, port, settings.scheduler);
     applyServiceSettings(svc, settings);
     let id = this.svcById.indexOf(null);
-    if (id < 0) { id = this.svcById.length; this.svcById.push(svc); } else this.svcById[id] = svc;
+    if (id < 0) {
+      id = this.svcById.length;
+      this.svcById.push(svc);
+    } else this.svcById[id] = svc;
     svc.id = id;
     this.services.push(svc);
     const list = this.byVip.get(svc.addr);
-    if (list === undefined) { this.byVip.set(svc.addr, [svc]); this.vipGeneration++; }
-    else list.push(svc);
+    if (list === undefined) {
+      this.byVip.set(svc.addr, [svc]);
+      this.vipGeneration++;
+    } else list.push(svc);
     svc.scheduler.destsChanged(svc);
     svc.scheduler.tick?.(svc, Date.now()); // timers start when the scheduler is bound, as in IPVS
     return svc;
@@ -369,7 +426,10 @@ export class Ipvs {
     if (d === undefined) {
       d = new Dest(addr, port);
       let id = this.freeDestIds.pop();
-      if (id === undefined) { id = this.destsById.length; this.destsById.push(d); } else this.destsById[id] = d;
+      if (id === undefined) {
+        id = this.destsById.length;
+        this.destsById.push(d);
+      } else this.destsById[id] = d;
       d.id = id;
     }
     d.available = true;
@@ -431,7 +491,8 @@ export class Ipvs {
     const c = this.conns;
     const victims: number[] = [];
     c.forEach((id) => {
-      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0) victims.push(id);
+      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0)
+        victims.push(id);
     });
     for (const id of victims) this.expireNow(id);
   }
@@ -444,7 +505,10 @@ export class Ipvs {
     const list = this.byVip.get(svc.addr);
     if (list !== undefined) {
       list.splice(list.indexOf(svc), 1);
-      if (list.length === 0) { this.byVip.delete(svc.addr); this.vipGeneration++; }
+      if (list.length === 0) {
+        this.byVip.delete(svc.addr);
+        this.vipGeneration++;
+      }
     }
     this.svcById[svc.id] = null;
   }

@@ -6,8 +6,8 @@
  * position (ip_vs_ctl.c, __ip_vs_update_dest()), so "first wins" tie-breaks match the kernel.
  */
 import type { Dest } from './dest.js';
-import { Stats } from './stats.js';
 import type { Scheduler } from './sched/scheduler.js';
+import { Stats } from './stats.js';
 
 /** Scheduler flag bits (uapi IP_VS_SVC_F_SCHED1..3): the one definition schedulers and -b share. */
 export const SCHED_FLAG_1 = 0x0008;

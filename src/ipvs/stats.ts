@@ -77,17 +77,34 @@ export class Stats {
     this.shownConns = this.shownInPkts = this.shownOutPkts = this.shownInBytes = this.shownOutBytes = 0;
   }
 
-  get cps(): number { return Math.floor((this.cpsAvg + 0x1ff) / 1024); }
-  get inpps(): number { return Math.floor((this.inppsAvg + 0x1ff) / 1024); }
-  get outpps(): number { return Math.floor((this.outppsAvg + 0x1ff) / 1024); }
-  get inbps(): number { return Math.floor((this.inbpsAvg + 0xf) / 32); }
-  get outbps(): number { return Math.floor((this.outbpsAvg + 0xf) / 32); }
+  get cps(): number {
+    return Math.floor((this.cpsAvg + 0x1ff) / 1024);
+  }
+  get inpps(): number {
+    return Math.floor((this.inppsAvg + 0x1ff) / 1024);
+  }
+  get outpps(): number {
+    return Math.floor((this.outppsAvg + 0x1ff) / 1024);
+  }
+  get inbps(): number {
+    return Math.floor((this.inbpsAvg + 0xf) / 32);
+  }
+  get outbps(): number {
+    return Math.floor((this.outbpsAvg + 0xf) / 32);
+  }
 
   snapshot(): StatsSnapshot {
     return {
-      conns: this.shownConns, inPkts: this.shownInPkts, outPkts: this.shownOutPkts,
-      inBytes: this.shownInBytes, outBytes: this.shownOutBytes,
-      cps: this.cps, inpps: this.inpps, outpps: this.outpps, inbps: this.inbps, outbps: this.outbps,
+      conns: this.shownConns,
+      inPkts: this.shownInPkts,
+      outPkts: this.shownOutPkts,
+      inBytes: this.shownInBytes,
+      outBytes: this.shownOutBytes,
+      cps: this.cps,
+      inpps: this.inpps,
+      outpps: this.outpps,
+      inbps: this.inbps,
+      outbps: this.outbps,
     };
   }
 }
@@ -98,6 +115,14 @@ function ewmaStep(delta: number, shift: number, avg: number): number {
 }
 
 export interface StatsSnapshot {
-  conns: number; inPkts: number; outPkts: number; inBytes: number; outBytes: number;
-  cps: number; inpps: number; outpps: number; inbps: number; outbps: number;
+  conns: number;
+  inPkts: number;
+  outPkts: number;
+  inBytes: number;
+  outBytes: number;
+  cps: number;
+  inpps: number;
+  outpps: number;
+  inbps: number;
+  outbps: number;
 }

@@ -11,20 +11,48 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../packet/tcp.js';
 
 export const TcpState = {
-  NONE: 0, ESTABLISHED: 1, SYN_SENT: 2, SYN_RECV: 3, FIN_WAIT: 4, TIME_WAIT: 5,
-  CLOSE: 6, CLOSE_WAIT: 7, LAST_ACK: 8, LISTEN: 9, SYNACK: 10,
+  NONE: 0,
+  ESTABLISHED: 1,
+  SYN_SENT: 2,
+  SYN_RECV: 3,
+  FIN_WAIT: 4,
+  TIME_WAIT: 5,
+  CLOSE: 6,
+  CLOSE_WAIT: 7,
+  LAST_ACK: 8,
+  LISTEN: 9,
+  SYNACK: 10,
 } as const;
 export type TcpState = (typeof TcpState)[keyof typeof TcpState];
 export const TCP_STATE_COUNT = 11;
 
 export const TCP_STATE_NAMES: readonly string[] = [
-  'NONE', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT', 'TIME_WAIT',
-  'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'SYNACK',
+  'NONE',
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'SYNACK',
 ];
 
 /** tcp_state_active_table: these states count as ActiveConn (current kernels). */
 export const TCP_STATE_ACTIVE: readonly boolean[] = [
-  false, true, true, true, false, false, false, false, false, false, true,
+  false,
+  true,
+  true,
+  true,
+  false,
+  false,
+  false,
+  false,
+  false,
+  false,
+  true,
 ];
 
 /** Default timeouts in seconds (tcp_timeouts). */
@@ -47,8 +75,17 @@ export function flagClass(flags: number): FlagClass {
 }
 
 // (NONE and SYNACK never appear as a next state in these tables.)
-const { ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW, TIME_WAIT: TW,
-  CLOSE: CL, CLOSE_WAIT: CW, LAST_ACK: LA, LISTEN: LI } = TcpState;
+const {
+  ESTABLISHED: ES,
+  SYN_SENT: SS,
+  SYN_RECV: SR,
+  FIN_WAIT: FW,
+  TIME_WAIT: TW,
+  CLOSE: CL,
+  CLOSE_WAIT: CW,
+  LAST_ACK: LA,
+  LISTEN: LI,
+} = TcpState;
 
 // Rows: current state; columns: syn, fin, ack, rst (ip_vs_proto_tcp.c tcp_states, transposed:
 // the kernel's rows are the segment classes).

@@ -2,8 +2,9 @@
  * An in-memory Link for tests and benchmarks: frames are injected by the test (as if received)
  * and whatever the dataplane flushes is collected in `sent`. Same ring layout as the TAP link.
  */
-import { VNET_HDR_LEN } from './vnet-hdr.js';
+
 import type { BatchHandler, FrameRing, Link } from './link.js';
+import { VNET_HDR_LEN } from './vnet-hdr.js';
 
 export interface LoopbackOptions {
   name?: string;
@@ -21,8 +22,14 @@ function ring(slots: number, slotSize: number): FrameRing {
   const offsets = new Uint32Array(slots);
   for (let i = 0; i < slots; i++) offsets[i] = i * slotSize;
   return {
-    buf: Buffer.alloc(slots * slotSize), offsets, lengths: new Uint32Array(slots), slotSize, slots, count: 0,
-    src: new Uint8Array(slots), srcOffsets: new Uint32Array(slots),
+    buf: Buffer.alloc(slots * slotSize),
+    offsets,
+    lengths: new Uint32Array(slots),
+    slotSize,
+    slots,
+    count: 0,
+    src: new Uint8Array(slots),
+    srcOffsets: new Uint32Array(slots),
   };
 }
 
@@ -46,20 +53,27 @@ export class LoopbackLink implements Link {
     this.mac = opts.mac;
     this.mtu = opts.mtu ?? 1500;
     this.vnetHdrLen = opts.vnetHdr === true ? VNET_HDR_LEN : 0;
-    const slots = opts.slots ?? 64, slotSize = opts.slotSize ?? 2048;
+    const slots = opts.slots ?? 64,
+      slotSize = opts.slotSize ?? 2048;
     this.rx = ring(slots, slotSize);
     this.tx = ring(slots, slotSize);
     this.capture = opts.capture ?? true;
   }
 
-  start(onBatch: BatchHandler): void { this.handler = onBatch; }
+  start(onBatch: BatchHandler): void {
+    this.handler = onBatch;
+  }
 
   /** Delivers frames as one RX batch (at most `rx.slots`). */
   inject(frames: Uint8Array[]): void {
     if (this.handler === null) throw new Error(`loopback link ${this.name} not started`);
     let n = 0;
     for (const f of frames) {
-      if (n === this.rx.slots) { this.rx.count = n; this.handler(n); n = 0; }
+      if (n === this.rx.slots) {
+        this.rx.count = n;
+        this.handler(n);
+        n = 0;
+      }
       const len = Math.min(f.length, this.rx.slotSize);
       this.rx.buf.set(f.subarray(0, len), this.rx.offsets[n]);
       this.rx.lengths[n] = len;
@@ -76,7 +90,9 @@ export class LoopbackLink implements Link {
   }
 
   private sources: Buffer[] = [];
-  setTxSources(buffers: Buffer[]): void { this.sources = buffers.slice(); }
+  setTxSources(buffers: Buffer[]): void {
+    this.sources = buffers.slice();
+  }
 
   flush(): void {
     const tx = this.tx;
@@ -99,7 +115,11 @@ export class LoopbackLink implements Link {
   }
 
   /** Returns and forgets the frames sent so far. */
-  take(): Buffer[] { return this.sent.splice(0, this.sent.length); }
+  take(): Buffer[] {
+    return this.sent.splice(0, this.sent.length);
+  }
 
-  close(): void { this.handler = null; }
+  close(): void {
+    this.handler = null;
+  }
 }

@@ -94,9 +94,18 @@ export interface PcapLinkOptions {
 
 /** The npm package's native PcapSession (node_modules/pcap/pcap_session.cc). */
 interface NativePcapSession {
-  open_live(device: string, filter: string, bufferSize: number, snapLength: number, outfile: string,
-    packetReady: () => void, monitor: boolean, bufferTimeoutMs: number, warn: (msg: string) => void,
-    promiscuous: boolean): string;
+  open_live(
+    device: string,
+    filter: string,
+    bufferSize: number,
+    snapLength: number,
+    outfile: string,
+    packetReady: () => void,
+    monitor: boolean,
+    bufferTimeoutMs: number,
+    warn: (msg: string) => void,
+    promiscuous: boolean,
+  ): string;
   /** Copies each ready frame into `buf` (at most buf.length bytes) and its header into `hdr`. */
   dispatch(buf: Buffer, hdr: Buffer): number;
   start_polling(): void;
@@ -123,9 +132,11 @@ function loadPcapBinding(): PcapBinding {
   try {
     binding = require('pcap/build/Release/pcap_binding.node') as PcapBinding;
   } catch (e) {
-    throw new TapvsError('LINK_CONFIG',
+    throw new TapvsError(
+      'LINK_CONFIG',
       'libpcap support is not built: npm install (it builds the pcap package with node-gyp against libpcap-dev)',
-      { cause: e });
+      { cause: e },
+    );
   }
   return binding;
 }
@@ -141,7 +152,11 @@ function sysfs(iface: string, attr: string): string {
 function captureOffloadsOn(iface: string): string[] {
   let out: string;
   try {
-    out = execFileSync('ethtool', ['-k', iface], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    out = execFileSync('ethtool', ['-k', iface], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return [];
   }
@@ -160,7 +175,8 @@ function captureOffloadsOn(iface: string): string[] {
  * otherwise route back onto the segment.
  */
 function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: readonly string[] = []): string {
-  const m = formatMac(mac), n = formatMac(nicMac);
+  const m = formatMac(mac),
+    n = formatMac(nicMac);
   let f = `not ether src ${m}${n !== m ? ` and not ether src ${n}` : ''} and (ether dst ${m} or ether broadcast)`;
   for (const a of exclude) f += ` and not ip dst host ${a}`;
   return f;
@@ -170,7 +186,11 @@ function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: readonly st
 function kernelAddresses(iface: string): string[] {
   let out: string;
   try {
-    out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', iface], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', iface], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return [];
   }
@@ -186,7 +206,11 @@ class PcapRing implements FrameRing {
   count = 0;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
-  constructor(readonly buf: Buffer, readonly slotSize: number, readonly slots: number) {
+  constructor(
+    readonly buf: Buffer,
+    readonly slotSize: number,
+    readonly slots: number,
+  ) {
     this.offsets = new Uint32Array(slots);
     this.lengths = new Uint32Array(slots);
     for (let i = 0; i < slots; i++) this.offsets[i] = i * slotSize;
@@ -235,9 +259,17 @@ export class PcapLink implements Link {
 
   constructor(opts: PcapLinkOptions) {
     const iface = opts.iface;
-    if (typeof iface !== 'string' || !/^[A-Za-z0-9_.:@-]+$/.test(iface) || iface === '.' || iface === '..'
-      || Buffer.byteLength(iface) >= IFNAMSIZ) {
-      throw new TapvsError('LINK_CONFIG', `pcap: interface name '${String(iface)}' is not a valid name of 1..${IFNAMSIZ - 1} bytes`);
+    if (
+      typeof iface !== 'string' ||
+      !/^[A-Za-z0-9_.:@-]+$/.test(iface) ||
+      iface === '.' ||
+      iface === '..' ||
+      Buffer.byteLength(iface) >= IFNAMSIZ
+    ) {
+      throw new TapvsError(
+        'LINK_CONFIG',
+        `pcap: interface name '${String(iface)}' is not a valid name of 1..${IFNAMSIZ - 1} bytes`,
+      );
     }
     if (!existsSync(`/sys/class/net/${iface}`)) {
       throw new TapvsError('LINK_CONFIG', `pcap ${iface}: no such interface (see ip link)`);
@@ -269,7 +301,10 @@ export class PcapLink implements Link {
     const promiscuous = want !== 'nic';
     if (promiscuous && sameMac(mac, nicMac)) {
       // Then the kernel would take the director's frames as its own: say mac=nic if that is meant.
-      throw new TapvsError('LINK_CONFIG', `pcap ${iface}: MAC ${formatMac(mac)} is the interface's own; use mac=nic for that`);
+      throw new TapvsError(
+        'LINK_CONFIG',
+        `pcap ${iface}: MAC ${formatMac(mac)} is the interface's own; use mac=nic for that`,
+      );
     }
 
     const slotSize = Math.max(MIN_SLOT_SIZE, (mtu + ETH_OVERHEAD + 63) & ~63);
@@ -293,8 +328,18 @@ export class PcapLink implements Link {
       // Timeout 0 asks the binding for immediate mode (pcap_set_immediate_mode): no batching
       // delay in the kernel; batches come from what is ready at each wake-up. pcap_lookupnet's
       // complaint about an interface without IPv4 address is expected here and ignored.
-      const linkType = session.open_live(iface, filter, captureBytes, slotSize, '', this.onFrame, false, 0,
-        () => {}, promiscuous);
+      const linkType = session.open_live(
+        iface,
+        filter,
+        captureBytes,
+        slotSize,
+        '',
+        this.onFrame,
+        false,
+        0,
+        () => {},
+        promiscuous,
+      );
       if (linkType !== 'LINKTYPE_ETHERNET') {
         throw new TapvsError('LINK_CONFIG', `pcap ${iface}: libpcap reports link type ${linkType}, not Ethernet`);
       }
@@ -328,7 +373,9 @@ export class PcapLink implements Link {
     try {
       this.session.start_polling();
     } catch (e) {
-      throw new TapvsError('LINK_CONFIG', `pcap ${this.name}: cannot poll the capture: ${(e as Error).message}`, { cause: e });
+      throw new TapvsError('LINK_CONFIG', `pcap ${this.name}: cannot poll the capture: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     // Frames captured between open and start() are already waiting: look once now rather than
     // count on the first readiness report.
@@ -388,9 +435,12 @@ export class PcapLink implements Link {
     // unregistered, before sysfs lets go of it: look a little later to say which it was.
     setTimeout(() => {
       const gone = !existsSync(`/sys/class/net/${this.name}`);
-      const err = new TapvsError('TAP_GONE', gone
-        ? `pcap ${this.name}: the interface disappeared`
-        : `pcap ${this.name}: capture failed (libpcap reported an error on the interface)`);
+      const err = new TapvsError(
+        'TAP_GONE',
+        gone
+          ? `pcap ${this.name}: the interface disappeared`
+          : `pcap ${this.name}: capture failed (libpcap reported an error on the interface)`,
+      );
       if (this.onError === null) throw err;
       this.onError(err);
     }, 200);
@@ -430,14 +480,26 @@ export class PcapLink implements Link {
     return sent;
   }
 
-  get txDropped(): number { return this.txDroppedN; }
-  get txFrames(): number { return this.txFramesN; }
-  get rxFrames(): number { return this.rxFramesN; }
-  get rxBatches(): number { return this.rxBatchesN; }
+  get txDropped(): number {
+    return this.txDroppedN;
+  }
+  get txFrames(): number {
+    return this.txFramesN;
+  }
+  get rxFrames(): number {
+    return this.rxFramesN;
+  }
+  get rxBatches(): number {
+    return this.rxBatchesN;
+  }
   /** Frames longer than a slot (offload super-frames): captured cut short, so never delivered. */
-  get rxTruncated(): number { return this.rxTruncatedN; }
+  get rxTruncated(): number {
+    return this.rxTruncatedN;
+  }
   /** Frames dropped because one wake-up had already handled RX_BUDGET frames (overload). */
-  get rxOverrun(): number { return this.rxOverrunN; }
+  get rxOverrun(): number {
+    return this.rxOverrunN;
+  }
 
   /** libpcap's counters: frames that passed the filter (`recv`) and that the kernel dropped for want of ring space (`drop`). */
   captureStats(): { recv: number; drop: number; ifdrop: number } {
@@ -480,9 +542,11 @@ function sameMac(a: Uint8Array, b: Uint8Array): boolean {
 function openError(iface: string, e: unknown): TapvsError {
   const msg = e instanceof Error ? e.message : String(e);
   if (/permission|not permitted/i.test(msg)) {
-    return new TapvsError('LINK_CONFIG',
+    return new TapvsError(
+      'LINK_CONFIG',
       `pcap ${iface}: no permission to capture (needs CAP_NET_RAW: run as root or grant the capability): ${msg}`,
-      { cause: e });
+      { cause: e },
+    );
   }
   if (/no such device|doesn't exist/i.test(msg)) {
     return new TapvsError('LINK_CONFIG', `pcap ${iface}: no such interface: ${msg}`, { cause: e });

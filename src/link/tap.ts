@@ -33,9 +33,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TapvsError, type ErrorCode } from '../errors.js';
+import { type ErrorCode, TapvsError } from '../errors.js';
 import type { BatchHandler, FrameRing, Link } from './link.js';
 import { VNET_HDR_LEN } from './vnet-hdr.js';
+
 /** Ethernet header plus one 802.1Q tag: what a frame adds to the IP MTU. */
 const ETH_OVERHEAD = 18;
 const DEFAULT_SLOTS = 64;
@@ -142,14 +143,20 @@ function loadTapAddon(): TapAddon {
   try {
     addon = require(path) as TapAddon;
   } catch (e) {
-    throw new TapvsError('LINK_CONFIG', `native addon ${path} failed to load: rebuild it with npm install`,
-      { cause: e });
+    throw new TapvsError('LINK_CONFIG', `native addon ${path} failed to load: rebuild it with npm install`, {
+      cause: e,
+    });
   }
   return addon;
 }
 
-const TAP_CODES: ReadonlySet<string> = new Set<ErrorCode>(
-  ['TAP_NO_DEVICE', 'TAP_PERMISSION', 'TAP_BUSY', 'TAP_GONE', 'LINK_CONFIG']);
+const TAP_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'TAP_NO_DEVICE',
+  'TAP_PERMISSION',
+  'TAP_BUSY',
+  'TAP_GONE',
+  'LINK_CONFIG',
+]);
 
 /** The addon's coded Error as a TapvsError; anything else (a TypeError: our bug) as it is. */
 function fromNative(e: unknown): unknown {
@@ -324,19 +331,35 @@ export class TapLink implements Link {
     return this.dev.write(count);
   }
 
-  get txDropped(): number { return this.dev.txDropped; }
-  get txFrames(): number { return this.dev.txFrames; }
-  get rxFrames(): number { return this.dev.rxFrames; }
-  get rxBatches(): number { return this.dev.rxBatches; }
+  get txDropped(): number {
+    return this.dev.txDropped;
+  }
+  get txFrames(): number {
+    return this.dev.txFrames;
+  }
+  get rxFrames(): number {
+    return this.dev.rxFrames;
+  }
+  get rxBatches(): number {
+    return this.dev.rxBatches;
+  }
   /** Frames longer than a slot: read by the kernel's rules (cut short), so never delivered. */
-  get rxTruncated(): number { return this.dev.rxTruncated; }
+  get rxTruncated(): number {
+    return this.dev.rxTruncated;
+  }
 
   /** The TAP device's own (kernel-side) MAC. Not the director's: see `mac`. */
-  get deviceMac(): Uint8Array { return this.dev.getMac(); }
+  get deviceMac(): Uint8Array {
+    return this.dev.getMac();
+  }
 
   /** Whether a started link keeps the process alive (default: it does). */
-  ref(): void { this.dev.ref(); }
-  unref(): void { this.dev.unref(); }
+  ref(): void {
+    this.dev.ref();
+  }
+  unref(): void {
+    this.dev.unref();
+  }
 
   /** Stops delivery and closes the fd, which deletes a non-persistent TAP. Idempotent. */
   close(): void {
@@ -351,7 +374,8 @@ function attachToBridge(dev: string, bridge: string): void {
     execFileSync('ip', ['link', 'set', 'dev', dev, 'master', bridge], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new TapvsError('LINK_CONFIG', `TAP ${dev}: cannot attach to bridge ${bridge}: ${stderr || String(e)}`,
-      { cause: e });
+    throw new TapvsError('LINK_CONFIG', `TAP ${dev}: cannot attach to bridge ${bridge}: ${stderr || String(e)}`, {
+      cause: e,
+    });
   }
 }

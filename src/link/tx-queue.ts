@@ -7,8 +7,9 @@
  * A full ring is flushed before a slot is claimed. The virtio-net header in front of a built
  * frame is cleared here (no offload requested); a forwarded frame keeps the one it arrived with.
  */
-import type { Link } from './link.js';
+
 import { wordView } from '../packet/bytes.js';
+import type { Link } from './link.js';
 import { clearVnetHdr } from './vnet-hdr.js';
 
 /** Sees every frame queued on the link (packet tracing); null when nobody watches. */

@@ -34,7 +34,8 @@ export function clearVnetHdr(u8: Uint8Array, off: number, hdrLen: number): void 
  */
 export function moveVnetHdr(u8: Uint8Array, from: number, to: number, hdrLen: number): void {
   if (from === to) return;
-  const src = from - hdrLen, dst = to - hdrLen;
+  const src = from - hdrLen,
+    dst = to - hdrLen;
   if (dst > src) for (let i = hdrLen - 1; i >= 0; i--) u8[dst + i] = u8[src + i];
   else for (let i = 0; i < hdrLen; i++) u8[dst + i] = u8[src + i];
   const cs = (u8[dst + CSUM_START] | (u8[dst + CSUM_START + 1] << 8)) - (to - from);

@@ -14,31 +14,53 @@ export const ARP_REPLY = 2;
 
 export class ArpView {
   private off = 0;
-  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
+  constructor(
+    private readonly u8: Uint8Array,
+    private readonly dv: DataView,
+  ) {}
 
   bind(off: number, limit: number): Parse {
     if (limit - off < ARP_LEN) return Parse.Truncated;
     const dv = this.dv;
-    if (dv.getUint16(off) !== 1 || dv.getUint16(off + 2) !== 0x0800
-      || this.u8[off + 4] !== 6 || this.u8[off + 5] !== 4) return Parse.BadHeader;
+    if (dv.getUint16(off) !== 1 || dv.getUint16(off + 2) !== 0x0800 || this.u8[off + 4] !== 6 || this.u8[off + 5] !== 4)
+      return Parse.BadHeader;
     this.off = off;
     return Parse.Ok;
   }
-  get op(): number { return this.dv.getUint16(this.off + 6); }
-  get shaOff(): number { return this.off + 8; }
+  get op(): number {
+    return this.dv.getUint16(this.off + 6);
+  }
+  get shaOff(): number {
+    return this.off + 8;
+  }
   /** Sender protocol address, int32. */
-  get spa(): number { return this.dv.getInt32(this.off + 14); }
-  get thaOff(): number { return this.off + 18; }
+  get spa(): number {
+    return this.dv.getInt32(this.off + 14);
+  }
+  get thaOff(): number {
+    return this.off + 18;
+  }
   /** Target protocol address, int32. */
-  get tpa(): number { return this.dv.getInt32(this.off + 24); }
+  get tpa(): number {
+    return this.dv.getInt32(this.off + 24);
+  }
 }
 
 /**
  * Writes an ARP body at `off`: `tha` is copied from `thaBuf` at `thaOff` (pass an all-zero MAC
  * for requests). Returns the end offset.
  */
-export function writeArp(dv: DataView, u8: Uint8Array, off: number, op: number, sha: Uint8Array, spa: number,
-  thaBuf: Uint8Array, thaOff: number, tpa: number): number {
+export function writeArp(
+  dv: DataView,
+  u8: Uint8Array,
+  off: number,
+  op: number,
+  sha: Uint8Array,
+  spa: number,
+  thaBuf: Uint8Array,
+  thaOff: number,
+  tpa: number,
+): number {
   dv.setUint16(off, 1);
   dv.setUint16(off + 2, 0x0800);
   u8[off + 4] = 6;

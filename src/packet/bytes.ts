@@ -17,11 +17,19 @@ export function writeI32(b: Uint8Array, off: number, v: number): void {
  * holds `srcOff`: up to 3 bytes before `dstOff` and after the end are overwritten too, so the
  * destination must have room there (a TX slot whose Ethernet header is written afterwards).
  */
-export function copyBytes(src: Uint8Array, src32: Int32Array | null, srcOff: number, dst: Uint8Array,
-  dst32: Int32Array | null, dstOff: number, len: number): void {
+export function copyBytes(
+  src: Uint8Array,
+  src32: Int32Array | null,
+  srcOff: number,
+  dst: Uint8Array,
+  dst32: Int32Array | null,
+  dstOff: number,
+  len: number,
+): void {
   if (src32 !== null && dst32 !== null && ((srcOff - dstOff) & 3) === 0) {
     const lead = srcOff & 3;
-    let s = srcOff >> 2, d = (dstOff - lead) >> 2;
+    let s = srcOff >> 2,
+      d = (dstOff - lead) >> 2;
     const end = (srcOff + len + 3) >> 2;
     const limit = Math.min(end, src32.length);
     for (; s < limit; s++, d++) dst32[d] = src32[s];

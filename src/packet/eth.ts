@@ -26,7 +26,10 @@ export class EthView {
   vlanId = -1;
   /** Offset of the payload (the L3 header). */
   payloadOff = 0;
-  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
+  constructor(
+    private readonly u8: Uint8Array,
+    private readonly dv: DataView,
+  ) {}
 
   /** Re-points the view at another buffer (a link's RX memory). */
 
@@ -50,26 +53,53 @@ export class EthView {
     return Parse.Ok;
   }
 
-  get offset(): number { return this.off; }
+  get offset(): number {
+    return this.off;
+  }
   /** Destination MAC starts at offset; source MAC at offset + 6. */
-  get dstOff(): number { return this.off; }
-  get srcOff(): number { return this.off + 6; }
+  get dstOff(): number {
+    return this.off;
+  }
+  get srcOff(): number {
+    return this.off + 6;
+  }
   isBroadcastDst(): boolean {
-    const u = this.u8, o = this.off;
+    const u = this.u8,
+      o = this.off;
     return (u[o] & u[o + 1] & u[o + 2] & u[o + 3] & u[o + 4] & u[o + 5]) === 0xff;
   }
-  isMulticastDst(): boolean { return (this.u8[this.off] & 1) === 1; }
-  dstIs(mac: Uint8Array): boolean { return macEquals(this.u8, this.off, mac); }
+  isMulticastDst(): boolean {
+    return (this.u8[this.off] & 1) === 1;
+  }
+  dstIs(mac: Uint8Array): boolean {
+    return macEquals(this.u8, this.off, mac);
+  }
 }
 
 function macEquals(b: Uint8Array, off: number, mac: Uint8Array): boolean {
-  return b[off] === mac[0] && b[off + 1] === mac[1] && b[off + 2] === mac[2]
-    && b[off + 3] === mac[3] && b[off + 4] === mac[4] && b[off + 5] === mac[5];
+  return (
+    b[off] === mac[0] &&
+    b[off + 1] === mac[1] &&
+    b[off + 2] === mac[2] &&
+    b[off + 3] === mac[3] &&
+    b[off + 4] === mac[4] &&
+    b[off + 5] === mac[5]
+  );
 }
 
 /** Writes an untagged Ethernet header; returns the payload offset. */
-export function writeEth(b: Uint8Array, off: number, dst: Uint8Array, dstOff: number, src: Uint8Array, type: number): number {
-  for (let i = 0; i < 6; i++) { b[off + i] = dst[dstOff + i]; b[off + 6 + i] = src[i]; }
+export function writeEth(
+  b: Uint8Array,
+  off: number,
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  type: number,
+): number {
+  for (let i = 0; i < 6; i++) {
+    b[off + i] = dst[dstOff + i];
+    b[off + 6 + i] = src[i];
+  }
   b[off + 12] = type >>> 8;
   b[off + 13] = type & 0xff;
   return off + ETH_HLEN;
@@ -82,7 +112,8 @@ export function formatMac(b: Uint8Array, off = 0): string {
 }
 
 export function parseMac(s: string): Uint8Array | null {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(s);
+  const m =
+    /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(s);
   if (m === null) return null;
   const out = new Uint8Array(6);
   for (let i = 0; i < 6; i++) out[i] = parseInt(m[i + 1], 16);

@@ -19,7 +19,10 @@ export const ICMP_FRAG_NEEDED = 4;
 export class IcmpView {
   private off = 0;
   private end = 0;
-  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
+  constructor(
+    private readonly u8: Uint8Array,
+    private readonly dv: DataView,
+  ) {}
 
   bind(off: number, limit: number): Parse {
     if (limit - off < ICMP_HLEN) return Parse.Truncated;
@@ -27,14 +30,28 @@ export class IcmpView {
     this.end = limit;
     return Parse.Ok;
   }
-  get offset(): number { return this.off; }
-  get messageEnd(): number { return this.end; }
-  get type(): number { return this.u8[this.off]; }
-  get code(): number { return this.u8[this.off + 1]; }
-  get csum(): number { return this.dv.getUint16(this.off + 2); }
-  set csum(v: number) { this.dv.setUint16(this.off + 2, v); }
+  get offset(): number {
+    return this.off;
+  }
+  get messageEnd(): number {
+    return this.end;
+  }
+  get type(): number {
+    return this.u8[this.off];
+  }
+  get code(): number {
+    return this.u8[this.off + 1];
+  }
+  get csum(): number {
+    return this.dv.getUint16(this.off + 2);
+  }
+  set csum(v: number) {
+    this.dv.setUint16(this.off + 2, v);
+  }
   /** The whole-message checksum verifies. */
-  checksumOk(): boolean { return checksum(this.u8, this.off, this.end) === 0; }
+  checksumOk(): boolean {
+    return checksum(this.u8, this.off, this.end) === 0;
+  }
   /** Recomputes the whole-message checksum. */
   fixChecksum(): void {
     this.dv.setUint16(this.off + 2, 0);
@@ -55,8 +72,17 @@ export class IcmpView {
  * needed; 0 otherwise), then `quoteLen` bytes of the offending datagram from `quote`, and the
  * checksum. Returns the message's end.
  */
-export function writeIcmpError(dv: DataView, u8: Uint8Array, off: number, type: number, code: number, mtu: number,
-  quote: Uint8Array, quoteOff: number, quoteLen: number): number {
+export function writeIcmpError(
+  dv: DataView,
+  u8: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  mtu: number,
+  quote: Uint8Array,
+  quoteOff: number,
+  quoteLen: number,
+): number {
   u8[off] = type;
   u8[off + 1] = code;
   dv.setUint16(off + 2, 0);
@@ -73,7 +99,8 @@ export function writeIcmpError(dv: DataView, u8: Uint8Array, off: number, type: 
  * a fresh TTL, the IP header checksum recomputed, type 8 -> 0 with an RFC 1624 checksum update.
  */
 export function echoReplyInPlace(u8: Uint8Array, ipOff: number, l4: number, ttl: number): void {
-  const src = readI32(u8, ipOff + 12), dst = readI32(u8, ipOff + 16);
+  const src = readI32(u8, ipOff + 12),
+    dst = readI32(u8, ipOff + 16);
   writeI32(u8, ipOff + 12, dst);
   writeI32(u8, ipOff + 16, src);
   u8[ipOff + 8] = ttl;
@@ -84,7 +111,11 @@ export function echoReplyInPlace(u8: Uint8Array, ipOff: number, l4: number, ttl:
   u8[ipOff + 11] = hc & 0xff;
   const code = u8[l4 + 1];
   u8[l4] = ICMP_ECHO_REPLY;
-  const c = csumUpdate16((u8[l4 + 2] << 8) | u8[l4 + 3], (ICMP_ECHO_REQUEST << 8) | code, (ICMP_ECHO_REPLY << 8) | code);
+  const c = csumUpdate16(
+    (u8[l4 + 2] << 8) | u8[l4 + 3],
+    (ICMP_ECHO_REQUEST << 8) | code,
+    (ICMP_ECHO_REPLY << 8) | code,
+  );
   u8[l4 + 2] = c >>> 8;
   u8[l4 + 3] = c & 0xff;
 }
@@ -94,8 +125,14 @@ export function echoReplyInPlace(u8: Uint8Array, ipOff: number, l4: number, ttl:
  * ql4): the source (or destination) address and port, with an RFC 1624 update of the quoted IP
  * header checksum. The quoted L4 checksum is left alone, as IPVS leaves it (ip_vs_nat_icmp()).
  */
-export function rewriteQuotedEndpoint(u8: Uint8Array, q: number, ql4: number, source: boolean, addr: number,
-  port: number): void {
+export function rewriteQuotedEndpoint(
+  u8: Uint8Array,
+  q: number,
+  ql4: number,
+  source: boolean,
+  addr: number,
+  port: number,
+): void {
   const aOff = q + (source ? 12 : 16);
   const sum = csumUpdate32((u8[q + 10] << 8) | u8[q + 11], readI32(u8, aOff), addr);
   u8[q + 10] = sum >>> 8;

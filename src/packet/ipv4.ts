@@ -35,7 +35,10 @@ export class Ipv4View {
   private off = 0;
   private end = 0;
   private hlen = 0;
-  constructor(private readonly u8: Uint8Array, private readonly dv: DataView) {}
+  constructor(
+    private readonly u8: Uint8Array,
+    private readonly dv: DataView,
+  ) {}
 
   /** Points the view at a header in [off, limit). Never throws: bad input is a Parse code. */
   bind(off: number, limit: number): Parse {
@@ -52,34 +55,72 @@ export class Ipv4View {
     return Parse.Ok;
   }
 
-  get offset(): number { return this.off; }
-  get headerLen(): number { return this.hlen; }
+  get offset(): number {
+    return this.off;
+  }
+  get headerLen(): number {
+    return this.hlen;
+  }
   /** Offset of the L4 header. */
-  get payloadOff(): number { return this.off + this.hlen; }
+  get payloadOff(): number {
+    return this.off + this.hlen;
+  }
   /** End of the datagram (not of the frame). */
-  get payloadEnd(): number { return this.end; }
-  get totalLen(): number { return this.end - this.off; }
-  get tos(): number { return this.u8[this.off + F.TOS]; }
-  get id(): number { return this.dv.getUint16(this.off + F.ID); }
+  get payloadEnd(): number {
+    return this.end;
+  }
+  get totalLen(): number {
+    return this.end - this.off;
+  }
+  get tos(): number {
+    return this.u8[this.off + F.TOS];
+  }
+  get id(): number {
+    return this.dv.getUint16(this.off + F.ID);
+  }
   /** Flags and fragment offset word. */
-  get fragWord(): number { return this.dv.getUint16(this.off + F.FRAG); }
-  get dontFragment(): boolean { return (this.fragWord & IP_DF) !== 0; }
+  get fragWord(): number {
+    return this.dv.getUint16(this.off + F.FRAG);
+  }
+  get dontFragment(): boolean {
+    return (this.fragWord & IP_DF) !== 0;
+  }
   /** True for any fragment (MF set or offset > 0). */
-  get isFragment(): boolean { return (this.fragWord & (IP_MF | IP_OFFMASK)) !== 0; }
-  get ttl(): number { return this.u8[this.off + F.TTL]; }
-  get protocol(): number { return this.u8[this.off + F.PROTO]; }
-  get csum(): number { return this.dv.getUint16(this.off + F.CSUM); }
-  get src(): number { return this.dv.getInt32(this.off + F.SRC); }
-  get dst(): number { return this.dv.getInt32(this.off + F.DST); }
+  get isFragment(): boolean {
+    return (this.fragWord & (IP_MF | IP_OFFMASK)) !== 0;
+  }
+  get ttl(): number {
+    return this.u8[this.off + F.TTL];
+  }
+  get protocol(): number {
+    return this.u8[this.off + F.PROTO];
+  }
+  get csum(): number {
+    return this.dv.getUint16(this.off + F.CSUM);
+  }
+  get src(): number {
+    return this.dv.getInt32(this.off + F.SRC);
+  }
+  get dst(): number {
+    return this.dv.getInt32(this.off + F.DST);
+  }
 
   checksumOk(): boolean {
-    const b = this.u8, o = this.off;
+    const b = this.u8,
+      o = this.off;
     if (this.hlen !== IPV4_MIN_HLEN) return checksum(b, o, o + this.hlen) === 0;
     // The common 20-byte header, unrolled: ten 16-bit words.
-    let s = ((b[o] << 8) | b[o + 1]) + ((b[o + 2] << 8) | b[o + 3]) + ((b[o + 4] << 8) | b[o + 5])
-      + ((b[o + 6] << 8) | b[o + 7]) + ((b[o + 8] << 8) | b[o + 9]) + ((b[o + 10] << 8) | b[o + 11])
-      + ((b[o + 12] << 8) | b[o + 13]) + ((b[o + 14] << 8) | b[o + 15]) + ((b[o + 16] << 8) | b[o + 17])
-      + ((b[o + 18] << 8) | b[o + 19]);
+    let s =
+      ((b[o] << 8) | b[o + 1]) +
+      ((b[o + 2] << 8) | b[o + 3]) +
+      ((b[o + 4] << 8) | b[o + 5]) +
+      ((b[o + 6] << 8) | b[o + 7]) +
+      ((b[o + 8] << 8) | b[o + 9]) +
+      ((b[o + 10] << 8) | b[o + 11]) +
+      ((b[o + 12] << 8) | b[o + 13]) +
+      ((b[o + 14] << 8) | b[o + 15]) +
+      ((b[o + 16] << 8) | b[o + 17]) +
+      ((b[o + 18] << 8) | b[o + 19]);
     s = (s & 0xffff) + (s >>> 16);
     s = (s & 0xffff) + (s >>> 16);
     return s === 0xffff;
@@ -111,8 +152,19 @@ export class Ipv4View {
  * Writes a 20-byte IPv4 header (no options) with a fresh checksum. Returns the payload offset.
  * `totalLen` includes this header.
  */
-export function writeIpv4(dv: DataView, u8: Uint8Array, off: number, totalLen: number, id: number, fragWord: number,
-  ttl: number, proto: number, src: number, dst: number, tos = 0): number {
+export function writeIpv4(
+  dv: DataView,
+  u8: Uint8Array,
+  off: number,
+  totalLen: number,
+  id: number,
+  fragWord: number,
+  ttl: number,
+  proto: number,
+  src: number,
+  dst: number,
+  tos = 0,
+): number {
   u8[off] = 0x45;
   u8[off + 1] = tos;
   dv.setUint16(off + 2, totalLen);

@@ -20,12 +20,24 @@ export class UdpView {
     this.off = off;
     return Parse.Ok;
   }
-  get offset(): number { return this.off; }
-  get srcPort(): number { return this.dv.getUint16(this.off); }
-  get dstPort(): number { return this.dv.getUint16(this.off + 2); }
-  get length(): number { return this.dv.getUint16(this.off + 4); }
-  get csum(): number { return this.dv.getUint16(this.off + 6); }
-  set csum(v: number) { this.dv.setUint16(this.off + 6, v); }
+  get offset(): number {
+    return this.off;
+  }
+  get srcPort(): number {
+    return this.dv.getUint16(this.off);
+  }
+  get dstPort(): number {
+    return this.dv.getUint16(this.off + 2);
+  }
+  get length(): number {
+    return this.dv.getUint16(this.off + 4);
+  }
+  get csum(): number {
+    return this.dv.getUint16(this.off + 6);
+  }
+  set csum(v: number) {
+    this.dv.setUint16(this.off + 6, v);
+  }
 
   setSrcPort(p: number): void {
     const c = this.csum;
@@ -41,9 +53,17 @@ export class UdpView {
     const c = this.csum;
     if (c !== 0) this.csum = nonZero(csumUpdate32(c, old, now));
   }
-  addrChangedPartial(old: number, now: number): void { this.csum = partialCsumUpdate32(this.csum, old, now); }
-  setSrcPortRaw(p: number): void { this.dv.setUint16(this.off, p); }
-  setDstPortRaw(p: number): void { this.dv.setUint16(this.off + 2, p); }
+  addrChangedPartial(old: number, now: number): void {
+    this.csum = partialCsumUpdate32(this.csum, old, now);
+  }
+  setSrcPortRaw(p: number): void {
+    this.dv.setUint16(this.off, p);
+  }
+  setDstPortRaw(p: number): void {
+    this.dv.setUint16(this.off + 2, p);
+  }
 }
 
-function nonZero(c: number): number { return c === 0 ? 0xffff : c; }
+function nonZero(c: number): number {
+  return c === 0 ? 0xffff : c;
+}

@@ -42,14 +42,20 @@ export function describeFrame(u8: Uint8Array, off: number, len: number): string 
 
 function describeArp(u8: Uint8Array, o: number, end: number): string {
   if (end - o < 8) return 'ARP, [|arp]';
-  const htype = rd16(u8, o), ptype = rd16(u8, o + 2), hln = u8[o + 4], pln = u8[o + 5], op = rd16(u8, o + 6);
+  const htype = rd16(u8, o),
+    ptype = rd16(u8, o + 2),
+    hln = u8[o + 4],
+    pln = u8[o + 5],
+    op = rd16(u8, o + 6);
   const arpLen = 8 + 2 * hln + 2 * pln;
   if (htype !== 1 || ptype !== ETHERTYPE_IPV4 || hln !== 6 || pln !== 4) {
     return `ARP, htype ${htype}, ptype 0x${ptype.toString(16).padStart(4, '0')}, op ${op}, length ${arpLen}`;
   }
   if (end - o < 28) return 'ARP, [|arp]';
-  const sha = formatMac(u8, o + 8), spa = formatIpv4(rd32(u8, o + 14));
-  const tha = o + 18, tpa = formatIpv4(rd32(u8, o + 24));
+  const sha = formatMac(u8, o + 8),
+    spa = formatIpv4(rd32(u8, o + 14));
+  const tha = o + 18,
+    tpa = formatIpv4(rd32(u8, o + 24));
   if (op === 1) {
     const known = !isZero(u8, tha, 6) && !isAllOnes(u8, tha, 6) ? ` (${formatMac(u8, tha)})` : '';
     return `ARP, Request who-has ${tpa}${known} tell ${spa}, length ${arpLen}`;
@@ -65,7 +71,8 @@ function describeIpv4(u8: Uint8Array, o: number, end: number): string {
   if (vihl >>> 4 !== 4) return `IP bad-version ${vihl >>> 4}`;
   if (hlen < 20) return `IP bad-hlen ${hlen}`;
   const total = rd16(u8, o + 2);
-  const src = formatIpv4(rd32(u8, o + 12)), dst = formatIpv4(rd32(u8, o + 16));
+  const src = formatIpv4(rd32(u8, o + 12)),
+    dst = formatIpv4(rd32(u8, o + 16));
   if (total < hlen) return `IP ${src} > ${dst}: bad total length ${total}`;
   // Like tcpdump, trust the IP total length, never read past the captured bytes, and say so.
   const line = describeIpv4Body(u8, o, end, hlen, total, src, dst);
@@ -73,11 +80,20 @@ function describeIpv4(u8: Uint8Array, o: number, end: number): string {
   return missing > 0 ? `IP truncated-ip - ${missing} bytes missing! ${line.slice(3)}` : line;
 }
 
-function describeIpv4Body(u8: Uint8Array, o: number, end: number, hlen: number, total: number, src: string, dst: string): string {
+function describeIpv4Body(
+  u8: Uint8Array,
+  o: number,
+  end: number,
+  hlen: number,
+  total: number,
+  src: string,
+  dst: string,
+): string {
   const proto = u8[o + 9];
-  const ipEnd = Math.min(o + total , end);
+  const ipEnd = Math.min(o + total, end);
   const frag = rd16(u8, o + 6);
-  const fragOff = (frag & 0x1fff) << 3, more = (frag & 0x2000) !== 0;
+  const fragOff = (frag & 0x1fff) << 3,
+    more = (frag & 0x2000) !== 0;
   const l4 = o + hlen;
   const payloadLen = total - hlen;
   if (fragOff !== 0) {
@@ -101,7 +117,14 @@ function protoName(p: number): string {
 
 /** tcpdump's flag letters in its order (print-tcp.c tcp_flag_values). */
 const TCP_FLAG_LETTERS: ReadonlyArray<readonly [number, string]> = [
-  [0x01, 'F'], [0x02, 'S'], [0x04, 'R'], [0x08, 'P'], [0x10, '.'], [0x20, 'U'], [0x40, 'E'], [0x80, 'W'],
+  [0x01, 'F'],
+  [0x02, 'S'],
+  [0x04, 'R'],
+  [0x08, 'P'],
+  [0x10, '.'],
+  [0x20, 'U'],
+  [0x40, 'E'],
+  [0x80, 'W'],
 ];
 
 function describeTcp(u8: Uint8Array, src: string, dst: string, t: number, end: number, ipEnd: number): string {
@@ -111,7 +134,9 @@ function describeTcp(u8: Uint8Array, src: string, dst: string, t: number, end: n
   const doff = (u8[t + 12] >>> 4) << 2;
   if (doff < 20) return `${head}tcp bad-hlen ${doff}`;
   const flags = u8[t + 13];
-  const seq = rd32(u8, t + 4) >>> 0, ack = rd32(u8, t + 8) >>> 0, win = rd16(u8, t + 14);
+  const seq = rd32(u8, t + 4) >>> 0,
+    ack = rd32(u8, t + 8) >>> 0,
+    win = rd16(u8, t + 14);
   const dataLen = Math.max(0, ipEnd - t - doff);
   let letters = '';
   for (const [bit, l] of TCP_FLAG_LETTERS) if ((flags & bit) !== 0) letters += l;
@@ -129,11 +154,24 @@ function tcpOptions(u8: Uint8Array, o: number, end: number): string {
   const out: string[] = [];
   while (o < end) {
     const kind = u8[o];
-    if (kind === 0) { out.push('eol'); break; }
-    if (kind === 1) { out.push('nop'); o++; continue; }
-    if (o + 1 >= end) { out.push('[|tcp]'); break; }
+    if (kind === 0) {
+      out.push('eol');
+      break;
+    }
+    if (kind === 1) {
+      out.push('nop');
+      o++;
+      continue;
+    }
+    if (o + 1 >= end) {
+      out.push('[|tcp]');
+      break;
+    }
     const olen = u8[o + 1];
-    if (olen < 2 || o + olen > end) { out.push(`bad opt ${kind}`); break; }
+    if (olen < 2 || o + olen > end) {
+      out.push(`bad opt ${kind}`);
+      break;
+    }
     if (kind === 2 && olen === 4) out.push(`mss ${rd16(u8, o + 2)}`);
     else if (kind === 3 && olen === 3) out.push(`wscale ${u8[o + 2]}`);
     else if (kind === 4 && olen === 2) out.push('sackOK');
@@ -149,25 +187,54 @@ function tcpOptions(u8: Uint8Array, o: number, end: number): string {
 }
 
 const UNREACH_CODES: readonly string[] = [
-  'net', 'host', 'protocol', 'port', 'need to frag', 'source route failed', 'net unknown', 'host unknown',
-  'src host isolated', 'net prohibited', 'host prohibited', 'net tos', 'host tos', 'admin prohibited',
+  'net',
+  'host',
+  'protocol',
+  'port',
+  'need to frag',
+  'source route failed',
+  'net unknown',
+  'host unknown',
+  'src host isolated',
+  'net prohibited',
+  'host prohibited',
+  'net tos',
+  'host tos',
+  'admin prohibited',
 ];
 
 function describeIcmp(u8: Uint8Array, o: number, end: number, icmpLen: number): string {
   if (end - o < 4) return 'ICMP [|icmp]';
-  const type = u8[o], code = u8[o + 1];
+  const type = u8[o],
+    code = u8[o + 1];
   const hasRest = end - o >= 8;
-  const id = hasRest ? rd16(u8, o + 4) : 0, seq = hasRest ? rd16(u8, o + 6) : 0;
+  const id = hasRest ? rd16(u8, o + 4) : 0,
+    seq = hasRest ? rd16(u8, o + 6) : 0;
   let what: string;
   switch (type) {
-    case 0: what = hasRest ? `echo reply, id ${id}, seq ${seq}` : 'echo reply [|icmp]'; break;
-    case 8: what = hasRest ? `echo request, id ${id}, seq ${seq}` : 'echo request [|icmp]'; break;
-    case 3: what = describeUnreach(u8, o, end, code); break;
-    case 11: what = code === 0 ? 'time exceeded in-transit' : 'ip reassembly time exceeded'; break;
-    case 5: what = `redirect to ${hasRest ? formatIpv4(rd32(u8, o + 4)) : '[|icmp]'}`; break;
-    case 12: what = `parameter problem - octet ${hasRest ? u8[o + 4] : '?'}`; break;
-    case 4: what = 'source quench'; break;
-    default: what = `type ${type}, code ${code}`;
+    case 0:
+      what = hasRest ? `echo reply, id ${id}, seq ${seq}` : 'echo reply [|icmp]';
+      break;
+    case 8:
+      what = hasRest ? `echo request, id ${id}, seq ${seq}` : 'echo request [|icmp]';
+      break;
+    case 3:
+      what = describeUnreach(u8, o, end, code);
+      break;
+    case 11:
+      what = code === 0 ? 'time exceeded in-transit' : 'ip reassembly time exceeded';
+      break;
+    case 5:
+      what = `redirect to ${hasRest ? formatIpv4(rd32(u8, o + 4)) : '[|icmp]'}`;
+      break;
+    case 12:
+      what = `parameter problem - octet ${hasRest ? u8[o + 4] : '?'}`;
+      break;
+    case 4:
+      what = 'source quench';
+      break;
+    default:
+      what = `type ${type}, code ${code}`;
   }
   return `ICMP ${what}, length ${icmpLen}`;
 }
@@ -175,14 +242,17 @@ function describeIcmp(u8: Uint8Array, o: number, end: number, icmpLen: number): 
 /** tcpdump's wording for destination unreachable, naming the quoted datagram when there is one. */
 function describeUnreach(u8: Uint8Array, o: number, end: number, code: number): string {
   const q = o + 8;
-  const quoted = end - q >= 20 && (u8[q] >>> 4) === 4;
+  const quoted = end - q >= 20 && u8[q] >>> 4 === 4;
   const qdst = quoted ? formatIpv4(rd32(u8, q + 16)) : '';
   if (code === 3 && quoted) {
-    const qp = u8[q + 9], ql4 = q + ((u8[q] & 0x0f) << 2);
-    if ((qp === 6 || qp === 17) && ql4 + 4 <= end) return `${qdst} ${protoName(qp)} port ${rd16(u8, ql4 + 2)} unreachable`;
+    const qp = u8[q + 9],
+      ql4 = q + ((u8[q] & 0x0f) << 2);
+    if ((qp === 6 || qp === 17) && ql4 + 4 <= end)
+      return `${qdst} ${protoName(qp)} port ${rd16(u8, ql4 + 2)} unreachable`;
     return `${qdst} protocol ${qp} port unreachable`;
   }
-  if (code === 4) return `${quoted ? `${qdst} ` : ''}unreachable - need to frag (mtu ${end - o >= 8 ? rd16(u8, o + 6) : 0})`;
+  if (code === 4)
+    return `${quoted ? `${qdst} ` : ''}unreachable - need to frag (mtu ${end - o >= 8 ? rd16(u8, o + 6) : 0})`;
   if (code === 2 && quoted) return `${qdst} protocol ${u8[q + 9]} unreachable`;
   const name = code < UNREACH_CODES.length ? UNREACH_CODES[code] : `code ${code}`;
   return quoted ? `${name} ${qdst} unreachable` : `${name} unreachable`;

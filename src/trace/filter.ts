@@ -26,11 +26,22 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '.
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4 } from '../packet/ipv4.js';
 
 /** Term kinds in the compiled program. */
-const K_HOST = 0, K_NET = 1, K_PORT = 2, K_IPPROTO = 3, K_ARP = 4;
+const K_HOST = 0,
+  K_NET = 1,
+  K_PORT = 2,
+  K_IPPROTO = 3,
+  K_ARP = 4;
 /** Which address or port a term looks at. */
-const D_ANY = 0, D_SRC = 1, D_DST = 2;
+const D_ANY = 0,
+  D_SRC = 1,
+  D_DST = 2;
 
-const PROTOS = new Map<string, number>([['tcp', IPPROTO_TCP], ['udp', IPPROTO_UDP], ['icmp', IPPROTO_ICMP], ['arp', -1]]);
+const PROTOS = new Map<string, number>([
+  ['tcp', IPPROTO_TCP],
+  ['udp', IPPROTO_UDP],
+  ['icmp', IPPROTO_ICMP],
+  ['arp', -1],
+]);
 
 export class CaptureFilter {
   /** The filter as parsed, normalised (lower case, single spaces, `and` between terms). */
@@ -55,7 +66,9 @@ export class CaptureFilter {
   }
 
   /** True when the filter is empty and accepts everything. */
-  get matchesAll(): boolean { return this.n === 0; }
+  get matchesAll(): boolean {
+    return this.n === 0;
+  }
 
   /** Does the Ethernet frame u8[off, off+len) pass every term? Allocation-free, never throws. */
   match(u8: Uint8Array, off: number, len: number): boolean {
@@ -72,9 +85,16 @@ export class CaptureFilter {
       l3 = off + 18;
     }
     // The facts the terms test, read once: -1 / false where the frame lacks the header.
-    let isIp = false, isArp = false, src = 0, dst = 0, proto = -1, hasPorts = false, sport = 0, dport = 0;
+    let isIp = false,
+      isArp = false,
+      src = 0,
+      dst = 0,
+      proto = -1,
+      hasPorts = false,
+      sport = 0,
+      dport = 0;
     if (type === ETHERTYPE_IPV4) {
-      if (end - l3 >= 20 && (u8[l3] >>> 4) === 4) {
+      if (end - l3 >= 20 && u8[l3] >>> 4 === 4) {
         const hlen = (u8[l3] & 0x0f) << 2;
         isIp = hlen >= 20;
         if (isIp) {
@@ -98,17 +118,23 @@ export class CaptureFilter {
         dst = rd32(u8, l3 + 24);
       }
     }
-    const kind = this.kind, dirs = this.dir, value = this.value, mask = this.mask;
+    const kind = this.kind,
+      dirs = this.dir,
+      value = this.value,
+      mask = this.mask;
     for (let i = 0; i < n; i++) {
       const k = kind[i];
       if (k === K_HOST || k === K_NET) {
         if (!isIp && !isArp) return false;
-        const m = mask[i], v = value[i], d = dirs[i];
+        const m = mask[i],
+          v = value[i],
+          d = dirs[i];
         const hit = (d !== D_DST && (src & m) === v) || (d !== D_SRC && (dst & m) === v);
         if (!hit) return false;
       } else if (k === K_PORT) {
         if (!hasPorts) return false;
-        const v = value[i], d = dirs[i];
+        const v = value[i],
+          d = dirs[i];
         const hit = (d !== D_DST && sport === v) || (d !== D_SRC && dport === v);
         if (!hit) return false;
       } else if (k === K_IPPROTO) {
@@ -126,10 +152,20 @@ export function compileFilter(expr: string): CaptureFilter {
   return new CaptureFilter(expr);
 }
 
-interface Term { kind: number; dir: number; value: number; mask: number; text: string }
+interface Term {
+  kind: number;
+  dir: number;
+  value: number;
+  mask: number;
+  text: string;
+}
 
 function parseFilter(expr: string): Term[] {
-  const tokens = expr.trim().toLowerCase().split(/\s+/).filter((t) => t.length > 0);
+  const tokens = expr
+    .trim()
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
   const terms: Term[] = [];
   let i = 0;
   const bad = (msg: string): never => {
@@ -148,13 +184,19 @@ function parseFilter(expr: string): Term[] {
       if (t === 'and' || t === '&&') {
         i++;
         if (i === tokens.length) bad('expected a term after "and"');
-      } else if (!(prev.kind === K_IPPROTO && (prev.value === IPPROTO_TCP || prev.value === IPPROTO_UDP)
-        && (t === 'port' || t === 'src' || t === 'dst'))) {
+      } else if (
+        !(
+          prev.kind === K_IPPROTO &&
+          (prev.value === IPPROTO_TCP || prev.value === IPPROTO_UDP) &&
+          (t === 'port' || t === 'src' || t === 'dst')
+        )
+      ) {
         // Only tcpdump's `tcp port 80` (a protocol qualifying a port) may omit the "and".
         bad(`expected "and" before "${t}"`);
       }
     }
-    let dir = D_ANY, dirText = '';
+    let dir = D_ANY,
+      dirText = '';
     let t = tokens[i++];
     unsupported(t);
     if (t === 'src' || t === 'dst') {
@@ -162,7 +204,8 @@ function parseFilter(expr: string): Term[] {
       dirText = `${t} `;
       if (i === tokens.length) bad(`expected host, net or port after "${t}"`);
       t = tokens[i++];
-      if (t !== 'host' && t !== 'net' && t !== 'port') bad(`expected host, net or port after "${dirText.trim()}", not "${t}"`);
+      if (t !== 'host' && t !== 'net' && t !== 'port')
+        bad(`expected host, net or port after "${dirText.trim()}", not "${t}"`);
     }
     if (t === 'host' || t === 'net' || t === 'port') {
       if (i === tokens.length) bad(`"${t}" needs a value`);

@@ -117,7 +117,9 @@ export class PcapngWriter {
   }
 
   /** True until a limit, a write error or close(). */
-  get open(): boolean { return this.fd >= 0; }
+  get open(): boolean {
+    return this.fd >= 0;
+  }
 
   /**
    * Appends one Enhanced Packet Block: a frame of `len` bytes at u8[off] on interface `ifIndex`,
@@ -125,19 +127,32 @@ export class PcapngWriter {
    * since the epoch, fractions kept to the microsecond), with `comment` as opt_comment. Returns
    * false when nothing was written (closed, bad interface, or a limit reached now or before).
    */
-  writePacket(ifIndex: number, u8: Uint8Array, off: number, len: number, tsMs: number, comment: string | null,
-    capLen: number = len): boolean {
+  writePacket(
+    ifIndex: number,
+    u8: Uint8Array,
+    off: number,
+    len: number,
+    tsMs: number,
+    comment: string | null,
+    capLen: number = len,
+  ): boolean {
     if (this.fd < 0) return false;
     if (ifIndex < 0 || ifIndex >= this.interfaceCount || off < 0) return false;
-    if (this.packets >= this.maxPackets) { this.stop('count-limit'); return false; }
+    if (this.packets >= this.maxPackets) {
+      this.stop('count-limit');
+      return false;
+    }
     const cap = Math.max(0, Math.min(capLen, len, this.snaplen, u8.length - off));
     // The comment is encoded straight into the buffer; the worst case is reserved up front.
-    const worst = EPB_HEADER + pad4(cap) + (comment !== null && comment.length > 0 ? EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES : 0) + 4;
+    const worst =
+      EPB_HEADER + pad4(cap) + (comment !== null && comment.length > 0 ? EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES : 0) + 4;
     if (this.used + worst > this.buf.length) {
       this.flush();
       if (this.fd < 0) return false;
     }
-    const start = this.used, dv = this.dv, buf = this.buf;
+    const start = this.used,
+      dv = this.dv,
+      buf = this.buf;
     let p = start + EPB_HEADER;
     buf.set(u8.subarray(off, off + cap), p);
     p += cap;
@@ -152,7 +167,10 @@ export class PcapngWriter {
       p += 4;
     }
     const blockLen = p + 4 - start;
-    if (this.bytes + blockLen > this.maxBytes) { this.stop('size-limit'); return false; }
+    if (this.bytes + blockLen > this.maxBytes) {
+      this.stop('size-limit');
+      return false;
+    }
     const us = Math.round(tsMs * 1000);
     const hi = Math.floor(us / 0x1_0000_0000);
     dv.setUint32(start, PCAPNG_EPB, true);
@@ -187,9 +205,16 @@ export class PcapngWriter {
   /** Flushes and closes the file. Idempotent. */
   close(): void {
     this.flush();
-    if (this.timer !== null) { clearInterval(this.timer); this.timer = null; }
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
     if (this.fd >= 0) {
-      try { fs.closeSync(this.fd); } catch { /* the data was written; nothing left to save */ }
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* the data was written; nothing left to save */
+      }
       this.fd = -1;
     }
   }
@@ -200,7 +225,8 @@ export class PcapngWriter {
   }
 
   private writeSectionHeader(application: string): void {
-    const start = this.used, dv = this.dv;
+    const start = this.used,
+      dv = this.dv;
     dv.setUint32(start, PCAPNG_SHB, true);
     dv.setUint32(start + 8, PCAPNG_BYTE_ORDER_MAGIC, true);
     dv.setUint16(start + 12, 1, true); // major version
@@ -213,7 +239,8 @@ export class PcapngWriter {
   }
 
   private writeInterface(itf: PcapngInterface): void {
-    const start = this.used, dv = this.dv;
+    const start = this.used,
+      dv = this.dv;
     dv.setUint32(start, PCAPNG_IDB, true);
     dv.setUint16(start + 8, LINKTYPE_ETHERNET, true);
     dv.setUint16(start + 10, 0, true);

@@ -23,10 +23,16 @@ import { TapvsError } from '../errors.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import { describeFrame } from './describe.js';
 import { CaptureFilter } from './filter.js';
-import {
-  DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS, DEFAULT_SNAPLEN, MAX_SNAPLEN, PcapngWriter, positiveInt, positiveLimit,
-} from './pcapng.js';
 import type { PcapngStopReason } from './pcapng.js';
+import {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_PACKETS,
+  DEFAULT_SNAPLEN,
+  MAX_SNAPLEN,
+  PcapngWriter,
+  positiveInt,
+  positiveLimit,
+} from './pcapng.js';
 
 /** Direction of a traced frame on its link. */
 export const TRACE_RX = 0;
@@ -111,22 +117,29 @@ export class Tracer {
     this.maxPackets = positiveLimit('maxPackets', opts.maxPackets ?? DEFAULT_MAX_PACKETS);
     this.live = opts.live ?? null;
     this.file = opts.file ?? null;
-    this.writer = opts.file === undefined ? null : new PcapngWriter(opts.file, {
-      interfaces: this.links.flatMap((name) => [
-        { name: `${name} rx`, description: `tapvs link ${name}: frames received` },
-        { name: `${name} tx`, description: `tapvs link ${name}: frames sent` },
-      ]),
-      snaplen: this.snaplen,
-      maxBytes: this.maxBytes,
-      maxPackets: this.maxPackets,
-    });
+    this.writer =
+      opts.file === undefined
+        ? null
+        : new PcapngWriter(opts.file, {
+            interfaces: this.links.flatMap((name) => [
+              { name: `${name} rx`, description: `tapvs link ${name}: frames received` },
+              { name: `${name} tx`, description: `tapvs link ${name}: frames sent` },
+            ]),
+            snaplen: this.snaplen,
+            maxBytes: this.maxBytes,
+            maxPackets: this.maxPackets,
+          });
   }
 
   /** False after stop(), a limit or a write error. */
-  get active(): boolean { return this.on; }
+  get active(): boolean {
+    return this.on;
+  }
 
   /** True between hold() and release(). */
-  get holding(): boolean { return this.staged > 0; }
+  get holding(): boolean {
+    return this.staged > 0;
+  }
 
   /** The capture filter. Allocation-free; call it before building any comment. */
   matches(u8: Uint8Array, off: number, len: number): boolean {
@@ -138,7 +151,15 @@ export class Tracer {
    * with an optional comment, stamped nowMs (ms since the epoch; fractions kept to the µs).
    * While a frame is held, it is staged and written after the held one.
    */
-  record(link: number, dir: TraceDir, u8: Uint8Array, off: number, len: number, comment: string | null, nowMs: number): void {
+  record(
+    link: number,
+    dir: TraceDir,
+    u8: Uint8Array,
+    off: number,
+    len: number,
+    comment: string | null,
+    nowMs: number,
+  ): void {
     if (!this.on) return;
     if (this.staged > 0 && this.stageFrame(link, dir, u8, off, len, comment, nowMs)) return;
     this.emit(link, dir, u8, off, len, len, comment, nowMs);
@@ -156,13 +177,23 @@ export class Tracer {
 
   /** Writes the held frame with `comment`, then the frames staged behind it. */
   release(comment: string | null): void {
-    const n = this.staged, stage = this.stage;
+    const n = this.staged,
+      stage = this.stage;
     if (n === 0 || stage === null) return;
     this.sComment[0] = comment;
     this.staged = 0;
     this.stageUsed = 0;
     for (let i = 0; i < n && this.on; i++) {
-      this.emit(this.sLink[i], this.sDir[i] as TraceDir, stage, this.sOff[i], this.sCap[i], this.sLen[i], this.sComment[i], this.sMs[i]);
+      this.emit(
+        this.sLink[i],
+        this.sDir[i] as TraceDir,
+        stage,
+        this.sOff[i],
+        this.sCap[i],
+        this.sLen[i],
+        this.sComment[i],
+        this.sMs[i],
+      );
     }
     for (let i = 0; i < n; i++) this.sComment[i] = null;
   }
@@ -196,14 +227,25 @@ export class Tracer {
   }
 
   private summary(): TraceSummary {
-    const s: TraceSummary = { packets: this.packets, bytes: this.writer !== null ? this.writer.bytes : this.frameBytes };
+    const s: TraceSummary = {
+      packets: this.packets,
+      bytes: this.writer !== null ? this.writer.bytes : this.frameBytes,
+    };
     if (this.file !== null) s.file = this.file;
     if (this.stoppedReason !== null) s.stopped = this.stoppedReason;
     return s;
   }
 
   /** Copies a frame into the staging area; false when it is full (the caller writes at once). */
-  private stageFrame(link: number, dir: TraceDir, u8: Uint8Array, off: number, len: number, comment: string | null, nowMs: number): boolean {
+  private stageFrame(
+    link: number,
+    dir: TraceDir,
+    u8: Uint8Array,
+    off: number,
+    len: number,
+    comment: string | null,
+    nowMs: number,
+  ): boolean {
     const i = this.staged;
     if (i > MAX_STAGED) return false;
     const avail = u8.length - off;
@@ -225,8 +267,16 @@ export class Tracer {
   }
 
   /** Writes one frame (cap bytes present of len) to the file and the live output. */
-  private emit(link: number, dir: TraceDir, u8: Uint8Array, off: number, cap: number, len: number,
-    comment: string | null, nowMs: number): void {
+  private emit(
+    link: number,
+    dir: TraceDir,
+    u8: Uint8Array,
+    off: number,
+    cap: number,
+    len: number,
+    comment: string | null,
+    nowMs: number,
+  ): void {
     if (link < 0 || link >= this.links.length) return;
     const w = this.writer;
     if (w !== null) {
@@ -235,9 +285,15 @@ export class Tracer {
         return;
       }
     } else {
-      if (this.packets >= this.maxPackets) { this.end('count-limit'); return; }
+      if (this.packets >= this.maxPackets) {
+        this.end('count-limit');
+        return;
+      }
       const kept = Math.min(cap, this.snaplen);
-      if (this.frameBytes + kept > this.maxBytes) { this.end('size-limit'); return; }
+      if (this.frameBytes + kept > this.maxBytes) {
+        this.end('size-limit');
+        return;
+      }
       this.frameBytes += kept;
     }
     this.packets++;
@@ -297,9 +353,20 @@ export function destLoad(weight: number, activeConns: number, inactConns: number
  * Out (real server -> client, SNAT): "NAT out: src 192.168.2.129:80 -> 192.168.222.131:80; conn
  * TCP 192.168.222.1:40000 state ESTABLISHED". Addresses are int32 (c: client, v: VIP, d: dest).
  */
-export function natComment(dir: 'in' | 'out', proto: number, caddr: number, cport: number, vaddr: number, vport: number,
-  daddr: number, dport: number, state: string, sched?: SchedNote): string {
-  const vip = formatAddrPort(vaddr, vport), rip = formatAddrPort(daddr, dport);
+export function natComment(
+  dir: 'in' | 'out',
+  proto: number,
+  caddr: number,
+  cport: number,
+  vaddr: number,
+  vport: number,
+  daddr: number,
+  dport: number,
+  state: string,
+  sched?: SchedNote,
+): string {
+  const vip = formatAddrPort(vaddr, vport),
+    rip = formatAddrPort(daddr, dport);
   let s = dir === 'in' ? `NAT in: dst ${vip} -> ${rip}` : `NAT out: src ${rip} -> ${vip}`;
   s += `; conn ${protoName(proto)} ${formatAddrPort(caddr, cport)} state ${state}`;
   if (sched !== undefined) s += `; new flow scheduled by ${sched.name} -> ${rip} (${sched.reason})`;

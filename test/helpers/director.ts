@@ -54,19 +54,34 @@ export function makeDirector(opts: DirectorOptions = {}): TestDirector {
   const capture = opts.capture ?? true;
   const vnetHdr = opts.vnetHdr === true;
   const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture, vnetHdr });
-  const int = new LoopbackLink({ name: 'int0', mac: INT_MAC, capture, vnetHdr, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
-  const dp = new Dataplane(ipvs, [
-    { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: opts.extGateway ?? 0 },
-    { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
-  ], {
-    fastPath: opts.fastPath ?? true,
-    ...(opts.forward !== undefined ? { forward: opts.forward } : {}),
-    ...(opts.icmpRatePerS !== undefined ? { icmpRatePerS: opts.icmpRatePerS } : {}),
-    ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
+  const int = new LoopbackLink({
+    name: 'int0',
+    mac: INT_MAC,
+    capture,
+    vnetHdr,
+    ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
   });
+  const dp = new Dataplane(
+    ipvs,
+    [
+      { name: 'ext', link: ext, addrs: [{ addr: VIP, prefixLen: 24 }], gateway: opts.extGateway ?? 0 },
+      { name: 'int', link: int, addrs: [{ addr: DIP, prefixLen: 24 }], gateway: 0 },
+    ],
+    {
+      fastPath: opts.fastPath ?? true,
+      ...(opts.forward !== undefined ? { forward: opts.forward } : {}),
+      ...(opts.icmpRatePerS !== undefined ? { icmpRatePerS: opts.icmpRatePerS } : {}),
+      ...(opts.zeroCopy !== undefined ? { zeroCopy: opts.zeroCopy } : {}),
+    },
+  );
   const ctl = new ControlDispatcher(ipvs, { rulesChanged: () => dp.rulesChanged() });
   const td: TestDirector = {
-    ipvs, dp, ext, int, ctl, now: 1_000_000,
+    ipvs,
+    dp,
+    ext,
+    int,
+    ctl,
+    now: 1_000_000,
     run: (req) => ctl.handle({ id: 1, ...req } as Request),
     send: (link, frames) => {
       const l = link === 'ext' ? ext : int;
@@ -89,8 +104,17 @@ export function resolveNeighbours(td: TestDirector): void {
 /** The textbook service: -A -t VIP:80 -s rr; -a ... -r RS2 -m; -a ... -r RS1 -m. */
 export function textbookService(td: TestDirector, sched = 'rr'): void {
   const service = { proto: 'tcp' as const, addr: '192.168.222.131', port: 80 };
-  td.run({ op: 'addService', service, config: { scheduler: sched, schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({
+    op: 'addService',
+    service,
+    config: { scheduler: sched, schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
   for (const rs of ['192.168.2.130', '192.168.2.129']) {
-    td.run({ op: 'addDest', service, dest: { addr: rs, port: 80 }, config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 } });
+    td.run({
+      op: 'addDest',
+      service,
+      dest: { addr: rs, port: 80 },
+      config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 },
+    });
   }
 }

@@ -9,7 +9,7 @@
  * complete it, and the result must then be valid.
  */
 import { checksum, csumFinish, onesSum } from '../../src/packet/checksum.js';
-import { ICMP, TCP, UDP, decode } from './frames.js';
+import { decode, ICMP, TCP, UDP } from './frames.js';
 
 const ETH_HLEN = 14;
 const NEEDS_CSUM = 1;
@@ -48,7 +48,8 @@ export function checksumProblems(frames: readonly Uint8Array[], vnetLen = 0): st
 function completePartial(raw: Uint8Array, vnetLen: number): Buffer {
   const f = Buffer.from(raw.subarray(vnetLen));
   if (vnetLen === 0 || (raw[0] & NEEDS_CSUM) === 0) return f;
-  const start = raw[6] | (raw[7] << 8), field = start + (raw[8] | (raw[9] << 8));
+  const start = raw[6] | (raw[7] << 8),
+    field = start + (raw[8] | (raw[9] << 8));
   const end = ETH_HLEN + f.readUInt16BE(ETH_HLEN + 2);
   let c = csumFinish(onesSum(f, start, end, 0));
   if (f[ETH_HLEN + 9] === UDP && c === 0) c = 0xffff;
@@ -62,19 +63,29 @@ function l4Problems(f: Buffer, what: string): string[] {
   if (d.proto !== TCP && d.proto !== UDP && d.proto !== ICMP) return out;
   if (d.l4CsumOk !== true) out.push(`${what}: ${d.proto === TCP ? 'TCP' : d.proto === UDP ? 'UDP' : 'ICMP'} checksum`);
   if (d.proto === ICMP && ICMP_ERRORS.has(d.icmpType!) && d.payload !== undefined && d.payload.length >= 20) {
-    const q = d.payload, qhl = (q[0] & 15) * 4;
-    if (q[0] >>> 4 === 4 && qhl >= 20 && qhl <= q.length && checksum(q, 0, qhl) !== 0) out.push(`${what}: quoted IPv4 header checksum`);
+    const q = d.payload,
+      qhl = (q[0] & 15) * 4;
+    if (q[0] >>> 4 === 4 && qhl >= 20 && qhl <= q.length && checksum(q, 0, qhl) !== 0)
+      out.push(`${what}: quoted IPv4 header checksum`);
   }
   return out;
 }
 
 /** The datagram the fragments make up, as an unfragmented frame; null when a piece is missing. */
 function reassemble(frames: Buffer[]): Buffer | null {
-  const parts = frames.map((f) => {
-    const hl = (f[ETH_HLEN] & 15) * 4;
-    const fw = f.readUInt16BE(ETH_HLEN + 6);
-    return { off: (fw & 0x1fff) * 8, mf: (fw & 0x2000) !== 0, f, hl, data: f.subarray(ETH_HLEN + hl, ETH_HLEN + f.readUInt16BE(ETH_HLEN + 2)) };
-  }).sort((a, b) => a.off - b.off);
+  const parts = frames
+    .map((f) => {
+      const hl = (f[ETH_HLEN] & 15) * 4;
+      const fw = f.readUInt16BE(ETH_HLEN + 6);
+      return {
+        off: (fw & 0x1fff) * 8,
+        mf: (fw & 0x2000) !== 0,
+        f,
+        hl,
+        data: f.subarray(ETH_HLEN + hl, ETH_HLEN + f.readUInt16BE(ETH_HLEN + 2)),
+      };
+    })
+    .sort((a, b) => a.off - b.off);
   let next = 0;
   for (const p of parts) {
     if (p.off !== next) return null;

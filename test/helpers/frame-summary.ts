@@ -25,7 +25,8 @@ export function summarizeFrame(frame: Uint8Array, vnetLen = 0): string {
 }
 
 function describeVnet(h: Uint8Array): string {
-  const flags = h[0], gso = h[1];
+  const flags = h[0],
+    gso = h[1];
   const rd = (o: number): number => h[o] | (h[o + 1] << 8);
   const parts: string[] = [];
   if ((flags & NEEDS_CSUM) !== 0) parts.push(`needs-csum ${rd(6)}+${rd(8)}`);
@@ -34,8 +35,12 @@ function describeVnet(h: Uint8Array): string {
 }
 
 function ipv4Fields(f: Uint8Array): string {
-  let l3 = 14, type = (f[12] << 8) | f[13];
-  if (type === 0x8100 && f.length >= 18) { type = (f[16] << 8) | f[17]; l3 = 18; }
+  let l3 = 14,
+    type = (f[12] << 8) | f[13];
+  if (type === 0x8100 && f.length >= 18) {
+    type = (f[16] << 8) | f[17];
+    l3 = 18;
+  }
   if (type !== 0x0800 || f.length < l3 + 20 || f[l3] >>> 4 !== 4) return '';
   const id = (f[l3 + 4] << 8) | f[l3 + 5];
   const df = (f[l3 + 6] & 0x40) !== 0 ? ', DF' : '';

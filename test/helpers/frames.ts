@@ -3,7 +3,7 @@
  * incremental updates) and decodes output frames for assertions.
  */
 import { checksum, csumFinish, onesSum, pseudoHeaderSum } from '../../src/packet/checksum.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, formatIpv4, parseIpv4 } from '../../src/packet/ipv4.js';
+import { formatIpv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4 } from '../../src/packet/ipv4.js';
 
 export function ip(s: string): number {
   const a = parseIpv4(s);
@@ -16,8 +16,14 @@ export function mac(s: string): Uint8Array {
 }
 
 /** The protocol numbers under the short names tests use. */
-export const TCP = IPPROTO_TCP, UDP = IPPROTO_UDP, ICMP = IPPROTO_ICMP;
-export const FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
+export const TCP = IPPROTO_TCP,
+  UDP = IPPROTO_UDP,
+  ICMP = IPPROTO_ICMP;
+export const FIN = 0x01,
+  SYN = 0x02,
+  RST = 0x04,
+  PSH = 0x08,
+  ACK = 0x10;
 
 export interface L4 {
   proto: number;
@@ -43,7 +49,14 @@ export interface IpOpts {
 }
 
 /** Ethernet + IPv4 + L4 frame. */
-export function ipFrame(dstMac: Uint8Array, srcMac: Uint8Array, src: number, dst: number, l4: L4, o: IpOpts = {}): Buffer {
+export function ipFrame(
+  dstMac: Uint8Array,
+  srcMac: Uint8Array,
+  src: number,
+  dst: number,
+  l4: L4,
+  o: IpOpts = {},
+): Buffer {
   const payload = l4.payload ?? new Uint8Array(0);
   const l4Len = (l4.proto === TCP ? 20 : 8) + payload.length;
   const total = 20 + l4Len;
@@ -92,7 +105,14 @@ export function ipFrame(dstMac: Uint8Array, srcMac: Uint8Array, src: number, dst
   return b;
 }
 
-export function arpFrame(op: number, sha: Uint8Array, spa: number, tha: Uint8Array, tpa: number, dstMac?: Uint8Array): Buffer {
+export function arpFrame(
+  op: number,
+  sha: Uint8Array,
+  spa: number,
+  tha: Uint8Array,
+  tpa: number,
+  dstMac?: Uint8Array,
+): Buffer {
   const b = Buffer.alloc(60);
   b.set(dstMac ?? (op === 1 ? new Uint8Array([255, 255, 255, 255, 255, 255]) : tha), 0);
   b.set(sha, 6);
@@ -134,7 +154,8 @@ export interface Decoded {
   ipOff?: number;
 }
 
-const hex = (b: Buffer, o: number): string => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+const hex = (b: Buffer, o: number): string =>
+  Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
 
 /** Decodes a frame and verifies every checksum with a full computation. */
 export function decode(b: Buffer): Decoded {
@@ -155,8 +176,10 @@ export function decode(b: Buffer): Decoded {
   d.ttl = b[o + 8];
   d.proto = b[o + 9];
   d.ipCsumOk = checksum(b, o, o + hl) === 0;
-  const t = o + hl, end = o + total;
-  const src = b.readInt32BE(o + 12), dst = b.readInt32BE(o + 16);
+  const t = o + hl,
+    end = o + total;
+  const src = b.readInt32BE(o + 12),
+    dst = b.readInt32BE(o + 16);
   if (d.proto === TCP) {
     d.sport = b.readUInt16BE(t);
     d.dport = b.readUInt16BE(t + 2);

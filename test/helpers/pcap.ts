@@ -58,7 +58,11 @@ export function parsePcap(file: Uint8Array): PcapRecord[] {
     const capLen = u32(off + 8);
     const start = off + REC_HLEN;
     if (start + capLen > b.length) throw new Error(`pcap: record ${out.length + 1} data cut at offset ${start}`);
-    out.push({ tsSec, tsUsec: nsec ? Math.floor(frac / 1000) : frac, data: Buffer.from(b.subarray(start, start + capLen)) });
+    out.push({
+      tsSec,
+      tsUsec: nsec ? Math.floor(frac / 1000) : frac,
+      data: Buffer.from(b.subarray(start, start + capLen)),
+    });
     off = start + capLen;
   }
   return out;

@@ -8,15 +8,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Drop } from '../../src/dataplane/drops.js';
 import {
-  CLIENT, CLIENT_MAC, EXT_MAC, INT_MAC, RS1, RS1_MAC, VIP, makeDirector, resolveNeighbours, textbookService,
+  CLIENT,
+  CLIENT_MAC,
+  EXT_MAC,
+  INT_MAC,
+  makeDirector,
+  RS1,
+  RS1_MAC,
+  resolveNeighbours,
+  textbookService,
+  VIP,
 } from '../helpers/director.js';
-import { ACK, ICMP, SYN, TCP, UDP, arpFrame, ipFrame } from '../helpers/frames.js';
+import { ACK, arpFrame, ICMP, ipFrame, SYN, TCP, UDP } from '../helpers/frames.js';
 
 /** xorshift32: a tiny seeded PRNG so failures reproduce. */
 function rng(seed: number): () => number {
   let x = seed | 0 || 1;
   return () => {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     return (x >>> 0) / 4294967296;
   };
 }
@@ -25,7 +36,13 @@ function corpus(): Buffer[] {
   const z = new Uint8Array(6);
   return [
     ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN }),
-    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: ACK, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') }),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, {
+      proto: TCP,
+      sport: 40000,
+      dport: 80,
+      flags: ACK,
+      payload: Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+    }),
     ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 5353, dport: 53, payload: Buffer.from('query') }),
     ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: ICMP, type: 8, payload: Buffer.alloc(56) }),
     ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags: SYN | ACK }),
@@ -36,13 +53,17 @@ function corpus(): Buffer[] {
 function mutate(f: Buffer, r: () => number): Buffer {
   const b = Buffer.from(f);
   switch (Math.floor(r() * 6)) {
-    case 0: { // bit flips
+    case 0: {
+      // bit flips
       const n = 1 + Math.floor(r() * 4);
       for (let i = 0; i < n; i++) b[Math.floor(r() * b.length)] ^= 1 << Math.floor(r() * 8);
       return b;
     }
     case 1: // truncation at a header boundary or anywhere
-      return b.subarray(0, [0, 6, 13, 14, 15, 20, 33, 34, 35, 41, 42, 53, 54][Math.floor(r() * 13)] ?? Math.floor(r() * b.length));
+      return b.subarray(
+        0,
+        [0, 6, 13, 14, 15, 20, 33, 34, 35, 41, 42, 53, 54][Math.floor(r() * 13)] ?? Math.floor(r() * b.length),
+      );
     case 2: // IP total length
       if (b.length > 18) b.writeUInt16BE(Math.floor(r() * 65536), 16);
       return b;
@@ -53,7 +74,8 @@ function mutate(f: Buffer, r: () => number): Buffer {
       if (b.length > 46) b[46] = Math.floor(r() * 256);
       if (b.length > 39) b.writeUInt16BE(Math.floor(r() * 65536), 38);
       return b;
-    default: { // random garbage with our MAC
+    default: {
+      // random garbage with our MAC
       const g = Buffer.alloc(Math.floor(r() * 1600));
       for (let i = 0; i < g.length; i++) g[i] = Math.floor(r() * 256);
       if (g.length >= 6) Buffer.from(EXT_MAC).copy(g, 0);
@@ -81,7 +103,10 @@ test(`${N} mutated and random frames: no exception, verdicts add up, table consi
       batch.length = 0;
       td.now += 1;
       if (i % 6400 === 0) td.dp.tick(td.now);
-      if (batches === 200) { globalThis.gc?.(); heapAfterWarmup = process.memoryUsage().heapUsed; }
+      if (batches === 200) {
+        globalThis.gc?.();
+        heapAfterWarmup = process.memoryUsage().heapUsed;
+      }
     }
   }
   td.send('ext', batch);
@@ -95,7 +120,10 @@ test(`${N} mutated and random frames: no exception, verdicts add up, table consi
     assert.equal(p.sentVerdicts + p.consumedVerdicts + drops, p.rxFrames, `verdicts of ${p.name}`);
   }
   const ext = td.dp.ports[0].drops;
-  assert.ok(ext[Drop.BadChecksum] > 0 && ext[Drop.Truncated] > 0 && ext[Drop.BadHeader] > 0, `drops ${Array.from(ext).join(',')}`);
+  assert.ok(
+    ext[Drop.BadChecksum] > 0 && ext[Drop.Truncated] > 0 && ext[Drop.BadHeader] > 0,
+    `drops ${Array.from(ext).join(',')}`,
+  );
   // Every live entry is findable by both keys, and the gauges match the entries.
   const c = td.ipvs.conns;
   let live = 0;

@@ -18,7 +18,11 @@ async function adm(args: string[], input?: string): Promise<{ code: number | nul
 }
 
 async function textbook(): Promise<void> {
-  for (const a of [['-A', '-t', `${VIP}:80`, '-s', 'rr'], ['-a', '-t', `${VIP}:80`, '-r', '192.168.2.130', '-m'], ['-a', '-t', `${VIP}:80`, '-r', '192.168.2.129', '-m']]) {
+  for (const a of [
+    ['-A', '-t', `${VIP}:80`, '-s', 'rr'],
+    ['-a', '-t', `${VIP}:80`, '-r', '192.168.2.130', '-m'],
+    ['-a', '-t', `${VIP}:80`, '-r', '192.168.2.129', '-m'],
+  ]) {
     const r = await adm(a);
     assert.equal(r.code, 0, r.err);
   }
@@ -51,7 +55,9 @@ test('tapvsadm errors: ipvsadm messages and exit codes, and the rules stay as th
   assert.equal((await adm(['-S', '-n'])).out, saved, 'rules unchanged by failed commands');
 });
 
-test('save and restore round-trip exactly; a bad rules file is rejected whole with its line number', { skip }, async (t) => {
+test('save and restore round-trip exactly; a bad rules file is rejected whole with its line number', {
+  skip,
+}, async (t) => {
   t.after(() => labDown());
   await labUp();
   await textbook();
@@ -79,7 +85,10 @@ test('--set changes the timeouts shown by --timeout', { skip }, async (t) => {
   assert.equal((await adm(['-L', '--timeout'])).out, 'Timeout (tcp tcpfin udp): 600 120 60\n');
 });
 
-test('control socket: root only (0600), garbage, huge and concurrent requests never hurt the daemon or the traffic', { skip, timeout: 120_000 }, async (t) => {
+test('control socket: root only (0600), garbage, huge and concurrent requests never hurt the daemon or the traffic', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   t.after(() => labDown());
   await labUp();
   await textbook();
@@ -87,22 +96,43 @@ test('control socket: root only (0600), garbage, huge and concurrent requests ne
   const st = statSync(LAB.socket);
   assert.equal(st.mode & 0o777, 0o600);
   // An unprivileged user cannot talk to the daemon.
-  const nobody = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, LAB.tapvsadmJs, '-L', '-n'], { env: { ...process.env, TAPVS_SOCKET: LAB.socket } });
+  const nobody = await run(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, LAB.tapvsadmJs, '-L', '-n'],
+    { env: { ...process.env, TAPVS_SOCKET: LAB.socket } },
+  );
   assert.notEqual(nobody.code, 0);
   assert.match(nobody.stderr, /Permission denied|EACCES/);
   // Traffic keeps flowing while we abuse the socket.
-  const traffic = nsExec(LAB.ns.client, 'sh', ['-c', `ok=0; for i in $(seq 60); do curl -sS --fail --max-time 5 http://${VIP}/ >/dev/null && ok=$((ok+1)); sleep 0.05; done; echo $ok`], { timeoutMs: 90_000 });
-  const send = (payload: string | Buffer): Promise<string> => new Promise((resolve) => {
-    const s = net.connect(LAB.socket);
-    let got = '';
-    s.on('data', (d) => { got += d.toString(); });
-    s.on('error', () => resolve(got));
-    s.on('close', () => resolve(got));
-    s.on('connect', () => { s.write(payload); setTimeout(() => s.end(), 300); });
-  });
+  const traffic = nsExec(
+    LAB.ns.client,
+    'sh',
+    [
+      '-c',
+      `ok=0; for i in $(seq 60); do curl -sS --fail --max-time 5 http://${VIP}/ >/dev/null && ok=$((ok+1)); sleep 0.05; done; echo $ok`,
+    ],
+    { timeoutMs: 90_000 },
+  );
+  const send = (payload: string | Buffer): Promise<string> =>
+    new Promise((resolve) => {
+      const s = net.connect(LAB.socket);
+      let got = '';
+      s.on('data', (d) => {
+        got += d.toString();
+      });
+      s.on('error', () => resolve(got));
+      s.on('close', () => resolve(got));
+      s.on('connect', () => {
+        s.write(payload);
+        setTimeout(() => s.end(), 300);
+      });
+    });
   assert.match(await send('this is not json\n'), /"ok":false.*PROTOCOL/);
   assert.match(await send('{"id":5,"op":"nonsense"}\n'), /"id":5,"ok":false/);
-  assert.match(await send('{"id":6,"op":"addService","service":{"proto":"tcp","addr":"1.2.3.4","port":"x"}}\n'), /"ok":false/);
+  assert.match(
+    await send('{"id":6,"op":"addService","service":{"proto":"tcp","addr":"1.2.3.4","port":"x"}}\n'),
+    /"ok":false/,
+  );
   assert.match(await send(Buffer.alloc(3 << 20, 0x61)), /larger than/);
   assert.match(await send(Buffer.from([0xff, 0xfe, 0x00, 0x0a])), /"ok":false/);
   // 50 concurrent clients listing and zeroing.

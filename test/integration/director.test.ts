@@ -33,14 +33,20 @@ function rulesFile(text: string): string {
 }
 
 async function curl(url: string, extra: string[] = []): Promise<{ code: number | null; body: string; stderr: string }> {
-  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], { timeoutMs: 60_000, maxBytes: 64 << 20 });
+  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], {
+    timeoutMs: 60_000,
+    maxBytes: 64 << 20,
+  });
   return { code: r.code, body: r.stdout, stderr: r.stderr };
 }
 
 async function status(): Promise<{ ports: Array<{ name: string; drops: number[]; rxFrames: number }>; conns: number }> {
   const c = await ControlClient.connect(LAB.socket);
   try {
-    return (await c.request({ op: 'status' })) as { ports: Array<{ name: string; drops: number[]; rxFrames: number }>; conns: number };
+    return (await c.request({ op: 'status' })) as {
+      ports: Array<{ name: string; drops: number[]; rxFrames: number }>;
+      conns: number;
+    };
   } finally {
     c.close();
   }
@@ -61,7 +67,9 @@ test('textbook: four curls to the VIP alternate RS1, RS2, RS1, RS2', { skip }, a
 test('a 50 MB download through the VIP arrives intact (sha256)', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES) });
-  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], { timeoutMs: 150_000 });
+  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], {
+    timeoutMs: 150_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.split(' ')[0], blobSha256());
 });
@@ -80,10 +88,15 @@ test('200 parallel curls all succeed and rr spreads them evenly; counters match'
   assert.equal(rs2, 100);
   await new Promise((res) => setTimeout(res, 2200)); // the listed counters advance every 2 s, as IPVS's
   const c = await ControlClient.connect(LAB.socket);
-  const list = (await c.request({ op: 'list', service: null })) as { services: Array<{ stats: { conns: number }; dests: Array<{ stats: { conns: number } }> }> };
+  const list = (await c.request({ op: 'list', service: null })) as {
+    services: Array<{ stats: { conns: number }; dests: Array<{ stats: { conns: number } }> }>;
+  };
   c.close();
   assert.equal(list.services[0].stats.conns, 200);
-  assert.deepEqual(list.services[0].dests.map((d) => d.stats.conns), [100, 100]);
+  assert.deepEqual(
+    list.services[0].dests.map((d) => d.stats.conns),
+    [100, 100],
+  );
 });
 
 test('ping answers from the VIP (client) and from the DIP (real server)', { skip }, async (t) => {
@@ -92,7 +105,9 @@ test('ping answers from the VIP (client) and from the DIP (real server)', { skip
   const a = await nsExec(LAB.ns.client, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', VIP], { timeoutMs: 20_000 });
   assert.equal(a.code, 0, a.stdout + a.stderr);
   assert.match(a.stdout, /3 received/);
-  const b = await nsExec(LAB.ns.rs1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '192.168.2.136'], { timeoutMs: 20_000 });
+  const b = await nsExec(LAB.ns.rs1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '192.168.2.136'], {
+    timeoutMs: 20_000,
+  });
   assert.equal(b.code, 0, b.stdout + b.stderr);
 });
 
@@ -112,8 +127,12 @@ test('SIGTERM removes the TAP devices; a second tapvsd on the same TAP names fai
   const links = async (): Promise<string> => (await nsExec(LAB.ns.dir, 'ip', ['-o', 'link', 'show'])).stdout;
   assert.match(await links(), /tapvs-ext/);
   // Second daemon, same TAPs, another socket: must fail with the TAP's name in the message.
-  const second = await nsExec(LAB.ns.dir, process.execPath, [LAB.tapvsdJs,
-    '--link', 'name=ext,tap=tapvs-ext,addr=192.168.222.131/24', '--socket', '/run/tapvs/second.sock'], { timeoutMs: 20_000 });
+  const second = await nsExec(
+    LAB.ns.dir,
+    process.execPath,
+    [LAB.tapvsdJs, '--link', 'name=ext,tap=tapvs-ext,addr=192.168.222.131/24', '--socket', '/run/tapvs/second.sock'],
+    { timeoutMs: 20_000 },
+  );
   assert.notEqual(second.code, 0);
   assert.match(second.stderr, /tapvs-ext is in use by another process/);
   // The first keeps working.
@@ -121,11 +140,14 @@ test('SIGTERM removes the TAP devices; a second tapvsd on the same TAP names fai
   const pid = info.pids.tapvsd;
   assert.ok(typeof pid === 'number' && pid > 0);
   process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 50 && /tapvs-ext|tapvs-int/.test(await links()); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50 && /tapvs-ext|tapvs-int/.test(await links()); i++)
+    await new Promise((r) => setTimeout(r, 100));
   assert.doesNotMatch(await links(), /tapvs-ext|tapvs-int/);
 });
 
-test('hostile: thousands of random and truncated frames on both links; the director keeps serving and counts them', { skip }, async (t) => {
+test('hostile: thousands of random and truncated frames on both links; the director keeps serving and counts them', {
+  skip,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES) });
   // A raw AF_PACKET sender (python3) in the client and RS1 namespaces: 3000 frames each, to the
@@ -162,19 +184,30 @@ for i in range(3000):
 print(sent)
 `;
   const before = await status();
-  const a = await nsExec(LAB.ns.client, 'python3', ['-c', sender, LAB.veth.client.name, '1', VIP], { timeoutMs: 60_000 });
-  const b = await nsExec(LAB.ns.rs1, 'python3', ['-c', sender, LAB.veth.rs1.name, '2', '192.168.2.136'], { timeoutMs: 60_000 });
+  const a = await nsExec(LAB.ns.client, 'python3', ['-c', sender, LAB.veth.client.name, '1', VIP], {
+    timeoutMs: 60_000,
+  });
+  const b = await nsExec(LAB.ns.rs1, 'python3', ['-c', sender, LAB.veth.rs1.name, '2', '192.168.2.136'], {
+    timeoutMs: 60_000,
+  });
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
   assert.ok(Number(a.stdout) > 2900 && Number(b.stdout) > 2900);
   // Still serving.
   const answers: string[] = [];
-  for (let i = 0; i < 4; i++) answers.push((await curl(`http://${VIP}/`)).body.includes('192.168.2.129') ? 'RS1' : 'RS2');
+  for (let i = 0; i < 4; i++)
+    answers.push((await curl(`http://${VIP}/`)).body.includes('192.168.2.129') ? 'RS1' : 'RS2');
   assert.deepEqual(answers.sort(), ['RS1', 'RS1', 'RS2', 'RS2']);
   const after = await status();
   const dropped = (p: { drops: number[] }): number => p.drops.reduce((x, y) => x + y, 0);
-  for (let i = 0; i < 2; i++) assert.ok(dropped(after.ports[i]) - dropped(before.ports[i]) >= 1000, `port ${after.ports[i].name} counted drops`);
-  assert.ok(after.ports[0].drops[Drop.Truncated] + after.ports[0].drops[Drop.BadHeader] + after.ports[0].drops[Drop.UnknownEtherType] > 0);
+  for (let i = 0; i < 2; i++)
+    assert.ok(dropped(after.ports[i]) - dropped(before.ports[i]) >= 1000, `port ${after.ports[i].name} counted drops`);
+  assert.ok(
+    after.ports[0].drops[Drop.Truncated] +
+      after.ports[0].drops[Drop.BadHeader] +
+      after.ports[0].drops[Drop.UnknownEtherType] >
+      0,
+  );
   const r = await run('true');
   assert.equal(r.code, 0);
 });
@@ -192,39 +225,56 @@ test('tapvsadm: the textbook session verbatim (clear, add, list, stats, save) wi
   await adm('-a', '-t', `${VIP}:80`, '-r', '192.168.2.130', '-m');
   await adm('-a', '-t', `${VIP}:80`, '-r', '192.168.2.129', '-m');
   const list = await adm('-L', '-n');
-  assert.equal(list.split('\n').slice(1).join('\n'), [
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-    'TCP  192.168.222.131:80 rr',
-    '  -> 192.168.2.129:80             Masq    1      0          0         ',
-    '  -> 192.168.2.130:80             Masq    1      0          0         ',
-    ''].join('\n'));
+  assert.equal(
+    list.split('\n').slice(1).join('\n'),
+    [
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'TCP  192.168.222.131:80 rr',
+      '  -> 192.168.2.129:80             Masq    1      0          0         ',
+      '  -> 192.168.2.130:80             Masq    1      0          0         ',
+      '',
+    ].join('\n'),
+  );
   for (let i = 0; i < 6; i++) assert.equal((await curl(`http://${VIP}/`)).code, 0);
   await new Promise((r) => setTimeout(r, 2200));
   const stats = await adm('-L', '-n', '--stats');
   assert.match(stats, /TCP {2}192\.168\.222\.131:80 +6 /);
   const save = await adm('-S', '-n');
-  assert.equal(save, '-A -t 192.168.222.131:80 -s rr\n-a -t 192.168.222.131:80 -r 192.168.2.129:80 -m -w 1\n-a -t 192.168.222.131:80 -r 192.168.2.130:80 -m -w 1\n');
+  assert.equal(
+    save,
+    '-A -t 192.168.222.131:80 -s rr\n-a -t 192.168.222.131:80 -r 192.168.2.129:80 -m -w 1\n-a -t 192.168.222.131:80 -r 192.168.2.130:80 -m -w 1\n',
+  );
 });
 
 test('without offloads (--no-offload): alternation and a 50 MB download intact', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), tapvsdArgs: ['--no-offload'] });
   const answers: string[] = [];
-  for (let i = 0; i < 4; i++) answers.push((await curl(`http://${VIP}/`)).body.includes('192.168.2.129') ? 'RS1' : 'RS2');
+  for (let i = 0; i < 4; i++)
+    answers.push((await curl(`http://${VIP}/`)).body.includes('192.168.2.129') ? 'RS1' : 'RS2');
   assert.deepEqual(answers, ['RS1', 'RS2', 'RS1', 'RS2']);
-  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], { timeoutMs: 150_000 });
+  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], {
+    timeoutMs: 150_000,
+  });
   assert.equal(r.stdout.split(' ')[0], blobSha256());
 });
 
 test('offloads (default): iperf3 through the VIP, both directions, 4 streams', { skip, timeout: 60_000 }, async (t) => {
   t.after(() => labDown());
-  await labUp({ rules: rulesFile(`${TEXTBOOK_RULES}-A -t ${VIP}:5201 -s sh\n-a -t ${VIP}:5201 -r 192.168.2.129:5201 -m\n-a -t ${VIP}:5201 -r 192.168.2.130:5201 -m\n`) });
+  await labUp({
+    rules: rulesFile(
+      `${TEXTBOOK_RULES}-A -t ${VIP}:5201 -s sh\n-a -t ${VIP}:5201 -r 192.168.2.129:5201 -m\n-a -t ${VIP}:5201 -r 192.168.2.130:5201 -m\n`,
+    ),
+  });
   for (const extra of [[], ['-R'], ['-P', '4']]) {
     const r = await nsExec(LAB.ns.client, 'iperf3', ['-c', VIP, '-t', '2', '-J', ...extra], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr + r.stdout.slice(0, 300));
     const j = JSON.parse(r.stdout) as { end: { sum_received: { bytes: number } } };
-    assert.ok(j.end.sum_received.bytes > 10_000_000, `iperf3 ${extra.join(' ')} moved ${j.end.sum_received.bytes} bytes`);
+    assert.ok(
+      j.end.sum_received.bytes > 10_000_000,
+      `iperf3 ${extra.join(' ')} moved ${j.end.sum_received.bytes} bytes`,
+    );
   }
   const st = await status();
   for (const p of st.ports) {

@@ -22,7 +22,12 @@ function rulesFile(text = RULES): string {
 }
 
 async function spread(n: number): Promise<{ rs1: number; rs2: number; failed: number }> {
-  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `for i in $(seq ${n}); do curl -sS --fail --max-time 3 http://${VIP}/ || echo FAIL; done`], { timeoutMs: 120_000 });
+  const r = await nsExec(
+    LAB.ns.client,
+    'sh',
+    ['-c', `for i in $(seq ${n}); do curl -sS --fail --max-time 3 http://${VIP}/ || echo FAIL; done`],
+    { timeoutMs: 120_000 },
+  );
   return {
     rs1: (r.stdout.match(/192\.168\.2\.129/g) ?? []).length,
     rs2: (r.stdout.match(/192\.168\.2\.130/g) ?? []).length,
@@ -30,11 +35,19 @@ async function spread(n: number): Promise<{ rs1: number; rs2: number; failed: nu
   };
 }
 
-test('a real server\'s link goes down mid-transfer: its connection stays listed; quiesced, new flows go to the other', { skip, timeout: 120_000 }, async (t) => {
+test("a real server's link goes down mid-transfer: its connection stays listed; quiesced, new flows go to the other", {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile() });
   // rr picks RS1 (.129, the newest dest) first: a slow download from it.
-  const dl = nsExec(LAB.ns.client, 'curl', ['-sS', '--limit-rate', '2M', '--max-time', '6', '-o', '/dev/null', `http://${VIP}/blob`], { timeoutMs: 30_000 });
+  const dl = nsExec(
+    LAB.ns.client,
+    'curl',
+    ['-sS', '--limit-rate', '2M', '--max-time', '6', '-o', '/dev/null', `http://${VIP}/blob`],
+    { timeoutMs: 30_000 },
+  );
   await new Promise((r) => setTimeout(r, 1000));
   await nsExec(LAB.ns.rs1, 'ip', ['link', 'set', LAB.veth.rs1.name, 'down']);
   const stalled = await dl;
@@ -42,14 +55,21 @@ test('a real server\'s link goes down mid-transfer: its connection stays listed;
   const conns = (await tapvsadm(['-L', '-n', '-c'])).stdout;
   // curl gave up: its FIN (CLOSE_WAIT, 60 s) or, with unread data, its RST (CLOSE, 10 s) reached the
   // director, never the real server: the entry stays listed with its server until it times out.
-  assert.match(conns, /TCP \d\d:\d\d +(ESTABLISHED|CLOSE_WAIT|CLOSE) +192\.168\.222\.1:\d+ +192\.168\.222\.131:80 +192\.168\.2\.129:80/, 'the entry waits for its timeout');
+  assert.match(
+    conns,
+    /TCP \d\d:\d\d +(ESTABLISHED|CLOSE_WAIT|CLOSE) +192\.168\.222\.1:\d+ +192\.168\.222\.131:80 +192\.168\.2\.129:80/,
+    'the entry waits for its timeout',
+  );
   assert.equal((await tapvsadm(['-e', '-t', `${VIP}:80`, '-r', '192.168.2.129', '-m', '-w', '0'])).code, 0);
   assert.deepEqual(await spread(10), { rs1: 0, rs2: 10, failed: 0 });
   assert.equal((await tapvsadm(['-d', '-t', `${VIP}:80`, '-r', '192.168.2.129'])).code, 0);
   assert.deepEqual(await spread(4), { rs1: 0, rs2: 4, failed: 0 });
 });
 
-test('SIGKILL then restart with the rules file: service resumes, no stale TAP device or socket remains', { skip, timeout: 120_000 }, async (t) => {
+test('SIGKILL then restart with the rules file: service resumes, no stale TAP device or socket remains', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   t.after(() => labDown());
   const rules = rulesFile();
   const info = await labUp({ rules });
@@ -60,7 +80,11 @@ test('SIGKILL then restart with the rules file: service resumes, no stale TAP de
     if (!/tapvs-ext|tapvs-int/.test(links)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.doesNotMatch((await nsExec(LAB.ns.dir, 'ip', ['-o', 'link', 'show'])).stdout, /tapvs-ext|tapvs-int/, 'the kernel removed the TAPs');
+  assert.doesNotMatch(
+    (await nsExec(LAB.ns.dir, 'ip', ['-o', 'link', 'show'])).stdout,
+    /tapvs-ext|tapvs-int/,
+    'the kernel removed the TAPs',
+  );
   assert.equal((await spread(1)).failed, 1, 'nothing answers while the director is down');
   await startTapvsd({ rules });
   const after = await spread(4);
@@ -69,21 +93,38 @@ test('SIGKILL then restart with the rules file: service resumes, no stale TAP de
   assert.match((await tapvsadm(['-S', '-n'])).stdout, /-A -t 192\.168\.222\.131:80 -s rr/);
 });
 
-test('a small MTU (1000) on the real servers\' network: 50 MB down and 20 MB up (DF set) complete intact', { skip, timeout: 180_000 }, async (t) => {
+test("a small MTU (1000) on the real servers' network: 50 MB down and 20 MB up (DF set) complete intact", {
+  skip,
+  timeout: 180_000,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({ director: false });
-  for (const [ns, dev] of [[LAB.ns.rs1, LAB.veth.rs1.name], [LAB.ns.rs2, LAB.veth.rs2.name]] as const) {
+  for (const [ns, dev] of [
+    [LAB.ns.rs1, LAB.veth.rs1.name],
+    [LAB.ns.rs2, LAB.veth.rs2.name],
+  ] as const) {
     await nsExec(ns, 'ip', ['link', 'set', dev, 'mtu', '1000'], { check: true });
   }
-  for (const dev of [LAB.veth.rs1.peer, LAB.veth.rs2.peer]) await nsExec(LAB.ns.dir, 'ip', ['link', 'set', dev, 'mtu', '1000'], { check: true });
+  for (const dev of [LAB.veth.rs1.peer, LAB.veth.rs2.peer])
+    await nsExec(LAB.ns.dir, 'ip', ['link', 'set', dev, 'mtu', '1000'], { check: true });
   await startTapvsd({ rules: rulesFile() }); // its int TAP takes the bridge's MTU: 1000
   const mtu = (await nsExec(LAB.ns.dir, 'cat', ['/sys/class/net/tapvs-int/mtu'])).stdout.trim();
   assert.equal(mtu, '1000');
-  const dl = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], { timeoutMs: 150_000 });
+  const dl = await nsExec(
+    LAB.ns.client,
+    'sh',
+    ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`],
+    { timeoutMs: 150_000 },
+  );
   assert.equal(dl.code, 0, dl.stderr);
   assert.equal(dl.stdout.split(' ')[0], blobSha256());
   // Upload (Linux TCP sets DF on every segment): the real server counts and hashes what arrived.
-  const up = await nsExec(LAB.ns.client, 'sh', ['-c', `head -c 20000000 /dev/zero | curl -sS --fail --max-time 120 --data-binary @- http://${VIP}/upload`], { timeoutMs: 150_000 });
+  const up = await nsExec(
+    LAB.ns.client,
+    'sh',
+    ['-c', `head -c 20000000 /dev/zero | curl -sS --fail --max-time 120 --data-binary @- http://${VIP}/upload`],
+    { timeoutMs: 150_000 },
+  );
   assert.equal(up.code, 0, up.stderr);
   const zeros = createHash('sha256').update(Buffer.alloc(20_000_000)).digest('hex');
   assert.match(up.stdout, new RegExp(`^RS[12] 20000000 ${zeros}$`, 'm'));
@@ -112,13 +153,20 @@ print(ok)
 `;
 const UDP_ECHO = `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>d.send(m,r.port,r.address));d.bind(5353);`;
 
-test('path MTU through the director: 1400-byte UDP with DF to a 1000-byte network; frag needed, then fragments both ways', { skip, timeout: 120_000 }, async (t) => {
+test('path MTU through the director: 1400-byte UDP with DF to a 1000-byte network; frag needed, then fragments both ways', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({ director: false });
-  for (const [ns, dev] of [[LAB.ns.rs1, LAB.veth.rs1.name], [LAB.ns.rs2, LAB.veth.rs2.name]] as const) {
+  for (const [ns, dev] of [
+    [LAB.ns.rs1, LAB.veth.rs1.name],
+    [LAB.ns.rs2, LAB.veth.rs2.name],
+  ] as const) {
     await nsExec(ns, 'ip', ['link', 'set', dev, 'mtu', '1000'], { check: true });
   }
-  for (const dev of [LAB.veth.rs1.peer, LAB.veth.rs2.peer]) await nsExec(LAB.ns.dir, 'ip', ['link', 'set', dev, 'mtu', '1000'], { check: true });
+  for (const dev of [LAB.veth.rs1.peer, LAB.veth.rs2.peer])
+    await nsExec(LAB.ns.dir, 'ip', ['link', 'set', dev, 'mtu', '1000'], { check: true });
   await startTapvsd({ rules: rulesFile(`-A -u ${VIP}:5353 -s rr\n-a -u ${VIP}:5353 -r 192.168.2.129:5353 -m\n`) });
   const { nsSpawn } = await import('../../lab/lab-lib.js');
   nsSpawn(LAB.ns.rs1, process.execPath, ['-e', UDP_ECHO]);

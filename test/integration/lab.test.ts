@@ -14,8 +14,17 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { BLOB_SIZE, blobSha256, patternBytes, patternSha256, sha256Hex } from '../../lab/blob.js';
 import {
-  LAB, LAB_NAMESPACES, labDown, labUp, listNamespaces, macFor, nsExec, nsSpawn, pidAlive, run,
+  LAB,
+  LAB_NAMESPACES,
   type LabInfo,
+  labDown,
+  labUp,
+  listNamespaces,
+  macFor,
+  nsExec,
+  nsSpawn,
+  pidAlive,
+  run,
 } from '../../lab/lab-lib.js';
 
 const isRoot = (): boolean => process.getuid?.() === 0;
@@ -28,10 +37,16 @@ async function curl(ns: string, url: string): Promise<Buffer> {
 
 async function rootLinks(): Promise<string[]> {
   const r = await run('ip', ['-o', 'link', 'show'], { check: true });
-  return r.stdout.split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '').filter((n) => n !== '').sort();
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '')
+    .filter((n) => n !== '')
+    .sort();
 }
 
-test('lab up --no-director builds the namespaces, bridges and real servers, and down removes them', { skip }, async (t) => {
+test('lab up --no-director builds the namespaces, bridges and real servers, and down removes them', {
+  skip,
+}, async (t) => {
   t.after(() => labDown());
   const rootBefore = await rootLinks();
   const info: LabInfo = await labUp({ director: false });
@@ -56,7 +71,10 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
   });
 
   await t.test('tapvs-dir holds both bridges with the veth peers as ports and no address but loopback', async () => {
-    for (const [br, ports] of [[LAB.bridge.ext, [LAB.veth.client.peer]], [LAB.bridge.int, [LAB.veth.rs1.peer, LAB.veth.rs2.peer]]] as const) {
+    for (const [br, ports] of [
+      [LAB.bridge.ext, [LAB.veth.client.peer]],
+      [LAB.bridge.int, [LAB.veth.rs1.peer, LAB.veth.rs2.peer]],
+    ] as const) {
       const d = await run('ip', ['-n', LAB.ns.dir, '-d', '-o', 'link', 'show', br], { check: true });
       assert.match(d.stdout, /\bbridge\b/, `${br} is a bridge`);
       const m = await run('ip', ['-n', LAB.ns.dir, '-o', 'link', 'show', 'master', br], { check: true });
@@ -69,8 +87,20 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
 
   await t.test('client and real servers have their addresses, MACs and the DIP as default gateway', async () => {
     const hosts = [
-      { ns: LAB.ns.client, veth: LAB.veth.client.name, addr: info.addresses.client, len: info.addresses.extPrefixLen, gw: null },
-      ...servers.map((s) => ({ ns: s.ns, veth: s.veth.name, addr: s.addr, len: info.addresses.intPrefixLen, gw: info.addresses.dip })),
+      {
+        ns: LAB.ns.client,
+        veth: LAB.veth.client.name,
+        addr: info.addresses.client,
+        len: info.addresses.extPrefixLen,
+        gw: null,
+      },
+      ...servers.map((s) => ({
+        ns: s.ns,
+        veth: s.veth.name,
+        addr: s.addr,
+        len: info.addresses.intPrefixLen,
+        gw: info.addresses.dip,
+      })),
     ];
     for (const h of hosts) {
       const a = await run('ip', ['-n', h.ns, '-o', '-4', 'addr', 'show', 'dev', h.veth], { check: true });
@@ -79,7 +109,12 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
       assert.ok(l.stdout.includes(`link/ether ${macFor(h.addr)} `), `${h.veth} has MAC ${macFor(h.addr)}`);
       const r = await run('ip', ['-n', h.ns, 'route', 'show', 'default'], { check: true });
       if (h.gw === null) assert.equal(r.stdout.trim(), '', 'the client needs no default route');
-      else assert.match(r.stdout, new RegExp(`^default via ${h.gw.replaceAll('.', '\\.')} dev ${h.veth}`), `default via the DIP in ${h.ns}`);
+      else
+        assert.match(
+          r.stdout,
+          new RegExp(`^default via ${h.gw.replaceAll('.', '\\.')} dev ${h.veth}`),
+          `default via the DIP in ${h.ns}`,
+        );
     }
   });
 
@@ -111,7 +146,12 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
     const big = await curl(s.ns, `http://127.0.0.1:${LAB.httpPort}/bytes?n=${n}`);
     assert.equal(big.length, n);
     assert.equal(sha256Hex(big), patternSha256(n));
-    const bad = await nsExec(s.ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${LAB.httpPort}/bytes?n=-1`], { check: true });
+    const bad = await nsExec(
+      s.ns,
+      'curl',
+      ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${LAB.httpPort}/bytes?n=-1`],
+      { check: true },
+    );
     assert.equal(bad.stdout, '400');
   });
 
@@ -125,7 +165,12 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
       const ss = await nsExec(s.ns, 'ss', ['-Htln', `sport = :${LAB.iperfPort}`], { check: true });
       assert.match(ss.stdout, /LISTEN/, `iperf3 listens in ${s.ns}`);
     }
-    const r = await nsExec(LAB.ns.rs1, 'iperf3', ['-c', info.addresses.rs2, '-p', String(LAB.iperfPort), '-n', '1M', '-J'], { timeoutMs: 30_000 });
+    const r = await nsExec(
+      LAB.ns.rs1,
+      'iperf3',
+      ['-c', info.addresses.rs2, '-p', String(LAB.iperfPort), '-n', '1M', '-J'],
+      { timeoutMs: 30_000 },
+    );
     assert.equal(r.code, 0, r.stderr || r.stdout);
     // sum_sent, not sum_received: iperf3's receiver summary can miss the last segments of a -n run.
     const report = JSON.parse(r.stdout) as { end: { sum_sent: { bytes: number } } };
@@ -135,14 +180,17 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
   await t.test('the lab records its processes, each inside its namespace', async () => {
     for (const s of servers) {
       const inNs = await run('ip', ['netns', 'pids', s.ns], { check: true });
-      const pids = inNs.stdout.split(/\s+/).filter((p) => p !== '').map(Number);
+      const pids = inNs.stdout
+        .split(/\s+/)
+        .filter((p) => p !== '')
+        .map(Number);
       for (const name of [`${s.key}-http`, `${s.key}-iperf3`]) {
         const pid = info.pids[name];
         assert.ok(pid !== undefined && pidAlive(pid), `${name} runs`);
         assert.ok(pids.includes(pid), `${name} (pid ${pid}) is in ${s.ns}`);
       }
     }
-    assert.equal(info.pids['tapvsd'], undefined, 'no tapvsd with director: false');
+    assert.equal(info.pids.tapvsd, undefined, 'no tapvsd with director: false');
   });
 
   await t.test('lab down stops every process and leaves no lab namespace, twice in a row', async () => {
@@ -171,7 +219,9 @@ test('lab down cleans a half-built lab: a lone namespace with a process in it', 
   await run('ip', ['netns', 'add', LAB.ns.dir], { check: true });
   const child = nsSpawn(LAB.ns.dir, 'sleep', ['300']);
   const pid = child.pid ?? -1;
-  t.after(() => { if (pidAlive(pid)) process.kill(pid, 'SIGKILL'); });
+  t.after(() => {
+    if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+  });
   assert.ok(pidAlive(pid));
   const r = await labDown();
   assert.ok(r.stopped.includes(pid), 'the process in tapvs-dir was stopped');
@@ -181,11 +231,25 @@ test('lab down cleans a half-built lab: a lone namespace with a process in it', 
 
 test('lab up with other addresses uses them everywhere', { skip }, async (t) => {
   t.after(() => labDown());
-  const addresses = { client: '10.99.1.1', vip: '10.99.1.100', extPrefixLen: 24, dip: '10.99.2.254', rs1: '10.99.2.1', rs2: '10.99.2.2', intPrefixLen: 24 };
+  const addresses = {
+    client: '10.99.1.1',
+    vip: '10.99.1.100',
+    extPrefixLen: 24,
+    dip: '10.99.2.254',
+    rs1: '10.99.2.1',
+    rs2: '10.99.2.2',
+    intPrefixLen: 24,
+  };
   const info = await labUp({ director: false, addresses });
   assert.deepEqual(info.addresses, addresses);
-  assert.ok(info.tapvsdCommand.some((a) => a.includes('addr=10.99.1.100/24')), 'tapvsd would own the VIP');
-  assert.ok(info.tapvsdCommand.some((a) => a.includes('addr=10.99.2.254/24')), 'tapvsd would own the DIP');
+  assert.ok(
+    info.tapvsdCommand.some((a) => a.includes('addr=10.99.1.100/24')),
+    'tapvsd would own the VIP',
+  );
+  assert.ok(
+    info.tapvsdCommand.some((a) => a.includes('addr=10.99.2.254/24')),
+    'tapvsd would own the DIP',
+  );
   const body = await curl(LAB.ns.rs1, `http://${addresses.rs2}:${LAB.httpPort}/`);
   assert.equal(body.toString(), `${LAB.rsId.rs2} ${addresses.rs2}\n`);
   const r = await run('ip', ['-n', LAB.ns.rs1, 'route', 'show', 'default'], { check: true });

@@ -42,7 +42,10 @@ function rulesFile(text: string): string {
 }
 
 async function curl(url: string, extra: string[] = []): Promise<{ code: number | null; body: string; stderr: string }> {
-  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], { timeoutMs: 60_000, maxBytes: 64 << 20 });
+  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], {
+    timeoutMs: 60_000,
+    maxBytes: 64 << 20,
+  });
   return { code: r.code, body: r.stdout, stderr: r.stderr };
 }
 
@@ -62,7 +65,8 @@ async function snmp(ns: string): Promise<Map<string, number>> {
   const lines = r.stdout.trim().split('\n');
   const out = new Map<string, number>();
   for (let i = 0; i + 1 < lines.length; i += 2) {
-    const names = lines[i].split(/\s+/), values = lines[i + 1].split(/\s+/);
+    const names = lines[i].split(/\s+/),
+      values = lines[i + 1].split(/\s+/);
     const proto = names[0].replace(/:$/, '');
     for (let j = 1; j < names.length; j++) out.set(`${proto}.${names[j]}`, Number(values[j]));
   }
@@ -100,7 +104,9 @@ async function portNames(): Promise<string[]> {
   }
 }
 
-test('pcap: four curls to the VIP alternate RS1, RS2, RS1, RS2; the kernel of tapvs-dir stays out', { skip: labSkip }, async (t) => {
+test('pcap: four curls to the VIP alternate RS1, RS2, RS1, RS2; the kernel of tapvs-dir stays out', {
+  skip: labSkip,
+}, async (t) => {
   t.after(() => labDown());
   const info = await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap' });
   assert.match(info.tapvsdCommand.join(' '), /pcap=tvs-px,addr=192\.168\.222\.131\/24/);
@@ -112,7 +118,9 @@ test('pcap: four curls to the VIP alternate RS1, RS2, RS1, RS2; the kernel of ta
 test('pcap: a 50 MB download through the VIP arrives intact (sha256)', { skip: labSkip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap' });
-  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], { timeoutMs: 150_000 });
+  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], {
+    timeoutMs: 150_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.split(' ')[0], blobSha256());
 });
@@ -130,7 +138,9 @@ test('pcap: 200 parallel curls all succeed and rr spreads them evenly', { skip: 
   assert.equal(rs2, 100);
 });
 
-test('pcap with mac=nic: the director speaks with the veths\' MACs, no promiscuous mode; the kernel still stays out', { skip: labSkip }, async (t) => {
+test("pcap with mac=nic: the director speaks with the veths' MACs, no promiscuous mode; the kernel still stays out", {
+  skip: labSkip,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap', pcapMac: 'nic' });
   assert.deepEqual(await fourAnswers(), ['RS1', 'RS2', 'RS1', 'RS2']);
@@ -151,7 +161,10 @@ test('tapvsd: a --link takes exactly one of tap= and pcap=; bridge=, mtu= and ma
     ['name=x,pcap=averyveryverylongname,addr=10.0.0.1/24', /longer than 15 characters/],
   ];
   for (const [spec, msg] of cases) {
-    const r = spawnSync(process.execPath, [tapvsd, '--link', spec, '--socket', '/nonexistent/tapvs.sock'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [tapvsd, '--link', spec, '--socket', '/nonexistent/tapvs.sock'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     assert.equal(r.status, 2, `${spec}: ${r.stderr}`);
     assert.match(r.stderr, msg, spec);
   }
@@ -162,12 +175,17 @@ test('tapvsd: a --link takes exactly one of tap= and pcap=; bridge=, mtu= and ma
 
 /** Two namespaces joined by a veth: `a` holds `pa` (PcapLink's), `b` holds `pb`; a also holds pd0 (up) and pd1 (down). */
 function makePair(t: { after: (fn: () => void) => void }): { a: string; b: string } {
-  const a = `tvs-pcap-a-${process.pid}`, b = `tvs-pcap-b-${process.pid}`;
+  const a = `tvs-pcap-a-${process.pid}`,
+    b = `tvs-pcap-b-${process.pid}`;
   const cleanup = (): void => {
     for (const ns of [a, b]) {
       const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
       for (const pid of pids.split(/\s+/).filter(Boolean)) {
-        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
       spawnSync('ip', ['netns', 'del', ns]);
     }
@@ -180,10 +198,35 @@ function makePair(t: { after: (fn: () => void) => void }): { a: string; b: strin
   };
   for (const ns of [a, b]) {
     ip('netns', 'add', ns);
-    const r = spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    const r = spawnSync('ip', [
+      'netns',
+      'exec',
+      ns,
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+    ]);
     assert.equal(r.status, 0);
   }
-  ip('-n', a, 'link', 'add', 'pa', 'address', '02:00:00:00:a0:01', 'type', 'veth', 'peer', 'name', 'pb', 'address', '02:00:00:00:b0:01', 'netns', b);
+  ip(
+    '-n',
+    a,
+    'link',
+    'add',
+    'pa',
+    'address',
+    '02:00:00:00:a0:01',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'pb',
+    'address',
+    '02:00:00:00:b0:01',
+    'netns',
+    b,
+  );
   ip('-n', a, 'link', 'set', 'pa', 'up');
   ip('-n', b, 'link', 'set', 'pb', 'up');
   // Two more Ethernet interfaces in a (veth pairs: not every kernel has the dummy driver).
@@ -196,9 +239,13 @@ function makePair(t: { after: (fn: () => void) => void }): { a: string; b: strin
 /** Runs an ES module snippet under node inside `ns` (optionally wrapped); returns its last JSON line. */
 function nodeIn(ns: string, code: string, wrap: string[] = []): Record<string, unknown> {
   const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
-  delete env['NODE_TEST_CONTEXT'];
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...wrap, process.execPath, '--input-type=module', '-e', code],
-    { env, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...wrap, process.execPath, '--input-type=module', '-e', code], {
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
+  });
   assert.equal(r.status, 0, `child failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
@@ -215,7 +262,9 @@ try {
 process.exit(0); // an opened capture holds the event loop until libpcap sees its next frame
 `;
 
-test('PcapLink: a missing, down or non-Ethernet interface and a missing permission are LINK_CONFIG errors', { skip }, (t) => {
+test('PcapLink: a missing, down or non-Ethernet interface and a missing permission are LINK_CONFIG errors', {
+  skip,
+}, (t) => {
   const { a } = makePair(t);
   const open = (iface: string, wrap: string[] = []): Record<string, unknown> =>
     nodeIn(a, `process.env.IFACE = ${JSON.stringify(iface)};\n${OPEN_CHILD}`, wrap);
@@ -226,22 +275,27 @@ test('PcapLink: a missing, down or non-Ethernet interface and a missing permissi
     ['bad/name', /not a valid name/, []],
   ];
   if (spawnSync('setpriv', ['--version']).status === 0) {
-    cases.push(['pd0', /pcap pd0: no permission to capture \(needs CAP_NET_RAW/,
-      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']]);
+    cases.push([
+      'pd0',
+      /pcap pd0: no permission to capture \(needs CAP_NET_RAW/,
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'],
+    ]);
   }
   for (const [iface, msg, wrap] of cases) {
     const r = open(iface, wrap);
-    assert.equal(r['ok'], false, `${iface}: ${JSON.stringify(r)}`);
-    assert.equal(r['name'], 'TapvsError');
-    assert.equal(r['code'], 'LINK_CONFIG');
-    assert.match(r['message'] as string, msg);
+    assert.equal(r.ok, false, `${iface}: ${JSON.stringify(r)}`);
+    assert.equal(r.name, 'TapvsError');
+    assert.equal(r.code, 'LINK_CONFIG');
+    assert.match(r.message as string, msg);
   }
   const ok = open('pd0');
-  assert.equal(ok['ok'], true, JSON.stringify(ok));
-  assert.equal(ok['mtu'], 1500);
+  assert.equal(ok.ok, true, JSON.stringify(ok));
+  assert.equal(ok.mtu, 1500);
 });
 
-test('PcapLink: captures frames to its MAC and broadcast only, from neither its MAC nor the NIC\'s, and injects', { skip }, async (t) => {
+test("PcapLink: captures frames to its MAC and broadcast only, from neither its MAC nor the NIC's, and injects", {
+  skip,
+}, async (t) => {
   const { a, b } = makePair(t);
   // The link under test: records every delivered frame, answers the first unicast with one
   // broadcast frame of EtherType 0x88b5 (what it must not capture back), reports after 2 s.
@@ -272,14 +326,24 @@ setTimeout(() => {
 }, 2500);
 `;
   const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
-  delete env['NODE_TEST_CONTEXT'];
-  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', linkChild],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', linkChild], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  t.after(() => { clearTimeout(killer); child.kill('SIGKILL'); });
-  let out = '', err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  t.after(() => {
+    clearTimeout(killer);
+    child.kill('SIGKILL');
+  });
+  let out = '',
+    err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    err += s;
+  });
   const exited = new Promise<void>((res) => child.on('close', () => res()));
   for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(out.includes('ready'), `link child did not start: ${err}`);
@@ -311,7 +375,13 @@ print('hello' if b'tapvs-pcap-hello' in got else 'nothing')
   assert.equal(py.code, 0, py.stderr);
   await exited;
   assert.equal(py.stdout.trim(), 'hello', `the link's injected broadcast reached the peer; link child: ${out} ${err}`);
-  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { seen: string[]; rx: number; tx: number; txDropped: number; batches: number };
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+    seen: string[];
+    rx: number;
+    tx: number;
+    txDropped: number;
+    batches: number;
+  };
   const tags = r.seen.map((s) => s.slice(s.indexOf(':') + 1).replace(/\0+$/, ''));
   assert.deepEqual(tags, ['to-link', 'broadcast'], `captured: ${JSON.stringify(r.seen)}`);
   assert.equal(r.rx, 2);
@@ -331,13 +401,24 @@ console.log('ready');
 setTimeout(() => { console.log(JSON.stringify({ errors })); process.exit(0); }, 2000);
 `;
   const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
-  delete env['NODE_TEST_CONTEXT'];
-  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', code], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', code], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  t.after(() => { clearTimeout(killer); child.kill('SIGKILL'); });
-  let out = '', err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  t.after(() => {
+    clearTimeout(killer);
+    child.kill('SIGKILL');
+  });
+  let out = '',
+    err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    err += s;
+  });
   const exited = new Promise<void>((res) => child.on('close', () => res()));
   for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(out.includes('ready'), `child did not start: ${err}`);

@@ -20,10 +20,21 @@ function rulesFile(text: string): string {
   return f;
 }
 
-interface Status { conns: number; tableFull: number; pid: number; memory: { rss: number }; ports: Array<{ drops: number[] }>; dropNames: string[] }
+interface Status {
+  conns: number;
+  tableFull: number;
+  pid: number;
+  memory: { rss: number };
+  ports: Array<{ drops: number[] }>;
+  dropNames: string[];
+}
 async function status(): Promise<Status> {
   const c = await ControlClient.connect(LAB.socket);
-  try { return (await c.request({ op: 'status' })) as Status; } finally { c.close(); }
+  try {
+    return (await c.request({ op: 'status' })) as Status;
+  } finally {
+    c.close();
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -37,9 +48,15 @@ for(let i=0;i<n;i++){const s=dgram.createSocket('udp4');s.on('message',(m)=>{out
 s.send('q'+i,53,process.argv[2]);}
 setTimeout(()=>{console.log(out.join('\\n'));process.exit(got===n?0:1)},5000);`;
 
-test('UDP service: DNS-like queries are balanced rr, answered from the VIP, listed as UDP entries with 300 s', { skip }, async (t) => {
+test('UDP service: DNS-like queries are balanced rr, answered from the VIP, listed as UDP entries with 300 s', {
+  skip,
+}, async (t) => {
   t.after(() => labDown());
-  await labUp({ rules: rulesFile(`-A -u ${VIP}:53 -s rr\n-a -u ${VIP}:53 -r 192.168.2.130:53 -m -w 1\n-a -u ${VIP}:53 -r 192.168.2.129:53 -m -w 1\n`) });
+  await labUp({
+    rules: rulesFile(
+      `-A -u ${VIP}:53 -s rr\n-a -u ${VIP}:53 -r 192.168.2.130:53 -m -w 1\n-a -u ${VIP}:53 -r 192.168.2.129:53 -m -w 1\n`,
+    ),
+  });
   nsSpawn(LAB.ns.rs1, process.execPath, ['-e', UDP_ECHO, 'RS1']);
   nsSpawn(LAB.ns.rs2, process.execPath, ['-e', UDP_ECHO, 'RS2']);
   await sleep(500);
@@ -52,15 +69,25 @@ test('UDP service: DNS-like queries are balanced rr, answered from the VIP, list
   const c = await tapvsadm(['-L', '-n', '-c']);
   const udp = c.stdout.split('\n').filter((l) => l.startsWith('UDP'));
   assert.equal(udp.length, 20, c.stdout);
-  for (const l of udp) assert.match(l, /^UDP (05:00|04:5\d) {2}UDP {9}192\.168\.222\.1:\d+ +192\.168\.222\.131:53 +192\.168\.2\.1(29|30):53$/);
+  for (const l of udp)
+    assert.match(
+      l,
+      /^UDP (05:00|04:5\d) {2}UDP {9}192\.168\.222\.1:\d+ +192\.168\.222\.131:53 +192\.168\.2\.1(29|30):53$/,
+    );
   const list = await tapvsadm(['-L', '-n']);
   assert.match(list.stdout, /-> 192\.168\.2\.129:53 +Masq +1 +0 +10 /);
 });
 
 test('UDP stream: iperf3 -u through the VIP (TCP control and UDP data on one real server)', { skip }, async (t) => {
   t.after(() => labDown());
-  await labUp({ rules: rulesFile(`-A -t ${VIP}:5201 -s rr\n-a -t ${VIP}:5201 -r 192.168.2.129:5201 -m -w 1\n-A -u ${VIP}:5201 -s rr\n-a -u ${VIP}:5201 -r 192.168.2.129:5201 -m -w 1\n`) });
-  const r = await nsExec(LAB.ns.client, 'iperf3', ['-c', VIP, '-u', '-b', '50M', '-t', '2', '-J'], { timeoutMs: 30_000 });
+  await labUp({
+    rules: rulesFile(
+      `-A -t ${VIP}:5201 -s rr\n-a -t ${VIP}:5201 -r 192.168.2.129:5201 -m -w 1\n-A -u ${VIP}:5201 -s rr\n-a -u ${VIP}:5201 -r 192.168.2.129:5201 -m -w 1\n`,
+    ),
+  });
+  const r = await nsExec(LAB.ns.client, 'iperf3', ['-c', VIP, '-u', '-b', '50M', '-t', '2', '-J'], {
+    timeoutMs: 30_000,
+  });
   assert.equal(r.code, 0, r.stderr + r.stdout.slice(0, 500));
   const j = JSON.parse(r.stdout) as { end: { sum: { packets: number; lost_packets: number } } };
   assert.ok(j.end.sum.packets > 1000, `packets ${j.end.sum.packets}`);
@@ -95,19 +122,34 @@ for i in range(n):
 print(sent)
 `;
 
-test('SYN flood: 200,000 spoofed SYNs while a client keeps succeeding; memory bounded; half-open entries expire', { skip, timeout: 240_000 }, async (t) => {
+test('SYN flood: 200,000 spoofed SYNs while a client keeps succeeding; memory bounded; half-open entries expire', {
+  skip,
+  timeout: 240_000,
+}, async (t) => {
   t.after(() => labDown());
-  await labUp({ rules: rulesFile(`-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m -w 1\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m -w 1\n`) });
+  await labUp({
+    rules: rulesFile(
+      `-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m -w 1\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m -w 1\n`,
+    ),
+  });
   const before = await status();
-  const flood = nsExec(LAB.ns.client, 'python3', ['-c', SYN_FLOOD, LAB.veth.client.name, '200000', VIP], { timeoutMs: 180_000 });
+  const flood = nsExec(LAB.ns.client, 'python3', ['-c', SYN_FLOOD, LAB.veth.client.name, '200000', VIP], {
+    timeoutMs: 180_000,
+  });
   // A real client meanwhile: bounded loop of requests, all must succeed.
-  let ok = 0, failed = 0;
+  let ok = 0,
+    failed = 0;
   const deadline = Date.now() + 60_000;
   let floodDone = false;
-  void flood.then(() => { floodDone = true; });
+  void flood.then(() => {
+    floodDone = true;
+  });
   while ((!floodDone || ok < 10) && Date.now() < deadline && ok + failed < 500) {
-    const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--fail', '--max-time', '10', `http://${VIP}/`], { timeoutMs: 15_000 });
-    if (r.code === 0) ok++; else failed++;
+    const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--fail', '--max-time', '10', `http://${VIP}/`], {
+      timeoutMs: 15_000,
+    });
+    if (r.code === 0) ok++;
+    else failed++;
   }
   const f = await flood;
   assert.equal(f.code, 0, f.stderr);
@@ -121,22 +163,37 @@ test('SYN flood: 200,000 spoofed SYNs while a client keeps succeeding; memory bo
   // SYN_RECV: 60 s. Poll (bounded) until they are gone; the real requests' entries (TIME_WAIT,
   // 120 s) may remain: at most one per request made.
   let after = during;
-  for (let i = 0; i < 80 && after.conns > ok + failed + 10; i++) { await sleep(1000); after = await status(); }
+  for (let i = 0; i < 80 && after.conns > ok + failed + 10; i++) {
+    await sleep(1000);
+    after = await status();
+  }
   assert.ok(after.conns <= ok + failed + 10, `entries left after 80 s: ${after.conns} (real requests: ${ok})`);
 });
 
-test('a full connection table refuses new flows (counted) while an existing transfer completes intact', { skip, timeout: 120_000 }, async (t) => {
+test('a full connection table refuses new flows (counted) while an existing transfer completes intact', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({
-    rules: rulesFile(`-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m -w 1\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m -w 1\n`),
+    rules: rulesFile(
+      `-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m -w 1\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m -w 1\n`,
+    ),
     tapvsdArgs: ['--max-conns', '64'],
   });
   const dir = mkdtempSync(join(tmpdir(), 'tapvs-blob-'));
   const out = join(dir, 'blob');
   // ~10 s transfer, limited rate, started before the table fills.
-  const blob = nsExec(LAB.ns.client, 'curl', ['-sS', '--fail', '--limit-rate', '6M', '--max-time', '60', '-o', out, `http://${VIP}/blob`], { timeoutMs: 90_000 });
+  const blob = nsExec(
+    LAB.ns.client,
+    'curl',
+    ['-sS', '--fail', '--limit-rate', '6M', '--max-time', '60', '-o', out, `http://${VIP}/blob`],
+    { timeoutMs: 90_000 },
+  );
   await sleep(1000);
-  const f = await nsExec(LAB.ns.client, 'python3', ['-c', SYN_FLOOD, LAB.veth.client.name, '500', VIP], { timeoutMs: 60_000 });
+  const f = await nsExec(LAB.ns.client, 'python3', ['-c', SYN_FLOOD, LAB.veth.client.name, '500', VIP], {
+    timeoutMs: 60_000,
+  });
   assert.equal(f.code, 0, f.stderr);
   const st = await status();
   assert.ok(st.tableFull > 0, `tableFull ${st.tableFull}`);

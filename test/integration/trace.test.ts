@@ -17,21 +17,34 @@ const tapvsd = (args: string[]): Promise<{ code: number | null; stdout: string; 
 
 function rules(): string {
   const f = join(mkdtempSync(join(tmpdir(), 'tapvs-rules-')), 'rules');
-  writeFileSync(f, `-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m\n`);
+  writeFileSync(
+    f,
+    `-A -t ${VIP}:80 -s rr\n-a -t ${VIP}:80 -r 192.168.2.130:80 -m\n-a -t ${VIP}:80 -r 192.168.2.129:80 -m\n`,
+  );
   return f;
 }
 
 async function curls(n: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--fail', '--max-time', '5', '--local-port', String(41000 + i), `http://${VIP}/`]);
+    const r = await nsExec(LAB.ns.client, 'curl', [
+      '-sS',
+      '--fail',
+      '--max-time',
+      '5',
+      '--local-port',
+      String(41000 + i),
+      `http://${VIP}/`,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     out.push(r.stdout.includes('192.168.2.129') ? '192.168.2.129' : '192.168.2.130');
   }
   return out;
 }
 
-test('trace to pcapng: tshark reads it; comments name each connection\'s real server; the filter holds', { skip }, async (t) => {
+test("trace to pcapng: tshark reads it; comments name each connection's real server; the filter holds", {
+  skip,
+}, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rules() });
   const file = join(mkdtempSync(join(tmpdir(), 'tapvs-trace-')), 'lab.pcapng');
@@ -42,14 +55,45 @@ test('trace to pcapng: tshark reads it; comments name each connection\'s real se
   await nsExec(LAB.ns.client, 'ping', ['-c', '2', '-i', '0.2', VIP]);
   const stop = await tapvsd(['trace', '--stop']);
   assert.equal(stop.code, 0, stop.stderr);
-  const r = await run('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.interface_name',
-    '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'frame.comment'], { timeoutMs: 30_000 });
+  const r = await run(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-T',
+      'fields',
+      '-E',
+      'separator=|',
+      '-e',
+      'frame.number',
+      '-e',
+      'frame.interface_name',
+      '-e',
+      'ip.src',
+      '-e',
+      'ip.dst',
+      '-e',
+      'tcp.srcport',
+      '-e',
+      'frame.comment',
+    ],
+    { timeoutMs: 30_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => l.split('|'));
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('|'));
   assert.ok(rows.length >= 4 * 10, `rows ${rows.length}`);
-  assert.ok(rows.every((x) => /^(ext|int) (rx|tx)$/.test(x[1])), 'frames on named interfaces');
+  assert.ok(
+    rows.every((x) => /^(ext|int) (rx|tx)$/.test(x[1])),
+    'frames on named interfaces',
+  );
   // Only TCP port 80 frames match; frames they caused (the ARP request for a real server) are kept with them.
-  assert.ok(rows.every((x) => x[2] === '' || x[4] !== ''), 'every IP frame is TCP');
+  assert.ok(
+    rows.every((x) => x[2] === '' || x[4] !== ''),
+    'every IP frame is TCP',
+  );
   assert.ok(!r.stdout.includes('ICMP'));
   for (let i = 0; i < 4; i++) {
     const sport = String(41000 + i);
@@ -58,7 +102,10 @@ test('trace to pcapng: tshark reads it; comments name each connection\'s real se
     assert.match(syn[5], new RegExp(`NAT in: dst 192\\.168\\.222\\.131:80 -> ${answers[i].replace(/\./g, '\\.')}:80`));
     const out = rows.find((x) => x[1] === 'int tx' && x[2] === '192.168.222.1' && x[3] === answers[i]);
     assert.ok(out !== undefined, `the DNATed frame leaves towards ${answers[i]}`);
-    assert.ok(rows.some((x) => x[1] === 'int rx' && x[2] === answers[i] && x[5].startsWith('NAT out: src')), 'reply comment');
+    assert.ok(
+      rows.some((x) => x[1] === 'int rx' && x[2] === answers[i] && x[5].startsWith('NAT out: src')),
+      'reply comment',
+    );
   }
 });
 
@@ -78,22 +125,37 @@ test('trace limits: -c 10 writes exactly 10 packets and the file stays valid', {
 test('live trace: one line per packet with the NAT decision, ended by its packet limit', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rules() });
-  const child = spawn(process.execPath, [LAB.tapvsdJs, 'trace', '-f', 'port 80', '-c', '6', '--socket', LAB.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const child = spawn(process.execPath, [LAB.tapvsdJs, 'trace', '-f', 'port 80', '-c', '6', '--socket', LAB.socket], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   // Listen for the exit at once: the trace may end (6 packets) while the curls are still running.
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   await new Promise((r) => setTimeout(r, 500));
   await curls(2);
   let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([exited, new Promise<number>((resolve) => {
-    timer = setTimeout(() => { child.kill('SIGKILL'); resolve(-1); }, 10_000);
-  })]);
+  const code = await Promise.race([
+    exited,
+    new Promise<number>((resolve) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(-1);
+      }, 10_000);
+    }),
+  ]);
   clearTimeout(timer);
   assert.equal(code, 0, out);
   const lines = out.trim().split('\n');
   assert.ok(lines.length >= 6, out);
-  assert.match(out, /ext rx IP 192\.168\.222\.1\.\d+ > 192\.168\.222\.131\.80: Flags \[S\].*\| NAT in: dst 192\.168\.222\.131:80 -> 192\.168\.2\.129:80/);
+  assert.match(
+    out,
+    /ext rx IP 192\.168\.222\.1\.\d+ > 192\.168\.222\.131\.80: Flags \[S\].*\| NAT in: dst 192\.168\.222\.131:80 -> 192\.168\.2\.129:80/,
+  );
   assert.match(out, /int tx IP 192\.168\.222\.1\.\d+ > 192\.168\.2\.129\.80: Flags \[S\]/);
 });

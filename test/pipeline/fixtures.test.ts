@@ -45,7 +45,10 @@ function goldenOf(fx: Fixture, r: RunRecord): Golden {
 
 /** The frames of a run, one line per frame, readable in an assertion diff. */
 function lines(steps: Golden['steps']): string[] {
-  return steps.flatMap((s, i) => [`[${i}] ${s.in} => ${s.verdict ?? '-'}`, ...s.out.map((o) => `    ${o.link}: ${o.summary}`)]);
+  return steps.flatMap((s, i) => [
+    `[${i}] ${s.in} => ${s.verdict ?? '-'}`,
+    ...s.out.map((o) => `    ${o.link}: ${o.summary}`),
+  ]);
 }
 
 /** What must match: per step the verdict and each frame's link and bytes (summaries only explain). */
@@ -65,7 +68,11 @@ function assertChecksums(fx: Fixture, g: Golden): void {
   g.steps.forEach((s, i) => {
     for (const link of ['ext', 'int'] as const) {
       const frames = s.out.filter((o) => o.link === link).map((o) => Buffer.from(o.hex, 'hex'));
-      assert.deepEqual(checksumProblems(frames, vnetLen), [], `step ${i} (${s.in}): checksums of the frames sent on ${link}`);
+      assert.deepEqual(
+        checksumProblems(frames, vnetLen),
+        [],
+        `step ${i} (${s.in}): checksums of the frames sent on ${link}`,
+      );
     }
   });
 }
@@ -83,9 +90,13 @@ for (const [group, table] of Object.entries(GROUPS)) {
           assert.deepEqual(run.verdictErrors, [], `${mode.name}: verdicts`);
           assert.deepEqual(run.counters, fx.counters, `${mode.name}: counters that moved`);
         }
-        for (const { mode, run } of others) assertSameOutput(goldenOf(fx, run), produced, `${mode.name} vs ${ref.mode.name}`);
+        for (const { mode, run } of others)
+          assertSameOutput(goldenOf(fx, run), produced, `${mode.name} vs ${ref.mode.name}`);
         const expected = UPDATE ? produced : goldens[fx.name];
-        assert.ok(expected !== undefined, `no golden for ${fx.name} in ${group}.json: run with TAPVS_FIXTURES_UPDATE=1`);
+        assert.ok(
+          expected !== undefined,
+          `no golden for ${fx.name} in ${group}.json: run with TAPVS_FIXTURES_UPDATE=1`,
+        );
         assertSameOutput(produced, expected, 'golden');
         assertChecksums(fx, expected);
         if (UPDATE) fresh[fx.name] = produced;

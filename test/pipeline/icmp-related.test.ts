@@ -7,9 +7,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checksum } from '../../src/packet/checksum.js';
 import {
-  CLIENT, CLIENT_MAC, EXT_MAC, INT_MAC, RS1, RS1_MAC, VIP, makeDirector, resolveNeighbours, textbookService,
+  CLIENT,
+  CLIENT_MAC,
+  EXT_MAC,
+  INT_MAC,
+  makeDirector,
+  RS1,
+  RS1_MAC,
+  resolveNeighbours,
+  textbookService,
+  VIP,
 } from '../helpers/director.js';
-import { ICMP, SYN, TCP, decode, ipFrame } from '../helpers/frames.js';
+import { decode, ICMP, ipFrame, SYN, TCP } from '../helpers/frames.js';
 
 /** The IP datagram (header + 8 bytes of L4) of frame f, as an ICMP error would quote it. */
 function quote(f: Buffer): Buffer {
@@ -24,10 +33,12 @@ function setup(): ReturnType<typeof makeDirector> {
   return td;
 }
 
-test('a real server\'s ICMP error about the client\'s packet leaves from the VIP, quoting VIP:80', () => {
+test("a real server's ICMP error about the client's packet leaves from the VIP, quoting VIP:80", () => {
   const td = setup();
   const [fwd] = td.int.take(); // what RS1 received: client -> RS1:80
-  td.send('int', [ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: ICMP, type: 3, code: 4, rest: 1400, payload: quote(fwd) })]);
+  td.send('int', [
+    ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: ICMP, type: 3, code: 4, rest: 1400, payload: quote(fwd) }),
+  ]);
   const [out] = td.ext.take();
   const d = decode(out);
   assert.equal(d.src, '192.168.222.131');
@@ -45,12 +56,14 @@ test('a real server\'s ICMP error about the client\'s packet leaves from the VIP
   assert.equal(svc.stats.outPkts, 1);
 });
 
-test('the client\'s ICMP error about the VIP\'s reply reaches the real server, quoting RIP:rport', () => {
+test("the client's ICMP error about the VIP's reply reaches the real server, quoting RIP:rport", () => {
   const td = setup();
   td.int.take();
   // The client quotes a reply it got: VIP:80 -> client:40000.
   const reply = ipFrame(CLIENT_MAC, EXT_MAC, VIP, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags: SYN | 0x10 });
-  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: ICMP, type: 3, code: 3, rest: 0, payload: quote(reply) })]);
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: ICMP, type: 3, code: 3, rest: 0, payload: quote(reply) }),
+  ]);
   const [out] = td.int.take();
   const d = decode(out);
   assert.equal(d.dst, '192.168.2.129');
@@ -67,6 +80,8 @@ test('an ICMP error quoting no connection is not translated (to the VIP: dropped
   const td = setup();
   td.int.take();
   const other = ipFrame(CLIENT_MAC, EXT_MAC, VIP, CLIENT, { proto: TCP, sport: 80, dport: 41111, flags: SYN });
-  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: ICMP, type: 3, code: 3, rest: 0, payload: quote(other) })]);
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: ICMP, type: 3, code: 3, rest: 0, payload: quote(other) }),
+  ]);
   assert.equal(td.int.take().length, 0);
 });

@@ -8,17 +8,34 @@ import { Drop } from '../../src/dataplane/drops.js';
 import { ConnFlag } from '../../src/ipvs/conn-table.js';
 import { TcpState } from '../../src/ipvs/tcp-state.js';
 import {
-  CLIENT, CLIENT_MAC, DIP, EXT_MAC, INT_MAC, RS1, RS1_MAC, RS2_MAC, VIP, makeDirector, resolveNeighbours, textbookService,
+  CLIENT,
+  CLIENT_MAC,
+  DIP,
+  EXT_MAC,
+  INT_MAC,
+  makeDirector,
+  RS1,
+  RS1_MAC,
+  RS2_MAC,
+  resolveNeighbours,
+  textbookService,
+  VIP,
 } from '../helpers/director.js';
-import { ACK, FIN, ICMP, RST, SYN, TCP, UDP, arpFrame, decode, ip, ipFrame } from '../helpers/frames.js';
+import { ACK, arpFrame, decode, FIN, ICMP, ip, ipFrame, RST, SYN, TCP, UDP } from '../helpers/frames.js';
 
 const ZERO = new Uint8Array(6);
 const hexMac = (m: Uint8Array): string => Array.from(m, (x) => x.toString(16).padStart(2, '0')).join(':');
 const svcKey = { proto: 'tcp' as const, addr: '192.168.222.131', port: 80 };
 
 function syn(sport: number, o: { ttl?: number; flags?: number; seq?: number } = {}): Buffer {
-  return ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport, dport: 80, flags: o.flags ?? SYN, seq: o.seq ?? 1000 },
-    o.ttl !== undefined ? { ttl: o.ttl } : {});
+  return ipFrame(
+    EXT_MAC,
+    CLIENT_MAC,
+    CLIENT,
+    VIP,
+    { proto: TCP, sport, dport: 80, flags: o.flags ?? SYN, seq: o.seq ?? 1000 },
+    o.ttl !== undefined ? { ttl: o.ttl } : {},
+  );
 }
 
 test('ARP: the director answers for the VIP on ext and the DIP on int, with its own MAC', () => {
@@ -38,14 +55,24 @@ test('ARP: the director answers for the VIP on ext and the DIP on int, with its 
 
 test('ARP: no answer for an address the director does not own, nor for the DIP on the wrong link', () => {
   const td = makeDirector();
-  td.send('ext', [arpFrame(1, CLIENT_MAC, CLIENT, ZERO, ip('192.168.222.77')), arpFrame(1, CLIENT_MAC, CLIENT, ZERO, DIP)]);
+  td.send('ext', [
+    arpFrame(1, CLIENT_MAC, CLIENT, ZERO, ip('192.168.222.77')),
+    arpFrame(1, CLIENT_MAC, CLIENT, ZERO, DIP),
+  ]);
   assert.equal(td.ext.take().length, 0);
 });
 
 test('ICMP echo to the VIP is answered with valid checksums and TTL 64', () => {
   const td = makeDirector();
   resolveNeighbours(td);
-  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: ICMP, type: 8, rest: 0x12340001, payload: Buffer.from('ping!ping!') })]);
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, {
+      proto: ICMP,
+      type: 8,
+      rest: 0x12340001,
+      payload: Buffer.from('ping!ping!'),
+    }),
+  ]);
   const [r] = td.ext.take();
   const d = decode(r);
   assert.equal(d.icmpType, 0);
@@ -64,7 +91,10 @@ test('client SYN to VIP:80 leaves on the internal link DNATed to RS1, then RS2 (
   textbookService(td);
   td.send('ext', [syn(40000), syn(40001), syn(40002)]);
   const out = td.int.take().map(decode);
-  assert.deepEqual(out.map((d) => d.dst), ['192.168.2.129', '192.168.2.130', '192.168.2.129']);
+  assert.deepEqual(
+    out.map((d) => d.dst),
+    ['192.168.2.129', '192.168.2.130', '192.168.2.129'],
+  );
   for (const d of out) {
     assert.equal(d.src, '192.168.222.1');
     assert.equal(d.dport, 80);
@@ -83,7 +113,16 @@ test('the real server reply is SNATed back to VIP:80 with valid checksums', () =
   textbookService(td);
   td.send('ext', [syn(40000)]);
   td.int.take();
-  td.send('int', [ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags: SYN | ACK, seq: 5000, ack: 1001 })]);
+  td.send('int', [
+    ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, {
+      proto: TCP,
+      sport: 80,
+      dport: 40000,
+      flags: SYN | ACK,
+      seq: 5000,
+      ack: 1001,
+    }),
+  ]);
   const [r] = td.ext.take();
   const d = decode(r);
   assert.equal(d.src, '192.168.222.131');
@@ -99,8 +138,17 @@ test('the real server reply is SNATed back to VIP:80 with valid checksums', () =
 test('a real server port different from the service port is rewritten both ways', () => {
   const td = makeDirector();
   resolveNeighbours(td);
-  td.run({ op: 'addService', service: svcKey, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
-  td.run({ op: 'addDest', service: svcKey, dest: { addr: '192.168.2.129', port: 8080 }, config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 } });
+  td.run({
+    op: 'addService',
+    service: svcKey,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
+  td.run({
+    op: 'addDest',
+    service: svcKey,
+    dest: { addr: '192.168.2.129', port: 8080 },
+    config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 },
+  });
   td.send('ext', [syn(40000)]);
   const d = decode(td.int.take()[0]);
   assert.equal(d.dport, 8080);
@@ -125,7 +173,8 @@ test('IPVS TCP states and gauges through a whole connection (client closes first
   assert.ok(id >= 0);
   assert.equal(c.state[id], TcpState.SYN_RECV);
   assert.deepEqual(rs1(), { a: 1, i: 0 });
-  const fromRs = (flags: number): Buffer => ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags });
+  const fromRs = (flags: number): Buffer =>
+    ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags });
   td.send('int', [fromRs(SYN | ACK)]);
   assert.equal(c.state[id], TcpState.SYN_RECV);
   td.send('ext', [syn(40000, { flags: ACK })]);
@@ -159,7 +208,9 @@ test('a SYN to a VIP port without a service gets RST|ACK acknowledging the SYN',
   const td = makeDirector();
   resolveNeighbours(td);
   textbookService(td);
-  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 81, flags: SYN, seq: 99 })]);
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 81, flags: SYN, seq: 99 }),
+  ]);
   const d = decode(td.ext.take()[0]);
   assert.equal(d.flags, RST | ACK);
   assert.equal(d.ack, 100);
@@ -169,7 +220,9 @@ test('a SYN to a VIP port without a service gets RST|ACK acknowledging the SYN',
 test('UDP to a VIP port without a service gets ICMP port unreachable quoting the datagram', () => {
   const td = makeDirector();
   resolveNeighbours(td);
-  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 5353, dport: 53, payload: Buffer.from('q') })]);
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 5353, dport: 53, payload: Buffer.from('q') }),
+  ]);
   const d = decode(td.ext.take()[0]);
   assert.equal(d.icmpType, 3);
   assert.equal(d.icmpCode, 3);
@@ -182,18 +235,35 @@ test('UDP service: DNAT in, SNAT out, a zero UDP checksum stays zero', () => {
   const td = makeDirector();
   resolveNeighbours(td);
   const u = { proto: 'udp' as const, addr: '192.168.222.131', port: 53 };
-  td.run({ op: 'addService', service: u, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
-  td.run({ op: 'addDest', service: u, dest: { addr: '192.168.2.129', port: 53 }, config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 } });
+  td.run({
+    op: 'addService',
+    service: u,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
+  td.run({
+    op: 'addDest',
+    service: u,
+    dest: { addr: '192.168.2.129', port: 53 },
+    config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 },
+  });
   td.send('ext', [
     ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 5353, dport: 53, payload: Buffer.from('query') }),
-    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 5354, dport: 53, payload: Buffer.from('query'), noCsum: true }),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, {
+      proto: UDP,
+      sport: 5354,
+      dport: 53,
+      payload: Buffer.from('query'),
+      noCsum: true,
+    }),
   ]);
   const [a, b] = td.int.take().map(decode);
   assert.equal(a.dst, '192.168.2.129');
   assert.ok(a.l4CsumOk);
   assert.equal(b.dst, '192.168.2.129');
   assert.equal(td.int.sent.length, 0);
-  td.send('int', [ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: UDP, sport: 53, dport: 5353, payload: Buffer.from('answer') })]);
+  td.send('int', [
+    ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: UDP, sport: 53, dport: 5353, payload: Buffer.from('answer') }),
+  ]);
   const r = decode(td.ext.take()[0]);
   assert.equal(r.src, '192.168.222.131');
   assert.ok(r.l4CsumOk);
@@ -209,7 +279,15 @@ test('counters: Conns, InPkts/OutPkts and IP-length bytes on dest, service and t
   resolveNeighbours(td);
   textbookService(td);
   td.send('ext', [syn(40000)]);
-  td.send('int', [ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags: SYN | ACK, payload: Buffer.alloc(10) })]);
+  td.send('int', [
+    ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, {
+      proto: TCP,
+      sport: 80,
+      dport: 40000,
+      flags: SYN | ACK,
+      payload: Buffer.alloc(10),
+    }),
+  ]);
   const svc = td.ipvs.services[0];
   const d = svc.findDest(RS1, 80)!;
   for (const s of [d.stats, svc.stats, td.ipvs.total]) {
@@ -279,7 +357,8 @@ test('a SYN reusing a TIME_WAIT entry is scheduled afresh (conn_reuse_mode 1)', 
   td.ipvs.conns.state[id] = TcpState.TIME_WAIT;
   td.ipvs.conns.flags[id] &= ~ConnFlag.ACTIVE;
   const d1 = td.ipvs.services[0].findDest(RS1, 80)!;
-  d1.activeConns--; d1.inactConns++;
+  d1.activeConns--;
+  d1.inactConns++;
   td.int.take();
   td.send('ext', [syn(40000)]);
   const [f] = td.int.take().map(decode);
@@ -292,7 +371,12 @@ test('quiesced real servers get nothing new: all weights 0 -> ICMP port unreacha
   resolveNeighbours(td);
   textbookService(td);
   for (const rs of ['192.168.2.129', '192.168.2.130']) {
-    td.run({ op: 'editDest', service: svcKey, dest: { addr: rs, port: 80 }, config: { fwd: 'masq', weight: 0, uThreshold: 0, lThreshold: 0 } });
+    td.run({
+      op: 'editDest',
+      service: svcKey,
+      dest: { addr: rs, port: 80 },
+      config: { fwd: 'masq', weight: 0, uThreshold: 0, lThreshold: 0 },
+    });
   }
   td.send('ext', [syn(40000)]);
   assert.equal(td.int.take().length, 0);
@@ -317,7 +401,15 @@ test('DF and larger than the real server link MTU: ICMP fragmentation needed wit
   const td = makeDirector({ mtu: 1000 });
   resolveNeighbours(td);
   textbookService(td);
-  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN, payload: Buffer.alloc(1200) })]);
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, {
+      proto: TCP,
+      sport: 40000,
+      dport: 80,
+      flags: SYN,
+      payload: Buffer.alloc(1200),
+    }),
+  ]);
   assert.equal(td.int.take().length, 0);
   const d = decode(td.ext.take()[0]);
   assert.equal(d.icmpType, 3);
@@ -330,8 +422,10 @@ test('frames to another MAC, IPv6 and unknown EtherTypes are dropped and counted
   const td = makeDirector();
   const f = syn(40000);
   f[0] = 0x52;
-  const v6 = Buffer.from(syn(40000)); v6.writeUInt16BE(0x86dd, 12);
-  const unk = Buffer.from(syn(40000)); unk.writeUInt16BE(0x88cc, 12);
+  const v6 = Buffer.from(syn(40000));
+  v6.writeUInt16BE(0x86dd, 12);
+  const unk = Buffer.from(syn(40000));
+  unk.writeUInt16BE(0x88cc, 12);
   td.send('ext', [f, v6, unk, Buffer.alloc(5)]);
   const drops = td.dp.ports[0].drops;
   assert.equal(drops[Drop.NotForUs], 1);

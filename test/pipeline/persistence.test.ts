@@ -10,17 +10,35 @@ import { listConns } from '../../src/control/listing.js';
 import { Drop } from '../../src/dataplane/drops.js';
 import { ConnFlag } from '../../src/ipvs/conn-table.js';
 import {
-  CLIENT, CLIENT_MAC, EXT_MAC, RS1, VIP, makeDirector, resolveNeighbours, type TestDirector,
+  CLIENT,
+  CLIENT_MAC,
+  EXT_MAC,
+  makeDirector,
+  RS1,
+  resolveNeighbours,
+  type TestDirector,
+  VIP,
 } from '../helpers/director.js';
-import { ACK, FIN, RST, SYN, TCP, arpFrame, decode, ip, ipFrame } from '../helpers/frames.js';
+import { ACK, arpFrame, decode, FIN, ip, ipFrame, RST, SYN, TCP } from '../helpers/frames.js';
 
 const svc = { proto: 'tcp' as const, addr: '192.168.222.131', port: 80 };
 const destCfg = (weight = 1) => ({ fwd: 'masq' as const, weight, uThreshold: 0, lThreshold: 0 });
 
 function persistent(td: TestDirector, opts: { timeoutS?: number; netmask?: string; port?: number } = {}): void {
   const s = { ...svc, port: opts.port ?? 80 };
-  td.run({ op: 'addService', service: s, config: { scheduler: 'rr', schedFlags: [], persistentS: opts.timeoutS ?? 360, netmask: opts.netmask ?? '255.255.255.255', ops: false } });
-  for (const rs of ['192.168.2.130', '192.168.2.129']) td.run({ op: 'addDest', service: s, dest: { addr: rs, port: opts.port === 0 ? 0 : 80 }, config: destCfg() });
+  td.run({
+    op: 'addService',
+    service: s,
+    config: {
+      scheduler: 'rr',
+      schedFlags: [],
+      persistentS: opts.timeoutS ?? 360,
+      netmask: opts.netmask ?? '255.255.255.255',
+      ops: false,
+    },
+  });
+  for (const rs of ['192.168.2.130', '192.168.2.129'])
+    td.run({ op: 'addDest', service: s, dest: { addr: rs, port: opts.port === 0 ? 0 : 80 }, config: destCfg() });
 }
 
 function tcp(td: TestDirector, src: number, sport: number, flags: number, dport = 80): string | undefined {
@@ -31,12 +49,18 @@ function tcp(td: TestDirector, src: number, sport: number, flags: number, dport 
 
 /** Moves the clock like the daemon does: a tick every 100 ms. */
 function advance(td: TestDirector, ms: number): void {
-  for (let t = 0; t < ms; t += 100) { td.now += Math.min(100, ms - t); td.dp.tick(td.now); }
+  for (let t = 0; t < ms; t += 100) {
+    td.now += Math.min(100, ms - t);
+    td.dp.tick(td.now);
+  }
 }
 
 function templates(td: TestDirector): number[] {
-  const c = td.ipvs.conns, ids: number[] = [];
-  c.forEach((id) => { if ((c.flags[id] & ConnFlag.TEMPLATE) !== 0 && (c.flags[id] & ConnFlag.HASHED) !== 0) ids.push(id); });
+  const c = td.ipvs.conns,
+    ids: number[] = [];
+  c.forEach((id) => {
+    if ((c.flags[id] & ConnFlag.TEMPLATE) !== 0 && (c.flags[id] & ConnFlag.HASHED) !== 0) ids.push(id);
+  });
   return ids;
 }
 
@@ -56,7 +80,10 @@ test('persistence: every connection of a client goes to the first chosen real se
   assert.equal(d.persistConns, 1);
   assert.equal(d.stats.conns, 10);
   const list = listConns(td.ipvs, td.now).filter((e) => e.template);
-  assert.deepEqual(list.map((e) => [e.caddr, e.cport, e.state]), [['192.168.222.1', 0, 'NONE']]);
+  assert.deepEqual(
+    list.map((e) => [e.caddr, e.cport, e.state]),
+    [['192.168.222.1', 0, 'NONE']],
+  );
 });
 
 test('persistence: a template becomes ASSURED when a controlled connection is established', () => {
@@ -105,7 +132,7 @@ test('persistence: a template due while it still controls a connection is re-arm
   assert.notEqual(tcp(td, CLIENT, 40002, SYN), first);
 });
 
-test('persistence on a port-0 service pins a client across ports and keeps the packet\'s port', () => {
+test("persistence on a port-0 service pins a client across ports and keeps the packet's port", () => {
   const td = makeDirector();
   resolveNeighbours(td);
   persistent(td, { port: 0 });
@@ -121,7 +148,11 @@ test('a port-0 service without persistence schedules nothing (as IPVS: "port zer
   const td = makeDirector();
   resolveNeighbours(td);
   const s = { ...svc, port: 0 };
-  td.run({ op: 'addService', service: s, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({
+    op: 'addService',
+    service: s,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
   td.run({ op: 'addDest', service: s, dest: { addr: '192.168.2.129', port: 0 }, config: destCfg() });
   assert.equal(tcp(td, CLIENT, 40000, SYN, 8080), undefined);
   assert.equal(td.dp.ports[0].drops[Drop.NoDestination], 1);
@@ -142,8 +173,13 @@ test('quiescing (weight 0): no new connections, existing ones continue; persiste
 test('removing a real server: its connections are dropped silently by default, flushed with expire_nodest_conn', () => {
   const td = makeDirector();
   resolveNeighbours(td);
-  td.run({ op: 'addService', service: svc, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
-  for (const rs of ['192.168.2.130', '192.168.2.129']) td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
+  td.run({
+    op: 'addService',
+    service: svc,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
+  for (const rs of ['192.168.2.130', '192.168.2.129'])
+    td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
   assert.equal(tcp(td, CLIENT, 40000, SYN), '192.168.2.129');
   td.run({ op: 'deleteDest', service: svc, dest: { addr: '192.168.2.129', port: 80 } });
   assert.equal(tcp(td, CLIENT, 40000, ACK), undefined);
@@ -159,7 +195,11 @@ test('removing a real server: its connections are dropped silently by default, f
 test('re-adding a deleted real server while its connections live revives it: the connections resume', () => {
   const td = makeDirector();
   resolveNeighbours(td);
-  td.run({ op: 'addService', service: svc, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({
+    op: 'addService',
+    service: svc,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
   td.run({ op: 'addDest', service: svc, dest: { addr: '192.168.2.129', port: 80 }, config: destCfg() });
   tcp(td, CLIENT, 40000, SYN);
   td.run({ op: 'deleteDest', service: svc, dest: { addr: '192.168.2.129', port: 80 } });
@@ -172,11 +212,20 @@ test('re-adding a deleted real server while its connections live revives it: the
 test('changing the scheduler (-E) or a weight (-e) keeps established connections', () => {
   const td = makeDirector();
   resolveNeighbours(td);
-  td.run({ op: 'addService', service: svc, config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
-  for (const rs of ['192.168.2.130', '192.168.2.129']) td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
+  td.run({
+    op: 'addService',
+    service: svc,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
+  for (const rs of ['192.168.2.130', '192.168.2.129'])
+    td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
   const a = tcp(td, CLIENT, 40000, SYN);
   tcp(td, CLIENT, 40000, ACK);
-  td.run({ op: 'editService', service: svc, config: { scheduler: 'wlc', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false } });
+  td.run({
+    op: 'editService',
+    service: svc,
+    config: { scheduler: 'wlc', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
+  });
   td.run({ op: 'editDest', service: svc, dest: { addr: a!, port: 80 }, config: destCfg(5) });
   assert.equal(tcp(td, CLIENT, 40000, ACK | 0x08), a);
   assert.equal(tcp(td, CLIENT, 40000, FIN | ACK), a);

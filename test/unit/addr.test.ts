@@ -13,9 +13,17 @@ test('addresses and prefixes parse to int32 host order', () => {
 
 test('bad addresses and prefixes are refused with the option named', () => {
   for (const bad of ['192.168.2', '192.168.2.300', 'a.b.c.d', '', '1.2.3.4/24', '::1']) {
-    assert.throws(() => parseAddress(bad, '--link gw'), (e: unknown) => e instanceof TapvsError && e.code === 'BAD_ARGUMENT' && e.message.startsWith('--link gw:'), bad);
+    assert.throws(
+      () => parseAddress(bad, '--link gw'),
+      (e: unknown) => e instanceof TapvsError && e.code === 'BAD_ARGUMENT' && e.message.startsWith('--link gw:'),
+      bad,
+    );
   }
   for (const bad of ['192.168.2.136', '192.168.2.136/33', '192.168.2.136/0', '192.168.2.136/x', '1.2.3/24']) {
-    assert.throws(() => parsePrefix(bad, '--link addr'), (e: unknown) => e instanceof TapvsError && e.message.startsWith('--link addr:'), bad);
+    assert.throws(
+      () => parsePrefix(bad, '--link addr'),
+      (e: unknown) => e instanceof TapvsError && e.message.startsWith('--link addr:'),
+      bad,
+    );
   }
 });

@@ -6,11 +6,11 @@
  * and the send. Other forwarding methods get files of their own beside this one.
  */
 import type { ConnTable } from '../../ipvs/conn-table.js';
+import { IPPROTO_TCP } from '../../packet/ipv4.js';
 import { SENT } from '../drops.js';
 import type { Egress } from '../egress.js';
 import type { FrameContext } from '../frame.js';
 import type { Router } from '../router.js';
-import { IPPROTO_TCP } from '../../packet/ipv4.js';
 
 export class NatXmit {
   constructor(
@@ -22,8 +22,11 @@ export class NatXmit {
 
   /** Client -> real server: DNAT the current frame to connection `id`'s dest. */
   toDest(id: number, destId: number, proto: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip, c = this.conns;
-    const daddr = c.daddr[id], dport = c.dport[id];
+    const ctx = this.ctx,
+      ip = ctx.v.ip,
+      c = this.conns;
+    const daddr = c.daddr[id],
+      dport = c.dport[id];
     const v = this.router.check(daddr, destId);
     if (v !== SENT) return v;
     const old = ip.dst;
@@ -35,10 +38,13 @@ export class NatXmit {
 
   /** Real server -> client: SNAT the current frame back to connection `id`'s VIP:vport. */
   toClient(id: number, proto: number): number {
-    const ctx = this.ctx, ip = ctx.v.ip, c = this.conns;
+    const ctx = this.ctx,
+      ip = ctx.v.ip,
+      c = this.conns;
     const v = this.router.check(ip.dst, -1);
     if (v !== SENT) return v;
-    const vaddr = c.vaddr[id], vport = c.vport[id];
+    const vaddr = c.vaddr[id],
+      vport = c.vport[id];
     const old = ip.src;
     ip.setSrc(vaddr);
     this.rewriteL4(proto, old, vaddr, vport, false);
@@ -60,7 +66,8 @@ export class NatXmit {
       return;
     }
     l4.addrChanged(oldAddr, newAddr);
-    if (dst) { if (l4.dstPort !== newPort) l4.setDstPort(newPort); }
-    else if (l4.srcPort !== newPort) l4.setSrcPort(newPort);
+    if (dst) {
+      if (l4.dstPort !== newPort) l4.setDstPort(newPort);
+    } else if (l4.srcPort !== newPort) l4.setSrcPort(newPort);
   }
 }

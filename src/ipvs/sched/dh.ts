@@ -12,8 +12,8 @@
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
-import type { Scheduler } from './scheduler.js';
 import { hash32 } from './hash.js';
+import type { Scheduler } from './scheduler.js';
 
 const DH_TAB_BITS = 8;
 const DH_TAB_SIZE = 1 << DH_TAB_BITS;

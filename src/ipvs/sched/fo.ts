@@ -17,7 +17,10 @@ export class WeightedFailover implements Scheduler {
     let hw = 0;
     for (let i = 0; i < dests.length; i++) {
       const d = dests[i];
-      if (!d.overloaded && d.weight > hw) { best = d; hw = d.weight; }
+      if (!d.overloaded && d.weight > hw) {
+        best = d;
+        hw = d.weight;
+      }
     }
     return best;
   }

@@ -19,9 +19,9 @@
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
-import type { Scheduler } from './scheduler.js';
 import { lblcOverloaded, leastWeightedConn } from './load.js';
 import { DEFAULT_EXPIRATION_MS, LocalityTable } from './locality.js';
+import type { Scheduler } from './scheduler.js';
 
 export interface LocalityOptions {
   /** The lblc_expiration / lblcr_expiration sysctl, in ms (default 24 h). */

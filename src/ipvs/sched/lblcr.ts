@@ -15,10 +15,10 @@
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
-import type { Scheduler } from './scheduler.js';
-import { connOverhead, lblcOverloaded, leastWeightedConn } from './load.js';
-import { DEFAULT_EXPIRATION_MS, LocalityTable, type LocalityEntry } from './locality.js';
 import type { LocalityOptions } from './lblc.js';
+import { connOverhead, lblcOverloaded, leastWeightedConn } from './load.js';
+import { DEFAULT_EXPIRATION_MS, type LocalityEntry, LocalityTable } from './locality.js';
+import type { Scheduler } from './scheduler.js';
 
 /** ip_vs_dest_set_min: members are scanned newest first (the end of the array). */
 function setMin(members: readonly Dest[]): Dest | null {
@@ -27,7 +27,10 @@ function setMin(members: readonly Dest[]): Dest | null {
   for (; k >= 0; k--) {
     const d = members[k];
     if (d.overloaded) continue;
-    if (d.weight > 0 && d.available) { least = d; break; }
+    if (d.weight > 0 && d.available) {
+      least = d;
+      break;
+    }
   }
   if (least === null) return null;
   let loh = connOverhead(least);
@@ -35,7 +38,10 @@ function setMin(members: readonly Dest[]): Dest | null {
     const d = members[k];
     if (d.overloaded) continue;
     const doh = connOverhead(d);
-    if (loh * d.weight > doh * least.weight && d.available) { least = d; loh = doh; }
+    if (loh * d.weight > doh * least.weight && d.available) {
+      least = d;
+      loh = doh;
+    }
   }
   return least;
 }
@@ -45,14 +51,20 @@ function setMax(members: readonly Dest[]): Dest | null {
   let k = members.length - 1;
   let most: Dest | null = null;
   for (; k >= 0; k--) {
-    if (members[k].weight > 0) { most = members[k]; break; }
+    if (members[k].weight > 0) {
+      most = members[k];
+      break;
+    }
   }
   if (most === null) return null;
   let moh = connOverhead(most);
   for (k--; k >= 0; k--) {
     const d = members[k];
     const doh = connOverhead(d);
-    if (moh * d.weight < doh * most.weight && d.weight > 0) { most = d; moh = doh; }
+    if (moh * d.weight < doh * most.weight && d.weight > 0) {
+      most = d;
+      moh = doh;
+    }
   }
   return most;
 }

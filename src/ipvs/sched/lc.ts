@@ -19,7 +19,10 @@ export class LeastConn implements Scheduler {
       const d = dests[i];
       if (d.overloaded || d.weight === 0) continue;
       const doh = d.activeConns * 256 + d.inactConns;
-      if (least === null || doh < loh) { least = d; loh = doh; }
+      if (least === null || doh < loh) {
+        least = d;
+        loh = doh;
+      }
     }
     return least;
   }

@@ -27,7 +27,10 @@ export function leastWeightedConn(dests: readonly Dest[]): Dest | null {
   let least: Dest | null = null;
   for (; i < n; i++) {
     const d = dests[i];
-    if (!d.overloaded && d.weight > 0) { least = d; break; }
+    if (!d.overloaded && d.weight > 0) {
+      least = d;
+      break;
+    }
   }
   if (least === null) return null;
   let loh = connOverhead(least);
@@ -35,7 +38,10 @@ export function leastWeightedConn(dests: readonly Dest[]): Dest | null {
     const d = dests[i];
     if (d.overloaded) continue;
     const doh = connOverhead(d);
-    if (loh * d.weight > doh * least.weight) { least = d; loh = doh; }
+    if (loh * d.weight > doh * least.weight) {
+      least = d;
+      loh = doh;
+    }
   }
   return least;
 }

@@ -55,8 +55,7 @@ export class LocalityEntry {
 }
 
 export class LocalityTable {
-  private readonly buckets: (LocalityEntry | null)[] =
-    new Array<LocalityEntry | null>(LOCALITY_TAB_SIZE).fill(null);
+  private readonly buckets: (LocalityEntry | null)[] = new Array<LocalityEntry | null>(LOCALITY_TAB_SIZE).fill(null);
   private readonly pool: LocalityEntry[] = [];
   /** tbl->entries. */
   entries = 0;

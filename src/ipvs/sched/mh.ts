@@ -26,9 +26,9 @@
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../service.js';
-import type { Scheduler } from './scheduler.js';
 import { fls, gcd, protoHasPorts } from './hash.js';
-import { SipKey, hsiphashU32 } from './siphash.js';
+import type { Scheduler } from './scheduler.js';
+import { hsiphashU32, SipKey } from './siphash.js';
 
 /** IP_VS_MH_TAB_SIZE for CONFIG_IP_VS_MH_TAB_INDEX = 12: primes[12 − 8]. */
 export const MH_TAB_SIZE = 4093;
@@ -59,7 +59,8 @@ export class MaglevHashing implements Scheduler {
     const n = dests.length;
     const lw = new Int32Array(n);
     const seen = new Map<Dest, number>();
-    let g = 0, max = 0;
+    let g = 0,
+      max = 0;
     for (let i = 0; i < n; i++) {
       const d = dests[i];
       const prev = this.lastWeights.get(d);
@@ -71,7 +72,10 @@ export class MaglevHashing implements Scheduler {
     }
     this.lastWeights = seen;
     if (n > MH_TAB_SIZE) return; // ip_vs_mh_reassign: -EINVAL, the old table stays
-    if (g < 1) { this.lookup.fill(null); return; }
+    if (g < 1) {
+      this.lookup.fill(null);
+      return;
+    }
     const shift = Math.max(0, fls(Math.trunc(max / g)) - MH_TAB_BITS);
 
     const skip = new Int32Array(n);
@@ -87,11 +91,16 @@ export class MaglevHashing implements Scheduler {
     }
 
     const taken = new Uint8Array(MH_TAB_SIZE);
-    let filled = 0, dtCount = 0, p = 0;
+    let filled = 0,
+      dtCount = 0,
+      p = 0;
     fill: for (;;) {
       p = 0;
       while (p < n) {
-        if (turns[p] < 1) { p++; continue; } // added with weight 0: no slots
+        if (turns[p] < 1) {
+          p++;
+          continue;
+        } // added with weight 0: no slots
         let c = perm[p];
         while (taken[c] !== 0) {
           c += skip[p];
@@ -101,7 +110,10 @@ export class MaglevHashing implements Scheduler {
         taken[c] = 1;
         this.lookup[c] = dests[p];
         if (++filled === MH_TAB_SIZE) break fill;
-        if (++dtCount >= turns[p]) { dtCount = 0; p++; }
+        if (++dtCount >= turns[p]) {
+          dtCount = 0;
+          p++;
+        }
       }
     }
   }

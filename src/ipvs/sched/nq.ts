@@ -21,7 +21,10 @@ export class NeverQueue implements Scheduler {
       if (d.overloaded || d.weight === 0) continue;
       if (d.activeConns === 0) return d; // an idle server never makes a client queue
       const doh = d.activeConns + 1;
-      if (least === null || loh * d.weight > doh * least.weight) { least = d; loh = doh; }
+      if (least === null || loh * d.weight > doh * least.weight) {
+        least = d;
+        loh = doh;
+      }
     }
     return least;
   }

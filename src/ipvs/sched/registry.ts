@@ -8,21 +8,21 @@
  * ip_vs_ctl.c answer -ENOENT.
  */
 import { TapvsError } from '../../errors.js';
-import type { Scheduler, SchedOptions } from './scheduler.js';
-import { RoundRobin } from './rr.js';
-import { WeightedRoundRobin } from './wrr.js';
-import { LeastConn } from './lc.js';
-import { WeightedLeastConn } from './wlc.js';
+import { DestinationHashing } from './dh.js';
+import { WeightedFailover } from './fo.js';
 import { LocalityLeastConn } from './lblc.js';
 import { LocalityLeastConnReplicated } from './lblcr.js';
-import { DestinationHashing } from './dh.js';
-import { SourceHashing } from './sh.js';
-import { ShortestExpectedDelay } from './sed.js';
-import { NeverQueue } from './nq.js';
-import { WeightedFailover } from './fo.js';
-import { WeightedOverflow } from './ovf.js';
+import { LeastConn } from './lc.js';
 import { MaglevHashing } from './mh.js';
+import { NeverQueue } from './nq.js';
+import { WeightedOverflow } from './ovf.js';
+import { RoundRobin } from './rr.js';
+import type { SchedOptions, Scheduler } from './scheduler.js';
+import { ShortestExpectedDelay } from './sed.js';
+import { SourceHashing } from './sh.js';
 import { TwoChoices } from './twos.js';
+import { WeightedLeastConn } from './wlc.js';
+import { WeightedRoundRobin } from './wrr.js';
 
 /** In ipvsadm's SCHEDULERS order, then twos (newer than ipvsadm 1.31's list). */
 const FACTORIES = new Map<string, (opts: SchedOptions) => Scheduler>([

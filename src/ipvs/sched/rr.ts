@@ -19,7 +19,10 @@ export class RoundRobin implements Scheduler {
   destsChanged(svc: Service): void {
     if (this.last === null) return;
     const i = svc.dests.indexOf(this.last);
-    if (i >= 0) { this.lastIndex = i; return; }
+    if (i >= 0) {
+      this.lastIndex = i;
+      return;
+    }
     // Deleted: IPVS moves the cursor to the predecessor in list order (ip_vs_rr_del_dest).
     const prev = this.lastIndex - 1;
     this.last = prev >= 0 && prev < svc.dests.length ? svc.dests[prev] : null;

@@ -20,7 +20,10 @@ export class ShortestExpectedDelay implements Scheduler {
     let least: Dest | null = null;
     for (; i < n; i++) {
       const d = dests[i];
-      if (!d.overloaded && d.weight > 0) { least = d; break; }
+      if (!d.overloaded && d.weight > 0) {
+        least = d;
+        break;
+      }
     }
     if (least === null) return null;
     let loh = least.activeConns + 1;
@@ -28,7 +31,10 @@ export class ShortestExpectedDelay implements Scheduler {
       const d = dests[i];
       if (d.overloaded) continue;
       const doh = d.activeConns + 1;
-      if (loh * d.weight > doh * least.weight) { least = d; loh = doh; }
+      if (loh * d.weight > doh * least.weight) {
+        least = d;
+        loh = doh;
+      }
     }
     return least;
   }

@@ -18,8 +18,8 @@
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../service.js';
-import type { Scheduler } from './scheduler.js';
 import { hash32, protoHasPorts } from './hash.js';
+import type { Scheduler } from './scheduler.js';
 
 const SH_TAB_BITS = 8;
 const SH_TAB_SIZE = 1 << SH_TAB_BITS;
@@ -41,12 +41,19 @@ export class SourceHashing implements Scheduler {
   destsChanged(svc: Service): void {
     const dests = svc.dests;
     const n = dests.length;
-    let p = 0, count = 0;
+    let p = 0,
+      count = 0;
     for (let i = 0; i < SH_TAB_SIZE; i++) {
-      if (n === 0) { this.buckets[i] = null; continue; }
+      if (n === 0) {
+        this.buckets[i] = null;
+        continue;
+      }
       const d = dests[p];
       this.buckets[i] = d;
-      if (++count >= d.weight) { p = p + 1 === n ? 0 : p + 1; count = 0; }
+      if (++count >= d.weight) {
+        p = p + 1 === n ? 0 : p + 1;
+        count = 0;
+      }
     }
   }
 

@@ -57,7 +57,8 @@ export class TwoChoices implements Scheduler {
     if (total === 0) return null;
     let r1 = this.rng() % (total + 1);
     let r2 = this.rng() % (total + 1);
-    let c1: Dest | null = null, c2: Dest | null = null;
+    let c1: Dest | null = null,
+      c2: Dest | null = null;
     for (let i = 0; i < n; i++) {
       const d = dests[i];
       const w = d.weight;

@@ -8,8 +8,8 @@
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
-import type { Scheduler } from './scheduler.js';
 import { leastWeightedConn } from './load.js';
+import type { Scheduler } from './scheduler.js';
 
 export class WeightedLeastConn implements Scheduler {
   readonly name = 'wlc';

@@ -18,8 +18,8 @@
  */
 import type { Dest } from '../dest.js';
 import type { FlowKey, Service } from '../service.js';
-import type { Scheduler } from './scheduler.js';
 import { gcd } from './hash.js';
+import type { Scheduler } from './scheduler.js';
 
 export class WeightedRoundRobin implements Scheduler {
   readonly name = 'wrr';
@@ -34,7 +34,8 @@ export class WeightedRoundRobin implements Scheduler {
 
   destsChanged(svc: Service): void {
     const dests = svc.dests;
-    let g = 0, max = 0;
+    let g = 0,
+      max = 0;
     for (let i = 0; i < dests.length; i++) {
       const w = dests[i].weight;
       if (w > 0) g = g > 0 ? gcd(w, g) : w;
@@ -57,18 +58,28 @@ export class WeightedRoundRobin implements Scheduler {
     // -2: no stop mark yet. Set once the last pass (cw ≤ di) restarts from the head after a
     // wrap, so the scan ends when it comes back to where it started (kernel's `stop`).
     let stop = -2;
-    let lastPass = false, restarted = false;
+    let lastPass = false,
+      restarted = false;
     for (;;) {
       for (i = i + 1; i < n; i++) {
         const d = dests[i];
-        if (!d.overloaded && d.weight >= this.cw) { this.cl = i; return d; }
-        if (i === stop) { this.cl = i; return null; } // all destinations are overloaded
+        if (!d.overloaded && d.weight >= this.cw) {
+          this.cl = i;
+          return d;
+        }
+        if (i === stop) {
+          this.cl = i;
+          return null;
+        } // all destinations are overloaded
       }
       i = -1; // walked off the end: back at the head
       this.cw -= this.di;
       if (this.cw <= 0) {
         this.cw = this.mw;
-        if (lastPass || last === -1) { this.cl = -1; return null; }
+        if (lastPass || last === -1) {
+          this.cl = -1;
+          return null;
+        }
         restarted = true;
       }
       lastPass = this.cw <= this.di;

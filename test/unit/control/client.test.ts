@@ -10,7 +10,9 @@ import { DEFAULT_SOCKET_PATH } from '../../../src/control/protocol.js';
 import { TapvsError } from '../../../src/errors.js';
 import { fakeDaemon } from './fake-daemon.js';
 
-const reply = (sock: net.Socket, obj: unknown): void => { sock.write(`${JSON.stringify(obj)}\n`); };
+const reply = (sock: net.Socket, obj: unknown): void => {
+  sock.write(`${JSON.stringify(obj)}\n`);
+};
 
 test('client: requests carry increasing ids and resolve with their results, pipelined', async (t) => {
   const d = await fakeDaemon((req, sock) => reply(sock, { id: req.id, ok: true, result: { echo: req.op } }));
@@ -19,7 +21,10 @@ test('client: requests carry increasing ids and resolve with their results, pipe
   const [a, b] = await Promise.all([c.request({ op: 'getTimeouts' }), c.request({ op: 'clear' })]);
   assert.deepEqual(a, { echo: 'getTimeouts' });
   assert.deepEqual(b, { echo: 'clear' });
-  assert.deepEqual(d.seen, [{ op: 'getTimeouts', id: 1 }, { op: 'clear', id: 2 }]);
+  assert.deepEqual(d.seen, [
+    { op: 'getTimeouts', id: 1 },
+    { op: 'clear', id: 2 },
+  ]);
   c.close();
 });
 
@@ -39,24 +44,40 @@ test('client: answers split across chunks and several answers in one chunk both 
 });
 
 test('client: ok:false rejects with the daemon code and message; "command N:" names the command', async (t) => {
-  const d = await fakeDaemon((req, sock) => reply(sock, req.op === 'apply'
-    ? { id: req.id, ok: false, error: { code: 'DEST_EXISTS', message: 'command 3: Destination already exists' } }
-    : { id: req.id, ok: false, error: { code: 'SERVICE_EXISTS', message: 'Service already exists' } }));
+  const d = await fakeDaemon((req, sock) =>
+    reply(
+      sock,
+      req.op === 'apply'
+        ? { id: req.id, ok: false, error: { code: 'DEST_EXISTS', message: 'command 3: Destination already exists' } }
+        : { id: req.id, ok: false, error: { code: 'SERVICE_EXISTS', message: 'Service already exists' } },
+    ),
+  );
   t.after(() => d.close());
   const c = await ControlClient.connect(d.path);
-  await assert.rejects(c.request({ op: 'clear' }),
-    (e: unknown) => e instanceof DaemonError && e instanceof TapvsError && e.code === 'SERVICE_EXISTS'
-      && e.message === 'Service already exists' && e.command === null);
-  await assert.rejects(c.request({ op: 'apply', commands: [] }),
-    (e: unknown) => e instanceof DaemonError && e.code === 'DEST_EXISTS' && e.command === 3);
+  await assert.rejects(
+    c.request({ op: 'clear' }),
+    (e: unknown) =>
+      e instanceof DaemonError &&
+      e instanceof TapvsError &&
+      e.code === 'SERVICE_EXISTS' &&
+      e.message === 'Service already exists' &&
+      e.command === null,
+  );
+  await assert.rejects(
+    c.request({ op: 'apply', commands: [] }),
+    (e: unknown) => e instanceof DaemonError && e.code === 'DEST_EXISTS' && e.command === 3,
+  );
   c.close();
 });
 
 test('client: a missing socket is DaemonUnreachableError with a strerror text', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapvs-client-'));
   try {
-    await assert.rejects(ControlClient.connect(join(dir, 'nope.sock')),
-      (e: unknown) => e instanceof DaemonUnreachableError && e.errno === 'ENOENT' && e.reason === 'No such file or directory');
+    await assert.rejects(
+      ControlClient.connect(join(dir, 'nope.sock')),
+      (e: unknown) =>
+        e instanceof DaemonUnreachableError && e.errno === 'ENOENT' && e.reason === 'No such file or directory',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -80,11 +101,15 @@ test('client: an answer that is not JSON rejects with PROTOCOL', async (t) => {
 });
 
 test('client: no answer within the request timeout rejects with PROTOCOL', async (t) => {
-  const d = await fakeDaemon(() => { /* never answers */ });
+  const d = await fakeDaemon(() => {
+    /* never answers */
+  });
   t.after(() => d.close());
   const c = await ControlClient.connect(d.path, { requestTimeoutMs: 20 });
-  await assert.rejects(c.request({ op: 'status' }), (e: unknown) => e instanceof TapvsError && e.code === 'PROTOCOL'
-    && /did not answer/.test(e.message));
+  await assert.rejects(
+    c.request({ op: 'status' }),
+    (e: unknown) => e instanceof TapvsError && e.code === 'PROTOCOL' && /did not answer/.test(e.message),
+  );
   c.close();
 });
 

@@ -8,7 +8,9 @@ export type Handler = (req: Record<string, unknown>, sock: net.Socket) => void;
 
 /** A fake daemon: one JSON request per line, answered by `handler` (which writes the reply). */
 /** Answers each JSON request line through `handler`, which writes the reply itself. */
-export async function fakeDaemon(handler: Handler): Promise<{ path: string; close: () => Promise<void>; seen: unknown[] }> {
+export async function fakeDaemon(
+  handler: Handler,
+): Promise<{ path: string; close: () => Promise<void>; seen: unknown[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'tapvs-client-'));
   const path = join(dir, 'tapvsd.sock');
   const seen: unknown[] = [];
@@ -20,8 +22,7 @@ export async function fakeDaemon(handler: Handler): Promise<{ path: string; clos
     sock.setEncoding('utf8');
     sock.on('data', (c: string) => {
       buf += c;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const req = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
         buf = buf.slice(nl + 1);
         seen.push(req);
@@ -31,7 +32,8 @@ export async function fakeDaemon(handler: Handler): Promise<{ path: string; clos
   });
   await new Promise<void>((r) => server.listen(path, r));
   return {
-    path, seen,
+    path,
+    seen,
     close: async () => {
       for (const s of socks) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -39,4 +41,3 @@ export async function fakeDaemon(handler: Handler): Promise<{ path: string; clos
     },
   };
 }
-

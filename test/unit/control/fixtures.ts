@@ -1,7 +1,8 @@
 /** Shared builders for the control tests: protocol values and a fixed name database. */
+
+import { nameDbFromText } from '../../../src/control/names.js';
 import type { DestInfo, ListResult, ServiceConfig, ServiceInfo, ServiceKey } from '../../../src/control/protocol.js';
 import type { StatsSnapshot } from '../../../src/ipvs/stats.js';
-import { nameDbFromText } from '../../../src/control/names.js';
 
 export const NAMES = nameDbFromText(
   [
@@ -24,20 +25,44 @@ export const NAMES = nameDbFromText(
 
 export function stats(p: Partial<StatsSnapshot> = {}): StatsSnapshot {
   return {
-    conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0,
-    cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0, ...p,
+    conns: 0,
+    inPkts: 0,
+    outPkts: 0,
+    inBytes: 0,
+    outBytes: 0,
+    cps: 0,
+    inpps: 0,
+    outpps: 0,
+    inbps: 0,
+    outbps: 0,
+    ...p,
   };
 }
 
 export function dest(addr: string, port: number, p: Partial<DestInfo> = {}): DestInfo {
   return {
-    addr, port, fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0,
-    activeConns: 0, inactConns: 0, persistConns: 0, stats: stats(), ...p,
+    addr,
+    port,
+    fwd: 'masq',
+    weight: 1,
+    uThreshold: 0,
+    lThreshold: 0,
+    activeConns: 0,
+    inactConns: 0,
+    persistConns: 0,
+    stats: stats(),
+    ...p,
   };
 }
 
-export function svc(proto: 'tcp' | 'udp', addr: string, port: number, config: Partial<ServiceConfig> = {},
-  dests: DestInfo[] = [], st: StatsSnapshot = stats()): ServiceInfo {
+export function svc(
+  proto: 'tcp' | 'udp',
+  addr: string,
+  port: number,
+  config: Partial<ServiceConfig> = {},
+  dests: DestInfo[] = [],
+  st: StatsSnapshot = stats(),
+): ServiceInfo {
   const service: ServiceKey = { proto, addr, port };
   return {
     service,

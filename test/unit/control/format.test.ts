@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  formatConns, formatLargeNum, formatList, formatSave, formatSingleService, formatTimeouts, sortDests,
+  formatConns,
+  formatLargeNum,
+  formatList,
+  formatSave,
+  formatSingleService,
+  formatTimeouts,
+  sortDests,
 } from '../../../src/control/format.js';
 import { EMPTY_NAME_DB, nameDbFromText } from '../../../src/control/names.js';
 import type { ConnInfo } from '../../../src/control/protocol.js';
@@ -26,165 +32,248 @@ function referenceTable() {
 }
 
 test('format: -L -n matches ipvsadm byte for byte, sorted services and dests', () => {
-  assert.equal(formatList(referenceTable(), { numeric: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-    'TCP  192.168.222.131:80 rr',
-    '  -> 10.0.0.2:80                  Masq    1      3          12        ',
-    '  -> 10.0.0.3:8080                Masq    0      0          1         ',
-    'UDP  192.168.222.131:53 wlc persistent 360 mask 255.255.255.0',
-  ));
+  assert.equal(
+    formatList(referenceTable(), { numeric: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'TCP  192.168.222.131:80 rr',
+      '  -> 10.0.0.2:80                  Masq    1      3          12        ',
+      '  -> 10.0.0.3:8080                Masq    0      0          1         ',
+      'UDP  192.168.222.131:53 wlc persistent 360 mask 255.255.255.0',
+    ),
+  );
 });
 
 test('format: -L without -n prints host names from /etc/hosts and ports from /etc/services', () => {
-  assert.equal(formatList(referenceTable(), {}, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-    'TCP  lvs1:http rr',
-    '  -> rs1:http                     Masq    1      3          12        ',
-    '  -> 10.0.0.3:http-alt            Masq    0      0          1         ',
-    'UDP  lvs1:domain wlc persistent 360 mask 255.255.255.0',
-  ));
+  assert.equal(
+    formatList(referenceTable(), {}, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'TCP  lvs1:http rr',
+      '  -> rs1:http                     Masq    1      3          12        ',
+      '  -> 10.0.0.3:http-alt            Masq    0      0          1         ',
+      'UDP  lvs1:domain wlc persistent 360 mask 255.255.255.0',
+    ),
+  );
 });
 
 test('format: the header shows the connection table size; an empty table lists headers only', () => {
-  assert.equal(formatList(list([], 65536), {}, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=65536)',
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-  ));
+  assert.equal(
+    formatList(list([], 65536), {}, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=65536)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    ),
+  );
 });
 
 test('format: wide names are cut at 33 (service) and 28 (destination) characters', () => {
   const t = list([svc('tcp', '10.0.0.99', 80, { scheduler: 'rr' }, [dest('10.0.0.99', 8080, { weight: 65535 })])]);
-  assert.equal(formatList(t, {}, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-    'TCP  a-very-long-real-server-host rr',
-    '  -> a-very-long-real-server-host Masq    65535  0          0         ',
-  ));
+  assert.equal(
+    formatList(t, {}, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'TCP  a-very-long-real-server-host rr',
+      '  -> a-very-long-real-server-host Masq    65535  0          0         ',
+    ),
+  );
   // Numeric addresses never reach the limits: the widest IPv4 form fits.
-  const n = list([svc('udp', '255.255.255.255', 65535, { scheduler: 'wlc' },
-    [dest('255.255.255.254', 65535, { activeConns: 4294967295, inactConns: 12345678901 })])]);
-  assert.equal(formatList(n, { numeric: true }, NAMES).split('\n').slice(3).join('\n'),
-    'UDP  255.255.255.255:65535 wlc\n'
-    + '  -> 255.255.255.254:65535        Masq    1      4294967295 12345678901\n');
+  const n = list([
+    svc('udp', '255.255.255.255', 65535, { scheduler: 'wlc' }, [
+      dest('255.255.255.254', 65535, { activeConns: 4294967295, inactConns: 12345678901 }),
+    ]),
+  ]);
+  assert.equal(
+    formatList(n, { numeric: true }, NAMES).split('\n').slice(3).join('\n'),
+    'UDP  255.255.255.255:65535 wlc\n' + '  -> 255.255.255.254:65535        Masq    1      4294967295 12345678901\n',
+  );
 });
 
-test('format: scheduler flags, persistence and ops on the service line, in ipvsadm\'s order', () => {
+test("format: scheduler flags, persistence and ops on the service line, in ipvsadm's order", () => {
   const t = list([
     svc('tcp', '1.2.3.4', 80, { scheduler: 'sh', schedFlags: ['sh-port', 'sh-fallback'], persistentS: 300 }),
     svc('tcp', '1.2.3.4', 81, { scheduler: 'rr', schedFlags: ['flag-3', 'flag-1'] }),
     svc('tcp', '1.2.3.4', 82, { scheduler: 'mh', schedFlags: ['mh-port'] }),
     svc('udp', '1.2.3.4', 53, { scheduler: 'rr', ops: true, persistentS: 60, netmask: '255.255.0.0' }),
   ]);
-  assert.equal(formatList(t, { numeric: true }, NAMES).split('\n').slice(3).join('\n'), lines(
-    'TCP  1.2.3.4:80 sh (sh-fallback,sh-port) persistent 300',
-    'TCP  1.2.3.4:81 rr (flag-1,flag-3)',
-    'TCP  1.2.3.4:82 mh (mh-port)',
-    'UDP  1.2.3.4:53 rr persistent 60 mask 255.255.0.0 ops',
-  ));
+  assert.equal(
+    formatList(t, { numeric: true }, NAMES).split('\n').slice(3).join('\n'),
+    lines(
+      'TCP  1.2.3.4:80 sh (sh-fallback,sh-port) persistent 300',
+      'TCP  1.2.3.4:81 rr (flag-1,flag-3)',
+      'TCP  1.2.3.4:82 mh (mh-port)',
+      'UDP  1.2.3.4:53 rr persistent 60 mask 255.255.0.0 ops',
+    ),
+  );
 });
 
 test('format: -L -t svc prints the titles and that service only, without the version line', () => {
   const s = referenceTable().services[1];
-  assert.equal(formatSingleService(s, { numeric: true }, NAMES), lines(
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-    'TCP  192.168.222.131:80 rr',
-    '  -> 10.0.0.2:80                  Masq    1      3          12        ',
-    '  -> 10.0.0.3:8080                Masq    0      0          1         ',
-  ));
+  assert.equal(
+    formatSingleService(s, { numeric: true }, NAMES),
+    lines(
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'TCP  192.168.222.131:80 rr',
+      '  -> 10.0.0.2:80                  Masq    1      3          12        ',
+      '  -> 10.0.0.3:8080                Masq    0      0          1         ',
+    ),
+  );
 });
 
-const statsTable = () => list([
-  svc('tcp', '192.168.222.131', 80, { scheduler: 'rr' }, [
-    dest('10.0.0.2', 80, {
-      stats: stats({ conns: 2, inPkts: 12, outPkts: 8, inBytes: 774, outBytes: 894,
-        cps: 1, inpps: 12, outpps: 10, inbps: 1050, outbps: 15500 }),
-    }),
-  ], stats({ conns: 14209, inPkts: 111769, outPkts: 74613, inBytes: 7207174, outBytes: 123456789012,
-    cps: 3, inpps: 25, outpps: 20, inbps: 2100, outbps: 31000 })),
-]);
+const statsTable = () =>
+  list([
+    svc(
+      'tcp',
+      '192.168.222.131',
+      80,
+      { scheduler: 'rr' },
+      [
+        dest('10.0.0.2', 80, {
+          stats: stats({
+            conns: 2,
+            inPkts: 12,
+            outPkts: 8,
+            inBytes: 774,
+            outBytes: 894,
+            cps: 1,
+            inpps: 12,
+            outpps: 10,
+            inbps: 1050,
+            outbps: 15500,
+          }),
+        }),
+      ],
+      stats({
+        conns: 14209,
+        inPkts: 111769,
+        outPkts: 74613,
+        inBytes: 7207174,
+        outBytes: 123456789012,
+        cps: 3,
+        inpps: 25,
+        outpps: 20,
+        inbps: 2100,
+        outbps: 31000,
+      }),
+    ),
+  ]);
 
 test('format: --stats abbreviates large counters (123G) like print_largenum', () => {
-  assert.equal(formatList(statsTable(), { numeric: true, stats: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes',
-    '  -> RemoteAddress:Port',
-    'TCP  192.168.222.131:80              14209   111769    74613  7207174     123G',
-    '  -> 10.0.0.2:80                         2       12        8      774      894',
-  ));
+  assert.equal(
+    formatList(statsTable(), { numeric: true, stats: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes',
+      '  -> RemoteAddress:Port',
+      'TCP  192.168.222.131:80              14209   111769    74613  7207174     123G',
+      '  -> 10.0.0.2:80                         2       12        8      774      894',
+    ),
+  );
 });
 
 test('format: --stats --exact prints every digit and widens the column', () => {
-  assert.equal(formatList(statsTable(), { numeric: true, stats: true, exact: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes',
-    '  -> RemoteAddress:Port',
-    'TCP  192.168.222.131:80              14209   111769    74613  7207174 123456789012',
-    '  -> 10.0.0.2:80                         2       12        8      774      894',
-  ));
+  assert.equal(
+    formatList(statsTable(), { numeric: true, stats: true, exact: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes',
+      '  -> RemoteAddress:Port',
+      'TCP  192.168.222.131:80              14209   111769    74613  7207174 123456789012',
+      '  -> 10.0.0.2:80                         2       12        8      774      894',
+    ),
+  );
 });
 
 test('format: --rate: service values by largenum, dest CPS/InPPS/OutPPS in 8 columns', () => {
-  assert.equal(formatList(statsTable(), { numeric: true, rate: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS',
-    '  -> RemoteAddress:Port',
-    'TCP  192.168.222.131:80                  3       25       20     2100    31000',
-    '  -> 10.0.0.2:80                         1       12       10     1050    15500',
-  ));
+  assert.equal(
+    formatList(statsTable(), { numeric: true, rate: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS',
+      '  -> RemoteAddress:Port',
+      'TCP  192.168.222.131:80                  3       25       20     2100    31000',
+      '  -> 10.0.0.2:80                         1       12       10     1050    15500',
+    ),
+  );
 });
 
 test('format: --stats wins over --rate, as in ipvsadm', () => {
-  assert.equal(formatList(statsTable(), { numeric: true, rate: true, stats: true }, NAMES),
-    formatList(statsTable(), { numeric: true, stats: true }, NAMES));
+  assert.equal(
+    formatList(statsTable(), { numeric: true, rate: true, stats: true }, NAMES),
+    formatList(statsTable(), { numeric: true, stats: true }, NAMES),
+  );
 });
 
 test('format: --thresholds', () => {
-  const t = list([svc('tcp', '192.168.222.131', 80, { scheduler: 'rr' },
-    [dest('10.0.0.2', 80, { uThreshold: 100, lThreshold: 50, activeConns: 3, inactConns: 12 })])]);
-  assert.equal(formatList(t, { numeric: true, thresholds: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn ',
-    '  -> RemoteAddress:Port',
-    'TCP  192.168.222.131:80 rr',
-    '  -> 10.0.0.2:80                  100        50         3          12        ',
-  ));
+  const t = list([
+    svc('tcp', '192.168.222.131', 80, { scheduler: 'rr' }, [
+      dest('10.0.0.2', 80, { uThreshold: 100, lThreshold: 50, activeConns: 3, inactConns: 12 }),
+    ]),
+  ]);
+  assert.equal(
+    formatList(t, { numeric: true, thresholds: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn ',
+      '  -> RemoteAddress:Port',
+      'TCP  192.168.222.131:80 rr',
+      '  -> 10.0.0.2:80                  100        50         3          12        ',
+    ),
+  );
 });
 
 test('format: --persistent-conn', () => {
-  const t = list([svc('tcp', '192.168.222.131', 443, { scheduler: 'rr', persistentS: 360 },
-    [dest('10.0.0.2', 443, { weight: 1, persistConns: 4, activeConns: 3, inactConns: 12 })])]);
-  assert.equal(formatList(t, { numeric: true, persistentConn: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn ',
-    '  -> RemoteAddress:Port',
-    'TCP  192.168.222.131:443 rr persistent 360',
-    '  -> 10.0.0.2:443                 1         4           3          12        ',
-  ));
+  const t = list([
+    svc('tcp', '192.168.222.131', 443, { scheduler: 'rr', persistentS: 360 }, [
+      dest('10.0.0.2', 443, { weight: 1, persistConns: 4, activeConns: 3, inactConns: 12 }),
+    ]),
+  ]);
+  assert.equal(
+    formatList(t, { numeric: true, persistentConn: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn ',
+      '  -> RemoteAddress:Port',
+      'TCP  192.168.222.131:443 rr persistent 360',
+      '  -> 10.0.0.2:443                 1         4           3          12        ',
+    ),
+  );
 });
 
 test('format: --tun-info shows n/a for masquerading dests', () => {
   const t = list([svc('tcp', '192.168.222.131', 80, { scheduler: 'rr' }, [dest('10.0.0.2', 80, { activeConns: 3 })])]);
-  assert.equal(formatList(t, { numeric: true, tunInfo: true }, NAMES), lines(
-    'IP Virtual Server version 1.2.1 (size=4096)',
-    'Prot LocalAddress:Port Scheduler Flags',
-    '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn',
-    'TCP  192.168.222.131:80 rr',
-    '  -> 10.0.0.2:80                  Masq    n/a           1      3          0         ',
-  ));
+  assert.equal(
+    formatList(t, { numeric: true, tunInfo: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn',
+      'TCP  192.168.222.131:80 rr',
+      '  -> 10.0.0.2:80                  Masq    n/a           1      3          0         ',
+    ),
+  );
 });
 
 test('format: largenum boundaries (K, M, G, T are powers of 1000)', () => {
   const cases: Array<[number, string]> = [
-    [0, '        0'], [99_999_999, ' 99999999'], [100_000_000, '  100000K'], [999_999_999, '  999999K'],
-    [1_000_000_000, '    1000M'], [99_999_999_999, '   99999M'], [100_000_000_000, '     100G'],
-    [99_999_999_999_999, '   99999G'], [100_000_000_000_000, '     100T'], [2 ** 53, '    9007T'],
+    [0, '        0'],
+    [99_999_999, ' 99999999'],
+    [100_000_000, '  100000K'],
+    [999_999_999, '  999999K'],
+    [1_000_000_000, '    1000M'],
+    [99_999_999_999, '   99999M'],
+    [100_000_000_000, '     100G'],
+    [99_999_999_999_999, '   99999G'],
+    [100_000_000_000_000, '     100T'],
+    [2 ** 53, '    9007T'],
   ];
   for (const [v, s] of cases) assert.equal(formatLargeNum(v), s, String(v));
   assert.equal(formatLargeNum(123, true), '      123');
@@ -196,42 +285,95 @@ test('format: largenum boundaries (K, M, G, T are powers of 1000)', () => {
 test('format: dests sort by signed 32-bit difference and glibc merge sort (200.0.0.1 first)', () => {
   // Added 10.0.0.1, 10.0.0.2, 10.0.0.3:8080, 200.0.0.1: IPVS lists them newest first.
   const dests = [dest('200.0.0.1', 80), dest('10.0.0.3', 8080), dest('10.0.0.2', 80), dest('10.0.0.1', 80)];
-  assert.deepEqual(sortDests(dests).map((d) => `${d.addr}:${d.port}`),
-    ['200.0.0.1:80', '10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:8080']);
+  assert.deepEqual(
+    sortDests(dests).map((d) => `${d.addr}:${d.port}`),
+    ['200.0.0.1:80', '10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:8080'],
+  );
   const t = list([svc('tcp', '1.2.3.4', 80, { scheduler: 'rr' }, dests)]);
-  const nosort = formatList(t, { numeric: true, nosort: true }, NAMES).split('\n').slice(4, 8)
+  const nosort = formatList(t, { numeric: true, nosort: true }, NAMES)
+    .split('\n')
+    .slice(4, 8)
     .map((l) => l.trim().split(/ +/)[1]);
   assert.deepEqual(nosort, ['200.0.0.1:80', '10.0.0.3:8080', '10.0.0.2:80', '10.0.0.1:80']);
 });
 
 test('format: services sort by protocol (TCP before UDP), address, port', () => {
   const t = list([
-    svc('udp', '1.1.1.1', 53), svc('tcp', '1.2.3.5', 80), svc('tcp', '1.2.3.4', 443), svc('tcp', '1.2.3.4', 80),
+    svc('udp', '1.1.1.1', 53),
+    svc('tcp', '1.2.3.5', 80),
+    svc('tcp', '1.2.3.4', 443),
+    svc('tcp', '1.2.3.4', 80),
   ]);
-  const order = formatList(t, { numeric: true }, NAMES).split('\n').slice(3, 7).map((l) => l.split(' wlc')[0]);
+  const order = formatList(t, { numeric: true }, NAMES)
+    .split('\n')
+    .slice(3, 7)
+    .map((l) => l.split(' wlc')[0]);
   assert.deepEqual(order, ['TCP  1.2.3.4:80', 'TCP  1.2.3.4:443', 'TCP  1.2.3.5:80', 'UDP  1.1.1.1:53']);
 });
 
 const conns: ConnInfo[] = [
-  { proto: 'tcp', caddr: '10.1.1.7', cport: 51000, vaddr: '192.168.222.131', vport: 80, daddr: '10.0.0.2', dport: 80,
-    state: 'ESTABLISHED', expireS: 899.7, template: false },
-  { proto: 'tcp', caddr: '10.1.1.7', cport: 0, vaddr: '192.168.222.131', vport: 443, daddr: '10.0.0.2', dport: 443,
-    state: 'NONE', expireS: 1439 * 60 + 59, template: true },
-  { proto: 'IP', caddr: '10.1.1.7', cport: 0, vaddr: '0.0.0.1', vport: 0, daddr: '10.0.0.2', dport: 0,
-    state: 'ASSURED', expireS: 300, template: true },
-  { proto: 'udp', caddr: '10.1.1.7', cport: 40000, vaddr: '192.168.222.131', vport: 53, daddr: '10.0.0.3', dport: 53,
-    state: 'UDP', expireS: 298, template: false },
+  {
+    proto: 'tcp',
+    caddr: '10.1.1.7',
+    cport: 51000,
+    vaddr: '192.168.222.131',
+    vport: 80,
+    daddr: '10.0.0.2',
+    dport: 80,
+    state: 'ESTABLISHED',
+    expireS: 899.7,
+    template: false,
+  },
+  {
+    proto: 'tcp',
+    caddr: '10.1.1.7',
+    cport: 0,
+    vaddr: '192.168.222.131',
+    vport: 443,
+    daddr: '10.0.0.2',
+    dport: 443,
+    state: 'NONE',
+    expireS: 1439 * 60 + 59,
+    template: true,
+  },
+  {
+    proto: 'IP',
+    caddr: '10.1.1.7',
+    cport: 0,
+    vaddr: '0.0.0.1',
+    vport: 0,
+    daddr: '10.0.0.2',
+    dport: 0,
+    state: 'ASSURED',
+    expireS: 300,
+    template: true,
+  },
+  {
+    proto: 'udp',
+    caddr: '10.1.1.7',
+    cport: 40000,
+    vaddr: '192.168.222.131',
+    vport: 53,
+    daddr: '10.0.0.3',
+    dport: 53,
+    state: 'UDP',
+    expireS: 298,
+    template: false,
+  },
 ];
 
 test('format: -L -n -c matches ipvsadm, long fields push the next column right', () => {
-  assert.equal(formatConns(conns, { numeric: true }, NAMES), lines(
-    'IPVS connection entries',
-    'pro expire state       source             virtual            destination',
-    'TCP 14:59  ESTABLISHED 10.1.1.7:51000     192.168.222.131:80 10.0.0.2:80',
-    'TCP 1439:59 NONE        10.1.1.7:0         192.168.222.131:443 10.0.0.2:443',
-    'IP  05:00  ASSURED     10.1.1.7:0         0.0.0.1:0          10.0.0.2:0',
-    'UDP 04:58  UDP         10.1.1.7:40000     192.168.222.131:53 10.0.0.3:53',
-  ));
+  assert.equal(
+    formatConns(conns, { numeric: true }, NAMES),
+    lines(
+      'IPVS connection entries',
+      'pro expire state       source             virtual            destination',
+      'TCP 14:59  ESTABLISHED 10.1.1.7:51000     192.168.222.131:80 10.0.0.2:80',
+      'TCP 1439:59 NONE        10.1.1.7:0         192.168.222.131:443 10.0.0.2:443',
+      'IP  05:00  ASSURED     10.1.1.7:0         0.0.0.1:0          10.0.0.2:0',
+      'UDP 04:58  UDP         10.1.1.7:40000     192.168.222.131:53 10.0.0.3:53',
+    ),
+  );
 });
 
 test('format: -L -c without -n names ports by protocol; "IP" rows keep numbers', () => {
@@ -243,10 +385,13 @@ test('format: -L -c without -n names ports by protocol; "IP" rows keep numbers',
 });
 
 test('format: -L -c --persistent-conn widens the header', () => {
-  assert.equal(formatConns([], { persistentConn: true }, EMPTY_NAME_DB), lines(
-    'IPVS connection entries',
-    'pro expire state       source             virtual            destination        pe name          pe_data',
-  ));
+  assert.equal(
+    formatConns([], { persistentConn: true }, EMPTY_NAME_DB),
+    lines(
+      'IPVS connection entries',
+      'pro expire state       source             virtual            destination        pe name          pe_data',
+    ),
+  );
 });
 
 test('format: --timeout', () => {
@@ -266,20 +411,26 @@ function saveTable() {
 }
 
 test('format: -S -n matches ipvsadm (thresholds are not saved)', () => {
-  assert.equal(formatSave(saveTable(), { numeric: true }, NAMES), lines(
-    '-A -t 192.168.222.131:80 -s rr',
-    '-a -t 192.168.222.131:80 -r 10.0.0.2:80 -m -w 1',
-    '-a -t 192.168.222.131:80 -r 10.0.0.3:8080 -m -w 0',
-    '-A -t 192.168.222.131:443 -s wlc -p 360 -M 255.255.255.0',
-    '-A -t 192.168.222.132:80 -s sh -p 300 -b sh-fallback,sh-port',
-    '-A -u 192.168.222.131:53 -s rr -o',
-  ));
+  assert.equal(
+    formatSave(saveTable(), { numeric: true }, NAMES),
+    lines(
+      '-A -t 192.168.222.131:80 -s rr',
+      '-a -t 192.168.222.131:80 -r 10.0.0.2:80 -m -w 1',
+      '-a -t 192.168.222.131:80 -r 10.0.0.3:8080 -m -w 0',
+      '-A -t 192.168.222.131:443 -s wlc -p 360 -M 255.255.255.0',
+      '-A -t 192.168.222.132:80 -s sh -p 300 -b sh-fallback,sh-port',
+      '-A -u 192.168.222.131:53 -s rr -o',
+    ),
+  );
 });
 
 test('format: -S without -n uses names, and does not cut them', () => {
   const t = list([svc('tcp', '10.0.0.99', 80, { scheduler: 'rr' }, [dest('10.0.0.99', 80)])]);
-  assert.equal(formatSave(t, {}, NAMES), lines(
-    '-A -t a-very-long-real-server-host-name.example.org:http -s rr',
-    '-a -t a-very-long-real-server-host-name.example.org:http -r a-very-long-real-server-host-name.example.org:http -m -w 1',
-  ));
+  assert.equal(
+    formatSave(t, {}, NAMES),
+    lines(
+      '-A -t a-very-long-real-server-host-name.example.org:http -s rr',
+      '-a -t a-very-long-real-server-host-name.example.org:http -r a-very-long-real-server-host-name.example.org:http -m -w 1',
+    ),
+  );
 });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseArgs, type Parsed, VERSION_LINE } from '../../../src/control/ipvsadm-args.js';
+import { type Parsed, parseArgs, VERSION_LINE } from '../../../src/control/ipvsadm-args.js';
 import { NAMES } from './fixtures.js';
 
 const p = (...argv: string[]): Parsed => parseArgs(argv, { names: NAMES });
@@ -19,18 +19,34 @@ function request(parsed: Parsed): unknown {
 
 function fails(argv: string[], message: string, exitCode: number): void {
   const r = parseArgs(argv, { names: NAMES });
-  assert.deepEqual(r.kind === 'error' ? { message: r.message, exitCode: r.exitCode } : r,
-    { message, exitCode }, argv.join(' '));
+  assert.deepEqual(
+    r.kind === 'error' ? { message: r.message, exitCode: r.exitCode } : r,
+    { message, exitCode },
+    argv.join(' '),
+  );
 }
 
 const V = '192.168.222.131';
 const svcCfg = (over: Record<string, unknown> = {}) => ({
-  scheduler: 'wlc', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false, ...over,
+  scheduler: 'wlc',
+  schedFlags: [],
+  persistentS: null,
+  netmask: '255.255.255.255',
+  ops: false,
+  ...over,
 });
 
 test('args: the first option must be a command, else the Try line and 255', () => {
-  for (const argv of [['-nL'], ['-t', '1.2.3.4:80', '-A'], ['foo'], ['--foo'], ['-x', '1'], ['-L=n'],
-    ['--list=x'], ['-t']]) {
+  for (const argv of [
+    ['-nL'],
+    ['-t', '1.2.3.4:80', '-A'],
+    ['foo'],
+    ['--foo'],
+    ['-x', '1'],
+    ['-L=n'],
+    ['--list=x'],
+    ['-t'],
+  ]) {
     const r = p(...argv);
     assert.deepEqual(r, { kind: 'error', message: TRY, exitCode: 255, tryLine: true }, argv.join(' '));
   }
@@ -64,10 +80,14 @@ test('args: bundled short options and long forms', () => {
   const lnc = p('-lnc');
   assert.ok(lnc.kind === 'list' && lnc.options.numeric && lnc.request.op === 'listConns');
   assert.deepEqual(request(p('-At', `${V}:80`, '-srr')), {
-    op: 'addService', service: { proto: 'tcp', addr: V, port: 80 }, config: svcCfg({ scheduler: 'rr' }),
+    op: 'addService',
+    service: { proto: 'tcp', addr: V, port: 80 },
+    config: svcCfg({ scheduler: 'rr' }),
   });
-  assert.deepEqual(request(p('--add-service', `--tcp-service=${V}:80`, '--scheduler', 'rr')),
-    request(p('-A', '-t', `${V}:80`, '-s', 'rr')));
+  assert.deepEqual(
+    request(p('--add-service', `--tcp-service=${V}:80`, '--scheduler', 'rr')),
+    request(p('-A', '-t', `${V}:80`, '-s', 'rr')),
+  );
   assert.deepEqual(request(p('-A', `-t=${V}:80`)), request(p('-A', '-t', `${V}:80`)));
 });
 
@@ -77,7 +97,8 @@ test('args: no arguments at all lists everything, non-numeric', () => {
 });
 
 test('args: -p takes an optional value, 360 by default, never a word starting with "-"', () => {
-  const persist = (...argv: string[]) => (request(p('-A', '-t', `${V}:80`, ...argv)) as { config: { persistentS: unknown; scheduler: string } }).config;
+  const persist = (...argv: string[]) =>
+    (request(p('-A', '-t', `${V}:80`, ...argv)) as { config: { persistentS: unknown; scheduler: string } }).config;
   assert.equal(persist('-p').persistentS, 360);
   assert.equal(persist('-p', '600').persistentS, 600);
   assert.equal(persist('-p600').persistentS, 600);
@@ -99,49 +120,98 @@ test('args: -p takes an optional value, 360 by default, never a word starting wi
 
 test('args: -A and -E send every service setting, wlc when -s is absent (replace-all)', () => {
   assert.deepEqual(request(p('-E', '-t', `${V}:80`, '-p', '600')), {
-    op: 'editService', service: { proto: 'tcp', addr: V, port: 80 },
+    op: 'editService',
+    service: { proto: 'tcp', addr: V, port: 80 },
     config: svcCfg({ persistentS: 600 }),
   });
   assert.deepEqual(request(p('-E', '-t', `${V}:80`, '-s', 'rr')), {
-    op: 'editService', service: { proto: 'tcp', addr: V, port: 80 }, config: svcCfg({ scheduler: 'rr' }),
+    op: 'editService',
+    service: { proto: 'tcp', addr: V, port: 80 },
+    config: svcCfg({ scheduler: 'rr' }),
   });
   assert.deepEqual(request(p('-A', '-u', `${V}:53`, '-s', 'rr', '-o', '-p', '-M', '255.255.255.0')), {
-    op: 'addService', service: { proto: 'udp', addr: V, port: 53 },
+    op: 'addService',
+    service: { proto: 'udp', addr: V, port: 53 },
     config: svcCfg({ scheduler: 'rr', ops: true, persistentS: 360, netmask: '255.255.255.0' }),
   });
   // ipvsadm copies at most 15 characters of the scheduler name.
-  assert.equal((request(p('-A', '-t', `${V}:80`, '-s', 'abcdefghijklmnopqrst')) as { config: { scheduler: string } })
-    .config.scheduler, 'abcdefghijklmno');
+  assert.equal(
+    (request(p('-A', '-t', `${V}:80`, '-s', 'abcdefghijklmnopqrst')) as { config: { scheduler: string } }).config
+      .scheduler,
+    'abcdefghijklmno',
+  );
 });
 
 test('args: -a/-e send weight 1 and thresholds 0 unless given (replace-all)', () => {
   assert.deepEqual(request(p('-e', '-t', `${V}:80`, '-r', '10.0.0.2:8080', '-m')), {
-    op: 'editDest', service: { proto: 'tcp', addr: V, port: 80 }, dest: { addr: '10.0.0.2', port: 8080 },
+    op: 'editDest',
+    service: { proto: 'tcp', addr: V, port: 80 },
+    dest: { addr: '10.0.0.2', port: 8080 },
     config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 },
   });
   assert.deepEqual(request(p('-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '-w', '0', '-x', '100', '-y', '50')), {
-    op: 'addDest', service: { proto: 'tcp', addr: V, port: 80 }, dest: { addr: '10.0.0.2', port: 80 },
+    op: 'addDest',
+    service: { proto: 'tcp', addr: V, port: 80 },
+    dest: { addr: '10.0.0.2', port: 80 },
     config: { fwd: 'masq', weight: 0, uThreshold: 100, lThreshold: 50 },
   });
 });
 
 test('args: -a/-e without a method is refused (ipvsadm would use -g), -g and -i too', () => {
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2'],
-    'tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g (direct routing): add -m', 2);
-  fails(['-e', '-t', `${V}:80`, '-r', '10.0.0.2', '-w', '3'],
-    'tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g (direct routing): add -m', 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-g'],
-    'tapvs forwards by masquerading (NAT) only: -g (direct routing) is not supported, use -m', 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i'],
-    'tapvs forwards by masquerading (NAT) only: -i (tunneling) is not supported, use -m', 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2'],
+    'tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g (direct routing): add -m',
+    2,
+  );
+  fails(
+    ['-e', '-t', `${V}:80`, '-r', '10.0.0.2', '-w', '3'],
+    'tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g (direct routing): add -m',
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-g'],
+    'tapvs forwards by masquerading (NAT) only: -g (direct routing) is not supported, use -m',
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i'],
+    'tapvs forwards by masquerading (NAT) only: -i (tunneling) is not supported, use -m',
+    2,
+  );
   // ipvsadm's own checks come first.
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'gre'], 'Tunnel options conflict with forward method', 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gue'],
-    "You need to supply the 'tun-port' option for the 'gue' tunnel type", 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gue', '--tun-port', '6080', '--tun-csum', '--tun-remcsum'],
-    "The option 'tun-remcsum' conflicts with the 'tun-csum' option in the 'gue' tunnel type", 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'ipip', '--tun-csum'],
-    "Illegal 'tun-csum' option with the 'ipip' tunnel type", 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'gre'],
+    'Tunnel options conflict with forward method',
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gue'],
+    "You need to supply the 'tun-port' option for the 'gue' tunnel type",
+    2,
+  );
+  fails(
+    [
+      '-a',
+      '-t',
+      `${V}:80`,
+      '-r',
+      '10.0.0.2',
+      '-i',
+      '--tun-type',
+      'gue',
+      '--tun-port',
+      '6080',
+      '--tun-csum',
+      '--tun-remcsum',
+    ],
+    "The option 'tun-remcsum' conflicts with the 'tun-csum' option in the 'gue' tunnel type",
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'ipip', '--tun-csum'],
+    "Illegal 'tun-csum' option with the 'ipip' tunnel type",
+    2,
+  );
   fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'vxlan'], 'illegal tunnel type specified', 2);
 });
 
@@ -160,8 +230,20 @@ test('args: addresses: dotted quads, inet_aton forms, host names, service names,
   // Inside brackets an IPv4 address loses its port, as in ipvsadm.
   assert.deepEqual(key('-t', '[1.2.3.4]:80'), { proto: 'tcp', addr: '1.2.3.4', port: 0 });
   const bad = 'illegal virtual server address[:port] specified';
-  for (const a of ['80', '', '1.2.3.4:65536', '1.2.3.4:-1', '1.2.3.4:nosuch', 'nosuchhost:80', '1.2.3.256:80',
-    '1.2.3.4:', '[1.2.3.4]', '1.2.3.4:80:90', '1.2.3.4.5:80', 'lvs1:https-nope']) {
+  for (const a of [
+    '80',
+    '',
+    '1.2.3.4:65536',
+    '1.2.3.4:-1',
+    '1.2.3.4:nosuch',
+    'nosuchhost:80',
+    '1.2.3.256:80',
+    '1.2.3.4:',
+    '[1.2.3.4]',
+    '1.2.3.4:80:90',
+    '1.2.3.4.5:80',
+    'lvs1:https-nope',
+  ]) {
     fails(['-D', '-t', a], bad, 2);
   }
   fails(['-D', '-u', '1.2.3.4:https'], bad, 2); // https is tcp-only in the test services file
@@ -187,7 +269,10 @@ test('args: weights and thresholds are range-checked', () => {
   fails([...base, '-w', ''], 'illegal weight specified', 2);
   fails([...base, '-x', '2147483648'], 'illegal u_threshold specified', 2);
   fails([...base, '-y', 'many'], 'illegal l_threshold specified', 2);
-  assert.equal((request(p(...base, '-w', '65535', '-x', '2147483647')) as { config: { weight: number } }).config.weight, 65535);
+  assert.equal(
+    (request(p(...base, '-w', '65535', '-x', '2147483647')) as { config: { weight: number } }).config.weight,
+    65535,
+  );
 });
 
 test('args: one option per class ("multiple ... options specified")', () => {
@@ -208,8 +293,16 @@ test('args: the command/option matrix, first problem in option order', () => {
   fails(['-S', '-c'], "Illegal 'connection' option with the 'save' command", 2);
   fails(['-Z', '-n'], "Illegal 'numeric' option with the 'zero' command", 2);
   fails(['--set', '1', '2', '3', '-n'], "Illegal 'numeric' option with the 'set' command", 2);
-  fails(['-L', '-c', '-t', `${V}:80`], "The option 'service-address' conflicts with the 'connection' option in the 'list' command", 2);
-  fails(['-L', '--daemon', '--timeout'], "The option 'daemon' conflicts with the 'timeout' option in the 'list' command", 2);
+  fails(
+    ['-L', '-c', '-t', `${V}:80`],
+    "The option 'service-address' conflicts with the 'connection' option in the 'list' command",
+    2,
+  );
+  fails(
+    ['-L', '--daemon', '--timeout'],
+    "The option 'daemon' conflicts with the 'timeout' option in the 'list' command",
+    2,
+  );
   fails(['-L', '-s', 'rr'], "Illegal 'scheduler' option with the 'list' command", 2);
 });
 
@@ -241,10 +334,21 @@ test('args: other commands', () => {
   assert.deepEqual(request(p('-C')), { op: 'clear' });
   assert.deepEqual(request(p('-Z')), { op: 'zero', service: null });
   assert.deepEqual(request(p('-Z', '-u', `${V}:53`)), { op: 'zero', service: { proto: 'udp', addr: V, port: 53 } });
-  assert.deepEqual(request(p('-D', '-t', `${V}:80`)), { op: 'deleteService', service: { proto: 'tcp', addr: V, port: 80 } });
-  assert.deepEqual(request(p('--set', '900', '120', '0')), { op: 'setTimeouts', timeouts: { tcpS: 900, tcpFinS: 120, udpS: 0 } });
+  assert.deepEqual(request(p('-D', '-t', `${V}:80`)), {
+    op: 'deleteService',
+    service: { proto: 'tcp', addr: V, port: 80 },
+  });
+  assert.deepEqual(request(p('--set', '900', '120', '0')), {
+    op: 'setTimeouts',
+    timeouts: { tcpS: 900, tcpFinS: 120, udpS: 0 },
+  });
   assert.deepEqual(p('-R'), { kind: 'restore' });
-  assert.deepEqual(parseArgs(['-R'], { names: NAMES, inRules: true }), { kind: 'error', message: TRY, exitCode: 255, tryLine: true });
+  assert.deepEqual(parseArgs(['-R'], { names: NAMES, inRules: true }), {
+    kind: 'error',
+    message: TRY,
+    exitCode: 255,
+    tryLine: true,
+  });
 });
 
 test('args: --set needs exactly three timeouts of 0..2678400', () => {
@@ -264,7 +368,8 @@ test('args: stray words are "unexpected argument", "--" ends options', () => {
 });
 
 test('args: -b scheduler flags are checked against -s (or wlc), whatever the order', () => {
-  const flags = (...a: string[]) => (request(p('-A', '-t', `${V}:80`, ...a)) as { config: { schedFlags: string[] } }).config.schedFlags;
+  const flags = (...a: string[]) =>
+    (request(p('-A', '-t', `${V}:80`, ...a)) as { config: { schedFlags: string[] } }).config.schedFlags;
   assert.deepEqual(flags('-b', 'sh-port,sh-fallback', '-s', 'sh'), ['sh-fallback', 'sh-port']);
   assert.deepEqual(flags('-s', 'sh', '-b', 'flag-1'), ['sh-fallback']);
   assert.deepEqual(flags('-b', 'flag-1,flag-3'), ['flag-1', 'flag-3']);
@@ -284,8 +389,10 @@ test('args: -o is for UDP services only', () => {
 
 test('args: -M takes a dotted mask or a host name', () => {
   fails(['-A', '-t', `${V}:80`, '-p', '-M', 'bogus'], 'illegal virtual server persistent mask specified', 2);
-  assert.equal((request(p('-A', '-t', `${V}:80`, '-p', '-M', '255.255.0')) as { config: { netmask: string } }).config.netmask,
-    '255.255.0.0');
+  assert.equal(
+    (request(p('-A', '-t', `${V}:80`, '-p', '-M', '255.255.0')) as { config: { netmask: string } }).config.netmask,
+    '255.255.0.0',
+  );
 });
 
 test('args: accepted like ipvsadm, then refused: fwmark, IPv6, SCTP, --pe, sync daemon', () => {
@@ -294,12 +401,23 @@ test('args: accepted like ipvsadm, then refused: fwmark, IPv6, SCTP, --pe, sync 
   fails(['-A', '-f', '0'], "invalid fwmark value `0' specified", 2);
   fails(['-A', '-t', `${V}:80`, '-6'], '-6 used before -f\n', 2);
   fails(['-A', '-t', '[2001:db8::1]:80'], 'tapvs is IPv4 only: the virtual service must be an IPv4 address', 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '[2001:db8::2]:80', '-m'], 'Different address family is allowed only for tunneling servers', 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '[2001:db8::2]:80', '-m'],
+    'Different address family is allowed only for tunneling servers',
+    2,
+  );
   fails(['-A', '--sctp-service', `${V}:80`], 'tapvs has no SCTP services: use -t or -u', 2);
   fails(['-A', '-t', `${V}:80`, '-p', '--pe', 'sip'], 'tapvs has no persistence engines (--pe)', 2);
-  fails(['--start-daemon', 'master', '--mcast-interface', 'eth0'],
-    'tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)', 2);
-  fails(['--stop-daemon', 'backup'], 'tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)', 2);
+  fails(
+    ['--start-daemon', 'master', '--mcast-interface', 'eth0'],
+    'tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)',
+    2,
+  );
+  fails(
+    ['--stop-daemon', 'backup'],
+    'tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)',
+    2,
+  );
   fails(['--start-daemon', 'primary'], 'illegal start-daemon parameter specified', 2);
   fails(['--stop-daemon', 'primary'], 'illegal start_daemon specified', 2);
   fails(['--start-daemon', 'master', '--mcast-port', '0'], 'illegal mcast-port specified', 2);
@@ -315,5 +433,8 @@ test('args: -h and -v, first option only', () => {
   assert.match(VERSION_LINE, /ipvsadm v1\.31 .*IPVS v1\.2\.1/);
   assert.ok(p('--help').kind === 'help');
   const custom = parseArgs(['-nL'], { names: NAMES, progName: '/usr/sbin/tapvsadm' });
-  assert.ok(custom.kind === 'error' && custom.message === "Try `/usr/sbin/tapvsadm -h' or '/usr/sbin/tapvsadm --help' for more information.");
+  assert.ok(
+    custom.kind === 'error' &&
+      custom.message === "Try `/usr/sbin/tapvsadm -h' or '/usr/sbin/tapvsadm --help' for more information.",
+  );
 });

@@ -19,8 +19,15 @@ function ip(s: string): number {
 }
 function settings(name: string, over: Partial<ServiceSettings> = {}): ServiceSettings {
   const schedFlags = over.schedFlags ?? 0;
-  return { scheduler: createScheduler(name, { flags: schedFlags }), schedFlags, persistent: false, timeoutS: 0,
-    netmask: -1, ops: false, ...over };
+  return {
+    scheduler: createScheduler(name, { flags: schedFlags }),
+    schedFlags,
+    persistent: false,
+    timeoutS: 0,
+    netmask: -1,
+    ops: false,
+    ...over,
+  };
 }
 const W = { weight: 1, uThreshold: 0, lThreshold: 0 };
 const NOW = 5_000_000;
@@ -30,8 +37,18 @@ test('listing: services and dests in protocol form, newest dest first, gauges an
   const web = ipvs.addService(IPPROTO_TCP, ip('200.0.0.1'), 80, settings('rr'));
   ipvs.addDest(web, ip('10.0.0.2'), 80, W);
   ipvs.addDest(web, ip('10.0.0.3'), 8080, { weight: 0, uThreshold: 9, lThreshold: 4 });
-  const sh = ipvs.addService(IPPROTO_UDP, ip('200.0.0.1'), 0,
-    settings('sh', { schedFlags: SCHED_FLAG_2 | SCHED_FLAG_3, persistent: true, timeoutS: 300, netmask: ip('255.255.255.0'), ops: true }));
+  const sh = ipvs.addService(
+    IPPROTO_UDP,
+    ip('200.0.0.1'),
+    0,
+    settings('sh', {
+      schedFlags: SCHED_FLAG_2 | SCHED_FLAG_3,
+      persistent: true,
+      timeoutS: 300,
+      netmask: ip('255.255.255.0'),
+      ops: true,
+    }),
+  );
   const id = ipvs.newConnection(web, IPPROTO_TCP, ip('192.168.222.1'), 40000, ip('200.0.0.1'), 80, NOW);
   assert.ok(id >= 0);
   ipvs.estimate();
@@ -41,15 +58,30 @@ test('listing: services and dests in protocol form, newest dest first, gauges an
   assert.equal(l.services.length, 2);
   const [a, b] = l.services;
   assert.deepEqual(a.service, { proto: 'tcp', addr: '200.0.0.1', port: 80 });
-  assert.deepEqual(a.config, { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false });
+  assert.deepEqual(a.config, {
+    scheduler: 'rr',
+    schedFlags: [],
+    persistentS: null,
+    netmask: '255.255.255.255',
+    ops: false,
+  });
   assert.equal(a.stats.conns, 1);
-  assert.deepEqual(a.dests.map((d) => [d.addr, d.port, d.fwd, d.weight, d.uThreshold, d.lThreshold, d.activeConns, d.inactConns]), [
-    ['10.0.0.3', 8080, 'masq', 0, 9, 4, 0, 0],
-    ['10.0.0.2', 80, 'masq', 1, 0, 0, 0, 1],
-  ]);
+  assert.deepEqual(
+    a.dests.map((d) => [d.addr, d.port, d.fwd, d.weight, d.uThreshold, d.lThreshold, d.activeConns, d.inactConns]),
+    [
+      ['10.0.0.3', 8080, 'masq', 0, 9, 4, 0, 0],
+      ['10.0.0.2', 80, 'masq', 1, 0, 0, 0, 1],
+    ],
+  );
   assert.deepEqual(b.service, { proto: 'udp', addr: '200.0.0.1', port: 0 });
   // sh lists its named flag; flag-3 has no word with sh.
-  assert.deepEqual(b.config, { scheduler: 'sh', schedFlags: ['sh-port'], persistentS: 300, netmask: '255.255.255.0', ops: true });
+  assert.deepEqual(b.config, {
+    scheduler: 'sh',
+    schedFlags: ['sh-port'],
+    persistentS: 300,
+    netmask: '255.255.255.0',
+    ops: true,
+  });
   assert.deepEqual(b.dests, []);
   assert.deepEqual(listServices(ipvs, [sh]).services, [b]);
 });
@@ -73,14 +105,34 @@ test('listing: connections and templates with their states and whole seconds lef
 
   const byState = (nowMs: number) => new Map(listConns(ipvs, nowMs).map((c) => [c.state, c]));
   const seen = byState(NOW + 1999);
-  assert.deepEqual([...seen.keys()].sort(), ['NONE', 'SYN_RECV', 'UDP'], 'one-packet entries are not hashed, not listed');
+  assert.deepEqual(
+    [...seen.keys()].sort(),
+    ['NONE', 'SYN_RECV', 'UDP'],
+    'one-packet entries are not hashed, not listed',
+  );
   assert.deepEqual(seen.get('SYN_RECV'), {
-    proto: 'tcp', caddr: '192.168.222.1', cport: 40000, vaddr: '192.168.222.131',
-    vport: 80, daddr: '10.0.0.2', dport: 80, state: 'SYN_RECV', expireS: 58, template: false,
+    proto: 'tcp',
+    caddr: '192.168.222.1',
+    cport: 40000,
+    vaddr: '192.168.222.131',
+    vport: 80,
+    daddr: '10.0.0.2',
+    dport: 80,
+    state: 'SYN_RECV',
+    expireS: 58,
+    template: false,
   });
   assert.deepEqual(seen.get('NONE'), {
-    proto: 'tcp', caddr: '192.168.222.1', cport: 0, vaddr: '192.168.222.131', vport: 80,
-    daddr: '10.0.0.2', dport: 80, state: 'NONE', expireS: 358, template: true,
+    proto: 'tcp',
+    caddr: '192.168.222.1',
+    cport: 0,
+    vaddr: '192.168.222.131',
+    vport: 80,
+    daddr: '10.0.0.2',
+    dport: 80,
+    state: 'NONE',
+    expireS: 358,
+    template: true,
   });
   assert.equal(seen.get('UDP')?.expireS, 298);
   assert.equal(byState(NOW + 3_600_000).get('UDP')?.expireS, 0, 'never negative');

@@ -1,7 +1,8 @@
 /** ipvsadm's -b words and the IP_VS_SVC_F_SCHED* bits, both ways (control/sched-flags.ts). */
-import test from 'node:test';
+
 import assert from 'node:assert/strict';
-import { schedFlagBits, schedFlagWords, schedFlagsFromWords } from '../../../src/control/sched-flags.js';
+import test from 'node:test';
+import { schedFlagBits, schedFlagsFromWords, schedFlagWords } from '../../../src/control/sched-flags.js';
 import { TapvsError } from '../../../src/errors.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2, SCHED_FLAG_3 } from '../../../src/ipvs/service.js';
 
@@ -19,7 +20,7 @@ test('-b: generic flags work with any scheduler', () => {
   assert.equal(schedFlagsFromWords('wlc', []), 0);
 });
 
-test('-b: sh-* needs sh and mh-* needs mh, with ipvsadm\'s message', () => {
+test("-b: sh-* needs sh and mh-* needs mh, with ipvsadm's message", () => {
   assert.throws(() => schedFlagsFromWords('rr', ['sh-port']), bad("incompatible scheduler flag `sh-port'"));
   assert.throws(() => schedFlagsFromWords('mh', ['sh-fallback']), bad("incompatible scheduler flag `sh-fallback'"));
   assert.throws(() => schedFlagsFromWords('sh', ['mh-port']), bad("incompatible scheduler flag `mh-port'"));
@@ -47,7 +48,12 @@ test('listing words back to bits: every word counts, unknown ones count for noth
   assert.equal(schedFlagBits(['flag-3', 'mh-port']), SCHED_FLAG_3 | SCHED_FLAG_2);
   assert.equal(schedFlagBits(['bogus', 'toString']), 0);
   assert.equal(schedFlagBits([]), 0);
-  for (const [sched, bits] of [['sh', 0x18], ['mh', 0x08], ['rr', 0x38], ['wlc', 0x10]] as const) {
+  for (const [sched, bits] of [
+    ['sh', 0x18],
+    ['mh', 0x08],
+    ['rr', 0x38],
+    ['wlc', 0x10],
+  ] as const) {
     assert.equal(schedFlagBits(schedFlagWords(sched, bits)), bits, sched);
   }
 });

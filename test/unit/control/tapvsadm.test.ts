@@ -9,26 +9,43 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { mapDaemonError, run, type CliIo, type Client } from '../../../src/cli/tapvsadm.js';
+import { type Client, type CliIo, mapDaemonError, run } from '../../../src/cli/tapvsadm.js';
 import { ControlClient, DaemonError, DaemonUnreachableError } from '../../../src/control/client.js';
 import type { Command } from '../../../src/control/protocol.js';
 import type { ErrorCode } from '../../../src/errors.js';
 import { fakeDaemon } from './fake-daemon.js';
 import { dest, list, NAMES, svc } from './fixtures.js';
 
-interface Outcome { code: number; out: string; err: string; sent: Command[]; connected: boolean }
+interface Outcome {
+  code: number;
+  out: string;
+  err: string;
+  sent: Command[];
+  connected: boolean;
+}
 
 /** Runs tapvsadm with a client whose answers come from `answer` (throw to fail a request). */
-async function tapvsadm(argv: string[], answer: (req: Command) => unknown = () => null,
-  stdin = '', connectError: Error | null = null): Promise<Outcome> {
+async function tapvsadm(
+  argv: string[],
+  answer: (req: Command) => unknown = () => null,
+  stdin = '',
+  connectError: Error | null = null,
+): Promise<Outcome> {
   const o: Outcome = { code: -1, out: '', err: '', sent: [], connected: false };
   const client: Client = {
-    request: async (req) => { o.sent.push(req); return answer(req); },
+    request: async (req) => {
+      o.sent.push(req);
+      return answer(req);
+    },
     close: () => {},
   };
   const io: CliIo = {
-    stdout: (t) => { o.out += t; },
-    stderr: (t) => { o.err += t; },
+    stdout: (t) => {
+      o.out += t;
+    },
+    stderr: (t) => {
+      o.err += t;
+    },
     readStdin: async () => stdin,
     connect: async () => {
       if (connectError !== null) throw connectError;
@@ -41,10 +58,12 @@ async function tapvsadm(argv: string[], answer: (req: Command) => unknown = () =
   return o;
 }
 
-const refuse = (code: ErrorCode, message: string) => () => { throw new DaemonError(code, message); };
+const refuse = (code: ErrorCode, message: string) => () => {
+  throw new DaemonError(code, message);
+};
 const V = '192.168.222.131';
 
-test('tapvsadm: the error table maps (operation, code) to ipvsadm\'s words and exit status', () => {
+test("tapvsadm: the error table maps (operation, code) to ipvsadm's words and exit status", () => {
   const cases: Array<[Parameters<typeof mapDaemonError>[0], ErrorCode, string, number]> = [
     ['addService', 'SERVICE_EXISTS', 'Service already exists', 255],
     ['addService', 'SCHED_NOT_FOUND', 'Scheduler or persistence engine not found', 255],
@@ -66,11 +85,18 @@ test('tapvsadm: the error table maps (operation, code) to ipvsadm\'s words and e
     assert.deepEqual(mapDaemonError(op, code, 'daemon words'), { message, exitCode }, `${op} ${code}`);
   }
   // Fallback: the daemon's own message (without an apply's "command N:" prefix).
-  assert.deepEqual(mapDaemonError('addDest', 'BAD_ARGUMENT',
-    'Invalid operation.  Possibly wrong module version, address not unicast, ...'),
-  { message: 'Invalid operation.  Possibly wrong module version, address not unicast, ...', exitCode: 255 });
-  assert.deepEqual(mapDaemonError('setTimeouts', 'NOT_SUPPORTED', 'command 2: something tapvs lacks'),
-    { message: 'something tapvs lacks', exitCode: 255 });
+  assert.deepEqual(
+    mapDaemonError(
+      'addDest',
+      'BAD_ARGUMENT',
+      'Invalid operation.  Possibly wrong module version, address not unicast, ...',
+    ),
+    { message: 'Invalid operation.  Possibly wrong module version, address not unicast, ...', exitCode: 255 },
+  );
+  assert.deepEqual(mapDaemonError('setTimeouts', 'NOT_SUPPORTED', 'command 2: something tapvs lacks'), {
+    message: 'something tapvs lacks',
+    exitCode: 255,
+  });
   assert.deepEqual(mapDaemonError('listConns', 'INTERNAL', 'boom'), { message: 'boom', exitCode: 1 });
 });
 
@@ -80,7 +106,7 @@ test('tapvsadm: a change that succeeds prints nothing and exits 0', async () => 
   assert.equal(o.sent[0].op, 'addService');
 });
 
-test('tapvsadm: duplicate and missing objects give ipvsadm\'s messages', async () => {
+test("tapvsadm: duplicate and missing objects give ipvsadm's messages", async () => {
   const cases: Array<[string[], ErrorCode, string, number]> = [
     [['-A', '-t', `${V}:80`], 'SERVICE_EXISTS', 'Service already exists', 255],
     [['-A', '-t', `${V}:80`, '-s', 'nosuch'], 'SCHED_NOT_FOUND', 'Scheduler or persistence engine not found', 255],
@@ -100,16 +126,21 @@ test('tapvsadm: duplicate and missing objects give ipvsadm\'s messages', async (
   }
 });
 
-test('tapvsadm: -L -n, -L -t, --timeout, -c, --daemon and -S format the daemon\'s answers', async () => {
-  const table = list([svc('tcp', V, 80, { scheduler: 'rr' }, [dest('10.0.0.2', 80, { activeConns: 3, inactConns: 12 })])]);
+test("tapvsadm: -L -n, -L -t, --timeout, -c, --daemon and -S format the daemon's answers", async () => {
+  const table = list([
+    svc('tcp', V, 80, { scheduler: 'rr' }, [dest('10.0.0.2', 80, { activeConns: 3, inactConns: 12 })]),
+  ]);
   let o = await tapvsadm(['-L', '-n'], () => table);
   assert.equal(o.code, 0);
   assert.deepEqual(o.sent, [{ op: 'list', service: null }]);
-  assert.equal(o.out, 'IP Virtual Server version 1.2.1 (size=4096)\n'
-    + 'Prot LocalAddress:Port Scheduler Flags\n'
-    + '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n'
-    + 'TCP  192.168.222.131:80 rr\n'
-    + '  -> 10.0.0.2:80                  Masq    1      3          12        \n');
+  assert.equal(
+    o.out,
+    'IP Virtual Server version 1.2.1 (size=4096)\n' +
+      'Prot LocalAddress:Port Scheduler Flags\n' +
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
+      'TCP  192.168.222.131:80 rr\n' +
+      '  -> 10.0.0.2:80                  Masq    1      3          12        \n',
+  );
 
   o = await tapvsadm(['-L', '-n', '-t', `${V}:80`], () => table);
   assert.ok(o.out.startsWith('Prot LocalAddress:Port Scheduler Flags\n'));
@@ -119,7 +150,10 @@ test('tapvsadm: -L -n, -L -t, --timeout, -c, --daemon and -S format the daemon\'
   o = await tapvsadm(['-L', '--timeout'], () => ({ tcpS: 900, tcpFinS: 120, udpS: 300 }));
   assert.equal(o.out, 'Timeout (tcp tcpfin udp): 900 120 300\n');
   o = await tapvsadm(['-Lnc'], () => []);
-  assert.equal(o.out, 'IPVS connection entries\npro expire state       source             virtual            destination\n');
+  assert.equal(
+    o.out,
+    'IPVS connection entries\npro expire state       source             virtual            destination\n',
+  );
   o = await tapvsadm(['-L', '--daemon'], () => ({ uptimeS: 5 }));
   assert.deepEqual([o.code, o.out, o.err, o.sent], [0, '', '', [{ op: 'status' }]]);
   o = await tapvsadm(['-S', '-n'], () => table);
@@ -141,17 +175,33 @@ test('tapvsadm: -h, -v and command-line errors never contact the daemon', async 
   assert.deepEqual([o.code, o.connected], [0, false]);
   assert.match(o.out, /^tapvsadm v\S+ \(ipvsadm v1\.31 .*\)\n$/);
   o = await tapvsadm(['-nL'], undefined, '', unreachable);
-  assert.deepEqual([o.code, o.err, o.connected], [255, "Try `tapvsadm -h' or 'tapvsadm --help' for more information.\n", false]);
+  assert.deepEqual(
+    [o.code, o.err, o.connected],
+    [255, "Try `tapvsadm -h' or 'tapvsadm --help' for more information.\n", false],
+  );
   o = await tapvsadm(['-A', '-t', `${V}:80`, '-m', '-g'], undefined, '', unreachable);
   assert.deepEqual([o.code, o.err], [2, "multiple 'forwarding-method' options specified\n"]);
   o = await tapvsadm(['-A', '-t', `${V}:80`, '-6']);
   assert.deepEqual([o.code, o.err], [2, '-6 used before -f\n\n']);
 });
 
-test('tapvsadm: an unreachable daemon is ipvsadm\'s init failure, naming tapvsd (exit 2)', async () => {
-  let o = await tapvsadm(['-L'], undefined, '', new DaemonUnreachableError('/run/tapvs/tapvsd.sock', 'ECONNREFUSED', 'Connection refused'));
-  assert.deepEqual([o.code, o.out, o.err], [2, '', "Can't initialize ipvs: Connection refused\nAre you sure that tapvsd is running?\n"]);
-  o = await tapvsadm(['-C'], undefined, '', new DaemonUnreachableError('/run/tapvs/tapvsd.sock', 'EACCES', 'Permission denied'));
+test("tapvsadm: an unreachable daemon is ipvsadm's init failure, naming tapvsd (exit 2)", async () => {
+  let o = await tapvsadm(
+    ['-L'],
+    undefined,
+    '',
+    new DaemonUnreachableError('/run/tapvs/tapvsd.sock', 'ECONNREFUSED', 'Connection refused'),
+  );
+  assert.deepEqual(
+    [o.code, o.out, o.err],
+    [2, '', "Can't initialize ipvs: Connection refused\nAre you sure that tapvsd is running?\n"],
+  );
+  o = await tapvsadm(
+    ['-C'],
+    undefined,
+    '',
+    new DaemonUnreachableError('/run/tapvs/tapvsd.sock', 'EACCES', 'Permission denied'),
+  );
   assert.equal(o.code, 2);
   assert.match(o.err, /^Can't initialize ipvs: Permission denied \(you must be root\)\n/);
 });
@@ -163,37 +213,55 @@ test('tapvsadm: -R sends one atomic apply of every rule', async () => {
   assert.equal(o.sent.length, 1);
   const sent = o.sent[0];
   assert.ok(sent.op === 'apply');
-  assert.deepEqual(sent.commands.map((c) => c.op), ['addService', 'addDest']);
+  assert.deepEqual(
+    sent.commands.map((c) => c.op),
+    ['addService', 'addDest'],
+  );
 });
 
 test('tapvsadm: -R reports a bad line without contacting the daemon, and a refused command by line', async () => {
   let o = await tapvsadm(['-R'], undefined, '-C\n-a -t 1.2.3.4:80 -r 10.0.0.2 -m -w x\n');
   assert.deepEqual([o.code, o.err, o.connected], [2, 'line 2: illegal weight specified\n', false]);
-  o = await tapvsadm(['-R'], refuse('DEST_EXISTS', 'command 3: Destination already exists'),
-    '-A -t 1.2.3.4:80\n-a -t 1.2.3.4:80 -r 10.0.0.2 -m\n\n-a -t 1.2.3.4:80 -r 10.0.0.2 -m\n');
+  o = await tapvsadm(
+    ['-R'],
+    refuse('DEST_EXISTS', 'command 3: Destination already exists'),
+    '-A -t 1.2.3.4:80\n-a -t 1.2.3.4:80 -r 10.0.0.2 -m\n\n-a -t 1.2.3.4:80 -r 10.0.0.2 -m\n',
+  );
   assert.deepEqual([o.code, o.err], [255, 'line 4: Destination already exists\n']);
-  o = await tapvsadm(['-R'], refuse('SERVICE_NOT_FOUND', 'command 1: Service not defined'), '-a -t 1.2.3.4:80 -r 10.0.0.2 -m\n');
+  o = await tapvsadm(
+    ['-R'],
+    refuse('SERVICE_NOT_FOUND', 'command 1: Service not defined'),
+    '-a -t 1.2.3.4:80 -r 10.0.0.2 -m\n',
+  );
   assert.deepEqual([o.code, o.err], [255, 'line 1: Service not defined\n']);
 });
 
 test('tapvsadm: through a real socket to a fake tapvsd', async (t) => {
   const d = await fakeDaemon((req, sock) => {
-    const answer = req.op === 'addService'
-      ? { id: req.id, ok: false, error: { code: 'SERVICE_EXISTS', message: 'Service already exists' } }
-      : { id: req.id, ok: true, result: list([svc('udp', V, 53, { scheduler: 'wlc', persistentS: 360 })]) };
+    const answer =
+      req.op === 'addService'
+        ? { id: req.id, ok: false, error: { code: 'SERVICE_EXISTS', message: 'Service already exists' } }
+        : { id: req.id, ok: true, result: list([svc('udp', V, 53, { scheduler: 'wlc', persistentS: 360 })]) };
     sock.write(`${JSON.stringify(answer)}\n`);
   });
   t.after(() => d.close());
   let out = '';
   let err = '';
   const io: CliIo = {
-    stdout: (s) => { out += s; }, stderr: (s) => { err += s; }, readStdin: async () => '',
-    connect: () => ControlClient.connect(d.path), names: NAMES,
+    stdout: (s) => {
+      out += s;
+    },
+    stderr: (s) => {
+      err += s;
+    },
+    readStdin: async () => '',
+    connect: () => ControlClient.connect(d.path),
+    names: NAMES,
   };
   assert.equal(await run(['-A', '-t', `${V}:80`], io), 255);
   assert.equal(err, 'Service already exists\n');
   assert.equal(await run(['-Ln'], io), 0);
-  assert.match(out, /^UDP  192\.168\.222\.131:53 wlc persistent 360$/m);
+  assert.match(out, /^UDP {2}192\.168\.222\.131:53 wlc persistent 360$/m);
 });
 
 test('tapvsadm: the built binary prints, exits and fails like ipvsadm', () => {
@@ -205,8 +273,10 @@ test('tapvsadm: the built binary prints, exits and fails like ipvsadm', () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^tapvsadm v/);
     r = spawnSync(process.execPath, [bin, '-Ln'], { env, encoding: 'utf8' });
-    assert.deepEqual([r.status, r.stdout, r.stderr],
-      [2, '', "Can't initialize ipvs: No such file or directory\nAre you sure that tapvsd is running?\n"]);
+    assert.deepEqual(
+      [r.status, r.stdout, r.stderr],
+      [2, '', "Can't initialize ipvs: No such file or directory\nAre you sure that tapvsd is running?\n"],
+    );
     r = spawnSync(process.execPath, [bin, '-t', '1.2.3.4:80', '-A'], { env, encoding: 'utf8' });
     assert.deepEqual([r.status, r.stderr], [255, "Try `tapvsadm -h' or 'tapvsadm --help' for more information.\n"]);
   } finally {

@@ -4,18 +4,26 @@
  * datagram must come out byte-identical to the one that was cut.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Defrag, Reassembler } from '../../../src/dataplane/defrag.js';
 import { checksum } from '../../../src/packet/checksum.js';
 
-const SRC = 0x0a000001 | 0, DST = 0xc0a80164 | 0, UDP = 17, TCP = 6;
+const SRC = 0x0a000001 | 0,
+  DST = 0xc0a80164 | 0,
+  UDP = 17,
+  TCP = 6;
 
 function rnd(seed: number): () => number {
   let x = seed | 0 || 1;
-  return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
 }
 
 function shuffle<T>(a: T[], r: () => number): T[] {
@@ -27,8 +35,14 @@ function shuffle<T>(a: T[], r: () => number): T[] {
 }
 
 interface DgramOpts {
-  src?: number; dst?: number; id?: number; proto?: number; tos?: number; ttl?: number;
-  options?: number[]; seed?: number;
+  src?: number;
+  dst?: number;
+  id?: number;
+  proto?: number;
+  tos?: number;
+  ttl?: number;
+  options?: number[];
+  seed?: number;
 }
 
 /** A whole datagram (MF=0, offset 0, DF clear) with a valid header checksum and seeded payload. */
@@ -53,10 +67,18 @@ function datagram(payloadLen: number, o: DgramOpts = {}): Uint8Array {
   return d;
 }
 
-function hlenOf(d: Uint8Array): number { return (d[0] & 15) << 2; }
+function hlenOf(d: Uint8Array): number {
+  return (d[0] & 15) << 2;
+}
 
 /** A fragment of `d` holding payload [off, off + data.length) = `data`, with d's header. */
-function fragWith(d: Uint8Array, off: number, data: Uint8Array, mf: boolean, extra: { df?: boolean; tos?: number } = {}): Uint8Array {
+function fragWith(
+  d: Uint8Array,
+  off: number,
+  data: Uint8Array,
+  mf: boolean,
+  extra: { df?: boolean; tos?: number } = {},
+): Uint8Array {
   const hl = hlenOf(d);
   const f = new Uint8Array(hl + data.length);
   f.set(d.subarray(0, hl), 0);
@@ -71,7 +93,12 @@ function fragWith(d: Uint8Array, off: number, data: Uint8Array, mf: boolean, ext
 }
 
 /** Fragment of d carrying its own payload bytes [off, off + len); MF unless it reaches the end. */
-function frag(d: Uint8Array, off: number, len: number, extra: { df?: boolean; tos?: number; mf?: boolean } = {}): Uint8Array {
+function frag(
+  d: Uint8Array,
+  off: number,
+  len: number,
+  extra: { df?: boolean; tos?: number; mf?: boolean } = {},
+): Uint8Array {
   const hl = hlenOf(d);
   const end = off + len;
   const mf = extra.mf ?? end < d.length - hl;
@@ -134,7 +161,8 @@ test('reassembles 200 datagrams whose fragments arrive in seeded random order, i
     const d = datagram(len, { id, seed: id + 1 });
     dgrams.set(id, d);
     // Between 2 and 64 fragments (the default per-datagram limit).
-    const minBlocks = Math.ceil(len / (8 * 64)), maxBlocks = (len - 1) >> 3;
+    const minBlocks = Math.ceil(len / (8 * 64)),
+      maxBlocks = (len - 1) >> 3;
     const size = 8 * (minBlocks + (rng() % (maxBlocks - minBlocks + 1)));
     for (const f of split(d, size)) all.push({ id, f });
   }
@@ -232,9 +260,16 @@ test('a missing fragment makes the datagram time out; expire quotes the first fr
   const [a, , c] = split(d, 1024);
   r.add(a, 0, a.length, 1000);
   r.add(c, 0, c.length, 20000);
-  assert.equal(r.expire(30999, (q, len) => quotes.push(Buffer.from(q.subarray(0, len)))), 0, 'not yet: timer runs from the first fragment');
+  assert.equal(
+    r.expire(30999, (q, len) => quotes.push(Buffer.from(q.subarray(0, len)))),
+    0,
+    'not yet: timer runs from the first fragment',
+  );
   assert.equal(r.inProgress, 1);
-  assert.equal(r.expire(31000, (q, len) => quotes.push(Buffer.from(q.subarray(0, len)))), 1);
+  assert.equal(
+    r.expire(31000, (q, len) => quotes.push(Buffer.from(q.subarray(0, len)))),
+    1,
+  );
   assert.equal(r.inProgress, 0);
   assert.equal(r.bytesInUse, 0);
   assert.equal(r.counters.timedOut, 1);
@@ -244,7 +279,12 @@ test('a missing fragment makes the datagram time out; expire quotes the first fr
 
 test('no ICMP quote for an expired datagram whose first fragment never arrived', () => {
   let calls = 0;
-  const r = new Reassembler({ timeoutMs: 100, onTimeout: () => { calls++; } });
+  const r = new Reassembler({
+    timeoutMs: 100,
+    onTimeout: () => {
+      calls++;
+    },
+  });
   const d = datagram(3000);
   const [, b] = split(d, 1024);
   r.add(b, 0, b.length, 0);
@@ -408,8 +448,10 @@ test('a fragment past the end fixed by the last fragment drops the datagram', ()
 test('datagrams with the same id from different sources, to different destinations or of another protocol stay apart', () => {
   const r = new Reassembler();
   const keys = [
-    { src: SRC, dst: DST, proto: UDP }, { src: SRC + 1, dst: DST, proto: UDP },
-    { src: SRC, dst: DST + 1, proto: UDP }, { src: SRC, dst: DST, proto: TCP },
+    { src: SRC, dst: DST, proto: UDP },
+    { src: SRC + 1, dst: DST, proto: UDP },
+    { src: SRC, dst: DST + 1, proto: UDP },
+    { src: SRC, dst: DST, proto: TCP },
     { src: -2, dst: -3, proto: UDP }, // addresses above 2^31
   ];
   const ds = keys.map((k, i) => datagram(2500, { ...k, id: 0xbeef, seed: 100 + i }));
@@ -419,7 +461,10 @@ test('datagrams with the same id from different sources, to different destinatio
       const f = parts[i][round];
       const v = r.add(f, 0, f.length, 0);
       if (round < 2) assert.equal(v, Defrag.Pending);
-      else { assert.equal(v, Defrag.Complete); assertComplete(r, ds[i]); }
+      else {
+        assert.equal(v, Defrag.Complete);
+        assertComplete(r, ds[i]);
+      }
     }
   }
   assert.equal(r.counters.overlaps, 0);
@@ -487,9 +532,15 @@ test('100k fragments through add() grow the heap by almost nothing and cause no 
   }
   const total = pieces.reduce((s, p) => s + p.length, 0);
   const buf = new Uint8Array(total);
-  const offs = new Int32Array(pieces.length), lens = new Int32Array(pieces.length);
+  const offs = new Int32Array(pieces.length),
+    lens = new Int32Array(pieces.length);
   let at = 0;
-  pieces.forEach((p, i) => { buf.set(p, at); offs[i] = at; lens[i] = p.length; at += p.length; });
+  pieces.forEach((p, i) => {
+    buf.set(p, at);
+    offs[i] = at;
+    lens[i] = p.length;
+    at += p.length;
+  });
   const r = new Reassembler({ maxDatagrams: 16, maxTotalBytes: 16 * 1024, timeoutMs: 30 });
   const n = pieces.length;
   let now = 0;
@@ -498,13 +549,18 @@ test('100k fragments through add() grow the heap by almost nothing and cause no 
     for (let k = 0; k < count; k++) {
       const i = k % n;
       if (r.add(buf, offs[i], lens[i], now) === Defrag.Complete) complete++;
-      if ((k & 63) === 0) { now += 10; r.expire(now); }
+      if ((k & 63) === 0) {
+        now += 10;
+        r.expire(now);
+      }
     }
     return complete;
   };
   run(100_000); // warm up: compile, settle shapes
   let gcs = 0;
-  const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
+  const obs = new PerformanceObserver((list) => {
+    gcs += list.getEntries().length;
+  });
   gc();
   const before = process.memoryUsage().heapUsed;
   obs.observe({ entryTypes: ['gc'] });
@@ -513,7 +569,10 @@ test('100k fragments through add() grow the heap by almost nothing and cause no 
   await new Promise((res) => setTimeout(res, 20));
   obs.disconnect();
   assert.ok(complete > 1000, `datagrams completed: ${complete}`);
-  assert.ok(r.counters.evicted > 0 && r.counters.timedOut > 0, `eviction and expiry ran too: ${JSON.stringify(r.counters)}`);
+  assert.ok(
+    r.counters.evicted > 0 && r.counters.timedOut > 0,
+    `eviction and expiry ran too: ${JSON.stringify(r.counters)}`,
+  );
   assert.equal(gcs, 0, 'a garbage collection ran during the loop');
   assert.ok(after - before < 256 * 1024, `heap grew by ${after - before} bytes over 100k fragments`);
 });

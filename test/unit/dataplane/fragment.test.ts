@@ -4,23 +4,37 @@
  * the Reassembler over seeded random sizes, MTUs, options and arrival orders.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Defrag, Reassembler } from '../../../src/dataplane/defrag.js';
 import {
-  FRAG_IGNORE_DF, Frag, FragmentBuffer, type FragmentSink, copyBytes, countFragments, fragmentInto,
+  copyBytes,
+  countFragments,
+  FRAG_IGNORE_DF,
+  Frag,
+  FragmentBuffer,
+  type FragmentSink,
+  fragmentInto,
 } from '../../../src/dataplane/fragment.js';
 import { checksum } from '../../../src/packet/checksum.js';
 
 function rnd(seed: number): () => number {
   let x = seed | 0 || 1;
-  return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
 }
 
 /** A datagram with a valid header checksum and seeded payload; `fragWord` as given. */
-function datagram(payloadLen: number, o: { options?: number[]; fragWord?: number; id?: number; seed?: number } = {}): Uint8Array {
+function datagram(
+  payloadLen: number,
+  o: { options?: number[]; fragWord?: number; id?: number; seed?: number } = {},
+): Uint8Array {
   const opts = o.options ?? [];
   assert.equal(opts.length % 4, 0);
   const hl = 20 + opts.length;
@@ -42,7 +56,14 @@ function datagram(payloadLen: number, o: { options?: number[]; fragWord?: number
   return d;
 }
 
-interface Piece { bytes: Uint8Array; hl: number; off: number; mf: boolean; df: boolean; data: Uint8Array }
+interface Piece {
+  bytes: Uint8Array;
+  hl: number;
+  off: number;
+  mf: boolean;
+  df: boolean;
+  data: Uint8Array;
+}
 
 function pieces(fb: FragmentBuffer): Piece[] {
   const out: Piece[] = [];
@@ -50,7 +71,14 @@ function pieces(fb: FragmentBuffer): Piece[] {
     const bytes = fb.buf.slice(fb.offsets[i], fb.offsets[i] + fb.lengths[i]);
     const hl = (bytes[0] & 15) << 2;
     const word = (bytes[6] << 8) | bytes[7];
-    out.push({ bytes, hl, off: (word & 0x1fff) * 8, mf: (word & 0x2000) !== 0, df: (word & 0x4000) !== 0, data: bytes.subarray(hl) });
+    out.push({
+      bytes,
+      hl,
+      off: (word & 0x1fff) * 8,
+      mf: (word & 0x2000) !== 0,
+      df: (word & 0x4000) !== 0,
+      data: bytes.subarray(hl),
+    });
   }
   return out;
 }
@@ -91,7 +119,8 @@ test('copyBytes copies exactly len bytes for every alignment and length 0..100, 
     for (let so = 0; so < 4; so++) {
       for (let dof = 0; dof < 4; dof++) {
         const dst = base.slice();
-        const at = 10 + dof, from = 3 + so;
+        const at = 10 + dof,
+          from = 3 + so;
         copyBytes(src, from, dst, at, len);
         const want = base.slice();
         want.set(src.subarray(from, from + len), at);
@@ -115,8 +144,18 @@ test('splits into fragments of at most the MTU: multiple-of-8 data, MF on all bu
   const n = fragmentInto(d, 0, d.length, 1500, fb);
   assert.equal(n, 3);
   const ps = pieces(fb);
-  assert.deepEqual(ps.map((p) => [p.bytes.length, p.off, p.mf]), [[1500, 0, true], [1500, 1480, true], [1060, 2960, false]]);
-  assert.deepEqual(ps.map((p) => (p.bytes[6] << 8) | p.bytes[7]), [0x2000, 0x2000 | 185, 370]);
+  assert.deepEqual(
+    ps.map((p) => [p.bytes.length, p.off, p.mf]),
+    [
+      [1500, 0, true],
+      [1500, 1480, true],
+      [1060, 2960, false],
+    ],
+  );
+  assert.deepEqual(
+    ps.map((p) => (p.bytes[6] << 8) | p.bytes[7]),
+    [0x2000, 0x2000 | 185, 370],
+  );
   assertValidFragments(d, ps, 1500);
 });
 
@@ -157,7 +196,10 @@ test('an MTU below 68 is refused; 68 works even with a 60-byte header', () => {
   assert.equal(n, countFragments(big, 0, big.length, 68));
   const ps = pieces(fb);
   assert.equal(ps[0].bytes.length, 68);
-  assert.ok(ps.every((p) => p.hl === 60), 'LSRR is copied: every fragment has the full header');
+  assert.ok(
+    ps.every((p) => p.hl === 60),
+    'LSRR is copied: every fragment has the full header',
+  );
   assertValidFragments(big, ps, 68);
 });
 
@@ -199,12 +241,25 @@ test('fragmenting a fragment continues its offset and keeps its MF on the last p
   const mid = datagram(1480, { fragWord: 0x2000 | 185 }); // offset 1480, MF
   assert.equal(fragmentInto(mid, 0, mid.length, 600, fb), 3);
   const ps = pieces(fb);
-  assert.deepEqual(ps.map((p) => [p.off, p.mf]), [[1480, true], [2056, true], [2632, true]]);
+  assert.deepEqual(
+    ps.map((p) => [p.off, p.mf]),
+    [
+      [1480, true],
+      [2056, true],
+      [2632, true],
+    ],
+  );
   assertValidFragments(mid, ps, 600);
   fb.reset();
   const tail = datagram(1000, { fragWord: 370 }); // offset 2960, last
   assert.equal(fragmentInto(tail, 0, tail.length, 600, fb), 2);
-  assert.deepEqual(pieces(fb).map((p) => [p.off, p.mf]), [[2960, true], [3536, false]]);
+  assert.deepEqual(
+    pieces(fb).map((p) => [p.off, p.mf]),
+    [
+      [2960, true],
+      [3536, false],
+    ],
+  );
 });
 
 test('a sink that runs out of room stops fragmentation with NoRoom', () => {
@@ -220,7 +275,10 @@ test('fragments go where the sink says, e.g. TX ring slots at an offset inside a
   const sink: FragmentSink = {
     buf: ring,
     reserve: (len) => (slot < 8 && len <= 2048 - 14 ? slot * 2048 + 14 : -1),
-    commit: (off) => { assert.equal(off, slot * 2048 + 14); slot++; },
+    commit: (off) => {
+      assert.equal(off, slot * 2048 + 14);
+      slot++;
+    },
   };
   const d = datagram(5000, { seed: 4 });
   const src = new Uint8Array(100 + d.length);
@@ -241,7 +299,9 @@ test('round trip over 300 seeded random datagrams, MTUs, options and orders: byt
   const r = new Reassembler({ maxFragmentsPerDatagram: 8192 });
   const fb = new FragmentBuffer(200_000, 8192);
   const optionSets = [
-    [], [0x94, 4, 0, 0], [7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x83, 7, 4, 1, 2, 3, 4, 0],
+    [],
+    [0x94, 4, 0, 0],
+    [7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x83, 7, 4, 1, 2, 3, 4, 0],
     [0x82, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], // security (copied), EOL-padded
   ];
   for (let t = 0; t < 300; t++) {
@@ -254,9 +314,15 @@ test('round trip over 300 seeded random datagrams, MTUs, options and orders: byt
     assert.equal(n, countFragments(d, 0, d.length, mtu), `count, case ${t}`);
     const ps = pieces(fb);
     assertValidFragments(d, ps, mtu);
-    if (n === 1) { assert.deepEqual(ps[0].bytes, d); continue; }
+    if (n === 1) {
+      assert.deepEqual(ps[0].bytes, d);
+      continue;
+    }
     const order = ps.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) { const j = rng() % (i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rng() % (i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
     let v = -1;
     for (let i = 0; i < order.length; i++) {
       const p = ps[order[i]];
@@ -294,7 +360,9 @@ test('100k fragments out of fragmentInto grow the heap by almost nothing and cau
   };
   run(20_000);
   let gcs = 0;
-  const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
+  const obs = new PerformanceObserver((list) => {
+    gcs += list.getEntries().length;
+  });
   gc();
   const before = process.memoryUsage().heapUsed;
   obs.observe({ entryTypes: ['gc'] });

@@ -8,7 +8,19 @@ import { test } from 'node:test';
 import { ConnFlag, ConnTable } from '../../../src/ipvs/conn-table.js';
 
 function add(t: ConnTable, i: number, now: number, timeoutMs = 1000): number {
-  const id = t.create(6, 0x0a000000 + i, 1000 + (i % 50000), 0x0b000001, 80, 0x0c000000 + (i % 7), 8080, 0, 0, timeoutMs, now);
+  const id = t.create(
+    6,
+    0x0a000000 + i,
+    1000 + (i % 50000),
+    0x0b000001,
+    80,
+    0x0c000000 + (i % 7),
+    8080,
+    0,
+    0,
+    timeoutMs,
+    now,
+  );
   if (id >= 0) t.hash(id);
   return id;
 }
@@ -36,7 +48,12 @@ test('conn table: random insert/remove churn agrees with a Map model (backward-s
   const t = new ConnTable(4096);
   const model = new Map<number, number>();
   let x = 12345;
-  const rnd = (): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+  const rnd = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
   for (let step = 0; step < 50_000; step++) {
     const k = rnd() % 3000;
     const have = model.get(k);
@@ -60,7 +77,10 @@ test('conn table: random insert/remove churn agrees with a Map model (backward-s
 test('conn table: the wheel expires entries at their deadline, touched entries live on', () => {
   const t = new ConnTable(64);
   const expired: number[] = [];
-  t.setExpireHook((id) => { expired.push(id); return true; });
+  t.setExpireHook((id) => {
+    expired.push(id);
+    return true;
+  });
   t.expire(0);
   const a = add(t, 1, 0, 2000);
   const b = add(t, 2, 0, 2000);
@@ -79,7 +99,14 @@ test('conn table: the wheel expires entries at their deadline, touched entries l
 test('conn table: a hook that re-arms keeps the entry; timeouts longer than the wheel span work', () => {
   const t = new ConnTable(64);
   let calls = 0;
-  t.setExpireHook((id, now) => { calls++; if (calls === 1) { t.expiresAt[id] = now + 60_000; return false; } return true; });
+  t.setExpireHook((id, now) => {
+    calls++;
+    if (calls === 1) {
+      t.expiresAt[id] = now + 60_000;
+      return false;
+    }
+    return true;
+  });
   t.expire(0);
   add(t, 1, 0, 900_000); // 15 min: longer than the 409.6 s wheel
   t.expire(899_000);

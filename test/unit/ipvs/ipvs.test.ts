@@ -13,8 +13,11 @@ import type { Service } from '../../../src/ipvs/service.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../../src/packet/ipv4.js';
 import { ip } from './sched/sched-fixtures.js';
 
-const VIP = ip('192.168.222.131'), VIP2 = ip('192.168.222.132'), CLIENT = ip('192.168.222.1');
-const RS1 = ip('192.168.2.129'), RS2 = ip('192.168.2.130');
+const VIP = ip('192.168.222.131'),
+  VIP2 = ip('192.168.222.132'),
+  CLIENT = ip('192.168.222.1');
+const RS1 = ip('192.168.2.129'),
+  RS2 = ip('192.168.2.130');
 const NOW = 1_000_000;
 
 function settings(scheduler: Scheduler = createScheduler('rr'), over: Partial<ServiceSettings> = {}): ServiceSettings {
@@ -41,7 +44,12 @@ test('ipvs: addService registers the key for the hot path; exactService has no p
   const ipvs = new Ipvs({ maxConns: 64 });
   const gen = ipvs.vipGeneration;
   const web = ipvs.addService(IPPROTO_TCP, VIP, 80, settings());
-  const any = ipvs.addService(IPPROTO_TCP, VIP, 0, settings(createScheduler('wlc'), { persistent: true, timeoutS: 300 }));
+  const any = ipvs.addService(
+    IPPROTO_TCP,
+    VIP,
+    0,
+    settings(createScheduler('wlc'), { persistent: true, timeoutS: 300 }),
+  );
   assert.equal(ipvs.vipGeneration, gen + 1, 'a second service on a known VIP is no new VIP');
   assert.deepEqual(ipvs.services, [web, any]);
   assert.equal(ipvs.findService(IPPROTO_TCP, VIP, 80), web);
@@ -117,7 +125,9 @@ test('ipvs: editService keeps the scheduler it is handed again, and binds a diff
 
   let done = 0;
   const old = svc.scheduler;
-  old.done = () => { done++; };
+  old.done = () => {
+    done++;
+  };
   const wlc = createScheduler('wlc');
   ipvs.editService(svc, settings(wlc, { schedFlags: 0x08 }));
   assert.equal(done, 1, 'the old scheduler was told');

@@ -38,13 +38,18 @@ test('estimator: cps/pps/bps follow the kernel EWMA and rounding exactly, rising
 
 test('estimator: a steady 100 connections per 2 s converges to 50 cps', () => {
   const s = new Stats();
-  for (let i = 0; i < 40; i++) { s.conns += 100; s.estimate(); }
+  for (let i = 0; i < 40; i++) {
+    s.conns += 100;
+    s.estimate();
+  }
   assert.equal(s.cps, 50);
 });
 
 test('shown counters advance only at estimator ticks; -Z zeroes them and the rates', () => {
   const s = new Stats();
-  s.conns = 5; s.inPkts = 50; s.outBytes = 9000;
+  s.conns = 5;
+  s.inPkts = 50;
+  s.outBytes = 9000;
   assert.equal(s.snapshot().conns, 0);
   s.estimate();
   assert.deepEqual([s.snapshot().conns, s.snapshot().inPkts, s.snapshot().outBytes], [5, 50, 9000]);

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  Dir, FlagClass, TCP_DEFAULT_TIMEOUTS_S, TCP_STATE_ACTIVE, TCP_STATE_NAMES, flagClass, tcpNextState,
+  Dir,
+  FlagClass,
+  flagClass,
+  TCP_DEFAULT_TIMEOUTS_S,
+  TCP_STATE_ACTIVE,
+  TCP_STATE_NAMES,
+  tcpNextState,
 } from '../../../src/ipvs/tcp-state.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../../../src/packet/tcp.js';
 
@@ -60,7 +66,10 @@ const state = (n: string): number => {
 for (const [table, text] of Object.entries(TABLES)) {
   const dir = Dir[table as keyof typeof Dir];
   for (const line of text.trim().split('\n')) {
-    const [cur, ...next] = line.split('|').map((x) => x.trim()).filter((x) => x.length > 0);
+    const [cur, ...next] = line
+      .split('|')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0);
     test(`tcp ${table}: ${cur} + syn/fin/ack/rst -> ${next.join('/')}`, () => {
       for (let c = 0; c < 4; c++) {
         assert.equal(TCP_STATE_NAMES[tcpNextState(dir, state(cur), COLS[c])], next[c], `${cur} ${COL_NAMES[c]}`);
@@ -80,8 +89,16 @@ test('tcp flags: RST beats SYN beats FIN beats ACK; no flag at all forces CLOSE'
 
 test('tcp timeouts and active states are the kernel defaults', () => {
   const want: Record<string, [number, boolean]> = {
-    NONE: [2, false], ESTABLISHED: [900, true], SYN_SENT: [120, true], SYN_RECV: [60, true], FIN_WAIT: [120, false],
-    TIME_WAIT: [120, false], CLOSE: [10, false], CLOSE_WAIT: [60, false], LAST_ACK: [30, false], LISTEN: [120, false],
+    NONE: [2, false],
+    ESTABLISHED: [900, true],
+    SYN_SENT: [120, true],
+    SYN_RECV: [60, true],
+    FIN_WAIT: [120, false],
+    TIME_WAIT: [120, false],
+    CLOSE: [10, false],
+    CLOSE_WAIT: [60, false],
+    LAST_ACK: [30, false],
+    LISTEN: [120, false],
     SYNACK: [120, true],
   };
   for (const [n, [t, a]] of Object.entries(want)) {

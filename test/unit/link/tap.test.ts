@@ -12,12 +12,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { fileURLToPath } from 'node:url';
+import { existsSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { TapvsError } from '../../../src/errors.js';
-import { TapLink, formatMac, macFromName } from '../../../src/link/tap.js';
+import { formatMac, macFromName, TapLink } from '../../../src/link/tap.js';
 import { VNET_HDR_LEN } from '../../../src/link/vnet-hdr.js';
 
 const CHILD_ENV = 'TAPVS_TAP_TEST_CHILD';
@@ -42,12 +42,24 @@ function inetChecksum(b: Buffer, start: number, end: number): number {
   return ~s & 0xffff;
 }
 
-function arpFrame(op: number, ethDst: Uint8Array, sha: Uint8Array, spa: string, tha: Uint8Array,
-  tpa: string): Buffer {
+function arpFrame(op: number, ethDst: Uint8Array, sha: Uint8Array, spa: string, tha: Uint8Array, tpa: string): Buffer {
   return Buffer.from([
-    ...ethDst, ...sha, 0x08, 0x06,
-    0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, op,
-    ...sha, ...ipBytes(spa), ...tha, ...ipBytes(tpa),
+    ...ethDst,
+    ...sha,
+    0x08,
+    0x06,
+    0x00,
+    0x01,
+    0x08,
+    0x00,
+    6,
+    4,
+    0x00,
+    op,
+    ...sha,
+    ...ipBytes(spa),
+    ...tha,
+    ...ipBytes(tpa),
   ]);
 }
 
@@ -67,13 +79,22 @@ function echoReply(req: Buffer, mac: Uint8Array): Buffer {
 }
 
 function isArpRequestFor(f: Buffer, tpa: string): boolean {
-  return f.length >= 42 && f.readUInt16BE(12) === 0x0806 && f.readUInt16BE(20) === 1 &&
-    f.subarray(38, 42).equals(Buffer.from(ipBytes(tpa)));
+  return (
+    f.length >= 42 &&
+    f.readUInt16BE(12) === 0x0806 &&
+    f.readUInt16BE(20) === 1 &&
+    f.subarray(38, 42).equals(Buffer.from(ipBytes(tpa)))
+  );
 }
 
 function isEchoRequestTo(f: Buffer, dst: string): boolean {
-  return f.length >= 42 && f.readUInt16BE(12) === 0x0800 && f[23] === 1 &&
-    f.subarray(30, 34).equals(Buffer.from(ipBytes(dst))) && f[14 + (f[14] & 0x0f) * 4] === 8;
+  return (
+    f.length >= 42 &&
+    f.readUInt16BE(12) === 0x0800 &&
+    f[23] === 1 &&
+    f.subarray(30, 34).equals(Buffer.from(ipBytes(dst))) &&
+    f[14 + (f[14] & 0x0f) * 4] === 8
+  );
 }
 
 /** UDP payload index of a frame to PEER_IP:UDP_PORT, or -1. */
@@ -117,7 +138,11 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   }
 }
 
-interface Capture { frames: Buffer[]; batches: number[]; errors: TapvsError[] }
+interface Capture {
+  frames: Buffer[];
+  batches: number[];
+  errors: TapvsError[];
+}
 
 /**
  * Starts the link, copying every RX frame (without the vnet header) and each batch's size.
@@ -125,16 +150,19 @@ interface Capture { frames: Buffer[]; batches: number[]; errors: TapvsError[] }
  */
 function capture(link: TapLink, keepVnetHdr = false, onFrame?: (f: Buffer) => void): Capture {
   const c: Capture = { frames: [], batches: [], errors: [] };
-  link.start((count) => {
-    assert.equal(link.rx.count, count);
-    c.batches.push(count);
-    for (let i = 0; i < count; i++) {
-      const off = link.rx.offsets[i] + (keepVnetHdr ? 0 : link.vnetHdrLen);
-      const f = Buffer.from(link.rx.buf.subarray(off, link.rx.offsets[i] + link.rx.lengths[i]));
-      c.frames.push(f);
-      onFrame?.(f);
-    }
-  }, (err) => c.errors.push(err));
+  link.start(
+    (count) => {
+      assert.equal(link.rx.count, count);
+      c.batches.push(count);
+      for (let i = 0; i < count; i++) {
+        const off = link.rx.offsets[i] + (keepVnetHdr ? 0 : link.vnetHdrLen);
+        const f = Buffer.from(link.rx.buf.subarray(off, link.rx.offsets[i] + link.rx.lengths[i]));
+        c.frames.push(f);
+        onFrame?.(f);
+      }
+    },
+    (err) => c.errors.push(err),
+  );
   return c;
 }
 
@@ -147,7 +175,10 @@ function sendUdp(count: number): Promise<void> {
       payload.writeUInt32BE(i);
       sock.send(payload, UDP_PORT, PEER_IP, (err) => {
         if (err) reject(err);
-        if (++done === count) { sock.close(); resolve(); }
+        if (++done === count) {
+          sock.close();
+          resolve();
+        }
       });
     }
   });
@@ -175,7 +206,10 @@ const scenarios: Record<string, () => Promise<object>> = {
       sh('ip', 'addr', 'add', `${KERNEL_IP}/24`, 'dev', DEV);
       let echoQueued = 0;
       const cap = capture(link, false, (f) => {
-        if (isEchoRequestTo(f, PEER_IP)) { queue(link, echoReply(f, link.mac)); echoQueued++; }
+        if (isEchoRequestTo(f, PEER_IP)) {
+          queue(link, echoReply(f, link.mac));
+          echoQueued++;
+        }
       });
       const ping = spawn('ping', ['-n', '-c1', '-W5', PEER_IP], { stdio: 'ignore' });
       const pingExit = new Promise<number | null>((r) => ping.on('exit', (code) => r(code)));
@@ -186,15 +220,30 @@ const scenarios: Record<string, () => Promise<object>> = {
       const echo = await waitFor('an echo request', () => cap.frames.find((f) => isEchoRequestTo(f, PEER_IP)));
       const pingCode = await pingExit;
       return {
-        name: link.name, mac: formatMac(link.mac), deviceMac: formatMac(devMac),
-        ifindex: link.ifindex, mtu: link.mtu, deviceMtu: Number(sh('cat', `/sys/class/net/${DEV}/mtu`)),
+        name: link.name,
+        mac: formatMac(link.mac),
+        deviceMac: formatMac(devMac),
+        ifindex: link.ifindex,
+        mtu: link.mtu,
+        deviceMtu: Number(sh('cat', `/sys/class/net/${DEV}/mtu`)),
         operstate: sh('cat', `/sys/class/net/${DEV}/flags`).trim(),
-        arpReq: { dst: formatMac(req.subarray(0, 6)), src: formatMac(req.subarray(6, 12)),
-          sha: formatMac(req.subarray(22, 28)), spa: [...req.subarray(28, 32)].join('.') },
-        arpSent, echoDst: formatMac(echo.subarray(0, 6)), echoQueued, txCountAfter: link.tx.count, pingCode,
+        arpReq: {
+          dst: formatMac(req.subarray(0, 6)),
+          src: formatMac(req.subarray(6, 12)),
+          sha: formatMac(req.subarray(22, 28)),
+          spa: [...req.subarray(28, 32)].join('.'),
+        },
+        arpSent,
+        echoDst: formatMac(echo.subarray(0, 6)),
+        echoQueued,
+        txCountAfter: link.tx.count,
+        pingCode,
         neigh: sh('ip', 'neigh', 'show', PEER_IP, 'dev', DEV).trim(),
-        rxFrames: link.rxFrames, rxBatches: link.rxBatches, txFrames: link.txFrames,
-        txDropped: link.txDropped, errors: cap.errors.length,
+        rxFrames: link.rxFrames,
+        rxBatches: link.rxBatches,
+        txFrames: link.txFrames,
+        txDropped: link.txDropped,
+        errors: cap.errors.length,
       };
     } finally {
       link.close();
@@ -214,9 +263,15 @@ const scenarios: Record<string, () => Promise<object>> = {
       const indexes = cap.frames.map(udpIndex);
       const first = cap.frames[0];
       return {
-        indexes, batches: cap.batches, rxFrames: link.rxFrames, rxBatches: link.rxBatches,
-        firstDst: formatMac(first.subarray(0, 6)), firstLen: first.length,
-        slots: link.rx.slots, slotSize: link.rx.slotSize, offsets: [...link.rx.offsets.subarray(0, 3)],
+        indexes,
+        batches: cap.batches,
+        rxFrames: link.rxFrames,
+        rxBatches: link.rxBatches,
+        firstDst: formatMac(first.subarray(0, 6)),
+        firstLen: first.length,
+        slots: link.rx.slots,
+        slotSize: link.rx.slotSize,
+        offsets: [...link.rx.offsets.subarray(0, 3)],
       };
     } finally {
       link.close();
@@ -248,10 +303,23 @@ const scenarios: Record<string, () => Promise<object>> = {
       for (let i = 0; i < 8; i++) queue(link, frame);
       let threwDown = false;
       let sentDown = -1;
-      try { sentDown = link.flush(); } catch { threwDown = true; }
+      try {
+        sentDown = link.flush();
+      } catch {
+        threwDown = true;
+      }
       return {
-        full, sentFull, countAfterFlush, kernelGot, sentBad, droppedBad, sentDown, threwDown,
-        droppedTotal: link.txDropped, txFrames: link.txFrames, emptyFlush: link.flush(),
+        full,
+        sentFull,
+        countAfterFlush,
+        kernelGot,
+        sentBad,
+        droppedBad,
+        sentDown,
+        threwDown,
+        droppedTotal: link.txDropped,
+        txFrames: link.txFrames,
+        emptyFlush: link.flush(),
       };
     } finally {
       link.close();
@@ -314,7 +382,11 @@ const scenarios: Record<string, () => Promise<object>> = {
     queue(link, Buffer.alloc(60));
     let threw = false;
     let sent = -1;
-    try { sent = link.flush(); } catch { threw = true; }
+    try {
+      sent = link.flush();
+    } catch {
+      threw = true;
+    }
     return { existed, mtu, exists, sent, threw, txDropped: link.txDropped };
   },
 
@@ -329,7 +401,11 @@ const scenarios: Record<string, () => Promise<object>> = {
       await new Promise((r) => setTimeout(r, 100));
       queue(link, Buffer.alloc(60));
       let threw = false;
-      try { link.flush(); } catch { threw = true; }
+      try {
+        link.flush();
+      } catch {
+        threw = true;
+      }
       const err = cap.errors[0];
       return { errors: cap.errors.length, ...errorInfo(err), flushThrew: threw };
     } finally {
@@ -351,14 +427,24 @@ const scenarios: Record<string, () => Promise<object>> = {
       // answers it and caches the sender (neigh_event_ns), which proves it parsed the frame.
       queue(link, arpFrame(1, new Uint8Array(6).fill(0xff), link.mac, '10.77.0.3', new Uint8Array(6), KERNEL_IP));
       const sent = link.flush();
-      const reply = await waitFor('the ARP reply', () => cap.frames.find((x) =>
-        x.length >= VNET_HDR_LEN + 42 && x.readUInt16BE(VNET_HDR_LEN + 12) === 0x0806 &&
-        x.readUInt16BE(VNET_HDR_LEN + 20) === 2));
+      const reply = await waitFor('the ARP reply', () =>
+        cap.frames.find(
+          (x) =>
+            x.length >= VNET_HDR_LEN + 42 &&
+            x.readUInt16BE(VNET_HDR_LEN + 12) === 0x0806 &&
+            x.readUInt16BE(VNET_HDR_LEN + 20) === 2,
+        ),
+      );
       const neigh = sh('ip', 'neigh', 'show', '10.77.0.3', 'dev', DEV).trim();
       return {
-        offloads: link.offloads, vnetHdrLen: link.vnetHdrLen, slotSize: link.rx.slotSize,
-        hdr: [...f.subarray(0, VNET_HDR_LEN)], etherType: f.readUInt16BE(VNET_HDR_LEN + 12),
-        sent, txDropped: link.txDropped, neigh,
+        offloads: link.offloads,
+        vnetHdrLen: link.vnetHdrLen,
+        slotSize: link.rx.slotSize,
+        hdr: [...f.subarray(0, VNET_HDR_LEN)],
+        etherType: f.readUInt16BE(VNET_HDR_LEN + 12),
+        sent,
+        txDropped: link.txDropped,
+        neigh,
         replyTo: formatMac(reply.subarray(VNET_HDR_LEN, VNET_HDR_LEN + 6)),
       };
     } finally {
@@ -393,9 +479,12 @@ const scenarios: Record<string, () => Promise<object>> = {
 const isRoot = process.getuid?.() === 0;
 const haveTun = existsSync('/dev/net/tun');
 const haveIp = spawnSync('ip', ['-V']).status === 0;
-const skipReason: string | false = !isRoot ? 'needs root (creates TAP devices in a network namespace)'
-  : !haveTun ? 'needs /dev/net/tun (modprobe tun)'
-    : !haveIp ? 'needs iproute2 (ip)'
+const skipReason: string | false = !isRoot
+  ? 'needs root (creates TAP devices in a network namespace)'
+  : !haveTun
+    ? 'needs /dev/net/tun (modprobe tun)'
+    : !haveIp
+      ? 'needs iproute2 (ip)'
       : false;
 
 let nsSeq = 0;
@@ -407,7 +496,11 @@ function makeNamespace(t: { after: (fn: () => void) => void }): string {
   t.after(() => {
     const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
     for (const pid of pids.split(/\s+/).filter(Boolean)) {
-      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     spawnSync('ip', ['netns', 'del', ns]);
   });
@@ -417,12 +510,18 @@ function makeNamespace(t: { after: (fn: () => void) => void }): string {
 /** Runs one scenario of this file inside `ns` (optionally wrapped) and returns its JSON. */
 function runChild(ns: string, scenario: string, wrap: string[] = []): Record<string, unknown> {
   const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: scenario };
-  delete env['NODE_TEST_CONTEXT']; // the child is a plain script, not a test-runner child
+  delete env.NODE_TEST_CONTEXT; // the child is a plain script, not a test-runner child
   const r = spawnSync('ip', ['netns', 'exec', ns, ...wrap, process.execPath, THIS_FILE], {
-    env, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL',
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
   });
-  assert.equal(r.status, 0, `child '${scenario}' failed (status ${r.status}, signal ${r.signal}):\n` +
-    `${r.stderr}\n${r.stdout}`);
+  assert.equal(
+    r.status,
+    0,
+    `child '${scenario}' failed (status ${r.status}, signal ${r.signal}):\n` + `${r.stderr}\n${r.stdout}`,
+  );
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
@@ -448,85 +547,97 @@ function defineTests(): void {
       { name: 'tapvs-x', slots: 0 },
     ];
     for (const opts of bad) {
-      assert.throws(() => new TapLink(opts), (e: unknown) => e instanceof TapvsError &&
-        e.code === 'LINK_CONFIG' && e.message.includes('TAP'), JSON.stringify(opts));
+      assert.throws(
+        () => new TapLink(opts),
+        (e: unknown) => e instanceof TapvsError && e.code === 'LINK_CONFIG' && e.message.includes('TAP'),
+        JSON.stringify(opts),
+      );
     }
   });
 
-  test('tap: the kernel ARPs through the link, learns our reply and gets its ping answered (fused flush)',
-    { skip: skipReason }, (t) => {
-      const r = runChild(makeNamespace(t), 'arp-ping');
-      const mac = formatMac(macFromName(DEV));
-      assert.equal(r['name'], DEV);
-      assert.equal(r['mac'], mac);
-      assert.notEqual(r['deviceMac'], mac, 'the director MAC must differ from the device MAC');
-      assert.ok((r['ifindex'] as number) > 0);
-      assert.equal(r['deviceMtu'], 1500);
-      assert.equal(Number(r['operstate']) & 1, 1, 'device is up');
-      assert.deepEqual(r['arpReq'], { dst: 'ff:ff:ff:ff:ff:ff', src: r['deviceMac'], sha: r['deviceMac'],
-        spa: KERNEL_IP });
-      assert.equal(r['arpSent'], 1);
-      assert.equal(r['echoDst'], mac, 'the echo request goes to the MAC we announced');
-      assert.equal(r['echoQueued'], 1);
-      assert.equal(r['txCountAfter'], 0);
-      assert.equal(r['pingCode'], 0, 'ping got our echo reply');
-      assert.match(r['neigh'] as string, new RegExp(`lladdr ${mac}`));
-      assert.equal(r['txFrames'], 2);
-      assert.equal(r['txDropped'], 0);
-      assert.ok((r['rxFrames'] as number) >= 2 && (r['rxBatches'] as number) >= 1);
-      assert.equal(r['errors'], 0);
+  test('tap: the kernel ARPs through the link, learns our reply and gets its ping answered (fused flush)', {
+    skip: skipReason,
+  }, (t) => {
+    const r = runChild(makeNamespace(t), 'arp-ping');
+    const mac = formatMac(macFromName(DEV));
+    assert.equal(r.name, DEV);
+    assert.equal(r.mac, mac);
+    assert.notEqual(r.deviceMac, mac, 'the director MAC must differ from the device MAC');
+    assert.ok((r.ifindex as number) > 0);
+    assert.equal(r.deviceMtu, 1500);
+    assert.equal(Number(r.operstate) & 1, 1, 'device is up');
+    assert.deepEqual(r.arpReq, {
+      dst: 'ff:ff:ff:ff:ff:ff',
+      src: r.deviceMac,
+      sha: r.deviceMac,
+      spa: KERNEL_IP,
     });
+    assert.equal(r.arpSent, 1);
+    assert.equal(r.echoDst, mac, 'the echo request goes to the MAC we announced');
+    assert.equal(r.echoQueued, 1);
+    assert.equal(r.txCountAfter, 0);
+    assert.equal(r.pingCode, 0, 'ping got our echo reply');
+    assert.match(r.neigh as string, new RegExp(`lladdr ${mac}`));
+    assert.equal(r.txFrames, 2);
+    assert.equal(r.txDropped, 0);
+    assert.ok((r.rxFrames as number) >= 2 && (r.rxBatches as number) >= 1);
+    assert.equal(r.errors, 0);
+  });
 
-  test('tap: a backlog is read in full batches, in order, at most four per wake-up',
-    { skip: skipReason }, (t) => {
-      const r = runChild(makeNamespace(t), 'burst');
-      assert.deepEqual(r['indexes'], Array.from({ length: 300 }, (_, i) => i));
-      // 4 batches of 64 per wake-up, then the level-triggered poll fires again for the rest.
-      assert.deepEqual(r['batches'], [64, 64, 64, 64, 44]);
-      assert.equal(r['rxFrames'], 300);
-      assert.equal(r['rxBatches'], 5);
-      assert.equal(r['firstDst'], formatMac(macFromName(DEV)));
-      assert.equal(r['firstLen'], 14 + 20 + 8 + 4);
-      assert.equal(r['slots'], 64);
-      assert.equal(r['slotSize'], 2048);
-      assert.deepEqual(r['offsets'], [0, 2048, 4096]);
-    });
+  test('tap: a backlog is read in full batches, in order, at most four per wake-up', { skip: skipReason }, (t) => {
+    const r = runChild(makeNamespace(t), 'burst');
+    assert.deepEqual(
+      r.indexes,
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    // 4 batches of 64 per wake-up, then the level-triggered poll fires again for the rest.
+    assert.deepEqual(r.batches, [64, 64, 64, 64, 44]);
+    assert.equal(r.rxFrames, 300);
+    assert.equal(r.rxBatches, 5);
+    assert.equal(r.firstDst, formatMac(macFromName(DEV)));
+    assert.equal(r.firstLen, 14 + 20 + 8 + 4);
+    assert.equal(r.slots, 64);
+    assert.equal(r.slotSize, 2048);
+    assert.deepEqual(r.offsets, [0, 2048, 4096]);
+  });
 
-  test('tap: one flush writes a full batch; bad slots and a down device only count drops',
-    { skip: skipReason }, (t) => {
-      const r = runChild(makeNamespace(t), 'full-batch');
-      assert.equal(r['full'], 64);
-      assert.equal(r['sentFull'], 64);
-      assert.equal(r['countAfterFlush'], 0);
-      assert.equal(r['kernelGot'], 64);
-      assert.equal(r['sentBad'], 62);
-      assert.equal(r['droppedBad'], 2);
-      assert.equal(r['threwDown'], false);
-      assert.equal(r['sentDown'], 0, 'a down TAP refuses frames (EIO)');
-      assert.equal(r['droppedTotal'], 10);
-      assert.equal(r['txFrames'], 126);
-      assert.equal(r['emptyFlush'], 0);
-    });
+  test('tap: one flush writes a full batch; bad slots and a down device only count drops', {
+    skip: skipReason,
+  }, (t) => {
+    const r = runChild(makeNamespace(t), 'full-batch');
+    assert.equal(r.full, 64);
+    assert.equal(r.sentFull, 64);
+    assert.equal(r.countAfterFlush, 0);
+    assert.equal(r.kernelGot, 64);
+    assert.equal(r.sentBad, 62);
+    assert.equal(r.droppedBad, 2);
+    assert.equal(r.threwDown, false);
+    assert.equal(r.sentDown, 0, 'a down TAP refuses frames (EIO)');
+    assert.equal(r.droppedTotal, 10);
+    assert.equal(r.txFrames, 126);
+    assert.equal(r.emptyFlush, 0);
+  });
 
-  test('tap: a second open of the same name is TAP_BUSY with a clear message',
-    { skip: skipReason }, (t) => {
-      const r = runChild(makeNamespace(t), 'busy');
-      assert.deepEqual(r['second'], {
-        isTapvsError: true, code: 'TAP_BUSY',
-        message: `TAP ${DEV} is in use by another process (TUNSETIFF: Device or resource busy)`,
-      });
-      assert.equal(r['stillThere'], true);
+  test('tap: a second open of the same name is TAP_BUSY with a clear message', { skip: skipReason }, (t) => {
+    const r = runChild(makeNamespace(t), 'busy');
+    assert.deepEqual(r.second, {
+      isTapvsError: true,
+      code: 'TAP_BUSY',
+      message: `TAP ${DEV} is in use by another process (TUNSETIFF: Device or resource busy)`,
     });
+    assert.equal(r.stillThere, true);
+  });
 
-  test('tap: bridge attaches the device, and a missing bridge is LINK_CONFIG without leftovers',
-    { skip: skipReason }, (t) => {
-      const r = runChild(makeNamespace(t), 'bridge');
-      assert.equal(r['master'], 'tapvs-br0');
-      const bad = r['bad'] as Record<string, unknown>;
-      assert.equal(bad['code'], 'LINK_CONFIG');
-      assert.match(bad['message'] as string, /^TAP tapvs-t1: cannot attach to bridge tapvs-nobr: /);
-      assert.equal(r['leftover'], false);
-    });
+  test('tap: bridge attaches the device, and a missing bridge is LINK_CONFIG without leftovers', {
+    skip: skipReason,
+  }, (t) => {
+    const r = runChild(makeNamespace(t), 'bridge');
+    assert.equal(r.master, 'tapvs-br0');
+    const bad = r.bad as Record<string, unknown>;
+    assert.equal(bad.code, 'LINK_CONFIG');
+    assert.match(bad.message as string, /^TAP tapvs-t1: cannot attach to bridge tapvs-nobr: /);
+    assert.equal(r.leftover, false);
+  });
 
   test('tap: multiQueue links share one device until the last one closes', { skip: skipReason }, (t) => {
     const r = runChild(makeNamespace(t), 'multiqueue');
@@ -540,46 +651,60 @@ function defineTests(): void {
 
   test('tap: deleting the device under a started link reports TAP_GONE once', { skip: skipReason }, (t) => {
     const r = runChild(makeNamespace(t), 'gone');
-    assert.equal(r['errors'], 1);
-    assert.equal(r['isTapvsError'], true);
-    assert.equal(r['code'], 'TAP_GONE');
-    assert.match(r['message'] as string, new RegExp(`^TAP ${DEV} is gone`));
-    assert.equal(r['flushThrew'], false);
+    assert.equal(r.errors, 1);
+    assert.equal(r.isTapvsError, true);
+    assert.equal(r.code, 'TAP_GONE');
+    assert.match(r.message as string, new RegExp(`^TAP ${DEV} is gone`));
+    assert.equal(r.flushThrew, false);
   });
 
-  test('tap: vnetHdr reports offloads and frames carry a 12-byte virtio-net header',
-    { skip: skipReason }, (t) => {
-      const r = runChild(makeNamespace(t), 'vnet');
-      const offloads = r['offloads'] as string[];
-      for (const o of ['csum', 'tso4', 'tso6']) assert.ok(offloads.includes(o), `offload ${o}`);
-      assert.equal(r['vnetHdrLen'], 12);
-      assert.ok((r['slotSize'] as number) >= 12 + 18 + 65535);
-      assert.equal(r['etherType'], 0x0800);
-      const hdr = r['hdr'] as number[];
-      assert.equal(hdr[1], 0, 'gso_type NONE for one small datagram');
-      assert.equal(r['sent'], 1);
-      assert.equal(r['txDropped'], 0);
-      assert.equal(r['replyTo'], formatMac(macFromName(DEV)));
-      assert.match(r['neigh'] as string, new RegExp(`lladdr ${formatMac(macFromName(DEV))}`));
-    });
-
-  test('tap: without CAP_NET_ADMIN the error is TAP_PERMISSION', { skip: skipReason || 
-    (spawnSync('setpriv', ['--version']).status !== 0 && 'needs setpriv (util-linux)') }, (t) => {
-    const r = runChild(makeNamespace(t), 'permission',
-      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']);
-    assert.equal(r['isTapvsError'], true);
-    assert.equal(r['code'], 'TAP_PERMISSION');
-    assert.match(r['message'] as string, /needs CAP_NET_ADMIN/);
+  test('tap: vnetHdr reports offloads and frames carry a 12-byte virtio-net header', { skip: skipReason }, (t) => {
+    const r = runChild(makeNamespace(t), 'vnet');
+    const offloads = r.offloads as string[];
+    for (const o of ['csum', 'tso4', 'tso6']) assert.ok(offloads.includes(o), `offload ${o}`);
+    assert.equal(r.vnetHdrLen, 12);
+    assert.ok((r.slotSize as number) >= 12 + 18 + 65535);
+    assert.equal(r.etherType, 0x0800);
+    const hdr = r.hdr as number[];
+    assert.equal(hdr[1], 0, 'gso_type NONE for one small datagram');
+    assert.equal(r.sent, 1);
+    assert.equal(r.txDropped, 0);
+    assert.equal(r.replyTo, formatMac(macFromName(DEV)));
+    assert.match(r.neigh as string, new RegExp(`lladdr ${formatMac(macFromName(DEV))}`));
   });
 
-  test('tap: without /dev/net/tun the error is TAP_NO_DEVICE', { skip: skipReason ||
-    (spawnSync('unshare', ['--version']).status !== 0 && 'needs unshare (util-linux)') }, (t) => {
-    const r = runChild(makeNamespace(t), 'no-device',
-      ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
-        'mount -t tmpfs tapvs-t /dev/net && exec "$@"', 'sh']);
-    assert.equal(r['isTapvsError'], true);
-    assert.equal(r['code'], 'TAP_NO_DEVICE');
-    assert.match(r['message'] as string, /\/dev\/net\/tun is missing/);
+  test('tap: without CAP_NET_ADMIN the error is TAP_PERMISSION', {
+    skip: skipReason || (spawnSync('setpriv', ['--version']).status !== 0 && 'needs setpriv (util-linux)'),
+  }, (t) => {
+    const r = runChild(makeNamespace(t), 'permission', [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--inh-caps=-all',
+    ]);
+    assert.equal(r.isTapvsError, true);
+    assert.equal(r.code, 'TAP_PERMISSION');
+    assert.match(r.message as string, /needs CAP_NET_ADMIN/);
+  });
+
+  test('tap: without /dev/net/tun the error is TAP_NO_DEVICE', {
+    skip: skipReason || (spawnSync('unshare', ['--version']).status !== 0 && 'needs unshare (util-linux)'),
+  }, (t) => {
+    const r = runChild(makeNamespace(t), 'no-device', [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      'mount -t tmpfs tapvs-t /dev/net && exec "$@"',
+      'sh',
+    ]);
+    assert.equal(r.isTapvsError, true);
+    assert.equal(r.code, 'TAP_NO_DEVICE');
+    assert.match(r.message as string, /\/dev\/net\/tun is missing/);
   });
 }
 

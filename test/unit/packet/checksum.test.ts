@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checksum, csumUpdate16, csumUpdate32, onesSum, csumFinish } from '../../../src/packet/checksum.js';
+import { checksum, csumFinish, csumUpdate16, csumUpdate32, onesSum } from '../../../src/packet/checksum.js';
 
 /** RFC 1071 the slow, obvious way. */
 function reference(b: Uint8Array): number {
@@ -16,7 +16,12 @@ function reference(b: Uint8Array): number {
 
 function rnd(seed: number): () => number {
   let x = seed;
-  return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
 }
 
 test('checksum equals the reference for every length 0..9001 (random and all-0xff data)', () => {
@@ -31,9 +36,12 @@ test('checksum equals the reference for every length 0..9001 (random and all-0xf
 });
 
 test('a buffer carrying its own checksum sums to zero', () => {
-  const b = Uint8Array.from([0x45, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 0x40, 0x01, 0, 0, 0xc0, 0xa8, 0xde, 0x01, 0xc0, 0xa8, 0xde, 0x83]);
+  const b = Uint8Array.from([
+    0x45, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 0x40, 0x01, 0, 0, 0xc0, 0xa8, 0xde, 0x01, 0xc0, 0xa8, 0xde, 0x83,
+  ]);
   const c = checksum(b, 0, 20);
-  b[10] = c >> 8; b[11] = c & 0xff;
+  b[10] = c >> 8;
+  b[11] = c & 0xff;
   assert.equal(checksum(b, 0, 20), 0);
 });
 
@@ -44,19 +52,29 @@ test('RFC 1624 incremental updates equal full recomputation over 20,000 random r
     for (let i = 0; i < 64; i++) b[i] = r() & 0xff;
     const before = csumFinish(onesSum(b, 0, 64, 0));
     const off = (r() % 15) * 4;
-    const old32 = ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) | 0;
+    const old32 = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3] | 0;
     const now32 = r() | 0;
-    b[off] = now32 >>> 24; b[off + 1] = (now32 >>> 16) & 0xff; b[off + 2] = (now32 >>> 8) & 0xff; b[off + 3] = now32 & 0xff;
+    b[off] = now32 >>> 24;
+    b[off + 1] = (now32 >>> 16) & 0xff;
+    b[off + 2] = (now32 >>> 8) & 0xff;
+    b[off + 3] = now32 & 0xff;
     const inc32 = csumUpdate32(before, old32, now32);
     const full = csumFinish(onesSum(b, 0, 64, 0));
     // One's complement has two zeros: 0x0000 and 0xffff are the same value.
-    assert.ok(inc32 === full || (inc32 ^ full) === 0xffff && (inc32 === 0 || inc32 === 0xffff), `32-bit rewrite ${k}`);
+    assert.ok(
+      inc32 === full || ((inc32 ^ full) === 0xffff && (inc32 === 0 || inc32 === 0xffff)),
+      `32-bit rewrite ${k}`,
+    );
     const w = 62;
     const old16 = (b[w] << 8) | b[w + 1];
     const now16 = r() & 0xffff;
-    b[w] = now16 >> 8; b[w + 1] = now16 & 0xff;
+    b[w] = now16 >> 8;
+    b[w + 1] = now16 & 0xff;
     const inc16 = csumUpdate16(full, old16, now16);
     const full2 = csumFinish(onesSum(b, 0, 64, 0));
-    assert.ok(inc16 === full2 || (inc16 ^ full2) === 0xffff && (inc16 === 0 || inc16 === 0xffff), `16-bit rewrite ${k}`);
+    assert.ok(
+      inc16 === full2 || ((inc16 ^ full2) === 0xffff && (inc16 === 0 || inc16 === 0xffff)),
+      `16-bit rewrite ${k}`,
+    );
   }
 });

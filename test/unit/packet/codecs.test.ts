@@ -10,15 +10,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ArpView } from '../../../src/packet/arp.js';
+import type { ArpView } from '../../../src/packet/arp.js';
 import { checksum, csumFinish, onesSum, pseudoHeaderSum } from '../../../src/packet/checksum.js';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, EthView, formatMac } from '../../../src/packet/eth.js';
-import { IcmpView } from '../../../src/packet/icmp.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, type EthView, formatMac } from '../../../src/packet/eth.js';
+import type { IcmpView } from '../../../src/packet/icmp.js';
 import { formatIpv4, Ipv4View, parseIpv4 } from '../../../src/packet/ipv4.js';
-import { PacketViews } from '../../../src/packet/views.js';
 import { Parse } from '../../../src/packet/parse.js';
-import { TcpView } from '../../../src/packet/tcp.js';
-import { UdpView } from '../../../src/packet/udp.js';
+import type { TcpView } from '../../../src/packet/tcp.js';
+import type { UdpView } from '../../../src/packet/udp.js';
+import { PacketViews } from '../../../src/packet/views.js';
 import { fixturePath, parsePcap, readPcap } from '../../helpers/pcap.js';
 
 // ---- fixture and oracle ------------------------------------------------------------------------
@@ -31,31 +31,67 @@ interface ExpectFrame {
   vlan?: { id: number; priority: number; etype: number };
   arp?: { opcode: number; srcMac: string; srcIp: string; dstMac: string; dstIp: string };
   ip?: {
-    version: number; headerLen: number; tos: number; totalLen: number; id: number; flags: number;
-    fragOffset: number; ttl: number; protocol: number; csum: number; src: string; dst: string;
-    csumStatus: number; options?: { type: number; len?: number; ptr?: number }[];
+    version: number;
+    headerLen: number;
+    tos: number;
+    totalLen: number;
+    id: number;
+    flags: number;
+    fragOffset: number;
+    ttl: number;
+    protocol: number;
+    csum: number;
+    src: string;
+    dst: string;
+    csumStatus: number;
+    options?: { type: number; len?: number; ptr?: number }[];
   };
   tcp?: {
-    srcPort: number; dstPort: number; seq: number; ack: number; headerLen: number; flags: number;
-    window: number; csum: number; payloadLen: number; csumStatus: number;
+    srcPort: number;
+    dstPort: number;
+    seq: number;
+    ack: number;
+    headerLen: number;
+    flags: number;
+    window: number;
+    csum: number;
+    payloadLen: number;
+    csumStatus: number;
   };
   udp?: { srcPort: number; dstPort: number; length: number; csum: number; csumStatus: number };
   icmp?: {
-    type: number; code: number; csum: number; csumStatus: number; ident?: number; seq?: number;
-    inner?: { src: string; dst: string; protocol: number; totalLen: number;
-      udp?: { srcPort: number; dstPort: number; length: number } };
+    type: number;
+    code: number;
+    csum: number;
+    csumStatus: number;
+    ident?: number;
+    seq?: number;
+    inner?: {
+      src: string;
+      dst: string;
+      protocol: number;
+      totalLen: number;
+      udp?: { srcPort: number; dstPort: number; length: number };
+    };
   };
 }
 
 /** tshark's checksum status values (epan/proto.h). */
 const CSUM_GOOD = 1;
 const CSUM_NOT_PRESENT = 3;
-const PROTO_ICMP = 1, PROTO_TCP = 6, PROTO_UDP = 17;
+const PROTO_ICMP = 1,
+  PROTO_TCP = 6,
+  PROTO_UDP = 17;
 
 const FRAMES = readPcap(fixturePath('lab-basic.pcap'));
-const EXPECT = (JSON.parse(readFileSync(fixturePath('lab-basic.expect.json'), 'utf8')) as { frames: ExpectFrame[] }).frames;
+const EXPECT = (JSON.parse(readFileSync(fixturePath('lab-basic.expect.json'), 'utf8')) as { frames: ExpectFrame[] })
+  .frames;
 
-interface Case { n: number; bytes: Buffer; x: ExpectFrame }
+interface Case {
+  n: number;
+  bytes: Buffer;
+  x: ExpectFrame;
+}
 const CASES: Case[] = FRAMES.map((r, i) => ({ n: i + 1, bytes: r.data, x: EXPECT[i] }));
 const withIp = CASES.filter((c) => c.x.ip !== undefined);
 const withTcp = CASES.filter((c) => c.x.tcp !== undefined);
@@ -65,14 +101,30 @@ const withIcmp = CASES.filter((c) => c.x.icmp !== undefined);
 /** The views over one buffer, made afresh for each (the dataplane keeps one set per RX ring). */
 class Views {
   private v = new PacketViews(new Uint8Array(0));
-  get u8(): Uint8Array { return this.v.u8; }
-  get dv(): DataView { return this.v.dv; }
-  get eth(): EthView { return this.v.eth; }
-  get arp(): ArpView { return this.v.arp; }
-  get ip(): Ipv4View { return this.v.ip; }
-  get tcp(): TcpView { return this.v.tcp; }
-  get udp(): UdpView { return this.v.udp; }
-  get icmp(): IcmpView { return this.v.icmp; }
+  get u8(): Uint8Array {
+    return this.v.u8;
+  }
+  get dv(): DataView {
+    return this.v.dv;
+  }
+  get eth(): EthView {
+    return this.v.eth;
+  }
+  get arp(): ArpView {
+    return this.v.arp;
+  }
+  get ip(): Ipv4View {
+    return this.v.ip;
+  }
+  get tcp(): TcpView {
+    return this.v.tcp;
+  }
+  get udp(): UdpView {
+    return this.v.udp;
+  }
+  get icmp(): IcmpView {
+    return this.v.icmp;
+  }
   attach(b: Uint8Array): this {
     this.v = new PacketViews(b);
     return this;
@@ -87,7 +139,9 @@ function exact(b: Uint8Array, len = b.length): Uint8Array {
   return out;
 }
 
-function bindOk(code: Parse, what: string): void { assert.equal(code, Parse.Ok, what); }
+function bindOk(code: Parse, what: string): void {
+  assert.equal(code, Parse.Ok, what);
+}
 
 /** Binds Ethernet then IPv4 of a captured IP frame, asserting both bind. */
 function bindIp(v: Views, b: Uint8Array): Ipv4View {
@@ -133,7 +187,8 @@ test('the pcap reader returns every frame tshark decoded, with its captured leng
   assert.ok(FRAMES.length >= 20, `only ${FRAMES.length} frames`);
   for (const c of CASES) assert.equal(c.bytes.length, c.x.len, `frame ${c.n}`);
   for (let i = 1; i < FRAMES.length; i++) {
-    const a = FRAMES[i - 1], b = FRAMES[i];
+    const a = FRAMES[i - 1],
+      b = FRAMES[i];
     assert.ok(b.tsSec > a.tsSec || (b.tsSec === a.tsSec && b.tsUsec >= a.tsUsec), `timestamps ordered at ${i + 1}`);
   }
 });
@@ -185,7 +240,9 @@ test('the capture holds ARP, ICMP echo, a whole TCP connection, UDP, ICMP errors
 
 test('eth: every captured frame binds with the addresses, EtherType, tag and payload offset tshark reads', () => {
   for (const c of CASES) {
-    const b = c.bytes, x = c.x, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x,
+      m = `frame ${c.n}`;
     V.attach(b);
     bindOk(V.eth.bind(0, b.length), m);
     assert.equal(formatMac(b, V.eth.dstOff), x.eth.dst, m);
@@ -211,7 +268,9 @@ test('arp: requests and replies bind with the opcode and the sender and target a
   const arps = CASES.filter((c) => c.x.arp !== undefined);
   assert.ok(arps.length >= 2);
   for (const c of arps) {
-    const b = c.bytes, x = c.x.arp!, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x.arp!,
+      m = `frame ${c.n}`;
     V.attach(b);
     bindOk(V.eth.bind(0, b.length), m);
     assert.equal(V.eth.etherType, ETHERTYPE_ARP, m);
@@ -227,7 +286,9 @@ test('arp: requests and replies bind with the opcode and the sender and target a
 
 test('ipv4: every captured header binds with each field tshark reads, and its checksum verifies', () => {
   for (const c of withIp) {
-    const b = c.bytes, x = c.x.ip!, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x.ip!,
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     assert.equal(V.eth.etherType, ETHERTYPE_IPV4, m);
     assert.equal(b[ip.offset] >>> 4, x.version, m);
@@ -257,7 +318,9 @@ test('ipv4: record-route frames have a header longer than 20 bytes and bind the 
   const opts = withIp.filter((c) => c.x.ip!.options !== undefined);
   assert.ok(opts.length >= 2, 'echo request and reply with record route');
   for (const c of opts) {
-    const b = c.bytes, x = c.x.ip!, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x.ip!,
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     assert.ok(ip.headerLen > 20, m);
     assert.equal(ip.headerLen, 60, m); // ping -R asks for all nine slots: NOP + 39-byte RR
@@ -266,7 +329,10 @@ test('ipv4: record-route frames have a header longer than 20 bytes and bind the 
     let o = ip.offset + 20;
     for (const opt of x.options!) {
       assert.equal(b[o], opt.type, `${m} option at ${o - ip.offset}`);
-      if (opt.type <= 1) { o += 1; continue; }
+      if (opt.type <= 1) {
+        o += 1;
+        continue;
+      }
       assert.equal(b[o + 1], opt.len, m);
       assert.equal(b[o + 2], opt.ptr, m);
       o += b[o + 1];
@@ -281,7 +347,9 @@ test('ipv4: record-route frames have a header longer than 20 bytes and bind the 
 test('tcp: every captured segment binds with ports, sequence numbers, flags and window as tshark reads them', () => {
   assert.ok(withTcp.length >= 8);
   for (const c of withTcp) {
-    const b = c.bytes, x = c.x.tcp!, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x.tcp!,
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     assert.equal(ip.protocol, PROTO_TCP, m);
     bindOk(V.tcp.bind(ip.payloadOff, ip.payloadEnd), m);
@@ -313,7 +381,9 @@ test('tcp: every captured checksum verifies with a full pseudo-header computatio
 
 test('udp: every captured datagram binds with ports, length and checksum, and a nonzero checksum verifies', () => {
   for (const c of withUdp) {
-    const b = c.bytes, x = c.x.udp!, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x.udp!,
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     assert.equal(ip.protocol, PROTO_UDP, m);
     bindOk(V.udp.bind(ip.payloadOff, ip.payloadEnd), m);
@@ -336,7 +406,9 @@ test('udp: every captured datagram binds with ports, length and checksum, and a 
 
 test('icmp: echo and error messages bind with type, code, id and sequence, and their checksum verifies', () => {
   for (const c of withIcmp) {
-    const b = exact(c.bytes), x = c.x.icmp!, m = `frame ${c.n}`;
+    const b = exact(c.bytes),
+      x = c.x.icmp!,
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     assert.equal(ip.protocol, PROTO_ICMP, m);
     bindOk(V.icmp.bind(ip.payloadOff, ip.payloadEnd), m);
@@ -366,7 +438,9 @@ test('icmp: the port unreachable quotes the offending IPv4 and UDP headers, whic
   const errs = withIcmp.filter((c) => c.x.icmp!.inner !== undefined);
   assert.ok(errs.length >= 1);
   for (const c of errs) {
-    const b = c.bytes, x = c.x.icmp!.inner!, m = `frame ${c.n}`;
+    const b = c.bytes,
+      x = c.x.icmp!.inner!,
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     bindOk(V.icmp.bind(ip.payloadOff, ip.payloadEnd), m);
     const inner = new Ipv4View(V.u8, V.dv);
@@ -409,8 +483,16 @@ test('eth, ipv4 and udp ignore Ethernet padding after the datagram', () => {
 // ---- NAT rewrites ------------------------------------------------------------------------------
 
 /** New addresses and ports to rewrite to: ordinary, high-bit (negative int32) and extreme values. */
-const NEW_ADDRS = ['10.0.0.2', '172.16.1.11', '192.168.222.200', '203.0.113.7', '224.0.0.1', '255.255.255.255', '0.0.0.0', '1.2.3.4']
-  .map(addr);
+const NEW_ADDRS = [
+  '10.0.0.2',
+  '172.16.1.11',
+  '192.168.222.200',
+  '203.0.113.7',
+  '224.0.0.1',
+  '255.255.255.255',
+  '0.0.0.0',
+  '1.2.3.4',
+].map(addr);
 const NEW_PORTS = [80, 8080, 1, 0, 65535, 0x8000, 0x7fff, 40000];
 
 /** Byte offsets a NAT rewrite of (src or dst) may touch. */
@@ -435,10 +517,13 @@ test('tcp DNAT and SNAT rewrites keep incremental checksums equal to a full reco
   for (const c of withTcp) {
     for (let k = 0; k < NEW_ADDRS.length; k++) {
       for (const side of ['dst', 'src'] as const) {
-        const b = exact(c.bytes), m = `frame ${c.n} ${side} → ${formatIpv4(NEW_ADDRS[k])}:${NEW_PORTS[k]}`;
+        const b = exact(c.bytes),
+          m = `frame ${c.n} ${side} → ${formatIpv4(NEW_ADDRS[k])}:${NEW_PORTS[k]}`;
         const ip = bindIp(V, b);
         bindOk(V.tcp.bind(ip.payloadOff, ip.payloadEnd), m);
-        const t = V.tcp, now = NEW_ADDRS[k], port = NEW_PORTS[k];
+        const t = V.tcp,
+          now = NEW_ADDRS[k],
+          port = NEW_PORTS[k];
         // What the director does: IPVS in (client → RS) rewrites the destination, out the source.
         if (side === 'dst') {
           const old = ip.dst;
@@ -469,16 +554,29 @@ test('tcp DNAT and SNAT rewrites keep incremental checksums equal to a full reco
 
 test('tcp: rewriting to new addresses and ports and back restores the captured bytes exactly', () => {
   for (const c of withTcp) {
-    const b = exact(c.bytes), m = `frame ${c.n}`;
+    const b = exact(c.bytes),
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     bindOk(V.tcp.bind(ip.payloadOff, ip.payloadEnd), m);
-    const src = ip.src, dst = ip.dst, sp = V.tcp.srcPort, dp = V.tcp.dstPort;
-    const vip = addr('198.51.100.80'), cip = addr('203.0.113.9');
-    ip.setDst(vip); V.tcp.addrChanged(dst, vip); V.tcp.setDstPort(80);
-    ip.setSrc(cip); V.tcp.addrChanged(src, cip); V.tcp.setSrcPort(51000);
+    const src = ip.src,
+      dst = ip.dst,
+      sp = V.tcp.srcPort,
+      dp = V.tcp.dstPort;
+    const vip = addr('198.51.100.80'),
+      cip = addr('203.0.113.9');
+    ip.setDst(vip);
+    V.tcp.addrChanged(dst, vip);
+    V.tcp.setDstPort(80);
+    ip.setSrc(cip);
+    V.tcp.addrChanged(src, cip);
+    V.tcp.setSrcPort(51000);
     assert.notDeepEqual(b, exact(c.bytes), m);
-    ip.setDst(dst); V.tcp.addrChanged(vip, dst); V.tcp.setDstPort(dp);
-    ip.setSrc(src); V.tcp.addrChanged(cip, src); V.tcp.setSrcPort(sp);
+    ip.setDst(dst);
+    V.tcp.addrChanged(vip, dst);
+    V.tcp.setDstPort(dp);
+    ip.setSrc(src);
+    V.tcp.addrChanged(cip, src);
+    V.tcp.setSrcPort(sp);
     assert.deepEqual(b, exact(c.bytes), m);
   }
 });
@@ -489,16 +587,23 @@ test('udp DNAT and SNAT rewrites keep incremental checksums equal to a full reco
   for (const c of checked) {
     for (let k = 0; k < NEW_ADDRS.length; k++) {
       for (const side of ['dst', 'src'] as const) {
-        const b = exact(c.bytes), m = `frame ${c.n} ${side} → ${formatIpv4(NEW_ADDRS[k])}:${NEW_PORTS[k]}`;
+        const b = exact(c.bytes),
+          m = `frame ${c.n} ${side} → ${formatIpv4(NEW_ADDRS[k])}:${NEW_PORTS[k]}`;
         const ip = bindIp(V, b);
         bindOk(V.udp.bind(ip.payloadOff, ip.payloadEnd), m);
-        const u = V.udp, now = NEW_ADDRS[k], port = NEW_PORTS[k];
+        const u = V.udp,
+          now = NEW_ADDRS[k],
+          port = NEW_PORTS[k];
         if (side === 'dst') {
           const old = ip.dst;
-          ip.setDst(now); u.addrChanged(old, now); u.setDstPort(port);
+          ip.setDst(now);
+          u.addrChanged(old, now);
+          u.setDstPort(port);
         } else {
           const old = ip.src;
-          ip.setSrc(now); u.addrChanged(old, now); u.setSrcPort(port);
+          ip.setSrc(now);
+          u.addrChanged(old, now);
+          u.setSrcPort(port);
         }
         assert.equal(ip.checksumOk(), true, m);
         const full = l4Full(b, V.dv, ip, u.offset, u.offset + u.length, u.offset + 6);
@@ -519,7 +624,8 @@ test('udp: an update whose result would be 0 writes 0xffff instead', () => {
   bindOk(V.udp.bind(ip.payloadOff, ip.payloadEnd), 'udp');
   // Pick the destination port that makes the one's-complement sum come out 0xffff (checksum 0):
   // the current checksum says how far the sum is from 0xffff.
-  const u = V.udp, old = u.dstPort;
+  const u = V.udp,
+    old = u.dstPort;
   const port = csumFinishPortFor(old, u.csum);
   u.setDstPort(port);
   assert.equal(u.dstPort, port);
@@ -540,12 +646,19 @@ test('udp: a zero checksum stays zero through address and port rewrites', () => 
   assert.ok(zero.length >= 1, 'the capture has a SO_NO_CHECK datagram');
   for (const c of zero) {
     for (let k = 0; k < NEW_ADDRS.length; k++) {
-      const b = exact(c.bytes), m = `frame ${c.n} → ${formatIpv4(NEW_ADDRS[k])}`;
+      const b = exact(c.bytes),
+        m = `frame ${c.n} → ${formatIpv4(NEW_ADDRS[k])}`;
       const ip = bindIp(V, b);
       bindOk(V.udp.bind(ip.payloadOff, ip.payloadEnd), m);
-      const u = V.udp, oldDst = ip.dst, oldSrc = ip.src;
-      ip.setDst(NEW_ADDRS[k]); u.addrChanged(oldDst, NEW_ADDRS[k]); u.setDstPort(NEW_PORTS[k]);
-      ip.setSrc(NEW_ADDRS[k]); u.addrChanged(oldSrc, NEW_ADDRS[k]); u.setSrcPort(NEW_PORTS[k]);
+      const u = V.udp,
+        oldDst = ip.dst,
+        oldSrc = ip.src;
+      ip.setDst(NEW_ADDRS[k]);
+      u.addrChanged(oldDst, NEW_ADDRS[k]);
+      u.setDstPort(NEW_PORTS[k]);
+      ip.setSrc(NEW_ADDRS[k]);
+      u.addrChanged(oldSrc, NEW_ADDRS[k]);
+      u.setSrcPort(NEW_PORTS[k]);
       assert.equal(u.csum, 0, m);
       assert.equal(ip.checksumOk(), true, m);
       assert.equal(u.dstPort, NEW_PORTS[k], m);
@@ -555,7 +668,8 @@ test('udp: a zero checksum stays zero through address and port rewrites', () => 
 
 test('ipv4: decrementTtl lowers the TTL by one and keeps the checksum equal to a full recomputation', () => {
   for (const c of withIp) {
-    const b = exact(c.bytes), m = `frame ${c.n}`;
+    const b = exact(c.bytes),
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     const ttl0 = ip.ttl;
     // Down to 1, as far as a forwarder may go (the caller drops at ttl <= 1 before decrementing).
@@ -577,7 +691,10 @@ test('ipv4: decrementTtl lowers the TTL by one and keeps the checksum equal to a
 
 // ---- truncation --------------------------------------------------------------------------------
 
-interface Outcome { layer: string; code: Parse }
+interface Outcome {
+  layer: string;
+  code: Parse;
+}
 
 /** Binds eth → arp | ipv4 → tcp | udp | icmp as the dataplane does; the first failure, or Ok. */
 function parseChain(v: Views, b: Uint8Array, len: number): Outcome {
@@ -588,12 +705,20 @@ function parseChain(v: Views, b: Uint8Array, len: number): Outcome {
   if (v.eth.etherType !== ETHERTYPE_IPV4) return { layer: 'other', code: Parse.Ok };
   r = v.ip.bind(v.eth.payloadOff, len);
   if (r !== Parse.Ok) return { layer: 'ipv4', code: r };
-  const off = v.ip.payloadOff, end = v.ip.payloadEnd;
+  const off = v.ip.payloadOff,
+    end = v.ip.payloadEnd;
   switch (v.ip.protocol) {
-    case PROTO_TCP: r = v.tcp.bind(off, end); return { layer: 'tcp', code: r };
-    case PROTO_UDP: r = v.udp.bind(off, end); return { layer: 'udp', code: r };
-    case PROTO_ICMP: r = v.icmp.bind(off, end); return { layer: 'icmp', code: r };
-    default: return { layer: 'other', code: Parse.Ok };
+    case PROTO_TCP:
+      r = v.tcp.bind(off, end);
+      return { layer: 'tcp', code: r };
+    case PROTO_UDP:
+      r = v.udp.bind(off, end);
+      return { layer: 'udp', code: r };
+    case PROTO_ICMP:
+      r = v.icmp.bind(off, end);
+      return { layer: 'icmp', code: r };
+    default:
+      return { layer: 'other', code: Parse.Ok };
   }
 }
 
@@ -611,7 +736,11 @@ function expectedCut(c: Case, len: number): Outcome {
 test('every captured frame cut at every shorter length fails at the header that no longer fits, without throwing', () => {
   let cuts = 0;
   for (const c of CASES) {
-    assert.deepEqual(parseChain(V, exact(c.bytes), c.bytes.length), expectedCut(c, c.bytes.length), `frame ${c.n} whole`);
+    assert.deepEqual(
+      parseChain(V, exact(c.bytes), c.bytes.length),
+      expectedCut(c, c.bytes.length),
+      `frame ${c.n} whole`,
+    );
     assert.equal(parseChain(V, exact(c.bytes), c.bytes.length).code, Parse.Ok, `frame ${c.n} whole`);
     for (let len = 0; len < c.bytes.length; len++) {
       // The buffer ends where the cut is, so a read past it would throw a RangeError.
@@ -628,9 +757,11 @@ test('tcp, udp and icmp bound to every shorter segment give Truncated or BadLeng
   for (const c of [...withTcp, ...withUdp, ...withIcmp]) {
     const whole = exact(c.bytes);
     const ip = bindIp(V, whole);
-    const l4 = ip.payloadOff, end = ip.payloadEnd;
+    const l4 = ip.payloadOff,
+      end = ip.payloadEnd;
     for (let lim = l4; lim < end; lim++) {
-      const b = exact(c.bytes, lim), m = `frame ${c.n} L4 cut to ${lim - l4}`;
+      const b = exact(c.bytes, lim),
+        m = `frame ${c.n} L4 cut to ${lim - l4}`;
       V.attach(b);
       if (c.x.tcp !== undefined) {
         const want = lim - l4 < 20 ? Parse.Truncated : lim - l4 < c.x.tcp.headerLen ? Parse.BadLength : Parse.Ok;
@@ -661,7 +792,9 @@ function copyOf(p: (c: Case) => boolean): { b: Uint8Array; dv: DataView; l3: num
 
 test('ipv4: rejects a total length beyond the frame as BadLength', () => {
   for (const c of withIp) {
-    const b = exact(c.bytes), dv = new DataView(b.buffer), l3 = c.x.vlan !== undefined ? 18 : 14;
+    const b = exact(c.bytes),
+      dv = new DataView(b.buffer),
+      l3 = c.x.vlan !== undefined ? 18 : 14;
     dv.setUint16(l3 + 2, b.length - l3 + 1);
     V.attach(b);
     assert.equal(V.ip.bind(l3, b.length), Parse.BadLength, `frame ${c.n}`);
@@ -716,9 +849,11 @@ test('ipv4: an IHL that swallows the captured UDP header leaves the checksum fai
 
 test('tcp: rejects a data offset below 5 as BadHeader and one beyond the segment as BadLength', () => {
   for (const c of withTcp) {
-    const b = exact(c.bytes), m = `frame ${c.n}`;
+    const b = exact(c.bytes),
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
-    const o = ip.payloadOff, segLen = ip.payloadEnd - o;
+    const o = ip.payloadOff,
+      segLen = ip.payloadEnd - o;
     for (let doff = 0; doff < 5; doff++) {
       b[o + 12] = (doff << 4) | (b[o + 12] & 0x0f);
       assert.equal(V.tcp.bind(o, ip.payloadEnd), Parse.BadHeader, `${m} doff ${doff}`);
@@ -732,7 +867,9 @@ test('tcp: rejects a data offset below 5 as BadHeader and one beyond the segment
 
 test('udp: rejects a length below 8 or beyond the datagram as BadLength', () => {
   for (const c of withUdp) {
-    const b = exact(c.bytes), dv = new DataView(b.buffer), m = `frame ${c.n}`;
+    const b = exact(c.bytes),
+      dv = new DataView(b.buffer),
+      m = `frame ${c.n}`;
     const ip = bindIp(V, b);
     const o = ip.payloadOff;
     for (let len = 0; len < 8; len++) {
@@ -754,8 +891,24 @@ test('arp: rejects hardware types, protocol types and address sizes other than E
   const breakers: [string, () => void, () => void][] = [
     ['htype 6', () => dv.setUint16(o, 6), () => dv.setUint16(o, 1)],
     ['ptype IPv6', () => dv.setUint16(o + 2, 0x86dd), () => dv.setUint16(o + 2, 0x0800)],
-    ['hlen 8', () => { b[o + 4] = 8; }, () => { b[o + 4] = 6; }],
-    ['plen 16', () => { b[o + 5] = 16; }, () => { b[o + 5] = 4; }],
+    [
+      'hlen 8',
+      () => {
+        b[o + 4] = 8;
+      },
+      () => {
+        b[o + 4] = 6;
+      },
+    ],
+    [
+      'plen 16',
+      () => {
+        b[o + 5] = 16;
+      },
+      () => {
+        b[o + 5] = 4;
+      },
+    ],
   ];
   for (const [name, brk, fix] of breakers) {
     brk();
@@ -776,7 +929,11 @@ test('eth: rejects QinQ and a second 802.1Q tag as BadHeader; keeps VLAN id 0 an
   dv.setUint16(12, 0x88a8);
   assert.equal(V.eth.bind(0, b.length), Parse.BadHeader, 'outer 802.1ad');
   dv.setUint16(12, ETHERTYPE_VLAN);
-  for (const [tci, id] of [[0x0000, 0], [0xefff, 4095], [0x100a, 10]]) {
+  for (const [tci, id] of [
+    [0x0000, 0],
+    [0xefff, 4095],
+    [0x100a, 10],
+  ]) {
     dv.setUint16(14, tci);
     bindOk(V.eth.bind(0, b.length), `TCI ${tci}`);
     assert.equal(V.eth.vlanId, id, `TCI 0x${tci.toString(16)}`);

@@ -6,10 +6,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isTapvsError } from '../../../src/errors.js';
 import { CaptureFilter, compileFilter } from '../../../src/trace/filter.js';
-import { ICMP, SYN, TCP, UDP, arpFrame, ip, ipFrame, mac } from '../../helpers/frames.js';
+import { arpFrame, ICMP, ip, ipFrame, mac, SYN, TCP, UDP } from '../../helpers/frames.js';
 
-const CLIENT = ip('192.168.222.1'), VIP = ip('192.168.222.131'), RS1 = ip('192.168.2.129');
-const A = mac('02:00:00:00:00:01'), B = mac('02:00:00:00:00:02');
+const CLIENT = ip('192.168.222.1'),
+  VIP = ip('192.168.222.131'),
+  RS1 = ip('192.168.2.129');
+const A = mac('02:00:00:00:00:01'),
+  B = mac('02:00:00:00:00:02');
 
 const tcpSyn = ipFrame(B, A, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN });
 const tcpReply = ipFrame(A, B, RS1, CLIENT, { proto: TCP, sport: 8080, dport: 40000, flags: SYN | 0x10 });
@@ -40,7 +43,10 @@ test('filter: good expressions compile and print normalised', () => {
     ['net 192.168.2.0/24 && proto udp', 'net 192.168.2.0/24 and udp'],
     ['tcp port 80', 'tcp and port 80'],
     ['udp src port 53', 'udp and src port 53'],
-    ['dst host 192.168.222.131 and src net 0.0.0.0/0 and arp', 'dst host 192.168.222.131 and src net 0.0.0.0/0 and arp'],
+    [
+      'dst host 192.168.222.131 and src net 0.0.0.0/0 and arp',
+      'dst host 192.168.222.131 and src net 0.0.0.0/0 and arp',
+    ],
     ['proto icmp', 'icmp'],
   ];
   for (const [expr, text] of cases) assert.equal(new CaptureFilter(expr).text, text, expr);
@@ -70,8 +76,15 @@ test('filter: bad expressions are BAD_ARGUMENT errors that name the problem', ()
     ['vlan 100', /unknown term "vlan"/],
   ];
   for (const [expr, re] of cases) {
-    assert.throws(() => compileFilter(expr), (e) => isTapvsError(e) && e.code === 'BAD_ARGUMENT'
-      && e.message.startsWith(`bad trace filter "${expr}": `) && re.test(e.message), expr);
+    assert.throws(
+      () => compileFilter(expr),
+      (e) =>
+        isTapvsError(e) &&
+        e.code === 'BAD_ARGUMENT' &&
+        e.message.startsWith(`bad trace filter "${expr}": `) &&
+        re.test(e.message),
+      expr,
+    );
   }
 });
 
@@ -115,7 +128,8 @@ test('filter: host, net, port and proto match source or destination as tcpdump d
     ['port 53', laterFragment, false],
     ['udp and host 192.168.222.1', laterFragment, true],
   ];
-  for (const [expr, f, want] of cases) assert.equal(m(expr, f), want, `${expr} on frame ${cases.findIndex((c) => c[1] === f)}`);
+  for (const [expr, f, want] of cases)
+    assert.equal(m(expr, f), want, `${expr} on frame ${cases.findIndex((c) => c[1] === f)}`);
 });
 
 test('filter: one VLAN tag (802.1Q or 802.1ad) is looked through', () => {

@@ -11,15 +11,25 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { isTapvsError } from '../../../src/errors.js';
 import { PCAPNG_EPB, PCAPNG_IDB, PCAPNG_SHB, PcapngWriter } from '../../../src/trace/pcapng.js';
-import { ICMP, SYN, TCP, UDP, arpFrame, ip, ipFrame, mac } from '../../helpers/frames.js';
+import { arpFrame, ICMP, ip, ipFrame, mac, SYN, TCP, UDP } from '../../helpers/frames.js';
 
 const hasTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
 const needsTshark = { skip: !hasTshark && 'needs tshark' };
 
-const CLIENT = ip('192.168.222.1'), VIP = ip('192.168.222.131'), RS1 = ip('192.168.2.129'), DIP = ip('192.168.2.1');
-const CLIENT_MAC = mac('02:00:00:00:00:01'), EXT_MAC = mac('02:00:00:00:00:02');
-const INT_MAC = mac('02:00:00:00:01:02'), RS1_MAC = mac('02:00:00:00:01:81');
-const IFACES = [{ name: 'ext rx' }, { name: 'ext tx' }, { name: 'int rx', description: 'internal, received' }, { name: 'int tx' }];
+const CLIENT = ip('192.168.222.1'),
+  VIP = ip('192.168.222.131'),
+  RS1 = ip('192.168.2.129'),
+  DIP = ip('192.168.2.1');
+const CLIENT_MAC = mac('02:00:00:00:00:01'),
+  EXT_MAC = mac('02:00:00:00:00:02');
+const INT_MAC = mac('02:00:00:00:01:02'),
+  RS1_MAC = mac('02:00:00:00:01:81');
+const IFACES = [
+  { name: 'ext rx' },
+  { name: 'ext tx' },
+  { name: 'int rx', description: 'internal, received' },
+  { name: 'int tx' },
+];
 
 function tmpFile(t: { after: (fn: () => void) => void }, name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapvs-trace-'));
@@ -31,17 +41,26 @@ function tsharkFields(file: string, fields: string[]): string[][] {
   const args = ['-r', file, '-T', 'fields'];
   for (const f of fields) args.push('-e', f);
   const out = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
 }
 
 /** tshark's verdict on the whole file: exit status and stderr without the run-as-root warning. */
 function tsharkRead(file: string): { status: number | null; stderr: string } {
   const r = spawnSync('tshark', ['-r', file], { encoding: 'utf8' });
-  const stderr = r.stderr.split('\n').filter((l) => l.length > 0 && !/Running as user "root"/.test(l)).join('\n');
+  const stderr = r.stderr
+    .split('\n')
+    .filter((l) => l.length > 0 && !/Running as user "root"/.test(l))
+    .join('\n');
   return { status: r.status, stderr };
 }
 
-interface Block { type: number; body: Buffer }
+interface Block {
+  type: number;
+  body: Buffer;
+}
 
 /** Walks the blocks, checking what every block must satisfy (draft-ietf-opsawg-pcapng §3.1). */
 function walk(file: string): Block[] {
@@ -50,7 +69,8 @@ function walk(file: string): Block[] {
   let o = 0;
   while (o < b.length) {
     assert.ok(o + 12 <= b.length, `block at ${o} fits`);
-    const type = b.readUInt32LE(o), len = b.readUInt32LE(o + 4);
+    const type = b.readUInt32LE(o),
+      len = b.readUInt32LE(o + 4);
     assert.equal(len % 4, 0, `block at ${o}: length ${len} is a multiple of 4`);
     assert.ok(o + len <= b.length, `block at ${o} ends inside the file`);
     assert.equal(b.readUInt32LE(o + len - 4), len, `block at ${o}: trailing length`);
@@ -66,8 +86,13 @@ function options(body: Buffer, at: number): Map<number, string[]> {
   const m = new Map<number, string[]>();
   let o = at;
   while (o < body.length) {
-    const code = body.readUInt16LE(o), len = body.readUInt16LE(o + 2);
-    if (code === 0) { assert.equal(len, 0); assert.equal(o + 4, body.length, 'opt_endofopt is last'); break; }
+    const code = body.readUInt16LE(o),
+      len = body.readUInt16LE(o + 2);
+    if (code === 0) {
+      assert.equal(len, 0);
+      assert.equal(o + 4, body.length, 'opt_endofopt is last');
+      break;
+    }
     const v = body.subarray(o + 4, o + 4 + len);
     m.set(code, [...(m.get(code) ?? []), v.toString('utf8')]);
     o += 4 + ((len + 3) & ~3);
@@ -77,11 +102,26 @@ function options(body: Buffer, at: number): Map<number, string[]> {
 
 function sampleFrames(): Array<{ itf: number; frame: Buffer; comment: string | null }> {
   return [
-    { itf: 0, frame: ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN }),
-      comment: 'NAT in: dst 192.168.222.131:80 -> 192.168.2.129:80; conn TCP 192.168.222.1:40000 state SYN_RECV' },
-    { itf: 3, frame: ipFrame(RS1_MAC, INT_MAC, CLIENT, RS1, { proto: TCP, sport: 40000, dport: 80, flags: SYN }), comment: null },
-    { itf: 2, frame: ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: UDP, sport: 53, dport: 40001, payload: new Uint8Array(5) }),
-      comment: 'héllo, wörld ✓' },
+    {
+      itf: 0,
+      frame: ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN }),
+      comment: 'NAT in: dst 192.168.222.131:80 -> 192.168.2.129:80; conn TCP 192.168.222.1:40000 state SYN_RECV',
+    },
+    {
+      itf: 3,
+      frame: ipFrame(RS1_MAC, INT_MAC, CLIENT, RS1, { proto: TCP, sport: 40000, dport: 80, flags: SYN }),
+      comment: null,
+    },
+    {
+      itf: 2,
+      frame: ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, {
+        proto: UDP,
+        sport: 53,
+        dport: 40001,
+        payload: new Uint8Array(5),
+      }),
+      comment: 'héllo, wörld ✓',
+    },
     { itf: 1, frame: arpFrame(2, EXT_MAC, VIP, CLIENT_MAC, CLIENT), comment: 'ARP reply for a VIP' },
     { itf: 2, frame: ipFrame(INT_MAC, RS1_MAC, RS1, DIP, { proto: ICMP, payload: new Uint8Array(56) }), comment: 'x' },
   ];
@@ -114,7 +154,8 @@ test('pcapng: blocks are well formed: SHB, one IDB per interface with its name, 
   }
   const us = BigInt(Math.round(ts * 1000));
   for (let i = 0; i < frames.length; i++) {
-    const e = blocks[1 + IFACES.length + i], f = frames[i];
+    const e = blocks[1 + IFACES.length + i],
+      f = frames[i];
     assert.equal(e.type, PCAPNG_EPB);
     assert.equal(e.body.readUInt32LE(0), f.itf);
     assert.equal((BigInt(e.body.readUInt32LE(4)) << 32n) | BigInt(e.body.readUInt32LE(8)), us);
@@ -135,7 +176,14 @@ test('pcapng: tshark reads every packet with its interface name, comment and add
   for (const f of frames) w.writePacket(f.itf, f.frame, 0, f.frame.length, Date.now(), f.comment);
   w.close();
   assert.deepEqual(tsharkRead(file), { status: 0, stderr: '' });
-  const rows = tsharkFields(file, ['frame.interface_id', 'frame.interface_name', 'frame.comment', 'ip.src', 'ip.dst', 'frame.len']);
+  const rows = tsharkFields(file, [
+    'frame.interface_id',
+    'frame.interface_name',
+    'frame.comment',
+    'ip.src',
+    'ip.dst',
+    'frame.len',
+  ]);
   assert.deepEqual(rows, [
     ['0', 'ext rx', frames[0].comment, '192.168.222.1', '192.168.222.131', '54'],
     ['3', 'int tx', '', '192.168.222.1', '192.168.2.129', '54'],
@@ -143,8 +191,10 @@ test('pcapng: tshark reads every packet with its interface name, comment and add
     ['1', 'ext tx', 'ARP reply for a VIP', '', '', '60'],
     ['2', 'int rx', 'x', '192.168.2.129', '192.168.2.1', '98'],
   ]);
-  assert.deepEqual(tsharkFields(file, ['frame.number', 'frame.interface_description']).map((r) => r[1]),
-    ['', '', 'internal, received', '', 'internal, received']);
+  assert.deepEqual(
+    tsharkFields(file, ['frame.number', 'frame.interface_description']).map((r) => r[1]),
+    ['', '', 'internal, received', '', 'internal, received'],
+  );
 });
 
 test('pcapng: frames longer than the snaplen keep their original length', needsTshark, (t) => {
@@ -153,7 +203,9 @@ test('pcapng: frames longer than the snaplen keep their original length', needsT
   const f = ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, payload: new Uint8Array(1000) });
   w.writePacket(0, f, 0, f.length, Date.now(), 'cut');
   w.close();
-  assert.deepEqual(tsharkFields(file, ['frame.cap_len', 'frame.len', 'frame.comment']), [['64', String(f.length), 'cut']]);
+  assert.deepEqual(tsharkFields(file, ['frame.cap_len', 'frame.len', 'frame.comment']), [
+    ['64', String(f.length), 'cut'],
+  ]);
 });
 
 test('pcapng: the count limit stops writing and the file stays valid', needsTshark, (t) => {
@@ -167,7 +219,10 @@ test('pcapng: the count limit stops writing and the file stays valid', needsTsha
   assert.equal(w.open, false, 'the file is closed at the limit');
   w.close();
   assert.deepEqual(tsharkRead(file), { status: 0, stderr: '' });
-  assert.deepEqual(tsharkFields(file, ['frame.comment']).map((r) => r[0]), ['packet 0', 'packet 1', 'packet 2']);
+  assert.deepEqual(
+    tsharkFields(file, ['frame.comment']).map((r) => r[0]),
+    ['packet 0', 'packet 1', 'packet 2'],
+  );
 });
 
 test('pcapng: the size limit is never exceeded and the file stays valid', needsTshark, (t) => {
@@ -219,9 +274,12 @@ test('pcapng: bad options and unusable paths are BAD_ARGUMENT errors', (t) => {
   bad(() => new PcapngWriter(file, { interfaces: IFACES, maxBytes: 0 }), /maxBytes must be a positive integer/);
   bad(() => new PcapngWriter(file, { interfaces: IFACES, maxPackets: 1.5 }), /maxPackets/);
   bad(() => new PcapngWriter(file, { interfaces: IFACES, snaplen: 0 }), /snaplen/);
-  bad(() => new PcapngWriter(path.join(file, 'no', 'such', 'dir.pcapng'), { interfaces: IFACES }), /cannot create trace file/);
+  bad(
+    () => new PcapngWriter(path.join(file, 'no', 'such', 'dir.pcapng'), { interfaces: IFACES }),
+    /cannot create trace file/,
+  );
   const w = new PcapngWriter(file, { interfaces: IFACES, maxBytes: Infinity, maxPackets: Infinity });
   assert.equal(w.maxBytes, Infinity);
   w.close();
-  assert.equal((fs.statSync(file).mode & 0o777), 0o600);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 });

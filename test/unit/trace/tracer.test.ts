@@ -11,18 +11,32 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { isTapvsError } from '../../../src/errors.js';
 import {
-  TRACE_RX, TRACE_TX, Tracer, destLoad, dropComment, formatAddrPort, formatTime, forwardComment, natComment, protoName,
+  destLoad,
+  dropComment,
+  formatAddrPort,
+  formatTime,
+  forwardComment,
+  natComment,
+  protoName,
+  TRACE_RX,
+  TRACE_TX,
+  Tracer,
 } from '../../../src/trace/tracer.js';
-import { SYN, TCP, UDP, arpFrame, ip, ipFrame, mac } from '../../helpers/frames.js';
+import { arpFrame, ip, ipFrame, mac, SYN, TCP, UDP } from '../../helpers/frames.js';
 
 const hasTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
 const needsTshark = { skip: !hasTshark && 'needs tshark' };
 
-const CLIENT = ip('192.168.222.1'), VIP = ip('192.168.222.131'), RS1 = ip('192.168.2.129');
-const CLIENT_MAC = mac('02:00:00:00:00:01'), EXT_MAC = mac('02:00:00:00:00:02');
-const INT_MAC = mac('02:00:00:00:01:02'), RS1_MAC = mac('02:00:00:00:01:81');
+const CLIENT = ip('192.168.222.1'),
+  VIP = ip('192.168.222.131'),
+  RS1 = ip('192.168.2.129');
+const CLIENT_MAC = mac('02:00:00:00:00:01'),
+  EXT_MAC = mac('02:00:00:00:00:02');
+const INT_MAC = mac('02:00:00:00:01:02'),
+  RS1_MAC = mac('02:00:00:00:01:81');
 const LINKS = [{ name: 'ext' }, { name: 'int' }];
-const EXT = 0, INT = 1;
+const EXT = 0,
+  INT = 1;
 const T0 = new Date(2026, 10, 24, 18, 53, 26).getTime() + 123.456;
 const TIME = /^\d\d:\d\d:\d\d\.\d{6} /;
 
@@ -36,11 +50,18 @@ function tsharkFields(file: string, fields: string[]): string[][] {
   const args = ['-r', file, '-T', 'fields'];
   for (const f of fields) args.push('-e', f);
   const out = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
 }
 
-const syn = (): Buffer => ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN });
-const IN_COMMENT = natComment('in', 6, CLIENT, 40000, VIP, 80, RS1, 80, 'SYN_RECV', { name: 'rr', reason: destLoad(1, 0, 0) });
+const syn = (): Buffer =>
+  ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN });
+const IN_COMMENT = natComment('in', 6, CLIENT, 40000, VIP, 80, RS1, 80, 'SYN_RECV', {
+  name: 'rr',
+  reason: destLoad(1, 0, 0),
+});
 
 /** What the dataplane does with a SYN to the VIP: hold it, rewrite it in place, send it, release. */
 function natInOnce(tr: Tracer, rx: Buffer, nowMs: number): void {
@@ -51,7 +72,8 @@ function natInOnce(tr: Tracer, rx: Buffer, nowMs: number): void {
   tx.set(INT_MAC, 6);
   tx.writeInt32BE(RS1, 14 + 16);
   rx.writeInt32BE(RS1, 14 + 16);
-  if (tr.active && (tr.holding || tr.matches(tx, 0, tx.length))) tr.record(INT, TRACE_TX, tx, 0, tx.length, null, nowMs + 0.001);
+  if (tr.active && (tr.holding || tr.matches(tx, 0, tx.length)))
+    tr.record(INT, TRACE_TX, tx, 0, tx.length, null, nowMs + 0.001);
   if (tr.holding) tr.release(IN_COMMENT);
 }
 
@@ -74,12 +96,18 @@ test('tracer: one interface per link and direction; held frames keep their bytes
     ['int tx', '', '192.168.222.1', '192.168.2.129'],
     ['ext tx', 'ARP reply for VIP 192.168.222.131', '', ''],
   ]);
-  assert.deepEqual(tsharkFields(file, ['frame.interface_id']).map((r) => r[0]), ['0', '3', '1']);
-  assert.deepEqual(lines.map((l) => l.replace(TIME, '')), [
-    `ext rx IP 192.168.222.1.40000 > 192.168.222.131.80: Flags [S], seq 1000, win 64240, length 0 | ${IN_COMMENT}`,
-    'int tx IP 192.168.222.1.40000 > 192.168.2.129.80: Flags [S], seq 1000, win 64240, length 0',
-    'ext tx ARP, Reply 192.168.222.131 is-at 02:00:00:00:00:02, length 28 | ARP reply for VIP 192.168.222.131',
-  ]);
+  assert.deepEqual(
+    tsharkFields(file, ['frame.interface_id']).map((r) => r[0]),
+    ['0', '3', '1'],
+  );
+  assert.deepEqual(
+    lines.map((l) => l.replace(TIME, '')),
+    [
+      `ext rx IP 192.168.222.1.40000 > 192.168.222.131.80: Flags [S], seq 1000, win 64240, length 0 | ${IN_COMMENT}`,
+      'int tx IP 192.168.222.1.40000 > 192.168.2.129.80: Flags [S], seq 1000, win 64240, length 0',
+      'ext tx ARP, Reply 192.168.222.131 is-at 02:00:00:00:00:02, length 28 | ARP reply for VIP 192.168.222.131',
+    ],
+  );
   assert.equal(lines[0].slice(0, 16), '18:53:26.123456 ');
 });
 
@@ -99,7 +127,10 @@ test('tracer: the size limit ends a file trace and tshark still reads it', needs
   const tr = new Tracer({ links: LINKS, file, maxBytes: 2000 });
   const f = ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, payload: new Uint8Array(300) });
   let n = 0;
-  while (tr.active && n < 100) { tr.record(n & 1, TRACE_RX, f, 0, f.length, `n=${n}`, T0); n++; }
+  while (tr.active && n < 100) {
+    tr.record(n & 1, TRACE_RX, f, 0, f.length, `n=${n}`, T0);
+    n++;
+  }
   const s = tr.status();
   assert.equal(s.active, false);
   assert.equal(s.stopped, 'size-limit');
@@ -130,7 +161,10 @@ test('tracer: frames recorded while one is held are written after it; overflow i
   tr.release('nothing held: ignored');
   tr.hold(EXT, TRACE_TX, f, 0, f.length, T0);
   assert.equal(tr.stop().packets, 44);
-  assert.deepEqual(lines.slice(41).map((l) => l.split(' IP ')[0]), ['ext rx', 'int rx', 'ext tx']);
+  assert.deepEqual(
+    lines.slice(41).map((l) => l.split(' IP ')[0]),
+    ['ext rx', 'int rx', 'ext tx'],
+  );
   assert.ok(!lines.slice(41).some((l) => l.includes('|')));
   tr.record(EXT, TRACE_RX, f, 0, f.length, null, T0);
   tr.hold(EXT, TRACE_RX, f, 0, f.length, T0);
@@ -138,7 +172,12 @@ test('tracer: frames recorded while one is held are written after it; overflow i
 });
 
 test('tracer: a throwing live output ends the trace instead of the dataplane', () => {
-  const tr = new Tracer({ links: LINKS, live: () => { throw new Error('EPIPE'); } });
+  const tr = new Tracer({
+    links: LINKS,
+    live: () => {
+      throw new Error('EPIPE');
+    },
+  });
   const f = syn();
   tr.record(EXT, TRACE_RX, f, 0, f.length, null, T0);
   tr.record(EXT, TRACE_RX, f, 0, f.length, null, T0);
@@ -150,8 +189,15 @@ test('tracer: status reports the configuration; bad options throw before any fil
   const dir = tmpDir(t);
   const tr = new Tracer({ links: LINKS, live: () => {}, filter: 'TCP  port 80', snaplen: 128 });
   assert.deepEqual(tr.status(), {
-    packets: 0, bytes: 0, active: true, filter: 'tcp and port 80', links: ['ext', 'int'],
-    maxBytes: 100_000_000, maxPackets: 1_000_000, snaplen: 128, live: true,
+    packets: 0,
+    bytes: 0,
+    active: true,
+    filter: 'tcp and port 80',
+    links: ['ext', 'int'],
+    maxBytes: 100_000_000,
+    maxPackets: 1_000_000,
+    snaplen: 128,
+    live: true,
   });
   const f = syn();
   assert.equal(tr.matches(f, 0, f.length), true);
@@ -159,7 +205,10 @@ test('tracer: status reports the configuration; bad options throw before any fil
   tr.stop();
   const file = path.join(dir, 'never.pcapng');
   const bad = (opts: ConstructorParameters<typeof Tracer>[0], re: RegExp): void => {
-    assert.throws(() => new Tracer(opts), (e) => isTapvsError(e) && e.code === 'BAD_ARGUMENT' && re.test(e.message));
+    assert.throws(
+      () => new Tracer(opts),
+      (e) => isTapvsError(e) && e.code === 'BAD_ARGUMENT' && re.test(e.message),
+    );
   };
   bad({ links: LINKS, file, filter: 'host 1.2.3' }, /bad trace filter "host 1.2.3"/);
   bad({ links: LINKS, file, maxPackets: -1 }, /maxPackets/);
@@ -170,13 +219,20 @@ test('tracer: status reports the configuration; bad options throw before any fil
 });
 
 test('tracer: comment helpers format int32 addresses the IPVS way', () => {
-  assert.equal(IN_COMMENT, 'NAT in: dst 192.168.222.131:80 -> 192.168.2.129:80; conn TCP 192.168.222.1:40000 state SYN_RECV; '
-    + 'new flow scheduled by rr -> 192.168.2.129:80 (weight 1, active 0, inactive 0)');
-  assert.equal(natComment('out', 17, CLIENT, 5353, VIP, 53, RS1, 5300, 'UDP'),
-    'NAT out: src 192.168.2.129:5300 -> 192.168.222.131:53; conn UDP 192.168.222.1:5353 state UDP');
+  assert.equal(
+    IN_COMMENT,
+    'NAT in: dst 192.168.222.131:80 -> 192.168.2.129:80; conn TCP 192.168.222.1:40000 state SYN_RECV; ' +
+      'new flow scheduled by rr -> 192.168.2.129:80 (weight 1, active 0, inactive 0)',
+  );
+  assert.equal(
+    natComment('out', 17, CLIENT, 5353, VIP, 53, RS1, 5300, 'UDP'),
+    'NAT out: src 192.168.2.129:5300 -> 192.168.222.131:53; conn UDP 192.168.222.1:5353 state UDP',
+  );
   assert.equal(dropComment('bad_checksum'), 'drop: bad_checksum');
-  assert.equal(dropComment('no_destination', 'no dest available for TCP 192.168.222.131:80'),
-    'drop: no_destination (no dest available for TCP 192.168.222.131:80)');
+  assert.equal(
+    dropComment('no_destination', 'no dest available for TCP 192.168.222.131:80'),
+    'drop: no_destination (no dest available for TCP 192.168.222.131:80)',
+  );
   assert.equal(forwardComment(ip('192.168.2.254'), 'int'), 'forward: via 192.168.2.254 on int');
   assert.equal(formatAddrPort(ip('255.255.255.255'), 65535), '255.255.255.255:65535');
   assert.equal(protoName(6) + protoName(17) + protoName(1) + protoName(47), 'TCPUDPICMPproto 47');

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { createScheduler, schedulerNames } from '../../../../src/ipvs/sched/registry.js';
 import { SCHED_FLAG_1 } from '../../../../src/ipvs/service.js';
 import { dest, flow, service } from './sched-fixtures.js';

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { DestinationHashing } from '../../../../src/ipvs/sched/dh.js';
 import { addDest, delDest, dest, flow, ip, nameOf, service } from './sched-fixtures.js';
 
@@ -26,7 +26,9 @@ test('dh: weights are ignored when filling the table', () => {
 });
 
 test('dh: removing a server refills by position (Linux behaviour, not consistent hashing)', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const dh = new DestinationHashing();
   const svc = service(dh, [a, b, c]);
   delDest(svc, b);
@@ -39,7 +41,9 @@ test('dh: removing a server refills by position (Linux behaviour, not consistent
 });
 
 test('dh: an unusable bucket dest gives no destination (no fallback)', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const svc = service(new DestinationHashing(), [a, b, c]);
   const f = toDst('10.0.0.1');
   a.weight = 0;

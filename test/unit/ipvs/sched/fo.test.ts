@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { WeightedFailover } from '../../../../src/ipvs/sched/fo.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 
@@ -9,9 +9,7 @@ const pick = (...ds: ReturnType<typeof dest>[]): string => {
 };
 
 test('fo: the highest-weight available dest takes everything, whatever its load', () => {
-  assert.equal(pick(
-    dest('A', { weight: 5 }), dest('B', { weight: 10, active: 1000 }), dest('C', { weight: 7 }),
-  ), 'B');
+  assert.equal(pick(dest('A', { weight: 5 }), dest('B', { weight: 10, active: 1000 }), dest('C', { weight: 7 })), 'B');
 });
 
 test('fo: a weight tie goes to the earlier dest', () => {

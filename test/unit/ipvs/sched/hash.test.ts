@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { fls, gcd, hash32 } from '../../../../src/ipvs/sched/hash.js';
 import { ip } from './sched-fixtures.js';
 

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { LocalityLeastConn } from '../../../../src/ipvs/sched/lblc.js';
 import { LOCALITY_MAX_SIZE } from '../../../../src/ipvs/sched/locality.js';
 import { delDest, dest, flow, ip, nameOf, service } from './sched-fixtures.js';

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { LocalityLeastConnReplicated } from '../../../../src/ipvs/sched/lblcr.js';
 import { delDest, dest, flow, ip, nameOf, service } from './sched-fixtures.js';
 

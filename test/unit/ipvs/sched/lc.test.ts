@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { LeastConn } from '../../../../src/ipvs/sched/lc.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 
@@ -18,8 +18,9 @@ test('lc: weight only matters as zero: a heavy server with more connections lose
 });
 
 test('lc: quiesced and overloaded dests are skipped even when idle', () => {
-  assert.equal(pick(
-    dest('Q', { weight: 0 }), dest('O', { overloaded: true }), dest('A', { active: 50, inactive: 3 }),
-  ), 'A');
+  assert.equal(
+    pick(dest('Q', { weight: 0 }), dest('O', { overloaded: true }), dest('A', { active: 50, inactive: 3 })),
+    'A',
+  );
   assert.equal(pick(dest('Q', { weight: 0 }), dest('O', { overloaded: true })), 'null');
 });

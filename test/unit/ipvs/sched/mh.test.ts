@@ -1,9 +1,9 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
-import { MH_KEY1, MH_TAB_SIZE, MaglevHashing } from '../../../../src/ipvs/sched/mh.js';
+import test from 'node:test';
+import type { Dest } from '../../../../src/ipvs/dest.js';
+import { MaglevHashing, MH_KEY1, MH_TAB_SIZE } from '../../../../src/ipvs/sched/mh.js';
 import { hsiphashU32 } from '../../../../src/ipvs/sched/siphash.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../../../../src/ipvs/service.js';
-import type { Dest } from '../../../../src/ipvs/dest.js';
 import { addDest, delDest, dest, flow, ip, nameOf, service } from './sched-fixtures.js';
 
 function slotCounts(mh: MaglevHashing): Map<string, number> {
@@ -15,12 +15,14 @@ function slotCounts(mh: MaglevHashing): Map<string, number> {
   return m;
 }
 
-const snapshot = (mh: MaglevHashing): (Dest | null)[] =>
-  Array.from({ length: MH_TAB_SIZE }, (_, i) => mh.slot(i));
+const snapshot = (mh: MaglevHashing): (Dest | null)[] => Array.from({ length: MH_TAB_SIZE }, (_, i) => mh.slot(i));
 
 test('mh: the table has 4093 slots, claimed one per dest per round in list order', () => {
   const mh = new MaglevHashing();
-  service(mh, Array.from({ length: 10 }, (_, i) => dest(`D${i}`)));
+  service(
+    mh,
+    Array.from({ length: 10 }, (_, i) => dest(`D${i}`)),
+  );
   // 4093 = 409 × 10 + 3: rounds give 409 each, the 410th round stops after D0, D1, D2
   const c = slotCounts(mh);
   for (let i = 0; i < 10; i++) assert.equal(c.get(`D${i}`), i < 3 ? 410 : 409, `D${i}`);
@@ -40,14 +42,20 @@ test('mh: turns follow the weights divided by their gcd', () => {
   const mh = new MaglevHashing();
   service(mh, [dest('A', { weight: 2 }), dest('B', { weight: 4 })]);
   // turns 1 and 2: 4093 = 3 × 1364 + 1 → A 1365, B 2728
-  assert.deepEqual([...slotCounts(mh)].sort(), [['A', 1365], ['B', 2728]]);
+  assert.deepEqual([...slotCounts(mh)].sort(), [
+    ['A', 1365],
+    ['B', 2728],
+  ]);
 });
 
 test('mh: large weight ratios are shifted to fit 6 bits (1 and 200 → turns 1 and 50)', () => {
   const mh = new MaglevHashing();
   service(mh, [dest('A', { weight: 1 }), dest('B', { weight: 200 })]);
   // fls(200) = 8 → shift 2: A (1 >> 2 = 0 → 1), B 50; 4093 = 80 × 51 + 13 → A 81, B 4012
-  assert.deepEqual([...slotCounts(mh)].sort(), [['A', 81], ['B', 4012]]);
+  assert.deepEqual([...slotCounts(mh)].sort(), [
+    ['A', 81],
+    ['B', 4012],
+  ]);
 });
 
 test('mh: removing one of 10 servers moves its slots and at most ~1/N more', () => {
@@ -75,7 +83,10 @@ test('mh: removing one of 10 servers remaps about 1/10 of 20,000 clients', () =>
   const f = flow(0);
   const addrOf = (i: number) => (0x64400000 + i * 7919) | 0;
   const was: (Dest | null)[] = [];
-  for (let i = 0; i < 20_000; i++) { f.caddr = addrOf(i); was.push(mh.schedule(svc, f, 0)); }
+  for (let i = 0; i < 20_000; i++) {
+    f.caddr = addrOf(i);
+    was.push(mh.schedule(svc, f, 0));
+  }
   delDest(svc, victim);
   let moved = 0;
   for (let i = 0; i < 20_000; i++) {
@@ -88,7 +99,9 @@ test('mh: removing one of 10 servers remaps about 1/10 of 20,000 clients', () =>
 });
 
 test('mh: setting a weight to 0 keeps the table (last weight) and makes the dest unusable', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const mh = new MaglevHashing();
   const svc = service(mh, [a, b, c]);
   const before = snapshot(mh);
@@ -101,7 +114,10 @@ test('mh: setting a weight to 0 keeps the table (last weight) and makes the dest
     f.caddr = (0x0a000000 + i) | 0;
     const want = before[mh.slotOf(f.caddr, 0)];
     const got = mh.schedule(svc, f, 0);
-    if (want === b) { assert.equal(got, null); nulls++; } else assert.equal(got, want);
+    if (want === b) {
+      assert.equal(got, null);
+      nulls++;
+    } else assert.equal(got, want);
   }
   assert.ok(nulls > 0);
   b.weight = 1;
@@ -113,11 +129,16 @@ test('mh: a dest added with weight 0 takes no slot', () => {
   const mh = new MaglevHashing();
   const svc = service(mh, [dest('A'), dest('B')]);
   addDest(svc, dest('Z', { weight: 0 }));
-  assert.deepEqual([...slotCounts(mh)].sort(), [['A', 2047], ['B', 2046]]);
+  assert.deepEqual([...slotCounts(mh)].sort(), [
+    ['A', 2047],
+    ['B', 2046],
+  ]);
 });
 
 test('mh-fallback: clients of an unusable dest go to h1(slot + i + port + addr), others stay', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const mh = new MaglevHashing(SCHED_FLAG_1);
   const svc = service(mh, [a, b, c]);
   const table = snapshot(mh);
@@ -140,7 +161,10 @@ test('mh-fallback: clients of an unusable dest go to h1(slot + i + port + addr),
 
 test('mh-port: the client source port is part of the key', () => {
   const mh = new MaglevHashing(SCHED_FLAG_2);
-  const svc = service(mh, Array.from({ length: 8 }, (_, i) => dest(`D${i}`)));
+  const svc = service(
+    mh,
+    Array.from({ length: 8 }, (_, i) => dest(`D${i}`)),
+  );
   const seen = new Set<Dest | null>();
   const f = flow(ip('10.0.0.1'));
   for (let port = 1000; port < 1100; port++) {

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { NeverQueue } from '../../../../src/ipvs/sched/nq.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 
@@ -10,9 +10,10 @@ const pick = (...ds: ReturnType<typeof dest>[]): string => {
 
 test('nq: the first dest with no active connection is taken at once', () => {
   // B is idle; C is idle too and heavier, but B comes first
-  assert.equal(pick(
-    dest('A', { weight: 1, active: 1 }), dest('B', { weight: 1, inactive: 99 }), dest('C', { weight: 10 }),
-  ), 'B');
+  assert.equal(
+    pick(dest('A', { weight: 1, active: 1 }), dest('B', { weight: 1, inactive: 99 }), dest('C', { weight: 10 })),
+    'B',
+  );
 });
 
 test('nq: with nobody idle the sed rule (active + 1) / weight decides, ties to the earlier', () => {
@@ -23,8 +24,9 @@ test('nq: with nobody idle the sed rule (active + 1) / weight decides, ties to t
 });
 
 test('nq: idle quiesced or overloaded dests are not taken', () => {
-  assert.equal(pick(
-    dest('Q', { weight: 0 }), dest('O', { overloaded: true }), dest('A', { weight: 1, active: 7 }),
-  ), 'A');
+  assert.equal(
+    pick(dest('Q', { weight: 0 }), dest('O', { overloaded: true }), dest('A', { weight: 1, active: 7 })),
+    'A',
+  );
   assert.equal(pick(dest('Q', { weight: 0 }), dest('O', { overloaded: true })), 'null');
 });

@@ -1,10 +1,12 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { WeightedOverflow } from '../../../../src/ipvs/sched/ovf.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 
 test('ovf: the heaviest dest is filled up to weight + 1 active connections, then the next', () => {
-  const a = dest('A', { weight: 2 }), b = dest('B', { weight: 3 }), c = dest('C', { weight: 0 });
+  const a = dest('A', { weight: 2 }),
+    b = dest('B', { weight: 3 }),
+    c = dest('C', { weight: 0 });
   const svc = service(new WeightedOverflow(), [a, b, c]);
   const seq: string[] = [];
   for (let i = 0; i < 8; i++) {
@@ -19,9 +21,7 @@ test('ovf: the heaviest dest is filled up to weight + 1 active connections, then
 });
 
 test('ovf: inactive connections are ignored and a weight tie goes to the earlier dest', () => {
-  const svc = service(new WeightedOverflow(), [
-    dest('A', { weight: 2, inactive: 500 }), dest('B', { weight: 2 }),
-  ]);
+  const svc = service(new WeightedOverflow(), [dest('A', { weight: 2, inactive: 500 }), dest('B', { weight: 2 })]);
   assert.equal(nameOf(svc.scheduler.schedule(svc, undefined as never, 0)), 'A');
 });
 

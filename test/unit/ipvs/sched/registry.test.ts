@@ -1,7 +1,7 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_SCHEDULER, createScheduler, schedulerNames } from '../../../../src/ipvs/sched/registry.js';
+import test from 'node:test';
 import { TapvsError } from '../../../../src/errors.js';
+import { createScheduler, DEFAULT_SCHEDULER, schedulerNames } from '../../../../src/ipvs/sched/registry.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../../../../src/ipvs/service.js';
 
 const ALL = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'];
@@ -9,20 +9,25 @@ const ALL = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq',
 test('registry: all 14 schedulers exist under their -s names', () => {
   assert.deepEqual(schedulerNames(), ALL);
   for (const name of ALL) assert.equal(createScheduler(name).name, name);
-  const a = createScheduler('wlc'), b = createScheduler('wlc');
+  const a = createScheduler('wlc'),
+    b = createScheduler('wlc');
   assert.notEqual(a, b); // one instance per service
 });
 
-test('registry: ipvsadm\'s default scheduler is one of them', () => {
+test("registry: ipvsadm's default scheduler is one of them", () => {
   assert.equal(DEFAULT_SCHEDULER, 'wlc');
   assert.equal(createScheduler(DEFAULT_SCHEDULER).name, 'wlc');
 });
 
 test('registry: an unknown name is SCHED_NOT_FOUND, and "toString" is no scheduler', () => {
   for (const name of ['bogus', 'toString', 'none', '', 'WLC']) {
-    assert.throws(() => createScheduler(name), (e: unknown) =>
-      e instanceof TapvsError && e.code === 'SCHED_NOT_FOUND'
-      && e.message === `Scheduler or persistence engine not found: ${name}`);
+    assert.throws(
+      () => createScheduler(name),
+      (e: unknown) =>
+        e instanceof TapvsError &&
+        e.code === 'SCHED_NOT_FOUND' &&
+        e.message === `Scheduler or persistence engine not found: ${name}`,
+    );
   }
 });
 

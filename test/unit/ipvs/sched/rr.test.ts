@@ -1,11 +1,14 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { RoundRobin } from '../../../../src/ipvs/sched/rr.js';
 import { dest, picks, service } from './sched-fixtures.js';
 
 test('rr: cycles in list order from the head and skips quiesced and overloaded dests', () => {
   const svc = service(new RoundRobin(), [
-    dest('A'), dest('B', { weight: 0 }), dest('C', { overloaded: true }), dest('D', { weight: 5 }),
+    dest('A'),
+    dest('B', { weight: 0 }),
+    dest('C', { overloaded: true }),
+    dest('D', { weight: 5 }),
   ]);
   assert.deepEqual(picks(svc, 6), ['A', 'D', 'A', 'D', 'A', 'D']);
 });

@@ -4,14 +4,14 @@
  * and a reusable flow key. Not a test file by itself.
  */
 import { Dest } from '../../../../src/ipvs/dest.js';
+import type { Scheduler } from '../../../../src/ipvs/sched/scheduler.js';
 import { FlowKey, Service } from '../../../../src/ipvs/service.js';
 import { IPPROTO_TCP } from '../../../../src/packet/ipv4.js';
-import type { Scheduler } from '../../../../src/ipvs/sched/scheduler.js';
 
 export const VIP = ip('192.0.2.10');
 
 export function ip(s: string): number {
-  return s.split('.').reduce((a, b) => ((a << 8) | Number(b)) | 0, 0);
+  return s.split('.').reduce((a, b) => (a << 8) | Number(b) | 0, 0);
 }
 
 export interface DestInit {
@@ -37,7 +37,7 @@ export function dest(name: string, init: DestInit = {}): Dest {
 }
 
 export function nameOf(d: Dest | null): string {
-  return d === null ? 'null' : names.get(d) ?? '?';
+  return d === null ? 'null' : (names.get(d) ?? '?');
 }
 
 /** A TCP VIP:80 service whose dest list is exactly `dests` (already in IPVS order). */

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { ShortestExpectedDelay } from '../../../../src/ipvs/sched/sed.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 

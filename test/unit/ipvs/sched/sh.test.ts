@@ -1,9 +1,9 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
+import { hash32 } from '../../../../src/ipvs/sched/hash.js';
 import { SourceHashing } from '../../../../src/ipvs/sched/sh.js';
 import { SCHED_FLAG_1, SCHED_FLAG_2 } from '../../../../src/ipvs/service.js';
 import { IPPROTO_UDP } from '../../../../src/packet/ipv4.js';
-import { hash32 } from '../../../../src/ipvs/sched/hash.js';
 import { delDest, dest, flow, ip, nameOf, service } from './sched-fixtures.js';
 
 // Client hashes (hash_32(addr, 8), see hash.test.ts): 10.0.0.1 → 39, 10.0.0.2 → 137,
@@ -40,7 +40,9 @@ test('sh-port: the source port is added to the address before hashing (TCP/UDP o
 });
 
 test('sh: removing a server refills by position (Linux behaviour, not consistent hashing)', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const svc = service(new SourceHashing(), [a, b, c]);
   delDest(svc, b); // buckets alternate A, C
   assert.equal(nameOf(svc.scheduler.schedule(svc, client('10.0.0.1'), 0)), 'C'); // 39 odd
@@ -50,7 +52,9 @@ test('sh: removing a server refills by position (Linux behaviour, not consistent
 });
 
 test('sh: without sh-fallback an unusable server means no destination', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const svc = service(new SourceHashing(), [a, b, c]);
   a.overloaded = true;
   assert.equal(svc.scheduler.schedule(svc, client('10.0.0.1'), 0), null);
@@ -61,7 +65,9 @@ test('sh: without sh-fallback an unusable server means no destination', () => {
 });
 
 test('sh-fallback: only the clients of a quiesced server move, to bucket (i + h + h) mod 256', () => {
-  const a = dest('A'), b = dest('B'), c = dest('C');
+  const a = dest('A'),
+    b = dest('B'),
+    c = dest('C');
   const svc = service(new SourceHashing(SCHED_FLAG_1), [a, b, c]);
   const before = new Map<number, string>();
   for (let i = 0; i < 2000; i++) {
@@ -80,8 +86,8 @@ test('sh-fallback: only the clients of a quiesced server move, to bucket (i + h 
       const h = hash32(f.caddr, 8);
       let k = 0;
       let want = '';
-      for (;; k++) {
-        want = ['A', 'B', 'C'][(((k + h) & 255) + h & 255) % 3];
+      for (; ; k++) {
+        want = ['A', 'B', 'C'][((((k + h) & 255) + h) & 255) % 3];
         if (want !== 'B') break;
       }
       assert.equal(now, want);

@@ -1,12 +1,11 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
-import { SipKey, hsiphashU32, siphash } from '../../../../src/ipvs/sched/siphash.js';
+import test from 'node:test';
 import { MH_KEY1, MH_KEY2 } from '../../../../src/ipvs/sched/mh.js';
+import { hsiphashU32, SipKey, siphash } from '../../../../src/ipvs/sched/siphash.js';
 
 const seq = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);
 const KEY = SipKey.fromBytes(seq(16)); // 00 01 .. 0f, as in the paper and lib/siphash_kunit.c
-const hex64 = ([hi, lo]: [number, number]) =>
-  hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+const hex64 = ([hi, lo]: [number, number]) => hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 
 test('siphash-2-4: the SipHash paper vector (15-byte message 00..0e) is a129ca6149be45e5', () => {
   assert.equal(hex64(siphash(2, 4, KEY, seq(15))), 'a129ca6149be45e5');
@@ -25,8 +24,14 @@ test('siphash-2-4: reference vectors for 0, 1, 7, 8, 16 and 63 bytes', () => {
 test('siphash-1-3 low 32 bits equals the 64-bit kernel hsiphash vectors', () => {
   // lib/siphash_kunit.c test_vectors_hsiphash (BITS_PER_LONG == 64)
   const want: [number, number][] = [
-    [0, 0x050fc4dc], [1, 0x7d57ca93], [4, 0x88d38328], [7, 0x9bb11140],
-    [8, 0x8d299a8e], [15, 0x2a519956], [16, 0x7d908b66], [63, 0xb7bbb3a8],
+    [0, 0x050fc4dc],
+    [1, 0x7d57ca93],
+    [4, 0x88d38328],
+    [7, 0x9bb11140],
+    [8, 0x8d299a8e],
+    [15, 0x2a519956],
+    [16, 0x7d908b66],
+    [63, 0xb7bbb3a8],
   ];
   for (const [len, v] of want) assert.equal(siphash(1, 3, KEY, seq(len))[1], v, `len ${len}`);
 });
@@ -43,7 +48,8 @@ test('hsiphashU32 agrees with the generic SipHash-1-3 on random words, with mh k
     dv.setUint32(8, w, true); // key[1] = w
     return SipKey.fromBytes(b);
   };
-  const k1 = mhKeyBytes(2654435761), k2 = mhKeyBytes(2654446892);
+  const k1 = mhKeyBytes(2654435761),
+    k2 = mhKeyBytes(2654446892);
   let x = 12345;
   for (let i = 0; i < 500; i++) {
     x = (Math.imul(x, 1103515245) + 12345) | 0;

@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { TwoChoices, xorshift32 } from '../../../../src/ipvs/sched/twos.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 
@@ -14,7 +14,9 @@ test('twos: draws in [0, total] map to dests by running weight sums (first dest 
   const expected = ['A', 'A', 'B', 'B', 'C', 'C', 'C'];
   for (let r = 0; r < 7; r++) {
     const svc = service(new TwoChoices({ rng: scripted([r + 7 * 1000, r]) }), [
-      dest('A', { weight: 1 }), dest('B', { weight: 2 }), dest('C', { weight: 3 }),
+      dest('A', { weight: 1 }),
+      dest('B', { weight: 2 }),
+      dest('C', { weight: 3 }),
     ]);
     // equal loads (all 0): choice 2 never replaces choice 1, so the pick is choice 1
     assert.equal(nameOf(svc.scheduler.schedule(svc, undefined as never, 0)), expected[r], `r=${r}`);
@@ -37,7 +39,9 @@ test('twos: choice 2 wins only when w2 × oh1 > w1 × oh2', () => {
 
 test('twos: a tie keeps choice 1', () => {
   const svc = service(new TwoChoices({ rng: scripted([0, 6]) }), [
-    dest('A', { weight: 1, active: 1 }), dest('B', { weight: 2 }), dest('C', { weight: 3, active: 3 }),
+    dest('A', { weight: 1, active: 1 }),
+    dest('B', { weight: 2 }),
+    dest('C', { weight: 3, active: 3 }),
   ]);
   // w2 × oh1 = 3 × 256 = 768, w1 × oh2 = 1 × 768 = 768 → not greater → A
   assert.equal(nameOf(svc.scheduler.schedule(svc, undefined as never, 0)), 'A');
@@ -45,7 +49,9 @@ test('twos: a tie keeps choice 1', () => {
 
 test('twos: quiesced and overloaded dests are not drawn; none usable gives null', () => {
   const svc = service(new TwoChoices({ rng: scripted([0, 1, 2, 3]) }), [
-    dest('Q', { weight: 0 }), dest('O', { weight: 5, overloaded: true }), dest('A', { weight: 1 }),
+    dest('Q', { weight: 0 }),
+    dest('O', { weight: 5, overloaded: true }),
+    dest('A', { weight: 1 }),
   ]);
   for (let i = 0; i < 4; i++) assert.equal(nameOf(svc.scheduler.schedule(svc, undefined as never, 0)), 'A');
   const none = service(new TwoChoices(), [dest('Q', { weight: 0 }), dest('O', { overloaded: true })]);

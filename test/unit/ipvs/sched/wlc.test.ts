@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { WeightedLeastConn } from '../../../../src/ipvs/sched/wlc.js';
 import { dest, nameOf, service } from './sched-fixtures.js';
 
@@ -10,11 +10,14 @@ const pick = (...ds: ReturnType<typeof dest>[]): string => {
 
 test('wlc: the lowest (256 × active + inactive) / weight wins', () => {
   // A: 300/1 = 300, B: 512/2 = 256, C: 773/3 = 257.7
-  assert.equal(pick(
-    dest('A', { weight: 1, inactive: 300 }),
-    dest('B', { weight: 2, active: 2 }),
-    dest('C', { weight: 3, active: 3, inactive: 5 }),
-  ), 'B');
+  assert.equal(
+    pick(
+      dest('A', { weight: 1, inactive: 300 }),
+      dest('B', { weight: 2, active: 2 }),
+      dest('C', { weight: 3, active: 3, inactive: 5 }),
+    ),
+    'B',
+  );
 });
 
 test('wlc: an exact tie keeps the earlier dest in list order', () => {
@@ -38,8 +41,8 @@ test('wlc: overloaded dests are skipped, all unusable gives null', () => {
 
 test('wlc: the comparison is exact for large counters (cross multiplication, no division)', () => {
   // 1e6 active × 256 on weight 65535 vs weight 65534 with one fewer inactive connection
-  assert.equal(pick(
-    dest('A', { weight: 65535, active: 1_000_000, inactive: 1 }),
-    dest('B', { weight: 65534, active: 1_000_000 }),
-  ), 'A');
+  assert.equal(
+    pick(dest('A', { weight: 65535, active: 1_000_000, inactive: 1 }), dest('B', { weight: 65534, active: 1_000_000 })),
+    'A',
+  );
 });

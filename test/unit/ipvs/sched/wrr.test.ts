@@ -1,5 +1,5 @@
-import test from 'node:test';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { WeightedRoundRobin } from '../../../../src/ipvs/sched/wrr.js';
 import { addDest, dest, picks, service } from './sched-fixtures.js';
 
@@ -9,12 +9,30 @@ import { addDest, dest, picks, service } from './sched-fixtures.js';
 
 test('wrr: weights 4, 3, 2 give A A B A B C A B C and then repeat', () => {
   const svc = service(new WeightedRoundRobin(), [
-    dest('A', { weight: 4 }), dest('B', { weight: 3 }), dest('C', { weight: 2 }),
+    dest('A', { weight: 4 }),
+    dest('B', { weight: 3 }),
+    dest('C', { weight: 2 }),
   ]);
   // cw=4: A | cw=3: A B | cw=2: A B C | cw=1: A B C | cw=4: A ...
   assert.deepEqual(picks(svc, 18), [
-    'A', 'A', 'B', 'A', 'B', 'C', 'A', 'B', 'C',
-    'A', 'A', 'B', 'A', 'B', 'C', 'A', 'B', 'C',
+    'A',
+    'A',
+    'B',
+    'A',
+    'B',
+    'C',
+    'A',
+    'B',
+    'C',
+    'A',
+    'A',
+    'B',
+    'A',
+    'B',
+    'C',
+    'A',
+    'B',
+    'C',
   ]);
 });
 
@@ -25,18 +43,43 @@ test('wrr: rs1 w1, rs2 w2, rs3 w3 added one by one: a first pass at cw = 1, then
   addDest(svc, dest('rs3', { weight: 3 })); // mw = 3, cw = 1 kept; list rs3, rs2, rs1
   // cw=1: rs3 rs2 rs1 | cw=3: rs3 | cw=2: rs3 rs2 | cw=1: rs3 rs2 rs1 | cw=3: rs3 ...
   assert.deepEqual(picks(svc, 15), [
-    'rs3', 'rs2', 'rs1',
-    'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1',
-    'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1',
+    'rs3',
+    'rs2',
+    'rs1',
+    'rs3',
+    'rs3',
+    'rs2',
+    'rs3',
+    'rs2',
+    'rs1',
+    'rs3',
+    'rs3',
+    'rs2',
+    'rs3',
+    'rs2',
+    'rs1',
   ]);
 });
 
 test('wrr: bound to a service that already has rs3 w3, rs2 w2, rs1 w1, it starts the cycle at cw = mw', () => {
   const svc = service(new WeightedRoundRobin(), [
-    dest('rs3', { weight: 3 }), dest('rs2', { weight: 2 }), dest('rs1', { weight: 1 }),
+    dest('rs3', { weight: 3 }),
+    dest('rs2', { weight: 2 }),
+    dest('rs1', { weight: 1 }),
   ]);
   assert.deepEqual(picks(svc, 12), [
-    'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1', 'rs3', 'rs3', 'rs2', 'rs3', 'rs2', 'rs1',
+    'rs3',
+    'rs3',
+    'rs2',
+    'rs3',
+    'rs2',
+    'rs1',
+    'rs3',
+    'rs3',
+    'rs2',
+    'rs3',
+    'rs2',
+    'rs1',
   ]);
 });
 
@@ -47,19 +90,20 @@ test('wrr: weights 4 and 2 step cw by their gcd: A A B repeating', () => {
 });
 
 test('wrr: an edit resets the position to the head and keeps cw when it still fits', () => {
-  const a = dest('A', { weight: 4 }), b = dest('B', { weight: 3 }), c = dest('C', { weight: 2 });
+  const a = dest('A', { weight: 4 }),
+    b = dest('B', { weight: 3 }),
+    c = dest('C', { weight: 2 });
   const svc = service(new WeightedRoundRobin(), [a, b, c]);
   assert.deepEqual(picks(svc, 2), ['A', 'A']); // now cw = 3, position A
   c.weight = 6;
   svc.scheduler.destsChanged(svc); // di = 1, mw = 6, cw = 3 kept, position → head
   // cw=3: A B C | cw=2: A B C | cw=1: A B C | cw=6: C | cw=5: C | cw=4: A C | cw=3: A B C
-  assert.deepEqual(picks(svc, 16), [
-    'A', 'B', 'C', 'A', 'B', 'C', 'A', 'B', 'C', 'C', 'C', 'A', 'C', 'A', 'B', 'C',
-  ]);
+  assert.deepEqual(picks(svc, 16), ['A', 'B', 'C', 'A', 'B', 'C', 'A', 'B', 'C', 'C', 'C', 'A', 'C', 'A', 'B', 'C']);
 });
 
 test('wrr: when the new gcd is above 1, cw becomes (cw div di) × di + 1', () => {
-  const a = dest('A', { weight: 6 }), b = dest('B', { weight: 4 });
+  const a = dest('A', { weight: 6 }),
+    b = dest('B', { weight: 4 });
   const svc = service(new WeightedRoundRobin(), [a, b]);
   // di = 2, mw = 5. cw=5: A | cw=3: A B
   assert.deepEqual(picks(svc, 2), ['A', 'A']); // cw = 3
