@@ -20,7 +20,7 @@ import { type Command, DEFAULT_SOCKET_PATH, type Request, type TraceRequest } fr
 import { parseRules } from '../control/rules-file.js';
 import type { RequestContext } from '../control/server.js';
 import { ControlServer } from '../control/server.js';
-import { Dataplane, type PortConfig } from '../dataplane/dataplane.js';
+import { Dataplane, type DataplaneStatus, type PortConfig } from '../dataplane/dataplane.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
 import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
@@ -475,30 +475,13 @@ async function statusCommand(argv: string[]): Promise<void> {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-interface StatusReply {
+/** What `status` answers: the dataplane's status and the daemon's own facts. */
+interface StatusReply extends DataplaneStatus {
   version: string;
   pid: number;
   uptimeS: number;
-  conns: number;
-  connCapacity: number;
-  tableFull: number;
-  icmpRateLimited: number;
   memory: { rss: number };
   dropNames: string[];
-  ports: Array<{
-    name: string;
-    device: string;
-    rxFrames: number;
-    rxBytes: number;
-    rxBatches: number;
-    txFrames: number;
-    txBytes: number;
-    txDropped: number;
-    arpEntries: number;
-    arpPending: number;
-    arpUnresolvedDrops: number;
-    drops: number[];
-  }>;
 }
 
 async function main(): Promise<void> {

@@ -230,30 +230,18 @@ export class Ipvs {
 
   /** InPkts/InBytes of a client -> real server packet: dest, its service and the total move together. */
   countIn(d: Dest, len: number): void {
-    d.stats.inPkts++;
-    d.stats.inBytes += len;
-    const svc = this.svcOfDest(d);
-    if (svc !== null) {
-      svc.stats.inPkts++;
-      svc.stats.inBytes += len;
-    }
-    this.total.inPkts++;
-    this.total.inBytes += len;
+    d.stats.countIn(len);
+    this.svcOfDest(d)?.stats.countIn(len);
+    this.total.countIn(len);
   }
 
   /** OutPkts/OutBytes of a reply; a deleted dest's share goes to the total only. */
   countOut(d: Dest | null | undefined, len: number): void {
     if (d !== null && d !== undefined) {
-      d.stats.outPkts++;
-      d.stats.outBytes += len;
-      const svc = this.svcOfDest(d);
-      if (svc !== null) {
-        svc.stats.outPkts++;
-        svc.stats.outBytes += len;
-      }
+      d.stats.countOut(len);
+      this.svcOfDest(d)?.stats.countOut(len);
     }
-    this.total.outPkts++;
-    this.total.outBytes += len;
+    this.total.countOut(len);
   }
 
   /** The destination of a connection if it is still AVAILABLE, else null (packets are dropped). */

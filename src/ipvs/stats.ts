@@ -42,6 +42,18 @@ export class Stats {
   shownInBytes = 0;
   shownOutBytes = 0;
 
+  /** A packet of `len` bytes from the client side (client -> real server). */
+  countIn(len: number): void {
+    this.inPkts++;
+    this.inBytes += len;
+  }
+
+  /** A packet of `len` bytes from the real server side (a reply). */
+  countOut(len: number): void {
+    this.outPkts++;
+    this.outBytes += len;
+  }
+
   /** One estimator tick (every 2 s). */
   estimate(): void {
     this.cpsAvg += ewmaStep(this.conns - this.lastConns, 9, this.cpsAvg);
