@@ -69,8 +69,6 @@ export class Ipvs {
   private readonly trash: Dest[] = [];
   /** VIP -> services on it, for the hot path (int32 keys stay small integers in a Map). */
   private readonly byVip = new Map<number, Service[]>();
-  /** Changes whenever the set of VIPs does (the dataplane caches its "local address" set). */
-  vipGeneration = 0;
   private readonly svcById: Array<Service | null> = [];
   /** New flows refused because the table was full. */
   tableFull = 0;
@@ -106,11 +104,7 @@ export class Ipvs {
     return zero;
   }
 
-  /** True when some service uses this address as its VIP. */
-  isVip(addr: number): boolean {
-    return this.byVip.has(addr);
-  }
-  /** Every VIP, once (the dataplane rebuilds its local-address set from it on a new vipGeneration). */
+  /** Every VIP, once (the dataplane's local-address set is rebuilt from it when rules change). */
   vipAddresses(): number[] {
     return [...this.byVip.keys()];
   }
@@ -363,10 +357,8 @@ export class Ipvs {
     svc.id = id;
     this.services.push(svc);
     const list = this.byVip.get(svc.addr);
-    if (list === undefined) {
-      this.byVip.set(svc.addr, [svc]);
-      this.vipGeneration++;
-    } else list.push(svc);
+    if (list === undefined) this.byVip.set(svc.addr, [svc]);
+    else list.push(svc);
     svc.scheduler.destsChanged(svc);
     svc.scheduler.tick?.(svc, Date.now()); // timers start when the scheduler is bound, as in IPVS
     return svc;
@@ -493,10 +485,7 @@ export class Ipvs {
     const list = this.byVip.get(svc.addr);
     if (list !== undefined) {
       list.splice(list.indexOf(svc), 1);
-      if (list.length === 0) {
-        this.byVip.delete(svc.addr);
-        this.vipGeneration++;
-      }
+      if (list.length === 0) this.byVip.delete(svc.addr);
     }
     this.svcById[svc.id] = null;
   }

@@ -42,7 +42,6 @@ function connect(ipvs: Ipvs, svc: Service, cport: number): number {
 
 test('ipvs: addService registers the key for the hot path; exactService has no port-0 fallback', () => {
   const ipvs = new Ipvs({ maxConns: 64 });
-  const gen = ipvs.vipGeneration;
   const web = ipvs.addService(IPPROTO_TCP, VIP, 80, settings());
   const any = ipvs.addService(
     IPPROTO_TCP,
@@ -50,15 +49,13 @@ test('ipvs: addService registers the key for the hot path; exactService has no p
     0,
     settings(createScheduler('wlc'), { persistent: true, timeoutS: 300 }),
   );
-  assert.equal(ipvs.vipGeneration, gen + 1, 'a second service on a known VIP is no new VIP');
   assert.deepEqual(ipvs.services, [web, any]);
   assert.equal(ipvs.findService(IPPROTO_TCP, VIP, 80), web);
   assert.equal(ipvs.findService(IPPROTO_TCP, VIP, 443), any);
   assert.equal(ipvs.findService(IPPROTO_UDP, VIP, 80), null);
   assert.equal(ipvs.exactService(IPPROTO_TCP, VIP, 80), web);
   assert.equal(ipvs.exactService(IPPROTO_TCP, VIP, 443), null);
-  assert.deepEqual(ipvs.vipAddresses(), [VIP]);
-  assert.ok(ipvs.isVip(VIP) && !ipvs.isVip(VIP2));
+  assert.deepEqual(ipvs.vipAddresses(), [VIP], 'a second service on a known VIP is no new VIP');
   assert.equal(any.persistent, true);
   assert.equal(any.timeoutS, 300);
   assert.equal(any.scheduler.name, 'wlc');
@@ -149,11 +146,10 @@ test('ipvs: deleteService and clear remove services and VIPs, never connections'
   const { ipvs, svc } = director();
   const udp = ipvs.addService(IPPROTO_UDP, VIP2, 53, settings());
   connect(ipvs, svc, 40000);
-  const gen = ipvs.vipGeneration;
+  assert.deepEqual(ipvs.vipAddresses(), [VIP, VIP2]);
   ipvs.deleteService(udp);
-  assert.equal(ipvs.vipGeneration, gen + 1);
   assert.deepEqual(ipvs.services, [svc]);
-  assert.equal(ipvs.isVip(VIP2), false);
+  assert.deepEqual(ipvs.vipAddresses(), [VIP], 'the VIP of the last service on it goes');
   ipvs.clear();
   assert.deepEqual(ipvs.services, []);
   assert.deepEqual(ipvs.vipAddresses(), []);
