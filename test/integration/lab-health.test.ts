@@ -66,7 +66,7 @@ async function curl(
     timeoutMs: 20_000,
   });
   const cut = r.stdout.lastIndexOf('\n');
-  return { code: r.code, body: r.stdout.slice(0, cut + 1), status: Number(r.stdout.slice(cut + 1)) };
+  return { code: r.code, body: r.stdout.slice(0, cut), status: Number(r.stdout.slice(cut + 1)) };
 }
 
 /** A GET from the kernel of tapvs-dir, from the check address: the path tapvsd's HTTP_GET takes. */
@@ -140,7 +140,17 @@ async function dirAddresses(): Promise<string[]> {
 async function capture(dir: string, iface: string): Promise<{ stop: () => Promise<string[]>; pid: number }> {
   const file = join(dir, `${iface}.pcap`);
   const log = join(dir, `${iface}.log`);
-  const child = nsSpawn(LAB.ns.dir, 'tcpdump', ['-i', iface, '-U', '-nn', '-w', file], { logFile: log });
+  // --immediate-mode: each frame leaves the capture ring at once, so SIGTERM loses none of them
+  // (otherwise a ring block waits for its timeout and dies with the process). -Z root: write the
+  // file as root, into our private temporary directory.
+  const child = nsSpawn(
+    LAB.ns.dir,
+    'tcpdump',
+    ['-i', iface, '--immediate-mode', '-U', '-Z', 'root', '-nn', '-w', file],
+    {
+      logFile: log,
+    },
+  );
   const pid = child.pid ?? -1;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const deadline = Date.now() + 10_000;
