@@ -8,6 +8,7 @@
  *         \______ namespace tapvs-dir: both bridges and tapvsd's TAPs, NO IP addresses ______/   (192.168.2.130/24,
  *                                                                                                  default via .136)
  *  VIP 192.168.222.131/24 (tapvsd, link "ext")        DIP 192.168.2.136/24 (tapvsd, link "int")
+ *                                                      check address 192.168.2.137/24 (kernel of tapvs-dir, on tapvs-br-int)
  * ```
  *
  * Contract (integration tests, benchmarks and people rely on it; keep it stable):
@@ -21,9 +22,21 @@
  * - Nothing is ever added to the root namespace: veths are created inside their namespaces.
  *   The kernel of tapvs-dir owns neither the VIP nor the DIP; only tapvsd does. IPv6 is off in
  *   every lab namespace so captures show only the traffic a test makes.
+ * - The kernel of tapvs-dir has one address of its own, the check address (default
+ *   192.168.2.137, in the real servers' prefix): the source of tapvsd's health checks, which are
+ *   ordinary sockets of the tapvsd process (docs/health-check-source.md). It sits on
+ *   tapvs-br-int (TAP mode; the bridge gets the fixed MAC `macFor(check)`) or on `tvs-pi` (pcap
+ *   mode): `checkDevice(attach)`. On that device arp_ignore=1 (ARP answers only for the check
+ *   address), arp_announce=2 and rp_filter=1; ip_forward=0. Frames to tapvsd's MAC reach that
+ *   stack at most as PACKET_OTHERHOST, which IP drops before it counts them: the kernel never
+ *   answers, resets or forwards tapvsd's traffic. The real servers reach it on-link.
+ * - `rsStop`/`rsStart` stop and start one real server's rs-server and iperf3 (by the pids the lab
+ *   recorded), `rsFail`/`rsHeal` switch its failing mode (`/` and `/health` answer 503) through
+ *   rs-server's loopback-only admin port, `rsLink` sets its veth down or up (restoring its default
+ *   route), `rsStatus` reports them. Each touches its one server and nothing else.
  * - Addresses: `LAB` holds the defaults, overridden by environment variables (TAPVS_LAB_CLIENT,
  *   TAPVS_LAB_VIP, TAPVS_LAB_EXT_PREFIX, TAPVS_LAB_DIP, TAPVS_LAB_RS1, TAPVS_LAB_RS2,
- *   TAPVS_LAB_INT_PREFIX, TAPVS_SOCKET) when this module loads; `labUp({ addresses })`
+ *   TAPVS_LAB_INT_PREFIX, TAPVS_LAB_CHECK_ADDR, TAPVS_SOCKET) when this module loads; `labUp({ addresses })`
  *   overrides them per call and returns the effective values. Names are fixed.
  *   TAPVS_LAB_TAPVSD names another tapvsd script (default dist/src/cli/tapvsd.js).
  * - Veth MACs are derived from the IPv4 address (02:00:a:b:c:d) so captures are reproducible.
@@ -34,8 +47,10 @@
  *   the VM's NICs: no addresses, forwarding off, ARP answers off, IPv6 off, and the bridge-side
  *   peers resolve checksums and segment in software (tx/tso/gso off) the way a hypervisor does for
  *   a NIC without offloads. `pcapMac: 'nic'` makes tapvsd use the veths' own MACs (mac=nic).
+ * - `keepalived: FILE` starts tapvsd with `--keepalived FILE` instead of `--rules FILE`.
  *
- * Not here: the director itself, virtual services (pass `rules`, or use tapvsadm), benchmarks.
+ * Not here: the director itself, virtual services (pass `rules` or `keepalived`, or use
+ * tapvsadm), benchmarks.
  */
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,6 +74,11 @@ export interface LabAddresses {
   readonly rs1: string;
   readonly rs2: string;
   readonly intPrefixLen: number;
+  /**
+   * The kernel of tapvs-dir's own address on the internal network, never the DIP: the source of
+   * tapvsd's health checks (see the module comment).
+   */
+  readonly check: string;
 }
 
 const DEFAULT_ADDRESSES: LabAddresses = {
@@ -69,6 +89,7 @@ const DEFAULT_ADDRESSES: LabAddresses = {
   rs1: '192.168.2.129',
   rs2: '192.168.2.130',
   intPrefixLen: 24,
+  check: '192.168.2.137',
 };
 
 function envAddresses(): LabAddresses {
@@ -81,6 +102,7 @@ function envAddresses(): LabAddresses {
     rs1: e.TAPVS_LAB_RS1 ?? DEFAULT_ADDRESSES.rs1,
     rs2: e.TAPVS_LAB_RS2 ?? DEFAULT_ADDRESSES.rs2,
     intPrefixLen: Number(e.TAPVS_LAB_INT_PREFIX ?? DEFAULT_ADDRESSES.intPrefixLen),
+    check: e.TAPVS_LAB_CHECK_ADDR ?? DEFAULT_ADDRESSES.check,
   };
 }
 
@@ -111,6 +133,8 @@ export const LAB = Object.freeze({
   rsId: Object.freeze({ rs1: 'RS1', rs2: 'RS2' }),
   httpPort: 80,
   iperfPort: 5201,
+  /** rs-server's failing-mode switch, on 127.0.0.1 inside each real server's namespace only. */
+  rsAdminPort: 8081,
   runDir: RUN_DIR,
   socket: process.env.TAPVS_SOCKET ?? '/run/tapvs/tapvsd.sock',
   pidfile: join(RUN_DIR, 'tapvsd.pid'),
@@ -120,10 +144,21 @@ export const LAB = Object.freeze({
   tapvsdJs: process.env.TAPVS_LAB_TAPVSD ?? join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsd.js'),
   tapvsadmJs: join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsadm.js'),
   rsServerJs: join(DIST_LAB_DIR, 'rs-server.js'),
+  labJs: join(DIST_LAB_DIR, 'lab.js'),
+  /** The textbook service as a keepalived.conf with HTTP_GET checks (`lab up --keepalived`). */
+  keepalivedConf: join(REPO_ROOT, 'lab', 'keepalived-lab.conf'),
 });
 
 /** Every namespace the lab creates, in creation order. `labDown()` deletes exactly these. */
 export const LAB_NAMESPACES: readonly string[] = Object.freeze([LAB.ns.dir, LAB.ns.client, LAB.ns.rs1, LAB.ns.rs2]);
+
+export type RealServerKey = 'rs1' | 'rs2';
+export const REAL_SERVERS: readonly RealServerKey[] = Object.freeze(['rs1', 'rs2'] as const);
+
+/** The device of tapvs-dir holding the check address: the internal bridge, or with pcap the director's internal veth. */
+export function checkDevice(attach: LabAttach): string {
+  return attach === 'pcap' ? LAB.pcapVeth.int.name : LAB.bridge.int;
+}
 
 const PIDS_DIR = join(RUN_DIR, 'pids');
 const STATE_FILE = join(RUN_DIR, 'lab.json');
@@ -313,10 +348,18 @@ function validateAddresses(a: LabAddresses): void {
     rs2 = parseIpv4(a.rs2, 'rs2');
   if (!sameSubnet(client, vip, a.extPrefixLen))
     throw new LabError(`client ${a.client} and vip ${a.vip} are not in one /${a.extPrefixLen}`);
-  if (!sameSubnet(dip, rs1, a.intPrefixLen) || !sameSubnet(dip, rs2, a.intPrefixLen)) {
-    throw new LabError(`dip ${a.dip}, rs1 ${a.rs1} and rs2 ${a.rs2} are not in one /${a.intPrefixLen}`);
+  const check = parseIpv4(a.check, 'check');
+  if (
+    !sameSubnet(dip, rs1, a.intPrefixLen) ||
+    !sameSubnet(dip, rs2, a.intPrefixLen) ||
+    !sameSubnet(dip, check, a.intPrefixLen)
+  ) {
+    throw new LabError(
+      `dip ${a.dip}, rs1 ${a.rs1}, rs2 ${a.rs2} and check ${a.check} are not in one /${a.intPrefixLen}`,
+    );
   }
-  if (new Set([a.client, a.vip, a.dip, a.rs1, a.rs2]).size !== 5) throw new LabError('lab addresses must be distinct');
+  if (new Set([a.client, a.vip, a.dip, a.rs1, a.rs2, a.check]).size !== 6)
+    throw new LabError('lab addresses must be distinct');
 }
 
 /** The locally administered MAC the lab gives the veth holding `addr`: 02:00 then the 4 address bytes. */
@@ -452,6 +495,8 @@ function startDaemon(name: string, ns: string, cmd: string, args: readonly strin
 export interface LabUpOptions {
   /** An ipvsadm -S rules file for tapvsd (`--rules`); without it tapvsd starts with no service. */
   readonly rules?: string;
+  /** A keepalived.conf for tapvsd (`--keepalived`), instead of `rules`. */
+  readonly keepalived?: string;
   /** Start tapvsd (default true). `false` is `lab up --no-director`. */
   readonly director?: boolean;
   /** How tapvsd attaches: TAPs it creates (default) or libpcap on lab-made veths (`lab up --pcap`). */
@@ -479,6 +524,9 @@ export interface LabInfo {
   readonly attach: LabAttach;
   readonly pcapMac: 'own' | 'nic';
   readonly rules: string | null;
+  readonly keepalived: string | null;
+  /** The device of tapvs-dir holding `addresses.check` (`checkDevice(attach)`). */
+  readonly checkDevice: string;
   /** Pids of the processes the lab started, by name (rs1-http, rs1-iperf3, …, tapvsd). */
   readonly pids: Readonly<Record<string, number>>;
   /** tapvsd's full command line (also when `director` is false: what it would have run). */
@@ -492,6 +540,7 @@ function tapvsdArgs(
   a: LabAddresses,
   opts: {
     rules?: string | null;
+    keepalived?: string | null;
     socket?: string;
     extra?: readonly string[];
     attach?: LabAttach;
@@ -514,6 +563,7 @@ function tapvsdArgs(
           `name=int,tap=${LAB.tap.int},bridge=${LAB.bridge.int},addr=${a.dip}/${a.intPrefixLen}`,
         ];
   if (opts.rules !== undefined && opts.rules !== null) args.push('--rules', resolve(opts.rules));
+  if (opts.keepalived !== undefined && opts.keepalived !== null) args.push('--keepalived', resolve(opts.keepalived));
   args.push('--socket', opts.socket ?? LAB.socket, '--pidfile', LAB.pidfile);
   args.push(...(opts.extra ?? []));
   return args;
@@ -535,13 +585,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const socket = opts.socket ?? LAB.socket;
   const rules = opts.rules !== undefined ? resolve(opts.rules) : null;
   if (rules !== null && !existsSync(rules)) throw new LabError(`rules file not found: ${rules}`);
+  const keepalived = opts.keepalived !== undefined ? resolve(opts.keepalived) : null;
+  if (keepalived !== null && !existsSync(keepalived)) throw new LabError(`keepalived.conf not found: ${keepalived}`);
+  if (rules !== null && keepalived !== null) throw new LabError('tapvsd takes --rules or --keepalived, not both');
   if (!existsSync(LAB.rsServerJs)) throw new LabError(`${LAB.rsServerJs} is missing: run npx tsc -p tsconfig.json`);
   if (director && !existsSync(LAB.tapvsdJs))
     throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
   const tapvsdCommand = [
     process.execPath,
     LAB.tapvsdJs,
-    ...tapvsdArgs(addresses, { rules, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac }),
+    ...tapvsdArgs(addresses, { rules, keepalived, socket, extra: opts.tapvsdArgs ?? [], attach, pcapMac }),
   ];
 
   const existing = new Set(await listNamespaces());
@@ -561,6 +614,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     attach,
     pcapMac,
     rules,
+    keepalived,
+    checkDevice: checkDevice(attach),
     pids: { ...pids },
     tapvsdCommand,
   });
@@ -659,41 +714,12 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
       await buildPcapVeths();
     }
 
-    step('lab: real servers (HTTP :80, iperf3 :5201)');
-    const servers = [
-      { key: 'rs1', ns: LAB.ns.rs1, id: LAB.rsId.rs1, addr: addresses.rs1 },
-      { key: 'rs2', ns: LAB.ns.rs2, id: LAB.rsId.rs2, addr: addresses.rs2 },
-    ];
-    for (const s of servers) {
-      pids[`${s.key}-http`] =
-        startDaemon(`${s.key}-http`, s.ns, process.execPath, [
-          LAB.rsServerJs,
-          '--id',
-          s.id,
-          '--addr',
-          s.addr,
-          '--port',
-          String(LAB.httpPort),
-        ]).pid ?? -1;
-      pids[`${s.key}-iperf3`] =
-        startDaemon(`${s.key}-iperf3`, s.ns, 'iperf3', ['-s', '-p', String(LAB.iperfPort)]).pid ?? -1;
-    }
-    for (const s of servers) {
-      await waitFor(`${s.key}'s servers to listen`, SERVERS_READY_TIMEOUT_MS, async () => {
-        for (const name of [`${s.key}-http`, `${s.key}-iperf3`]) {
-          if (!pidAlive(pids[name] ?? -1))
-            throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);
-        }
-        const r = await nsExec(s.ns, 'ss', ['-Htln'], { timeoutMs: CMD_TIMEOUT_MS });
-        const ports = new Set(
-          r.stdout
-            .split('\n')
-            .map((l) => l.trim().split(/\s+/)[3] ?? '')
-            .map((local) => local.slice(local.lastIndexOf(':') + 1)),
-        );
-        return ports.has(String(LAB.httpPort)) && ports.has(String(LAB.iperfPort));
-      });
-    }
+    step(`lab: check address ${addresses.check}/${addresses.intPrefixLen} on ${checkDevice(attach)}`);
+    await addCheckAddress(addresses, attach);
+
+    step(`lab: real servers (HTTP :${LAB.httpPort}, iperf3 :${LAB.iperfPort})`);
+    for (const key of REAL_SERVERS) Object.assign(pids, startRealServer(key, addresses[key], RS_PROCESSES));
+    for (const key of REAL_SERVERS) await waitRealServerListening(key, pids);
 
     if (director) {
       step(`lab: tapvsd in ${dir}`);
@@ -723,8 +749,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
  */
 async function buildPcapVeths(): Promise<void> {
   const dir = LAB.ns.dir;
-  const sysctl = (...kv: string[]): Promise<ExecResult> =>
-    nsExec(dir, 'sysctl', ['-qw', ...kv], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+  const sysctl = (...kv: string[]): Promise<ExecResult> => dirSysctl(...kv);
   const ethtool = async (dev: string, ...features: string[]): Promise<void> => {
     const r = await nsExec(dir, 'ethtool', ['-K', dev, ...features], { timeoutMs: CMD_TIMEOUT_MS });
     if (r.code !== 0)
@@ -744,6 +769,7 @@ async function buildPcapVeths(): Promise<void> {
       `net.ipv6.conf.${v.peer}.disable_ipv6=1`,
       // arp_ignore=8: never answer ARP on it (it has no address; the director answers for VIP/DIP).
       // arp_announce=2: were the kernel to ask, only with an address of that interface.
+      // (tvs-pi then gets the check address and arp_ignore=1: addCheckAddress.)
       `net.ipv4.conf.${v.name}.arp_ignore=8`,
       `net.ipv4.conf.${v.name}.arp_announce=2`,
       `net.ipv4.conf.${v.name}.forwarding=0`,
@@ -759,6 +785,35 @@ async function buildPcapVeths(): Promise<void> {
   }
 }
 
+function dirSysctl(...settings: string[]): Promise<ExecResult> {
+  return nsExec(LAB.ns.dir, 'sysctl', ['-qw', ...settings], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+}
+
+/**
+ * The check address (module comment; docs/health-check-source.md says why each setting): the
+ * kernel of tapvs-dir gets an address of its own on the real servers' network for tapvsd's health
+ * checks, on a device where it answers ARP for that address only and forwards nothing.
+ */
+async function addCheckAddress(a: LabAddresses, attach: LabAttach): Promise<void> {
+  const dev = checkDevice(attach);
+  await dirSysctl(
+    // The kernel must never route what reaches it from the director's networks.
+    'net.ipv4.ip_forward=0',
+    'net.ipv4.conf.all.forwarding=0',
+    'net.ipv4.conf.default.forwarding=0',
+    // arp_ignore=1: answer ARP only for an address of this device (the check address, never the
+    // DIP or VIP, which the kernel does not have). arp_announce=2: ask with the check address.
+    `net.ipv4.conf.${dev}.arp_ignore=1`,
+    `net.ipv4.conf.${dev}.arp_announce=2`,
+    // Strict reverse-path filtering holds: the real servers answer on-link through this device.
+    `net.ipv4.conf.${dev}.rp_filter=1`,
+  );
+  // A bridge takes the lowest MAC of its ports unless told one: pinned, tapvsd's TAP joining later
+  // cannot change the check address's MAC under the real servers' ARP caches.
+  if (attach === 'tap') await ip(['-n', LAB.ns.dir, 'link', 'set', dev, 'address', macFor(a.check)]);
+  await ip(['-n', LAB.ns.dir, 'addr', 'add', `${a.check}/${a.intPrefixLen}`, 'dev', dev]);
+}
+
 /**
  * Starts tapvsd inside tapvs-dir (detached, log in LAB.log, pid recorded) and waits until it
  * prints `tapvsd: ready` or its socket accepts, and both TAPs sit on their bridges. On failure it
@@ -768,6 +823,7 @@ async function buildPcapVeths(): Promise<void> {
 export async function startTapvsd(
   opts: {
     rules?: string;
+    keepalived?: string;
     socket?: string;
     extraArgs?: readonly string[];
     readyTimeoutMs?: number;
@@ -785,6 +841,7 @@ export async function startTapvsd(
     LAB.tapvsdJs,
     ...tapvsdArgs(addresses, {
       rules: opts.rules ?? null,
+      keepalived: opts.keepalived ?? null,
       socket,
       extra: opts.extraArgs ?? [],
       attach,
@@ -806,15 +863,28 @@ async function startTapvsdInLab(
   writeFileSync(LAB.log, `# ip netns exec ${LAB.ns.dir} ${command.join(' ')}\n`);
   const child = startDaemon('tapvsd', LAB.ns.dir, command[0] ?? process.execPath, command.slice(1));
   const pid = child.pid ?? -1;
+  const exited = new Promise<string>((r) =>
+    child.once('exit', (code, sig) => r(code !== null ? `with status ${code}` : `on ${sig ?? '?'}`)),
+  );
   const fail = async (why: string): Promise<never> => {
     await stopPids([pid]);
-    throw new LabError(`tapvsd ${why}; its log (${LAB.log}):\n${readText(LAB.log)}`);
+    const log = readText(LAB.log);
+    // tapvsd's last word first (an unknown option, a bad config), then the whole log.
+    const last = log
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .pop();
+    throw new LabError(`tapvsd ${why}${last !== undefined ? `: ${last.trim()}` : ''}\nits log (${LAB.log}):\n${log}`);
   };
   const deadline = Date.now() + readyTimeoutMs;
   let ready = false;
   while (!ready) {
     if (signal?.aborted === true) await fail('start was aborted');
-    if (!pidAlive(pid)) await fail('exited before it was ready');
+    // The exit status arrives once node reaps the child, shortly after it turns into a zombie.
+    if (!pidAlive(pid)) {
+      const how = await Promise.race([exited, sleep(1000).then(() => '')]);
+      await fail(`exited${how !== '' ? ` ${how}` : ''} before it was ready`);
+    }
     ready = readText(LAB.log).includes(READY_LINE) || (await socketAccepts(socket));
     if (!ready) {
       if (Date.now() >= deadline) await fail(`was not ready after ${readyTimeoutMs} ms`);
@@ -873,6 +943,7 @@ function socketAccepts(path: string): Promise<boolean> {
 
 interface SavedState {
   addresses?: LabAddresses;
+  keepalived?: string | null;
   socket?: string;
   director?: boolean;
   attach?: LabAttach;
@@ -1006,4 +1077,202 @@ export async function labStatus(): Promise<LabStatus> {
     socketAccepts: await socketAccepts(socket),
     tapProblems: tapvsdUp ? await tapsNotOnBridges(currentAttach()) : [],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real servers: one at a time (for health-check tests)
+
+/** A real server's processes: `<key>-http` (rs-server) and `<key>-iperf3`, as in runDir/pids. */
+const RS_PROCESSES = ['http', 'iperf3'] as const;
+type RealServerProcess = (typeof RS_PROCESSES)[number];
+
+/** Starts the given processes of real server `key` (detached, pids recorded); returns their pids by name. */
+function startRealServer(
+  key: RealServerKey,
+  addr: string,
+  which: readonly RealServerProcess[],
+): Record<string, number> {
+  const ns = LAB.ns[key];
+  const started: Record<string, number> = {};
+  for (const p of which) {
+    const name = `${key}-${p}`;
+    const child =
+      p === 'http'
+        ? startDaemon(name, ns, process.execPath, [
+            LAB.rsServerJs,
+            '--id',
+            LAB.rsId[key],
+            '--addr',
+            addr,
+            '--port',
+            String(LAB.httpPort),
+            '--admin-port',
+            String(LAB.rsAdminPort),
+          ])
+        : startDaemon(name, ns, 'iperf3', ['-s', '-p', String(LAB.iperfPort)]);
+    started[name] = child.pid ?? -1;
+  }
+  return started;
+}
+
+/** Waits until both processes of `key` (pids by name in `pids`) run and their ports listen. */
+async function waitRealServerListening(key: RealServerKey, pids: Readonly<Record<string, number>>): Promise<void> {
+  const want = [LAB.httpPort, LAB.rsAdminPort, LAB.iperfPort].map(String);
+  await waitFor(`${key}'s servers to listen`, SERVERS_READY_TIMEOUT_MS, async () => {
+    for (const p of RS_PROCESSES) {
+      const name = `${key}-${p}`;
+      if (!pidAlive(pids[name] ?? -1)) throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);
+    }
+    const r = await nsExec(LAB.ns[key], 'ss', ['-Htln'], { timeoutMs: CMD_TIMEOUT_MS });
+    const ports = new Set(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[3] ?? '')
+        .map((local) => local.slice(local.lastIndexOf(':') + 1)),
+    );
+    return want.every((p) => ports.has(p));
+  });
+}
+
+/** The recorded lab, or a LabError saying there is none (`rs` commands act on a built lab only). */
+async function requireLab(): Promise<SavedState & { addresses: LabAddresses }> {
+  const st = savedState();
+  const all = new Set(await listNamespaces());
+  const missing = LAB_NAMESPACES.filter((ns) => !all.has(ns));
+  if (st?.addresses === undefined || st.state !== 'up' || missing.length > 0)
+    throw new LabError('no lab is up (npm run lab -- up)');
+  return { ...st, addresses: st.addresses };
+}
+
+/** lab.json's pids, rewritten from runDir/pids after a real server was stopped or started. */
+function saveRecordedPids(): void {
+  const st = savedState();
+  if (st === null) return;
+  writeFileSync(STATE_FILE, `${JSON.stringify({ ...st, pids: Object.fromEntries(recordedPids()) }, null, 2)}\n`);
+}
+
+/**
+ * Stops real server `key`'s rs-server and iperf3 (SIGTERM, bounded wait, SIGKILL) by the pids the
+ * lab recorded, and forgets them. Nothing else is touched; stopping a stopped server is no error.
+ * Returns the pids that were running.
+ */
+export async function rsStop(key: RealServerKey): Promise<{ stopped: readonly number[] }> {
+  await requireLab();
+  const recorded = recordedPids();
+  const names = RS_PROCESSES.map((p) => `${key}-${p}`);
+  const stopped = await stopPids(names.flatMap((n) => recorded.get(n) ?? []));
+  const survivors = stopped.filter(pidAlive);
+  if (survivors.length > 0) throw new LabError(`${key}: pid(s) ${survivors.join(', ')} survived SIGKILL`);
+  for (const n of names) rmSync(join(PIDS_DIR, n), { force: true });
+  saveRecordedPids();
+  return { stopped };
+}
+
+/**
+ * Starts whichever of real server `key`'s rs-server and iperf3 is not running (rs-server starts
+ * healthy) and waits until they listen. Returns the pids it started (none when both ran).
+ */
+export async function rsStart(key: RealServerKey): Promise<{ started: Readonly<Record<string, number>> }> {
+  const lab = await requireLab();
+  const recorded = recordedPids();
+  const missing = RS_PROCESSES.filter((p) => !pidAlive(recorded.get(`${key}-${p}`) ?? -1));
+  const started = startRealServer(key, lab.addresses[key], missing);
+  try {
+    await waitRealServerListening(key, { ...Object.fromEntries(recorded), ...started });
+  } catch (e) {
+    await stopPids(Object.values(started));
+    for (const name of Object.keys(started)) rmSync(join(PIDS_DIR, name), { force: true });
+    throw e;
+  }
+  saveRecordedPids();
+  return { started };
+}
+
+/** Asks real server `key`'s rs-server, on its loopback admin port, to `fail`, `heal` or report its `state`. */
+async function rsAdmin(key: RealServerKey, what: 'fail' | 'heal' | 'state'): Promise<'failing' | 'healthy'> {
+  await requireLab();
+  const url = `http://127.0.0.1:${LAB.rsAdminPort}/${what}`;
+  const r = await nsExec(
+    LAB.ns[key],
+    'curl',
+    ['-sS', '--fail', '--max-time', '5', ...(what === 'state' ? [] : ['-X', 'POST']), url],
+    { timeoutMs: CMD_TIMEOUT_MS },
+  );
+  const state = r.stdout.trim();
+  if (r.code !== 0 || (state !== 'failing' && state !== 'healthy'))
+    throw new LabError(
+      `${key}: rs-server's admin port did not answer (${r.stderr.trim() || state || `curl exit ${String(r.code)}`}); ` +
+        `is it running? (npm run lab -- rs status)`,
+    );
+  return state;
+}
+
+/** Puts real server `key` in failing mode: its `/` and `/health` answer 503 until rsHeal. */
+export async function rsFail(key: RealServerKey): Promise<void> {
+  const state = await rsAdmin(key, 'fail');
+  if (state !== 'failing') throw new LabError(`${key}: rs-server says ${state} after /fail`);
+}
+
+/** Ends real server `key`'s failing mode. */
+export async function rsHeal(key: RealServerKey): Promise<void> {
+  const state = await rsAdmin(key, 'heal');
+  if (state !== 'healthy') throw new LabError(`${key}: rs-server says ${state} after /heal`);
+}
+
+/**
+ * Sets real server `key`'s veth (tvs-r1 / tvs-r2, in its namespace) down or up. Its bridge-side
+ * peer loses carrier with it, so nothing reaches the server: PING_CHECK and every other check
+ * fail. The kernel deletes the routes through a device that goes down; up restores the default
+ * route via the DIP (the connected route returns with the address by itself).
+ */
+export async function rsLink(key: RealServerKey, state: 'up' | 'down'): Promise<void> {
+  const lab = await requireLab();
+  const ns = LAB.ns[key];
+  const dev = LAB.veth[key].name;
+  await ip(['-n', ns, 'link', 'set', dev, state]);
+  if (state === 'up') await ip(['-n', ns, 'route', 'replace', 'default', 'via', lab.addresses.dip, 'dev', dev]);
+}
+
+export interface RealServerStatus {
+  readonly server: RealServerKey;
+  readonly ns: string;
+  readonly addr: string;
+  /** rs-server and iperf3: the recorded pid (null when stopped) and whether it runs. */
+  readonly processes: readonly { readonly name: string; readonly pid: number | null; readonly running: boolean }[];
+  /** Its veth's administrative state ('missing' when the device is gone). */
+  readonly link: 'up' | 'down' | 'missing';
+  /** The status code of `GET /health` from inside its namespace (200, 503), or null when nothing answers. */
+  readonly health: number | null;
+}
+
+/** The real servers' processes, links and health as seen from inside their namespaces. */
+export async function rsStatus(): Promise<RealServerStatus[]> {
+  const lab = await requireLab();
+  const recorded = recordedPids();
+  const out: RealServerStatus[] = [];
+  for (const key of REAL_SERVERS) {
+    const ns = LAB.ns[key];
+    const l = await run('ip', ['-n', ns, '-o', 'link', 'show', 'dev', LAB.veth[key].name], {
+      timeoutMs: CMD_TIMEOUT_MS,
+    });
+    const h = await nsExec(
+      ns,
+      'curl',
+      ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://127.0.0.1:${LAB.httpPort}/health`],
+      { timeoutMs: CMD_TIMEOUT_MS },
+    );
+    const code = Number(h.stdout.trim());
+    out.push({
+      server: key,
+      ns,
+      addr: lab.addresses[key],
+      processes: RS_PROCESSES.map((p) => {
+        const pid = recorded.get(`${key}-${p}`) ?? null;
+        return { name: `${key}-${p}`, pid, running: pid !== null && pidAlive(pid) };
+      }),
+      link: l.code !== 0 ? 'missing' : /<([^>]*,)?UP(,[^>]*)?>/.test(l.stdout) ? 'up' : 'down',
+      health: Number.isInteger(code) && code > 0 ? code : null,
+    });
+  }
+  return out;
 }

@@ -1,33 +1,57 @@
 /**
- * lab: build, inspect and remove the textbook LVS-NAT lab (the library is lab-lib.ts).
+ * lab: build, inspect and remove the textbook LVS-NAT lab (the library is lab-lib.ts, the command
+ * line lab-args.ts).
  *
  * ```
  *  tapvs-client (192.168.222.1/24)                         tapvs-rs1 (192.168.2.129/24, default via .136)
  *         | veth tvs-c0                                         | veth tvs-r1
  *    [tapvs-br-ext] ---- tap tapvs-ext ==( tapvsd )== tap tapvs-int ---- [tapvs-br-int] ---- veth tvs-r2 ---- tapvs-rs2
- *         \______ namespace tapvs-dir: both bridges and tapvsd's TAPs, NO IP addresses ______/   (192.168.2.130/24,
+ *         \______ namespace tapvs-dir: both bridges and tapvsd's TAPs ______/                    (192.168.2.130/24,
  *                                                                                                  default via .136)
  *  VIP 192.168.222.131/24 (tapvsd, link "ext")        DIP 192.168.2.136/24 (tapvsd, link "int")
+ *                                                     check address 192.168.2.137/24 (kernel of tapvs-dir, on tapvs-br-int)
  * ```
  *
- *   npm run lab -- up [--rules FILE] [--no-director] [--pcap [--pcap-nic-mac]] [address options]
+ *   npm run lab -- up [--rules FILE | --keepalived FILE] [--no-director] [--pcap [--pcap-nic-mac]] [address options]
  *   npm run lab -- down
  *   npm run lab -- status
+ *   npm run lab -- rs stop|start|fail|heal rs1|rs2;  rs link up|down rs1|rs2;  rs status [rs1|rs2]
  *
- * Exit status: 0 done, 1 failed (the lab is torn down), 2 usage, 130 interrupted.
+ * Exit status: 0 done, 1 failed (after `up`: the lab is torn down), 2 usage, 130 interrupted.
  */
-import { parseArgs } from 'node:util';
-import { LAB, type LabAddresses, LabError, labDown, labStatus, labUp } from './lab-lib.js';
+import { type LabCommand, parseLabCommand, type RsCommand, type UpCommand, UsageError } from './lab-args.js';
+import {
+  LAB,
+  LabError,
+  labDown,
+  labStatus,
+  labUp,
+  rsFail,
+  rsHeal,
+  rsLink,
+  rsStart,
+  rsStatus,
+  rsStop,
+} from './lab-lib.js';
 
 const USAGE = `usage: npm run lab -- <command> [options]
 
 commands:
-  up       build the lab (tearing down an earlier one), start the real servers, start tapvsd
-  down     stop every lab process and delete the lab namespaces (idempotent)
-  status   print what exists
+  up                    build the lab (tearing down an earlier one), start the real servers, start tapvsd
+  down                  stop every lab process and delete the lab namespaces (idempotent)
+  status                print what exists
+  rs stop rs1|rs2       stop that real server's HTTP server and iperf3 -s (by the lab's pids)
+  rs start rs1|rs2      start them again (whichever is not running; the HTTP server starts healthy)
+  rs fail rs1|rs2       its HTTP server answers 503 on / and /health
+  rs heal rs1|rs2       ... and 200 again
+  rs link down|up rs1|rs2
+                        its veth down (nothing reaches it: PING_CHECK fails) or up again
+  rs status [rs1|rs2]   pids, link and the answer to GET /health, from inside its namespace
 
 up options:
   --rules FILE        ipvsadm -S rules for tapvsd (default: no virtual service)
+  --keepalived FILE   a keepalived.conf for tapvsd (tapvsd --keepalived FILE), instead of --rules;
+                      lab/keepalived-lab.conf is the textbook one
   --no-director       do not start tapvsd
   --pcap              attach tapvsd with libpcap to veths tvs-px/tvs-pi in tapvs-dir (as on a
                       dual-NIC gateway VM) instead of TAPs
@@ -40,104 +64,116 @@ up options:
   --rs1 A.B.C.D       real server 1                    (env TAPVS_LAB_RS1,       default 192.168.2.129)
   --rs2 A.B.C.D       real server 2                    (env TAPVS_LAB_RS2,       default 192.168.2.130)
   --int-prefix N      internal prefix length           (env TAPVS_LAB_INT_PREFIX, default 24)
+  --check-addr A.B.C.D
+                      the kernel of tapvs-dir's own address on the internal network, source of
+                      tapvsd's health checks (env TAPVS_LAB_CHECK_ADDR, default 192.168.2.137)
   --tapvsd-arg ARG    extra tapvsd argument (repeatable)
   --ready-timeout MS  how long to wait for "tapvsd: ready" (default 15000)
 `;
 
-function usage(msg: string): never {
-  process.stderr.write(`lab: ${msg}\n${USAGE}`);
-  process.exit(2);
+async function up(c: UpCommand): Promise<number> {
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    process.stderr.write('lab: interrupted, tearing down\n');
+    ac.abort();
+  };
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  try {
+    const info = await labUp({
+      director: c.director,
+      attach: c.attach,
+      pcapMac: c.pcapMac,
+      addresses: c.addresses,
+      tapvsdArgs: c.tapvsdArgs,
+      readyTimeoutMs: c.readyTimeoutMs,
+      signal: ac.signal,
+      log: (line) => process.stdout.write(`${line}\n`),
+      ...(c.rules !== null ? { rules: c.rules } : {}),
+      ...(c.keepalived !== null ? { keepalived: c.keepalived } : {}),
+      ...(c.socket !== null ? { socket: c.socket } : {}),
+    });
+    const a = info.addresses;
+    process.stdout.write(
+      `client ${a.client}/${a.extPrefixLen} (${LAB.ns.client})  VIP ${a.vip}  DIP ${a.dip}\n` +
+        `rs1 ${a.rs1}/${a.intPrefixLen} (${LAB.ns.rs1})  rs2 ${a.rs2}/${a.intPrefixLen} (${LAB.ns.rs2})\n` +
+        `check address ${a.check}/${a.intPrefixLen} on ${info.checkDevice} (${LAB.ns.dir}'s kernel: health checks)\n` +
+        (info.director
+          ? `tapvsd pid ${info.pids.tapvsd ?? '?'}, socket ${info.socket}, log ${LAB.log}\n`
+          : `tapvsd not started (--no-director); it would run:\n  ip netns exec ${LAB.ns.dir} ${info.tapvsdCommand.join(' ')}\n`),
+    );
+    return 0;
+  } catch (e) {
+    if (ac.signal.aborted) return 130;
+    process.stderr.write(`lab up failed: ${e instanceof LabError ? e.message : String((e as Error).stack ?? e)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
 }
 
-/** The command line, or the usage message and exit status 2. */
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        rules: { type: 'string' },
-        'no-director': { type: 'boolean' },
-        pcap: { type: 'boolean' },
-        'pcap-nic-mac': { type: 'boolean' },
-        socket: { type: 'string' },
-        client: { type: 'string' },
-        vip: { type: 'string' },
-        'ext-prefix': { type: 'string' },
-        dip: { type: 'string' },
-        rs1: { type: 'string' },
-        rs2: { type: 'string' },
-        'int-prefix': { type: 'string' },
-        'tapvsd-arg': { type: 'string', multiple: true },
-        'ready-timeout': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    return usage((e as Error).message);
+async function rs(c: RsCommand): Promise<number> {
+  switch (c.action) {
+    case 'stop': {
+      const r = await rsStop(c.server);
+      process.stdout.write(
+        `lab: ${c.server} ${r.stopped.length > 0 ? `stopped (pid ${r.stopped.join(', ')})` : 'was not running'}\n`,
+      );
+      return 0;
+    }
+    case 'start': {
+      const started = Object.entries((await rsStart(c.server)).started);
+      process.stdout.write(
+        `lab: ${c.server} ${started.length > 0 ? `started ${started.map(([n, p]) => `${n} pid ${p}`).join(', ')}` : 'was running'}\n`,
+      );
+      return 0;
+    }
+    case 'fail':
+      await rsFail(c.server);
+      process.stdout.write(`lab: ${c.server} failing (/ and /health answer 503)\n`);
+      return 0;
+    case 'heal':
+      await rsHeal(c.server);
+      process.stdout.write(`lab: ${c.server} healthy\n`);
+      return 0;
+    case 'link':
+      await rsLink(c.server, c.state);
+      process.stdout.write(`lab: ${c.server} link ${c.state}\n`);
+      return 0;
+    case 'status': {
+      const out: string[] = [];
+      for (const s of await rsStatus()) {
+        if (c.server !== null && s.server !== c.server) continue;
+        out.push(`${s.server} ${s.addr} (${s.ns}): link ${s.link}, GET /health ${s.health ?? 'no answer'}`);
+        for (const p of s.processes)
+          out.push(
+            `  ${p.name.padEnd(11)} ${p.pid === null ? 'stopped' : `pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'gone'}`}`,
+          );
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
+      return 0;
+    }
   }
 }
 
 async function main(): Promise<number> {
-  const { values: v, positionals } = parseCommandLine();
-  if (v.help === true) {
-    process.stdout.write(USAGE);
-    return 0;
+  let c: LabCommand;
+  try {
+    c = parseLabCommand(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`lab: ${e.message}\n${USAGE}`);
+    return 2;
   }
-  if (positionals.length !== 1) usage('expected exactly one command');
-  const command = positionals[0];
-  if (command !== 'up' && Object.keys(v).length > 0) usage(`${command} takes no options`);
-
-  switch (command) {
-    case 'up': {
-      const addresses: Partial<Record<keyof LabAddresses, string | number>> = {};
-      if (v.client !== undefined) addresses.client = v.client;
-      if (v.vip !== undefined) addresses.vip = v.vip;
-      if (v.dip !== undefined) addresses.dip = v.dip;
-      if (v.rs1 !== undefined) addresses.rs1 = v.rs1;
-      if (v.rs2 !== undefined) addresses.rs2 = v.rs2;
-      if (v['ext-prefix'] !== undefined) addresses.extPrefixLen = Number(v['ext-prefix']);
-      if (v['int-prefix'] !== undefined) addresses.intPrefixLen = Number(v['int-prefix']);
-      const readyTimeoutMs = v['ready-timeout'] !== undefined ? Number(v['ready-timeout']) : 15_000;
-      if (!Number.isInteger(readyTimeoutMs) || readyTimeoutMs <= 0) usage('--ready-timeout wants milliseconds');
-      if (v['pcap-nic-mac'] === true && v.pcap !== true) usage('--pcap-nic-mac goes with --pcap');
-      const ac = new AbortController();
-      const onSigint = (): void => {
-        process.stderr.write('lab: interrupted, tearing down\n');
-        ac.abort();
-      };
-      process.once('SIGINT', onSigint);
-      process.once('SIGTERM', onSigint);
-      try {
-        const info = await labUp({
-          director: v['no-director'] !== true,
-          attach: v.pcap === true ? 'pcap' : 'tap',
-          pcapMac: v['pcap-nic-mac'] === true ? 'nic' : 'own',
-          addresses: addresses as Partial<LabAddresses>,
-          tapvsdArgs: v['tapvsd-arg'] ?? [],
-          readyTimeoutMs,
-          signal: ac.signal,
-          log: (line) => process.stdout.write(`${line}\n`),
-          ...(v.rules !== undefined ? { rules: v.rules } : {}),
-          ...(v.socket !== undefined ? { socket: v.socket } : {}),
-        });
-        const a = info.addresses;
-        process.stdout.write(
-          `client ${a.client}/${a.extPrefixLen} (${LAB.ns.client})  VIP ${a.vip}  DIP ${a.dip}\n` +
-            `rs1 ${a.rs1}/${a.intPrefixLen} (${LAB.ns.rs1})  rs2 ${a.rs2}/${a.intPrefixLen} (${LAB.ns.rs2})\n` +
-            (info.director
-              ? `tapvsd pid ${info.pids.tapvsd ?? '?'}, socket ${info.socket}, log ${LAB.log}\n`
-              : `tapvsd not started (--no-director); it would run:\n  ip netns exec ${LAB.ns.dir} ${info.tapvsdCommand.join(' ')}\n`),
-        );
-        return 0;
-      } catch (e) {
-        if (ac.signal.aborted) return 130;
-        process.stderr.write(`lab up failed: ${e instanceof LabError ? e.message : String((e as Error).stack ?? e)}\n`);
-        return 1;
-      } finally {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
-      }
-    }
+  switch (c.command) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'up':
+      return up(c);
+    case 'rs':
+      return rs(c);
     case 'down': {
       // A teardown cut in half leaves more to clean than it found: finish it (it is bounded).
       const note = (): void => {
@@ -159,7 +195,8 @@ async function main(): Promise<number> {
       if (s.addresses !== null) {
         const a = s.addresses;
         out.push(
-          `addresses: client ${a.client}/${a.extPrefixLen} vip ${a.vip} dip ${a.dip} rs1 ${a.rs1} rs2 ${a.rs2} (/${a.intPrefixLen})`,
+          `addresses: client ${a.client}/${a.extPrefixLen} vip ${a.vip} dip ${a.dip} rs1 ${a.rs1} rs2 ${a.rs2}` +
+            ` check ${a.check ?? '-'} (/${a.intPrefixLen})`,
         );
       }
       for (const [ns, text] of Object.entries(s.links)) {
@@ -175,8 +212,6 @@ async function main(): Promise<number> {
       process.stdout.write(`${out.join('\n')}\n`);
       return 0;
     }
-    default:
-      return usage(`unknown command ${JSON.stringify(command)}`);
   }
 }
 

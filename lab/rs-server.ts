@@ -1,16 +1,24 @@
 /**
  * rs-server: the lab's real-server HTTP daemon (one per real-server namespace).
  *
- *   node dist/lab/rs-server.js --id RS1 --addr 192.168.2.129 [--port 80] [--host 0.0.0.0] [--log]
+ *   node dist/lab/rs-server.js --id RS1 --addr 192.168.2.129 [--port 80] [--host 0.0.0.0]
+ *                              [--admin-port 8081] [--log]
  *
  * Contract (tests and benchmarks rely on it):
  * - `GET /`          200, text/plain, body `<id> <addr>\n` (e.g. `RS1 192.168.2.129\n`).
+ * - `GET /health`    200, text/plain, body `OK <id>\n`: what health checks (HTTP_GET) ask for.
  * - `GET /blob`      200, application/octet-stream, Content-Length 52428800: `patternBytes(BLOB_SIZE)`
  *                    from blob.ts, identical on every server; compare with `blobSha256()`.
  * - `GET /bytes?n=N` 200, the first N bytes of the same stream (0 <= N <= 2^40), Content-Length N.
  * - Anything else: 404 (unknown path), 400 (bad `n`), 405 (not GET/HEAD). HEAD answers headers only.
- * - Prints one line `rs-server: <id> listening on <host>:<port>` when listening and nothing per
- *   request unless `--log`. SIGTERM/SIGINT close the listener and exit 0.
+ * - Failing mode, for health-check tests: while failed, `GET /` and `GET /health` answer 503 with
+ *   `FAILING <id>\n`; `/blob`, `/bytes` and `/upload` are unaffected. A server starts healthy.
+ *   `--admin-port N` opens the switch on 127.0.0.1:N only, so only processes inside the server's
+ *   network namespace reach it (the checker and the client cannot flip it):
+ *   `POST /fail`, `POST /heal` and `GET /state` answer `failing\n` or `healthy\n` (the new state).
+ * - Prints one line `rs-server: <id> listening on <host>:<port>` when listening (and
+ *   `rs-server: <id> admin on 127.0.0.1:<n>`), one line per state change, and nothing per request
+ *   unless `--log`. SIGTERM/SIGINT close the listeners and exit 0.
  *
  * Not here: keep-alive tuning or TLS. The blob is generated once at start (50 MiB of memory) so
  * that serving it costs the server no CPU beyond the socket writes: in benchmarks the real
@@ -30,6 +38,7 @@ const { values } = parseArgs({
     addr: { type: 'string', default: '0.0.0.0' },
     port: { type: 'string', default: '80' },
     host: { type: 'string', default: '0.0.0.0' },
+    'admin-port': { type: 'string' },
     log: { type: 'boolean', default: false },
   },
   strict: true,
@@ -39,12 +48,22 @@ const addr = values.addr ?? '0.0.0.0';
 const host = values.host ?? '0.0.0.0';
 const port = Number(values.port);
 const logRequests = values.log === true;
-if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  process.stderr.write(`rs-server: bad --port ${values.port ?? ''}\n`);
-  process.exit(2);
+const adminPort = values['admin-port'] === undefined ? null : Number(values['admin-port']);
+for (const [flag, p] of [
+  ['--port', port],
+  ['--admin-port', adminPort ?? 1],
+] as const) {
+  if (!Number.isInteger(p) || p <= 0 || p > 65535) {
+    process.stderr.write(`rs-server: bad ${flag}\n`);
+    process.exit(2);
+  }
 }
 
 const identity = Buffer.from(`${id} ${addr}\n`);
+const healthy = Buffer.from(`OK ${id}\n`);
+const failingBody = Buffer.from(`FAILING ${id}\n`);
+/** Failing mode (see the header): `/` and `/health` answer 503 while true. */
+let failing = false;
 const blob = patternBytes(BLOB_SIZE);
 
 function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: Uint8Array): void {
@@ -97,7 +116,12 @@ const server = createServer((req, res) => {
   }
   switch (url.pathname) {
     case '/':
-      send(req, res, 200, 'text/plain', identity);
+      if (failing) send(req, res, 503, 'text/plain', failingBody);
+      else send(req, res, 200, 'text/plain', identity);
+      return;
+    case '/health':
+      if (failing) send(req, res, 503, 'text/plain', failingBody);
+      else send(req, res, 200, 'text/plain', healthy);
       return;
     case '/blob':
       send(req, res, 200, 'application/octet-stream', blob);
@@ -132,9 +156,39 @@ server.listen(port, host, () => {
   process.stdout.write(`rs-server: ${id} listening on ${host}:${port}\n`);
 });
 
+/** The failing-mode switch: loopback only, so it is reachable from the server's namespace alone. */
+const admin =
+  adminPort === null
+    ? null
+    : createServer((req, res) => {
+        const path = new URL(req.url ?? '/', 'http://rs').pathname;
+        const post = req.method === 'POST';
+        const change = post && path === '/fail' ? true : post && path === '/heal' ? false : undefined;
+        if (change !== undefined && change !== failing) {
+          failing = change;
+          process.stdout.write(`rs-server: ${id} ${failing ? 'failing' : 'healthy'}\n`);
+        }
+        if (change === undefined && !(req.method === 'GET' && path === '/state')) {
+          send(req, res, 404, 'text/plain', Buffer.from('POST /fail, POST /heal or GET /state\n'));
+          return;
+        }
+        send(req, res, 200, 'text/plain', Buffer.from(failing ? 'failing\n' : 'healthy\n'));
+      });
+if (admin !== null) {
+  admin.on('error', (err) => {
+    process.stderr.write(`rs-server: ${id}: admin: ${err.message}\n`);
+    process.exit(1);
+  });
+  admin.listen(adminPort ?? 0, '127.0.0.1', () => {
+    process.stdout.write(`rs-server: ${id} admin on 127.0.0.1:${adminPort ?? 0}\n`);
+  });
+}
+
 function stop(): void {
   server.close();
   server.closeAllConnections();
+  admin?.close();
+  admin?.closeAllConnections();
   // Bounded: connections are closed above; do not wait for keep-alive timers.
   setTimeout(() => process.exit(0), 200).unref();
 }

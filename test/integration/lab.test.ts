@@ -5,7 +5,7 @@
  *  tapvs-client (192.168.222.1/24)                          tapvs-rs1 (192.168.2.129/24, default via .136)
  *         | veth tvs-c0                                          | veth tvs-r1
  *    [tapvs-br-ext]   (no tapvsd here: lab up --no-director)   [tapvs-br-int] ---- veth tvs-r2 ---- tapvs-rs2
- *         \____________ namespace tapvs-dir: bridges only, no IP addresses ____________/             (192.168.2.130/24)
+ *         \____ namespace tapvs-dir: bridges only, the kernel's check address .137 on br-int ____/       (192.168.2.130/24)
  * ```
  * Needs root; skipped otherwise. Every test removes the lab it built (t.after → labDown).
  */
@@ -70,7 +70,7 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
     }
   });
 
-  await t.test('tapvs-dir holds both bridges with the veth peers as ports and no address but loopback', async () => {
+  await t.test('tapvs-dir holds both bridges with the veth peers as ports, and only the check address', async () => {
     for (const [br, ports] of [
       [LAB.bridge.ext, [LAB.veth.client.peer]],
       [LAB.bridge.int, [LAB.veth.rs1.peer, LAB.veth.rs2.peer]],
@@ -81,8 +81,15 @@ test('lab up --no-director builds the namespaces, bridges and real servers, and 
       for (const p of ports) assert.match(m.stdout, new RegExp(`: ${p}@`), `${p} is a port of ${br}`);
     }
     const addrs = await run('ip', ['-n', LAB.ns.dir, '-o', 'addr', 'show'], { check: true });
-    const nonLo = addrs.stdout.split('\n').filter((l) => l.trim() !== '' && !/^\d+: lo\s/.test(l));
-    assert.deepEqual(nonLo, [], 'no address in tapvs-dir besides loopback');
+    const nonLo = addrs.stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !/^\d+: lo\s/.test(l))
+      .map((l) => l.split(/\s+/).slice(1, 4).join(' '));
+    assert.deepEqual(
+      nonLo,
+      [`${LAB.bridge.int} inet ${info.addresses.check}/${info.addresses.intPrefixLen}`],
+      'tapvs-dir has loopback and the check address on the internal bridge, no VIP or DIP',
+    );
   });
 
   await t.test('client and real servers have their addresses, MACs and the DIP as default gateway', async () => {
@@ -239,6 +246,7 @@ test('lab up with other addresses uses them everywhere', { skip }, async (t) => 
     rs1: '10.99.2.1',
     rs2: '10.99.2.2',
     intPrefixLen: 24,
+    check: '10.99.2.253',
   };
   const info = await labUp({ director: false, addresses });
   assert.deepEqual(info.addresses, addresses);
@@ -254,4 +262,6 @@ test('lab up with other addresses uses them everywhere', { skip }, async (t) => 
   assert.equal(body.toString(), `${LAB.rsId.rs2} ${addresses.rs2}\n`);
   const r = await run('ip', ['-n', LAB.ns.rs1, 'route', 'show', 'default'], { check: true });
   assert.match(r.stdout, /^default via 10\.99\.2\.254 /);
+  const c = await run('ip', ['-n', LAB.ns.dir, '-o', '-4', 'addr', 'show', 'dev', LAB.bridge.int], { check: true });
+  assert.match(c.stdout, / inet 10\.99\.2\.253\/24 /, 'the check address is the one asked for');
 });
