@@ -29,10 +29,16 @@ export class DestRoutes {
     this.nextHop = nextHop;
   }
 
+  /** The out link of dest `id`, or -1 when the table has no route for it. */
+  linkOf(id: number): number {
+    return id >= 0 && id < this.link.length ? this.link[id] : -1;
+  }
+
   /** Copies dest `id`'s route into `r`; false when the table has none. */
   lookup(id: number, r: Route): boolean {
-    if (id < 0 || id >= this.link.length || this.link[id] < 0) return false;
-    r.link = this.link[id];
+    const link = this.linkOf(id);
+    if (link < 0) return false;
+    r.link = link;
     r.nextHop = this.nextHop[id];
     return true;
   }

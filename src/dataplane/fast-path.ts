@@ -112,9 +112,11 @@ export class FastPath {
       id = c.lookupIn(proto, src, sport, dst, dport, false);
       if (id < 0 || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return false;
       dest = ipvs.destOf(id);
-      if (dest === null || !this.destRoutes.lookup(dest.id, this.route)) return false;
-      out = this.ports[this.route.link];
-      nextHop = this.route.nextHop;
+      if (dest === null) return false;
+      const link = this.destRoutes.linkOf(dest.id);
+      if (link < 0) return false;
+      out = this.ports[link];
+      nextHop = this.destRoutes.nextHop[dest.id];
     } else {
       id = c.lookupOut(proto, src, sport, dst, dport);
       if (id < 0 || !this.routes.route(dst, this.route)) return false;
