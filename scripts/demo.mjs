@@ -5,8 +5,9 @@
  *  tapvs-client (192.168.222.1/24)                         tapvs-rs1 (192.168.2.129/24, default via .136)
  *         | veth                                                | veth
  *    [tapvs-br-ext] ---- tap tapvs-ext ==( tapvsd )== tap tapvs-int ---- [tapvs-br-int] ---- veth ---- tapvs-rs2
- *         \__________ namespace tapvs-dir: bridges and tapvsd's TAPs, no IP addresses __________/  (192.168.2.130/24)
- *  VIP 192.168.222.131 and DIP 192.168.2.136 belong to tapvsd only.
+ *         \__ namespace tapvs-dir: bridges and tapvsd's TAPs; the kernel has 192.168.2.137 only __/  (192.168.2.130/24)
+ *  VIP 192.168.222.131 and DIP 192.168.2.136 belong to tapvsd only; 192.168.2.137 on tapvs-br-int is
+ *  the kernel's own, the source of health checks.
  *
  * Steps: bash scripts/setup.sh; lab up (no rules); the ipvsadm textbook commands through
  * tapvsadm from the root namespace; four curls to the VIP from tapvs-client, which must
