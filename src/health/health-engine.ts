@@ -26,20 +26,19 @@
  */
 import type { ControlDispatcher } from '../control/dispatch.js';
 import type { HealthMetrics } from '../control/metrics.js';
-import type { Command, ListResult } from '../control/protocol.js';
-import { isTapvsError } from '../errors.js';
-import type { Diagnostic, LvsConfig, SourceRef } from '../keepalived/lvs-config.js';
+import type { ListResult } from '../control/protocol.js';
+import type { Diagnostic, LvsConfig } from '../keepalived/lvs-config.js';
 import { log as defaultLog } from '../log.js';
 import { CheckDurations } from './check-durations.js';
-import { NONE } from './checker-state.js';
 import type { CheckResult, RunCheck } from './checks/check.js';
 import { type Clock, systemClock } from './clock.js';
 import { configErrors } from './config-errors.js';
-import { canonicalAddr, type DesiredService, desiredRules, destId, serviceId } from './desired-rules.js';
+import { type DesiredService, desiredRules } from './desired-rules.js';
+import { type HealthStatus, healthMetrics, healthStatus } from './health-status.js';
 import { createScriptRunner, type Logger, type ScriptOutcome, type ScriptRunner } from './notify-script.js';
 import { quorumChange, quorumThreshold } from './quorum.js';
 import { migrateCheckerState, sameChecker } from './reload-migration.js';
-import { diffRules, type PlannedCommand } from './rules-diff.js';
+import { diffRules, type PlannedCommand, refusal } from './rules-diff.js';
 import { type CheckerRuntime, type RealServerRuntime, VirtualServerRuntime } from './server-runtime.js';
 
 /** keepalived's BOOTSTRAP_DELAY: the first check runs at least this long after start. */
@@ -69,47 +68,6 @@ export interface EngineOutcome {
   readonly diagnostics: readonly Diagnostic[];
   /** Control commands sent (0 when nothing had to change). */
   readonly commands: number;
-}
-
-export interface CheckerStatus {
-  readonly virtualServer: string;
-  /** "192.168.2.129:80" */
-  readonly realServer: string;
-  readonly type: string;
-  /** HTTP_GET/SSL_GET: the url that failed, else the one checked last. */
-  readonly url: string | null;
-  readonly state: 'up' | 'down';
-  /** What the last attempt saw ("HTTP_GET: status 503"), null before the first. */
-  readonly lastReason: string | null;
-  /** When the state last changed (ms since the epoch), null if never. */
-  readonly lastChangeMs: number | null;
-  readonly checksRun: number;
-}
-
-export interface VirtualServerStatus {
-  readonly key: string;
-  readonly services: readonly string[];
-  readonly quorum: {
-    readonly up: boolean;
-    readonly aliveWeight: number;
-    readonly quorum: number;
-    readonly hysteresis: number;
-  };
-  readonly sorryServer: string | null;
-  readonly sorryServerIn: boolean;
-  readonly realServers: ReadonlyArray<{
-    readonly server: string;
-    readonly up: boolean;
-    readonly weight: number;
-    readonly failedCheckers: number;
-    readonly lastChangeMs: number | null;
-  }>;
-}
-
-export interface HealthStatus {
-  readonly running: boolean;
-  readonly virtualServers: readonly VirtualServerStatus[];
-  readonly checkers: readonly CheckerStatus[];
 }
 
 export class HealthEngine {
@@ -151,7 +109,7 @@ export class HealthEngine {
     for (const vs of vss) {
       for (const rs of vs.realServers) rs.startFresh();
       const alive = vs.realServers.filter((rs) => rs.alive).length;
-      this.say('info', `virtual server ${vs.cfg.key}: ${alive} of ${vs.realServers.length} real servers in at start`);
+      this.say('info', `virtual server ${vs.cfg.key}: ${alive} of ${vs.realServers.length} real servers up at start`);
       this.evaluateQuorum(vs, true);
     }
     const out = this.commit(vss, true);
@@ -214,10 +172,7 @@ export class HealthEngine {
           this.track(vs.cfg.quorumDown, `quorum_down of virtual server ${vs.cfg.key}`, SHUTDOWN_SCRIPT_TIMEOUT_MS),
         );
     }
-    if (opts.keepRules !== true) {
-      this.vss = [];
-      this.commit([], false);
-    }
+    if (opts.keepRules !== true) this.commit([], false);
     this.vss = [];
     this.applied = [];
     await Promise.all(shutdownScripts);
@@ -228,68 +183,14 @@ export class HealthEngine {
     while (this.scripts.size > 0) await Promise.all([...this.scripts]);
   }
 
+  /** Per virtual server, real server and checker: what keepalived's state says now. */
   status(): HealthStatus {
-    const checkers: CheckerStatus[] = [];
-    for (const vs of this.vss) {
-      for (const c of vs.checkers) {
-        const s = c.spec;
-        const url = s.type === 'HTTP_GET' || s.type === 'SSL_GET' ? (s.urls[currentUrl(c)]?.path ?? null) : null;
-        checkers.push({
-          virtualServer: vs.cfg.key,
-          realServer: c.server.key,
-          type: s.type,
-          url,
-          state: c.state.isUp ? 'up' : 'down',
-          lastReason: c.lastReason,
-          lastChangeMs: c.lastChangeMs,
-          checksRun: c.checksRun,
-        });
-      }
-    }
-    const virtualServers = this.vss.map((vs) => ({
-      key: vs.cfg.key,
-      services: vs.cfg.addresses.map((a) =>
-        serviceId({ proto: vs.cfg.protocol, addr: canonicalAddr(a.addr), port: a.port }),
-      ),
-      quorum: {
-        up: vs.quorumUp,
-        aliveWeight: vs.aliveWeight,
-        quorum: vs.cfg.quorum,
-        hysteresis: vs.cfg.hysteresis,
-      },
-      sorryServer: vs.sorryKey,
-      sorryServerIn: vs.sorryActive,
-      realServers: vs.realServers.map((rs) => ({
-        server: rs.key,
-        up: rs.alive,
-        weight: rs.weight,
-        failedCheckers: rs.failedCheckers,
-        lastChangeMs: rs.lastChangeMs,
-      })),
-    }));
-    return { running: this.running, virtualServers, checkers };
+    return healthStatus(this.vss, this.running);
   }
 
-  /** For the metrics endpoint (control/metrics.ts): every real server of every service. */
+  /** For the metrics endpoint (control/metrics.ts). */
   metrics(): HealthMetrics {
-    const backends: Array<HealthMetrics['backends'][0]> = [];
-    for (const vs of this.vss) {
-      for (const a of vs.cfg.addresses) {
-        for (const rs of vs.realServers) {
-          backends.push({
-            proto: vs.cfg.protocol,
-            localAddress: canonicalAddr(a.addr),
-            localPort: a.port,
-            remoteAddress: canonicalAddr(rs.cfg.addr),
-            remotePort: rs.cfg.port === 0 ? a.port : rs.cfg.port,
-            up: rs.alive,
-            transitionsUp: rs.transitionsUp,
-            transitionsDown: rs.transitionsDown,
-          });
-        }
-      }
-    }
-    return { backends, checkDurations: this.durations.snapshot() };
+    return healthMetrics(this.vss, this.durations.snapshot());
   }
 
   // ------------------------------------------------------------------ checks
@@ -367,8 +268,9 @@ export class HealthEngine {
     }
     st.hasRun = true;
     c.lastChangeMs = this.clock.now();
+    // keepalived acts on the server when this is its last failed checker (up) or its first (down).
     const others = alive ? rs.failedCheckers - 1 : rs.failedCheckers;
-    const serverChanged = others === 0 && this.serverState(rs, alive, reason);
+    const serverChanged = others <= 0 && this.serverState(rs, alive, reason);
     if (!serverChanged) {
       const why = alive ? `still down: ${others} other checker(s) down` : 'server already down';
       this.say('info', `${rs.name}: ${c.label} ${alive ? 'up' : 'down'}: ${reason} (${why})`);
@@ -532,7 +434,7 @@ export class HealthEngine {
       planned = diffRules(desired, this.applied, running);
       if (planned.length > 0) this.dispatcher.handle({ id: 0, op: 'apply', commands: planned.map((p) => p.command) });
     } catch (e) {
-      const diagnostic = applyFailure(e, planned);
+      const diagnostic = refusal(e, planned);
       this.log(
         'error',
         `health checks: rules not changed: ${diagnostic.file}:${diagnostic.line}: ${diagnostic.message}`,
@@ -578,26 +480,4 @@ export class HealthEngine {
     this.effects = [];
     for (const fx of effects) fx();
   }
-}
-
-/** The HTTP url a status line names: the failed one while down, else the last one checked. */
-function currentUrl(c: CheckerRuntime): number {
-  return c.state.failedUrl !== NONE ? c.state.failedUrl : c.lastUrl;
-}
-
-/** The control plane's refusal as a diagnostic at the virtual server whose command failed. */
-function applyFailure(e: unknown, planned: readonly PlannedCommand[]): Diagnostic {
-  const text = isTapvsError(e) || e instanceof Error ? e.message : String(e);
-  const m = /^command (\d+): (.*)$/s.exec(text);
-  const p = m === null ? undefined : planned[Number(m[1]) - 1];
-  const at: SourceRef = p?.at ?? planned[0]?.at ?? { file: '-', line: 0 };
-  const message = p === undefined ? text : `${describe(p.command)}: ${m?.[2] ?? text}`;
-  return { file: at.file, line: at.line, severity: 'error', message };
-}
-
-/** "addDest tcp 192.168.222.131:80 -> 192.168.2.129:80" */
-function describe(c: Command): string {
-  if ('dest' in c) return `${c.op} ${serviceId(c.service)} -> ${destId(c.dest)}`;
-  if ('service' in c && c.service !== null) return `${c.op} ${serviceId(c.service)}`;
-  return c.op;
 }

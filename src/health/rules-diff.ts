@@ -9,11 +9,13 @@
  * stays, as it does beside keepalived (which flushes nothing at start unless told to).
  *
  * Order: deleted services first, then per service its add or edit, its deleted dests, edited
- * dests, added dests (in configuration order, as keepalived adds them).
+ * dests, added dests (in configuration order, as keepalived adds them). Each command carries the
+ * virtual_server block it comes from, so a refusal (the dispatcher's "command N: ...") can be
+ * reported at that block's line (refusal()).
  */
 import type { Command, DestConfig, DestInfo, ListResult, ServiceConfig, ServiceInfo } from '../control/protocol.js';
 import { schedFlagBits } from '../control/sched-flags.js';
-import type { SourceRef } from '../keepalived/lvs-config.js';
+import type { Diagnostic, SourceRef } from '../keepalived/lvs-config.js';
 import { parseIpv4 } from '../packet/ipv4.js';
 import { type DesiredService, destId, serviceId } from './desired-rules.js';
 
@@ -81,4 +83,21 @@ function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
 
 function sameDest(a: DestConfig, b: DestConfig): boolean {
   return a.fwd === b.fwd && a.weight === b.weight && a.uThreshold === b.uThreshold && a.lThreshold === b.lThreshold;
+}
+
+/** The control plane's refusal as a diagnostic at the virtual server whose command failed. */
+export function refusal(e: unknown, planned: readonly PlannedCommand[]): Diagnostic {
+  const text = e instanceof Error ? e.message : String(e);
+  const m = /^command (\d+): (.*)$/s.exec(text);
+  const p = m === null ? undefined : planned[Number(m[1]) - 1];
+  const at: SourceRef = p?.at ?? planned[0]?.at ?? { file: '-', line: 0 };
+  const message = p === undefined ? text : `${describe(p.command)}: ${m?.[2] ?? text}`;
+  return { file: at.file, line: at.line, severity: 'error', message };
+}
+
+/** "addDest tcp 192.168.222.131:80 -> 192.168.2.129:80" */
+function describe(c: Command): string {
+  if ('dest' in c) return `${c.op} ${serviceId(c.service)} -> ${destId(c.dest)}`;
+  if ('service' in c && c.service !== null) return `${c.op} ${serviceId(c.service)}`;
+  return c.op;
 }
