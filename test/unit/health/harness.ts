@@ -33,7 +33,7 @@ export interface Harness {
 }
 
 export function harness(opts: { runScript?: ScriptRunner } = {}): Harness {
-  const td = makeDirector({ capture: false });
+  const td = makeDirector();
   const clock = new VirtualClock();
   const probes = new FakeProbes(clock);
   const logs: string[] = [];

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderMetrics } from '../../../src/control/metrics.js';
+import { CLIENT, CLIENT_MAC, EXT_MAC, resolveNeighbours } from '../../helpers/director.js';
+import { ACK, decode, ip, ipFrame, SYN, TCP } from '../../helpers/frames.js';
 import {
   dnsCheck,
   httpCheck,
@@ -163,6 +165,29 @@ test('inhibit_on_failure: a failed server stays in at weight 0 and gets its weig
   h.probes.set(`${RS1}:80`, { ok: true });
   await h.clock.advanceTo(6000);
   assert.deepEqual(h.dests(), { [`${RS1}:80`]: 4 });
+});
+
+test('inhibit_on_failure: connections to the failed server go on; new ones go to the others', async () => {
+  const h = harness();
+  resolveNeighbours(h.td);
+  const servers = [RS1, RS2].map((a) =>
+    realServer(a, 80, { inhibitOnFailure: true }, [tcpCheck({ delayLoopMs: 5000 })]),
+  );
+  h.engine.start(lvsConfig([virtualServer(VIP, 80, {}, servers)]));
+  const client = (sport: number, flags: number) =>
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, ip(VIP), { proto: TCP, sport, dport: 80, flags, seq: 1 });
+  const sentTo = (): Array<string | undefined> => h.td.int.take().map((f) => decode(f).dst);
+  h.td.send('ext', [client(40_000, SYN)]);
+  const [first] = sentTo();
+  assert.ok(first === RS1 || first === RS2);
+  h.probes.set(`${first}:80`, { ok: false });
+  await h.clock.advanceTo(1000);
+  assert.equal(h.dests()?.[`${first}:80`], 0);
+  h.td.send('ext', [client(40_000, ACK)]);
+  assert.deepEqual(sentTo(), [first], 'the established connection still reaches it');
+  h.td.send('ext', [client(40_001, SYN), client(40_002, SYN)]);
+  const other = first === RS1 ? RS2 : RS1;
+  assert.deepEqual(sentTo(), [other, other], 'weight 0: no new connection');
 });
 
 test('HTTP_GET: one url per delay_loop; a failed url is polled and recovery walks every url', async () => {
