@@ -6,7 +6,9 @@
  *     {local_address,local_port,remote_address,remote_port,proto,local_mark}
  * Their values are the ones `tapvsadm --stats` shows (refreshed every 2 s, like /proc/net/ip_vs_stats).
  * The director's own series are prefixed tapvs_: drops by link and reason, frames and batches per
- * link, connection table use, ARP cache, ICMP rate limiting.
+ * link, connection table use, ARP cache, ICMP rate limiting, and with health checks running
+ * (src/health/): tapvs_backend_up and tapvs_backend_transitions_total per real server with the same
+ * labels as node_ipvs_backend_*, and tapvs_check_duration_seconds per checker type.
  *
  * Listens on loopback by default; never on the data path (it reads counters when scraped).
  */
@@ -16,6 +18,34 @@ import { DROP_NAMES } from '../dataplane/drops.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { log } from '../log.js';
 import { listServices } from './listing.js';
+
+/** What the health-check engine shows to the endpoint (src/health/health-engine.ts provides it). */
+export interface HealthMetrics {
+  readonly backends: ReadonlyArray<{
+    readonly proto: 'tcp' | 'udp';
+    readonly localAddress: string;
+    readonly localPort: number;
+    readonly remoteAddress: string;
+    readonly remotePort: number;
+    /** Its checks pass (keepalived's "alive"), whether or not it is in the table. */
+    readonly up: boolean;
+    readonly transitionsUp: number;
+    readonly transitionsDown: number;
+  }>;
+  readonly checkDurations: ReadonlyArray<{
+    /** Checker type, e.g. "HTTP_GET". */
+    readonly type: string;
+    readonly bucketsS: readonly number[];
+    /** Observations <= each bound. */
+    readonly cumulative: readonly number[];
+    readonly sumS: number;
+    readonly count: number;
+  }>;
+}
+
+export interface HealthMetricsSource {
+  metrics(): HealthMetrics;
+}
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -27,10 +57,28 @@ function labels(l: Record<string, string | number>): string {
     .join(',')}}`;
 }
 
+/** node_exporter's ipvs collector labels of one backend (local_mark is empty: no fwmark services). */
+function backendLabels(
+  proto: string,
+  localAddress: string,
+  localPort: number,
+  remoteAddress: string,
+  remotePort: number,
+): Record<string, string | number> {
+  return {
+    local_address: localAddress,
+    local_port: localPort,
+    remote_address: remoteAddress,
+    remote_port: remotePort,
+    proto: proto.toUpperCase(),
+    local_mark: '',
+  };
+}
+
 /** The exposition text (Prometheus text format 0.0.4). */
-function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
+export function renderMetrics(ipvs: Ipvs, dp: Dataplane | null, health: HealthMetricsSource | null = null): string {
   const out: string[] = [];
-  const family = (name: string, type: 'counter' | 'gauge', help: string): void => {
+  const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   };
   const list = listServices(ipvs, ipvs.services);
@@ -59,16 +107,8 @@ function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
     family(`node_ipvs_${n}`, 'gauge', h);
     for (const s of list.services) {
       for (const d of s.dests) {
-        out.push(
-          `node_ipvs_${n}${labels({
-            local_address: s.service.addr,
-            local_port: s.service.port,
-            remote_address: d.addr,
-            remote_port: d.port,
-            proto: s.service.proto.toUpperCase(),
-            local_mark: '',
-          })} ${f(d)}`,
-        );
+        const l = backendLabels(s.service.proto, s.service.addr, s.service.port, d.addr, d.port);
+        out.push(`node_ipvs_${n}${labels(l)} ${f(d)}`);
       }
     }
   }
@@ -117,14 +157,46 @@ function renderMetrics(ipvs: Ipvs, dp: Dataplane | null): string {
     family('tapvs_icmp_rate_limited_total', 'counter', 'ICMP errors not sent because of the rate limit.');
     out.push(`tapvs_icmp_rate_limited_total ${st.icmpRateLimited}`);
   }
+  if (health !== null) renderHealth(health.metrics(), out, family);
   const mem = process.memoryUsage();
   family('tapvs_process_resident_memory_bytes', 'gauge', 'Resident memory of tapvsd.');
   out.push(`tapvs_process_resident_memory_bytes ${mem.rss}`);
   return `${out.join('\n')}\n`;
 }
 
-/** Starts the endpoint on host:port (GET /metrics). */
-export function startMetricsServer(host: string, port: number, ipvs: Ipvs, dp: Dataplane | null): Promise<http.Server> {
+/** The health-check series: backend state and transitions, check durations by type. */
+function renderHealth(
+  h: HealthMetrics,
+  out: string[],
+  family: (name: string, type: 'counter' | 'gauge' | 'histogram', help: string) => void,
+): void {
+  const of = (b: HealthMetrics['backends'][0]) =>
+    backendLabels(b.proto, b.localAddress, b.localPort, b.remoteAddress, b.remotePort);
+  family('tapvs_backend_up', 'gauge', 'Whether the health checks of the real server pass (1) or not (0).');
+  for (const b of h.backends) out.push(`tapvs_backend_up${labels(of(b))} ${b.up ? 1 : 0}`);
+  family('tapvs_backend_transitions_total', 'counter', 'Real server state changes decided by the health checks.');
+  for (const b of h.backends) {
+    out.push(`tapvs_backend_transitions_total${labels({ ...of(b), to: 'up' })} ${b.transitionsUp}`);
+    out.push(`tapvs_backend_transitions_total${labels({ ...of(b), to: 'down' })} ${b.transitionsDown}`);
+  }
+  family('tapvs_check_duration_seconds', 'histogram', 'Duration of health check attempts, by checker type.');
+  for (const d of h.checkDurations) {
+    for (let i = 0; i < d.bucketsS.length; i++)
+      out.push(`tapvs_check_duration_seconds_bucket${labels({ type: d.type, le: d.bucketsS[i] })} ${d.cumulative[i]}`);
+    out.push(`tapvs_check_duration_seconds_bucket${labels({ type: d.type, le: '+Inf' })} ${d.count}`);
+    out.push(`tapvs_check_duration_seconds_sum${labels({ type: d.type })} ${d.sumS}`);
+    out.push(`tapvs_check_duration_seconds_count${labels({ type: d.type })} ${d.count}`);
+  }
+}
+
+/** Starts the endpoint on host:port (GET /metrics); `health` adds the health-check series. */
+export function startMetricsServer(
+  host: string,
+  port: number,
+  ipvs: Ipvs,
+  dp: Dataplane | null,
+  health: HealthMetricsSource | null = null,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -132,7 +204,7 @@ export function startMetricsServer(host: string, port: number, ipvs: Ipvs, dp: D
       return;
     }
     try {
-      const body = renderMetrics(ipvs, dp);
+      const body = renderMetrics(ipvs, dp, health);
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(body);
     } catch (e) {
