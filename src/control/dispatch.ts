@@ -31,6 +31,9 @@ export interface DispatchHooks {
   status?: () => unknown;
 }
 
+/** Requests that may bring a new VIP: what servicesChanged (gratuitous ARP) reports. */
+const SERVICE_OPS: ReadonlySet<Op> = new Set<Op>(['addService', 'editService', 'clear']);
+
 /** Requests that change rules: what rulesChanged reports. */
 const RULE_OPS: ReadonlySet<Op> = new Set<Op>([
   'addService',
@@ -63,12 +66,13 @@ export class ControlDispatcher {
       this.dryRun(cmds as Command[]);
       for (const c of cmds as Command[]) this.exec(this.rules, c);
       if ((cmds as Command[]).some((c) => RULE_OPS.has(c.op))) this.hooks.rulesChanged?.();
-      this.hooks.servicesChanged?.();
+      // Health checks apply dest changes at every transition: only new services are announced.
+      if ((cmds as Command[]).some((c) => SERVICE_OPS.has(c.op))) this.hooks.servicesChanged?.();
       return { applied: cmds.length };
     }
     const r = this.exec(this.rules, req);
     if (RULE_OPS.has(req.op)) this.hooks.rulesChanged?.();
-    if (req.op === 'addService' || req.op === 'editService' || req.op === 'clear') this.hooks.servicesChanged?.();
+    if (SERVICE_OPS.has(req.op)) this.hooks.servicesChanged?.();
     return r;
   }
 

@@ -77,7 +77,7 @@ test('dispatch: reads, zeroing, timeouts and failed changes do not call rulesCha
   assert.deepEqual(calls, before);
 });
 
-test('dispatch: an apply calls rulesChanged once when it changed rules, and not when it only set timeouts', () => {
+test('dispatch: an apply calls rulesChanged once when it changed rules, servicesChanged only when it added or edited a service', () => {
   const { calls, run } = dispatcher();
   assert.deepEqual(
     run({
@@ -92,7 +92,9 @@ test('dispatch: an apply calls rulesChanged once when it changed rules, and not 
   );
   assert.deepEqual(calls, { rules: 1, services: 1 });
   run({ op: 'apply', commands: [{ op: 'setTimeouts', timeouts: { tcpS: 10, tcpFinS: 0, udpS: 0 } }] });
-  assert.deepEqual(calls, { rules: 1, services: 2 });
+  assert.deepEqual(calls, { rules: 1, services: 1 });
+  run({ op: 'apply', commands: [{ op: 'editDest', service, dest: dest(2), config: { ...destCfg, weight: 0 } }] });
+  assert.deepEqual(calls, { rules: 2, services: 1 }, 'a dest change (a health transition) announces nothing');
 });
 
 test('dispatch: a failing apply changes nothing, names the command and calls no hook', () => {
