@@ -4,8 +4,9 @@
  * two members of groups) standing for the same service, or two with the same identity. Either
  * would make the engine fight itself over one service.
  */
+
+import { canonicalAddr } from '../control/desired-table.js';
 import type { Diagnostic, LvsConfig, SourceRef, VirtualServerConfig } from '../keepalived/lvs-config.js';
-import { canonicalAddr } from './desired-rules.js';
 
 export function configErrors(config: LvsConfig): Diagnostic[] {
   const errors = config.diagnostics.filter((d) => d.severity === 'error');

@@ -6,11 +6,11 @@
  */
 import { ControlDispatcher } from '../control/dispatch.js';
 import type { ListResult } from '../control/protocol.js';
+import { diffRules, refusal } from '../control/rules-diff.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Diagnostic, LvsConfig } from '../keepalived/lvs-config.js';
 import { configErrors } from './config-errors.js';
 import { desiredRules } from './desired-rules.js';
-import { diffRules, refusal } from './rules-diff.js';
 
 export function configTest(config: LvsConfig): Diagnostic[] {
   const errors = configErrors(config);

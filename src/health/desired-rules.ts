@@ -16,13 +16,13 @@
  * kernel and tapvs take 0..65535).
  *
  * The result is in control-protocol terms (control/protocol.ts), so the same validation as
- * tapvsadm's applies to it; rules-diff.ts turns it into commands. Addresses are written as the
+ * tapvsadm's applies to it; control/rules-diff.ts turns it into commands. Addresses are written as the
  * listing writes them, and a dest without a port gets its service's port as RuleEditor gives it.
  */
-import type { DestConfig, DestKey, ServiceConfig, ServiceKey } from '../control/protocol.js';
+import { canonicalAddr, type DesiredDest, type DesiredService, destId } from '../control/desired-table.js';
+import type { DestConfig, ServiceConfig, ServiceKey } from '../control/protocol.js';
 import { MAX_WEIGHT } from '../control/protocol.js';
-import type { RealServerConfig, SourceRef, VirtualServerConfig } from '../keepalived/lvs-config.js';
-import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
+import type { RealServerConfig, VirtualServerConfig } from '../keepalived/lvs-config.js';
 
 /** keepalived's sorry server has weight 1 (check_data.c, alloc_ssvr()). */
 export const SORRY_SERVER_WEIGHT = 1;
@@ -42,20 +42,6 @@ export interface VirtualServerView {
   readonly realServers: readonly RealServerView[];
 }
 
-export interface DesiredDest {
-  readonly dest: DestKey;
-  readonly config: DestConfig;
-}
-
-export interface DesiredService {
-  readonly service: ServiceKey;
-  readonly config: ServiceConfig;
-  /** In configuration order (the order keepalived adds them). */
-  readonly dests: readonly DesiredDest[];
-  /** The virtual_server block it comes from (for error messages). */
-  readonly at: SourceRef;
-}
-
 /** The table for these virtual servers, in configuration order. */
 export function desiredRules(virtualServers: readonly VirtualServerView[]): DesiredService[] {
   const out: DesiredService[] = [];
@@ -67,22 +53,6 @@ export function desiredRules(virtualServers: readonly VirtualServerView[]): Desi
     }
   }
   return out;
-}
-
-/** "tcp 192.168.222.131:80": how services are named in maps and messages. */
-export function serviceId(s: ServiceKey): string {
-  return `${s.proto} ${s.addr}:${s.port}`;
-}
-
-/** "192.168.2.129:80" */
-export function destId(d: DestKey): string {
-  return `${d.addr}:${d.port}`;
-}
-
-/** A dotted quad as listings write it (the control plane rejects what does not parse). */
-export function canonicalAddr(addr: string): string {
-  const a = parseIpv4(addr);
-  return a === null ? addr : formatIpv4(a);
 }
 
 function serviceConfig(cfg: VirtualServerConfig): ServiceConfig {

@@ -24,21 +24,23 @@
  * (tapvs owns its VIPs); scripts get a timeout; a reload that the control plane refuses changes
  * nothing (keepalived applies what it can).
  */
+
+import type { DesiredService } from '../control/desired-table.js';
 import type { ControlDispatcher } from '../control/dispatch.js';
 import type { HealthMetrics } from '../control/metrics.js';
 import type { ListResult } from '../control/protocol.js';
+import { diffRules, type PlannedCommand, refusal } from '../control/rules-diff.js';
 import type { Diagnostic, LvsConfig } from '../keepalived/lvs-config.js';
 import { log as defaultLog } from '../log.js';
 import { CheckDurations } from './check-durations.js';
 import type { CheckResult, RunCheck } from './checks/check.js';
 import { type Clock, systemClock } from './clock.js';
 import { configErrors } from './config-errors.js';
-import { type DesiredService, desiredRules } from './desired-rules.js';
+import { desiredRules } from './desired-rules.js';
 import { type HealthStatus, healthMetrics, healthStatus } from './health-status.js';
 import { createScriptRunner, type Logger, type ScriptOutcome, type ScriptRunner } from './notify-script.js';
 import { quorumChange, quorumThreshold } from './quorum.js';
 import { migrateCheckerState, sameChecker } from './reload-migration.js';
-import { diffRules, type PlannedCommand, refusal } from './rules-diff.js';
 import { type CheckerRuntime, type RealServerRuntime, VirtualServerRuntime } from './server-runtime.js';
 
 /** keepalived's BOOTSTRAP_DELAY: the first check runs at least this long after start. */

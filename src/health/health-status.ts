@@ -4,9 +4,10 @@
  * the series of the metrics endpoint (control/metrics.ts). Built from the engine's live objects
  * on request, never on the packet path.
  */
+
+import { canonicalAddr, serviceId } from '../control/desired-table.js';
 import type { HealthMetrics } from '../control/metrics.js';
 import { NONE } from './checker-state.js';
-import { canonicalAddr, serviceId } from './desired-rules.js';
 import type { CheckerRuntime, VirtualServerRuntime } from './server-runtime.js';
 
 export interface CheckerStatus {

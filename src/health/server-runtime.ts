@@ -10,10 +10,12 @@
  * A reload builds new objects and carries state over (reload-migration.ts), so an object belongs
  * to one configuration generation; `retired` marks checkers whose generation is gone.
  */
+
+import { canonicalAddr } from '../control/desired-table.js';
 import type { CheckerSpec, RealServerConfig, VirtualServerConfig } from '../keepalived/lvs-config.js';
 import { CheckerState, NONE } from './checker-state.js';
 import type { TimerHandle } from './clock.js';
-import { canonicalAddr, type RealServerView, type VirtualServerView } from './desired-rules.js';
+import type { RealServerView, VirtualServerView } from './desired-rules.js';
 
 export class CheckerRuntime {
   readonly state: CheckerState;

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { DesiredService } from '../../../src/control/desired-table.js';
 import type { Command, ListResult } from '../../../src/control/protocol.js';
-import { type DesiredService, desiredRules, type VirtualServerView } from '../../../src/health/desired-rules.js';
-import { diffRules } from '../../../src/health/rules-diff.js';
+import { diffRules } from '../../../src/control/rules-diff.js';
+import { desiredRules, type VirtualServerView } from '../../../src/health/desired-rules.js';
 import type { VirtualServerConfig } from '../../../src/keepalived/lvs-config.js';
 import { makeDirector } from '../../helpers/director.js';
 import { realServer, virtualServer } from '../../helpers/lvs-config.js';

@@ -17,7 +17,7 @@ import type { Command, DestConfig, DestInfo, ListResult, ServiceConfig, ServiceI
 import { schedFlagBits } from '../control/sched-flags.js';
 import type { Diagnostic, SourceRef } from '../keepalived/lvs-config.js';
 import { parseIpv4 } from '../packet/ipv4.js';
-import { type DesiredService, destId, serviceId } from './desired-rules.js';
+import { type DesiredService, destId, serviceId } from './desired-table.js';
 
 /** A command and the configuration block it comes from. */
 export interface PlannedCommand {
