@@ -49,7 +49,7 @@ interface Waiter {
   readonly done: EchoDone;
 }
 
-class SharedIcmpSocket {
+export class IcmpEchoSocket {
   private sock: RawSocket | null = null;
   private readonly waiters = new Map<number, Waiter>();
   private nextSeq = 0;
@@ -78,9 +78,13 @@ class SharedIcmpSocket {
     };
   }
 
-  /** Requests waiting for a reply (for tests: 0 means the socket is closed). */
+  /** Requests waiting for a reply. */
   get waiting(): number {
     return this.waiters.size;
+  }
+
+  get isOpen(): boolean {
+    return this.sock !== null;
   }
 
   private open(): RawSocket | string {
@@ -97,13 +101,14 @@ class SharedIcmpSocket {
     } catch (err) {
       return `cannot open a raw ICMP socket (${(err as Error).message}): needs root or CAP_NET_RAW`;
     }
-    sock.on('message', (packet, source) => this.onPacket(packet, source));
+    sock.on('message', (packet, source) => this.receive(packet, source));
     sock.on('error', (err) => this.onSocketError(sock, err));
     this.sock = sock;
     return sock;
   }
 
-  private onPacket(packet: Buffer, source: string): void {
+  /** The socket's message handler: settles the request a packet answers, if any. */
+  receive(packet: Buffer, source: string): void {
     // A raw IPv4 socket hands over the IP header too.
     if (packet.length < IPV4_MIN_HLEN) return;
     const l4 = (packet[0] & 0x0f) << 2;
@@ -156,4 +161,4 @@ function echoRequest(seq: number): Buffer {
 }
 
 /** The process's ICMP echo socket. */
-export const icmpSocket = new SharedIcmpSocket();
+export const icmpSocket = new IcmpEchoSocket();
