@@ -165,3 +165,22 @@ test('misc: abort stops the script group and ends the attempt as "aborted"', opt
   });
   assert.ok(gone, 'the script or its sleep is still running');
 });
+
+test('misc: the result does not wait for a background child that keeps the output open', opts, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tapvs-misc-'));
+  const pidFile = join(dir, 'pid');
+  try {
+    // The sleep inherits stdout: the pipe stays open after the script has exited.
+    const argv = ['/bin/sh', '-c', 'echo $$ > "$1"; sleep 30 & echo started', 'sh', pidFile];
+    assert.deepEqual(await miscCheck(miscSpec(argv), NEVER), {
+      ok: true,
+      reason: 'exit status 0: started',
+      exitStatus: 0,
+    });
+  } finally {
+    // keepalived leaves such a child alone too; the test does not.
+    const pgid = Number((await readFile(pidFile, 'utf8')).trim());
+    process.kill(-pgid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
