@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages and why (see native-deps.md): build tools for the addon, iproute2 for the lab's
 # namespaces, curl/iperf3/iputils-ping/tshark/tcpdump as real clients and capture tools in tests,
-# libpcap-dev for the libpcap attachment.
-PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps)
+# libpcap-dev for the libpcap attachment, openssl for the SSL_GET probe's test certificate.
+PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps openssl)
 # `setup.sh --bench` (npm run bench): the comparison points and load generators of bench/ too.
 if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk haproxy nftables gcc); fi
 missing=()
