@@ -16,11 +16,12 @@ import { parseAddress, parsePrefix } from '../addr.js';
 import { ControlClient } from '../control/client.js';
 import { ControlDispatcher } from '../control/dispatch.js';
 import { startMetricsServer } from '../control/metrics.js';
-import { type Command, DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
-import { parseRules } from '../control/rules-file.js';
+import { DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
 import type { RequestContext } from '../control/server.js';
 import { ControlServer } from '../control/server.js';
 import { Dataplane, type DataplaneStatus, type PortConfig } from '../dataplane/dataplane.js';
+import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
+import type { HealthStatus } from '../health/health-status.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
 import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
@@ -50,7 +51,10 @@ interface LinkSpec {
 
 interface DaemonArgs {
   links: LinkSpec[];
-  rules: string | null;
+  /** --rules FILE or --keepalived FILE (not both). */
+  config: ConfigSource;
+  /** --config-test: check the config file, print its problems, create nothing. */
+  configTest: boolean;
   socket: string;
   pidfile: string | null;
   maxConns: number;
@@ -75,7 +79,12 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
                        (mtu defaults to the bridge's MTU when bridge= is given, else 1500)
                        a link of the director: a TAP device it creates (optionally enslaved to
                        bridge BR), the addresses it owns there, an optional default gateway
-  --rules FILE         load rules in ipvsadm -S format at start (all or nothing)
+  --rules FILE         load rules in ipvsadm -S format at start (all or nothing); SIGHUP reloads
+                       the file as one atomic change (unchanged rules keep their connections)
+  --keepalived FILE    load the LVS part of a keepalived.conf (virtual_server, real_server and
+                       their health checks) instead of --rules; SIGHUP reloads it
+  --config-test        with --keepalived or --rules: print every problem of the file as
+                       FILE:LINE, exit 0 when it would load, 1 otherwise; creates nothing
   --socket PATH        control socket (default ${DEFAULT_SOCKET_PATH}, or $TAPVS_SOCKET)
   --pidfile PATH       write the daemon's PID there
   --max-conns N        connection table size (default 1048576)
@@ -212,7 +221,8 @@ function parseLinkSpec(spec: string): LinkSpec {
 export function parseDaemonArgs(argv: string[]): DaemonArgs {
   const a: DaemonArgs = {
     links: [],
-    rules: null,
+    config: null,
+    configTest: false,
     socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH,
     pidfile: null,
     maxConns: 1 << 20,
@@ -237,7 +247,14 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         a.links.push(parseLinkSpec(value()));
         break;
       case '--rules':
-        a.rules = value();
+      case '--keepalived': {
+        const file = value();
+        if (a.config !== null) fail('give one of --rules and --keepalived, once');
+        a.config = { kind: name === '--rules' ? 'rules' : 'keepalived', file };
+        break;
+      }
+      case '--config-test':
+        a.configTest = true;
         break;
       case '--socket':
         a.socket = value();
@@ -284,6 +301,10 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
       default:
         fail(`unknown option '${arg}' (see --help)`);
     }
+  }
+  if (a.configTest) {
+    if (a.config === null) fail('--config-test wants --keepalived FILE or --rules FILE');
+    return a;
   }
   if (a.links.length === 0) fail('at least one --link is required (see --help)');
   const names = new Set<string>();
@@ -472,7 +493,28 @@ async function statusCommand(argv: string[]): Promise<void> {
     const drops = p.drops.map((n, i) => [st.dropNames[i], n] as const).filter(([, n]) => n > 0);
     out.push(`  drops: ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
+  if (st.health !== undefined) out.push(...formatHealth(st.health));
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** The health checks in `tapvsd status`: per virtual server its quorum, per checker its state and last result. */
+function formatHealth(h: HealthStatus): string[] {
+  const out: string[] = [];
+  const when = (ms: number | null): string => (ms === null ? 'never' : new Date(ms).toISOString());
+  for (const vs of h.virtualServers) {
+    const q = vs.quorum;
+    out.push(
+      `virtual server ${vs.key}: quorum ${q.up ? 'up' : 'down'} (alive weight ${q.aliveWeight}, quorum ${q.quorum},` +
+        ` hysteresis ${q.hysteresis}), sorry server ${vs.sorryServer === null ? 'none' : `${vs.sorryServer}${vs.sorryServerIn ? ' (in)' : ''}`}`,
+    );
+    for (const c of h.checkers.filter((x) => x.virtualServer === vs.key)) {
+      out.push(
+        `  ${c.realServer} ${c.type}${c.url !== null ? ` ${c.url}` : ''} ${c.state}: ${c.lastReason ?? 'not run yet'};` +
+          ` changed ${when(c.lastChangeMs)}; ${c.checksRun} checks`,
+      );
+    }
+  }
+  return out;
 }
 
 /** What `status` answers: the dataplane's status and the daemon's own facts. */
@@ -482,6 +524,8 @@ interface StatusReply extends DataplaneStatus {
   uptimeS: number;
   memory: { rss: number };
   dropNames: string[];
+  /** With --keepalived: the health checks. */
+  health?: HealthStatus;
 }
 
 async function main(): Promise<void> {
@@ -490,20 +534,14 @@ async function main(): Promise<void> {
   const args = parseDaemonArgs(process.argv.slice(2));
   applyV8Tuning();
 
-  // Rules are parsed before any device exists: a bad file changes nothing.
-  let rules: Command[] = [];
-  if (args.rules !== null) {
-    let text: string;
-    try {
-      text = readFileSync(args.rules, 'utf8');
-    } catch (e) {
-      fail(`cannot read rules file ${args.rules}: ${(e as Error).message}`);
-    }
-    try {
-      rules = parseRules(text).map((r: { request: Command }) => r.request);
-    } catch (e) {
-      fail(`rules file ${args.rules}: ${(e as Error).message}`);
-    }
+  if (args.configTest && args.config !== null) process.exit(testConfig(args.config));
+
+  // The config file is read and checked before any device exists: a bad file changes nothing.
+  let config: DaemonConfig;
+  try {
+    config = DaemonConfig.read(args.config);
+  } catch (e) {
+    fail(e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e)));
   }
 
   const ipvs = new Ipvs({ maxConns: args.maxConns });
@@ -560,6 +598,7 @@ async function main(): Promise<void> {
         ...st,
         dropNames: DROP_NAMES,
         memory: process.memoryUsage(),
+        health: config.status(),
       };
     },
   });
@@ -571,19 +610,18 @@ async function main(): Promise<void> {
     fail(isTapvsError(e) ? e.message : String(e));
   }
 
-  if (rules.length > 0) {
-    try {
-      dispatcher.handle({ id: 0, op: 'apply', commands: rules });
-    } catch (e) {
-      server.close();
-      closeLinks();
-      fail(`rules file ${args.rules}: ${(e as Error).message}`);
-    }
+  try {
+    config.start(dispatcher);
+    dataplane.setHealthNote((proto, vaddr, vport) => config.healthNote(proto, vaddr, vport));
+  } catch (e) {
+    server.close();
+    closeLinks();
+    fail(e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e)));
   }
 
   if (args.metrics !== null) {
     try {
-      await startMetricsServer(args.metrics.host, args.metrics.port, ipvs, dataplane);
+      await startMetricsServer(args.metrics.host, args.metrics.port, ipvs, dataplane, config);
     } catch (e) {
       server.close();
       closeLinks();
@@ -624,11 +662,12 @@ async function main(): Promise<void> {
         /* gone */
       }
     }
-    process.exit(0);
+    // Checks stop (omega's notify scripts run, 1 s each at most); the rules go with the process.
+    config.stop().finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => log('info', 'SIGHUP ignored (use tapvsadm -R to change rules)'));
+  process.on('SIGHUP', () => config.reload(dispatcher));
   // A bug must not take the director down with every connection: log it and keep forwarding.
   process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
   process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));

@@ -37,6 +37,7 @@ import { IpvsIn } from './ipvs-in.js';
 import { IpvsOut } from './ipvs-out.js';
 import { Port } from './port.js';
 import { Router } from './router.js';
+import type { ServiceHealthNote } from './trace-notes.js';
 import { NatXmit } from './xmit/nat.js';
 
 export interface PortConfig {
@@ -203,6 +204,11 @@ export class Dataplane {
       }
     }
     this.flushAll();
+  }
+
+  /** What trace comments say about servers the health checks took out (the daemon sets it). */
+  setHealthNote(note: ServiceHealthNote | null): void {
+    this.ctx.healthNote = note;
   }
 
   /** Starts tracing (replacing a running trace); the caller built the Tracer from the request. */

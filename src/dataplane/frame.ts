@@ -7,6 +7,7 @@ import { Route } from '../host/addresses.js';
 import type { PacketViews } from '../packet/views.js';
 import type { SchedNote } from '../trace/tracer.js';
 import type { Port } from './port.js';
+import type { ServiceHealthNote } from './trace-notes.js';
 
 export class FrameContext {
   /** The link the frame arrived on. */
@@ -33,6 +34,8 @@ export class FrameContext {
   traceNote: string | null = null;
   /** The scheduler's decision for the frame, for its trace comment. */
   traceSched: SchedNote | null = null;
+  /** Trace only: the health checks' word on a service's servers (Dataplane.setHealthNote). */
+  healthNote: ServiceHealthNote | null = null;
 
   /** Prepares for the next frame of `port`, with the virtio-net facts of its header. */
   begin(port: Port, csumPartial: boolean, gso: boolean): void {

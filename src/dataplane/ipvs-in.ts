@@ -62,7 +62,7 @@ export class IpvsIn {
       }
       id = ipvs.newConnection(svc, IPPROTO_TCP, src, sport, dst, dport, ctx.now);
       if (id < 0) return this.noConnection(id);
-      if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id));
+      if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id), IPPROTO_TCP, dst, dport);
     }
     return this.deliver(id, IPPROTO_TCP, flags);
   }
@@ -92,7 +92,7 @@ export class IpvsIn {
       }
       id = ipvs.newConnection(svc, IPPROTO_UDP, src, sport, dst, dport, ctx.now);
       if (id < 0) return this.noConnection(id);
-      if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id));
+      if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id), IPPROTO_UDP, dst, dport);
     }
     return this.deliver(id, IPPROTO_UDP, 0);
   }

@@ -9,10 +9,22 @@ import { IPPROTO_TCP } from '../packet/ipv4.js';
 import { destLoad, natComment } from '../trace/tracer.js';
 import type { FrameContext } from './frame.js';
 
-/** Why the scheduler picked `dest` for a new connection (its load after binding). */
-export function noteSchedule(ctx: FrameContext, sched: string, dest: Dest | null): void {
-  ctx.traceSched =
-    dest === null ? null : { name: sched, reason: destLoad(dest.weight, dest.activeConns, dest.inactConns) };
+/**
+ * Trace only: what the health checks say about a service's real servers that the scheduler could
+ * not pick ("skipped 192.168.2.129:80 (down: HTTP_GET: status 503)"), or null. Set by the daemon.
+ */
+export type ServiceHealthNote = (proto: number, vaddr: number, vport: number) => string | null;
+
+/** Why the scheduler picked `dest` for a new connection (its load after binding, servers skipped as down). */
+export function noteSchedule(ctx: FrameContext, sched: string, dest: Dest | null, proto: number, vaddr: number,
+  vport: number): void {
+  if (dest === null) {
+    ctx.traceSched = null;
+    return;
+  }
+  const skipped = ctx.healthNote?.(proto, vaddr, vport) ?? null;
+  const load = destLoad(dest.weight, dest.activeConns, dest.inactConns);
+  ctx.traceSched = { name: sched, reason: skipped === null ? load : `${load}; ${skipped}` };
 }
 
 /** The NAT comment of connection `id` in direction `dir`. */

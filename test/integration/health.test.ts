@@ -138,7 +138,7 @@ test('HTTP_GET: RS1 stopped during a request loop leaves the table within the de
   const rs1Checker = st.health?.checkers.find((c) => String(c.realServer) === RS1);
   assert.ok(rs1Checker !== undefined, `tapvsd status lists RS1's checker: ${JSON.stringify(st.health)}`);
   assert.equal(rs1Checker.state, 'down');
-  assert.match(String(rs1Checker.reason), /HTTP_GET/);
+  assert.match(String(rs1Checker.lastReason), /HTTP_GET/);
 
   await rsStart('rs1');
   const back = await waitFor(DETECT_MS + SLACK_MS, async () => (await dests()).some((d) => d.addr === RS1));
@@ -312,7 +312,7 @@ test('HTTP_GET status_code ranges and digest against the lab pages: the right di
   });
   assert.ok(settled >= 0, `only RS1 (right digest) listed: ${JSON.stringify(await dests())}`);
   const rs2 = (await status()).health?.checkers.find((c) => String(c.realServer) === RS2);
-  assert.match(String(rs2?.reason), /digest/);
+  assert.match(String(rs2?.lastReason), /digest/);
 });
 
 test('SIGHUP reload during a 50 MB download: the transfer stays intact; the new file takes effect; a broken file changes nothing', {
