@@ -50,7 +50,7 @@ export interface LexOptions {
 
 export interface Lexed {
   readonly lines: LexedLine[];
-  /** Every file read, the main one first, then in the order they were opened. */
+  /** Every file read, in reading order (the main one first). */
   readonly files: string[];
 }
 
@@ -103,7 +103,8 @@ class Lexer {
 
   run(path: string): Lexed {
     const main = this.mainFile(path);
-    if (main !== null) this.openFile(main, { file: path, line: 0 }, 0, true);
+    const src = main === null ? null : this.openFile(main, { file: path, line: 0 }, 0, true);
+    if (src !== null) this.stack.push(src);
     while (this.stack.length > 0) {
       const src = this.stack[this.stack.length - 1];
       if (src.kind === 'file') this.readFileLine(src);
@@ -127,6 +128,8 @@ class Lexer {
   }
 
   private readFileLine(src: FileSource): void {
+    // Files are listed in reading order, which is not the order a glob opens them in.
+    if (src.next === 0 && !this.files.includes(src.path)) this.files.push(src.path);
     if (src.next >= src.lines.length) {
       this.stack.pop();
       return;
@@ -271,9 +274,13 @@ class Lexer {
       else this.diags.warning(at, message);
     }
     const wildcard = hasWildcard(pattern);
-    const toRead = m.paths.filter((p) => this.includable(p, at, wildcard, `include: ${p}`));
+    const sources: FileSource[] = [];
+    for (const p of m.paths) {
+      const src = this.includable(p, at, wildcard, `include: ${p}`) ? this.openFile(p, at, depth, false) : null;
+      if (src !== null) sources.push(src);
+    }
     // The stack is read from its top: push the last match first.
-    for (let i = toRead.length - 1; i >= 0; i--) this.openFile(toRead[i], at, depth, false);
+    for (let i = sources.length - 1; i >= 0; i--) this.stack.push(sources[i]);
   }
 
   private fileDepth(): number {
@@ -309,20 +316,20 @@ class Lexer {
     return true;
   }
 
-  private openFile(path: string, at: SourceRef, depth: number, isMain: boolean): void {
+  /** Reads a file whole; null after reporting why it cannot be read. */
+  private openFile(path: string, at: SourceRef, depth: number, isMain: boolean): FileSource | null {
     const what = isMain ? 'configuration file' : `include: ${path}`;
-    if (isMain && !this.includable(path, at, false, what)) return;
+    if (isMain && !this.includable(path, at, false, what)) return null;
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
       this.diags.error(at, `${what}: ${fsProblem(e)}`);
-      return;
+      return null;
     }
-    if (!this.files.includes(path)) this.files.push(path);
     const lines = text.split('\n');
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    this.stack.push({ kind: 'file', path, dir: dirname(path), lines, next: 0, depth });
+    return { kind: 'file', path, dir: dirname(path), lines, next: 0, depth };
   }
 }
 

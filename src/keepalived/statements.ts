@@ -2,6 +2,7 @@
  * Walks the statements of one block against a keyword table, keepalived-style
  * (lib/parser.c process_stream() matches keywords exactly, case-sensitively):
  * - a keyword tapvs acts on goes to its handler;
+ * - a keepalived keyword tapvs cannot honour is an error saying why;
  * - a keepalived keyword tapvs reads but does not act on is one warning ("not used by tapvs");
  * - anything else is an error. keepalived only logs an unknown keyword, but then reads the
  *   lines of its block as keywords of the enclosing block and closes that block early at its
@@ -21,6 +22,8 @@ export interface KeywordTable {
   readonly blocks?: ReadonlySet<string>;
   /** keepalived keywords tapvs ignores, with why (appended to "not used by tapvs"). */
   readonly unused?: ReadonlyMap<string, string>;
+  /** keepalived keywords tapvs cannot honour, with why: errors, with or without a block. */
+  readonly refused?: ReadonlyMap<string, string>;
   /** Keywords keepalived does not accept here, with advice (appended to the error). */
   readonly hints?: ReadonlyMap<string, string>;
 }
@@ -44,6 +47,11 @@ export function walkBlock(
         continue;
       }
       handler(st);
+      continue;
+    }
+    const refused = table.refused?.get(st.keyword);
+    if (refused !== undefined) {
+      diags.error(st.at, `${st.keyword}: ${refused}`);
       continue;
     }
     const unused = table.unused?.get(st.keyword);

@@ -153,6 +153,8 @@ function readTarget(st: ConfStatement, diags: DiagnosticSink): VirtualServerTarg
   return ap === null ? null : { kind: 'address', addr: ap.addr, port: ap.port };
 }
 
+const VS_REFUSED: ReadonlyMap<string, string> = new Map([['persistence_engine', 'tapvs has no persistence engines']]);
+
 const VS_UNUSED: ReadonlyMap<string, string> = new Map([
   ['smtp_alert', 'tapvs sends no e-mail'],
   ['snmp_name', 'tapvs has no SNMP agent'],
@@ -172,7 +174,6 @@ function virtualServerTable(d: VirtualServerDraft, diags: DiagnosticSink): Keywo
     ['ops', (st) => field(diags, r.bareFlag, (v) => Object.assign(d, { ops: v, opsAt: st.at }))(st)],
     ['lb_kind', method],
     ['lvs_method', method],
-    ['persistence_engine', (st) => diags.error(st.at, 'persistence_engine: tapvs has no persistence engines')],
     ['persistence_timeout', (st) => readPersistence(st, d, diags)],
     ['persistence_granularity', field(diags, (st) => readGranularity(st, diags), into(d, 'granularity'))],
     ['protocol', field(diags, (st) => readProtocol(st, diags), into(d, 'protocol'))],
@@ -199,7 +200,7 @@ function virtualServerTable(d: VirtualServerDraft, diags: DiagnosticSink): Keywo
   for (const word of ['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback']) {
     h.set(word, (st) => readSchedFlag(st, d, diags));
   }
-  return { handlers: h, blocks: new Set(['real_server']), unused: VS_UNUSED };
+  return { handlers: h, blocks: new Set(['real_server']), unused: VS_UNUSED, refused: VS_REFUSED };
 }
 
 function readFamily(st: ConfStatement, diags: DiagnosticSink): void {
@@ -380,9 +381,11 @@ function readRealServer(st: ConfStatement, vs: VirtualServerDraft, diags: Diagno
       if (c !== null) d.checkers.push(c);
     });
   }
-  for (const [type, why] of UNSUPPORTED_CHECKERS) {
-    h.set(type, (s) => diags.error(s.at, `${type}: ${why}`));
-  }
-  walkBlock(st.block ?? [], { handlers: h, blocks, unused: RS_UNUSED, hints: RS_HINTS }, 'real_server', diags);
+  walkBlock(
+    st.block ?? [],
+    { handlers: h, blocks, unused: RS_UNUSED, refused: UNSUPPORTED_CHECKERS, hints: RS_HINTS },
+    'real_server',
+    diags,
+  );
   vs.realServers.push(d);
 }
