@@ -55,7 +55,9 @@ export function resolveVirtualServer(
     return null;
   }
   if (d.protocol === null) {
-    diags.error(d.at, `${name} has no protocol (keepalived would make it UDP): add 'protocol TCP' or 'protocol UDP'`);
+    if (!d.written.has('protocol')) {
+      diags.error(d.at, `${name} has no protocol (keepalived would make it UDP): add 'protocol TCP' or 'protocol UDP'`);
+    }
     return null;
   }
   const protocol = d.protocol;
@@ -72,8 +74,9 @@ export function resolveVirtualServer(
     );
     persistenceTimeoutS = DEFAULT_PERSISTENCE_S;
   }
-  if (d.scheduler === null) diags.warning(d.at, `${name} has no lb_algo: wlc used (as keepalived does)`);
-  if (!d.methodSet) diags.warning(d.at, `${name} has no lb_kind: NAT used (as keepalived does)`);
+  const written = (...keywords: string[]) => keywords.some((k) => d.written.has(k));
+  if (!written('lb_algo', 'lvs_sched')) diags.warning(d.at, `${name} has no lb_algo: wlc used (as keepalived does)`);
+  if (!written('lb_kind', 'lvs_method')) diags.warning(d.at, `${name} has no lb_kind: NAT used (as keepalived does)`);
 
   const servicePort = commonPort(addresses);
   let sorryInhibit = d.sorryInhibit;

@@ -78,7 +78,8 @@ export interface VirtualServerDraft {
   readonly schedFlags: string[];
   ops: boolean;
   opsAt: SourceRef | null;
-  methodSet: boolean;
+  /** Keywords written in the block, valid or not: no fix-up warning repeats an error. */
+  readonly written: Set<string>;
   persistenceTimeoutS: number | null;
   granularity: string | null;
   readonly timing: TimingDraft;
@@ -108,7 +109,7 @@ export function readVirtualServer(st: ConfStatement, diags: DiagnosticSink): Vir
     schedFlags: [],
     ops: false,
     opsAt: null,
-    methodSet: false,
+    written: new Set(),
     persistenceTimeoutS: null,
     granularity: null,
     timing: emptyTiming(),
@@ -164,7 +165,7 @@ const VS_UNUSED: ReadonlyMap<string, string> = new Map([
 function virtualServerTable(d: VirtualServerDraft, diags: DiagnosticSink): KeywordTable {
   const r = readers(diags);
   const scheduler = field(diags, (st) => readScheduler(st, diags), into(d, 'scheduler'));
-  const method = (st: ConfStatement) => readMethod(st, 'virtual', diags, () => (d.methodSet = true));
+  const method = (st: ConfStatement) => readMethod(st, 'virtual', diags, () => {});
   const h = new Map<string, Handler>([
     ...timingHandlers(d.timing, diags, { retryMin: 1, connectTimeout: true }),
     ['ip_family', (st) => readFamily(st, diags)],
@@ -199,6 +200,12 @@ function virtualServerTable(d: VirtualServerDraft, diags: DiagnosticSink): Keywo
   ]);
   for (const word of ['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback']) {
     h.set(word, (st) => readSchedFlag(st, d, diags));
+  }
+  for (const [k, handle] of h) {
+    h.set(k, (st) => {
+      d.written.add(k);
+      handle(st);
+    });
   }
   return { handlers: h, blocks: new Set(['real_server']), unused: VS_UNUSED, refused: VS_REFUSED };
 }

@@ -1,4 +1,5 @@
 /** Parameters: definition, replacement rules, multi-line values, predefined names. */
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is keepalived's parameter syntax under test
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Definitions } from '../../../src/keepalived/definitions.js';

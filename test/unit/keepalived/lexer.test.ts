@@ -3,6 +3,7 @@
  * braces, includes with globs, parameters, conditionals, generators, and the problems of each,
  * with their file and line.
  */
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is keepalived's parameter syntax under test
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
