@@ -60,6 +60,12 @@ export interface HttpUrl {
   readonly digest: string | null;
   /** Host header for this url, already resolved (url > checker > RS > VS); null: "ip:port". */
   readonly virtualhost: string | null;
+  /**
+   * SSL_GET: the SNI name for this url (sni_name > url vhost > checker vhost > VS vhost), null
+   * for none (SNI is off unless enable_sni or sni_name is given). Optional for readers of older
+   * drafts of this file; the reader always sets it.
+   */
+  readonly sniName?: string | null;
 }
 
 export interface HttpCheck extends CheckerCommon {
@@ -68,7 +74,10 @@ export interface HttpCheck extends CheckerCommon {
   /** http_protocol: '1.0' (default), '1.1' or '1.0C' (1.0 with Connection: close). */
   readonly httpProtocol: '1.0' | '1.1' | '1.0C';
   readonly fastRecovery: boolean;
-  /** SSL_GET: the SNI name (sni_name > url vhost > checker vhost > VS vhost), null for none. */
+  /**
+   * SSL_GET: the SNI name (sni_name > url vhost > checker vhost > VS vhost), null for none. The
+   * url vhost is the first url's; `HttpUrl.sniName` has each url's own.
+   */
   readonly sniName: string | null;
 }
 
@@ -89,7 +98,10 @@ export interface UdpCheck extends CheckerCommon {
   readonly type: 'UDP_CHECK';
   /** payload HEX, else null (the default 32-byte text). */
   readonly payload: Uint8Array | null;
-  /** require_reply [HEX]: null when no reply is required; the pattern ('' = any) otherwise. */
+  /**
+   * require_reply [HEX]: null when no reply is required; the pattern ('' = any) otherwise,
+   * normalized to two characters per byte: lowercase hex digits, `x` for a wildcard nibble.
+   */
   readonly requireReply: string | null;
   readonly minReplyLength: number;
   readonly maxReplyLength: number;
