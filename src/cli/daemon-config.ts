@@ -12,7 +12,7 @@ import type { DesiredService } from '../control/desired-table.js';
 import type { ControlDispatcher } from '../control/dispatch.js';
 import type { HealthMetricsSource } from '../control/metrics.js';
 import type { ListResult } from '../control/protocol.js';
-import { reloadCommands, type RulesTable, rulesTable } from '../control/rules-reload.js';
+import { type RulesTable, reloadCommands, rulesTable } from '../control/rules-reload.js';
 import { isTapvsError } from '../errors.js';
 import { runCheck } from '../health/checks/index.js';
 import { configTest } from '../health/config-test.js';
@@ -49,7 +49,10 @@ function load(source: NonNullable<ConfigSource>): Loaded {
     }
   }
   const config = readKeepalivedConf(file);
-  const problems: Diagnostic[] = [...config.diagnostics.filter((d: Diagnostic) => d.severity === 'error'), ...configTest(config)];
+  const problems: Diagnostic[] = [
+    ...config.diagnostics.filter((d: Diagnostic) => d.severity === 'error'),
+    ...configTest(config),
+  ];
   if (problems.length > 0) throw new ConfigError(formatDiagnostics(dedupe(problems)));
   return { kind: 'keepalived', config };
 }
@@ -73,7 +76,7 @@ export function testConfig(source: NonNullable<ConfigSource>): number {
   if (source.kind === 'keepalived') {
     const config = readKeepalivedConf(resolve(source.file));
     const all = dedupe([...config.diagnostics, ...configTest(config)]);
-    if (all.length > 0) process.stdout.write(`${formatDiagnostics(all)}\n`);
+    if (all.length > 0) process.stdout.write(`${formatDiagnostics(all).trimEnd()}\n`);
     const errors = all.filter((d) => d.severity === 'error').length;
     process.stdout.write(`${resolve(source.file)}: ${errors === 0 ? 'configuration OK' : `${errors} error(s)`}\n`);
     return errors === 0 ? 0 : 1;
@@ -175,8 +178,8 @@ export class DaemonConfig implements HealthMetricsSource {
     const down = vs.realServers.filter((r) => !r.up);
     if (down.length === 0) return null;
     const why = (server: string): string =>
-      h.checkers.find((c) => c.virtualServer === vs.key && c.realServer === server && c.state === 'down')
-        ?.lastReason ?? 'checks failing';
+      h.checkers.find((c) => c.virtualServer === vs.key && c.realServer === server && c.state === 'down')?.lastReason ??
+      'checks failing';
     return `skipped ${down.map((r) => `${r.server} (down: ${why(r.server)})`).join(', ')}`;
   }
 

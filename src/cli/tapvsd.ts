@@ -20,10 +20,9 @@ import { DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control
 import type { RequestContext } from '../control/server.js';
 import { ControlServer } from '../control/server.js';
 import { Dataplane, type DataplaneStatus, type PortConfig } from '../dataplane/dataplane.js';
-import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
-import type { HealthStatus } from '../health/health-status.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
 import { isTapvsError, TapvsError } from '../errors.js';
+import type { HealthStatus } from '../health/health-status.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { PcapLink } from '../link/pcap.js';
@@ -33,6 +32,7 @@ import { parseMac } from '../packet/eth.js';
 import { Tracer } from '../trace/tracer.js';
 import { applyV8Tuning } from '../v8-tuning.js';
 import { TAPVS_VERSION } from '../version.js';
+import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
 
 interface LinkSpec {
   name: string;

@@ -16,8 +16,14 @@ import type { FrameContext } from './frame.js';
 export type ServiceHealthNote = (proto: number, vaddr: number, vport: number) => string | null;
 
 /** Why the scheduler picked `dest` for a new connection (its load after binding, servers skipped as down). */
-export function noteSchedule(ctx: FrameContext, sched: string, dest: Dest | null, proto: number, vaddr: number,
-  vport: number): void {
+export function noteSchedule(
+  ctx: FrameContext,
+  sched: string,
+  dest: Dest | null,
+  proto: number,
+  vaddr: number,
+  vport: number,
+): void {
   if (dest === null) {
     ctx.traceSched = null;
     return;
