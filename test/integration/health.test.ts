@@ -173,13 +173,9 @@ test('sorry_server: with both real servers failing everything goes to the sorry 
   skip,
   timeout: 90_000,
 }, async (t) => {
-  // The sorry server: a tiny HTTP server on RS2's port 8080 answering "SORRY".
-  const sorry = nsSpawn(LAB.ns.rs2, process.execPath, [
-    '-e',
-    "require('http').createServer((q,s)=>s.end('SORRY\\n')).listen(8080)",
-  ]);
+  let sorry: ReturnType<typeof nsSpawn> | null = null;
   t.after(async () => {
-    if (sorry.pid !== undefined) {
+    if (sorry?.pid !== undefined) {
       try {
         process.kill(sorry.pid, 'SIGKILL');
       } catch {
@@ -197,6 +193,16 @@ test('sorry_server: with both real servers failing everything goes to the sorry 
     ),
   });
   assert.ok((await waitFor(10_000, async () => (await dests()).length === 2)) >= 0);
+  // The sorry server: a tiny HTTP server on RS2's port 8080 answering "SORRY" (killed by pid after).
+  sorry = nsSpawn(LAB.ns.rs2, process.execPath, [
+    '-e',
+    "require('http').createServer((q,s)=>s.end('SORRY\\n')).listen(8080)",
+  ]);
+  const listening = await waitFor(5_000, async () => {
+    const r = await nsExec(LAB.ns.rs2, 'curl', ['-sS', `http://${LAB.rs2}:8080/`], { timeoutMs: 5_000 });
+    return r.stdout === 'SORRY\n';
+  });
+  assert.ok(listening >= 0, 'the sorry server answers');
   await rsFail('rs1');
   await rsFail('rs2');
   const sorryIn = await waitFor(DETECT_MS + SLACK_MS, async () => {
@@ -284,10 +290,10 @@ test('HTTP_GET status_code ranges and digest against the lab pages: the right di
   timeout: 90_000,
 }, async (t) => {
   t.after(() => labDown());
-  // rs-server answers GET / with "RS1 192.168.2.129\n": the digest is the MD5 of that body.
-  const page = await nsExec(LAB.ns.rs1, 'curl', ['-sS', `http://${LAB.rs1}/`], { timeoutMs: 10_000 });
-  assert.equal(page.code, 0, page.stderr);
-  const digest = createHash('md5').update(page.stdout).digest('hex');
+  // rs-server answers GET / with "RS1 192.168.2.129\n" (lab/rs-server.ts): the digest is the MD5
+  // of that body (keepalived's genhash); checked against the page itself once the lab is up.
+  const body = `RS1 ${LAB.rs1}\n`;
+  const digest = createHash('md5').update(body).digest('hex');
   const http = (d: string) => `        weight 1
         HTTP_GET {
             url {
@@ -306,6 +312,8 @@ test('HTTP_GET status_code ranges and digest against the lab pages: the right di
       ]),
     ),
   });
+  const page = await nsExec(LAB.ns.rs1, 'curl', ['-sS', `http://${LAB.rs1}/`], { timeoutMs: 10_000 });
+  assert.equal(page.stdout, body, 'the page the digest was computed for');
   const settled = await waitFor(10_000, async () => {
     const d = await dests();
     return d.length === 1 && d[0]?.addr === RS1;
