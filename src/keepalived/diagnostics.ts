@@ -10,15 +10,27 @@
  */
 import type { Diagnostic, SourceRef } from './lvs-config.js';
 
+/**
+ * Collects diagnostics; the same problem on the same line is kept once (a generated or included
+ * line may repeat it many times).
+ */
 export class DiagnosticSink {
   private readonly items: Diagnostic[] = [];
+  private readonly seen = new Set<string>();
 
   error(at: SourceRef, message: string): void {
-    this.items.push({ file: at.file, line: at.line, severity: 'error', message });
+    this.add({ file: at.file, line: at.line, severity: 'error', message });
   }
 
   warning(at: SourceRef, message: string): void {
-    this.items.push({ file: at.file, line: at.line, severity: 'warning', message });
+    this.add({ file: at.file, line: at.line, severity: 'warning', message });
+  }
+
+  private add(d: Diagnostic): void {
+    const key = `${d.file}\0${d.line}\0${d.severity}\0${d.message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.items.push(d);
   }
 
   get list(): readonly Diagnostic[] {

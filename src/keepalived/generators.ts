@@ -23,7 +23,7 @@ export type Generated =
   | { readonly ok: false; readonly error: string };
 
 /** More lines than any real configuration needs: a typo such as ~SEQ(i, 1, 1000000000) stops here. */
-export const MAX_GENERATED_LINES = 65_536;
+export const MAX_GENERATED_LINES = 16_384;
 
 export function isGenerator(line: string): boolean {
   return line.startsWith('~SEQ') || line.startsWith('~LST');

@@ -56,6 +56,11 @@ export interface Lexed {
 
 /** A file including itself (directly or not) would never end: stop at this depth. */
 const MAX_INCLUDE_DEPTH = 32;
+/**
+ * Lines read in all, from files and generators: nested generators multiply (~SEQ in ~SEQ) and so
+ * do globs that include each other, and a reload must end. Far more than any real configuration.
+ */
+export const MAX_LINES_READ = 65_536;
 /** Rounds of conditionals and parameters on one line before giving up (a loop such as `$A=@x $A`). */
 const MAX_REWRITES = 64;
 
@@ -93,6 +98,8 @@ class Lexer {
   private readonly stack: Source[] = [];
   private readonly defs: Definitions;
   private openDefinition: Definition | null = null;
+  /** File contents by path: a file included again (or by a loop) is read from disk once. */
+  private readonly texts = new Map<string, string>();
 
   constructor(
     private readonly diags: DiagnosticSink,
@@ -105,8 +112,20 @@ class Lexer {
     const main = this.mainFile(path);
     const src = main === null ? null : this.openFile(main, { file: path, line: 0 }, 0, true);
     if (src !== null) this.stack.push(src);
+    let budget = MAX_LINES_READ;
     while (this.stack.length > 0) {
       const src = this.stack[this.stack.length - 1];
+      if (--budget < 0) {
+        const at =
+          src.kind === 'file'
+            ? { file: src.path, line: src.next }
+            : (src.items[src.next]?.at ?? { file: path, line: 0 });
+        this.diags.error(
+          at,
+          `more than ${MAX_LINES_READ} lines to read (do generators or includes multiply?): reading stopped`,
+        );
+        break;
+      }
       if (src.kind === 'file') this.readFileLine(src);
       else this.readQueuedLine(src);
     }
@@ -320,12 +339,15 @@ class Lexer {
   private openFile(path: string, at: SourceRef, depth: number, isMain: boolean): FileSource | null {
     const what = isMain ? 'configuration file' : `include: ${path}`;
     if (isMain && !this.includable(path, at, false, what)) return null;
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      this.diags.error(at, `${what}: ${fsProblem(e)}`);
-      return null;
+    let text = this.texts.get(path);
+    if (text === undefined) {
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        this.diags.error(at, `${what}: ${fsProblem(e)}`);
+        return null;
+      }
+      this.texts.set(path, text);
     }
     const lines = text.split('\n');
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();

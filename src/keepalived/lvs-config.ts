@@ -120,7 +120,11 @@ export type CheckerSpec = TcpCheck | HttpCheck | MiscCheck | PingCheck | UdpChec
 export interface RealServerConfig {
   readonly at: SourceRef;
   readonly addr: string;
-  /** The port the server listens on (the VS port when the line has none). */
+  /**
+   * The port the server listens on (the VS port when the line has none). 0 when the service has
+   * no single port (a port-less persistent service, or a group whose addresses have different
+   * ports): IPVS then keeps each packet's destination port.
+   */
   readonly port: number;
   readonly weight: number;
   readonly uthreshold: number;
@@ -136,6 +140,7 @@ export interface RealServerConfig {
 /** One IPVS service a virtual_server block (or one member of its group) stands for. */
 export interface ServiceAddress {
   readonly addr: string;
+  /** 0: no port (a persistent service for every port). */
   readonly port: number;
 }
 

@@ -160,6 +160,7 @@ const VS_UNUSED: ReadonlyMap<string, string> = new Map([
   ['smtp_alert', 'tapvs sends no e-mail'],
   ['snmp_name', 'tapvs has no SNMP agent'],
   ['hashed', 'it has no effect, in keepalived either'],
+  ['nat_mask', 'keepalived 2 ignores it too'],
 ]);
 
 function virtualServerTable(d: VirtualServerDraft, diags: DiagnosticSink): KeywordTable {
