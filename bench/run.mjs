@@ -31,7 +31,7 @@ if (args.includes('-h') || args.includes('--help')) {
   --quick            smoke run: 1 repetition, 2 s loads (default: 3 repetitions, 5 s loads)
   --reps N           repetitions (1..10)
   --seconds S        duration of each iperf3/wrk/UDP load (1..30)
-  --only a,b         variants: tapvsd,tapvsd-plain,nft,haproxy,routing,tapcopy,tapcopy-vnet
+  --only a,b         variants: tapvsd,tapvsd-checks,tapvsd-plain,nft,haproxy,routing,tapcopy,tapcopy-vnet
   --skip-micro       no in-process micro-benchmarks
   --skip-macro       micro-benchmarks only (no lab)
   --no-build         use the existing dist/ and installed tools (no setup.sh, no tsc)

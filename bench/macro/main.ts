@@ -17,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB, labDown } from '../../lab/lab-lib.js';
 import { type BaselineTree, openBaseline } from './baseline-tree.js';
+import { checksCostMarkdown } from './checks-report.js';
+import { IDLE_SECONDS, idleCpu } from './idle-cpu.js';
 import {
   type Durations,
   iperfTcp,
@@ -31,7 +33,7 @@ import {
 import { type MicroResult, microJobs, runMicros } from './micro.js';
 import { microMarkdown } from './micro-report.js';
 import { type Options, parseArgs } from './options.js';
-import { type MetricResult, macroMarkdown, type VariantResult } from './report.js';
+import { type MetricResult, macroMarkdown, notesMarkdown, type VariantResult } from './report.js';
 import { CommandLog, describeMachine, killAllStarted, load1, type Machine } from './sys.js';
 import { BASELINE_VARIANTS, checkPath, HAPROXY_THREADS, setupVariant, VARIANTS } from './variants.js';
 
@@ -98,6 +100,7 @@ function selectVariants(o: Options, baseline: BaselineTree | null): VariantResul
     errors: [],
     notes: [],
     metrics: {},
+    idle: [],
     commands: [],
   });
   for (const v of VARIANTS) {
@@ -164,6 +167,14 @@ async function macro(
           try {
             await checkPath(v.targets);
             await warmUp({ udpblast: o.udpblast, log }, v.targets);
+            if (v.idle !== undefined) {
+              const idle = await idleCpu(v.targets.directorPid, v.idle.readChecks);
+              res.idle.push(idle);
+              say(
+                `    idle ${IDLE_SECONDS} s: director ${idle.cpu.directorPct.toFixed(1)}% of a core, machine ${idle.cpu.machinePct.toFixed(1)}%` +
+                  (idle.checksPerS !== null ? `, ${idle.checksPerS.toFixed(0)} checks/s` : ''),
+              );
+            }
             await measureAll({ udpblast: o.udpblast, log }, v.targets, d, res, say);
             const notes = await v.finish();
             finished = true;
@@ -245,6 +256,10 @@ function report(
       '',
     );
     out.push(macroMarkdown(results, o.reps), '');
+    const checks = checksCostMarkdown(results, o.reps);
+    if (checks !== '') out.push(checks, '');
+    const notes = notesMarkdown(results);
+    if (notes !== '') out.push(notes, '');
   }
   if (micros.length > 0) {
     out.push('## In-process micro-benchmarks', '', microMarkdown(micros, baseline, o.reps), '');

@@ -3,6 +3,7 @@
  * With --baseline, also current/baseline ratios: each baseline variant against its current twin.
  */
 
+import { IDLE_SECONDS, type IdleSample } from './idle-cpu.js';
 import type { MetricKey, Sample } from './measure.js';
 import type { CpuUse } from './sys.js';
 import { twinOf, type VariantKey } from './variants.js';
@@ -38,6 +39,8 @@ export interface VariantResult {
   readonly errors: string[];
   readonly notes: string[];
   readonly metrics: Partial<Record<MetricKey, MetricResult>>;
+  /** The director's CPU with no traffic, one per repetition (idle-cpu.ts); empty when not sampled. */
+  readonly idle: IdleSample[];
   readonly commands: string[];
 }
 
@@ -61,13 +64,17 @@ function fmt(x: number, digits: number): string {
   return digits === 0 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits);
 }
 
+/** "median (min–max)", the range only with more than one sample. */
+export function statText(s: Stat, digits: number): string {
+  return `${fmt(s.median, digits)}${s.n > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : ''}`;
+}
+
 function cell(m: MetricResult | undefined, digits: number): string {
   if (m === undefined) return '—';
   if (m.na !== undefined) return m.na;
   const s = stat(m.samples.map((x) => x.value));
   if (s === null) return m.errors.length > 0 ? 'failed' : '—';
-  const range = s.n > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '';
-  return `${fmt(s.median, digits)}${range}${m.errors.length > 0 ? ` [${m.errors.length} failed]` : ''}`;
+  return `${statText(s, digits)}${m.errors.length > 0 ? ` [${m.errors.length} failed]` : ''}`;
 }
 
 export function medianOf(v: VariantResult | undefined, k: MetricKey): number {
@@ -76,7 +83,7 @@ export function medianOf(v: VariantResult | undefined, k: MetricKey): number {
   return stat(m.samples.map((x) => x.value))?.median ?? Number.NaN;
 }
 
-function ratioCell(x: number): string {
+export function ratioCell(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}x` : '—';
 }
 
@@ -90,11 +97,13 @@ function baselinePairs(results: readonly VariantResult[]): { current: VariantRes
   return pairs;
 }
 
-function cpuStat(v: VariantResult, k: MetricKey, f: (c: CpuUse) => number): string {
-  const m = v.metrics[k];
-  if (m === undefined) return '—';
-  const s = stat(m.samples.map((x) => f(x.cpu)));
-  return s === null ? '—' : `${Math.round(s.median)}`;
+/** "dir D / machine M" (medians, rounded) over some samples; "machine M" without a director process. */
+function cpuCell(samples: readonly { readonly cpu: CpuUse }[]): string {
+  if (samples.length === 0) return '—';
+  const median = (f: (c: CpuUse) => number): number => stat(samples.map((x) => f(x.cpu)))?.median ?? Number.NaN;
+  const machine = `machine ${Math.round(median((c) => c.machinePct))}`;
+  const director = median((c) => c.directorPct);
+  return Number.isFinite(director) ? `dir ${Math.round(director)} / ${machine}` : machine;
 }
 
 export interface Target {
@@ -225,19 +234,22 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
     '### CPU during each measurement (medians; director = the tapvsd / haproxy / tapcopy process, % of one core; machine = all cores busy, %)',
     '',
   );
-  out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} |`);
-  out.push(`|---|${METRICS.map(() => '---:').join('|')}|`);
+  out.push(
+    `The last column: ${IDLE_SECONDS} s with no traffic after the warm-up, sampled for tapvsd's variants only.`,
+    '',
+  );
+  out.push(`| variant | ${METRICS.map((m) => m.head).join(' | ')} | idle (no traffic) |`);
+  out.push(`|---|${METRICS.map(() => '---:').join('|')}|---:|`);
   for (const r of results) {
     if (r.na !== undefined) continue;
-    out.push(
-      `| ${r.label} | ${METRICS.map((m) => {
-        const d = cpuStat(r, m.key, (c) => c.directorPct);
-        const mc = cpuStat(r, m.key, (c) => c.machinePct);
-        return d === '—' || d === 'NaN' ? `machine ${mc}` : `dir ${d} / machine ${mc}`;
-      }).join(' | ')} |`,
-    );
+    const cells = METRICS.map((m) => cpuCell(r.metrics[m.key]?.samples ?? []));
+    out.push(`| ${r.label} | ${cells.join(' | ')} | ${cpuCell(r.idle)} |`);
   }
+  return out.join('\n');
+}
 
+/** Per variant: why it did not run, errors, notes of the measurements, the director's own notes. */
+export function notesMarkdown(results: readonly VariantResult[]): string {
   const notes: string[] = [];
   for (const r of results) {
     const lines: string[] = [];
@@ -254,6 +266,5 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
     if (lines.length > 0)
       notes.push(`- **${r.label}**\n${lines.map((l) => `  - ${l.replace(/\n/g, ' ')}`).join('\n')}`);
   }
-  if (notes.length > 0) out.push('', '### Notes per variant', '', ...notes);
-  return out.join('\n');
+  return notes.length > 0 ? ['### Notes per variant', '', ...notes].join('\n') : '';
 }

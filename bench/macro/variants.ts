@@ -4,6 +4,9 @@
  *
  *   tapvsd          the real director, as `lab up` starts it (vnet_hdr + GSO offloads, tapvsd's
  *                   default), with the benchmark's rules
+ *   tapvsd-checks   the same tapvsd and services, loaded from a keepalived.conf that adds 1,000
+ *                   real servers on another port, each TCP_CHECKed every second (checks-config.ts):
+ *                   what health checks cost the dataplane
  *   tapvsd-plain    the same with plain frames (`--no-offload`; no flag on a tapvsd that predates
  *                   offloads, whose default was plain frames)
  *   nft             tapvs-dir's kernel as director: VIP on tapvs-br-ext, DIP on tapvs-br-int,
@@ -24,11 +27,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB, labUp, nsExec, run } from '../../lab/lab-lib.js';
 import { type BaselineTree, baselineLabUp } from './baseline-tree.js';
+import { CHECKED_SERVERS, checksKeepalivedConf, checksKeepalivedConfSummary } from './checks-config.js';
 import { type Targets, UDP_PORT } from './measure.js';
 import { type CommandLog, type Started, shellLine, sleep, startInNs, stopStarted, waitUntil } from './sys.js';
+import { type CheckCounts, countChecks, describeChecks, type HealthJson, readCheckCounts } from './tapvsd-health.js';
 
 export type VariantKey =
   | 'tapvsd'
+  | 'tapvsd-checks'
   | 'tapvsd-plain'
   | 'nft'
   | 'haproxy'
@@ -43,6 +49,11 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapvsd',
     label: 'tapvsd (offloads)',
     what: 'tapvsd (its default vnet_hdr + GSO/csum offloads on both TAPs): rr on :80, sh on :5201, rr on UDP :9000 (RS1)',
+  },
+  {
+    key: 'tapvsd-checks',
+    label: 'tapvsd + 1,000 checks/s',
+    what: `tapvsd (offloads) from a keepalived.conf: the same services without checkers, plus ${CHECKED_SERVERS} real servers on VIP:8000 each with a TCP_CHECK to its host's :80 every 1 s`,
   },
   { key: 'tapvsd-plain', label: 'tapvsd --no-offload', what: 'tapvsd with plain frames, same rules' },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
@@ -89,6 +100,8 @@ export interface VariantContext {
 
 export interface Running {
   readonly targets: Targets;
+  /** Present: the director's CPU with no traffic is sampled (idle-cpu.ts), with the health checks' counts when it runs any. */
+  readonly idle?: { readonly readChecks: (() => Promise<CheckCounts>) | null };
   /** Stops what the variant started, returns notes (daemon status, warnings); the lab stays. */
   readonly finish: () => Promise<string[]>;
 }
@@ -120,22 +133,29 @@ async function sh(ctx: VariantContext, ns: string | null, cmd: string, args: str
   if (r.code !== 0) throw new Error(`${shellLine(ns, cmd, args)}: exit ${r.code}: ${r.stderr.trim()}`);
 }
 
+/** What tapvsd loads at start: an ipvsadm -S rules file or a keepalived.conf. */
+interface TapvsdConfig {
+  readonly kind: 'rules' | 'keepalived';
+  readonly file: string;
+}
+
 async function labBase(ctx: VariantContext, director: false): Promise<undefined>;
-async function labBase(ctx: VariantContext, director: true, rules: string, extra: string[]): Promise<number>;
+async function labBase(ctx: VariantContext, director: true, config: TapvsdConfig, extra: string[]): Promise<number>;
 async function labBase(
   ctx: VariantContext,
   director: boolean,
-  rules?: string,
+  config?: TapvsdConfig,
   extra: string[] = [],
 ): Promise<number | undefined> {
   const flags = extra.flatMap((a) => ['--tapvsd-arg', a]).join(' ');
+  const upArgs = director && config !== undefined ? `--${config.kind} ${config.file}` : '--no-director';
   ctx.log.add(
-    `# lab-lib labUp(${director ? `{ rules: '${rules}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
-      `  (= npm run lab -- up ${director ? `--rules ${rules}${flags !== '' ? ` ${flags}` : ''}` : '--no-director'})`,
+    `# lab-lib labUp(${config !== undefined ? `{ ${config.kind}: '${config.file}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
+      `  (= npm run lab -- up ${upArgs}${flags !== '' ? ` ${flags}` : ''})`,
   );
   const info = await labUp({
     director,
-    ...(rules !== undefined ? { rules } : {}),
+    ...(config !== undefined ? { [config.kind]: config.file } : {}),
     tapvsdArgs: extra,
     readyTimeoutMs: 20_000,
   });
@@ -236,6 +256,7 @@ function directTargets(directorPid: number | null): Targets {
 
 interface StatusJson {
   conns: number;
+  health?: HealthJson;
   tableFull: number;
   memory: { rss: number };
   dropNames: string[];
@@ -287,6 +308,8 @@ async function tapvsdNotes(tapvsdJs: string): Promise<string[]> {
     notes.push(
       `tapvsd status: ${j.conns} conns, table-full ${j.tableFull}, rss ${Math.round(j.memory.rss / 2 ** 20)} MiB; ${ports.join('; ')}`,
     );
+    if (j.health !== undefined)
+      notes.push(`health checks at the end: ${describeChecks(countChecks(j.health, Date.now()))}`);
   } catch {
     notes.push(`tapvsd status failed: ${st.stderr.trim() || st.stdout.trim()}`);
   }
@@ -322,9 +345,44 @@ async function setupTapvsd(
   // offloads has neither flag and runs plain).
   const extra = !offload && (await tapvsdHasNoOffload(tapvsdJs)) ? ['--no-offload'] : [];
   const pid =
-    baseline === null ? await labBase(ctx, true, rules, extra) : await baselineLabUp(baseline, rules, extra, ctx.log);
+    baseline === null
+      ? await labBase(ctx, true, { kind: 'rules', file: rules }, extra)
+      : await baselineLabUp(baseline, rules, extra, ctx.log);
   await clientRouteViaVip(ctx);
-  return { targets: vipTargets(pid, true, true), finish: () => tapvsdNotes(tapvsdJs) };
+  return { targets: vipTargets(pid, true, true), idle: { readChecks: null }, finish: () => tapvsdNotes(tapvsdJs) };
+}
+
+/**
+ * Our tapvsd (offloads) from checks-config.ts's keepalived.conf: the `tapvsd` variant's services
+ * plus CHECKED_SERVERS checkers. Ready once every checker has run and is up.
+ *
+ * tcp_tw_reuse=1 in tapvs-dir: the checks are the only TCP connections of that kernel, and in the
+ * lab they all go to two addresses' port 80. Each check's close leaves a TIME_WAIT for 60 s, so
+ * 500 per second to one address:port outgrow the ephemeral ports (28,232 by default); from about
+ * half of them in use connect() searches the port range for a free one, ~90% of a core in the
+ * kernel inside tapvsd's event loop (measured by hand), and the checks fall to ~200/s. On a real
+ * network 1,000 checks go to 1,000 servers and none of this happens; reusing TIME_WAIT ports
+ * (TCP timestamps make that safe) stands in for that. It changes nothing on the dataplane's path:
+ * tapvsd's traffic never enters that kernel's TCP.
+ */
+async function setupTapvsdChecks(ctx: VariantContext): Promise<Running> {
+  const conf = join(ctx.tmp, 'tapvsd-checks.conf');
+  writeFileSync(conf, checksKeepalivedConf());
+  ctx.log.add(`cat > ${conf} <<'EOF'\n${checksKeepalivedConfSummary()}\nEOF`);
+  const pid = await labBase(ctx, true, { kind: 'keepalived', file: conf }, []);
+  await sh(ctx, LAB.ns.dir, 'sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=1']);
+  await clientRouteViaVip(ctx);
+  const readChecks = (): Promise<CheckCounts> => readCheckCounts(LAB.tapvsdJs);
+  let last: CheckCounts | null = null;
+  try {
+    await waitUntil(`all ${CHECKED_SERVERS} checkers to have run and be up`, 20_000, async () => {
+      last = await readChecks();
+      return last.checkers === CHECKED_SERVERS && last.up === CHECKED_SERVERS && last.checksRun >= CHECKED_SERVERS;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; last: ${last !== null ? describeChecks(last) : 'no answer'}`);
+  }
+  return { targets: vipTargets(pid, true, true), idle: { readChecks }, finish: () => tapvsdNotes(LAB.tapvsdJs) };
 }
 
 async function setupNft(ctx: VariantContext): Promise<Running> {
@@ -430,6 +488,8 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
   switch (key) {
     case 'tapvsd':
       return setupTapvsd(ctx, true, null);
+    case 'tapvsd-checks':
+      return setupTapvsdChecks(ctx);
     case 'tapvsd-plain':
       return setupTapvsd(ctx, false, null);
     case 'tapvsd-base':
