@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'TAP_BUSY'
   | 'TAP_GONE'
   | 'LINK_CONFIG'
+  | 'DAEMON_EXISTS'
+  | 'DAEMON_NOT_RUNNING'
+  | 'NO_DEVICE'
   | 'INTERNAL';
 
 export class TapvsError extends Error {
