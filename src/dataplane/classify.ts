@@ -16,6 +16,7 @@ import { ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST } from '../packet/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { Parse } from '../packet/parse.js';
 import { PacketViews } from '../packet/views.js';
+import type { ControlInbox } from './control-inbox.js';
 import { Defrag, type Reassembler } from './defrag.js';
 import { CONSUMED, Drop, PASS } from './drops.js';
 import type { FrameContext } from './frame.js';
@@ -49,6 +50,7 @@ export class Classifier {
     private readonly ipvsOut: IpvsOut,
     private readonly related: IcmpRelated,
     private readonly router: Router,
+    private readonly inbox: ControlInbox,
   ) {
     this.reasmViews = new PacketViews(reasm.out, reasm.outDv, false);
   }
@@ -60,7 +62,8 @@ export class Classifier {
     const r = eth.bind(off, end);
     if (r !== Parse.Ok) return r === Parse.Truncated ? Drop.Truncated : Drop.BadHeader;
     const broadcast = eth.isBroadcastDst();
-    if (!broadcast && !eth.dstIs(port.mac)) return Drop.NotForUs;
+    if (!broadcast && !eth.dstIs(port.mac) && !(eth.isMulticastDst() && this.inbox.listensOn(port.index)))
+      return Drop.NotForUs;
     const type = eth.etherType;
     if (type === ETHERTYPE_ARP) return this.arp.receive(port, eth.payloadOff, end);
     if (type === ETHERTYPE_IPV4) {
@@ -82,11 +85,15 @@ export class Classifier {
       dst = ip.dst;
     if (src === 0 || src === -1 || src >>> 28 === 0xe || src >>> 24 === 127 || this.local.isLocal(src))
       return Drop.Martian;
-    if (dst >>> 28 === 0xe || dst === -1 || this.routes.isSubnetBroadcast(port.index, dst)) return Drop.Broadcast;
+    const multicast = dst >>> 28 === 0xe;
+    if (multicast && !this.inbox.listensOn(port.index)) return Drop.Broadcast;
+    if (dst === -1 || this.routes.isSubnetBroadcast(port.index, dst)) return Drop.Broadcast;
     if (ip.isFragment && !ctx.reassembled) return this.fragment(port, ip.offset, ip.totalLen);
     const proto = ip.protocol;
     const l4 = ip.payloadOff,
       l4End = ip.payloadEnd;
+    if (multicast) return this.multicast(port, proto, l4, l4End);
+    if (this.local.isStandby(dst)) return Drop.VrrpBackup;
     if (this.local.isLocal(dst)) {
       if (proto === IPPROTO_TCP) return this.ipvsIn.tcp(l4, l4End);
       if (proto === IPPROTO_UDP) return this.ipvsIn.udp(l4, l4End);
@@ -98,6 +105,19 @@ export class Classifier {
     if (verdict !== PASS) return verdict;
     if (!this.opts.forward) return Drop.NoRoute;
     return this.router.forward(dst);
+  }
+
+  /**
+   * A multicast packet on a link where the director listens: the control plane's copy if it
+   * subscribed to the group, protocol and port (VRRP, connection sync), else dropped as any
+   * multicast the director does not route.
+   */
+  private multicast(port: Port, proto: number, l4: number, l4End: number): number {
+    const ip = this.ctx.v.ip,
+      u8 = this.ctx.v.u8;
+    const udpPort = proto === IPPROTO_UDP && l4End - l4 >= 8 ? (u8[l4 + 2] << 8) | u8[l4 + 3] : 0;
+    if (!this.inbox.wants(port.index, ip.dst, proto, udpPort)) return Drop.Broadcast;
+    return this.inbox.take(port.index, u8, ip.offset, ip.totalLen, this.ctx.now) ? CONSUMED : Drop.ControlQueueFull;
   }
 
   /** ICMP to one of our addresses: an error about a connection (ip_vs_in_icmp()) or an echo request. */

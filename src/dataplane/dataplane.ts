@@ -14,6 +14,11 @@
  * flushed once per batch. The control plane pushes what the packet path looks up (local
  * addresses, routes to real servers) through `rulesChanged()`. Tracing (src/trace) costs one
  * boolean per batch when off.
+ *
+ * Two directors (VRRP, connection sync): the packets of those protocols are queued in the
+ * ControlInbox for the control plane, which is told once per batch (`onControlPackets`) and reads
+ * them after it; it sends with `sendMulticastIp`/`sendMulticastUdp`, moves VRRP virtual addresses
+ * with `setVirtualAddresses`, and installs the sync master's per-packet hook with `setSyncMaster`.
  */
 import type { LinkAddress } from '../host/addresses.js';
 import { HostRoutes } from '../host/addresses.js';
@@ -21,17 +26,19 @@ import { HostArp } from '../host/arp.js';
 import { HostIcmp } from '../host/icmp.js';
 import { LocalAddresses } from '../host/local-addresses.js';
 import { LocalOutput } from '../host/local-output.js';
+import { MulticastOutput } from '../host/multicast-output.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { VNET_GSO, VNET_NEEDS_CSUM, vnetFlags } from '../link/vnet-hdr.js';
 import { dropComment, TRACE_RX, TRACE_TX, type Tracer } from '../trace/tracer.js';
 import { Classifier } from './classify.js';
+import { ControlInbox, type InboxReader } from './control-inbox.js';
 import { Reassembler } from './defrag.js';
 import { DestRoutes } from './dest-routes.js';
 import { DROP_NAMES, Drop, SENT } from './drops.js';
 import { Egress } from './egress.js';
 import { FastPath } from './fast-path.js';
-import { FrameContext } from './frame.js';
+import { FrameContext, type InboundObserver } from './frame.js';
 import { IcmpRelated } from './icmp-related.js';
 import { IpvsIn } from './ipvs-in.js';
 import { IpvsOut } from './ipvs-out.js';
@@ -73,6 +80,10 @@ export class Dataplane {
   readonly zeroCopy: boolean;
   /** Packet tracer (tapvsadm-style trace commands set it); null when off. */
   tracer: Tracer | null = null;
+  /** Multicast packets for the control plane's protocols (VRRP, connection sync). */
+  readonly inbox: ControlInbox;
+  /** Called at the end of a batch that queued packets in the inbox (schedule `drainControl` after it). */
+  onControlPackets: (() => void) | null = null;
   private readonly opts: DataplaneOptions;
   private readonly ctx = new FrameContext();
   private readonly local = new LocalAddresses();
@@ -82,12 +93,18 @@ export class Dataplane {
   private readonly egress: Egress;
   private readonly fast: FastPath;
   private readonly classifier: Classifier;
+  private readonly mcast = new MulticastOutput();
+  /** Per link: the --link addresses, and the VRRP virtual addresses by instance with whether they are held now. */
+  private readonly baseAddrs: LinkAddress[][];
+  private readonly virtualAddrs = new Map<string, { link: number; addrs: LinkAddress[]; owned: boolean }>();
 
   constructor(ipvs: Ipvs, ports: PortConfig[], opts: Partial<DataplaneOptions> = {}) {
     this.ipvs = ipvs;
     this.opts = { forward: true, icmpRatePerS: 1000, zeroCopy: true, fastPath: true, ...opts };
     this.ports = ports.map((p, i) => new Port(i, p.name, p.link));
     this.routes = new HostRoutes(ports.map((p) => ({ addrs: p.addrs, gateway: p.gateway })));
+    this.baseAddrs = ports.map((p) => [...p.addrs]);
+    this.inbox = new ControlInbox(ports.length);
     // Zero-copy forwarding when every link can point TX slots at the other links' RX rings.
     this.zeroCopy = this.opts.zeroCopy && this.ports.every((p) => p.tx.zeroCopy);
     if (this.zeroCopy) {
@@ -117,6 +134,7 @@ export class Dataplane {
       new IpvsOut(ctx, ipvs, nat, related),
       related,
       router,
+      this.inbox,
     );
     this.fast = new FastPath(ctx, this.ports, routes, local, this.destRoutes, ipvs, this.egress);
     this.rulesChanged();
@@ -138,8 +156,73 @@ export class Dataplane {
    */
   rulesChanged(): void {
     const owned = this.ports.map((p) => this.routes.addressesOf(p.index));
-    this.local.update(owned, this.ipvs.vipAddresses());
+    const standby: number[] = [];
+    for (const v of this.virtualAddrs.values()) if (!v.owned) for (const a of v.addrs) standby.push(a.addr);
+    this.local.update(owned, this.ipvs.vipAddresses(), standby);
     this.destRoutes.rebuild(this.routes, this.ipvs.destsById);
+  }
+
+  /**
+   * VRRP: the virtual addresses `key` (an instance) puts on `link` are held (`owned`, master) or
+   * left to the other director (backup: neither answered for nor forwarded to). A newly held
+   * address is announced by the caller (gratuitous ARP), as keepalived does on becoming master.
+   */
+  setVirtualAddresses(key: string, link: number, addrs: readonly LinkAddress[], owned: boolean): void {
+    this.virtualAddrs.set(key, { link, addrs: [...addrs], owned });
+    for (const p of this.ports) {
+      const list = [...this.baseAddrs[p.index]];
+      for (const v of this.virtualAddrs.values()) {
+        if (v.link !== p.index || !v.owned) continue;
+        for (const a of v.addrs) if (!list.some((x) => x.addr === a.addr)) list.push(a);
+      }
+      this.routes.setLinkAddresses(p.index, list);
+    }
+    this.rulesChanged();
+  }
+
+  /** Forgets an instance's virtual addresses (its instance was removed by a reload). */
+  dropVirtualAddresses(key: string): void {
+    const v = this.virtualAddrs.get(key);
+    if (v === undefined) return;
+    this.setVirtualAddresses(key, v.link, [], false);
+    this.virtualAddrs.delete(key);
+    this.rulesChanged();
+  }
+
+  /** One gratuitous ARP for `addr` on link `link`, sent now. */
+  gratuitousArp(link: number, addr: number): void {
+    const p = this.ports[link];
+    this.arp.gratuitous(p, addr);
+    p.tx.flush();
+  }
+
+  /** Sends the IPv4 packet buf[off, off + len) (multicast destination, header built) on `link` now. */
+  sendMulticastIp(link: number, buf: Uint8Array, off: number, len: number): boolean {
+    return this.mcast.sendIp(this.ports[link], buf, off, len);
+  }
+
+  /** Sends a UDP datagram to a multicast group on `link` now, from the link's address `src`. */
+  sendMulticastUdp(
+    link: number,
+    src: number,
+    srcPort: number,
+    group: number,
+    port: number,
+    ttl: number,
+    payload: Uint8Array,
+    len: number,
+  ): boolean {
+    return this.mcast.sendUdp(this.ports[link], src, srcPort, group, port, ttl, payload, len);
+  }
+
+  /** Hands the inbox's queued packets to `read` (the control plane, after a batch). */
+  drainControl(read: InboxReader): void {
+    this.inbox.drain(read);
+  }
+
+  /** Installs (or removes, with null) the connection sync master's per-packet hook. */
+  setSyncMaster(master: InboundObserver | null): void {
+    this.ctx.syncMaster = master;
   }
 
   /** Runs one RX batch of `port` through the stages and flushes every link once. */
@@ -181,6 +264,7 @@ export class Dataplane {
       }
     }
     this.flushAll();
+    if (this.inbox.pending > 0) this.onControlPackets?.();
   }
 
   /** Expiry, ARP retries, ICMP budget: call every ~100 ms. */
@@ -199,7 +283,7 @@ export class Dataplane {
       const own = this.routes.addressesOf(p.index);
       for (let i = 0; i < own.length; i++) this.arp.gratuitous(p, own[i]);
       for (const s of this.ipvs.services) {
-        if (this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr))
+        if (this.local.isVip(s.addr) && this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr))
           this.arp.gratuitous(p, s.addr);
       }
     }
@@ -241,6 +325,9 @@ export class Dataplane {
       icmpRateLimited: this.icmp.rateLimited,
       reassembly: { ...this.reasm.counters, inProgress: this.reasm.inProgress, bytesInUse: this.reasm.bytesInUse },
       fragmentsSent: this.egress.fragmentsSent,
+      controlQueueOverflows: this.inbox.overflows,
+      multicastSent: this.mcast.sent,
+      multicastFailed: this.mcast.failed,
     };
   }
 
@@ -285,4 +372,7 @@ export interface DataplaneStatus {
   icmpRateLimited: number;
   reassembly: Record<string, number>;
   fragmentsSent: number;
+  controlQueueOverflows: number;
+  multicastSent: number;
+  multicastFailed: number;
 }

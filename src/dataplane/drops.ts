@@ -31,10 +31,14 @@ export const Drop = {
   ArpIgnored: 19,
   TxFull: 20,
   Broadcast: 21,
+  /** To a VRRP virtual address another director holds (we are its backup). */
+  VrrpBackup: 22,
+  /** A VRRP advert or sync message found the control plane's queue full. */
+  ControlQueueFull: 23,
 } as const;
 export type Drop = (typeof Drop)[keyof typeof Drop];
 
-export const DROP_COUNT = 22;
+export const DROP_COUNT = 24;
 
 /** Names for status output and metrics, indexed by Drop value. */
 export const DROP_NAMES: readonly string[] = [
@@ -60,4 +64,6 @@ export const DROP_NAMES: readonly string[] = [
   'arp_ignored',
   'tx_full',
   'broadcast',
+  'vrrp_backup',
+  'control_queue_full',
 ];

@@ -139,6 +139,7 @@ export class FastPath {
     const dir = inbound ? Dir.INPUT : Dir.OUTPUT;
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, dir, flags, now);
     else ipvs.udpState(id, dir, now);
+    if (inbound && ctx.syncMaster !== null) ctx.syncMaster.afterInbound(id, now);
     const addrOff = inbound ? ip + 16 : ip + 12,
       portOff = inbound ? l4 + 2 : l4;
     const oldAddr = inbound ? dst : src,

@@ -9,6 +9,11 @@ import type { SchedNote } from '../trace/tracer.js';
 import type { Port } from './port.js';
 import type { ServiceHealthNote } from './trace-notes.js';
 
+/** Told of each client -> VIP packet of a connection, after its counters and state moved. Must not allocate. */
+export interface InboundObserver {
+  afterInbound(id: number, nowMs: number): void;
+}
+
 export class FrameContext {
   /** The link the frame arrived on. */
   port!: Port;
@@ -34,6 +39,8 @@ export class FrameContext {
   traceNote: string | null = null;
   /** The scheduler's decision for the frame, for its trace comment. */
   traceSched: SchedNote | null = null;
+  /** The running sync master (connection sync), told of every client -> VIP packet; null when none. */
+  syncMaster: InboundObserver | null = null;
   /** Trace only: the health checks' word on a service's servers (Dataplane.setHealthNote). */
   healthNote: ServiceHealthNote | null = null;
 

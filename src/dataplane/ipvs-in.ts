@@ -115,6 +115,7 @@ export class IpvsIn {
     c.pkts[id]++;
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.INPUT, tcpFlags, ctx.now);
     else ipvs.udpState(id, Dir.INPUT, ctx.now);
+    if (ctx.syncMaster !== null) ctx.syncMaster.afterInbound(id, ctx.now);
     if (ctx.tracing) noteNat(ctx, c, 'in', id, proto);
     const verdict = this.nat.toDest(id, dest.id, proto);
     if ((c.flags[id] & ConnFlag.ONE_PACKET) !== 0) ipvs.expireNow(id);

@@ -28,13 +28,20 @@ export class HostRoutes {
   constructor(perLink: Array<{ addrs: LinkAddress[]; gateway: number }>) {
     this.gateways = new Int32Array(perLink.length);
     for (let l = 0; l < perLink.length; l++) {
-      const a = perLink[l].addrs;
-      this.addrs.push(Int32Array.from(a, (x) => x.addr));
-      this.masks.push(Int32Array.from(a, (x) => prefixMask(x.prefixLen)));
-      this.nets.push(Int32Array.from(a, (x) => x.addr & prefixMask(x.prefixLen)));
-      this.prefixLens.push(Uint8Array.from(a, (x) => x.prefixLen));
+      this.setLinkAddresses(l, perLink[l].addrs);
       this.gateways[l] = perLink[l].gateway | 0;
     }
+  }
+
+  /**
+   * Replaces a link's addresses and connected prefixes (VRRP virtual addresses come and go with
+   * mastership). The control plane calls it between batches.
+   */
+  setLinkAddresses(link: number, a: readonly LinkAddress[]): void {
+    this.addrs[link] = Int32Array.from(a, (x) => x.addr);
+    this.masks[link] = Int32Array.from(a, (x) => prefixMask(x.prefixLen));
+    this.nets[link] = Int32Array.from(a, (x) => x.addr & prefixMask(x.prefixLen));
+    this.prefixLens[link] = Uint8Array.from(a, (x) => x.prefixLen);
   }
 
   get linkCount(): number {
