@@ -27,6 +27,10 @@ import { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { PcapLink } from '../link/pcap.js';
 import { TapLink } from '../link/tap.js';
+import { DirectorHa } from '../ha/director-ha.js';
+import { HaConfigError, NO_VRRP, readHaConfig, testHaConfig } from '../ha/ha-config.js';
+import { systemClock } from '../health/clock.js';
+import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
 import { Tracer } from '../trace/tracer.js';
@@ -51,8 +55,11 @@ interface LinkSpec {
 
 interface DaemonArgs {
   links: LinkSpec[];
-  /** --rules FILE or --keepalived FILE (not both). */
+  /** Where the rules come from: --rules FILE, else --keepalived FILE (its virtual servers). */
   config: ConfigSource;
+  /** --keepalived FILE: also its VRRP part (vrrp_instance, vrrp_sync_group, lvs_sync_daemon). */
+  keepalived: string | null;
+  rules: string | null;
   /** --config-test: check the config file, print its problems, create nothing. */
   configTest: boolean;
   socket: string;
@@ -81,8 +88,10 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
                        bridge BR), the addresses it owns there, an optional default gateway
   --rules FILE         load rules in ipvsadm -S format at start (all or nothing); SIGHUP reloads
                        the file as one atomic change (unchanged rules keep their connections)
-  --keepalived FILE    load the LVS part of a keepalived.conf (virtual_server, real_server and
-                       their health checks) instead of --rules; SIGHUP reloads it
+  --keepalived FILE    load a keepalived.conf: its virtual servers with their health checks
+                       (unless --rules is given too: then only its VRRP part is used), its
+                       vrrp_instance/vrrp_sync_group (VRRP on tapvsd's links) and global_defs
+                       lvs_sync_daemon (connection sync); SIGHUP reloads it
   --config-test        with --keepalived or --rules: print every problem of the file as
                        FILE:LINE, exit 0 when it would load, 1 otherwise; creates nothing
   --socket PATH        control socket (default ${DEFAULT_SOCKET_PATH}, or $TAPVS_SOCKET)
@@ -222,6 +231,8 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
   const a: DaemonArgs = {
     links: [],
     config: null,
+    keepalived: null,
+    rules: null,
     configTest: false,
     socket: process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH,
     pidfile: null,
@@ -247,12 +258,13 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         a.links.push(parseLinkSpec(value()));
         break;
       case '--rules':
-      case '--keepalived': {
-        const file = value();
-        if (a.config !== null) fail('give one of --rules and --keepalived, once');
-        a.config = { kind: name === '--rules' ? 'rules' : 'keepalived', file };
+        if (a.rules !== null) fail('--rules: give it once');
+        a.rules = value();
         break;
-      }
+      case '--keepalived':
+        if (a.keepalived !== null) fail('--keepalived: give it once');
+        a.keepalived = value();
+        break;
       case '--config-test':
         a.configTest = true;
         break;
@@ -302,6 +314,9 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         fail(`unknown option '${arg}' (see --help)`);
     }
   }
+  // With both, the rules file holds the virtual servers and keepalived.conf the VRRP part.
+  if (a.rules !== null) a.config = { kind: 'rules', file: a.rules };
+  else if (a.keepalived !== null) a.config = { kind: 'keepalived', file: a.keepalived };
   if (a.configTest) {
     if (a.config === null) fail('--config-test wants --keepalived FILE or --rules FILE');
     return a;
@@ -493,6 +508,11 @@ async function statusCommand(argv: string[]): Promise<void> {
     const drops = p.drops.map((n, i) => [st.dropNames[i], n] as const).filter(([, n]) => n > 0);
     out.push(`  drops: ${drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
+  for (const v of st.vrrp ?? []) {
+    out.push(
+      `vrrp ${v.name} (link ${v.link}, vrid ${v.vrid}): ${v.state}, priority ${v.priority}, master ${v.masterAddress ?? 'unknown'}`,
+    );
+  }
   if (st.health !== undefined) out.push(...formatHealth(st.health));
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -524,6 +544,10 @@ interface StatusReply extends DataplaneStatus {
   uptimeS: number;
   memory: { rss: number };
   dropNames: string[];
+  /** With VRRP instances in keepalived.conf: their states. */
+  vrrp?: Array<{ name: string; link: string; vrid: number; state: string; priority: number; masterAddress: string | null }>;
+  /** The connection sync daemons. */
+  sync?: unknown;
   /** With --keepalived: the health checks. */
   health?: HealthStatus;
 }
@@ -534,7 +558,11 @@ async function main(): Promise<void> {
   const args = parseDaemonArgs(process.argv.slice(2));
   applyV8Tuning();
 
-  if (args.configTest && args.config !== null) process.exit(testConfig(args.config));
+  if (args.configTest && args.config !== null) {
+    let status = testConfig(args.config);
+    if (args.rules !== null && args.keepalived !== null) status = Math.max(status, testHaConfig(args.keepalived));
+    process.exit(status);
+  }
 
   // The config file is read and checked before any device exists: a bad file changes nothing.
   let config: DaemonConfig;
@@ -542,6 +570,16 @@ async function main(): Promise<void> {
     config = DaemonConfig.read(args.config);
   } catch (e) {
     fail(e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e)));
+  }
+  // ...and so is its VRRP part, against the links it names.
+  const linkNames = args.links.map((l) => l.name);
+  const readHa = (): VrrpConfig =>
+    args.keepalived === null ? NO_VRRP : readHaConfig(args.keepalived, linkNames, args.rules !== null);
+  let haConfig: VrrpConfig;
+  try {
+    haConfig = readHa();
+  } catch (e) {
+    fail(e instanceof HaConfigError ? e.message : ((e as Error).stack ?? String(e)));
   }
 
   const ipvs = new Ipvs({ maxConns: args.maxConns });
@@ -584,8 +622,13 @@ async function main(): Promise<void> {
     fail(isTapvsError(e) ? e.message : ((e as Error).stack ?? String(e)));
   }
 
+  // Virtual addresses start as the peer's, before any rule or announcement (VRRP starts later).
+  const ha = new DirectorHa(dataplane, ipvs, haConfig, systemClock);
+  ha.prepare();
+
   const started = Date.now();
   const dispatcher = new ControlDispatcher(ipvs, {
+    syncDaemons: ha.sync,
     rulesChanged: () => dataplane.rulesChanged(),
     servicesChanged: () => dataplane.announce(),
     trace: (req, ctx) => traceRequest(dataplane, req, ctx),
@@ -599,6 +642,7 @@ async function main(): Promise<void> {
         dropNames: DROP_NAMES,
         memory: process.memoryUsage(),
         health: config.status(),
+        ...ha.status(),
       };
     },
   });
@@ -654,6 +698,11 @@ async function main(): Promise<void> {
     clearInterval(tick);
     clearInterval(est);
     server.close();
+    try {
+      ha.stop();
+    } catch (e) {
+      log('error', 'VRRP stop failed', { error: (e as Error).stack ?? String(e) });
+    }
     closeLinks();
     if (args.pidfile !== null) {
       try {
@@ -667,15 +716,25 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => config.reload(dispatcher));
+  process.on('SIGHUP', () => {
+    config.reload(dispatcher);
+    if (args.keepalived === null) return;
+    try {
+      ha.reload(readHa());
+    } catch (e) {
+      log('error', 'VRRP reload refused: nothing changed', { problems: (e as Error).message });
+    }
+  });
   // A bug must not take the director down with every connection: log it and keep forwarding.
   process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
   process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
 
-  dataplane.start((port, err) =>
-    log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message }),
-  );
+  dataplane.start((port, err) => {
+    log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message });
+    ha.linkFailed(port);
+  });
   dataplane.announce();
+  ha.start();
   log('info', 'ready', {
     links: args.links.map(linkDevice).join(','),
     socket: args.socket,

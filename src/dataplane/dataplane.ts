@@ -180,6 +180,11 @@ export class Dataplane {
     this.rulesChanged();
   }
 
+  /** The link's --link addresses (the first is its primary: the source of VRRP adverts and sync messages). */
+  baseAddressesOf(link: number): readonly LinkAddress[] {
+    return this.baseAddrs[link];
+  }
+
   /** Forgets an instance's virtual addresses (its instance was removed by a reload). */
   dropVirtualAddresses(key: string): void {
     const v = this.virtualAddrs.get(key);
