@@ -57,6 +57,8 @@ export class DirectorHa {
     ipvs: Ipvs,
     config: VrrpConfig,
     private readonly clock: Clock,
+    /** How the control inbox is read later than the batch that filled it (tests: at once). */
+    private readonly opts: { defer: (fn: () => void) => void } = { defer: setImmediate },
   ) {
     this.config = config;
     this.sync = new SyncOnDataplane(dp, ipvs, clock);
@@ -182,7 +184,7 @@ export class DirectorHa {
   private scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    setImmediate(() => {
+    this.opts.defer(() => {
       this.drainScheduled = false;
       try {
         this.dp.drainControl((link, buf, off, len, nowMs) => this.read(link, buf, off, len, nowMs));
