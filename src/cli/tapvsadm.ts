@@ -19,11 +19,19 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ControlClient, DaemonError, DaemonUnreachableError, socketPath } from '../control/client.js';
-import { formatConns, formatList, formatSave, formatSingleService, formatTimeouts } from '../control/format.js';
+import {
+  formatConns,
+  formatDaemons,
+  formatList,
+  formatSave,
+  formatSingleService,
+  formatTimeouts,
+} from '../control/format.js';
 import { PROG_NAME, parseArgs } from '../control/ipvsadm-args.js';
 import type { NameDb } from '../control/names.js';
 import type { Command, ConnInfo, ListResult, Op, Timeouts } from '../control/protocol.js';
 import { parseRulesDetailed, type RuleLine } from '../control/rules-file.js';
+import type { SyncDaemonInfo } from '../control/sync-daemon-control.js';
 import type { ErrorCode } from '../errors.js';
 import { isTapvsError } from '../errors.js';
 
@@ -53,6 +61,9 @@ const BY_OP: ReadonlyMap<string, string> = new Map([
   ['deleteDest:SERVICE_NOT_FOUND', 'Service not defined'],
   ['deleteDest:DEST_NOT_FOUND', 'No such destination'],
   ['list:SERVICE_NOT_FOUND', 'No such service'],
+  ['startDaemon:DAEMON_EXISTS', 'Daemon has already run'],
+  ['stopDaemon:DAEMON_NOT_RUNNING', 'No daemon is running'],
+  ['startDaemon:NO_DEVICE', 'No such device'],
 ]);
 
 /** Codes with one meaning whatever the operation (libipvs's "any function" rows, strerror). */
@@ -65,7 +76,7 @@ const BY_CODE: ReadonlyMap<ErrorCode, string> = new Map<ErrorCode, string>([
   ['SERVICE_NOT_FOUND', 'No such service'],
 ]);
 
-const READ_OPS: ReadonlySet<Op> = new Set<Op>(['list', 'listConns', 'getTimeouts', 'status']);
+const READ_OPS: ReadonlySet<Op> = new Set<Op>(['list', 'listConns', 'getTimeouts', 'status', 'listDaemon']);
 
 /**
  * What tapvsadm prints (stderr) and its exit status when tapvsd refuses `op` with `code`.
@@ -202,8 +213,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
           case 'getTimeouts':
             io.stdout(formatTimeouts(result as Timeouts));
             return 0;
-          case 'status':
-            return 0; // --daemon: tapvs runs no sync daemon, and ipvsadm prints nothing then
+          case 'listDaemon':
+            io.stdout(formatDaemons((result as { daemons: SyncDaemonInfo[] }).daemons));
+            return 0;
           default: {
             const list = result as ListResult;
             if (service === null) {

@@ -15,6 +15,7 @@ import { createScheduler } from '../ipvs/sched/registry.js';
 import { listConns, listServices } from './listing.js';
 import type { Command, Op, Request } from './protocol.js';
 import { RuleEditor } from './rule-editor.js';
+import type { SyncDaemonControl, SyncDaemonSettings, SyncRole } from './sync-daemon-control.js';
 import type { RequestContext } from './server.js';
 
 export interface DispatchHooks {
@@ -29,6 +30,8 @@ export interface DispatchHooks {
    */
   rulesChanged?: () => void;
   status?: () => unknown;
+  /** The connection sync daemons (the daemon owns them: they send and receive on its links). */
+  syncDaemons?: SyncDaemonControl;
 }
 
 /** Requests that may bring a new VIP: what servicesChanged (gratuitous ARP) reports. */
@@ -60,6 +63,7 @@ export class ControlDispatcher {
       if (this.hooks.trace === undefined) throw new TapvsError('NOT_SUPPORTED', 'tracing is not available here');
       return this.hooks.trace(req, ctx);
     }
+    if (req.op === 'startDaemon' || req.op === 'stopDaemon' || req.op === 'listDaemon') return this.daemonRequest(req);
     if (req.op === 'apply') {
       const cmds = (req as { commands?: unknown }).commands;
       if (!Array.isArray(cmds)) throw new TapvsError('PROTOCOL', 'apply: commands must be a list');
@@ -74,6 +78,19 @@ export class ControlDispatcher {
     if (RULE_OPS.has(req.op)) this.hooks.rulesChanged?.();
     if (SERVICE_OPS.has(req.op)) this.hooks.servicesChanged?.();
     return r;
+  }
+
+  /** --start-daemon, --stop-daemon, -L --daemon: checked here, whatever the client sent. */
+  private daemonRequest(req: Request): unknown {
+    const d = this.hooks.syncDaemons;
+    if (d === undefined) throw new TapvsError('NOT_SUPPORTED', 'connection sync is not available here');
+    if (req.op === 'listDaemon') return { daemons: d.list() };
+    if (req.op === 'stopDaemon') {
+      d.stop(checkRole((req as { role?: unknown }).role));
+      return null;
+    }
+    d.start(checkDaemonSettings((req as { daemon?: unknown }).daemon));
+    return null;
   }
 
   /** Runs the commands against a copy of the current rules; throws on the first failure. */
@@ -137,6 +154,10 @@ export class ControlDispatcher {
       case 'traceStop':
       case 'traceStatus':
         throw new TapvsError('PROTOCOL', 'trace commands cannot be part of apply');
+      case 'startDaemon':
+      case 'stopDaemon':
+      case 'listDaemon':
+        throw new TapvsError('PROTOCOL', 'daemon commands cannot be part of apply');
       default:
         throw new TapvsError('PROTOCOL', `unknown op ${JSON.stringify((c as { op: unknown }).op)}`);
     }
@@ -166,4 +187,36 @@ function copyRules(from: Ipvs): Ipvs {
     }
   }
   return to;
+}
+
+function checkRole(role: unknown): SyncRole {
+  if (role !== 'master' && role !== 'backup') throw new TapvsError('BAD_ARGUMENT', 'daemon role must be master or backup');
+  return role;
+}
+
+/** A hostile client can send anything: every field's type and range. */
+function checkDaemonSettings(v: unknown): SyncDaemonSettings {
+  if (v === null || typeof v !== 'object') throw new TapvsError('PROTOCOL', 'startDaemon: daemon must be an object');
+  const o = v as Record<string, unknown>;
+  const int = (k: string, max: number): number => {
+    const n = o[k];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max)
+      throw new TapvsError('BAD_ARGUMENT', `startDaemon: ${k} must be an integer 0..${max}`);
+    return n;
+  };
+  if (typeof o.mcastInterface !== 'string' || o.mcastInterface === '' || o.mcastInterface.length > 15)
+    throw new TapvsError('BAD_ARGUMENT', 'startDaemon: mcastInterface must be a link name');
+  const group = o.group;
+  if (typeof group !== 'number' || !Number.isInteger(group) || group < -(2 ** 31) || group >= 2 ** 31)
+    throw new TapvsError('BAD_ARGUMENT', 'startDaemon: group must be an int32 IPv4 address');
+  if (group !== 0 && group >>> 28 !== 0xe) throw new TapvsError('BAD_ARGUMENT', 'startDaemon: group must be multicast');
+  return {
+    role: checkRole(o.role),
+    mcastInterface: o.mcastInterface,
+    syncid: int('syncid', 255),
+    maxlen: int('maxlen', 65507),
+    group,
+    port: int('port', 65535),
+    ttl: int('ttl', 255),
+  };
 }

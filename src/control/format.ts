@@ -17,11 +17,12 @@
  * Not shown: IPv6, fwmark and SCTP services, tunnel destinations and persistence engines, which
  * tapvs does not have.
  */
-import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
+import { formatIpv4, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { IPVS_VERSION } from './ipvsadm-args.js';
 import { dottedToU32, type NameDb, type NameProto, systemNameDb } from './names.js';
 import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
 import { schedFlagBits, schedFlagWords } from './sched-flags.js';
+import type { SyncDaemonInfo } from './sync-daemon-control.js';
 
 export interface FormatOptions {
   numeric?: boolean;
@@ -336,4 +337,21 @@ function pad2(n: number): string {
 export function formatTimeouts(t: Timeouts): string {
   const s = (v: number): number => Math.floor(v);
   return `Timeout (tcp tcpfin udp): ${s(t.tcpS)} ${s(t.tcpFinS)} ${s(t.udpS)}\n`;
+}
+
+/**
+ * `-L --daemon` (ipvsadm.c list_daemon()): one line per running daemon, master first, each part
+ * after the syncid only when it is set; nothing when none runs.
+ */
+export function formatDaemons(daemons: readonly SyncDaemonInfo[]): string {
+  let out = '';
+  for (const d of daemons) {
+    let line = `${d.role} sync daemon (mcast=${d.mcastInterface}, syncid=${d.syncid}`;
+    if (d.maxlen !== 0) line += `, maxlen=${d.maxlen}`;
+    if (d.group !== 0) line += `, group=${formatIpv4(d.group)}`;
+    if (d.port !== 0) line += `, port=${d.port}`;
+    if (d.ttl !== 0) line += `, ttl=${d.ttl}`;
+    out += `${line})\n`;
+  }
+  return out;
 }

@@ -29,7 +29,7 @@ import { isIPv6 } from 'node:net';
 import { isTapvsError } from '../errors.js';
 import { DEFAULT_SCHEDULER } from '../ipvs/sched/registry.js';
 import { SCHED_FLAG_3 } from '../ipvs/service.js';
-import { formatIpv4 } from '../packet/ipv4.js';
+import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
 import { TAPVS_VERSION } from '../version.js';
 import { dottedToU32, inetAton, type NameDb, stringToNumber, systemNameDb } from './names.js';
 import {
@@ -44,6 +44,10 @@ import {
   type ServiceKey,
 } from './protocol.js';
 import { schedFlagsFromWords, schedFlagWords } from './sched-flags.js';
+import type { SyncDaemonSettings } from './sync-daemon-control.js';
+
+/** ipvsadm's DEF_MCAST_IFN: the interface when --mcast-interface is not given. */
+const DEFAULT_MCAST_INTERFACE = 'eth0';
 
 /** ipvsadm's internal command names, as they appear in its messages. */
 export type CommandName =
@@ -533,10 +537,13 @@ interface State {
   tunType: TunType;
   timeouts: [number, number, number];
   list: ListOptions;
+  /** --start-daemon/--stop-daemon: the role and the daemon options (ipvsadm's defaults). */
+  daemon: SyncDaemonSettings;
 }
 
 function newState(): State {
   return {
+    daemon: { role: 'master', mcastInterface: DEFAULT_MCAST_INTERFACE, syncid: 0, maxlen: 0, group: 0, port: 0, ttl: 0 },
     cmd: null,
     opts: new Set(),
     svcProto: null,
@@ -628,6 +635,7 @@ function parse(argv: readonly string[], prog: string, names: NameDb, inRules: bo
         cmd === 'start-daemon' ? 'illegal start-daemon parameter specified' : 'illegal start_daemon specified',
       ); // sic, ipvsadm's words
     }
+    st.daemon.role = first.arg;
   }
 
   for (;;) {
@@ -780,10 +788,12 @@ function applyOption(st: State, spec: OptSpec, arg: string | null, names: NameDb
       return;
     case 'mcast-interface':
       setOption(st, 'mcast-interface');
+      st.daemon.mcastInterface = a.slice(0, 15); // IP_VS_IFNAME_MAXLEN - 1
       return;
     case 'syncid':
       setOption(st, 'syncid');
-      if (stringToNumber(a, 0, 255) < 0) throw new Fail('illegal syncid specified');
+      st.daemon.syncid = stringToNumber(a, 0, 255);
+      if (st.daemon.syncid < 0) throw new Fail('illegal syncid specified');
       return;
     case 'timeout':
       setOption(st, 'timeout');
@@ -843,18 +853,23 @@ function applyOption(st: State, spec: OptSpec, arg: string | null, names: NameDb
       } else if (!isMulticastV4(a)) {
         throw new Fail(`invalid IPv4 mcast-group \`${a}'`);
       }
+      if (a.includes(':')) throw new Fail('tapvs syncs IPv4 only: give an IPv4 --mcast-group');
+      st.daemon.group = parseIpv4(a) ?? 0;
       return;
     case 'mcast-port':
       setOption(st, 'mcast-port');
-      if (stringToNumber(a, 1, 65535) < 0) throw new Fail('illegal mcast-port specified');
+      st.daemon.port = stringToNumber(a, 1, 65535);
+      if (st.daemon.port < 0) throw new Fail('illegal mcast-port specified');
       return;
     case 'mcast-ttl':
       setOption(st, 'mcast-ttl');
-      if (stringToNumber(a, 1, 255) < 0) throw new Fail('illegal mcast-ttl specified');
+      st.daemon.ttl = stringToNumber(a, 1, 255);
+      if (st.daemon.ttl < 0) throw new Fail('illegal mcast-ttl specified');
       return;
     case 'sync-maxlen':
       setOption(st, 'sync-maxlen');
-      if (stringToNumber(a, 1, 65535 - 20 - 8) < 0) throw new Fail('illegal sync-maxlen specified');
+      st.daemon.maxlen = stringToNumber(a, 1, 65535 - 20 - 8);
+      if (st.daemon.maxlen < 0) throw new Fail('illegal sync-maxlen specified');
       return;
     case 'tun-info':
       setOption(st, 'tun-info');
@@ -939,9 +954,6 @@ function tunnelOptCheck(type: TunType, opts: Set<OptClass>): void {
 
 /** What tapvs does not do, said plainly, once ipvsadm would have accepted the command. */
 function tapvsLimits(st: State, cmd: CommandName): void {
-  if (cmd === 'start-daemon' || cmd === 'stop-daemon') {
-    throw new Fail('tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)');
-  }
   if (st.opts.has('service-address')) {
     if (st.fwmark !== 0) {
       throw new Fail('tapvs has no firewall-mark services (-f): use -t or -u');
@@ -997,8 +1009,7 @@ function listResult(st: State): Parsed {
   if (o.connection) request = { op: 'listConns' };
   else if (service !== null) request = { op: 'list', service };
   else if (o.timeout) request = { op: 'getTimeouts' };
-  else if (o.daemon)
-    request = { op: 'status' }; // tapvs runs no sync daemon: nothing to print
+  else if (o.daemon) request = { op: 'listDaemon' };
   else request = { op: 'list', service: null };
   return { kind: 'list', request, service, options: o };
 }
@@ -1034,9 +1045,9 @@ function build(st: State, cmd: CommandName): Parsed {
     case 'restore':
       return { kind: 'restore' };
     case 'start-daemon':
+      return req({ op: 'startDaemon', daemon: { ...st.daemon } });
     case 'stop-daemon':
-      // tapvsLimits refused these already.
-      throw new Fail('tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)');
+      return req({ op: 'stopDaemon', role: st.daemon.role });
   }
 }
 

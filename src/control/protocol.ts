@@ -16,6 +16,8 @@
 import type { ErrorCode } from '../errors.js';
 import type { StatsSnapshot } from '../ipvs/stats.js';
 
+import type { SyncDaemonSettings, SyncRole } from './sync-daemon-control.js';
+
 export const DEFAULT_SOCKET_PATH = '/run/tapvs/tapvsd.sock';
 export const MAX_REQUEST_BYTES = 1 << 20;
 
@@ -93,7 +95,11 @@ export type Request =
    */
   | { id: number; op: 'traceStart'; trace: TraceRequest }
   | { id: number; op: 'traceStop' }
-  | { id: number; op: 'traceStatus' };
+  | { id: number; op: 'traceStatus' }
+  /** Connection sync daemons (ipvsadm --start-daemon, --stop-daemon, -L --daemon). */
+  | { id: number; op: 'startDaemon'; daemon: SyncDaemonSettings }
+  | { id: number; op: 'stopDaemon'; role: SyncRole }
+  | { id: number; op: 'listDaemon' };
 
 export interface TraceRequest {
   file?: string;

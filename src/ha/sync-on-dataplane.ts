@@ -24,7 +24,12 @@ export class SyncOnDataplane implements SyncDaemonControl {
     clock: Clock,
   ) {
     this.linkNames = dp.ports.map((p) => p.name);
-    this.daemons = new SyncDaemons(ipvs, this.linkNames, (link, group, port, ttl) => this.transport(link, group, port, ttl), clock);
+    this.daemons = new SyncDaemons(
+      ipvs,
+      dp.ports.map((p) => ({ name: p.name, mtu: p.mtu })),
+      (link, group, port, ttl) => this.transport(link, group, port, ttl),
+      clock,
+    );
   }
 
   start(s: SyncDaemonSettings): void {

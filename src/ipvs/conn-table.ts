@@ -29,6 +29,8 @@ export const ConnFlag = {
   ONE_PACKET: 0x08,
   /** Hashed into the indexes (i.e. live and findable). */
   HASHED: 0x10,
+  /** Installed from a sync message (IP_VS_CONN_F_SYNC): `-L -c` and the status can tell. */
+  SYNCED: 0x20,
 } as const;
 
 const WHEEL_BITS = 12;
@@ -63,6 +65,8 @@ export class ConnTable {
   readonly expiresAt: Float64Array;
   /** Packets seen (IPVS's in_pkts, for sync decisions and listings). */
   readonly pkts: Uint32Array;
+  /** The state last sent to the sync backup (the kernel's cp->old_state). */
+  readonly syncedState: Uint8Array;
 
   private readonly inIdx: Int32Array;
   private readonly outIdx: Int32Array;
@@ -96,6 +100,7 @@ export class ConnTable {
     this.timeoutMs = new Uint32Array(capacity);
     this.expiresAt = new Float64Array(capacity);
     this.pkts = new Uint32Array(capacity);
+    this.syncedState = new Uint8Array(capacity);
     let size = 1;
     while (size < capacity * 2) size <<= 1;
     this.inIdx = new Int32Array(size);
@@ -114,7 +119,7 @@ export class ConnTable {
     return this.idxMask + 1;
   }
   static bytesPerEntry(): number {
-    return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 * 3 + 4 + 8 + 4 + 4 * 3 + 4 * 4;
+    return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 * 3 + 4 + 8 + 4 + 1 + 4 * 3 + 4 * 4;
   }
 
   setExpireHook(hook: ExpireHook): void {
@@ -155,6 +160,7 @@ export class ConnTable {
     this.timeoutMs[id] = timeoutMs;
     this.expiresAt[id] = nowMs + timeoutMs;
     this.pkts[id] = 0;
+    this.syncedState[id] = 0;
     this.count++;
     this.wheelInsert(id, nowMs);
     return id;

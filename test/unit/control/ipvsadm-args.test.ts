@@ -408,16 +408,7 @@ test('args: accepted like ipvsadm, then refused: fwmark, IPv6, SCTP, --pe, sync 
   );
   fails(['-A', '--sctp-service', `${V}:80`], 'tapvs has no SCTP services: use -t or -u', 2);
   fails(['-A', '-t', `${V}:80`, '-p', '--pe', 'sip'], 'tapvs has no persistence engines (--pe)', 2);
-  fails(
-    ['--start-daemon', 'master', '--mcast-interface', 'eth0'],
-    'tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)',
-    2,
-  );
-  fails(
-    ['--stop-daemon', 'backup'],
-    'tapvs has no connection synchronization daemon (--start-daemon/--stop-daemon)',
-    2,
-  );
+  fails(['--start-daemon', 'master', '--mcast-group', 'ff02::1'], 'tapvs syncs IPv4 only: give an IPv4 --mcast-group', 2);
   fails(['--start-daemon', 'primary'], 'illegal start-daemon parameter specified', 2);
   fails(['--stop-daemon', 'primary'], 'illegal start_daemon specified', 2);
   fails(['--start-daemon', 'master', '--mcast-port', '0'], 'illegal mcast-port specified', 2);

@@ -1,0 +1,165 @@
+/**
+ * The backup sync daemon: the master's entries installed into this director's table as
+ * ip_vs_sync.c ip_vs_proc_conn() installs them, so that after a takeover the next packet of a
+ * connection finds its entry (both indexes), its real server, its state and its timeout.
+ *
+ * - An entry is looked up by its client -> VIP key (templates among templates). If it exists with
+ *   another real server, a live update replaces it, and an INACTIVE one is the late expiry notice
+ *   of the replaced connection and is ignored. If it exists with the same real server, its state,
+ *   its active/inactive accounting and its timeout are updated.
+ * - A new entry needs its service (protocol, VIP, port; then port 0) and its real server in it.
+ *   The kernel then keeps an unbound entry and retries binding on later updates; tapvs skips it
+ *   (counted `no_dest`): the next update after the rules match installs it.
+ * - Counters as ip_vs_bind_dest(): InActConn, or ActiveConn without INACTIVE, PersistConn for
+ *   templates. The inbound packet count starts at sync_threshold; the timeout is the message's
+ *   (re-armed from now on every update), else the state's own.
+ */
+import { ConnFlag } from '../ipvs/conn-table.js';
+import type { Dest } from '../ipvs/dest.js';
+import type { Ipvs } from '../ipvs/ipvs.js';
+import { type EntrySink, readMessage, SyncEntry, WireFlag } from './sync-message.js';
+
+/** Persistence templates whose message carries no timeout (v0): the kernel's 180 s. */
+const TEMPLATE_DEFAULT_TIMEOUT_MS = 180_000;
+const IPPROTO_TCP = 6;
+
+export interface SyncBackupCounters {
+  messages: number;
+  bytes: number;
+  installed: number;
+  updated: number;
+  /** Messages (or their rests) dropped, and entries skipped, by reason. */
+  dropped: Record<string, number>;
+  lastMessageMs: number;
+}
+
+export class SyncBackup implements EntrySink {
+  messages = 0;
+  bytes = 0;
+  installed = 0;
+  updated = 0;
+  lastMessageMs = 0;
+  readonly dropped: Record<string, number> = {};
+  private readonly e = new SyncEntry();
+  private now = 0;
+
+  constructor(
+    private readonly ipvs: Ipvs,
+    private readonly opts: { syncid: number; threshold: number },
+  ) {}
+
+  /** One UDP payload from the master (the buffer is reused after the call). */
+  receive(b: Uint8Array, off: number, len: number, nowMs: number): void {
+    this.now = nowMs;
+    this.messages++;
+    this.bytes += len;
+    this.lastMessageMs = nowMs;
+    const drop = readMessage(b, off, len, this.opts.syncid, this, this.e);
+    if (drop !== null) this.count(drop);
+  }
+
+  counters(): SyncBackupCounters {
+    return {
+      messages: this.messages,
+      bytes: this.bytes,
+      installed: this.installed,
+      updated: this.updated,
+      dropped: { ...this.dropped },
+      lastMessageMs: this.lastMessageMs,
+    };
+  }
+
+  skip(reason: string): void {
+    this.count(reason);
+  }
+
+  /** ip_vs_proc_conn(). */
+  entry(e: SyncEntry): void {
+    const ipvs = this.ipvs,
+      c = ipvs.conns;
+    const template = (e.flags & WireFlag.TEMPLATE) !== 0;
+    const inactive = (e.flags & WireFlag.INACTIVE) !== 0;
+    let id = c.lookupIn(e.protocol, e.caddr, e.cport, e.vaddr, e.vport, template);
+    if (id >= 0 && (c.daddr[id] !== e.daddr || c.dport[id] !== e.dport)) {
+      if (inactive) {
+        this.count('late_expiry_notice');
+        return;
+      }
+      if (template) {
+        c.unhash(id); // a template that still controls connections dies on its timer
+      } else ipvs.expireNow(id);
+      id = -1;
+    }
+    if (id >= 0) {
+      this.update(id, e, template, inactive);
+      return;
+    }
+    const dest = this.findDest(e);
+    if (dest === null) {
+      this.count('no_dest');
+      return;
+    }
+    const flags = (template ? ConnFlag.TEMPLATE : 0) | ConnFlag.SYNCED;
+    id = c.create(e.protocol, e.caddr, e.cport, e.vaddr, e.vport, e.daddr, e.dport, dest.id, flags, this.timeoutMs(e, template), this.now);
+    if (id < 0) {
+      ipvs.tableFull++;
+      this.count('table_full');
+      return;
+    }
+    c.hash(id);
+    dest.bind(template);
+    if (template) {
+      if (e.state === 1) c.flags[id] |= ConnFlag.ASSURED;
+    } else {
+      c.state[id] = e.state;
+      if (!inactive) {
+        dest.moveActive(true);
+        c.flags[id] |= ConnFlag.ACTIVE;
+      }
+    }
+    c.syncedState[id] = template ? 0 : e.state;
+    c.pkts[id] = this.opts.threshold;
+    this.installed++;
+  }
+
+  private update(id: number, e: SyncEntry, template: boolean, inactive: boolean): void {
+    const ipvs = this.ipvs,
+      c = ipvs.conns;
+    const dest = ipvs.destsById[c.destId[id]];
+    if (template) {
+      if (e.state === 1) c.flags[id] |= ConnFlag.ASSURED;
+    } else {
+      const active = (c.flags[id] & ConnFlag.ACTIVE) !== 0;
+      if (active === inactive && dest !== null && dest !== undefined) {
+        dest.moveActive(!inactive);
+        if (inactive) c.flags[id] &= ~ConnFlag.ACTIVE;
+        else c.flags[id] |= ConnFlag.ACTIVE;
+      }
+      c.state[id] = e.state;
+      c.syncedState[id] = e.state;
+    }
+    c.flags[id] |= ConnFlag.SYNCED;
+    c.timeoutMs[id] = this.timeoutMs(e, template);
+    c.touch(id, this.now);
+    this.updated++;
+  }
+
+  /** ip_vs_find_dest(): the service by (protocol, VIP, port), the real server in it. */
+  private findDest(e: SyncEntry): Dest | null {
+    const svc = this.ipvs.findService(e.protocol, e.vaddr, e.vport);
+    if (svc === null) return null;
+    for (const d of svc.dests) if (d.addr === e.daddr && (d.port === e.dport || d.port === 0)) return d;
+    return null;
+  }
+
+  private timeoutMs(e: SyncEntry, template: boolean): number {
+    if (e.timeoutS > 0) return e.timeoutS * 1000;
+    if (template) return TEMPLATE_DEFAULT_TIMEOUT_MS;
+    const t = this.ipvs.timeouts;
+    return e.protocol === IPPROTO_TCP ? t.tcpMs[e.state] : t.udpMs;
+  }
+
+  private count(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+}
