@@ -138,15 +138,87 @@ async function world(): Promise<World> {
 }
 
 const stateOf = (d: PairedDirector): string[] => (d.ha.status().vrrp ?? []).map((v) => v.state);
+const CLIENT = ip('192.168.222.1');
+const CLIENT_MAC = new Uint8Array([0x52, 0x54, 0, 0, 0, 1]);
+const hex = (m: Uint8Array): string => Array.from(m, (x) => x.toString(16).padStart(2, '0')).join(':');
 
-test('placeholder for the failover scenario (filled in once VRRP and sync land)', async () => {
+/** A client -> VIP segment addressed to director `d`'s external MAC. */
+function toVip(d: PairedDirector, flags: number, seq: number): Buffer {
+  return ipFrame(d.ext.mac, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40001, dport: 80, flags, seq });
+}
+
+test('the higher priority becomes master of both instances; only it answers for the VIP and the DIP', async () => {
   const w = await world();
   await w.run(5000);
   assert.deepEqual(stateOf(w.d1), ['MASTER', 'MASTER']);
   assert.deepEqual(stateOf(w.d2), ['BACKUP', 'BACKUP']);
-  void ACK;
-  void SYN;
-  void decode;
-  void ipFrame;
-  void TcpState;
+  assert.equal(w.d2.ha.status().vrrp?.[0].masterAddress, '192.168.222.132');
+  // The backup runs the backup sync daemon, the master the master one (lvs_sync_daemon int VI_INT).
+  assert.deepEqual(w.d1.ha.sync.list().map((d) => d.role), ['master']);
+  assert.deepEqual(w.d2.ha.sync.list().map((d) => d.role), ['backup']);
+});
+
+test('an established connection survives the master\'s death: synced, taken over, forwarded to the same server', async () => {
+  const w = await world();
+  await w.run(5000);
+  const { d1, d2 } = w;
+  // Handshake and a few segments through director 1.
+  w.ext.fromHost(toVip(d1, SYN, 1000));
+  w.int.pump();
+  const rsHost = w.int.hosts.find((h) => h.received.length > 0)!;
+  assert.ok(rsHost !== undefined, 'the SYN reached a real server');
+  const synAck = ipFrame(d1.int.mac, rsHost.mac, rsHost.addr, CLIENT, { proto: TCP, sport: 80, dport: 40001, flags: SYN | ACK });
+  w.int.fromHost(synAck);
+  w.ext.pump();
+  for (let i = 0; i < 4; i++) w.ext.fromHost(toVip(d1, ACK, 1001 + i));
+  w.int.pump();
+  await w.run(2500); // the open sync message leaves after 2 s
+  const onBackup = d2.ipvs.conns.lookupIn(TCP, CLIENT, 40001, VIP, 80, false);
+  assert.ok(onBackup >= 0, 'the connection reached the backup');
+  assert.equal(d2.ipvs.conns.state[onBackup], TcpState.ESTABLISHED);
+  assert.equal(d2.ipvs.conns.daddr[onBackup], rsHost.addr);
+  const listed = d2.ipvs.services[0].dests.find((x) => x.addr === rsHost.addr)!;
+  assert.equal(listed.activeConns, 1, 'counted as ActiveConn on the backup');
+
+  // Director 1 dies: its links fall silent.
+  w.ext.down.add(d1.ext);
+  w.int.down.add(d1.int);
+  const before = rsHost.received.length;
+  const killedAt = w.clock.now();
+  let tookOver = -1;
+  for (let t = 0; t < 5000 && tookOver < 0; t += 20) {
+    await w.run(20);
+    if (stateOf(d2).every((s) => s === 'MASTER')) tookOver = w.clock.now() - killedAt;
+  }
+  assert.ok(tookOver > 0 && tookOver <= 3 * 1000 + ((256 - 180) * 1000) / 256 + 40, `took over after ${tookOver} ms`);
+  // The client learnt the VIP's new MAC from the gratuitous ARP; its next segment goes there.
+  w.ext.fromHost(toVip(d2, ACK, 2000));
+  w.int.pump();
+  const after = rsHost.received.slice(before).map(decode);
+  assert.equal(after.length, 1, 'forwarded without a new SYN');
+  assert.equal(after[0].srcMac, hex(d2.int.mac));
+  assert.equal(after[0].dst, after[0].dst);
+  assert.equal(after[0].seq, 2000);
+  // And the real server's reply goes out from the VIP.
+  const reply = ipFrame(d2.int.mac, rsHost.mac, rsHost.addr, CLIENT, { proto: TCP, sport: 80, dport: 40001, flags: ACK });
+  const client = w.ext.hosts[0];
+  const n = client.received.length;
+  w.int.fromHost(reply);
+  w.ext.pump();
+  const back = client.received.slice(n).map(decode).filter((d) => d.proto === TCP);
+  assert.equal(back.length, 1);
+  assert.equal(back[0].src, '192.168.222.131');
+  assert.equal(back[0].sport, 80);
+});
+
+test('a graceful stop hands over after the skew time, not the master-down interval', async () => {
+  const w = await world();
+  await w.run(5000);
+  w.d1.ha.stop();
+  w.ext.pump();
+  w.int.pump();
+  w.ext.down.add(w.d1.ext);
+  w.int.down.add(w.d1.int);
+  await w.run(400);
+  assert.deepEqual(stateOf(w.d2), ['MASTER', 'MASTER'], 'priority-0 advert: skew time (0.3 s) only');
 });
