@@ -23,7 +23,28 @@ export interface UpCommand {
   readonly socket: string | null;
   readonly tapvsdArgs: readonly string[];
   readonly readyTimeoutMs: number;
+  /** `--ha`: two directors with VRRP and connection sync (lab/ha-lab.ts). */
+  readonly ha: { readonly nopreempt: boolean; readonly vrrpVersion: 2 | 3; readonly advertIntS: number } | null;
 }
+
+/** `director kill|stop|start 1|2`: one of the two directors of `up --ha`. */
+export interface DirectorCommand {
+  readonly command: 'director';
+  readonly action: 'kill' | 'stop' | 'start';
+  readonly director: 1 | 2;
+}
+
+/** `peer up --priority N [--state S] [--vrid N] [--version 2|3]` / `peer down`: a keepalived on the external LAN. */
+export type PeerCommand =
+  | {
+      readonly command: 'peer';
+      readonly action: 'up';
+      readonly priority: number;
+      readonly state: 'MASTER' | 'BACKUP';
+      readonly vrid: number;
+      readonly version: 2 | 3;
+    }
+  | { readonly command: 'peer'; readonly action: 'down' };
 
 /** `rs ACTION SERVER`: one real server's processes, failing mode or link. */
 export type RsCommand =
@@ -36,7 +57,9 @@ export type LabCommand =
   | { readonly command: 'down' }
   | { readonly command: 'status' }
   | UpCommand
-  | RsCommand;
+  | RsCommand
+  | DirectorCommand
+  | PeerCommand;
 
 export const DEFAULT_READY_TIMEOUT_MS = 15_000;
 
@@ -58,6 +81,14 @@ const UP_OPTIONS = {
   'check-addr': { type: 'string' },
   'tapvsd-arg': { type: 'string', multiple: true },
   'ready-timeout': { type: 'string' },
+  ha: { type: 'boolean' },
+  nopreempt: { type: 'boolean' },
+  'vrrp-version': { type: 'string' },
+  'advert-int': { type: 'string' },
+  priority: { type: 'string' },
+  state: { type: 'string' },
+  vrid: { type: 'string' },
+  version: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -115,8 +146,15 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   if (v.help === true) return { command: 'help' };
   const [command, ...words] = positionals;
   if (command === undefined) throw new UsageError('expected a command');
+  if (command === 'peer') return parsePeer(words, v);
   if (command !== 'up' && Object.keys(v).length > 0) throw new UsageError(`${command} takes no options`);
   if (command === 'rs') return parseRs(words);
+  if (command === 'director') {
+    const [action, n] = words;
+    if ((action !== 'kill' && action !== 'stop' && action !== 'start') || (n !== '1' && n !== '2') || words.length !== 2)
+      throw new UsageError('usage: director kill|stop|start 1|2');
+    return { command: 'director', action, director: n === '1' ? 1 : 2 };
+  }
   if (words.length > 0) throw new UsageError(`${command} takes no arguments, got ${words.join(' ')}`);
   if (command === 'down' || command === 'status') return { command };
   if (command !== 'up') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -136,7 +174,17 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   if (v['pcap-nic-mac'] === true && v.pcap !== true) throw new UsageError('--pcap-nic-mac goes with --pcap');
   // tapvsd takes one source of virtual services: ipvsadm rules or a keepalived.conf.
   if (v.rules !== undefined && v.keepalived !== undefined) throw new UsageError('--rules or --keepalived, not both');
+  const haOnly = ['nopreempt', 'vrrp-version', 'advert-int'] as const;
+  if (v.ha !== true && haOnly.some((k) => v[k] !== undefined)) throw new UsageError(`--${haOnly.join(', --')} go with --ha`);
+  if (v.ha === true && (v.pcap === true || v['no-director'] === true)) throw new UsageError('--ha is for TAP directors');
+  const vrrpVersion = v['vrrp-version'] === undefined ? 2 : Number(v['vrrp-version']);
+  if (vrrpVersion !== 2 && vrrpVersion !== 3) throw new UsageError('--vrrp-version wants 2 or 3');
+  const advertIntS = v['advert-int'] === undefined ? 1 : Number(v['advert-int']);
+  if (!Number.isInteger(advertIntS) || advertIntS < 1 || advertIntS > 255) throw new UsageError('--advert-int wants 1..255 s');
+  for (const k of ['priority', 'state', 'vrid', 'version'] as const)
+    if (v[k] !== undefined) throw new UsageError(`--${k} is for peer up`);
   return {
+    ha: v.ha === true ? { nopreempt: v.nopreempt === true, vrrpVersion, advertIntS } : null,
     command: 'up',
     director: v['no-director'] !== true,
     attach: v.pcap === true ? 'pcap' : 'tap',
@@ -148,4 +196,24 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
     tapvsdArgs: v['tapvsd-arg'] ?? [],
     readyTimeoutMs,
   };
+}
+
+function parsePeer(words: readonly string[], v: Record<string, unknown>): PeerCommand {
+  const [action, ...rest] = words;
+  if (rest.length > 0 || (action !== 'up' && action !== 'down')) throw new UsageError('usage: peer up --priority N | peer down');
+  if (action === 'down') {
+    if (Object.keys(v).length > 0) throw new UsageError('peer down takes no options');
+    return { command: 'peer', action };
+  }
+  const num = (k: string, min: number, max: number, dflt: number | null): number => {
+    const t = v[k];
+    if (t === undefined && dflt !== null) return dflt;
+    const n = Number(t);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`peer up: --${k} wants ${min}..${max}`);
+    return n;
+  };
+  const state = v.state ?? 'BACKUP';
+  if (state !== 'MASTER' && state !== 'BACKUP') throw new UsageError('peer up: --state MASTER|BACKUP');
+  const version = num('version', 2, 3, 2) as 2 | 3;
+  return { command: 'peer', action, priority: num('priority', 1, 255, null), state, vrid: num('vrid', 1, 255, 51), version };
 }

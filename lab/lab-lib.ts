@@ -151,6 +151,8 @@ export const LAB = Object.freeze({
 
 /** Every namespace the lab creates, in creation order. `labDown()` deletes exactly these. */
 export const LAB_NAMESPACES: readonly string[] = Object.freeze([LAB.ns.dir, LAB.ns.client, LAB.ns.rs1, LAB.ns.rs2]);
+/** Namespaces added by `up --ha` (the second director) and `peer up` (a keepalived): removed by labDown too. */
+export const EXTRA_NAMESPACES: readonly string[] = Object.freeze(['tapvs-dir2', 'tapvs-ka']);
 
 export type RealServerKey = 'rs1' | 'rs2';
 export const REAL_SERVERS: readonly RealServerKey[] = Object.freeze(['rs1', 'rs2'] as const);
@@ -304,11 +306,11 @@ export function tapvsadm(args: readonly string[], opts: ExecOptions & { socket?:
   return run(process.execPath, [LAB.tapvsadmJs, ...args], { ...opts, env });
 }
 
-function ip(args: readonly string[]): Promise<ExecResult> {
+export function ip(args: readonly string[]): Promise<ExecResult> {
   return run('ip', args, { timeoutMs: CMD_TIMEOUT_MS, check: true });
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
@@ -377,6 +379,8 @@ const PROC_MARKERS: Readonly<Record<string, string>> = {
   'rs1-iperf3': 'iperf3',
   'rs2-iperf3': 'iperf3',
   tapvsd: 'tapvsd',
+  tapvsd2: 'tapvsd',
+  keepalived: 'keepalived',
 };
 
 /** True while `pid` exists and is not a zombie. */
@@ -399,7 +403,7 @@ function cmdline(pid: number): string {
   }
 }
 
-function readPid(file: string): number {
+export function readPid(file: string): number {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
     return Number.isInteger(pid) && pid > 1 ? pid : -1;
@@ -414,7 +418,7 @@ function recordPid(name: string, pid: number): void {
 }
 
 /** Sends SIGTERM, waits (bounded) for all to go, then SIGKILLs and waits again. */
-async function stopPids(pids: readonly number[]): Promise<number[]> {
+export async function stopPids(pids: readonly number[]): Promise<number[]> {
   const live = pids.filter(pidAlive);
   for (const pid of live) {
     try {
@@ -477,7 +481,7 @@ function readText(file: string, maxChars = 20_000): string {
 }
 
 /** Starts `cmd args` detached inside `ns`, output to runDir/<name>.log, pid in runDir/pids/<name>. */
-function startDaemon(name: string, ns: string, cmd: string, args: readonly string[]): ChildProcess {
+export function startDaemon(name: string, ns: string, cmd: string, args: readonly string[]): ChildProcess {
   const logFile = join(RUN_DIR, `${name}.log`);
   const child = nsSpawn(ns, cmd, args, { logFile, detached: true });
   child.on('error', () => {
@@ -790,6 +794,29 @@ function dirSysctl(...settings: string[]): Promise<ExecResult> {
 }
 
 /**
+ * The check-address settings of addCheckAddress() for a device `dev` in namespace `ns` (the
+ * second director's kernel gets one too: `up --ha`).
+ */
+export async function addCheckAddressIn(ns: string, dev: string, addr: string, prefixLen: number): Promise<void> {
+  await nsExec(
+    ns,
+    'sysctl',
+    [
+      '-qw',
+      'net.ipv4.ip_forward=0',
+      'net.ipv4.conf.all.forwarding=0',
+      'net.ipv4.conf.default.forwarding=0',
+      `net.ipv4.conf.${dev}.arp_ignore=1`,
+      `net.ipv4.conf.${dev}.arp_announce=2`,
+      `net.ipv4.conf.${dev}.rp_filter=1`,
+    ],
+    { timeoutMs: CMD_TIMEOUT_MS, check: true },
+  );
+  await ip(['-n', ns, 'link', 'set', dev, 'address', macFor(addr)]);
+  await ip(['-n', ns, 'addr', 'add', `${addr}/${prefixLen}`, 'dev', dev]);
+}
+
+/**
  * The check address (module comment; docs/health-check-source.md says why each setting): the
  * kernel of tapvs-dir gets an address of its own on the real servers' network for tapvsd's health
  * checks, on a device where it answers ARP for that address only and forwards nothing.
@@ -852,29 +879,32 @@ export async function startTapvsd(
   return startTapvsdInLab(cmd, socket, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, undefined, attach);
 }
 
-async function startTapvsdInLab(
+export async function startTapvsdInLab(
   command: readonly string[],
   socket: string,
   readyTimeoutMs: number,
   signal: AbortSignal | undefined,
   attach: LabAttach,
+  /** The second director (`up --ha`) runs in its own namespace, with its own name (log, pid). */
+  where: { ns: string; name: string } = { ns: LAB.ns.dir, name: 'tapvsd' },
 ): Promise<number> {
   mkdirSync(dirname(socket), { recursive: true });
-  writeFileSync(LAB.log, `# ip netns exec ${LAB.ns.dir} ${command.join(' ')}\n`);
-  const child = startDaemon('tapvsd', LAB.ns.dir, command[0] ?? process.execPath, command.slice(1));
+  const logFile = join(RUN_DIR, `${where.name}.log`);
+  writeFileSync(logFile, `# ip netns exec ${where.ns} ${command.join(' ')}\n`);
+  const child = startDaemon(where.name, where.ns, command[0] ?? process.execPath, command.slice(1));
   const pid = child.pid ?? -1;
   const exited = new Promise<string>((r) =>
     child.once('exit', (code, sig) => r(code !== null ? `with status ${code}` : `on ${sig ?? '?'}`)),
   );
   const fail = async (why: string): Promise<never> => {
     await stopPids([pid]);
-    const log = readText(LAB.log);
+    const log = readText(logFile);
     // tapvsd's last word first (an unknown option, a bad config), then the whole log.
     const last = log
       .split('\n')
       .filter((l) => l.trim() !== '' && !l.startsWith('#'))
       .pop();
-    throw new LabError(`tapvsd ${why}${last !== undefined ? `: ${last.trim()}` : ''}\nits log (${LAB.log}):\n${log}`);
+    throw new LabError(`tapvsd ${why}${last !== undefined ? `: ${last.trim()}` : ''}\nits log (${logFile}):\n${log}`);
   };
   const deadline = Date.now() + readyTimeoutMs;
   let ready = false;
@@ -885,7 +915,7 @@ async function startTapvsdInLab(
       const how = await Promise.race([exited, sleep(1000).then(() => '')]);
       await fail(`exited${how !== '' ? ` ${how}` : ''} before it was ready`);
     }
-    ready = readText(LAB.log).includes(READY_LINE) || (await socketAccepts(socket));
+    ready = readText(logFile).includes(READY_LINE) || (await socketAccepts(socket));
     if (!ready) {
       if (Date.now() >= deadline) await fail(`was not ready after ${readyTimeoutMs} ms`);
       await sleep(POLL_MS * 2);
@@ -893,7 +923,7 @@ async function startTapvsdInLab(
   }
   // Ready means its links are up; the lab is useless unless the TAPs are bridge ports too.
   for (;;) {
-    const missing = await tapsNotOnBridges(attach);
+    const missing = await tapsNotOnBridges(attach, where.ns);
     if (missing.length === 0) break;
     if (Date.now() >= deadline) await fail(`is ready but ${missing.join(', ')}`);
     if (!pidAlive(pid)) await fail('exited after it was ready');
@@ -903,7 +933,7 @@ async function startTapvsdInLab(
 }
 
 /** Bridge ports that should exist and do not: tapvsd's TAPs, or with pcap the lab's veth peers. */
-async function tapsNotOnBridges(attach: LabAttach): Promise<string[]> {
+async function tapsNotOnBridges(attach: LabAttach, ns: string = LAB.ns.dir): Promise<string[]> {
   const missing: string[] = [];
   const ports =
     attach === 'pcap'
@@ -916,14 +946,14 @@ async function tapsNotOnBridges(attach: LabAttach): Promise<string[]> {
           [LAB.tap.int, LAB.bridge.int],
         ] as const);
   for (const [tap, br] of ports) {
-    const r = await run('ip', ['-n', LAB.ns.dir, '-o', 'link', 'show', 'master', br], { timeoutMs: CMD_TIMEOUT_MS });
+    const r = await run('ip', ['-n', ns, '-o', 'link', 'show', 'master', br], { timeoutMs: CMD_TIMEOUT_MS });
     if (!new RegExp(`^\\d+: ${tap}[@:]`, 'm').test(r.stdout)) missing.push(`${tap} is not a port of ${br}`);
   }
   return missing;
 }
 
 /** True when a Unix socket at `path` accepts a connection within 500 ms. */
-function socketAccepts(path: string): Promise<boolean> {
+export function socketAccepts(path: string): Promise<boolean> {
   if (!existsSync(path)) return Promise.resolve(false);
   return new Promise((r) => {
     const s = createConnection(path);
@@ -1005,7 +1035,7 @@ export async function labDown(): Promise<LabDownResult> {
   const socket = currentSocket();
   const recorded = recordedPids();
   const existing = new Set(await listNamespaces());
-  const namespaces = LAB_NAMESPACES.filter((ns) => existing.has(ns));
+  const namespaces = [...LAB_NAMESPACES, ...EXTRA_NAMESPACES].filter((ns) => existing.has(ns));
   const pids = new Set(recorded.values());
   for (const ns of namespaces) for (const pid of await nsPids(ns)) pids.add(pid);
   const stopped = await stopPids([...pids]);
@@ -1023,7 +1053,8 @@ export async function labDown(): Promise<LabDownResult> {
   rmSync(RUN_DIR, { recursive: true, force: true });
 
   const left = new Set(await listNamespaces());
-  for (const ns of LAB_NAMESPACES) if (left.has(ns)) problems.push(`namespace ${ns} still exists`);
+  for (const ns of [...LAB_NAMESPACES, ...EXTRA_NAMESPACES])
+    if (left.has(ns)) problems.push(`namespace ${ns} still exists`);
   if (problems.length > 0) throw new LabError(`lab down incomplete:\n  ${problems.join('\n  ')}`);
   return { stopped, namespaces };
 }

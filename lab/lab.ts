@@ -20,6 +20,7 @@
  * Exit status: 0 done, 1 failed (after `up`: the lab is torn down), 2 usage, 130 interrupted.
  */
 import { type LabCommand, parseLabCommand, type RsCommand, type UpCommand, UsageError } from './lab-args.js';
+import { DIRECTORS, directorKill, directorStart, directorStatus, directorStop, haUp, peerDown, peerState, peerUp } from './ha-lab.js';
 import {
   LAB,
   LabError,
@@ -47,6 +48,13 @@ commands:
   rs link down|up rs1|rs2
                         its veth down (nothing reaches it: PING_CHECK fails) or up again
   rs status [rs1|rs2]   pids, link and the answer to GET /health, from inside its namespace
+  director kill|stop|start 1|2
+                        with up --ha: SIGKILL, SIGTERM (resigns with a priority-0 advert), or start
+                        again with the same arguments
+  peer up --priority N [--state MASTER|BACKUP] [--vrid 51] [--version 2|3]
+                        a real keepalived (namespace tapvs-ka, 192.168.222.134 on the external
+                        LAN) with one vrrp_instance holding the VIP: a VRRP peer for tapvsd
+  peer down             stop it and remove its namespace (lab down does too)
 
 up options:
   --rules FILE        ipvsadm -S rules for tapvsd (default: no virtual service)
@@ -69,9 +77,30 @@ up options:
                       tapvsd's health checks (env TAPVS_LAB_CHECK_ADDR, default 192.168.2.137)
   --tapvsd-arg ARG    extra tapvsd argument (repeatable)
   --ready-timeout MS  how long to wait for "tapvsd: ready" (default 15000)
+  --ha                two directors (tapvs-dir, tapvs-dir2) on the same LANs, VRRP for the VIP and
+                      the DIP, connection sync over the internal LAN (docs/two-directors.md);
+                      rules: --rules FILE (default lab/textbook.rules) or --keepalived FILE
+  --nopreempt         with --ha: director 1 does not take mastership back
+  --vrrp-version 2|3  with --ha (default 2)
+  --advert-int S      with --ha (default 1)
 `;
 
 async function up(c: UpCommand): Promise<number> {
+  if (c.ha !== null) {
+    await haUp({
+      log: (line) => process.stdout.write(`${line}\n`),
+      addresses: c.addresses,
+      nopreempt: c.ha.nopreempt,
+      vrrpVersion: c.ha.vrrpVersion,
+      advertIntS: c.ha.advertIntS,
+      ...(c.rules !== null ? { rules: c.rules } : {}),
+      ...(c.keepalived !== null ? { keepalived: c.keepalived } : {}),
+    });
+    process.stdout.write(
+      `two directors: 1 in ${LAB.ns.dir} (socket ${DIRECTORS[1].socket}), 2 in tapvs-dir2 (socket ${DIRECTORS[2].socket})\n`,
+    );
+    return 0;
+  }
   const ac = new AbortController();
   const onSigint = (): void => {
     process.stderr.write('lab: interrupted, tearing down\n');
@@ -174,6 +203,23 @@ async function main(): Promise<number> {
       return up(c);
     case 'rs':
       return rs(c);
+    case 'director': {
+      const pid =
+        c.action === 'kill'
+          ? await directorKill(c.director)
+          : c.action === 'stop'
+            ? await directorStop(c.director)
+            : await directorStart(c.director);
+      process.stdout.write(`lab: director ${c.director} ${c.action === 'start' ? 'started' : `${c.action}ed`} (pid ${pid})\n`);
+      return 0;
+    }
+    case 'peer':
+      if (c.action === 'down') await peerDown();
+      else {
+        const pid = await peerUp(c);
+        process.stdout.write(`lab: keepalived peer pid ${pid} (priority ${c.priority}, vrid ${c.vrid}, VRRPv${c.version})\n`);
+      }
+      return 0;
     case 'down': {
       // A teardown cut in half leaves more to clean than it found: finish it (it is bounded).
       const note = (): void => {
@@ -209,6 +255,18 @@ async function main(): Promise<number> {
         out.push(`  ${p.name.padEnd(11)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'gone'}`);
       out.push(`socket ${s.socket}: ${s.socketAccepts ? 'accepting' : 'not accepting'}`);
       for (const p of s.tapProblems) out.push(`problem: ${p}`);
+      for (const n of [1, 2] as const) {
+        const d = await directorStatus(n).catch(() => null);
+        if (d === null || (n === 2 && d.pid < 0 && d.vrrp.length === 0 && !s.namespaces.includes('tapvs-dir2'))) continue;
+        if (d.vrrp.length === 0) {
+          if (d.pid > 0 || n === 2) out.push(`director ${n}: ${d.pid > 0 ? `running (pid ${d.pid}), no VRRP` : 'not running'}`);
+          continue;
+        }
+        const states = [...new Set(d.vrrp.map((v) => v.state))];
+        out.push(`director ${n}: ${states.join('/')} (${d.vrrp.map((v) => v.name).join(', ')}), pid ${d.pid}`);
+      }
+      const ka = peerState();
+      if (ka !== null) out.push(`keepalived peer: ${ka}`);
       process.stdout.write(`${out.join('\n')}\n`);
       return 0;
     }
