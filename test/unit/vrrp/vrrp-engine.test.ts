@@ -9,41 +9,16 @@ import type { VrrpConfig, VrrpInstanceConfig } from '../../../src/vrrp/vrrp-conf
 import { VrrpEngine } from '../../../src/vrrp/vrrp-engine.js';
 import type { VrrpHost, VrrpState } from '../../../src/vrrp/vrrp-host.js';
 import { VirtualClock } from '../../helpers/virtual-clock.js';
+import { instanceConfig } from './instance-config.js';
 
 const A_ADDR = 0x0a000001;
 const B_ADDR = 0x0a000002;
 
 function instance(over: Partial<VrrpInstanceConfig> = {}): VrrpInstanceConfig {
-  return {
-    name: 'VI_1',
-    file: 'keepalived.conf',
-    line: 1,
-    version: 2,
-    initialState: 'BACKUP',
-    link: 'ext',
-    vrid: 51,
-    priority: 100,
-    advertIntMs: 1000,
-    authPass: null,
-    preempt: true,
-    preemptDelayMs: 0,
+  return instanceConfig({
     virtualAddresses: [{ addr: 0xc0a8de83 | 0, prefixLen: 24, link: over.link ?? 'ext' }],
-    garpMasterDelayMs: 5000,
-    garpMasterRepeat: 5,
-    garpMasterRefreshMs: 0,
-    garpMasterRefreshRepeat: 1,
-    notifyMaster: null,
-    notifyBackup: null,
-    notifyFault: null,
-    notifyStop: null,
-    notify: null,
-    v3ChecksumAsV2: false,
-    downTimerAdverts: 3,
-    lowerPrioNoAdvert: false,
-    higherPrioSendAdvert: false,
-    mcastSrcIp: 0,
     ...over,
-  };
+  });
 }
 
 function config(...instances: VrrpInstanceConfig[]): VrrpConfig {
