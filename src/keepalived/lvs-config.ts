@@ -10,6 +10,8 @@
  * alpha and inhibit_on_failure. The reader resolves all of it: consumers never re-apply defaults.
  */
 
+import type { VrrpConfig } from '../vrrp/vrrp-config.js';
+
 /** Where a configuration item was written. */
 export interface SourceRef {
   readonly file: string;
@@ -182,6 +184,8 @@ export interface LvsConfig {
   /** Every file read, the main one first (include targets after it). */
   readonly files: readonly string[];
   readonly virtualServers: readonly VirtualServerConfig[];
+  /** The VRRP part: vrrp_instance, vrrp_sync_group, global_defs lvs_sync_daemon (keepalived/vrrp.ts). */
+  readonly vrrp: VrrpConfig;
   /** Errors (nothing may be applied) and warnings (things tapvs reads but does not act on). */
   readonly diagnostics: readonly Diagnostic[];
 }

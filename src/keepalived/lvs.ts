@@ -1,8 +1,9 @@
 /**
  * The LVS part of a keepalived.conf block tree: virtual_server_group and virtual_server blocks
  * become VirtualServerConfigs; everything else at the top level is reported once, as tapvs
- * reads it but does not act on it (VRRP comes with a later version; global_defs settings are
- * reported one by one, except checker_log_all_failures, which tapvs honours).
+ * reads it but does not act on it (global_defs settings are reported one by one, except
+ * checker_log_all_failures, which tapvs honours). The VRRP part (vrrp_instance, vrrp_sync_group
+ * and their global_defs settings) is read by vrrp.ts.
  *
  * Across virtual servers: the same service (protocol, address, port) defined twice is an error
  * (keepalived's second IPVS add would fail), as is a group defined twice.
@@ -13,21 +14,20 @@ import type { SourceRef, VirtualServerConfig } from './lvs-config.js';
 import { resolveVirtualServer } from './resolve.js';
 import { parseBool } from './values.js';
 import { readVirtualServer, type VirtualServerDraft } from './virtual-server.js';
+import { VRRP_GLOBAL_DEFS, VRRP_TOP_LEVEL } from './vrrp.js';
 import { readVsGroup, type VsGroup } from './vs-group.js';
 
 /** Top-level blocks of keepalived that tapvs does not act on, with why. */
 const UNUSED_TOP_LEVEL: ReadonlyMap<string, string> = new Map([
-  ['vrrp_instance', 'VRRP comes with a later tapvs'],
-  ['vrrp_sync_group', 'VRRP comes with a later tapvs'],
-  ['vrrp_script', 'VRRP comes with a later tapvs'],
-  ['vrrp_track_file', 'VRRP comes with a later tapvs'],
-  ['vrrp_track_process', 'VRRP comes with a later tapvs'],
+  ['vrrp_script', 'tapvs runs no VRRP track scripts'],
+  ['vrrp_track_file', 'tapvs tracks no files'],
+  ['vrrp_track_process', 'tapvs tracks no processes'],
   ['track_file', 'tapvs does not track files'],
   ['static_ipaddress', 'tapvs configures no host addresses'],
   ['static_routes', 'tapvs configures no host routes'],
   ['static_rules', 'tapvs configures no routing rules'],
-  ['garp_group', 'VRRP comes with a later tapvs'],
-  ['linkbeat_interfaces', 'VRRP comes with a later tapvs'],
+  ['garp_group', 'tapvs paces no gratuitous ARP'],
+  ['linkbeat_interfaces', 'tapvs sees its links itself'],
   ['bfd_instance', 'tapvs has no BFD'],
   ['SSL', 'SSL_GET verifies no certificate, so it needs no client certificate'],
   ['net_namespace', 'tapvs runs in its own namespace'],
@@ -36,7 +36,7 @@ const UNUSED_TOP_LEVEL: ReadonlyMap<string, string> = new Map([
   ['instance', 'tapvs names no instances'],
   ['use_pid_dir', 'tapvsd writes no pid files'],
   ['child_wait_time', 'tapvs runs no keepalived child processes'],
-  ['linkbeat_use_polling', 'VRRP comes with a later tapvs'],
+  ['linkbeat_use_polling', 'tapvs sees its links itself'],
 ]);
 
 export interface LvsPart {
@@ -69,6 +69,7 @@ export function interpretLvs(root: readonly ConfStatement[], diags: DiagnosticSi
         logAllFailures = readGlobalDefs(st, diags) ?? logAllFailures;
         break;
       default: {
+        if (VRRP_TOP_LEVEL.has(st.keyword)) break;
         const why = UNUSED_TOP_LEVEL.get(st.keyword);
         if (why !== undefined) diags.warning(st.at, `${label(st)}: not used by tapvs (${why})`);
         else
@@ -127,7 +128,7 @@ function readGlobalDefs(st: ConfStatement, diags: DiagnosticSink): boolean | nul
       else logAll = v;
       continue;
     }
-    diags.warning(s.at, `global_defs ${s.keyword}: not used by tapvs`);
+    if (!VRRP_GLOBAL_DEFS.has(s.keyword)) diags.warning(s.at, `global_defs ${s.keyword}: not used by tapvs`);
   }
   return logAll;
 }

@@ -2,7 +2,7 @@
  * Reading a keepalived.conf: the entry points tapvsd uses at start-up, for
  * `--keepalived FILE --config-test` and on SIGHUP, before anything is applied.
  *
- * - readKeepalivedConf(): the LVS part as tapvs acts on it, with every problem found (errors:
+ * - readKeepalivedConf(): the LVS and VRRP parts as tapvs acts on them, with every problem found (errors:
  *   do not apply; warnings: read but not acted on, or fixed up as keepalived fixes it up);
  * - readKeepalivedBlocks(): the whole file as a block tree with file:line (the VRRP part is
  *   there for the next issue), with the syntax problems only;
@@ -13,11 +13,13 @@
  * reads are deliberate (start-up, config test, reload: nothing else runs meanwhile).
  */
 import { hostname } from 'node:os';
+import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { buildBlocks, type ConfStatement } from './blocks.js';
 import { DiagnosticSink, sortDiagnostics } from './diagnostics.js';
 import { lexKeepalivedFile } from './lexer.js';
 import { interpretLvs } from './lvs.js';
 import type { Diagnostic, LvsConfig } from './lvs-config.js';
+import { interpretVrrp } from './vrrp.js';
 
 export type { ConfStatement } from './blocks.js';
 export { formatDiagnostics, hasErrors } from './diagnostics.js';
@@ -48,12 +50,14 @@ export function readKeepalivedConf(path: string, opts: ReadOptions = {}): LvsCon
   const diags = new DiagnosticSink();
   const { files, statements } = parse(path, opts, diags);
   let virtualServers: LvsConfig['virtualServers'] = [];
+  let vrrp: VrrpConfig = { instances: [], syncGroups: [], lvsSyncDaemon: null };
   try {
     virtualServers = interpretLvs(statements, diags).virtualServers;
+    vrrp = interpretVrrp(statements, diags);
   } catch (e) {
     internalError(path, e, diags);
   }
-  return { files, virtualServers, diagnostics: sortDiagnostics(diags.list, files) };
+  return { files, virtualServers, vrrp, diagnostics: sortDiagnostics(diags.list, files) };
 }
 
 function parse(

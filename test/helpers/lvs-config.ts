@@ -166,5 +166,10 @@ export function lvsConfig(
   virtualServers: readonly VirtualServerConfig[],
   diagnostics: readonly Diagnostic[] = [],
 ): LvsConfig {
-  return { files: ['keepalived.conf'], virtualServers, diagnostics };
+  return {
+    files: ['keepalived.conf'],
+    virtualServers,
+    vrrp: { instances: [], syncGroups: [], lvsSyncDaemon: null },
+    diagnostics,
+  };
 }

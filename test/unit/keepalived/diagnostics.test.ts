@@ -301,10 +301,10 @@ test('warnings: what tapvs reads but does not act on, one per item', (t) => {
   }
 }
 vrrp_instance VI_1 {
-  state MASTER
-  virtual_ipaddress {
-    192.168.222.131
-  }
+  interface eth0
+  virtual_router_id 1
+  smtp_alert
+  dont_track_primary
 }
 vrrp_script chk { script /bin/true }
 static_ipaddress {
@@ -356,7 +356,8 @@ virtual_server 192.168.222.132 80 {
     [
       'keepalived.conf:2 warning: global_defs router_id: not used by tapvs',
       'keepalived.conf:3 warning: global_defs notification_email: not used by tapvs',
-      'keepalived.conf:7 warning: vrrp_instance VI_1: not used by tapvs',
+      'keepalived.conf:10 warning: smtp_alert: not used by tapvs',
+      'keepalived.conf:11 warning: dont_track_primary: not used by tapvs',
       'keepalived.conf:13 warning: vrrp_script chk: not used by tapvs',
       'keepalived.conf:14 warning: static_ipaddress: not used by tapvs',
       'keepalived.conf:17 warning: SSL: not used by tapvs',

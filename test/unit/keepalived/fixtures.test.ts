@@ -167,13 +167,14 @@ test('fixture persistence.conf: timeouts, granularity, a port-less persistent se
   assert.deepEqual([udp.requireReply, udp.minReplyLength, udp.maxReplyLength], ['3cxx3e', 2, 512]);
 });
 
-test('fixture vrrp-lvs.conf: VRRP blocks are reported once each, the LVS part loads', () => {
+test('fixture vrrp-lvs.conf: the VRRP part and the LVS part both load', () => {
   const conf = load('vrrp-lvs.conf');
-  assert.deepEqual(where(conf.diagnostics), [
-    'vrrp-lvs.conf:5 warning',
-    'vrrp-lvs.conf:9 warning',
-    'vrrp-lvs.conf:15 warning',
-  ]);
+  assert.deepEqual(where(conf.diagnostics), ['vrrp-lvs.conf:5 warning']);
+  assert.deepEqual(
+    conf.vrrp.instances.map((i) => [i.name, i.link, i.vrid, i.priority, i.authPass]),
+    [['VI_EXT', 'eth0', 51, 150, 's3cret']],
+  );
+  assert.deepEqual(conf.vrrp.syncGroups[0].members, ['VI_EXT']);
   assert.deepEqual(topology(conf), ['tcp 192.168.222.131:80 -> 192.168.2.129:80 192.168.2.130:80']);
   // global_defs checker_log_all_failures is the default; a checker may turn it off.
   assert.deepEqual(
@@ -236,7 +237,8 @@ test('fixture broken.conf: refused, every problem on its line', () => {
     'broken.conf:28 error',
     'broken.conf:28 error',
     'broken.conf:30 error',
-    'broken.conf:34 warning',
+    'broken.conf:34 error',
+    'broken.conf:34 error',
     'broken.conf:37 error',
     'broken.conf:37 warning',
   ]);
