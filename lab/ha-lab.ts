@@ -26,11 +26,11 @@ import {
   ip,
   LAB,
   LabError,
+  type LabUpOptions,
   labUp,
   nsExec,
   pidAlive,
   readPid,
-  type LabUpOptions,
   sleep,
   socketAccepts,
   startDaemon,
@@ -170,7 +170,21 @@ export async function haUp(opts: LabUpOptions & HaOptions = {}): Promise<void> {
     [LAB.bridge.ext, 'tvs-hx'],
     [LAB.bridge.int, 'tvs-hi'],
   ] as const) {
-    await ip(['-n', DIR2_NS, 'link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+    await ip([
+      '-n',
+      DIR2_NS,
+      'link',
+      'add',
+      br,
+      'type',
+      'bridge',
+      'stp_state',
+      '0',
+      'forward_delay',
+      '0',
+      'mcast_snooping',
+      '0',
+    ]);
     await ip(['-n', DIR2_NS, 'link', 'set', br, 'up']);
     await ip(['-n', LAB.ns.dir, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`, 'netns', DIR2_NS]);
     await ip(['-n', LAB.ns.dir, 'link', 'set', veth, 'master', br, 'up']);
@@ -280,7 +294,22 @@ const PEER_LOG = join(LAB.runDir, 'keepalived.log');
 export async function peerUp(o: PeerOptions): Promise<number> {
   await ip(['netns', 'add', KA_NS]);
   await ip(['-n', KA_NS, 'link', 'set', 'lo', 'up']);
-  await ip(['-n', KA_NS, 'link', 'add', 'tvs-ka', 'address', '02:00:c0:a8:de:86', 'type', 'veth', 'peer', 'name', 'tvs-kap', 'netns', LAB.ns.dir]);
+  await ip([
+    '-n',
+    KA_NS,
+    'link',
+    'add',
+    'tvs-ka',
+    'address',
+    '02:00:c0:a8:de:86',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'tvs-kap',
+    'netns',
+    LAB.ns.dir,
+  ]);
   await ip(['-n', LAB.ns.dir, 'link', 'set', 'tvs-kap', 'master', LAB.bridge.ext, 'up']);
   await ip(['-n', KA_NS, 'addr', 'add', `${PEER_ADDR}/24`, 'dev', 'tvs-ka']);
   await ip(['-n', KA_NS, 'link', 'set', 'tvs-ka', 'up']);

@@ -151,7 +151,11 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   if (command === 'rs') return parseRs(words);
   if (command === 'director') {
     const [action, n] = words;
-    if ((action !== 'kill' && action !== 'stop' && action !== 'start') || (n !== '1' && n !== '2') || words.length !== 2)
+    if (
+      (action !== 'kill' && action !== 'stop' && action !== 'start') ||
+      (n !== '1' && n !== '2') ||
+      words.length !== 2
+    )
       throw new UsageError('usage: director kill|stop|start 1|2');
     return { command: 'director', action, director: n === '1' ? 1 : 2 };
   }
@@ -175,12 +179,15 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   // tapvsd takes one source of virtual services: ipvsadm rules or a keepalived.conf.
   if (v.rules !== undefined && v.keepalived !== undefined) throw new UsageError('--rules or --keepalived, not both');
   const haOnly = ['nopreempt', 'vrrp-version', 'advert-int'] as const;
-  if (v.ha !== true && haOnly.some((k) => v[k] !== undefined)) throw new UsageError(`--${haOnly.join(', --')} go with --ha`);
-  if (v.ha === true && (v.pcap === true || v['no-director'] === true)) throw new UsageError('--ha is for TAP directors');
+  if (v.ha !== true && haOnly.some((k) => v[k] !== undefined))
+    throw new UsageError(`--${haOnly.join(', --')} go with --ha`);
+  if (v.ha === true && (v.pcap === true || v['no-director'] === true))
+    throw new UsageError('--ha is for TAP directors');
   const vrrpVersion = v['vrrp-version'] === undefined ? 2 : Number(v['vrrp-version']);
   if (vrrpVersion !== 2 && vrrpVersion !== 3) throw new UsageError('--vrrp-version wants 2 or 3');
   const advertIntS = v['advert-int'] === undefined ? 1 : Number(v['advert-int']);
-  if (!Number.isInteger(advertIntS) || advertIntS < 1 || advertIntS > 255) throw new UsageError('--advert-int wants 1..255 s');
+  if (!Number.isInteger(advertIntS) || advertIntS < 1 || advertIntS > 255)
+    throw new UsageError('--advert-int wants 1..255 s');
   for (const k of ['priority', 'state', 'vrid', 'version'] as const)
     if (v[k] !== undefined) throw new UsageError(`--${k} is for peer up`);
   return {
@@ -200,7 +207,8 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
 
 function parsePeer(words: readonly string[], v: Record<string, unknown>): PeerCommand {
   const [action, ...rest] = words;
-  if (rest.length > 0 || (action !== 'up' && action !== 'down')) throw new UsageError('usage: peer up --priority N | peer down');
+  if (rest.length > 0 || (action !== 'up' && action !== 'down'))
+    throw new UsageError('usage: peer up --priority N | peer down');
   if (action === 'down') {
     if (Object.keys(v).length > 0) throw new UsageError('peer down takes no options');
     return { command: 'peer', action };
@@ -215,5 +223,12 @@ function parsePeer(words: readonly string[], v: Record<string, unknown>): PeerCo
   const state = v.state ?? 'BACKUP';
   if (state !== 'MASTER' && state !== 'BACKUP') throw new UsageError('peer up: --state MASTER|BACKUP');
   const version = num('version', 2, 3, 2) as 2 | 3;
-  return { command: 'peer', action, priority: num('priority', 1, 255, null), state, vrid: num('vrid', 1, 255, 51), version };
+  return {
+    command: 'peer',
+    action,
+    priority: num('priority', 1, 255, null),
+    state,
+    vrid: num('vrid', 1, 255, 51),
+    version,
+  };
 }

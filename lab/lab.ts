@@ -19,8 +19,19 @@
  *
  * Exit status: 0 done, 1 failed (after `up`: the lab is torn down), 2 usage, 130 interrupted.
  */
+
+import {
+  DIRECTORS,
+  directorKill,
+  directorStart,
+  directorStatus,
+  directorStop,
+  haUp,
+  peerDown,
+  peerState,
+  peerUp,
+} from './ha-lab.js';
 import { type LabCommand, parseLabCommand, type RsCommand, type UpCommand, UsageError } from './lab-args.js';
-import { DIRECTORS, directorKill, directorStart, directorStatus, directorStop, haUp, peerDown, peerState, peerUp } from './ha-lab.js';
 import {
   LAB,
   LabError,
@@ -210,14 +221,18 @@ async function main(): Promise<number> {
           : c.action === 'stop'
             ? await directorStop(c.director)
             : await directorStart(c.director);
-      process.stdout.write(`lab: director ${c.director} ${c.action === 'start' ? 'started' : `${c.action}ed`} (pid ${pid})\n`);
+      process.stdout.write(
+        `lab: director ${c.director} ${c.action === 'start' ? 'started' : `${c.action}ed`} (pid ${pid})\n`,
+      );
       return 0;
     }
     case 'peer':
       if (c.action === 'down') await peerDown();
       else {
         const pid = await peerUp(c);
-        process.stdout.write(`lab: keepalived peer pid ${pid} (priority ${c.priority}, vrid ${c.vrid}, VRRPv${c.version})\n`);
+        process.stdout.write(
+          `lab: keepalived peer pid ${pid} (priority ${c.priority}, vrid ${c.vrid}, VRRPv${c.version})\n`,
+        );
       }
       return 0;
     case 'down': {
@@ -257,9 +272,11 @@ async function main(): Promise<number> {
       for (const p of s.tapProblems) out.push(`problem: ${p}`);
       for (const n of [1, 2] as const) {
         const d = await directorStatus(n).catch(() => null);
-        if (d === null || (n === 2 && d.pid < 0 && d.vrrp.length === 0 && !s.namespaces.includes('tapvs-dir2'))) continue;
+        if (d === null || (n === 2 && d.pid < 0 && d.vrrp.length === 0 && !s.namespaces.includes('tapvs-dir2')))
+          continue;
         if (d.vrrp.length === 0) {
-          if (d.pid > 0 || n === 2) out.push(`director ${n}: ${d.pid > 0 ? `running (pid ${d.pid}), no VRRP` : 'not running'}`);
+          if (d.pid > 0 || n === 2)
+            out.push(`director ${n}: ${d.pid > 0 ? `running (pid ${d.pid}), no VRRP` : 'not running'}`);
           continue;
         }
         const states = [...new Set(d.vrrp.map((v) => v.state))];

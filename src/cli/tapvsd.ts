@@ -22,20 +22,20 @@ import { ControlServer } from '../control/server.js';
 import { Dataplane, type DataplaneStatus, type PortConfig } from '../dataplane/dataplane.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
 import { isTapvsError, TapvsError } from '../errors.js';
+import { DirectorHa } from '../ha/director-ha.js';
+import { HaConfigError, NO_VRRP, readHaConfig, testHaConfig } from '../ha/ha-config.js';
+import { systemClock } from '../health/clock.js';
 import type { HealthStatus } from '../health/health-status.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { PcapLink } from '../link/pcap.js';
 import { TapLink } from '../link/tap.js';
-import { DirectorHa } from '../ha/director-ha.js';
-import { HaConfigError, NO_VRRP, readHaConfig, testHaConfig } from '../ha/ha-config.js';
-import { systemClock } from '../health/clock.js';
-import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
 import { Tracer } from '../trace/tracer.js';
 import { applyV8Tuning } from '../v8-tuning.js';
 import { TAPVS_VERSION } from '../version.js';
+import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
 
 interface LinkSpec {
@@ -545,7 +545,14 @@ interface StatusReply extends DataplaneStatus {
   memory: { rss: number };
   dropNames: string[];
   /** With VRRP instances in keepalived.conf: their states. */
-  vrrp?: Array<{ name: string; link: string; vrid: number; state: string; priority: number; masterAddress: string | null }>;
+  vrrp?: Array<{
+    name: string;
+    link: string;
+    vrid: number;
+    state: string;
+    priority: number;
+    masterAddress: string | null;
+  }>;
   /** The connection sync daemons. */
   sync?: unknown;
   /** With --keepalived: the health checks. */

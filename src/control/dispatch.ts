@@ -15,8 +15,8 @@ import { createScheduler } from '../ipvs/sched/registry.js';
 import { listConns, listServices } from './listing.js';
 import type { Command, Op, Request } from './protocol.js';
 import { RuleEditor } from './rule-editor.js';
-import type { SyncDaemonControl, SyncDaemonSettings, SyncRole } from './sync-daemon-control.js';
 import type { RequestContext } from './server.js';
+import type { SyncDaemonControl, SyncDaemonSettings, SyncRole } from './sync-daemon-control.js';
 
 export interface DispatchHooks {
   /** Packet tracing lives in the daemon (it owns the dataplane). */
@@ -190,7 +190,8 @@ function copyRules(from: Ipvs): Ipvs {
 }
 
 function checkRole(role: unknown): SyncRole {
-  if (role !== 'master' && role !== 'backup') throw new TapvsError('BAD_ARGUMENT', 'daemon role must be master or backup');
+  if (role !== 'master' && role !== 'backup')
+    throw new TapvsError('BAD_ARGUMENT', 'daemon role must be master or backup');
   return role;
 }
 

@@ -543,7 +543,15 @@ interface State {
 
 function newState(): State {
   return {
-    daemon: { role: 'master', mcastInterface: DEFAULT_MCAST_INTERFACE, syncid: 0, maxlen: 0, group: 0, port: 0, ttl: 0 },
+    daemon: {
+      role: 'master',
+      mcastInterface: DEFAULT_MCAST_INTERFACE,
+      syncid: 0,
+      maxlen: 0,
+      group: 0,
+      port: 0,
+      ttl: 0,
+    },
     cmd: null,
     opts: new Set(),
     svcProto: null,

@@ -33,7 +33,8 @@ export function readHaConfig(
         file: vs.at.file,
         line: vs.at.line,
         severity: 'error',
-        message: 'virtual_server with --rules: give the virtual servers in one place (the rules file or keepalived.conf)',
+        message:
+          'virtual_server with --rules: give the virtual servers in one place (the rules file or keepalived.conf)',
       });
     }
   }
@@ -49,9 +50,11 @@ export function readHaConfig(
   };
   for (const inst of vrrp.instances) {
     linkProblem(inst, `vrrp_instance ${inst.name}: interface`, inst.link);
-    for (const a of inst.virtualAddresses) if (a.link !== inst.link) linkProblem(inst, `vrrp_instance ${inst.name}: dev`, a.link);
+    for (const a of inst.virtualAddresses)
+      if (a.link !== inst.link) linkProblem(inst, `vrrp_instance ${inst.name}: dev`, a.link);
   }
-  if (vrrp.lvsSyncDaemon !== null) linkProblem(vrrp.lvsSyncDaemon, 'lvs_sync_daemon: interface', vrrp.lvsSyncDaemon.link);
+  if (vrrp.lvsSyncDaemon !== null)
+    linkProblem(vrrp.lvsSyncDaemon, 'lvs_sync_daemon: interface', vrrp.lvsSyncDaemon.link);
   if (problems.length > 0) throw new HaConfigError(formatDiagnostics(problems));
   return vrrp;
 }

@@ -6,7 +6,12 @@
  * dataplane. tapvsadm's --start-daemon/--stop-daemon and keepalived's lvs_sync_daemon both come
  * through here.
  */
-import type { SyncDaemonControl, SyncDaemonInfo, SyncDaemonSettings, SyncRole } from '../control/sync-daemon-control.js';
+import type {
+  SyncDaemonControl,
+  SyncDaemonInfo,
+  SyncDaemonSettings,
+  SyncRole,
+} from '../control/sync-daemon-control.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { Clock } from '../health/clock.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
@@ -36,7 +41,8 @@ export class SyncOnDataplane implements SyncDaemonControl {
     this.daemons.start(s);
     const info = this.daemons.list().find((d) => d.role === s.role);
     if (s.role === 'master') this.dp.setSyncMaster(this.daemons.master);
-    else if (info !== undefined) this.dp.inbox.subscribe(this.linkIndex(info.mcastInterface), info.group, IPPROTO_UDP, info.port);
+    else if (info !== undefined)
+      this.dp.inbox.subscribe(this.linkIndex(info.mcastInterface), info.group, IPPROTO_UDP, info.port);
     if (info !== undefined) log('info', `${s.role} sync daemon started`, describe(info));
   }
 
@@ -67,7 +73,12 @@ export class SyncOnDataplane implements SyncDaemonControl {
     return this.linkNames.indexOf(name);
   }
 
-  private transport(link: string, group: number, port: number, ttl: number): { send(payload: Uint8Array, len: number): void } {
+  private transport(
+    link: string,
+    group: number,
+    port: number,
+    ttl: number,
+  ): { send(payload: Uint8Array, len: number): void } {
     const i = this.linkIndex(link);
     const srcPort = 32768 + Math.floor(Math.random() * 28232);
     return {
@@ -80,5 +91,12 @@ export class SyncOnDataplane implements SyncDaemonControl {
 }
 
 function describe(d: SyncDaemonInfo): Record<string, string | number> {
-  return { mcast: d.mcastInterface, syncid: d.syncid, maxlen: d.maxlen, group: formatIpv4(d.group), port: d.port, ttl: d.ttl };
+  return {
+    mcast: d.mcastInterface,
+    syncid: d.syncid,
+    maxlen: d.maxlen,
+    group: formatIpv4(d.group),
+    port: d.port,
+    ttl: d.ttl,
+  };
 }

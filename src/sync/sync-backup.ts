@@ -100,7 +100,19 @@ export class SyncBackup implements EntrySink {
       return;
     }
     const flags = (template ? ConnFlag.TEMPLATE : 0) | ConnFlag.SYNCED;
-    id = c.create(e.protocol, e.caddr, e.cport, e.vaddr, e.vport, e.daddr, e.dport, dest.id, flags, this.timeoutMs(e, template), this.now);
+    id = c.create(
+      e.protocol,
+      e.caddr,
+      e.cport,
+      e.vaddr,
+      e.vport,
+      e.daddr,
+      e.dport,
+      dest.id,
+      flags,
+      this.timeoutMs(e, template),
+      this.now,
+    );
     if (id < 0) {
       ipvs.tableFull++;
       this.count('table_full');

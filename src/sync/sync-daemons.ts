@@ -8,7 +8,12 @@
  * The master's flush runs on a 20 ms timer only while a master runs; the backup is fed by the
  * daemon with the UDP payloads the dataplane queued for its group and port.
  */
-import type { SyncDaemonControl, SyncDaemonInfo, SyncDaemonSettings, SyncRole } from '../control/sync-daemon-control.js';
+import type {
+  SyncDaemonControl,
+  SyncDaemonInfo,
+  SyncDaemonSettings,
+  SyncRole,
+} from '../control/sync-daemon-control.js';
 import { TapvsError } from '../errors.js';
 import type { Clock, TimerHandle } from '../health/clock.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
@@ -89,7 +94,15 @@ export class SyncDaemons implements SyncDaemonControl {
   }
 
   /** A UDP payload to `dstAddr:dstPort` received on `link`: the backup's if it listens there. */
-  deliver(link: string, dstAddr: number, dstPort: number, b: Uint8Array, off: number, len: number, nowMs: number): void {
+  deliver(
+    link: string,
+    dstAddr: number,
+    dstPort: number,
+    b: Uint8Array,
+    off: number,
+    len: number,
+    nowMs: number,
+  ): void {
     const i = this.backupInfo;
     if (this.backup === null || i === null) return;
     if (i.mcastInterface !== link || i.group !== dstAddr || i.port !== dstPort) return;
@@ -103,8 +116,10 @@ export class SyncDaemons implements SyncDaemonControl {
 
   status(): SyncStatus {
     return {
-      master: this.master !== null && this.masterInfo !== null ? { ...this.masterInfo, ...this.master.counters() } : null,
-      backup: this.backup !== null && this.backupInfo !== null ? { ...this.backupInfo, ...this.backup.counters() } : null,
+      master:
+        this.master !== null && this.masterInfo !== null ? { ...this.masterInfo, ...this.master.counters() } : null,
+      backup:
+        this.backup !== null && this.backupInfo !== null ? { ...this.backupInfo, ...this.backup.counters() } : null,
     };
   }
 
@@ -123,7 +138,10 @@ export class SyncDaemons implements SyncDaemonControl {
       if (!ok) throw new TapvsError('BAD_ARGUMENT', what);
     };
     check(Number.isInteger(s.syncid) && s.syncid >= 0 && s.syncid <= 255, 'syncid must be 0..255');
-    check(Number.isInteger(s.maxlen) && s.maxlen >= 0 && s.maxlen <= 65535 - IPV4_UDP_HEADERS, 'sync-maxlen out of range');
+    check(
+      Number.isInteger(s.maxlen) && s.maxlen >= 0 && s.maxlen <= 65535 - IPV4_UDP_HEADERS,
+      'sync-maxlen out of range',
+    );
     check(Number.isInteger(s.port) && s.port >= 0 && s.port <= 65535, 'mcast-port out of range');
     check(Number.isInteger(s.ttl) && s.ttl >= 0 && s.ttl <= 255, 'mcast-ttl out of range');
     const group = s.group === 0 ? SYNC_DEFAULT_GROUP : s.group | 0;

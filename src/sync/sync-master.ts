@@ -124,7 +124,13 @@ export class SyncMaster {
   }
 
   counters(): SyncMasterCounters {
-    return { messages: this.messages, bytes: this.bytes, entries: this.entries, dropped: this.dropped, queued: this.qLen };
+    return {
+      messages: this.messages,
+      bytes: this.bytes,
+      entries: this.entries,
+      dropped: this.dropped,
+      queued: this.qLen,
+    };
   }
 
   /** ip_vs_sync_conn_needed() with sync_refresh_period 0. */

@@ -93,7 +93,14 @@ function stateCount(proto: number): number {
  * Reads the message b[off, off + len) for a backup with `syncid` (0 = any) and hands each entry
  * to `sink`. Returns null when the whole message was read, else why it (or its rest) was dropped.
  */
-export function readMessage(b: Uint8Array, off: number, len: number, syncid: number, sink: EntrySink, e: SyncEntry): MessageDrop | null {
+export function readMessage(
+  b: Uint8Array,
+  off: number,
+  len: number,
+  syncid: number,
+  sink: EntrySink,
+  e: SyncEntry,
+): MessageDrop | null {
   if (len < SYNC_V0_HEADER) return MessageDrop.Short;
   const size = u16(b, off + 2);
   if (size !== len) return MessageDrop.SizeMismatch;

@@ -86,13 +86,7 @@ export interface PairedDirector {
 }
 
 /** One director: its own MACs and addresses on both LANs, VRRP and sync from `config`. */
-export function pairedDirector(
-  n: 1 | 2,
-  config: VrrpConfig,
-  clock: VirtualClock,
-  ext: Lan,
-  int: Lan,
-): PairedDirector {
+export function pairedDirector(n: 1 | 2, config: VrrpConfig, clock: VirtualClock, ext: Lan, int: Lan): PairedDirector {
   const ipvs = new Ipvs({ maxConns: 4096 });
   const extLink = new LoopbackLink({ name: `ext${n}`, mac: mac(`02:00:00:00:0${n}:01`) });
   const intLink = new LoopbackLink({ name: `int${n}`, mac: mac(`02:00:00:00:0${n}:02`) });

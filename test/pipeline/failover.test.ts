@@ -18,7 +18,14 @@ import { VirtualClock } from '../helpers/virtual-clock.js';
 const VIP = ip('192.168.222.131');
 const DIP = ip('192.168.2.136');
 
-function instance(name: string, link: string, vrid: number, addr: number, prefixLen: number, priority: number): VrrpInstanceConfig {
+function instance(
+  name: string,
+  link: string,
+  vrid: number,
+  addr: number,
+  prefixLen: number,
+  priority: number,
+): VrrpInstanceConfig {
   return {
     name,
     file: 'test.conf',
@@ -91,7 +98,12 @@ function rules(d: PairedDirector): void {
     config: { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false },
   });
   for (const rs of ['192.168.2.130', '192.168.2.129'])
-    run({ op: 'addDest', service, dest: { addr: rs, port: 80 }, config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 } });
+    run({
+      op: 'addDest',
+      service,
+      dest: { addr: rs, port: 80 },
+      config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 },
+    });
 }
 
 interface World {
@@ -154,11 +166,17 @@ test('the higher priority becomes master of both instances; only it answers for 
   assert.deepEqual(stateOf(w.d2), ['BACKUP', 'BACKUP']);
   assert.equal(w.d2.ha.status().vrrp?.[0].masterAddress, '192.168.222.132');
   // The backup runs the backup sync daemon, the master the master one (lvs_sync_daemon int VI_INT).
-  assert.deepEqual(w.d1.ha.sync.list().map((d) => d.role), ['master']);
-  assert.deepEqual(w.d2.ha.sync.list().map((d) => d.role), ['backup']);
+  assert.deepEqual(
+    w.d1.ha.sync.list().map((d) => d.role),
+    ['master'],
+  );
+  assert.deepEqual(
+    w.d2.ha.sync.list().map((d) => d.role),
+    ['backup'],
+  );
 });
 
-test('an established connection survives the master\'s death: synced, taken over, forwarded to the same server', async () => {
+test("an established connection survives the master's death: synced, taken over, forwarded to the same server", async () => {
   const w = await world();
   await w.run(5000);
   const { d1, d2 } = w;
@@ -167,7 +185,12 @@ test('an established connection survives the master\'s death: synced, taken over
   w.int.pump();
   const rsHost = w.int.hosts.find((h) => h.received.length > 0)!;
   assert.ok(rsHost !== undefined, 'the SYN reached a real server');
-  const synAck = ipFrame(d1.int.mac, rsHost.mac, rsHost.addr, CLIENT, { proto: TCP, sport: 80, dport: 40001, flags: SYN | ACK });
+  const synAck = ipFrame(d1.int.mac, rsHost.mac, rsHost.addr, CLIENT, {
+    proto: TCP,
+    sport: 80,
+    dport: 40001,
+    flags: SYN | ACK,
+  });
   w.int.fromHost(synAck);
   w.ext.pump();
   for (let i = 0; i < 4; i++) w.ext.fromHost(toVip(d1, ACK, 1001 + i));
@@ -200,12 +223,20 @@ test('an established connection survives the master\'s death: synced, taken over
   assert.equal(ip(after[0].dst!), rsHost.addr, 'the same real server');
   assert.equal(after[0].seq, 2000);
   // And the real server's reply goes out from the VIP.
-  const reply = ipFrame(d2.int.mac, rsHost.mac, rsHost.addr, CLIENT, { proto: TCP, sport: 80, dport: 40001, flags: ACK });
+  const reply = ipFrame(d2.int.mac, rsHost.mac, rsHost.addr, CLIENT, {
+    proto: TCP,
+    sport: 80,
+    dport: 40001,
+    flags: ACK,
+  });
   const client = w.ext.hosts[0];
   const n = client.received.length;
   w.int.fromHost(reply);
   w.ext.pump();
-  const back = client.received.slice(n).map(decode).filter((d) => d.proto === TCP);
+  const back = client.received
+    .slice(n)
+    .map(decode)
+    .filter((d) => d.proto === TCP);
   assert.equal(back.length, 1);
   assert.equal(back[0].src, '192.168.222.131');
   assert.equal(back[0].sport, 80);

@@ -322,7 +322,7 @@ test('args: listing variants and their requests', () => {
   };
   assert.deepEqual(l('-L', '-t', `${V}:80`).request, { op: 'list', service: { proto: 'tcp', addr: V, port: 80 } });
   assert.deepEqual(l('-L', '--timeout').request, { op: 'getTimeouts' });
-  assert.deepEqual(l('-L', '--daemon').request, { op: 'status' });
+  assert.deepEqual(l('-L', '--daemon').request, { op: 'listDaemon' });
   const s = l('-L', '-n', '--stats', '--exact', '--nosort', '--sort', '--syncid', '3');
   assert.ok(s.options.stats && s.options.exact && s.options.nosort && s.options.numeric);
   assert.ok(l('-L', '-X', '--rate').options.exact);
@@ -408,7 +408,11 @@ test('args: accepted like ipvsadm, then refused: fwmark, IPv6, SCTP, --pe, sync 
   );
   fails(['-A', '--sctp-service', `${V}:80`], 'tapvs has no SCTP services: use -t or -u', 2);
   fails(['-A', '-t', `${V}:80`, '-p', '--pe', 'sip'], 'tapvs has no persistence engines (--pe)', 2);
-  fails(['--start-daemon', 'master', '--mcast-group', 'ff02::1'], 'tapvs syncs IPv4 only: give an IPv4 --mcast-group', 2);
+  fails(
+    ['--start-daemon', 'master', '--mcast-group', 'ff02::1'],
+    'tapvs syncs IPv4 only: give an IPv4 --mcast-group',
+    2,
+  );
   fails(['--start-daemon', 'primary'], 'illegal start-daemon parameter specified', 2);
   fails(['--stop-daemon', 'primary'], 'illegal start_daemon specified', 2);
   fails(['--start-daemon', 'master', '--mcast-port', '0'], 'illegal mcast-port specified', 2);

@@ -154,8 +154,33 @@ test("tapvsadm: -L -n, -L -t, --timeout, -c, --daemon and -S format the daemon's
     o.out,
     'IPVS connection entries\npro expire state       source             virtual            destination\n',
   );
-  o = await tapvsadm(['-L', '--daemon'], () => ({ uptimeS: 5 }));
-  assert.deepEqual([o.code, o.out, o.err, o.sent], [0, '', '', [{ op: 'status' }]]);
+  o = await tapvsadm(['-L', '--daemon'], () => ({ daemons: [] }));
+  assert.deepEqual([o.code, o.out, o.err, o.sent], [0, '', '', [{ op: 'listDaemon' }]]);
+  const daemon = { mcastInterface: 'int', syncid: 51, maxlen: 1472, group: 0xe0000051 | 0, port: 8848, ttl: 1 };
+  o = await tapvsadm(['-L', '--daemon'], () => ({
+    daemons: [
+      { role: 'master', ...daemon },
+      { role: 'backup', ...daemon, maxlen: 0, group: 0, port: 0, ttl: 0 },
+    ],
+  }));
+  assert.equal(
+    o.out,
+    'master sync daemon (mcast=int, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n' +
+      'backup sync daemon (mcast=int, syncid=51)\n',
+  );
+  o = await tapvsadm(['--start-daemon', 'backup', '--mcast-interface', 'int', '--syncid', '7', '--mcast-port', '9000'], () => null);
+  assert.deepEqual(o.sent, [
+    {
+      op: 'startDaemon',
+      daemon: { role: 'backup', mcastInterface: 'int', syncid: 7, maxlen: 0, group: 0, port: 9000, ttl: 0 },
+    },
+  ]);
+  o = await tapvsadm(['--start-daemon', 'master'], refuse('DAEMON_EXISTS', 'x'));
+  assert.deepEqual([o.code, o.err], [255, 'Daemon has already run\n']);
+  o = await tapvsadm(['--stop-daemon', 'master'], refuse('DAEMON_NOT_RUNNING', 'x'));
+  assert.deepEqual([o.code, o.err], [255, 'No daemon is running\n']);
+  o = await tapvsadm(['--start-daemon', 'master'], refuse('NO_DEVICE', 'x'));
+  assert.deepEqual([o.code, o.err], [255, 'No such device\n']);
   o = await tapvsadm(['-S', '-n'], () => table);
   assert.equal(o.out, '-A -t 192.168.222.131:80 -s rr\n-a -t 192.168.222.131:80 -r 10.0.0.2:80 -m -w 1\n');
 });

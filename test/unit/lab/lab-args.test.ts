@@ -22,6 +22,7 @@ test('lab args: plain up starts tapvsd on TAPs with no service, the default time
     socket: null,
     tapvsdArgs: [],
     readyTimeoutMs: DEFAULT_READY_TIMEOUT_MS,
+    ha: null,
   });
 });
 
@@ -88,6 +89,7 @@ test('lab args: up with every address option, pcap with the NIC MAC, no director
     socket: '/tmp/s.sock',
     tapvsdArgs: ['--no-offload', '--max-conns=1024', '-v'],
     readyTimeoutMs: 3000,
+    ha: null,
   });
 });
 
