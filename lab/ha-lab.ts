@@ -18,7 +18,7 @@
  * same two LANs (a two-switch LAN). Each tapvsd has its own MACs (mac=) and its own addresses
  * (addr=, the source of its adverts and sync messages); the VIP and DIP move by VRRP.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ControlClient } from '../src/control/client.js';
 import {
@@ -370,4 +370,5 @@ export async function peerDown(): Promise<void> {
   const pid = readPid(join(LAB.runDir, 'pids', 'keepalived'));
   if (pid > 0) await stopPids([pid]);
   await ip(['netns', 'del', KA_NS]).catch(() => undefined);
+  rmSync(PEER_LOG, { force: true });
 }

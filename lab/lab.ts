@@ -222,7 +222,7 @@ async function main(): Promise<number> {
             ? await directorStop(c.director)
             : await directorStart(c.director);
       process.stdout.write(
-        `lab: director ${c.director} ${c.action === 'start' ? 'started' : `${c.action}ed`} (pid ${pid})\n`,
+        `lab: director ${c.director} ${c.action === 'start' ? 'started' : c.action === 'stop' ? 'stopped' : 'killed'} (pid ${pid})\n`,
       );
       return 0;
     }

@@ -168,7 +168,10 @@ test("tapvsadm: -L -n, -L -t, --timeout, -c, --daemon and -S format the daemon's
     'master sync daemon (mcast=int, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n' +
       'backup sync daemon (mcast=int, syncid=51)\n',
   );
-  o = await tapvsadm(['--start-daemon', 'backup', '--mcast-interface', 'int', '--syncid', '7', '--mcast-port', '9000'], () => null);
+  o = await tapvsadm(
+    ['--start-daemon', 'backup', '--mcast-interface', 'int', '--syncid', '7', '--mcast-port', '9000'],
+    () => null,
+  );
   assert.deepEqual(o.sent, [
     {
       op: 'startDaemon',
