@@ -31,6 +31,8 @@ if (args.includes('-h') || args.includes('--help')) {
   --quick            smoke run: 1 repetition, 2 s loads (default: 3 repetitions, 5 s loads)
   --reps N           repetitions (1..10)
   --seconds S        duration of each iperf3/wrk/UDP load (1..30)
+  --ha               instead: two directors (lab up --ha): failover time over --runs N (10)
+                     SIGKILLs, and connection sync of --conns N (100000) connections
   --only a,b         variants: tapvsd,tapvsd-checks,tapvsd-plain,nft,haproxy,routing,tapcopy,tapcopy-vnet
   --skip-micro       no in-process micro-benchmarks
   --skip-macro       micro-benchmarks only (no lab)
@@ -184,16 +186,19 @@ try {
 }
 if (baselineDir !== null) forMain.push('--baseline', baselineDir);
 
+const ha = forMain.includes('--ha');
 const child = spawn(
   process.execPath,
-  [
-    join(ROOT, 'dist', 'bench', 'macro', 'main.js'),
-    '--tapcopy',
-    join(binDir, 'tapcopy'),
-    '--udpblast',
-    join(binDir, 'udpblast'),
-    ...forMain,
-  ],
+  ha
+    ? [join(ROOT, 'dist', 'bench', 'ha', 'main.js'), ...forMain.filter((a) => a !== '--ha')]
+    : [
+        join(ROOT, 'dist', 'bench', 'macro', 'main.js'),
+        '--tapcopy',
+        join(binDir, 'tapcopy'),
+        '--udpblast',
+        join(binDir, 'udpblast'),
+        ...forMain,
+      ],
   {
     cwd: ROOT,
     stdio: 'inherit',
