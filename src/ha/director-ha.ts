@@ -88,28 +88,26 @@ export class DirectorHa {
     }
   }
 
-  /** SIGHUP with a new keepalived.conf: unchanged instances keep their state (the engine decides). */
+  /**
+   * SIGHUP with a new keepalived.conf: the engine keeps the state of unchanged instances (same
+   * name, link and VRID), stops removed ones (their addresses are forgotten) and starts new ones
+   * (their addresses standby until they win). lvs_sync_daemon changes wait for a restart.
+   */
   reload(next: VrrpConfig): void {
-    const removed = this.config.instances.filter((i) => !next.instances.some((n) => n.name === i.name));
-    for (const inst of next.instances) {
-      if (!this.config.instances.some((i) => i.name === inst.name)) this.host.setVirtualAddresses(inst, false);
-    }
-    if (this.engine === null && next.instances.length > 0) {
-      this.config = next;
-      this.subscribeVrrp();
+    const before = this.config;
+    for (const inst of next.instances)
+      if (!before.instances.some((i) => i.name === inst.name)) this.host.setVirtualAddresses(inst, false);
+    this.config = next;
+    this.subscribeVrrp();
+    if (this.engine !== null) this.engine.reload(next);
+    else if (next.instances.length > 0) {
       this.engine = new VrrpEngine(next, this.host, this.clock);
       this.engine.start();
-    } else if (this.engine !== null) {
-      this.engine.reload(next);
-      this.config = next;
-      this.subscribeVrrp();
     }
-    for (const inst of removed) this.host.forget(inst);
-    const before = this.config.lvsSyncDaemon;
-    if (JSON.stringify(before) !== JSON.stringify(next.lvsSyncDaemon)) {
-      log('info', 'lvs_sync_daemon changed: restart tapvsd to apply it (sync daemons keep running as they are)');
-    }
-    this.config = next;
+    for (const inst of before.instances)
+      if (!next.instances.some((i) => i.name === inst.name)) this.host.forget(inst);
+    if (JSON.stringify(before.lvsSyncDaemon) !== JSON.stringify(next.lvsSyncDaemon))
+      log('warn', 'lvs_sync_daemon changed: restart tapvsd to apply it (the sync daemons run as they are)');
   }
 
   /** SIGTERM: masters hand over at once (priority-0 adverts), addresses are released, sync stops. */

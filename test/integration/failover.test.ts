@@ -197,7 +197,7 @@ test('a real keepalived is a VRRP peer in both roles', { skip, timeout: 90_000 }
   assert.match((await curlVip()).body, /^RS[12] /);
 });
 
-test('tshark decodes the VRRP adverts; the sync messages are UDP 8848 to 224.0.0.81', {
+test('tshark decodes the VRRP adverts and the version 1 sync messages', {
   skip,
   timeout: 60_000,
 }, async (t) => {
@@ -231,6 +231,12 @@ test('tshark decodes the VRRP adverts; the sync messages are UDP 8848 to 224.0.0
     },
   );
   assert.match(sync.stdout, /^224\.0\.0\.81\t\d+/m, 'sync messages captured');
+  // Wireshark's ipvs dissector decodes version 1: the header and each IPv4 entry.
+  const decoded = await run('tshark', ['-r', pcap, '-Y', 'udp.dstport == 8848', '-V'], { timeoutMs: 20_000 });
+  assert.match(decoded.stdout, /IP Virtual Services Sync Daemon/);
+  assert.match(decoded.stdout, /Synchronization ID: 51/);
+  assert.match(decoded.stdout, /Version: 1/);
+  assert.match(decoded.stdout, /Virtual Address: 192\.168\.222\.131/);
 });
 
 async function waitFor(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
