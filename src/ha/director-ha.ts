@@ -104,8 +104,7 @@ export class DirectorHa {
       this.engine = new VrrpEngine(next, this.host, this.clock);
       this.engine.start();
     }
-    for (const inst of before.instances)
-      if (!next.instances.some((i) => i.name === inst.name)) this.host.forget(inst);
+    for (const inst of before.instances) if (!next.instances.some((i) => i.name === inst.name)) this.host.forget(inst);
     if (JSON.stringify(before.lvsSyncDaemon) !== JSON.stringify(next.lvsSyncDaemon))
       log('warn', 'lvs_sync_daemon changed: restart tapvsd to apply it (the sync daemons run as they are)');
   }

@@ -253,3 +253,21 @@ test('a graceful stop hands over after the skew time, not the master-down interv
   await w.run(400);
   assert.deepEqual(stateOf(w.d2), ['MASTER', 'MASTER'], 'priority-0 advert: skew time (0.3 s) only');
 });
+
+test('a reload with the same instances keeps the master master and the backup backup', async () => {
+  const w = await world();
+  await w.run(5000);
+  w.d1.ha.reload(config(200));
+  w.d2.ha.reload(config(180));
+  await w.run(5000);
+  assert.deepEqual(stateOf(w.d1), ['MASTER', 'MASTER']);
+  assert.deepEqual(stateOf(w.d2), ['BACKUP', 'BACKUP']);
+  // Director 2 reloaded without instances: they stop, and director 1 stays master.
+  w.d2.ha.reload({ instances: [], syncGroups: [], lvsSyncDaemon: config(180).lvsSyncDaemon });
+  await w.run(4000);
+  assert.deepEqual(stateOf(w.d1), ['MASTER', 'MASTER']);
+  assert.deepEqual(
+    w.d2.ha.status().vrrp?.map((v) => v.name),
+    [],
+  );
+});
