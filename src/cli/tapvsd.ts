@@ -672,7 +672,7 @@ async function main(): Promise<void> {
 
   if (args.metrics !== null) {
     try {
-      await startMetricsServer(args.metrics.host, args.metrics.port, ipvs, dataplane, config);
+      await startMetricsServer(args.metrics.host, args.metrics.port, ipvs, dataplane, config, ha);
     } catch (e) {
       server.close();
       closeLinks();

@@ -47,6 +47,33 @@ export interface HealthMetricsSource {
   metrics(): HealthMetrics;
 }
 
+/** What the two-director part shows (src/ha/director-ha.ts provides it). */
+export interface HaMetrics {
+  readonly vrrp: ReadonlyArray<{
+    readonly instance: string;
+    readonly link: string;
+    readonly vrid: number;
+    readonly state: string;
+    readonly priority: number;
+    readonly advertsSent: number;
+    readonly advertsReceived: number;
+  }>;
+  readonly sync: ReadonlyArray<{
+    readonly role: 'master' | 'backup';
+    /** Master: messages sent, bytes, entries sent, entries dropped. Backup: messages read, bytes, installed + updated, dropped. */
+    readonly messages: number;
+    readonly bytes: number;
+    readonly entries: number;
+    readonly dropped: number;
+  }>;
+}
+
+export interface HaMetricsSource {
+  haMetrics(): HaMetrics;
+}
+
+const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
+
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
@@ -76,7 +103,12 @@ function backendLabels(
 }
 
 /** The exposition text (Prometheus text format 0.0.4). */
-export function renderMetrics(ipvs: Ipvs, dp: Dataplane | null, health: HealthMetricsSource | null = null): string {
+export function renderMetrics(
+  ipvs: Ipvs,
+  dp: Dataplane | null,
+  health: HealthMetricsSource | null = null,
+  ha: HaMetricsSource | null = null,
+): string {
   const out: string[] = [];
   const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -158,6 +190,7 @@ export function renderMetrics(ipvs: Ipvs, dp: Dataplane | null, health: HealthMe
     out.push(`tapvs_icmp_rate_limited_total ${st.icmpRateLimited}`);
   }
   if (health !== null) renderHealth(health.metrics(), out, family);
+  if (ha !== null) renderHa(ha.haMetrics(), out, family);
   const mem = process.memoryUsage();
   family('tapvs_process_resident_memory_bytes', 'gauge', 'Resident memory of tapvsd.');
   out.push(`tapvs_process_resident_memory_bytes ${mem.rss}`);
@@ -189,6 +222,45 @@ function renderHealth(
   }
 }
 
+/** VRRP states (one series per state, 1 for the current one, as node_exporter's enum gauges) and sync counters. */
+function renderHa(
+  h: HaMetrics,
+  out: string[],
+  family: (name: string, type: 'counter' | 'gauge' | 'histogram', help: string) => void,
+): void {
+  if (h.vrrp.length > 0) {
+    family('tapvs_vrrp_state', 'gauge', 'VRRP instance state (1 for the current state).');
+    for (const v of h.vrrp)
+      for (const st of VRRP_STATES)
+        out.push(
+          `tapvs_vrrp_state${labels({ instance: v.instance, link: v.link, vrid: v.vrid, state: st })} ${v.state === st ? 1 : 0}`,
+        );
+    family('tapvs_vrrp_priority', 'gauge', 'VRRP effective priority.');
+    for (const v of h.vrrp) out.push(`tapvs_vrrp_priority${labels({ instance: v.instance })} ${v.priority}`);
+    family('tapvs_vrrp_adverts_total', 'counter', 'VRRP adverts sent and received, by instance.');
+    for (const v of h.vrrp) {
+      out.push(`tapvs_vrrp_adverts_total${labels({ instance: v.instance, direction: 'sent' })} ${v.advertsSent}`);
+      out.push(
+        `tapvs_vrrp_adverts_total${labels({ instance: v.instance, direction: 'received' })} ${v.advertsReceived}`,
+      );
+    }
+  }
+  const series: Array<[string, string, (s: HaMetrics['sync'][0]) => number]> = [
+    ['tapvs_sync_messages_total', 'Connection sync messages sent (master) or read (backup).', (s) => s.messages],
+    ['tapvs_sync_bytes_total', 'Connection sync message bytes sent or read.', (s) => s.bytes],
+    [
+      'tapvs_sync_entries_total',
+      'Connection entries sent (master) or installed and updated (backup).',
+      (s) => s.entries,
+    ],
+    ['tapvs_sync_dropped_total', 'Entries the master dropped (pool full) or the backup skipped.', (s) => s.dropped],
+  ];
+  for (const [n, help, f] of series) {
+    family(n, 'counter', help);
+    for (const s of h.sync) out.push(`${n}${labels({ role: s.role })} ${f(s)}`);
+  }
+}
+
 /** Starts the endpoint on host:port (GET /metrics); `health` adds the health-check series. */
 export function startMetricsServer(
   host: string,
@@ -196,6 +268,7 @@ export function startMetricsServer(
   ipvs: Ipvs,
   dp: Dataplane | null,
   health: HealthMetricsSource | null = null,
+  ha: HaMetricsSource | null = null,
 ): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
@@ -204,7 +277,7 @@ export function startMetricsServer(
       return;
     }
     try {
-      const body = renderMetrics(ipvs, dp, health);
+      const body = renderMetrics(ipvs, dp, health, ha);
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(body);
     } catch (e) {

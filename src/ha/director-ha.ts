@@ -13,6 +13,7 @@
  * Off the packet path: the dataplane queues VRRP adverts and sync messages (ControlInbox) and
  * tells us once per batch; they are read in a later event-loop turn.
  */
+import type { HaMetrics, HaMetricsSource } from '../control/metrics.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { Clock } from '../health/clock.js';
 import { createScriptRunner } from '../health/notify-script.js';
@@ -43,7 +44,7 @@ export interface VrrpInstanceView {
   [more: string]: unknown;
 }
 
-export class DirectorHa {
+export class DirectorHa implements HaMetricsSource {
   readonly sync: SyncOnDataplane;
   private config: VrrpConfig;
   private engine: VrrpEngine | null = null;
@@ -132,6 +133,37 @@ export class DirectorHa {
       }));
     }
     return out;
+  }
+
+  /** The Prometheus series (src/control/metrics.ts). */
+  haMetrics(): HaMetrics {
+    const st = this.sync.daemons.status();
+    const sync: Array<HaMetrics['sync'][0]> = [];
+    if (st.master !== null)
+      sync.push({
+        role: 'master',
+        messages: st.master.messages,
+        bytes: st.master.bytes,
+        entries: st.master.entries,
+        dropped: st.master.dropped,
+      });
+    if (st.backup !== null) {
+      const b = st.backup;
+      const dropped = Object.values(b.dropped).reduce((x, y) => x + y, 0);
+      sync.push({ role: 'backup', messages: b.messages, bytes: b.bytes, entries: b.installed + b.updated, dropped });
+    }
+    return {
+      vrrp: (this.engine?.status() ?? []).map((v) => ({
+        instance: v.name,
+        link: v.link,
+        vrid: v.vrid,
+        state: v.state,
+        priority: v.priority,
+        advertsSent: v.advertsSent,
+        advertsReceived: v.advertsReceived,
+      })),
+      sync,
+    };
   }
 
   private stateChanged(inst: VrrpInstanceConfig, from: VrrpState, to: VrrpState): void {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ControlDispatcher } from '../../src/control/dispatch.js';
+import { renderMetrics } from '../../src/control/metrics.js';
 import type { Command, Request } from '../../src/control/protocol.js';
 import { TcpState } from '../../src/ipvs/tcp-state.js';
 import type { VrrpConfig, VrrpInstanceConfig } from '../../src/vrrp/vrrp-config.js';
@@ -200,6 +201,10 @@ test("an established connection survives the master's death: synced, taken over,
   assert.ok(onBackup >= 0, 'the connection reached the backup');
   assert.equal(d2.ipvs.conns.state[onBackup], TcpState.ESTABLISHED);
   assert.equal(d2.ipvs.conns.daddr[onBackup], rsHost.addr);
+  const m1 = renderMetrics(d1.ipvs, d1.dp, null, d1.ha);
+  assert.match(m1, /tapvs_vrrp_state\{instance="VI_EXT",link="ext",vrid="51",state="MASTER"\} 1/);
+  assert.match(m1, /tapvs_sync_entries_total\{role="master"\} [1-9]/);
+  assert.match(renderMetrics(d2.ipvs, d2.dp, null, d2.ha), /tapvs_sync_entries_total\{role="backup"\} [1-9]/);
   const listed = d2.ipvs.services[0].dests.find((x) => x.addr === rsHost.addr)!;
   assert.equal(listed.activeConns, 1, 'counted as ActiveConn on the backup');
 
