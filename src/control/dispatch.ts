@@ -205,7 +205,7 @@ function checkDaemonSettings(v: unknown): SyncDaemonSettings {
       throw new TapvsError('BAD_ARGUMENT', `startDaemon: ${k} must be an integer 0..${max}`);
     return n;
   };
-  if (typeof o.mcastInterface !== 'string' || o.mcastInterface === '' || o.mcastInterface.length > 15)
+  if (typeof o.mcastInterface !== 'string' || !isLinkName(o.mcastInterface))
     throw new TapvsError('BAD_ARGUMENT', 'startDaemon: mcastInterface must be a link name');
   const group = o.group;
   if (typeof group !== 'number' || !Number.isInteger(group) || group < -(2 ** 31) || group >= 2 ** 31)
@@ -220,4 +220,12 @@ function checkDaemonSettings(v: unknown): SyncDaemonSettings {
     port: int('port', 65535),
     ttl: int('ttl', 255),
   };
+}
+
+/**
+ * A name Linux would take for a device (dev_valid_name(): 1..15 bytes, not `.` or `..`, no `/`,
+ * `:` or white space); printable ASCII only, since the name is echoed in listings.
+ */
+function isLinkName(name: string): boolean {
+  return /^[!-~]{1,15}$/.test(name) && name !== '.' && name !== '..' && !/[/:]/.test(name);
 }
