@@ -205,8 +205,10 @@ function checkDaemonSettings(v: unknown): SyncDaemonSettings {
       throw new TapvsError('BAD_ARGUMENT', `startDaemon: ${k} must be an integer 0..${max}`);
     return n;
   };
-  if (typeof o.mcastInterface !== 'string' || !isLinkName(o.mcastInterface))
+  if (typeof o.mcastInterface !== 'string')
     throw new TapvsError('BAD_ARGUMENT', 'startDaemon: mcastInterface must be a link name');
+  // No link can have such a name: what the kernel answers then (dev_get_by_name() finds nothing).
+  if (!isLinkName(o.mcastInterface)) throw new TapvsError('NO_DEVICE', 'No such device');
   const group = o.group;
   if (typeof group !== 'number' || !Number.isInteger(group) || group < -(2 ** 31) || group >= 2 ** 31)
     throw new TapvsError('BAD_ARGUMENT', 'startDaemon: group must be an int32 IPv4 address');

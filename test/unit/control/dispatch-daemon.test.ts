@@ -127,8 +127,11 @@ test('dispatch daemon: hostile payloads are refused before the hook sees them', 
     fails(bad('role', role), 'BAD_ARGUMENT', 'daemon role must be master or backup');
     fails(() => run({ op: 'stopDaemon', role }), 'BAD_ARGUMENT', 'daemon role must be master or backup');
   }
-  for (const name of [undefined, '', 'abcdefghijklmnop', '.', '..', 'a/b', 'eth0:1', 'a b', 'a\nb', 'é', 3])
+  for (const name of [undefined, null, 3, ['int']])
     fails(bad('mcastInterface', name), 'BAD_ARGUMENT', 'startDaemon: mcastInterface must be a link name');
+  // Names no device can have: the kernel's answer for a missing device.
+  for (const name of ['', 'abcdefghijklmnop', '.', '..', 'a/b', 'eth0:1', 'a b', 'a\nb', 'é'])
+    fails(bad('mcastInterface', name), 'NO_DEVICE', 'No such device');
   const ranges: Array<[keyof SyncDaemonSettings, number]> = [
     ['syncid', 255],
     ['maxlen', 65507],

@@ -164,6 +164,7 @@ test("tapvsadm+dispatcher: sync daemons start, list and stop with ipvsadm's outp
   assert.deepEqual(await d.adm('--start-daemon master --mcast-interface int --syncid 5'), [0, '', '']);
   assert.deepEqual(await d.adm('--start-daemon master --mcast-interface int'), [255, '', 'Daemon has already run\n']);
   assert.deepEqual(await d.adm('--start-daemon backup'), [255, '', 'No such device\n']); // eth0: no such link
+  assert.deepEqual(await d.adm('--start-daemon backup --mcast-interface in:t'), [255, '', 'No such device\n']);
   assert.deepEqual(
     await d.adm('--start-daemon backup --mcast-interface int --mcast-group 239.1.2.3 --mcast-port 9000 --mcast-ttl 4'),
     [0, '', ''],
