@@ -205,8 +205,10 @@ function checkDaemonSettings(v: unknown): SyncDaemonSettings {
       throw new TapvsError('BAD_ARGUMENT', `startDaemon: ${k} must be an integer 0..${max}`);
     return n;
   };
-  if (typeof o.mcastInterface !== 'string' || o.mcastInterface === '' || o.mcastInterface.length > 15)
+  if (typeof o.mcastInterface !== 'string')
     throw new TapvsError('BAD_ARGUMENT', 'startDaemon: mcastInterface must be a link name');
+  // No link can have such a name: what the kernel answers then (dev_get_by_name() finds nothing).
+  if (!isLinkName(o.mcastInterface)) throw new TapvsError('NO_DEVICE', 'No such device');
   const group = o.group;
   if (typeof group !== 'number' || !Number.isInteger(group) || group < -(2 ** 31) || group >= 2 ** 31)
     throw new TapvsError('BAD_ARGUMENT', 'startDaemon: group must be an int32 IPv4 address');
@@ -220,4 +222,12 @@ function checkDaemonSettings(v: unknown): SyncDaemonSettings {
     port: int('port', 65535),
     ttl: int('ttl', 255),
   };
+}
+
+/**
+ * A name Linux would take for a device (dev_valid_name(): 1..15 bytes, not `.` or `..`, no `/`,
+ * `:` or white space); printable ASCII only, since the name is echoed in listings.
+ */
+function isLinkName(name: string): boolean {
+  return /^[!-~]{1,15}$/.test(name) && name !== '.' && name !== '..' && !/[/:]/.test(name);
 }

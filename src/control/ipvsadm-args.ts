@@ -19,8 +19,9 @@
  *    per-command checks (zero port, -o on UDP only, real-server port and family, tunnels, list
  *    conflicts).
  * 5. tapvs's own limits, only once ipvsadm would have accepted the line: NAT (-m) only, IPv4 only,
- *    TCP/UDP services only, no fwmark services, no persistence engines, no sync daemon. `-a`/`-e`
- *    without a method is refused rather than defaulted: ipvsadm would use -g there.
+ *    TCP/UDP services only, no fwmark services, no persistence engines, an IPv4 sync group.
+ *    `-a`/`-e` without a method is refused rather than defaulted: ipvsadm would use -g there.
+ *    --start-daemon/--stop-daemon are refused in rules files: -R is one atomic apply of rules.
  *
  * Not done here: whether a scheduler exists (tapvsd answers "Scheduler or persistence engine
  * not found", as the kernel does) and everything else the kernel decides.
@@ -29,7 +30,7 @@ import { isIPv6 } from 'node:net';
 import { isTapvsError } from '../errors.js';
 import { DEFAULT_SCHEDULER } from '../ipvs/sched/registry.js';
 import { SCHED_FLAG_3 } from '../ipvs/service.js';
-import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
+import { formatIpv4 } from '../packet/ipv4.js';
 import { TAPVS_VERSION } from '../version.js';
 import { dottedToU32, inetAton, type NameDb, stringToNumber, systemNameDb } from './names.js';
 import {
@@ -92,7 +93,7 @@ export interface ParseFailure {
 
 export type Parsed =
   | { kind: 'request'; command: CommandName; request: Command }
-  /** -L: `request` is list, listConns (-c), getTimeouts (--timeout) or status (--daemon). */
+  /** -L: `request` is list, listConns (-c), getTimeouts (--timeout) or listDaemon (--daemon). */
   | { kind: 'list'; request: Command; service: ServiceKey | null; options: ListOptions }
   /** -S: `request` is a list of all services. */
   | { kind: 'save'; request: Command; options: ListOptions }
@@ -503,9 +504,12 @@ function parseFwmark(buf: string): number {
   return n;
 }
 
-function isMulticastV4(dotted: string): boolean {
-  const a = dottedToU32(dotted);
-  return a !== null && a >>> 28 === 0xe;
+/**
+ * inet_pton(AF_INET6) then IN6_IS_ADDR_MULTICAST: the first 16-bit group, written in full, starts
+ * with ff (`ff::1` does not); inet_pton takes no zone (`%eth0`).
+ */
+function isMulticastV6(text: string): boolean {
+  return isIPv6(text) && !text.includes('%') && /^ff[0-9a-f]{2}:/i.test(text);
 }
 
 type Fwd = 'route' | 'tunnel' | 'masq';
@@ -539,6 +543,8 @@ interface State {
   list: ListOptions;
   /** --start-daemon/--stop-daemon: the role and the daemon options (ipvsadm's defaults). */
   daemon: SyncDaemonSettings;
+  /** --mcast-group was a valid IPv6 group: ipvsadm accepts it, tapvs refuses it afterwards. */
+  mcastGroupV6: boolean;
 }
 
 function newState(): State {
@@ -552,6 +558,7 @@ function newState(): State {
       port: 0,
       ttl: 0,
     },
+    mcastGroupV6: false,
     cmd: null,
     opts: new Set(),
     svcProto: null,
@@ -701,7 +708,7 @@ function parse(argv: readonly string[], prog: string, names: NameDb, inRules: bo
   }
   if (cmd === 'restore' && inRules) throw tryFail; // ipvsadm refuses a nested -R this way
 
-  tapvsLimits(st, cmd);
+  tapvsLimits(st, cmd, inRules);
   return build(st, cmd);
 }
 
@@ -857,12 +864,13 @@ function applyOption(st: State, spec: OptSpec, arg: string | null, names: NameDb
     case 'mcast-group':
       setOption(st, 'mcast-group');
       if (a.includes(':')) {
-        if (!isIPv6(a) || !/^ff/i.test(a)) throw new Fail(`invalid IPv6 mcast-group \`${a}'`);
-      } else if (!isMulticastV4(a)) {
-        throw new Fail(`invalid IPv4 mcast-group \`${a}'`);
+        if (!isMulticastV6(a)) throw new Fail(`invalid IPv6 mcast-group \`${a}'`);
+        st.mcastGroupV6 = true;
+      } else {
+        const group = dottedToU32(a);
+        if (group === null || group >>> 28 !== 0xe) throw new Fail(`invalid IPv4 mcast-group \`${a}'`);
+        st.daemon.group = group | 0;
       }
-      if (a.includes(':')) throw new Fail('tapvs syncs IPv4 only: give an IPv4 --mcast-group');
-      st.daemon.group = parseIpv4(a) ?? 0;
       return;
     case 'mcast-port':
       setOption(st, 'mcast-port');
@@ -961,7 +969,11 @@ function tunnelOptCheck(type: TunType, opts: Set<OptClass>): void {
 }
 
 /** What tapvs does not do, said plainly, once ipvsadm would have accepted the command. */
-function tapvsLimits(st: State, cmd: CommandName): void {
+function tapvsLimits(st: State, cmd: CommandName, inRules: boolean): void {
+  if (cmd === 'start-daemon' || cmd === 'stop-daemon') {
+    if (inRules) throw new Fail(`--${cmd} does not belong in a rules file: run it as its own tapvsadm command`);
+    if (st.mcastGroupV6) throw new Fail('tapvs syncs IPv4 only: give an IPv4 --mcast-group');
+  }
   if (st.opts.has('service-address')) {
     if (st.fwmark !== 0) {
       throw new Fail('tapvs has no firewall-mark services (-f): use -t or -u');
@@ -1097,8 +1109,8 @@ Commands (long or short form):
   --list            -L|-l     list services, connections (-c) or timeouts (--timeout)
   --zero            -Z        zero the counters of one service, or of all
   --set tcp tcpfin udp        set the TCP, TCP FIN_WAIT and UDP timeouts (seconds, 0 = keep)
-  --start-daemon              (not supported by tapvs: no connection sync daemon)
-  --stop-daemon               (not supported by tapvs)
+  --start-daemon {master|backup}  start a connection sync daemon on tapvsd
+  --stop-daemon {master|backup}   stop it
   --help            -h        show this text
 
 virtual-service:
@@ -1128,7 +1140,7 @@ Options:
   --l-threshold  -y lthreshold        lower connection threshold
   --connection   -c                   list the connection table
   --timeout                           list the timeouts (tcp tcpfin udp)
-  --daemon                            list sync daemons (tapvs has none)
+  --daemon                            list the running sync daemons
   --stats                             list counters
   --rate                              list rates
   --exact        -X                   print numbers in full
@@ -1140,13 +1152,13 @@ Options:
   --ops          -o                   one-packet scheduling (UDP)
   --numeric      -n                   numeric addresses and ports
   --sched-flags  -b flags             scheduler flags, comma-separated
-Daemon Options (accepted, then refused):
-  --syncid sid
-  --sync-maxlen length
-  --mcast-interface interface
-  --mcast-group address
-  --mcast-port port
-  --mcast-ttl ttl
+Daemon Options:
+  --syncid sid                        0..255, 0 when not given (a backup with 0 takes any)
+  --sync-maxlen length                largest sync message, 1..65507
+  --mcast-interface interface         tapvsd link to sync on (${DEFAULT_MCAST_INTERFACE} when not given)
+  --mcast-group address               IPv4 multicast group (224.0.0.81 when not given)
+  --mcast-port port                   UDP port (8848 when not given)
+  --mcast-ttl ttl                     multicast TTL, 1..255 (1 when not given)
 Environment:
   TAPVS_SOCKET                        tapvsd's control socket (default /run/tapvs/tapvsd.sock)
 `;

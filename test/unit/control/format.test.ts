@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   formatConns,
+  formatDaemons,
   formatLargeNum,
   formatList,
   formatSave,
@@ -432,5 +433,21 @@ test('format: -S without -n uses names, and does not cut them', () => {
       '-A -t a-very-long-real-server-host-name.example.org:http -s rr',
       '-a -t a-very-long-real-server-host-name.example.org:http -r a-very-long-real-server-host-name.example.org:http -m -w 1',
     ),
+  );
+});
+
+test('format: -L --daemon lines as list_daemon(), each part after the syncid only when non-zero', () => {
+  const master = { role: 'master' as const, mcastInterface: 'eth0', syncid: 0, maxlen: 0, group: 0, port: 0, ttl: 0 };
+  assert.equal(formatDaemons([]), '');
+  assert.equal(formatDaemons([master]), 'master sync daemon (mcast=eth0, syncid=0)\n');
+  assert.equal(
+    formatDaemons([
+      { ...master, syncid: 255, maxlen: 1472, group: 0xefffffff | 0, port: 65535, ttl: 255 },
+      { ...master, role: 'backup', mcastInterface: 'int', port: 8848 },
+      { ...master, role: 'backup', group: 0xe0000051 | 0, ttl: 1 },
+    ]),
+    'master sync daemon (mcast=eth0, syncid=255, maxlen=1472, group=239.255.255.255, port=65535, ttl=255)\n' +
+      'backup sync daemon (mcast=int, syncid=0, port=8848)\n' +
+      'backup sync daemon (mcast=eth0, syncid=0, group=224.0.0.81, ttl=1)\n',
   );
 });

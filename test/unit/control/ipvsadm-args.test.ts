@@ -433,3 +433,141 @@ test('args: -h and -v, first option only', () => {
       custom.message === "Try `/usr/sbin/tapvsadm -h' or '/usr/sbin/tapvsadm --help' for more information.",
   );
 });
+
+test('args: --start-daemon and --stop-daemon: ipvsadm defaults, every option, the request', () => {
+  const daemon = (over: Record<string, unknown> = {}) => ({
+    role: 'master',
+    mcastInterface: 'eth0', // ipvsadm's DEF_MCAST_IFN
+    syncid: 0,
+    maxlen: 0,
+    group: 0,
+    port: 0,
+    ttl: 0,
+    ...over,
+  });
+  assert.deepEqual(request(p('--start-daemon', 'master')), { op: 'startDaemon', daemon: daemon() });
+  assert.deepEqual(
+    request(
+      p(
+        '--start-daemon=backup',
+        '--mcast-interface',
+        'int',
+        '--syncid=255',
+        '--sync-maxlen',
+        '65507',
+        '--mcast-group',
+        '239.255.255.255',
+        '--mcast-port',
+        '65535',
+        '--mcast-ttl',
+        '255',
+      ),
+    ),
+    {
+      op: 'startDaemon',
+      daemon: daemon({
+        role: 'backup',
+        mcastInterface: 'int',
+        syncid: 255,
+        maxlen: 65507,
+        group: 0xefffffff | 0,
+        port: 65535,
+        ttl: 255,
+      }),
+    },
+  );
+  // Lowest legal values; the interface is cut to IP_VS_IFNAME_MAXLEN - 1 characters.
+  assert.deepEqual(
+    request(
+      p(
+        '--start-daemon',
+        'master',
+        '--mcast-interface',
+        'abcdefghijklmnopq',
+        '--syncid',
+        '0',
+        '--sync-maxlen',
+        '1',
+        '--mcast-group',
+        '224.0.0.0',
+        '--mcast-port',
+        '1',
+        '--mcast-ttl',
+        '1',
+      ),
+    ),
+    {
+      op: 'startDaemon',
+      daemon: daemon({ mcastInterface: 'abcdefghijklmno', maxlen: 1, group: 0xe0000000 | 0, port: 1, ttl: 1 }),
+    },
+  );
+  assert.deepEqual(request(p('--stop-daemon', 'backup')), { op: 'stopDaemon', role: 'backup' });
+  assert.deepEqual(request(p('--stop-daemon', 'master', '--syncid', '9')), { op: 'stopDaemon', role: 'master' });
+});
+
+test("args: daemon values out of range fail with ipvsadm's words, exit 2", () => {
+  const start = (...rest: string[]) => ['--start-daemon', 'master', ...rest];
+  fails(['--start-daemon', 'both'], 'illegal start-daemon parameter specified', 2);
+  fails(['--start-daemon', 'Master'], 'illegal start-daemon parameter specified', 2);
+  fails(['--stop-daemon', 'slave'], 'illegal start_daemon specified', 2);
+  for (const v of ['-1', '256', 'x', '1x', '']) fails(start('--syncid', v), 'illegal syncid specified', 2);
+  fails(['--stop-daemon', 'master', '--syncid', '256'], 'illegal syncid specified', 2);
+  for (const v of ['0', '65508', 'big']) fails(start('--sync-maxlen', v), 'illegal sync-maxlen specified', 2);
+  for (const v of ['0', '65536', '-5']) fails(start('--mcast-port', v), 'illegal mcast-port specified', 2);
+  for (const v of ['0', '256', 'one']) fails(start('--mcast-ttl', v), 'illegal mcast-ttl specified', 2);
+  for (const v of ['223.255.255.255', '240.0.0.1', '224.0.0', '224.0.0.256', 'group'])
+    fails(start('--mcast-group', v), `invalid IPv4 mcast-group \`${v}'`, 2);
+  for (const v of ['fe80::1', 'ff::1', 'ff02::1%eth0', 'ff02:::1'])
+    fails(start('--mcast-group', v), `invalid IPv6 mcast-group \`${v}'`, 2);
+  // A valid IPv6 group passes ipvsadm's checks, then tapvs says why it refuses it.
+  for (const v of ['ff02::1', 'FF05::2', 'ff0e:0:0:0:0:0:0:101'])
+    fails(start('--mcast-group', v), 'tapvs syncs IPv4 only: give an IPv4 --mcast-group', 2);
+  fails(start('--syncid', '1', '--syncid', '2'), "multiple 'syncid' options specified", 2);
+});
+
+test("args: daemon commands take only ipvsadm's options for them", () => {
+  for (const opt of [['-n'], ['-t', `${V}:80`], ['--daemon'], ['--timeout'], ['-s', 'rr']]) {
+    const name = {
+      '-n': 'numeric',
+      '-t': 'service-address',
+      '--daemon': 'daemon',
+      '--timeout': 'timeout',
+      '-s': 'scheduler',
+    }[opt[0]];
+    fails(['--start-daemon', 'master', ...opt], `Illegal '${name}' option with the 'start-daemon' command`, 2);
+  }
+  for (const [opt, arg] of [
+    ['--mcast-interface', 'int'],
+    ['--mcast-group', '224.0.0.81'],
+    ['--mcast-port', '8848'],
+    ['--mcast-ttl', '1'],
+    ['--sync-maxlen', '1472'],
+  ])
+    fails(['--stop-daemon', 'master', opt, arg], `Illegal '${opt.slice(2)}' option with the 'stop-daemon' command`, 2);
+  // The checks run before tapvs's IPv6 refusal, as ipvsadm's would.
+  fails(
+    ['--stop-daemon', 'master', '--mcast-group', 'ff02::1'],
+    "Illegal 'mcast-group' option with the 'stop-daemon' command",
+    2,
+  );
+  fails(['-L', '--daemon', '--stats'], 'options conflicts in the list command', 2);
+  fails(['-L', '--daemon', '--persistent-conn'], 'options conflicts in the list command', 2);
+  fails(
+    ['-L', '--daemon', '-t', `${V}:80`],
+    "The option 'daemon' conflicts with the 'service-address' option in the 'list' command",
+    2,
+  );
+  const l = p('-L', '--daemon', '-n');
+  assert.ok(l.kind === 'list');
+  assert.deepEqual(l.request, { op: 'listDaemon' });
+});
+
+test('args: daemon commands are refused in rules files', () => {
+  for (const cmd of ['start-daemon', 'stop-daemon']) {
+    const r = parseArgs([`--${cmd}`, 'master'], { names: NAMES, inRules: true });
+    assert.deepEqual(r.kind === 'error' ? [r.message, r.exitCode] : r, [
+      `--${cmd} does not belong in a rules file: run it as its own tapvsadm command`,
+      2,
+    ]);
+  }
+});

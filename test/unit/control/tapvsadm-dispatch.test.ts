@@ -1,6 +1,7 @@
 /**
  * tapvsadm against the real control dispatcher and IPVS model, in process: the daemon's error
- * codes meet the (operation, code) table, and -S output restores through -R to the same rules.
+ * codes meet the (operation, code) table, -S output restores through -R to the same rules, and
+ * the sync daemons start, list and stop with ipvsadm's words.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,10 +11,19 @@ import { ControlDispatcher } from '../../../src/control/dispatch.js';
 import type { Request } from '../../../src/control/protocol.js';
 import { isTapvsError } from '../../../src/errors.js';
 import { Ipvs } from '../../../src/ipvs/ipvs.js';
+import { SyncDaemons } from '../../../src/sync/sync-daemons.js';
+import { VirtualClock } from '../../helpers/virtual-clock.js';
 import { NAMES } from './fixtures.js';
 
-function director() {
-  const dispatcher = new ControlDispatcher(new Ipvs({ maxConns: 64 }));
+/** `sync`: the real sync daemons on links `int` (MTU 9000) and `ext`, sending nowhere. */
+function director(sync = false) {
+  const ipvs = new Ipvs({ maxConns: 64 });
+  const links = [
+    { name: 'int', mtu: 9000 },
+    { name: 'ext', mtu: 1500 },
+  ];
+  const syncDaemons = new SyncDaemons(ipvs, links, () => ({ send: () => {} }), new VirtualClock());
+  const dispatcher = new ControlDispatcher(ipvs, sync ? { syncDaemons } : {});
   let stdin = '';
   const io: CliIo = {
     stdout: (t) => {
@@ -146,4 +156,48 @@ test('tapvsadm+dispatcher: a failing -R changes nothing and names the line', asy
   assert.deepEqual(await d.adm('-S -n'), [0, before, '']);
   assert.deepEqual(await d.adm('--set 60 30 20'), [0, '', '']);
   assert.deepEqual(await d.adm('-L --timeout'), [0, 'Timeout (tcp tcpfin udp): 60 30 20\n', '']);
+});
+
+test("tapvsadm+dispatcher: sync daemons start, list and stop with ipvsadm's output and errors", async () => {
+  const d = director(true);
+  assert.deepEqual(await d.adm('-L --daemon'), [0, '', '']);
+  assert.deepEqual(await d.adm('--start-daemon master --mcast-interface int --syncid 5'), [0, '', '']);
+  assert.deepEqual(await d.adm('--start-daemon master --mcast-interface int'), [255, '', 'Daemon has already run\n']);
+  assert.deepEqual(await d.adm('--start-daemon backup'), [255, '', 'No such device\n']); // eth0: no such link
+  assert.deepEqual(await d.adm('--start-daemon backup --mcast-interface in:t'), [255, '', 'No such device\n']);
+  assert.deepEqual(
+    await d.adm('--start-daemon backup --mcast-interface int --mcast-group 239.1.2.3 --mcast-port 9000 --mcast-ttl 4'),
+    [0, '', ''],
+  );
+  // The kernel's defaults filled in: a master's maxlen is 1500 - 28, a backup's the link MTU - 28.
+  assert.deepEqual(await d.adm('-L --daemon -n'), [
+    0,
+    'master sync daemon (mcast=int, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n' +
+      'backup sync daemon (mcast=int, syncid=0, maxlen=8972, group=239.1.2.3, port=9000, ttl=4)\n',
+    '',
+  ]);
+  assert.deepEqual(await d.adm('--stop-daemon master'), [0, '', '']);
+  assert.deepEqual(await d.adm('--stop-daemon master'), [255, '', 'No daemon is running\n']);
+  assert.deepEqual(await d.adm('-L --daemon'), [
+    0,
+    'backup sync daemon (mcast=int, syncid=0, maxlen=8972, group=239.1.2.3, port=9000, ttl=4)\n',
+    '',
+  ]);
+  assert.deepEqual(await d.adm('--stop-daemon backup --syncid 3'), [0, '', '']);
+  assert.deepEqual(await d.adm('-L --daemon'), [0, '', '']);
+  // Rules files carry rules only; the rules did not change.
+  assert.deepEqual(await d.adm('-R', `-A -t ${V}:80 -s rr\n--start-daemon master --mcast-interface int\n`), [
+    2,
+    '',
+    'line 2: --start-daemon does not belong in a rules file: run it as its own tapvsadm command\n',
+  ]);
+  assert.deepEqual(await d.adm('-S -n'), [0, '', '']);
+});
+
+test('tapvsadm+dispatcher: a tapvsd without connection sync says so (255 for changes, 1 for -L)', async () => {
+  const d = director();
+  const no = 'connection sync is not available here\n';
+  assert.deepEqual(await d.adm('--start-daemon master'), [255, '', no]);
+  assert.deepEqual(await d.adm('--stop-daemon backup'), [255, '', no]);
+  assert.deepEqual(await d.adm('-L --daemon'), [1, '', no]);
 });

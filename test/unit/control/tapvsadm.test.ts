@@ -80,6 +80,11 @@ test("tapvsadm: the error table maps (operation, code) to ipvsadm's words and ex
     ['addDest', 'OUT_OF_RANGE', 'Numerical result out of range', 255],
     ['editDest', 'OUT_OF_RANGE', 'Numerical result out of range', 255],
     ['list', 'SERVICE_NOT_FOUND', 'No such service', 1],
+    ['startDaemon', 'DAEMON_EXISTS', 'Daemon has already run', 255],
+    ['startDaemon', 'NO_DEVICE', 'No such device', 255],
+    ['stopDaemon', 'DAEMON_NOT_RUNNING', 'No daemon is running', 255],
+    ['listDaemon', 'NOT_SUPPORTED', 'daemon words', 1],
+    ['startDaemon', 'BAD_ARGUMENT', 'daemon words', 255],
   ];
   for (const [op, code, message, exitCode] of cases) {
     assert.deepEqual(mapDaemonError(op, code, 'daemon words'), { message, exitCode }, `${op} ${code}`);
