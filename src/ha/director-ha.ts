@@ -50,6 +50,8 @@ export class DirectorHa implements HaMetricsSource {
   private engine: VrrpEngine | null = null;
   private readonly host: VrrpOnDataplane;
   private drainScheduled = false;
+  /** Queued UDP datagrams dropped for a bad length or checksum (as a socket would never see them). */
+  private badUdp = 0;
   /** VRRP subscriptions made (link indexes). */
   private vrrpLinks = new Set<number>();
 
@@ -125,7 +127,9 @@ export class DirectorHa implements HaMetricsSource {
   }
 
   status(): { vrrp?: VrrpInstanceView[]; sync: unknown } {
-    const out: { vrrp?: VrrpInstanceView[]; sync: unknown } = { sync: this.sync.daemons.status() };
+    const out: { vrrp?: VrrpInstanceView[]; sync: unknown } = {
+      sync: { ...this.sync.daemons.status(), badDatagrams: this.badUdp },
+    };
     if (this.engine !== null) {
       out.vrrp = this.engine.status().map((s) => ({
         ...s,
@@ -232,14 +236,22 @@ export class DirectorHa implements HaMetricsSource {
     }
     if (proto !== IPPROTO_UDP) return;
     const u = off + ((buf[off] & 0x0f) << 2);
-    if (u + 8 > off + len) return;
+    if (u + 8 > off + len) {
+      this.badUdp++;
+      return;
+    }
     const udpLen = (buf[u + 4] << 8) | buf[u + 5];
-    if (udpLen < 8 || u + udpLen > off + len) return;
+    if (udpLen < 8 || u + udpLen > off + len) {
+      this.badUdp++;
+      return;
+    }
     const src = readI32(buf, off + 12),
       dst = readI32(buf, off + 16);
     const csum = (buf[u + 6] << 8) | buf[u + 7];
-    if (csum !== 0 && csumFinish(onesSum(buf, u, u + udpLen, pseudoHeaderSum(src, dst, IPPROTO_UDP, udpLen))) !== 0)
+    if (csum !== 0 && csumFinish(onesSum(buf, u, u + udpLen, pseudoHeaderSum(src, dst, IPPROTO_UDP, udpLen))) !== 0) {
+      this.badUdp++;
       return;
+    }
     const dport = (buf[u + 2] << 8) | buf[u + 3];
     this.sync.deliver(link, dst, dport, buf, u + 8, udpLen - 8, nowMs);
   }

@@ -29,7 +29,7 @@ export const ConnFlag = {
   ONE_PACKET: 0x08,
   /** Hashed into the indexes (i.e. live and findable). */
   HASHED: 0x10,
-  /** Installed from a sync message (IP_VS_CONN_F_SYNC): `-L -c` and the status can tell. */
+  /** Installed or updated from a sync message (the kernel's IP_VS_CONN_F_SYNC). */
   SYNCED: 0x20,
 } as const;
 
