@@ -197,6 +197,27 @@ test('a real keepalived is a VRRP peer in both roles', { skip, timeout: 90_000 }
   assert.match((await curlVip()).body, /^RS[12] /);
 });
 
+test('VRRPv3: a real keepalived and tapvsd elect each other both ways', { skip, timeout: 90_000 }, async (t) => {
+  await withLab(t, { vrrpVersion: 3 });
+  await directorStop(2);
+  await peerUp({ priority: 250, version: 3 });
+  await waitFor(() => peerState() === 'MASTER', 8000, 'keepalived master');
+  await waitMaster(null, 3000);
+  const s = await directorStatus(1);
+  assert.deepEqual(
+    s.vrrp.map((v) => v.state),
+    ['BACKUP', 'BACKUP'],
+  );
+  assert.equal(s.vrrp[0].masterAddress, '192.168.222.134', "keepalived's v3 adverts pass our checks");
+  await peerDown();
+  await waitMaster(1, 3000);
+  await peerUp({ priority: 100, version: 3 });
+  await waitFor(() => peerState() === 'BACKUP', 8000, 'keepalived backup');
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.equal(peerState(), 'BACKUP', "our v3 adverts pass keepalived's checks");
+  assert.equal(await whichMaster(), 1);
+});
+
 test('tshark decodes the VRRP adverts and the version 1 sync messages', {
   skip,
   timeout: 60_000,
