@@ -19,6 +19,9 @@
 
 export const SYNC_V1_HEADER = 8;
 export const SYNC_V1_ENTRY = 36;
+const SYNC_V1_ENTRY_V6 = 72;
+/** The most a v1 message can hold: 255 entries (nr_conns is one byte) of 36 bytes. */
+export const SYNC_V1_MAX_MESSAGE = SYNC_V1_HEADER + 255 * SYNC_V1_ENTRY;
 const SYNC_V0_HEADER = 4;
 const SYNC_V0_ENTRY = 24;
 const SYNC_V0_SEQ = 24;
@@ -117,13 +120,15 @@ function readV1(b: Uint8Array, off: number, len: number, sink: EntrySink, e: Syn
     if (p + SYNC_V1_ENTRY > end) return MessageDrop.BadEntry;
     const verSize = u16(b, p + 2);
     const size = verSize & 0x0fff;
-    if (verSize >>> 12 !== 0 || size < SYNC_V1_ENTRY || p + size > end) return MessageDrop.BadEntry;
+    if (p + size > end || verSize >>> 12 !== 0) return MessageDrop.BadEntry;
     const type = b[p];
     if (type & ~1) return MessageDrop.BadEntry;
     let soft: string | null = type === 1 ? 'ipv6' : null;
-    // Options: a malformed one drops the rest; an unknown mandatory one skips this entry.
+    // Options follow the fixed part (IPv6's is 72 bytes); a `size` shorter than the fixed part
+    // leaves no options, as in the kernel. A malformed option drops the rest of the message, an
+    // unknown mandatory one skips this entry.
     let seen = 0;
-    for (let q = p + SYNC_V1_ENTRY; q < p + size; ) {
+    for (let q = p + (type === 1 ? SYNC_V1_ENTRY_V6 : SYNC_V1_ENTRY); q < p + size; ) {
       if (q + 2 > p + size) return MessageDrop.BadEntry;
       const ot = b[q],
         ol = b[q + 1];
