@@ -3,10 +3,11 @@
  * ip_vs_sync.c ip_vs_proc_conn() installs them, so that after a takeover the next packet of a
  * connection finds its entry (both indexes), its real server, its state and its timeout.
  *
- * - An entry is looked up by its client -> VIP key (templates among templates). If it exists with
- *   another real server, a live update replaces it, and an INACTIVE one is the late expiry notice
- *   of the replaced connection and is ignored. If it exists with the same real server, its state,
- *   its active/inactive accounting and its timeout are updated.
+ * - An entry is looked up by its client -> VIP key (templates among templates). If a connection
+ *   exists with another real server, a live update replaces it, and an INACTIVE one is the late
+ *   expiry notice of the replaced connection and is ignored. Otherwise (and for a template whatever
+ *   its real server) its state, its active/inactive accounting, its packet count and its timeout
+ *   are updated.
  * - A new entry needs its service (protocol, VIP, port; then port 0) and its real server in it.
  *   The kernel then keeps an unbound entry and retries binding on later updates; tapvs skips it
  *   (counted `no_dest`): the next update after the rules match installs it.
@@ -80,14 +81,13 @@ export class SyncBackup implements EntrySink {
     const template = (e.flags & WireFlag.TEMPLATE) !== 0;
     const inactive = (e.flags & WireFlag.INACTIVE) !== 0;
     let id = c.lookupIn(e.protocol, e.caddr, e.cport, e.vaddr, e.vport, template);
-    if (id >= 0 && (c.daddr[id] !== e.daddr || c.dport[id] !== e.dport)) {
+    // Only connections are checked for another real server; a template is updated where it is.
+    if (id >= 0 && !template && (c.daddr[id] !== e.daddr || c.dport[id] !== e.dport)) {
       if (inactive) {
         this.count('late_expiry_notice');
         return;
       }
-      if (template) {
-        c.unhash(id); // a template that still controls connections dies on its timer
-      } else ipvs.expireNow(id);
+      ipvs.expireNow(id);
       id = -1;
     }
     if (id >= 0) {
@@ -140,6 +140,7 @@ export class SyncBackup implements EntrySink {
     const dest = ipvs.destsById[c.destId[id]];
     if (template) {
       if (e.state === 1) c.flags[id] |= ConnFlag.ASSURED;
+      else c.flags[id] &= ~ConnFlag.ASSURED;
     } else {
       const active = (c.flags[id] & ConnFlag.ACTIVE) !== 0;
       if (active === inactive && dest !== null && dest !== undefined) {
@@ -151,17 +152,26 @@ export class SyncBackup implements EntrySink {
       c.syncedState[id] = e.state;
     }
     c.flags[id] |= ConnFlag.SYNCED;
+    c.pkts[id] = this.opts.threshold;
     c.timeoutMs[id] = this.timeoutMs(e, template);
     c.touch(id, this.now);
     this.updated++;
   }
 
-  /** ip_vs_find_dest(): the service by (protocol, VIP, port), the real server in it. */
+  /**
+   * ip_vs_find_dest(): the service by (protocol, VIP, port), the real server in it by its address
+   * and the message's port, else port 0 (a port-0 service's real servers).
+   */
   private findDest(e: SyncEntry): Dest | null {
     const svc = this.ipvs.findService(e.protocol, e.vaddr, e.vport);
     if (svc === null) return null;
-    for (const d of svc.dests) if (d.addr === e.daddr && (d.port === e.dport || d.port === 0)) return d;
-    return null;
+    let anyPort: Dest | null = null;
+    for (const d of svc.dests) {
+      if (d.addr !== e.daddr) continue;
+      if (d.port === e.dport) return d;
+      if (d.port === 0) anyPort = d;
+    }
+    return anyPort;
   }
 
   private timeoutMs(e: SyncEntry, template: boolean): number {

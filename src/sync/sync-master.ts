@@ -8,12 +8,14 @@
  *   sync_threshold-th inbound packet and every sync_period packets after (3, 53, 103, … with the
  *   defaults 3 and 50), and at once when it moved to one of those states other than
  *   ESTABLISHED; UDP on the same packet counts. Then its persistence template, whenever the
- *   connection it controls was sent. One-packet entries are never sent.
+ *   connection it controls was sent. One-packet entries are never sent;
+ *   their template is, on each of their packets.
  * - How: entries go into the open message (at most sync_maxlen bytes, 255 entries); a full one
  *   joins the queue. Every flush (the daemon's 20 ms timer, IPVS_SYNC_SEND_DELAY) sends the queue,
  *   and the open message once it is 2 s old (IPVS_SYNC_FLUSH_TIME).
- * - Bounds: a fixed pool of message buffers (the kernel's sync_qlen_max bounds its queue the same
- *   way): when every buffer is queued, new entries are dropped and counted; at most
+ * - Bounds: a fixed pool of message buffers, SYNC_POOL_BYTES in all (the kernel's sync_qlen_max
+ *   bounds its queue the same way): when every buffer is queued, new entries are dropped and
+ *   counted; at most
  *   MAX_SENDS_PER_FLUSH messages leave per flush.
  *
  * `afterInbound` runs on the packet path: typed arrays and preallocated buffers only.
@@ -21,10 +23,12 @@
 import { ConnFlag, type ConnTable } from '../ipvs/conn-table.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { TcpState } from '../ipvs/tcp-state.js';
-import { MessageWriter, WireFlag } from './sync-message.js';
+import { MessageWriter, SYNC_V1_MAX_MESSAGE, WireFlag } from './sync-message.js';
 
 /** Message buffers (queued + open): 4,096 x 1,472 bytes = 6 MB at the default maxlen. */
 export const SYNC_POOL_MESSAGES = 4096;
+/** The pool's byte bound: a larger maxlen gets fewer buffers (at least 64). */
+export const SYNC_POOL_BYTES = SYNC_POOL_MESSAGES * 1472;
 /** Messages sent per 20 ms flush at most: 50,000 messages/s, ~70 MB/s at 1,472 bytes. */
 export const MAX_SENDS_PER_FLUSH = 1000;
 /** IPVS_SYNC_FLUSH_TIME. */
@@ -76,11 +80,14 @@ export class SyncMaster {
     ipvs: Ipvs,
     private readonly opts: SyncMasterOptions,
     private readonly transport: SyncTransport,
-    poolSize = SYNC_POOL_MESSAGES,
+    poolBytes = SYNC_POOL_BYTES,
   ) {
     this.conns = ipvs.conns;
+    // 255 entries fill a message whatever the maxlen, so a buffer never needs more.
+    const bufLen = Math.min(opts.maxlen, SYNC_V1_MAX_MESSAGE);
+    const poolSize = Math.max(64, Math.floor(poolBytes / bufLen));
     this.writers = [];
-    for (let i = 0; i < poolSize; i++) this.writers.push(new MessageWriter(new Uint8Array(opts.maxlen), opts.maxlen));
+    for (let i = 0; i < poolSize; i++) this.writers.push(new MessageWriter(new Uint8Array(bufLen), bufLen));
     this.lengths = new Int32Array(poolSize);
     this.queue = new Int32Array(poolSize);
     this.free = new Int32Array(poolSize);
@@ -91,8 +98,9 @@ export class SyncMaster {
   /** After a client -> VIP packet of connection `id` was counted and its state moved. */
   afterInbound(id: number, nowMs: number): void {
     const c = this.conns;
-    if ((c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return;
-    const sent = this.needed(id, c.pkts[id], false) && this.append(id, nowMs);
+    // A one-packet entry is never sent, but its template is (ip_vs_sync_conn(): "goto control").
+    const onePacket = (c.flags[id] & ConnFlag.ONE_PACKET) !== 0;
+    const sent = onePacket || (this.needed(id, c.pkts[id], false) && this.append(id, nowMs));
     const t = c.control[id];
     if (sent && t >= 0) {
       c.pkts[t]++;
