@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { ControlClient } from '../src/control/client.js';
 import {
+  addBridge,
   addCheckAddressIn,
   ip,
   LAB,
@@ -170,22 +171,7 @@ export async function haUp(opts: LabUpOptions & HaOptions = {}): Promise<void> {
     [LAB.bridge.ext, 'tvs-hx'],
     [LAB.bridge.int, 'tvs-hi'],
   ] as const) {
-    await ip([
-      '-n',
-      DIR2_NS,
-      'link',
-      'add',
-      br,
-      'type',
-      'bridge',
-      'stp_state',
-      '0',
-      'forward_delay',
-      '0',
-      'mcast_snooping',
-      '0',
-    ]);
-    await ip(['-n', DIR2_NS, 'link', 'set', br, 'up']);
+    await addBridge(DIR2_NS, br);
     await ip(['-n', LAB.ns.dir, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`, 'netns', DIR2_NS]);
     await ip(['-n', LAB.ns.dir, 'link', 'set', veth, 'master', br, 'up']);
     await ip(['-n', DIR2_NS, 'link', 'set', `${veth}p`, 'master', br, 'up']);

@@ -640,25 +640,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
 
     step('lab: bridges');
     const dir = LAB.ns.dir;
-    for (const br of [LAB.bridge.ext, LAB.bridge.int]) {
-      // STP off: ports forward at once. Snooping off: the bridge sends no queries of its own.
-      await ip([
-        '-n',
-        dir,
-        'link',
-        'add',
-        br,
-        'type',
-        'bridge',
-        'stp_state',
-        '0',
-        'forward_delay',
-        '0',
-        'mcast_snooping',
-        '0',
-      ]);
-      await ip(['-n', dir, 'link', 'set', br, 'up']);
-    }
+    for (const br of [LAB.bridge.ext, LAB.bridge.int]) await addBridge(dir, br);
 
     step('lab: veths and addresses');
     const hosts = [
@@ -789,31 +771,28 @@ async function buildPcapVeths(): Promise<void> {
   }
 }
 
-function dirSysctl(...settings: string[]): Promise<ExecResult> {
-  return nsExec(LAB.ns.dir, 'sysctl', ['-qw', ...settings], { timeoutMs: CMD_TIMEOUT_MS, check: true });
+/** A lab bridge: STP off (ports forward at once), snooping off (the bridge sends no queries of its own). */
+export async function addBridge(ns: string, br: string): Promise<void> {
+  await ip([
+    '-n',
+    ns,
+    'link',
+    'add',
+    br,
+    'type',
+    'bridge',
+    'stp_state',
+    '0',
+    'forward_delay',
+    '0',
+    'mcast_snooping',
+    '0',
+  ]);
+  await ip(['-n', ns, 'link', 'set', br, 'up']);
 }
 
-/**
- * The check-address settings of addCheckAddress() for a device `dev` in namespace `ns` (the
- * second director's kernel gets one too: `up --ha`).
- */
-export async function addCheckAddressIn(ns: string, dev: string, addr: string, prefixLen: number): Promise<void> {
-  await nsExec(
-    ns,
-    'sysctl',
-    [
-      '-qw',
-      'net.ipv4.ip_forward=0',
-      'net.ipv4.conf.all.forwarding=0',
-      'net.ipv4.conf.default.forwarding=0',
-      `net.ipv4.conf.${dev}.arp_ignore=1`,
-      `net.ipv4.conf.${dev}.arp_announce=2`,
-      `net.ipv4.conf.${dev}.rp_filter=1`,
-    ],
-    { timeoutMs: CMD_TIMEOUT_MS, check: true },
-  );
-  await ip(['-n', ns, 'link', 'set', dev, 'address', macFor(addr)]);
-  await ip(['-n', ns, 'addr', 'add', `${addr}/${prefixLen}`, 'dev', dev]);
+function dirSysctl(...settings: string[]): Promise<ExecResult> {
+  return nsExec(LAB.ns.dir, 'sysctl', ['-qw', ...settings], { timeoutMs: CMD_TIMEOUT_MS, check: true });
 }
 
 /**
@@ -822,23 +801,39 @@ export async function addCheckAddressIn(ns: string, dev: string, addr: string, p
  * checks, on a device where it answers ARP for that address only and forwards nothing.
  */
 async function addCheckAddress(a: LabAddresses, attach: LabAttach): Promise<void> {
-  const dev = checkDevice(attach);
-  await dirSysctl(
-    // The kernel must never route what reaches it from the director's networks.
-    'net.ipv4.ip_forward=0',
-    'net.ipv4.conf.all.forwarding=0',
-    'net.ipv4.conf.default.forwarding=0',
-    // arp_ignore=1: answer ARP only for an address of this device (the check address, never the
-    // DIP or VIP, which the kernel does not have). arp_announce=2: ask with the check address.
-    `net.ipv4.conf.${dev}.arp_ignore=1`,
-    `net.ipv4.conf.${dev}.arp_announce=2`,
-    // Strict reverse-path filtering holds: the real servers answer on-link through this device.
-    `net.ipv4.conf.${dev}.rp_filter=1`,
+  await addCheckAddressIn(LAB.ns.dir, checkDevice(attach), a.check, a.intPrefixLen, attach === 'tap');
+}
+
+/** addCheckAddress() in any namespace (the second director's kernel gets one too: `up --ha`). */
+export async function addCheckAddressIn(
+  ns: string,
+  dev: string,
+  addr: string,
+  prefixLen: number,
+  pinBridgeMac = true,
+): Promise<void> {
+  await nsExec(
+    ns,
+    'sysctl',
+    [
+      '-qw',
+      // The kernel must never route what reaches it from the director's networks.
+      'net.ipv4.ip_forward=0',
+      'net.ipv4.conf.all.forwarding=0',
+      'net.ipv4.conf.default.forwarding=0',
+      // arp_ignore=1: answer ARP only for an address of this device (the check address, never the
+      // DIP or VIP, which the kernel does not have). arp_announce=2: ask with the check address.
+      `net.ipv4.conf.${dev}.arp_ignore=1`,
+      `net.ipv4.conf.${dev}.arp_announce=2`,
+      // Strict reverse-path filtering holds: the real servers answer on-link through this device.
+      `net.ipv4.conf.${dev}.rp_filter=1`,
+    ],
+    { timeoutMs: CMD_TIMEOUT_MS, check: true },
   );
   // A bridge takes the lowest MAC of its ports unless told one: pinned, tapvsd's TAP joining later
   // cannot change the check address's MAC under the real servers' ARP caches.
-  if (attach === 'tap') await ip(['-n', LAB.ns.dir, 'link', 'set', dev, 'address', macFor(a.check)]);
-  await ip(['-n', LAB.ns.dir, 'addr', 'add', `${a.check}/${a.intPrefixLen}`, 'dev', dev]);
+  if (pinBridgeMac) await ip(['-n', ns, 'link', 'set', dev, 'address', macFor(addr)]);
+  await ip(['-n', ns, 'addr', 'add', `${addr}/${prefixLen}`, 'dev', dev]);
 }
 
 /**

@@ -169,15 +169,7 @@ export class Dataplane {
    */
   setVirtualAddresses(key: string, link: number, addrs: readonly LinkAddress[], owned: boolean): void {
     this.virtualAddrs.set(key, { link, addrs: [...addrs], owned });
-    for (const p of this.ports) {
-      const list = [...this.baseAddrs[p.index]];
-      for (const v of this.virtualAddrs.values()) {
-        if (v.link !== p.index || !v.owned) continue;
-        for (const a of v.addrs) if (!list.some((x) => x.addr === a.addr)) list.push(a);
-      }
-      this.routes.setLinkAddresses(p.index, list);
-    }
-    this.rulesChanged();
+    this.applyVirtualAddresses();
   }
 
   /** The link's --link addresses (the first is its primary: the source of VRRP adverts and sync messages). */
@@ -187,10 +179,19 @@ export class Dataplane {
 
   /** Forgets an instance's virtual addresses (its instance was removed by a reload). */
   dropVirtualAddresses(key: string): void {
-    const v = this.virtualAddrs.get(key);
-    if (v === undefined) return;
-    this.setVirtualAddresses(key, v.link, [], false);
-    this.virtualAddrs.delete(key);
+    if (this.virtualAddrs.delete(key)) this.applyVirtualAddresses();
+  }
+
+  /** Each link's addresses: its --link ones plus the held virtual ones; then what the packet path looks up. */
+  private applyVirtualAddresses(): void {
+    for (const p of this.ports) {
+      const list = [...this.baseAddrs[p.index]];
+      for (const v of this.virtualAddrs.values()) {
+        if (v.link !== p.index || !v.owned) continue;
+        for (const a of v.addrs) if (!list.some((x) => x.addr === a.addr)) list.push(a);
+      }
+      this.routes.setLinkAddresses(p.index, list);
+    }
     this.rulesChanged();
   }
 

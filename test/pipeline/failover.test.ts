@@ -15,6 +15,7 @@ import type { VrrpConfig, VrrpInstanceConfig } from '../../src/vrrp/vrrp-config.
 import { Lan, type PairedDirector, pairedDirector } from '../helpers/director-pair.js';
 import { ACK, decode, ip, ipFrame, SYN, TCP } from '../helpers/frames.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { instanceConfig } from '../helpers/vrrp-instance-config.js';
 
 const VIP = ip('192.168.222.131');
 const DIP = ip('192.168.2.136');
@@ -27,35 +28,14 @@ function instance(
   prefixLen: number,
   priority: number,
 ): VrrpInstanceConfig {
-  return {
+  return instanceConfig({
     name,
     file: 'test.conf',
-    line: 1,
-    version: 2,
-    initialState: 'BACKUP',
     link,
     vrid,
     priority,
-    advertIntMs: 1000,
-    authPass: null,
-    preempt: true,
-    preemptDelayMs: 0,
     virtualAddresses: [{ addr, prefixLen, link }],
-    garpMasterDelayMs: 5000,
-    garpMasterRepeat: 5,
-    garpMasterRefreshMs: 0,
-    garpMasterRefreshRepeat: 1,
-    notifyMaster: null,
-    notifyBackup: null,
-    notifyFault: null,
-    notifyStop: null,
-    notify: null,
-    v3ChecksumAsV2: false,
-    downTimerAdverts: 3,
-    lowerPrioNoAdvert: false,
-    higherPrioSendAdvert: false,
-    mcastSrcIp: 0,
-  };
+  });
 }
 
 function config(priority: number): VrrpConfig {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VrrpInstanceConfig } from '../../../src/vrrp/vrrp-config.js';
-import { instanceConfig } from '../vrrp/instance-config.js';
+import { instanceConfig } from '../../helpers/vrrp-instance-config.js';
 import { readText } from './conf-files.js';
 
 /** One instance block of the two-director file (14 lines). */

@@ -9,7 +9,7 @@ import type { VrrpConfig, VrrpInstanceConfig } from '../../../src/vrrp/vrrp-conf
 import { VrrpEngine } from '../../../src/vrrp/vrrp-engine.js';
 import type { VrrpHost, VrrpState } from '../../../src/vrrp/vrrp-host.js';
 import { VirtualClock } from '../../helpers/virtual-clock.js';
-import { instanceConfig } from './instance-config.js';
+import { instanceConfig } from '../../helpers/vrrp-instance-config.js';
 
 const A_ADDR = 0x0a000001;
 const B_ADDR = 0x0a000002;

@@ -1,5 +1,5 @@
 /** A VrrpInstanceConfig with keepalived's defaults (vrrp_data.c alloc_vrrp()), for tests. */
-import type { VrrpInstanceConfig } from '../../../src/vrrp/vrrp-config.js';
+import type { VrrpInstanceConfig } from '../../src/vrrp/vrrp-config.js';
 
 export function instanceConfig(over: Partial<VrrpInstanceConfig> = {}): VrrpInstanceConfig {
   return {
