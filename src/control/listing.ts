@@ -63,6 +63,7 @@ function serviceInfo(s: Service): ServiceInfo {
       ops: s.ops,
     },
     stats: s.stats.snapshot(),
+    laddrs: [],
     dests: s.dests.map((d) => ({
       addr: formatIpv4(d.addr),
       port: d.port,

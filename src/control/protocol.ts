@@ -51,6 +51,39 @@ export interface ServiceConfig {
   netmask: string;
   /** -o */
   ops: boolean;
+  /**
+   * --proxy-protocol (DPVS's option, full NAT services only): a PROXY protocol header with the
+   * client's address in front of each TCP connection's first payload. Absent = disabled.
+   */
+  proxyProtocol?: ProxyProtocolVersion;
+}
+
+export type ProxyProtocolVersion = 'v1' | 'v2';
+
+/** Forwarding methods: ipvsadm's -m, -g, -i and DPVS's full NAT (--fullnat). */
+export type FwdName = 'masq' | 'route' | 'tunnel' | 'fullnat';
+
+/** ipvsadm's --tun-type, --tun-port and --tun-nocsum/--tun-csum/--tun-remcsum (-i only). */
+export interface TunnelConfig {
+  type: 'ipip' | 'gue' | 'gre';
+  /** GUE's UDP destination port (1..65535); 0 for ipip and gre. */
+  port: number;
+  /** The outer checksum: none (default), computed, or remote checksum offload (GUE only). */
+  csum: 'nocsum' | 'csum' | 'remcsum';
+}
+
+/** A full NAT local address of a service (DPVS's --add-laddr -z LIP -t VIP:port [-F ifname]). */
+export interface LaddrKey {
+  addr: string;
+  /** The director's link that owns it (a tapvsd link name); absent = the link routing to it. */
+  ifname?: string;
+}
+
+export interface LaddrInfo extends LaddrKey {
+  /** Connections currently using it (DPVS's CONNS column). */
+  conns: number;
+  /** Port allocations that found no free port (DPVS's CONFLICTS column). */
+  conflicts: number;
 }
 
 export interface DestKey {
@@ -60,7 +93,9 @@ export interface DestKey {
 
 /** Everything -a/-e set. */
 export interface DestConfig {
-  fwd: 'masq' | 'route' | 'tunnel';
+  fwd: FwdName;
+  /** -i only; absent means --tun-type ipip. */
+  tunnel?: TunnelConfig;
   weight: number;
   uThreshold: number;
   lThreshold: number;
@@ -81,6 +116,10 @@ export type Request =
   | { id: number; op: 'editDest'; service: ServiceKey; dest: DestKey; config: DestConfig }
   | { id: number; op: 'deleteDest'; service: ServiceKey; dest: DestKey }
   | { id: number; op: 'zero'; service: ServiceKey | null }
+  /** Full NAT local addresses (DPVS's --add-laddr / --del-laddr / --get-laddr). */
+  | { id: number; op: 'addLaddr'; service: ServiceKey; laddr: LaddrKey }
+  | { id: number; op: 'deleteLaddr'; service: ServiceKey; laddr: LaddrKey }
+  | { id: number; op: 'listLaddrs'; service: ServiceKey | null }
   | { id: number; op: 'setTimeouts'; timeouts: Timeouts }
   | { id: number; op: 'getTimeouts' }
   | { id: number; op: 'list'; service: ServiceKey | null }
@@ -124,6 +163,8 @@ export interface ServiceInfo {
   config: ServiceConfig;
   stats: StatsSnapshot;
   dests: DestInfo[];
+  /** Full NAT local addresses, in the order they were added. */
+  laddrs: LaddrInfo[];
 }
 
 export interface ListResult {
@@ -152,3 +193,8 @@ export type Response =
 
 /** A request without its id (what a rules file line or a tapvsadm invocation produces). */
 export type Command = Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+
+/** The result of listLaddrs: every full NAT service (or the one asked for) with its local addresses. */
+export interface LaddrListResult {
+  services: Array<{ service: ServiceKey; laddrs: LaddrInfo[] }>;
+}

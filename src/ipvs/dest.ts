@@ -9,8 +9,18 @@
  */
 import { Stats } from './stats.js';
 
-/** IPVS forwarding methods; tapvs forwards with Masq only (the others are parsed and refused). */
-export type FwdMethod = 'masq' | 'route' | 'tunnel' | 'local';
+/**
+ * Forwarding methods, numbered as the kernel's IP_VS_CONN_F_FWD_MASK values (include/uapi/linux/
+ * ip_vs.h) so a connection's method travels in sync messages as is; FULLNAT is DPVS's value
+ * (include/conf/conn.h), which the kernel never uses.
+ */
+export const Fwd = { MASQ: 0, LOCAL: 1, TUNNEL: 2, ROUTE: 3, FULLNAT: 5 } as const;
+export type FwdMethod = (typeof Fwd)[keyof typeof Fwd];
+
+/** --tun-type, as the kernel's IP_VS_CONN_F_TUNNEL_TYPE_* values. */
+export const TunType = { IPIP: 0, GUE: 1, GRE: 2 } as const;
+/** --tun-nocsum / --tun-csum / --tun-remcsum, as IP_VS_TUNNEL_ENCAP_FLAG_* bits. */
+export const TunFlag = { CSUM: 1, REMCSUM: 2 } as const;
 
 export class Dest {
   /** Index in the director's dest registry; connection entries refer to dests by it. */
@@ -19,7 +29,11 @@ export class Dest {
   addr: number;
   /** rport; 0 means "the packet's port" (port-0 services). */
   port: number;
-  fwd: FwdMethod = 'masq';
+  fwd: FwdMethod = Fwd.MASQ;
+  /** Tunnels (-i): TunType, GUE's UDP port, TunFlag bits. */
+  tunType = 0;
+  tunPort = 0;
+  tunFlags = 0;
   weight = 1;
   /** The last non-zero weight (IPVS's last_weight; mh gives a quiesced dest its slots back by it). */
   lastWeight = 1;

@@ -69,6 +69,7 @@ export function svc(
     config: { scheduler: 'wlc', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false, ...config },
     stats: st,
     dests,
+    laddrs: [],
   };
 }
 
