@@ -22,7 +22,7 @@
 import { canonicalAddr, type DesiredDest, type DesiredService, destId } from '../control/desired-table.js';
 import type { DestConfig, ServiceConfig, ServiceKey } from '../control/protocol.js';
 import { MAX_WEIGHT } from '../control/protocol.js';
-import type { RealServerConfig, VirtualServerConfig } from '../keepalived/lvs-config.js';
+import type { LvsMethod, RealServerConfig, VirtualServerConfig } from '../keepalived/lvs-config.js';
 
 /** keepalived's sorry server has weight 1 (check_data.c, alloc_ssvr()). */
 export const SORRY_SERVER_WEIGHT = 1;
@@ -69,9 +69,10 @@ function serviceConfig(cfg: VirtualServerConfig): ServiceConfig {
 
 function desiredDests(vs: VirtualServerView, servicePort: number): DesiredDest[] {
   const byKey = new Map<string, DesiredDest>();
-  const put = (addr: string, port: number, weight: number, u: number, l: number): void => {
+  const put = (addr: string, port: number, weight: number, u: number, l: number, m: LvsMethod): void => {
     const dest = { addr: canonicalAddr(addr), port: port === 0 ? servicePort : port };
-    const config: DestConfig = { fwd: vs.cfg.method, weight, uThreshold: u, lThreshold: l };
+    const config: DestConfig = { fwd: m.fwd, weight, uThreshold: u, lThreshold: l };
+    if (m.tunnel !== undefined) config.tunnel = { ...m.tunnel };
     byKey.set(destId(dest), { dest, config });
   };
   for (const rs of vs.realServers) {
@@ -80,16 +81,17 @@ function desiredDests(vs: VirtualServerView, servicePort: number): DesiredDest[]
     if (rs.alive && !vs.sorryActive) weight = Math.min(Math.max(rs.weight, 0), MAX_WEIGHT);
     else if (inhibit) weight = 0;
     else continue;
-    put(rs.cfg.addr, rs.cfg.port, weight, rs.cfg.uthreshold, rs.cfg.lthreshold);
+    put(rs.cfg.addr, rs.cfg.port, weight, rs.cfg.uthreshold, rs.cfg.lthreshold, rs.cfg.method);
   }
   const sorry = vs.cfg.sorryServer;
   if (sorry !== null) {
     const port = sorry.port === 0 ? servicePort : sorry.port;
     // A sorry server that is also a real server (keepalived's s_svr_duplicates_rs) takes the
     // real server's entry while it is in, and leaves it alone otherwise.
-    if (vs.sorryActive) put(sorry.addr, sorry.port, SORRY_SERVER_WEIGHT, 0, 0);
+    const m = vs.cfg.sorryServerMethod;
+    if (vs.sorryActive) put(sorry.addr, sorry.port, SORRY_SERVER_WEIGHT, 0, 0, m);
     else if (vs.cfg.sorryServerInhibit && !byKey.has(destId({ addr: canonicalAddr(sorry.addr), port })))
-      put(sorry.addr, sorry.port, 0, 0, 0);
+      put(sorry.addr, sorry.port, 0, 0, 0, m);
   }
   return [...byKey.values()];
 }

@@ -11,6 +11,7 @@
  */
 
 import type { VrrpConfig } from '../vrrp/vrrp-config.js';
+import type { TunnelConfig } from '../control/protocol.js';
 
 /** Where a configuration item was written. */
 export interface SourceRef {
@@ -132,11 +133,23 @@ export interface RealServerConfig {
   readonly uthreshold: number;
   readonly lthreshold: number;
   readonly inhibitOnFailure: boolean;
+  /** The real server's own lvs_method, else its virtual server's. */
+  readonly method: LvsMethod;
   /** notify_up / notify_down: argv, run without extra arguments; null when not set. */
   readonly notifyUp: readonly string[] | null;
   readonly notifyDown: readonly string[] | null;
   /** No checker: the server is always up. Several: all must pass. */
   readonly checkers: readonly CheckerSpec[];
+}
+
+/**
+ * keepalived's forwarding methods: NAT, DR and TUN (with its tunnel type, GUE port and checksum
+ * words); keepalived has no full NAT.
+ */
+export interface LvsMethod {
+  readonly fwd: 'masq' | 'route' | 'tunnel';
+  /** TUN only. */
+  readonly tunnel?: TunnelConfig;
 }
 
 /** One IPVS service a virtual_server block (or one member of its group) stands for. */
@@ -160,8 +173,8 @@ export interface VirtualServerConfig {
   /** ipvsadm -b words implied by flag-1/2/3, sh-port, sh-fallback, mh-port, mh-fallback. */
   readonly schedFlags: readonly string[];
   readonly ops: boolean;
-  /** Always 'masq' for now: other methods are reader errors until tapvs forwards by them. */
-  readonly method: 'masq';
+  /** lb_kind / lvs_method (NAT when not written, as keepalived); real servers may override it. */
+  readonly method: LvsMethod;
   /** persistence_timeout in seconds; null when not persistent. */
   readonly persistenceTimeoutS: number | null;
   /** persistence_granularity as a dotted netmask (default 255.255.255.255). */
@@ -174,6 +187,8 @@ export interface VirtualServerConfig {
   readonly quorumUp: readonly string[] | null;
   readonly quorumDown: readonly string[] | null;
   readonly sorryServer: ServiceAddress | null;
+  /** sorry_server_lvs_method, else the virtual server's method. */
+  readonly sorryServerMethod: LvsMethod;
   readonly sorryServerInhibit: boolean;
   /** ha_suspend: read and reported (tapvs owns its VIPs, so they are always present). */
   readonly haSuspend: boolean;

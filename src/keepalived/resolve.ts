@@ -24,11 +24,14 @@
 import type { CheckerInheritance } from './checker-kind.js';
 import { resolveChecker } from './checkers.js';
 import type { DiagnosticSink } from './diagnostics.js';
-import type { CheckerSpec, RealServerConfig, ServiceAddress, VirtualServerConfig } from './lvs-config.js';
+import type { CheckerSpec, LvsMethod, RealServerConfig, ServiceAddress, VirtualServerConfig } from './lvs-config.js';
 import { isDynamicMisc } from './misc-check.js';
 import { msFromUs } from './values.js';
 import { DEFAULT_PERSISTENCE_S, type RealServerDraft, type VirtualServerDraft } from './virtual-server.js';
 import type { VsGroup } from './vs-group.js';
+
+/** keepalived's default forwarding method. */
+const NAT: LvsMethod = { fwd: 'masq' };
 
 /** check_data.c alloc_vs(): KEEPALIVED_DEFAULT_DELAY (60 s) and a 5 s connect timeout. */
 const DEFAULT_DELAY_LOOP_US = 60e6;
@@ -129,7 +132,7 @@ export function resolveVirtualServer(
     scheduler: d.scheduler ?? 'wlc',
     schedFlags: d.schedFlags,
     ops,
-    method: 'masq',
+    method: d.method ?? NAT,
     persistenceTimeoutS,
     persistenceGranularity: d.granularity ?? '255.255.255.255',
     delayLoopMs: msFromUs(d.timing.delayLoopUs ?? DEFAULT_DELAY_LOOP_US),
@@ -140,6 +143,7 @@ export function resolveVirtualServer(
     quorumUp: d.quorumUp,
     quorumDown: d.quorumDown,
     sorryServer: d.sorry === null ? null : { addr: d.sorry.addr, port: d.sorry.port || servicePort },
+    sorryServerMethod: d.sorryMethod ?? d.method ?? NAT,
     sorryServerInhibit: sorryInhibit,
     haSuspend: d.haSuspend,
     realServers,
@@ -221,6 +225,7 @@ function resolveRealServer(
     uthreshold: rs.uthreshold,
     lthreshold: rs.lthreshold,
     inhibitOnFailure: rs.inhibit ?? vs.inhibit,
+    method: rs.method ?? vs.method ?? NAT,
     notifyUp: rs.notifyUp,
     notifyDown: rs.notifyDown,
     checkers,

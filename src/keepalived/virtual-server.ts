@@ -3,8 +3,7 @@
  * left null. Defaults, inheritance and keepalived's fix-ups come after (resolve.ts).
  * Keywords as keepalived 2.x installs them (check_parser.c init_check_keywords()).
  *
- * Errors for what tapvs cannot do: forwarding other than NAT (lb_kind/lvs_method DR or TUN),
- * fwmark virtual servers, IPv6, SCTP, persistence engines, SMTP_CHECK, FILE_CHECK and
+ * Errors for what tapvs cannot do: fwmark virtual servers, IPv6, SCTP, persistence engines, SMTP_CHECK, FILE_CHECK and
  * BFD_CHECK, and out-of-range values. Where keepalived depends on the order of keywords and
  * would silently drop one (sh-port before `lb_algo sh`, sorry_server_inhibit before
  * sorry_server), that is an error too, so a configuration tapvs accepts means the same to both.
@@ -12,7 +11,8 @@
 import type { ConfStatement } from './blocks.js';
 import { CHECKER_TYPES, type CheckerDraft, readChecker } from './checkers.js';
 import type { DiagnosticSink } from './diagnostics.js';
-import type { SourceRef } from './lvs-config.js';
+import type { TunnelConfig } from '../control/protocol.js';
+import type { LvsMethod, SourceRef } from './lvs-config.js';
 import { scriptCommand } from './script-words.js';
 import { field, type Handler, into, type KeywordTable, walkBlock } from './statements.js';
 import { emptyTiming, type TimingDraft, timingHandlers } from './timing.js';
@@ -55,6 +55,8 @@ export interface RealServerDraft {
   /** The port on the real_server line, 0 when none. */
   readonly portAsWritten: number;
   weight: number | null;
+  /** lvs_method; null = the virtual server's. */
+  method: LvsMethod | null;
   uthreshold: number;
   lthreshold: number;
   inhibit: boolean | null;
@@ -92,6 +94,10 @@ export interface VirtualServerDraft {
   quorumUp: string[] | null;
   quorumDown: string[] | null;
   sorry: { readonly addr: string; readonly port: number; readonly at: SourceRef } | null;
+  /** sorry_server_lvs_method; null = the virtual server's. */
+  sorryMethod: LvsMethod | null;
+  /** lb_kind / lvs_method; null = not written (NAT). */
+  method: LvsMethod | null;
   sorryInhibit: boolean;
   haSuspend: boolean;
   virtualhost: string | null;
@@ -122,6 +128,8 @@ export function readVirtualServer(st: ConfStatement, diags: DiagnosticSink): Vir
     quorumUp: null,
     quorumDown: null,
     sorry: null,
+    sorryMethod: null,
+    method: null,
     sorryInhibit: false,
     haSuspend: false,
     virtualhost: null,
@@ -166,7 +174,7 @@ const VS_UNUSED: ReadonlyMap<string, string> = new Map([
 function virtualServerTable(d: VirtualServerDraft, diags: DiagnosticSink): KeywordTable {
   const r = readers(diags);
   const scheduler = field(diags, (st) => readScheduler(st, diags), into(d, 'scheduler'));
-  const method = (st: ConfStatement) => readMethod(st, 'virtual', diags, () => {});
+  const method = (st: ConfStatement) => readMethod(st, 'virtual', diags, (m) => (d.method = m));
   const h = new Map<string, Handler>([
     ...timingHandlers(d.timing, diags, { retryMin: 1, connectTimeout: true }),
     ['ip_family', (st) => readFamily(st, diags)],
@@ -242,18 +250,72 @@ function readSchedFlag(st: ConfStatement, d: VirtualServerDraft, diags: Diagnost
   if (!d.schedFlags.includes(st.keyword)) d.schedFlags.push(st.keyword);
 }
 
-/** lb_kind / lvs_method: NAT only; DR and TUN are keepalived's but not tapvs's (yet). */
-function readMethod(st: ConfStatement, whose: string, diags: DiagnosticSink, setNat: () => void): void {
+/**
+ * lb_kind / lvs_method: `NAT`, `DR`, or `TUN [type ipip|gue|gre] [port N] [nocsum|csum|remcsum]`
+ * (keepalived 2.x, check_parser.c): gue needs a port and is the only type with one, remcsum is
+ * gue's only, ipip takes no checksum word; the defaults are ipip and nocsum, as ipvsadm's.
+ */
+function readMethod(st: ConfStatement, whose: string, diags: DiagnosticSink, set: (m: LvsMethod) => void): void {
   const v = argument(st, diags);
   if (v === null) return;
-  if (v === 'NAT') {
+  if (v === 'NAT' || v === 'DR') {
     extraWords(st, diags, 1);
-    setNat();
-  } else if (v === 'DR' || v === 'TUN') {
-    diags.error(st.at, `${st.keyword} ${v}: tapvs forwards by NAT only for now`);
+    set({ fwd: v === 'NAT' ? 'masq' : 'route' });
+  } else if (v === 'TUN') {
+    const t = readTunnel(st, diags);
+    if (t !== null) set({ fwd: 'tunnel', tunnel: t });
   } else {
     diags.error(st.at, `${st.keyword}: unknown forwarding method '${v}' for the ${whose} server (NAT, DR or TUN)`);
   }
+}
+
+/** The words after TUN; null (with an error) when they do not make a tunnel. */
+function readTunnel(st: ConfStatement, diags: DiagnosticSink): TunnelConfig | null {
+  let type: TunnelConfig['type'] = 'ipip';
+  let port: number | null = null;
+  let csum: TunnelConfig['csum'] | null = null;
+  const words = st.args.slice(1);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === 'type') {
+      const t = words[++i];
+      if (t !== 'ipip' && t !== 'gue' && t !== 'gre') {
+        diags.error(st.at, `${st.keyword} TUN: unknown tunnel type '${t ?? ''}' (ipip, gue or gre)`);
+        return null;
+      }
+      type = t;
+    } else if (w === 'port') {
+      const n = words[++i];
+      const p = n !== undefined && /^\d+$/.test(n) ? Number(n) : -1;
+      if (p < 1 || p > 65535) {
+        diags.error(st.at, `${st.keyword} TUN: invalid tunnel port '${n ?? ''}' (1-65535)`);
+        return null;
+      }
+      port = p;
+    } else if (w === 'nocsum' || w === 'csum' || w === 'remcsum') {
+      if (csum !== null) {
+        diags.error(st.at, `${st.keyword} TUN: '${w}' after '${csum}': one checksum word only`);
+        return null;
+      }
+      csum = w;
+    } else {
+      diags.error(st.at, `${st.keyword} TUN: unknown word '${w}' (type, port, nocsum, csum or remcsum)`);
+      return null;
+    }
+  }
+  if (type === 'gue' && port === null) {
+    diags.error(st.at, `${st.keyword} TUN type gue needs a port`);
+    return null;
+  }
+  if (type !== 'gue' && port !== null) {
+    diags.error(st.at, `${st.keyword} TUN: a port is for type gue only`);
+    return null;
+  }
+  if (csum !== null && (type === 'ipip' || (type === 'gre' && csum === 'remcsum'))) {
+    diags.error(st.at, `${st.keyword} TUN: ${csum} does not apply to type ${type}`);
+    return null;
+  }
+  return { type, port: port ?? 0, csum: csum ?? 'nocsum' };
 }
 
 function readPersistence(st: ConfStatement, d: VirtualServerDraft, diags: DiagnosticSink): void {
@@ -330,7 +392,7 @@ function readSorryMethod(st: ConfStatement, d: VirtualServerDraft, diags: Diagno
     diags.error(st.at, 'sorry_server_lvs_method needs a sorry_server before it (keepalived ignores it otherwise)');
     return;
   }
-  readMethod(st, 'sorry', diags, () => {});
+  readMethod(st, 'sorry', diags, (m) => (d.sorryMethod = m));
 }
 
 const RS_UNUSED: ReadonlyMap<string, string> = new Map([
@@ -358,6 +420,7 @@ function readRealServer(st: ConfStatement, vs: VirtualServerDraft, diags: Diagno
     addr: ap.addr,
     portAsWritten: ap.port,
     weight: null,
+    method: null,
     uthreshold: 0,
     lthreshold: 0,
     inhibit: null,
@@ -372,7 +435,7 @@ function readRealServer(st: ConfStatement, vs: VirtualServerDraft, diags: Diagno
   const h = new Map<string, Handler>([
     ...timingHandlers(d.timing, diags, { retryMin: 1, connectTimeout: true }),
     ['weight', field(diags, r.unsigned(0, WEIGHT_MAX), into(d, 'weight'))],
-    ['lvs_method', (s) => readMethod(s, 'real', diags, () => {})],
+    ['lvs_method', (s) => readMethod(s, 'real', diags, (m) => (d.method = m))],
     ['uthreshold', field(diags, r.unsigned(0, UINT_MAX), into(d, 'uthreshold'))],
     ['lthreshold', field(diags, r.unsigned(0, UINT_MAX), into(d, 'lthreshold'))],
     ['inhibit_on_failure', field(diags, r.flag, into(d, 'inhibit'))],

@@ -245,3 +245,28 @@ test('diff: local addresses: added with a new service, added and deleted by what
   );
   assert.deepEqual(diffRules([next], [next], after), []);
 });
+
+test('desired: each dest carries its real server\'s method and tunnel; the sorry server its own', () => {
+  const tun = { type: 'gue' as const, port: 6080, csum: 'csum' as const };
+  const vs = virtualServer(
+    VIP,
+    80,
+    { method: { fwd: 'route' }, sorryServer: { addr: '10.0.0.9', port: 80 }, sorryServerMethod: { fwd: 'masq' } },
+    [
+      realServer('10.0.0.1', 80, { method: { fwd: 'route' } }),
+      realServer('10.0.0.2', 80, { method: { fwd: 'tunnel', tunnel: tun } }),
+    ],
+  );
+  const up = desiredRules([view(vs, [true, true])]);
+  assert.deepEqual(
+    up[0].dests.map((d) => d.config),
+    [
+      { fwd: 'route', weight: 1, uThreshold: 0, lThreshold: 0 },
+      { fwd: 'tunnel', tunnel: tun, weight: 1, uThreshold: 0, lThreshold: 0 },
+    ],
+  );
+  const sorry = desiredRules([view(vs, [false, false], true)]);
+  assert.deepEqual(sorry[0].dests, [
+    { dest: { addr: '10.0.0.9', port: 80 }, config: { fwd: 'masq', weight: 1, uThreshold: 0, lThreshold: 0 } },
+  ]);
+});

@@ -25,24 +25,29 @@ const RS = 'real_server 192.168.2.129 80 { }';
 
 const ERROR_CASES: readonly Case[] = [
   {
-    name: 'lb_kind DR',
-    body: `lb_algo rr\nlb_kind DR\nprotocol TCP\n${RS}`,
-    expect: ['3 error: tapvs forwards by NAT only'],
+    name: 'lb_kind TUN type gue without a port',
+    body: `lb_algo rr\nlb_kind TUN type gue\nprotocol TCP\n${RS}`,
+    expect: ['3 error: lb_kind TUN type gue needs a port'],
   },
   {
-    name: 'lvs_method TUN with options',
-    body: `${BASICS}\nlvs_method TUN type gue port 6080\n${RS}`,
-    expect: ['5 error: NAT only'],
+    name: 'lvs_method TUN remcsum with gre',
+    body: `${BASICS}\nlvs_method TUN type gre remcsum\n${RS}`,
+    expect: ['5 error: lvs_method TUN: remcsum does not apply to type gre'],
   },
   {
-    name: 'real server lvs_method DR',
-    body: `${BASICS}\nreal_server 192.168.2.129 80 {\n lvs_method DR\n}`,
-    expect: ['6 error: lvs_method DR: tapvs forwards by NAT only'],
+    name: 'real server lvs_method TUN with an unknown type',
+    body: `${BASICS}\nreal_server 192.168.2.129 80 {\n lvs_method TUN type vxlan\n}`,
+    expect: ["6 error: lvs_method TUN: unknown tunnel type 'vxlan'"],
   },
   {
-    name: 'sorry server method',
-    body: `${BASICS}\nsorry_server 192.168.2.9 80\nsorry_server_lvs_method TUN\n${RS}`,
-    expect: ['6 error: sorry_server_lvs_method TUN'],
+    name: 'sorry server method TUN with a port on ipip',
+    body: `${BASICS}\nsorry_server 192.168.2.9 80\nsorry_server_lvs_method TUN port 5\n${RS}`,
+    expect: ['6 error: sorry_server_lvs_method TUN: a port is for type gue only'],
+  },
+  {
+    name: 'TUN with two checksum words',
+    body: `${BASICS}\nlvs_method TUN type gue port 6080 csum nocsum\n${RS}`,
+    expect: ["5 error: lvs_method TUN: 'nocsum' after 'csum': one checksum word only"],
   },
   {
     name: 'unknown forwarding method',

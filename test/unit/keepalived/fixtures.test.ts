@@ -30,7 +30,7 @@ test('fixture lvs-nat-tcp.conf: the textbook lab loads; global_defs settings are
   ]);
   assert.deepEqual(topology(conf), ['tcp 192.168.222.131:80 -> 192.168.2.129:80 192.168.2.130:80']);
   const vs = conf.virtualServers[0];
-  assert.deepEqual([vs.scheduler, vs.delayLoopMs, vs.protocol, vs.method], ['rr', 6000, 'tcp', 'masq']);
+  assert.deepEqual([vs.scheduler, vs.delayLoopMs, vs.protocol, vs.method], ['rr', 6000, 'tcp', { fwd: 'masq' }]);
   for (const rs of vs.realServers) {
     const c = rs.checkers[0];
     assert.deepEqual(
@@ -245,7 +245,7 @@ test('fixture broken.conf: refused, every problem on its line', () => {
   const messages = conf.diagnostics.map((d) => d.message);
   for (const expected of [
     /has no protocol/,
-    /lb_kind DR/,
+    /lb_kind TUN type gue needs a port/,
     /nb_get_retry/,
     /fwmark/,
     /roundrobin/,

@@ -44,7 +44,7 @@ test('semantics: a minimal virtual server gets keepalived defaults', (t) => {
       scheduler: 'rr',
       schedFlags: [],
       ops: false,
-      method: 'masq',
+      method: { fwd: 'masq' },
       persistenceTimeoutS: null,
       persistenceGranularity: '255.255.255.255',
       delayLoopMs: 60000,
@@ -55,6 +55,7 @@ test('semantics: a minimal virtual server gets keepalived defaults', (t) => {
       quorumUp: null,
       quorumDown: null,
       sorryServer: null,
+      sorryServerMethod: { fwd: 'masq' },
       sorryServerInhibit: false,
       haSuspend: false,
       realServers: undefined,
@@ -488,4 +489,38 @@ virtual_server group NOPE {
   assert.match(conf.diagnostics[7].message, /IPv6/);
   assert.match(conf.diagnostics[5].message, /65536 addresses/);
   assert.equal(conf.virtualServers.length, 0);
+});
+
+test('methods: lb_kind/lvs_method NAT, DR, TUN with type, port and checksum; real servers override', (t) => {
+  const conf = ok(
+    t,
+    labService(
+      'lb_algo rr\nlvs_method TUN type gue port 6080 remcsum\nprotocol TCP\n' +
+        'sorry_server 192.168.2.9 80\nsorry_server_lvs_method DR\n' +
+        'real_server 192.168.2.129 80 { }\n' +
+        'real_server 192.168.2.130 80 {\n lvs_method NAT\n}\n' +
+        'real_server 192.168.2.131 80 {\n lvs_method TUN\n}\n' +
+        'real_server 192.168.2.132 80 {\n lvs_method TUN type gre csum\n}\n' +
+        'real_server 192.168.2.133 80 {\n lvs_method DR\n}',
+    ),
+  );
+  const vs = onlyVs(conf);
+  assert.deepEqual(vs.method, { fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'remcsum' } });
+  assert.deepEqual(vs.sorryServerMethod, { fwd: 'route' });
+  assert.deepEqual(
+    vs.realServers.map((r) => r.method),
+    [
+      { fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'remcsum' } },
+      { fwd: 'masq' },
+      { fwd: 'tunnel', tunnel: { type: 'ipip', port: 0, csum: 'nocsum' } },
+      { fwd: 'tunnel', tunnel: { type: 'gre', port: 0, csum: 'csum' } },
+      { fwd: 'route' },
+    ],
+  );
+  const dr = onlyVs(ok(t, labService('lb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 192.168.2.129 80 { }')));
+  assert.deepEqual([dr.method, dr.realServers[0].method, dr.sorryServerMethod], [
+    { fwd: 'route' },
+    { fwd: 'route' },
+    { fwd: 'route' },
+  ]);
 });
