@@ -8,7 +8,7 @@ import type { HostRoutes } from '../host/addresses.js';
 import { Route } from '../host/addresses.js';
 import type { LocalAddresses } from '../host/local-addresses.js';
 import { ConnFlag } from '../ipvs/conn-table.js';
-import type { Dest } from '../ipvs/dest.js';
+import { type Dest, Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { readI32, writeI32 } from '../packet/bytes.js';
@@ -110,7 +110,7 @@ export class FastPath {
     if (inbound) {
       if ((flags & TCP_SYN) !== 0) return false;
       id = c.lookupIn(proto, src, sport, dst, dport, false);
-      if (id < 0 || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return false;
+      if (id < 0 || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0 || c.fwd[id] !== Fwd.MASQ) return false;
       dest = ipvs.destOf(id);
       if (dest === null) return false;
       const link = this.destRoutes.linkOf(dest.id);
@@ -119,7 +119,7 @@ export class FastPath {
       nextHop = this.destRoutes.nextHop[dest.id];
     } else {
       id = c.lookupOut(proto, src, sport, dst, dport);
-      if (id < 0 || !this.routes.route(dst, this.route)) return false;
+      if (id < 0 || c.fwd[id] !== Fwd.MASQ || !this.routes.route(dst, this.route)) return false;
       dest = ipvs.destsById[c.destId[id]];
       out = this.ports[this.route.link];
       nextHop = this.route.nextHop;

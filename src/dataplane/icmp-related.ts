@@ -7,8 +7,15 @@
  *   client -> RIP:rport; outer src := VIP, quoted dst := VIP, quoted dport := vport.
  * The quoted IP header checksum is updated and the whole ICMP checksum recomputed; the quoted L4
  * checksum is left alone, as IPVS leaves it. Counted as In/Out packets of the connection's dest.
+ *
+ * Other methods: an error about a DR or TUN reply goes unchanged, with the connection's own
+ * transmitter, to the real server that sent the reply (ip_vs_in_icmp() -> ip_vs_icmp_xmit()
+ * without NAT). Full NAT translates both ends: an error about a reply is turned towards the real
+ * server (to RIP from LIP, quoting LIP:lport -> RIP:rport... as it sent it), and an error from
+ * the real server's side, which comes to the local address, is turned towards the client.
  */
 import type { HostRoutes } from '../host/addresses.js';
+import { Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { readI32 } from '../packet/bytes.js';
 import { ICMP_HLEN, rewriteQuotedEndpoint } from '../packet/icmp.js';
@@ -16,6 +23,7 @@ import { IPPROTO_TCP, IPPROTO_UDP, IPV4_MIN_HLEN } from '../packet/ipv4.js';
 import { Drop } from './drops.js';
 import type { Egress } from './egress.js';
 import type { FrameContext } from './frame.js';
+import type { Transmitters } from './xmit/transmitters.js';
 
 export class IcmpRelated {
   constructor(
@@ -23,6 +31,7 @@ export class IcmpRelated {
     private readonly ipvs: Ipvs,
     private readonly routes: HostRoutes,
     private readonly egress: Egress,
+    private readonly xmit: Transmitters,
   ) {}
 
   /**
@@ -49,18 +58,28 @@ export class IcmpRelated {
       qdport = (u8[ql4 + 2] << 8) | u8[ql4 + 3];
     const ipvs = this.ipvs,
       c = ipvs.conns;
-    const id = inbound
+    let id = inbound
       ? c.lookupIn(qproto, qdst, qdport, qsrc, qsport, false)
       : c.lookupOut(qproto, qdst, qdport, qsrc, qsport);
+    // To a full NAT local address: the real server's error about what we sent it, LIP -> RIP.
+    let fromDest = !inbound;
+    if (id < 0 && inbound) {
+      id = c.lookupOut(qproto, qdst, qdport, qsrc, qsport);
+      if (id < 0 || c.fwd[id] !== Fwd.FULLNAT) return Drop.IcmpIgnored;
+      fromDest = true;
+    }
     if (id < 0) return Drop.IcmpIgnored;
     const len = ip.totalLen;
     const dest = ipvs.destsById[c.destId[id]];
-    if (inbound) {
+    const fwd = c.fwd[id];
+    if (!fromDest) {
       if (dest === null || dest === undefined || !dest.available) return Drop.DestUnavailable;
       ipvs.countIn(dest, len);
+      if (fwd === Fwd.ROUTE || fwd === Fwd.TUNNEL) return this.xmit.relayToDest(id, dest);
     } else {
       ipvs.countOut(dest, len);
     }
+    if (fwd === Fwd.FULLNAT) return this.fullNat(id, fromDest, q, ql4, len);
     const target = inbound ? c.daddr[id] : ip.dst;
     // Relayed ICMP errors skip the DF check (IPVS may fragment them); our quote fits any MTU >= 576.
     if (ip.ttl <= 1) return Drop.TtlExceeded;
@@ -73,6 +92,36 @@ export class IcmpRelated {
       rewriteQuotedEndpoint(u8, q, ql4, false, c.vaddr[id], c.vport[id]);
     }
     ic.fixChecksum();
+    ip.decrementTtl();
+    return this.egress.forwardRx(ip.offset, len);
+  }
+
+  /**
+   * Full NAT: both ends of the outer packet and of the quote. Towards the real server (an error
+   * about a reply, quoting VIP:vport -> CIP:cport) it becomes LIP -> RIP quoting RIP:rport ->
+   * LIP:lport; towards the client (the real server's error, quoting LIP:lport -> RIP:rport) it
+   * becomes VIP -> CIP quoting CIP:cport -> VIP:vport.
+   */
+  private fullNat(id: number, toClient: boolean, q: number, ql4: number, len: number): number {
+    const ctx = this.ctx,
+      ip = ctx.v.ip,
+      u8 = ctx.v.u8,
+      c = this.ipvs.conns;
+    if (ip.ttl <= 1) return Drop.TtlExceeded;
+    const target = toClient ? c.caddr[id] : c.daddr[id];
+    if (!this.routes.route(target, ctx.route)) return Drop.NoRoute;
+    if (toClient) {
+      ip.setSrc(c.vaddr[id]);
+      ip.setDst(c.caddr[id]);
+      rewriteQuotedEndpoint(u8, q, ql4, true, c.caddr[id], c.cport[id]);
+      rewriteQuotedEndpoint(u8, q, ql4, false, c.vaddr[id], c.vport[id]);
+    } else {
+      ip.setSrc(c.laddr[id]);
+      ip.setDst(c.daddr[id]);
+      rewriteQuotedEndpoint(u8, q, ql4, true, c.daddr[id], c.dport[id]);
+      rewriteQuotedEndpoint(u8, q, ql4, false, c.laddr[id], c.lport[id]);
+    }
+    ctx.v.icmp.fixChecksum();
     ip.decrementTtl();
     return this.egress.forwardRx(ip.offset, len);
   }
