@@ -753,7 +753,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     for (const key of REAL_SERVERS) await waitRealServerListening(key, pids);
     if (tunType !== null) {
       step(`lab: tunnel endpoints (${tunType}) on the real servers`);
-      for (const key of REAL_SERVERS) Object.assign(pids, await startTunnelEndpoint(key, addresses[key], tunType));
+      for (const key of REAL_SERVERS) Object.assign(pids, await startTunnelEndpoint(key, tunType));
     }
 
     if (director) {
@@ -1203,14 +1203,10 @@ function startRealServer(
  * `--method tun`: starts the user-space tunnel endpoint in real server `key`'s namespace
  * (recorded as `<key>-tun`, stopped by pid like the servers) and waits until its TUN device is up.
  */
-async function startTunnelEndpoint(
-  key: RealServerKey,
-  addr: string,
-  tunType: LabTunType,
-): Promise<Record<string, number>> {
+async function startTunnelEndpoint(key: RealServerKey, tunType: LabTunType): Promise<Record<string, number>> {
   const name = `${key}-tun`;
   const ns = LAB.ns[key];
-  const child = startDaemon(name, ns, process.execPath, [LAB.tunnelEndpointJs, ...tunnelEndpointArgs(tunType, addr)]);
+  const child = startDaemon(name, ns, process.execPath, [LAB.tunnelEndpointJs, ...tunnelEndpointArgs(tunType)]);
   const pid = child.pid ?? -1;
   await waitFor(`${name}'s TUN device ${METHOD_LAB.tunDevice}`, SERVERS_READY_TIMEOUT_MS, async () => {
     if (!pidAlive(pid)) throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);

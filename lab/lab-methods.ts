@@ -115,8 +115,8 @@ export async function prepareVipOnRealServer(key: RealServerKey, a: LabAddresses
 }
 
 /** The tunnel endpoint's arguments for one real server (lab/tunnel-endpoint.ts's command line). */
-export function tunnelEndpointArgs(tunType: LabTunType, rsAddr: string): string[] {
-  const args = ['--type', tunType, '--local', rsAddr, '--tun', METHOD_LAB.tunDevice];
+export function tunnelEndpointArgs(tunType: LabTunType): string[] {
+  const args = ['--dev', METHOD_LAB.tunDevice, '--type', tunType];
   if (tunType === 'gue') args.push('--port', String(METHOD_LAB.guePort));
   return args;
 }
