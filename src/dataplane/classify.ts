@@ -130,7 +130,10 @@ export class Classifier {
     const ic = this.ctx.v.icmp;
     if (ic.bind(l4, l4End) !== Parse.Ok) return Drop.Truncated;
     if (!ic.checksumOk()) return Drop.BadChecksum;
-    if (ic.isRelatedError()) return this.related.translate(l4, l4End, true);
+    if (ic.isRelatedError()) {
+      const verdict = this.related.translate(l4, l4End, true);
+      return verdict === Drop.IcmpIgnored ? this.related.tunnelError(l4, l4End) : verdict;
+    }
     if (ic.type !== ICMP_ECHO_REQUEST || ic.code !== 0) return Drop.IcmpIgnored;
     return this.icmp.echo();
   }

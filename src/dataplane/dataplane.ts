@@ -131,7 +131,7 @@ export class Dataplane {
       new TunXmit(ctx, routes, router, this.egress),
       new FullNatXmit(ctx, ipvs.conns, router, this.egress),
     );
-    const related = new IcmpRelated(ctx, ipvs, routes, this.egress, xmit);
+    const related = new IcmpRelated(ctx, ipvs, routes, this.egress, xmit, this.icmp);
     this.classifier = new Classifier(
       ctx,
       { forward: this.opts.forward },
@@ -302,9 +302,19 @@ export class Dataplane {
       for (const s of this.ipvs.services) {
         if (this.local.isVip(s.addr) && this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr))
           this.arp.gratuitous(p, s.addr);
+        // Full NAT local addresses, so the real servers learn where their replies go.
+        for (const l of s.laddrs.addrs)
+          if (this.local.isLaddr(l) && this.routes.onLink(p.index, l) && !this.routes.ownsOnLink(p.index, l))
+            this.arp.gratuitous(p, l);
       }
     }
     this.flushAll();
+  }
+
+  /** The link whose prefix holds `addr` (a neighbour there), or null: for the rules' checks. */
+  linkOnPrefix(addr: number): string | null {
+    for (const p of this.ports) if (this.routes.onLink(p.index, addr)) return p.name;
+    return null;
   }
 
   /** What trace comments say about servers the health checks took out (the daemon sets it). */

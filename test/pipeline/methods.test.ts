@@ -268,3 +268,60 @@ test('full NAT: ports are unique per (local address, real server), and a full po
   assert.equal(n, 3000);
   assert.equal(ports.size, 3000, 'every connection to RS1:80 has its own local port');
 });
+
+test('TUN: a router saying "fragmentation needed" about the outer packet makes the client get it, MTU - 20, from the VIP', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  withService(td, '192.168.2.129', { fwd: 'tunnel' });
+  td.send('ext', [fromClient(SYN)]);
+  td.int.take();
+  const data = fromClient(ACK, { payload: Buffer.alloc(1400, 1), seq: 1001 });
+  td.send('ext', [data]);
+  const [outer] = td.int.take();
+  // A router on the way (here: RS1's MAC, any neighbour) quotes the outer packet, as Linux does, up to 548 bytes.
+  const quote = outer.subarray(14, 14 + 548);
+  td.send('int', [ipFrame(INT_MAC, RS1_MAC, RS1, DIP, { proto: ICMP, type: 3, code: 4, rest: 1400, payload: quote })]);
+  const [err] = td.ext.take();
+  const e = decode(err);
+  assert.deepEqual([e.icmpType, e.icmpCode, e.src, e.dst], [3, 4, '192.168.222.131', '192.168.222.1']);
+  assert.equal(e.icmpRest! & 0xffff, 1380);
+  assert.ok(e.ipCsumOk && e.l4CsumOk);
+  const q = 14 + 20 + 8;
+  assert.deepEqual([err.readInt32BE(q + 12), err.readInt32BE(q + 16), err.readUInt16BE(q + 20)], [CLIENT, VIP, 40000]);
+  // Without DF on the client's packet, nothing is relayed.
+  td.send('ext', [fromClient(ACK, { payload: Buffer.alloc(1400, 1), seq: 2401, df: false })]);
+  const [outer2] = td.int.take();
+  td.send('int', [
+    ipFrame(INT_MAC, RS1_MAC, RS1, DIP, {
+      proto: ICMP,
+      type: 3,
+      code: 4,
+      rest: 1400,
+      payload: outer2.subarray(14, 14 + 548),
+    }),
+  ]);
+  assert.equal(td.ext.take().length, 0);
+});
+
+test('DR: an ICMP error about a reply goes unchanged to the real server that sent it, counted in', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  withService(td, '192.168.2.129', { fwd: 'route' });
+  td.send('ext', [fromClient(SYN)]);
+  td.int.take();
+  // What RS1 sent the client directly (VIP:80 -> client), quoted by the client's side.
+  const reply = ipFrame(CLIENT_MAC, RS1_MAC, VIP, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags: SYN | ACK });
+  const icmp = ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, {
+    proto: ICMP,
+    type: 3,
+    code: 4,
+    rest: 1300,
+    payload: reply.subarray(14, 14 + 28),
+  });
+  td.send('ext', [icmp]);
+  const [f] = td.int.take();
+  assert.equal(decode(f).dstMac, hexMac(RS1_MAC));
+  assert.deepEqual(f.subarray(14 + 20), icmp.subarray(14 + 20), 'the ICMP message unchanged');
+  assert.equal(decode(f).ttl, 63);
+  assert.equal(td.ipvs.services[0].stats.inPkts, 2);
+});
