@@ -48,6 +48,12 @@
  *   peers resolve checksums and segment in software (tx/tso/gso off) the way a hypervisor does for
  *   a NIC without offloads. `pcapMac: 'nic'` makes tapvsd use the veths' own MACs (mac=nic).
  * - `keepalived: FILE` starts tapvsd with `--keepalived FILE` instead of `--rules FILE`.
+ * - `method: 'dr' | 'tun' | 'fullnat' | 'nat'` (`lab up --method`) sets the real servers up for that
+ *   forwarding method and loads its rules file unless `rules`/`keepalived` is given
+ *   (lab-methods.ts): dr/tun put the VIP on the real servers' lo and route their replies through
+ *   the kernel of tapvs-dir (ip_forward=1 there, 192.168.222.137 on tapvs-br-ext), tun also starts
+ *   a tunnel endpoint per real server (pids rs1-tun, rs2-tun); fullnat leaves the real servers
+ *   without a default route. rs-server also listens on the PROXY protocol port 8080.
  *
  * Not here: the director itself, virtual services (pass `rules` or `keepalived`, or use
  * tapvsadm), benchmarks.
