@@ -89,9 +89,14 @@ async function captureInt(t: TestContext, during: () => Promise<void>): Promise<
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const pcap = join(dir, 'int.pcap');
   const log = join(dir, 'tcpdump.log');
-  const child = nsSpawn(LAB.ns.dir, 'tcpdump', ['-nn', '-U', '--immediate-mode', '-i', LAB.tap.int, '-w', pcap, 'not', 'arp'], {
-    logFile: log,
-  });
+  const child = nsSpawn(
+    LAB.ns.dir,
+    'tcpdump',
+    ['-nn', '-U', '--immediate-mode', '-i', LAB.tap.int, '-w', pcap, 'not', 'arp'],
+    {
+      logFile: log,
+    },
+  );
   const pid = child.pid ?? -1;
   t.after(() => stopPids([pid]));
   for (let i = 0; i < 100 && !(existsSync(log) && readFileSync(log, 'utf8').includes('listening on')); i++)
