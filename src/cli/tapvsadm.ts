@@ -22,6 +22,7 @@ import { ControlClient, DaemonError, DaemonUnreachableError, socketPath } from '
 import {
   formatConns,
   formatDaemons,
+  formatLaddrs,
   formatList,
   formatSave,
   formatSingleService,
@@ -29,7 +30,7 @@ import {
 } from '../control/format.js';
 import { PROG_NAME, parseArgs } from '../control/ipvsadm-args.js';
 import type { NameDb } from '../control/names.js';
-import type { Command, ConnInfo, ListResult, Op, Timeouts } from '../control/protocol.js';
+import type { Command, ConnInfo, LaddrListResult, ListResult, Op, Timeouts } from '../control/protocol.js';
 import { parseRulesDetailed, type RuleLine } from '../control/rules-file.js';
 import type { SyncDaemonInfo } from '../control/sync-daemon-control.js';
 import type { ErrorCode } from '../errors.js';
@@ -64,6 +65,9 @@ const BY_OP: ReadonlyMap<string, string> = new Map([
   ['startDaemon:DAEMON_EXISTS', 'Daemon has already run'],
   ['stopDaemon:DAEMON_NOT_RUNNING', 'No daemon is running'],
   ['startDaemon:NO_DEVICE', 'No such device'],
+  ['addLaddr:SERVICE_NOT_FOUND', 'Service not defined'],
+  ['deleteLaddr:SERVICE_NOT_FOUND', 'Service not defined'],
+  ['listLaddrs:SERVICE_NOT_FOUND', 'No such service'],
 ]);
 
 /** Codes with one meaning whatever the operation (libipvs's "any function" rows, strerror). */
@@ -76,7 +80,7 @@ const BY_CODE: ReadonlyMap<ErrorCode, string> = new Map<ErrorCode, string>([
   ['SERVICE_NOT_FOUND', 'No such service'],
 ]);
 
-const READ_OPS: ReadonlySet<Op> = new Set<Op>(['list', 'listConns', 'getTimeouts', 'status', 'listDaemon']);
+const READ_OPS: ReadonlySet<Op> = new Set<Op>(['list', 'listConns', 'getTimeouts', 'status', 'listDaemon', 'listLaddrs']);
 
 /**
  * What tapvsadm prints (stderr) and its exit status when tapvsd refuses `op` with `code`.
@@ -215,6 +219,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
             return 0;
           case 'listDaemon':
             io.stdout(formatDaemons((result as { daemons: SyncDaemonInfo[] }).daemons));
+            return 0;
+          case 'listLaddrs':
+            io.stdout(formatLaddrs(result as LaddrListResult));
             return 0;
           default: {
             const list = result as ListResult;

@@ -5,7 +5,7 @@
  */
 import type { SourceRef } from '../keepalived/lvs-config.js';
 import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
-import type { DestConfig, DestKey, ServiceConfig, ServiceKey } from './protocol.js';
+import type { DestConfig, DestKey, LaddrKey, ServiceConfig, ServiceKey } from './protocol.js';
 
 export interface DesiredDest {
   readonly dest: DestKey;
@@ -17,6 +17,8 @@ export interface DesiredService {
   readonly config: ServiceConfig;
   /** In configuration order (the order keepalived adds them). */
   readonly dests: readonly DesiredDest[];
+  /** Full NAT local addresses (a rules file's -P lines); absent = none wanted. */
+  readonly laddrs?: readonly LaddrKey[];
   /** The virtual_server block it comes from (for error messages). */
   readonly at: SourceRef;
 }

@@ -14,13 +14,28 @@
  * more than 2^31 apart (200.0.0.1 before 10.0.0.1) comes out as ipvsadm prints it. With
  * --nosort the daemon's order is kept: destinations newest first, as IPVS keeps them.
  *
- * Not shown: IPv6, fwmark and SCTP services, tunnel destinations and persistence engines, which
- * tapvs does not have.
+ * Forwarding methods: Masq, Route, Tunnel (with ipvsadm's --tun-info column and -S tunnel
+ * options, print_tunnel_rule()) and DPVS's FullNat. From DPVS's ipvsadm (tools/ipvsadm/ipvsadm.c):
+ * the `ppv1`/`ppv2` word on a service line, `-G` (list_laddrs_print_*()); and in -S, which DPVS
+ * does not give them, `--proxy-protocol` on -A lines and one `-P` line per local address after
+ * all services, so that `-S | -R` restores everything.
+ *
+ * Not shown: IPv6, fwmark and SCTP services and persistence engines, which tapvs does not have.
  */
 import { formatIpv4, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { IPVS_VERSION } from './ipvsadm-args.js';
 import { dottedToU32, type NameDb, type NameProto, systemNameDb } from './names.js';
-import type { ConnInfo, DestInfo, ListResult, Proto, ServiceInfo, Timeouts } from './protocol.js';
+import type {
+  ConnInfo,
+  DestInfo,
+  LaddrListResult,
+  ListResult,
+  Proto,
+  ServiceInfo,
+  ServiceKey,
+  Timeouts,
+  TunnelConfig,
+} from './protocol.js';
 import { schedFlagBits, schedFlagWords } from './sched-flags.js';
 import type { SyncDaemonInfo } from './sync-daemon-control.js';
 
@@ -189,6 +204,47 @@ const FWD_NAME: Record<DestInfo['fwd'], string> = {
 };
 const FWD_SWITCH: Record<DestInfo['fwd'], string> = { masq: '-m', route: '-g', tunnel: '-i', fullnat: '--fullnat' };
 
+/** ipvsadm's tunflags[] (fwd_tun_info) and tun_flags_opts[] (print_tunnel_rule), by --tun-*. */
+const TUN_FLAGS: Record<TunnelConfig['csum'], string> = { nocsum: '-c', csum: '+c', remcsum: 'r+c' };
+const TUN_FLAG_OPTS: Record<TunnelConfig['csum'], string> = {
+  nocsum: '--tun-nocsum',
+  csum: '--tun-csum',
+  remcsum: '--tun-remcsum',
+};
+const NO_TUNNEL = 'n/a';
+
+/** A tunnel dest's settings; ipip when the daemon sent none. */
+function tunnelOf(d: DestInfo): TunnelConfig {
+  return d.tunnel ?? { type: 'ipip', port: 0, csum: 'nocsum' };
+}
+
+/** fwd_tun_info: `ipip`, `gue:PORT:FLAGS`, `gre:FLAGS`; n/a for every other method. */
+export function tunnelInfo(d: DestInfo): string {
+  if (d.fwd !== 'tunnel') return NO_TUNNEL;
+  const t = tunnelOf(d);
+  switch (t.type) {
+    case 'ipip':
+      return 'ipip';
+    case 'gue':
+      return `gue:${t.port}:${TUN_FLAGS[t.csum]}`;
+    case 'gre':
+      return `gre:${TUN_FLAGS[t.csum]}`;
+  }
+}
+
+/** print_tunnel_rule's options after `-w N`: what `-a ... -i` needs to make the same tunnel. */
+function tunnelRule(d: DestInfo): string {
+  const t = tunnelOf(d);
+  switch (t.type) {
+    case 'ipip':
+      return ' --tun-type ipip';
+    case 'gue':
+      return ` --tun-type gue --tun-port ${t.port} ${TUN_FLAG_OPTS[t.csum]}`;
+    case 'gre':
+      return ` --tun-type gre ${TUN_FLAG_OPTS[t.csum]}`;
+  }
+}
+
 function isFullMask(mask: string): boolean {
   const m = dottedToU32(mask);
   return m === null ? mask === FULL_MASK : m === 0xffffffff;
@@ -205,6 +261,8 @@ function serviceTail(s: ServiceInfo): string {
     if (!isFullMask(c.netmask)) out += ` mask ${c.netmask}`;
   }
   if (c.ops) out += ' ops';
+  // DPVS prints the PROXY protocol version as one word after the flags (print_service_entry()).
+  if (c.proxyProtocol !== undefined) out += ` pp${c.proxyProtocol}`;
   return out;
 }
 
@@ -256,7 +314,7 @@ function formatServiceEntry(s: ServiceInfo, o: FormatOptions, names: NameDb = sy
         `${u(d.inactConns, 10)}\n`;
     } else if (o.tunInfo) {
       out +=
-        `  -> ${dname} ${FWD_NAME[d.fwd].padEnd(7)} ${'n/a'.padEnd(13)} ${u(d.weight, 6)} ` +
+        `  -> ${dname} ${FWD_NAME[d.fwd].padEnd(7)} ${tunnelInfo(d).padEnd(13)} ${u(d.weight, 6)} ` +
         `${u(d.activeConns, 10)} ${u(d.inactConns, 10)}\n`;
     } else {
       out +=
@@ -282,7 +340,10 @@ export function formatSingleService(s: ServiceInfo, o: FormatOptions = {}, names
 
 // ------------------------------------------------------------------ -S
 
-/** `-S [-n]`: one -A line per service, each followed by its -a lines; thresholds are not saved. */
+/**
+ * `-S [-n]`: one -A line per service, each followed by its -a lines (thresholds are not saved, as
+ * in ipvsadm), then one -P line per full NAT local address.
+ */
 export function formatSave(result: ListResult, o: FormatOptions = {}, names: NameDb = systemNameDb()): string {
   const numeric = o.numeric === true;
   const services = o.nosort ? result.services : sortServices(result.services);
@@ -299,14 +360,48 @@ export function formatSave(result: ListResult, o: FormatOptions = {}, names: Nam
     if (c.ops) out += ' -o';
     const bits = schedFlagBits(c.schedFlags);
     if (bits !== 0) out += ` -b ${schedFlagWords(c.scheduler, bits).join(',')}`;
+    if (c.proxyProtocol !== undefined) out += ` --proxy-protocol ${c.proxyProtocol}`;
     out += '\n';
     const dests = o.nosort ? s.dests : sortDests(s.dests);
     for (const d of dests) {
       const dname = formatAddrPort(d.addr, d.port, proto, numeric, names);
-      out += `-a ${svcName} -r ${dname} ${FWD_SWITCH[d.fwd]} -w ${d.weight}\n`;
+      out += `-a ${svcName} -r ${dname} ${FWD_SWITCH[d.fwd]} -w ${d.weight}`;
+      if (d.fwd === 'tunnel') out += tunnelRule(d);
+      out += '\n';
+    }
+  }
+  // Local addresses after every service: a restore has made the services by then.
+  for (const s of services) {
+    const proto = s.service.proto;
+    const svcName = `${proto === 'tcp' ? '-t' : '-u'} ${formatAddrPort(s.service.addr, s.service.port, proto, numeric, names)}`;
+    for (const l of s.laddrs) {
+      out += `-P ${svcName} -z ${l.addr}${l.ifname === undefined ? '' : ` -F ${l.ifname}`}\n`;
     }
   }
   return out;
+}
+
+// ------------------------------------------------------------------ -G
+
+/**
+ * `-G [-t|-u svc]` as DPVS prints it (list_laddrs_print_title(), list_laddrs_print_service(),
+ * list_laddrs_print_laddr()): the title once, then per service its numeric VIP:port and count
+ * (with DPVS's trailing space), then per local address a row under two empty columns.
+ */
+export function formatLaddrs(result: LaddrListResult): string {
+  let out = '';
+  result.services.forEach((s, i) => {
+    if (i === 0) out += `${'VIP:VPORT'.padEnd(20)} ${'TOTAL'.padEnd(8)} ${'SNAT_IP'.padEnd(20)} ${'CONFLICTS'.padEnd(10)} ${'CONNS'.padEnd(10)}\n`;
+    out += `${vipPort(s.service).padEnd(20)} ${String(s.laddrs.length).padEnd(8)} \n`;
+    for (const l of s.laddrs) {
+      out += `${''.padEnd(20)} ${''.padEnd(8)} ${l.addr.padEnd(20)} ${String(l.conflicts).padEnd(10)} ${String(l.conns).padEnd(10)}\n`;
+    }
+  });
+  return out;
+}
+
+function vipPort(s: ServiceKey): string {
+  return `${s.addr}:${s.port}`;
 }
 
 // ------------------------------------------------------------------ -c, --timeout

@@ -18,10 +18,15 @@
  * 4. `--set` values, stray words, -b flags, then the command/option matrix, then the
  *    per-command checks (zero port, -o on UDP only, real-server port and family, tunnels, list
  *    conflicts).
- * 5. tapvs's own limits, only once ipvsadm would have accepted the line: NAT (-m) only, IPv4 only,
- *    TCP/UDP services only, no fwmark services, no persistence engines, an IPv4 sync group.
- *    `-a`/`-e` without a method is refused rather than defaulted: ipvsadm would use -g there.
+ * 5. tapvs's own limits, only once ipvsadm would have accepted the line: IPv4 only, TCP/UDP
+ *    services only, no fwmark services, no persistence engines, an IPv4 sync group.
  *    --start-daemon/--stop-daemon are refused in rules files: -R is one atomic apply of rules.
+ *
+ * Forwarding: -g (the default, as in ipvsadm), -m, -i with ipvsadm's --tun-* options, and DPVS's
+ * full NAT as --fullnat only (DPVS spells it -b too, which ipvsadm uses for --sched-flags). From
+ * DPVS's ipvsadm (tools/ipvsadm/ipvsadm.c) also: -P|--add-laddr, -Q|--del-laddr, -G|--get-laddr
+ * with -z|--laddr and -F|--ifname (optional here: DPVS requires it), and --proxy-protocol on
+ * -A/-E. None of these letters is one ipvsadm 1.31 uses.
  *
  * Not done here: whether a scheduler exists (tapvsd answers "Scheduler or persistence engine
  * not found", as the kernel does) and everything else the kernel decides.
@@ -37,12 +42,16 @@ import {
   type Command,
   type DestConfig,
   type DestKey,
+  type FwdName,
+  type LaddrKey,
   MAX_THRESHOLD,
   MAX_TIMEOUT_S,
   MAX_WEIGHT,
   SCHED_NAME_MAX,
   type ServiceConfig,
   type ServiceKey,
+  type ProxyProtocolVersion,
+  type TunnelConfig,
 } from './protocol.js';
 import { schedFlagsFromWords, schedFlagWords } from './sched-flags.js';
 import type { SyncDaemonSettings } from './sync-daemon-control.js';
@@ -65,7 +74,11 @@ export type CommandName =
   | 'stop-daemon'
   | 'restore'
   | 'save'
-  | 'zero';
+  | 'zero'
+  // DPVS's full NAT local-address commands (its cmdnames).
+  | 'add-laddr'
+  | 'del-laddr'
+  | 'get-laddr';
 
 /** Everything that shapes a listing (-L) or a save (-S). */
 export interface ListOptions {
@@ -162,6 +175,10 @@ const OPT_NAMES = [
   'tun-nocsum',
   'tun-csum',
   'tun-remcsum',
+  // DPVS's (tools/ipvsadm/ipvsadm.c optnames): full NAT local addresses, --proxy-protocol.
+  'local-address',
+  'ifname',
+  'proxy-protocol',
 ] as const;
 type OptClass = (typeof OPT_NAMES)[number];
 
@@ -173,7 +190,7 @@ interface Legality {
 }
 const SERVICE_OPTS: Legality = {
   required: ['service-address'],
-  optional: ['scheduler', 'persistent', 'netmask', 'ops', 'pe', 'sched-flags'],
+  optional: ['scheduler', 'persistent', 'netmask', 'ops', 'pe', 'sched-flags', 'proxy-protocol'],
   exclusive: [],
 };
 const SERVER_OPTS: Legality = {
@@ -215,6 +232,10 @@ const LEGALITY: Record<CommandName, Legality> = {
   restore: NOTHING,
   save: { required: [], optional: ['numeric'], exclusive: [] },
   zero: { required: [], optional: ['service-address'], exclusive: [] },
+  // DPVS makes -F compulsory with -P/-Q; tapvs finds the link by the route when it is not given.
+  'add-laddr': { required: ['service-address', 'local-address'], optional: ['ifname'], exclusive: [] },
+  'del-laddr': { required: ['service-address', 'local-address'], optional: ['ifname'], exclusive: [] },
+  'get-laddr': { required: [], optional: ['service-address'], exclusive: [] },
 };
 
 // ------------------------------------------------------------------ popt option table
@@ -287,6 +308,15 @@ const OPTIONS: OptSpec[] = [
   { long: 'tun-nocsum', short: null, arg: 'none', tag: 'tun-nocsum' },
   { long: 'tun-csum', short: null, arg: 'none', tag: 'tun-csum' },
   { long: 'tun-remcsum', short: null, arg: 'none', tag: 'tun-remcsum' },
+  // DPVS's options (tools/ipvsadm/ipvsadm.c), letters ipvsadm does not use. DPVS spells full NAT
+  // -b as well, but ipvsadm's -b is --sched-flags: tapvs keeps ipvsadm's and has --fullnat only.
+  { long: 'add-laddr', short: 'P', arg: 'none', tag: 'P' },
+  { long: 'del-laddr', short: 'Q', arg: 'none', tag: 'Q' },
+  { long: 'get-laddr', short: 'G', arg: 'none', tag: 'G' },
+  { long: 'fullnat', short: null, arg: 'none', tag: 'fullnat' },
+  { long: 'laddr', short: 'z', arg: 'required', tag: 'z' },
+  { long: 'ifname', short: 'F', arg: 'required', tag: 'F' },
+  { long: 'proxy-protocol', short: null, arg: 'required', tag: 'proxy-protocol' },
 ];
 
 const COMMAND_TAGS: ReadonlyMap<string, CommandName> = new Map<string, CommandName>([
@@ -304,6 +334,9 @@ const COMMAND_TAGS: ReadonlyMap<string, CommandName> = new Map<string, CommandNa
   ['S', 'save'],
   ['start-daemon', 'start-daemon'],
   ['stop-daemon', 'stop-daemon'],
+  ['P', 'add-laddr'],
+  ['Q', 'del-laddr'],
+  ['G', 'get-laddr'],
 ]);
 
 /** popt's error texts (poptStrerror). */
@@ -512,8 +545,7 @@ function isMulticastV6(text: string): boolean {
   return isIPv6(text) && !text.includes('%') && /^ff[0-9a-f]{2}:/i.test(text);
 }
 
-type Fwd = 'route' | 'tunnel' | 'masq';
-type TunType = 'ipip' | 'gue' | 'gre';
+type TunType = TunnelConfig['type'];
 
 interface State {
   cmd: CommandName | null;
@@ -534,11 +566,20 @@ interface State {
   destAf: 0 | 4 | 6;
   destAddr: string | null;
   destPort: number;
-  fwd: Fwd;
+  fwd: FwdName;
   weight: number;
   uThreshold: number;
   lThreshold: number;
   tunType: TunType;
+  /** --tun-port (GUE), 0 when not given. */
+  tunPort: number;
+  tunCsum: TunnelConfig['csum'];
+  /** --proxy-protocol v1|v2; null = disable or not given. */
+  proxyProtocol: ProxyProtocolVersion | null;
+  /** -z / -F (DPVS's local-address commands). */
+  laddrAf: 0 | 4 | 6;
+  laddr: string | null;
+  ifname: string | null;
   timeouts: [number, number, number];
   list: ListOptions;
   /** --start-daemon/--stop-daemon: the role and the daemon options (ipvsadm's defaults). */
@@ -582,6 +623,12 @@ function newState(): State {
     uThreshold: 0,
     lThreshold: 0,
     tunType: 'ipip',
+    tunPort: 0,
+    tunCsum: 'nocsum',
+    proxyProtocol: null,
+    laddrAf: 0,
+    laddr: null,
+    ifname: null,
     timeouts: [0, 0, 0],
     list: {
       numeric: false,
@@ -778,6 +825,27 @@ function applyOption(st: State, spec: OptSpec, arg: string | null, names: NameDb
       setOption(st, 'forwarding-method');
       st.fwd = 'masq';
       return;
+    case 'fullnat':
+      setOption(st, 'forwarding-method');
+      st.fwd = 'fullnat';
+      return;
+    case 'z': {
+      // DPVS: parse_service, so a port is read and ignored.
+      setOption(st, 'local-address');
+      const p = parseService(a, st.svcProto, names);
+      if (p === null) throw new Fail('illegal local address');
+      st.laddrAf = p.af;
+      st.laddr = p.addr;
+      return;
+    }
+    case 'F':
+      setOption(st, 'ifname');
+      st.ifname = a.slice(0, 15); // IFNAMSIZ - 1, as DPVS's snprintf cuts it
+      return;
+    case 'proxy-protocol':
+      setOption(st, 'proxy-protocol');
+      st.proxyProtocol = parseProxyProtocol(a);
+      return;
     case 'w':
       setOption(st, 'weight');
       st.weight = stringToNumber(a, 0, MAX_WEIGHT);
@@ -898,21 +966,41 @@ function applyOption(st: State, spec: OptSpec, arg: string | null, names: NameDb
       return;
     case 'tun-port':
       setOption(st, 'tun-port');
-      if (stringToNumber(a, 1, 65535) < 0) throw new Fail('illegal tunnel port specified');
+      st.tunPort = stringToNumber(a, 1, 65535);
+      if (st.tunPort < 0) throw new Fail('illegal tunnel port specified');
       return;
     case 'tun-nocsum':
       setOption(st, 'tun-nocsum');
+      st.tunCsum = 'nocsum';
       return;
     case 'tun-csum':
       setOption(st, 'tun-csum');
+      st.tunCsum = 'csum';
       return;
     case 'tun-remcsum':
       setOption(st, 'tun-remcsum');
+      st.tunCsum = 'remcsum';
       return;
     default:
       // A command, -h or -v after the first option: not handled by ipvsadm's option loop.
       throw new Fail(`invalid option \`${popt.badWord}'`);
   }
+}
+
+/**
+ * --proxy-protocol (DPVS's proxy_protocol_type words): v1, v2 or disable. DPVS's v1-insecure and
+ * v2-insecure (a header taken from the client as is) are refused: tapvs always writes its own.
+ */
+function parseProxyProtocol(a: string): ProxyProtocolVersion | null {
+  if (a === 'v1' || a === 'v2') return a;
+  if (a === 'disable') return null;
+  if (a === 'v1-insecure' || a === 'v2-insecure') {
+    throw new Fail(
+      `tapvs has no insecure PROXY protocol mode (--proxy-protocol ${a}): use v1 or v2, ` +
+        'which always send the client address tapvs saw',
+    );
+  }
+  throw new Fail(`illegal proxy protocol specified: \`${a}' (disable, v1 or v2)`);
 }
 
 /** C atoi: leading blanks, sign, digits; anything else stops it. */
@@ -984,19 +1072,8 @@ function tapvsLimits(st: State, cmd: CommandName, inRules: boolean): void {
   if (st.pe !== '') throw new Fail('tapvs has no persistence engines (--pe)');
   if (cmd === 'add-server' || cmd === 'edit-server') {
     if (st.destAf === 6) throw new Fail('tapvs is IPv4 only: the real server must be an IPv4 address');
-    if (st.fwd !== 'masq') {
-      if (!st.opts.has('forwarding-method')) {
-        throw new Fail(
-          `tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g ` + `(direct routing): add -m`,
-        );
-      }
-      throw new Fail(
-        st.fwd === 'route'
-          ? 'tapvs forwards by masquerading (NAT) only: -g (direct routing) is not supported, use -m'
-          : 'tapvs forwards by masquerading (NAT) only: -i (tunneling) is not supported, use -m',
-      );
-    }
   }
+  if (st.laddrAf === 6) throw new Fail('tapvs is IPv4 only: the local address must be an IPv4 address');
 }
 
 function serviceKey(st: State): ServiceKey {
@@ -1011,6 +1088,7 @@ function serviceConfig(st: State): ServiceConfig {
     persistentS: st.persistent ? st.timeoutS : null,
     netmask: st.netmask,
     ops: st.ops,
+    ...(st.proxyProtocol === null ? {} : { proxyProtocol: st.proxyProtocol }),
   };
 }
 
@@ -1019,7 +1097,15 @@ function destKey(st: State): DestKey {
 }
 
 function destConfig(st: State): DestConfig {
-  return { fwd: 'masq', weight: st.weight, uThreshold: st.uThreshold, lThreshold: st.lThreshold };
+  const c: DestConfig = { fwd: st.fwd, weight: st.weight, uThreshold: st.uThreshold, lThreshold: st.lThreshold };
+  if (st.fwd === 'tunnel') c.tunnel = { type: st.tunType, port: st.tunPort, csum: st.tunCsum };
+  return c;
+}
+
+function laddrKey(st: State): LaddrKey {
+  const k: LaddrKey = { addr: st.laddr ?? '0.0.0.0' };
+  if (st.ifname !== null) k.ifname = st.ifname;
+  return k;
 }
 
 function listResult(st: State): Parsed {
@@ -1068,6 +1154,14 @@ function build(st: State, cmd: CommandName): Parsed {
       return req({ op: 'startDaemon', daemon: { ...st.daemon } });
     case 'stop-daemon':
       return req({ op: 'stopDaemon', role: st.daemon.role });
+    case 'add-laddr':
+      return req({ op: 'addLaddr', service: serviceKey(st), laddr: laddrKey(st) });
+    case 'del-laddr':
+      return req({ op: 'deleteLaddr', service: serviceKey(st), laddr: laddrKey(st) });
+    case 'get-laddr': {
+      const service = st.opts.has('service-address') ? serviceKey(st) : null;
+      return { kind: 'list', request: { op: 'listLaddrs', service }, service, options: st.list };
+    }
   }
 }
 
@@ -1083,12 +1177,15 @@ function usageText(prog: string = PROG_NAME): string {
   return `${VERSION_LINE}
 Usage:
   ${p} -A|E virtual-service [-s scheduler] [-p [timeout]] [-M netmask] [--pe persistence_engine] [-b sched-flags]
+          [--proxy-protocol v1|v2|disable]
   ${p} -D virtual-service
   ${p} -C
   ${p} -R
   ${p} -S [-n]
   ${p} -a|e virtual-service -r server-address [options]
   ${p} -d virtual-service -r server-address
+  ${p} -P|Q virtual-service -z local-address [-F ifname]
+  ${p} -G [virtual-service]
   ${p} -L|l [virtual-service] [options]
   ${p} -Z [virtual-service]
   ${p} --set tcp tcpfin udp
@@ -1106,6 +1203,9 @@ Commands (long or short form):
   --add-server      -a        add a real server
   --edit-server     -e        edit a real server (every setting is replaced)
   --delete-server   -d        delete a real server
+  --add-laddr       -P        add a full NAT local address to a service (DPVS)
+  --del-laddr       -Q        delete a full NAT local address (DPVS)
+  --get-laddr       -G        list the full NAT local addresses of one service, or of all (DPVS)
   --list            -L|-l     list services, connections (-c) or timeouts (--timeout)
   --zero            -Z        zero the counters of one service, or of all
   --set tcp tcpfin udp        set the TCP, TCP FIN_WAIT and UDP timeouts (seconds, 0 = keep)
@@ -1127,14 +1227,20 @@ Options:
   --persistent   -p [timeout]         persistent service, timeout in seconds (${DEFAULT_PERSISTENT_S} when not given)
   --netmask      -M netmask           persistence granularity mask
   --real-server  -r server-address    server-address is host[:port]
-  --masquerading -m                   masquerading (NAT): the only method tapvs has
-  --gatewaying   -g                   direct routing: ipvsadm's default, not supported by tapvs
-  --ipip         -i                   tunneling: not supported by tapvs
-  --tun-type      type                ipip|gue|gre (tunnels only)
-  --tun-port      port                tunnel destination port
-  --tun-nocsum                        tunnel without checksum
-  --tun-csum                          tunnel with checksum
-  --tun-remcsum                       tunnel with remote checksum
+  --gatewaying   -g                   gatewaying (direct routing) (default)
+  --ipip         -i                   ipip encapsulation (tunneling)
+  --masquerading -m                   masquerading (NAT)
+  --fullnat                           full NAT (DPVS): source and destination translated; long
+                                      form only, as -b is --sched-flags in ipvsadm
+  --tun-type      type                one of ipip|gue|gre, the default tunnel type is ipip.
+  --tun-port      port                tunnel destination port (gue, required there)
+  --tun-nocsum                        tunnel encapsulation without checksum (gue, gre)
+  --tun-csum                          tunnel encapsulation with checksum (gue, gre)
+  --tun-remcsum                       tunnel encapsulation with remote checksum (gue)
+  --laddr        -z local-address     full NAT local address (with -P/-Q)
+  --ifname       -F ifname            tapvsd link the local address belongs to (with -P/-Q)
+  --proxy-protocol v1|v2|disable      PROXY protocol header to full NAT real servers (DPVS);
+                                      v1-insecure and v2-insecure are not supported
   --weight       -w weight            capacity of the real server, 0..${MAX_WEIGHT}
   --u-threshold  -x uthreshold        upper connection threshold
   --l-threshold  -y lthreshold        lower connection threshold

@@ -9,11 +9,23 @@
  * stays, as it does beside keepalived (which flushes nothing at start unless told to).
  *
  * Order: deleted services first, then per service its add or edit, its deleted dests, edited
- * dests, added dests (in configuration order, as keepalived adds them). Each command carries the
+ * dests, added dests (in configuration order, as keepalived adds them), then its deleted and
+ * added full NAT local addresses. A dest whose method or tunnel changed is edited, as
+ * ip_vs_edit_dest() changes them in place; a local address whose link changed is deleted and
+ * added again (DPVS knows a local address by its address). Each command carries the
  * virtual_server block it comes from, so a refusal (the dispatcher's "command N: ...") can be
  * reported at that block's line (refusal()).
  */
-import type { Command, DestConfig, DestInfo, ListResult, ServiceConfig, ServiceInfo } from '../control/protocol.js';
+import type {
+  Command,
+  DestConfig,
+  DestInfo,
+  LaddrKey,
+  ListResult,
+  ServiceConfig,
+  ServiceInfo,
+  TunnelConfig,
+} from '../control/protocol.js';
 import { schedFlagBits } from '../control/sched-flags.js';
 import type { Diagnostic, SourceRef } from '../keepalived/lvs-config.js';
 import { parseIpv4 } from '../packet/ipv4.js';
@@ -48,6 +60,7 @@ export function diffRules(
     if (run === undefined) {
       out.push({ command: { op: 'addService', service, config: d.config }, at });
       for (const x of d.dests) out.push({ command: { op: 'addDest', service, dest: x.dest, config: x.config }, at });
+      for (const l of d.laddrs ?? []) out.push({ command: { op: 'addLaddr', service, laddr: l }, at });
       continue;
     }
     if (!sameService(run.config, d.config)) out.push({ command: { op: 'editService', service, config: d.config }, at });
@@ -67,8 +80,36 @@ export function diffRules(
         out.push({ command: { op: 'editDest', service, dest: x.dest, config: x.config }, at });
     }
     out.push(...adds);
+    out.push(...laddrCommands(d, before.get(id), run));
   }
   return out;
+}
+
+/** Deletes (what the last load wanted and this one does not, or wants on another link), then adds. */
+function laddrCommands(d: DesiredService, prev: DesiredService | undefined, run: ServiceInfo): PlannedCommand[] {
+  const { service, at } = d;
+  const running = new Map<string, LaddrKey>();
+  for (const l of run.laddrs ?? []) running.set(l.addr, l);
+  const wanted = new Map<string, LaddrKey>();
+  for (const l of d.laddrs ?? []) wanted.set(l.addr, l);
+  const out: PlannedCommand[] = [];
+  const gone = new Set<string>();
+  for (const l of prev?.laddrs ?? []) {
+    const have = running.get(l.addr);
+    const want = wanted.get(l.addr);
+    if (have !== undefined && (want === undefined || want.ifname !== have.ifname)) {
+      out.push({ command: { op: 'deleteLaddr', service, laddr: laddrKey(have) }, at });
+      gone.add(l.addr);
+    }
+  }
+  for (const l of d.laddrs ?? []) {
+    if (!running.has(l.addr) || gone.has(l.addr)) out.push({ command: { op: 'addLaddr', service, laddr: l }, at });
+  }
+  return out;
+}
+
+function laddrKey(l: LaddrKey): LaddrKey {
+  return l.ifname === undefined ? { addr: l.addr } : { addr: l.addr, ifname: l.ifname };
 }
 
 function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
@@ -77,13 +118,29 @@ function sameService(a: ServiceConfig, b: ServiceConfig): boolean {
     schedFlagBits(a.schedFlags) === schedFlagBits(b.schedFlags) &&
     a.persistentS === b.persistentS &&
     parseIpv4(a.netmask) === parseIpv4(b.netmask) &&
-    a.ops === b.ops
+    a.ops === b.ops &&
+    a.proxyProtocol === b.proxyProtocol
   );
 }
 
 function sameDest(a: DestConfig, b: DestConfig): boolean {
-  return a.fwd === b.fwd && a.weight === b.weight && a.uThreshold === b.uThreshold && a.lThreshold === b.lThreshold;
+  return (
+    a.fwd === b.fwd &&
+    (a.fwd !== 'tunnel' || sameTunnel(a.tunnel, b.tunnel)) &&
+    a.weight === b.weight &&
+    a.uThreshold === b.uThreshold &&
+    a.lThreshold === b.lThreshold
+  );
 }
+
+/** Absent is ipip without checksum, as ipvsadm's defaults. */
+function sameTunnel(a: TunnelConfig | undefined, b: TunnelConfig | undefined): boolean {
+  const x = a ?? IPIP;
+  const y = b ?? IPIP;
+  return x.type === y.type && x.port === y.port && x.csum === y.csum;
+}
+
+const IPIP: TunnelConfig = { type: 'ipip', port: 0, csum: 'nocsum' };
 
 /** The control plane's refusal as a diagnostic at the virtual server whose command failed. */
 export function refusal(e: unknown, planned: readonly PlannedCommand[]): Diagnostic {

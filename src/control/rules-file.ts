@@ -4,7 +4,7 @@
  *
  * Each line is split on spaces, tabs and CR; every token `ipvsadm` (and `tapvsadm`) is dropped;
  * a line left without tokens is skipped; the rest is parsed exactly like a tapvsadm command
- * line. Only commands that change rules are allowed (-A -E -D -C -a -e -d -Z --set).
+ * line. Only commands that change rules are allowed (-A -E -D -C -a -e -d -Z --set, and DPVS's -P -Q).
  *
  * Differences from ipvsadm -R, on purpose:
  * - a line whose first non-blank character is '#' is a comment (ipvsadm -R would stop with the
@@ -62,7 +62,7 @@ export function parseRulesDetailed(text: string, options: ParseOptions = {}): Ru
           ok: false,
           line,
           exitCode: 2,
-          message: `only commands that change rules belong in a rules file (-A -E -D -C -a -e -d -Z --set), not ${tokens[0]}`,
+          message: `only commands that change rules belong in a rules file (-A -E -D -C -a -e -d -Z -P -Q --set), not ${tokens[0]}`,
         };
     }
   }

@@ -4,12 +4,13 @@
  * table it yields is reached from the running one with the fewest commands, in one atomic
  * apply (rules-diff.ts). Unchanged services and dests keep their connections, counters and
  * scheduler state; services added by hand since (tapvsadm -A) stay; what the previous load of
- * the file made and the file no longer has goes. A file with any error changes nothing.
+ * the file made and the file no longer has goes: services, dests and full NAT local addresses
+ * (-P lines). A file with any error changes nothing.
  */
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { DesiredService } from './desired-table.js';
 import { ControlDispatcher } from './dispatch.js';
-import type { Command, ListResult } from './protocol.js';
+import type { Command, DestConfig, ListResult } from './protocol.js';
 import { diffRules } from './rules-diff.js';
 import { parseRules } from './rules-file.js';
 
@@ -31,10 +32,12 @@ export function rulesTable(text: string, file: string): RulesTable {
       service: s.service,
       config: s.config,
       // Listings show the newest dest first; adding them oldest first rebuilds the same order.
-      dests: [...s.dests].reverse().map((d) => ({
-        dest: { addr: d.addr, port: d.port },
-        config: { fwd: d.fwd, weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold },
-      })),
+      dests: [...s.dests].reverse().map((d) => {
+        const config: DestConfig = { fwd: d.fwd, weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold };
+        if (d.tunnel !== undefined) config.tunnel = { ...d.tunnel };
+        return { dest: { addr: d.addr, port: d.port }, config };
+      }),
+      laddrs: (s.laddrs ?? []).map((l) => (l.ifname === undefined ? { addr: l.addr } : { addr: l.addr, ifname: l.ifname })),
       at: { file, line: 0 },
     }),
   );

@@ -9,6 +9,7 @@ import {
   formatConns,
   formatDaemons,
   formatLargeNum,
+  formatLaddrs,
   formatList,
   formatSave,
   formatSingleService,
@@ -16,7 +17,8 @@ import {
   sortDests,
 } from '../../../src/control/format.js';
 import { EMPTY_NAME_DB, nameDbFromText } from '../../../src/control/names.js';
-import type { ConnInfo } from '../../../src/control/protocol.js';
+import type { ConnInfo, ServiceInfo } from '../../../src/control/protocol.js';
+import { parseRules } from '../../../src/control/rules-file.js';
 import { dest, list, NAMES, stats, svc } from './fixtures.js';
 
 const lines = (...l: string[]): string => l.map((x) => `${x}\n`).join('');
@@ -450,4 +452,146 @@ test('format: -L --daemon lines as list_daemon(), each part after the syncid onl
       'backup sync daemon (mcast=int, syncid=0, port=8848)\n' +
       'backup sync daemon (mcast=eth0, syncid=0, group=224.0.0.81, ttl=1)\n',
   );
+});
+
+// ------------------------------------------------------------------ forwarding methods (issue 13)
+
+const TUN_SVC = '192.168.222.131';
+/** One service with a dest per method and tunnel form, and (optionally) local addresses. */
+function methodsTable(): ReturnType<typeof list> {
+  const s = svc('tcp', TUN_SVC, 80, { scheduler: 'rr', proxyProtocol: 'v2' }, [
+    dest('10.0.0.2', 80, { fwd: 'route', weight: 2 }),
+    dest('10.0.0.3', 80, { fwd: 'tunnel', activeConns: 4 }),
+    dest('10.0.0.4', 80, { fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'remcsum' } }),
+    dest('10.0.0.5', 80, { fwd: 'tunnel', tunnel: { type: 'gre', port: 0, csum: 'csum' } }),
+    dest('10.0.0.6', 8080, { fwd: 'fullnat', weight: 3 }),
+    dest('10.0.0.7', 8080, { fwd: 'masq' }),
+    dest('10.0.0.8', 80, { fwd: 'tunnel', tunnel: { type: 'gue', port: 65535, csum: 'nocsum' } }),
+    dest('10.0.0.9', 80, { fwd: 'tunnel', tunnel: { type: 'ipip', port: 0, csum: 'nocsum' } }),
+  ]);
+  const u = svc('udp', TUN_SVC, 53, { scheduler: 'wlc', proxyProtocol: 'v1' }, [
+    dest('10.0.0.2', 53, { fwd: 'fullnat' }),
+  ]);
+  return list([
+    { ...s, laddrs: [{ addr: '10.0.0.100', ifname: 'inside', conns: 1, conflicts: 0 }, { addr: '10.0.0.101', conns: 0, conflicts: 0 }] },
+    { ...u, laddrs: [{ addr: '10.0.0.102', conns: 0, conflicts: 0 }] },
+  ]);
+}
+
+test('format: -L shows Route, Tunnel, FullNat and Masq; DPVS\'s ppv1/ppv2 word on the service line', () => {
+  assert.equal(
+    formatList(methodsTable(), { numeric: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      'TCP  192.168.222.131:80 rr ppv2',
+      '  -> 10.0.0.2:80                  Route   2      0          0         ',
+      '  -> 10.0.0.3:80                  Tunnel  1      4          0         ',
+      '  -> 10.0.0.4:80                  Tunnel  1      0          0         ',
+      '  -> 10.0.0.5:80                  Tunnel  1      0          0         ',
+      '  -> 10.0.0.6:8080                FullNat 3      0          0         ',
+      '  -> 10.0.0.7:8080                Masq    1      0          0         ',
+      '  -> 10.0.0.8:80                  Tunnel  1      0          0         ',
+      '  -> 10.0.0.9:80                  Tunnel  1      0          0         ',
+      'UDP  192.168.222.131:53 wlc ppv1',
+      '  -> 10.0.0.2:53                  FullNat 1      0          0         ',
+    ),
+  );
+});
+
+test('format: -L --tun-info as ipvsadm fwd_tun_info(): ipip, gue:PORT:FLAGS, gre:FLAGS, n/a', () => {
+  assert.equal(
+    formatList(methodsTable(), { numeric: true, tunInfo: true }, NAMES),
+    lines(
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn',
+      'TCP  192.168.222.131:80 rr ppv2',
+      '  -> 10.0.0.2:80                  Route   n/a           2      0          0         ',
+      '  -> 10.0.0.3:80                  Tunnel  ipip          1      4          0         ',
+      '  -> 10.0.0.4:80                  Tunnel  gue:6080:r+c  1      0          0         ',
+      '  -> 10.0.0.5:80                  Tunnel  gre:+c        1      0          0         ',
+      '  -> 10.0.0.6:8080                FullNat n/a           3      0          0         ',
+      '  -> 10.0.0.7:8080                Masq    n/a           1      0          0         ',
+      '  -> 10.0.0.8:80                  Tunnel  gue:65535:-c  1      0          0         ',
+      '  -> 10.0.0.9:80                  Tunnel  ipip          1      0          0         ',
+      'UDP  192.168.222.131:53 wlc ppv1',
+      '  -> 10.0.0.2:53                  FullNat n/a           1      0          0         ',
+    ),
+  );
+});
+
+test('format: -S writes print_tunnel_rule() forms, --fullnat, --proxy-protocol and -P lines last', () => {
+  assert.equal(
+    formatSave(methodsTable(), { numeric: true }, NAMES),
+    lines(
+      '-A -t 192.168.222.131:80 -s rr --proxy-protocol v2',
+      '-a -t 192.168.222.131:80 -r 10.0.0.2:80 -g -w 2',
+      '-a -t 192.168.222.131:80 -r 10.0.0.3:80 -i -w 1 --tun-type ipip',
+      '-a -t 192.168.222.131:80 -r 10.0.0.4:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum',
+      '-a -t 192.168.222.131:80 -r 10.0.0.5:80 -i -w 1 --tun-type gre --tun-csum',
+      '-a -t 192.168.222.131:80 -r 10.0.0.6:8080 --fullnat -w 3',
+      '-a -t 192.168.222.131:80 -r 10.0.0.7:8080 -m -w 1',
+      '-a -t 192.168.222.131:80 -r 10.0.0.8:80 -i -w 1 --tun-type gue --tun-port 65535 --tun-nocsum',
+      '-a -t 192.168.222.131:80 -r 10.0.0.9:80 -i -w 1 --tun-type ipip',
+      '-A -u 192.168.222.131:53 -s wlc --proxy-protocol v1',
+      '-a -u 192.168.222.131:53 -r 10.0.0.2:53 --fullnat -w 1',
+      '-P -t 192.168.222.131:80 -z 10.0.0.100 -F inside',
+      '-P -t 192.168.222.131:80 -z 10.0.0.101',
+      '-P -u 192.168.222.131:53 -z 10.0.0.102',
+    ),
+  );
+});
+
+test('format: -G as DPVS list_laddrs_print_*(): title once, numeric VIP:VPORT, two empty columns', () => {
+  assert.equal(formatLaddrs({ services: [] }), '');
+  assert.equal(
+    formatLaddrs({
+      services: [
+        {
+          service: { proto: 'tcp', addr: TUN_SVC, port: 80 },
+          laddrs: [
+            { addr: '10.0.0.100', ifname: 'inside', conns: 12, conflicts: 3 },
+            { addr: '10.0.0.101', conns: 0, conflicts: 0 },
+          ],
+        },
+        { service: { proto: 'udp', addr: '10.1.2.3', port: 53 }, laddrs: [] },
+      ],
+    }),
+    'VIP:VPORT            TOTAL    SNAT_IP              CONFLICTS  CONNS     \n' +
+      '192.168.222.131:80   2        \n' +
+      '                              10.0.0.100           3          12        \n' +
+      '                              10.0.0.101           0          0         \n' +
+      '10.1.2.3:53          0        \n',
+  );
+});
+
+test('format: -S | -R round trip: every method, tunnel, proxy protocol and local address comes back', () => {
+  const t = methodsTable();
+  const rules = parseRules(formatSave(t, { numeric: true }, NAMES), { names: NAMES }).map((r) => r.request);
+  const services = new Map<string, ServiceInfo>();
+  for (const s of t.services) services.set(`${s.service.proto} ${s.service.port}`, { ...s, dests: [], laddrs: [] });
+  for (const c of rules) {
+    if (c.op === 'addService') {
+      const s = services.get(`${c.service.proto} ${c.service.port}`);
+      assert.ok(s);
+      assert.deepEqual(c.config, s.config);
+    } else if (c.op === 'addDest') {
+      const s = services.get(`${c.service.proto} ${c.service.port}`);
+      s?.dests.push(dest(c.dest.addr, c.dest.port, c.config));
+    } else if (c.op === 'addLaddr') {
+      const s = services.get(`${c.service.proto} ${c.service.port}`);
+      s?.laddrs.push({ ...c.laddr, conns: 0, conflicts: 0 });
+    } else {
+      assert.fail(`unexpected ${c.op}`);
+    }
+  }
+  const back = list([...services.values()]);
+  assert.equal(formatSave(back, { numeric: true }, NAMES), formatSave(t, { numeric: true }, NAMES));
+  // Tunnel settings come back whole, not just as printed.
+  const gue = back.services[0].dests.find((d) => d.addr === '10.0.0.4');
+  assert.deepEqual(gue?.tunnel, { type: 'gue', port: 6080, csum: 'remcsum' });
+  const ipip = back.services[0].dests.find((d) => d.addr === '10.0.0.3');
+  assert.deepEqual(ipip?.tunnel, { type: 'ipip', port: 0, csum: 'nocsum' });
 });

@@ -157,27 +157,53 @@ test('args: -a/-e send weight 1 and thresholds 0 unless given (replace-all)', ()
   });
 });
 
-test('args: -a/-e without a method is refused (ipvsadm would use -g), -g and -i too', () => {
-  fails(
-    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2'],
-    'tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g (direct routing): add -m',
-    2,
+test('args: -a/-e without a method is -g, as in ipvsadm; -g, -i, -m and --fullnat', () => {
+  const dest = (...a: string[]) => request(p('-a', '-t', `${V}:80`, '-r', '10.0.0.2:8080', ...a));
+  const cfg = (fwd: string, extra: Record<string, unknown> = {}) => ({
+    op: 'addDest',
+    service: { proto: 'tcp', addr: V, port: 80 },
+    // -g and -i force the real-server port to the service port (ipvsadm process_options()).
+    dest: { addr: '10.0.0.2', port: fwd === 'route' || fwd === 'tunnel' ? 80 : 8080 },
+    config: { fwd, weight: 1, uThreshold: 0, lThreshold: 0, ...extra },
+  });
+  assert.deepEqual(dest(), cfg('route'));
+  assert.deepEqual(dest('-g'), cfg('route'));
+  assert.deepEqual(dest('-m'), cfg('masq'));
+  assert.deepEqual(dest('--fullnat'), cfg('fullnat'));
+  assert.deepEqual(dest('-i'), cfg('tunnel', { tunnel: { type: 'ipip', port: 0, csum: 'nocsum' } }));
+  assert.deepEqual(
+    dest('-i', '--tun-type', 'gue', '--tun-port', '6080', '--tun-csum'),
+    cfg('tunnel', { tunnel: { type: 'gue', port: 6080, csum: 'csum' } }),
   );
-  fails(
-    ['-e', '-t', `${V}:80`, '-r', '10.0.0.2', '-w', '3'],
-    'tapvs forwards by masquerading (NAT) only, and without -m ipvsadm uses -g (direct routing): add -m',
-    2,
+  assert.deepEqual(
+    dest('-i', '--tun-type', 'gue', '--tun-port', '6080'),
+    cfg('tunnel', { tunnel: { type: 'gue', port: 6080, csum: 'nocsum' } }),
   );
-  fails(
-    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-g'],
-    'tapvs forwards by masquerading (NAT) only: -g (direct routing) is not supported, use -m',
-    2,
+  assert.deepEqual(
+    dest('-i', '--tun-type=gue', '--tun-port=1', '--tun-remcsum'),
+    cfg('tunnel', { tunnel: { type: 'gue', port: 1, csum: 'remcsum' } }),
   );
-  fails(
-    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i'],
-    'tapvs forwards by masquerading (NAT) only: -i (tunneling) is not supported, use -m',
-    2,
+  assert.deepEqual(
+    dest('-i', '--tun-type', 'gre', '--tun-csum'),
+    cfg('tunnel', { tunnel: { type: 'gre', port: 0, csum: 'csum' } }),
   );
+  assert.deepEqual(
+    dest('-i', '--tun-type', 'gre', '--tun-nocsum'),
+    cfg('tunnel', { tunnel: { type: 'gre', port: 0, csum: 'nocsum' } }),
+  );
+  // -e the same way; the port is forced whether -t comes before -r or not.
+  assert.deepEqual(request(p('-e', '-r', '10.0.0.2:9', '-t', `${V}:80`, '-w', '3')), {
+    op: 'editDest',
+    service: { proto: 'tcp', addr: V, port: 80 },
+    dest: { addr: '10.0.0.2', port: 80 },
+    config: { fwd: 'route', weight: 3, uThreshold: 0, lThreshold: 0 },
+  });
+  // One method only; --fullnat is a forwarding method like the others.
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--fullnat'], "multiple 'forwarding-method' options specified", 2);
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-g', '-i'], "multiple 'forwarding-method' options specified", 2);
+  fails(['-A', '-t', `${V}:80`, '--fullnat'], "Illegal 'forwarding-method' option with the 'add-service' command", 2);
+  // ipvsadm's -b stays --sched-flags: it needs a value.
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-b'], "-b: missing argument", 255);
   // ipvsadm's own checks come first.
   fails(
     ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'gre'],
@@ -213,6 +239,113 @@ test('args: -a/-e without a method is refused (ipvsadm would use -g), -g and -i 
     2,
   );
   fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'vxlan'], 'illegal tunnel type specified', 2);
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-port', '6080'], "Illegal 'tun-port' option with the 'ipip' tunnel type", 2);
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--tun-type', 'ipip'], 'Tunnel options conflict with forward method', 2);
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--fullnat', '--tun-csum'], 'Tunnel options conflict with forward method', 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gre', '--tun-remcsum'],
+    "Illegal 'tun-remcsum' option with the 'gre' tunnel type",
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gre', '--tun-csum', '--tun-nocsum'],
+    "The option 'tun-csum' conflicts with the 'tun-nocsum' option in the 'gre' tunnel type", // bit order
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gue', '--tun-port', '0'],
+    'illegal tunnel port specified',
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gue', '--tun-port', '65536'],
+    'illegal tunnel port specified',
+    2,
+  );
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-csum', '--tun-csum'], "multiple 'tun-csum' options specified", 2);
+  fails(['-A', '-t', `${V}:80`, '--tun-type', 'gue'], "Illegal 'tun-type' option with the 'add-service' command", 2);
+});
+
+test('args: --proxy-protocol on -A/-E: v1, v2, disable; insecure modes refused', () => {
+  const svc = { proto: 'tcp', addr: V, port: 80 };
+  assert.deepEqual(request(p('-A', '-t', `${V}:80`, '--proxy-protocol', 'v1')), {
+    op: 'addService',
+    service: svc,
+    config: svcCfg({ proxyProtocol: 'v1' }),
+  });
+  assert.deepEqual(request(p('-E', '-t', `${V}:80`, '-s', 'rr', '--proxy-protocol=v2')), {
+    op: 'editService',
+    service: svc,
+    config: svcCfg({ scheduler: 'rr', proxyProtocol: 'v2' }),
+  });
+  // disable is the same as not giving it (-E replaces every setting).
+  assert.deepEqual(request(p('-E', '-t', `${V}:80`, '--proxy-protocol', 'disable')), {
+    op: 'editService',
+    service: svc,
+    config: svcCfg(),
+  });
+  fails(
+    ['-A', '-t', `${V}:80`, '--proxy-protocol', 'v2-insecure'],
+    'tapvs has no insecure PROXY protocol mode (--proxy-protocol v2-insecure): use v1 or v2, which always send the client address tapvs saw',
+    2,
+  );
+  fails(
+    ['-A', '-t', `${V}:80`, '--proxy-protocol', 'v1-insecure'],
+    'tapvs has no insecure PROXY protocol mode (--proxy-protocol v1-insecure): use v1 or v2, which always send the client address tapvs saw',
+    2,
+  );
+  fails(['-A', '-t', `${V}:80`, '--proxy-protocol', 'v3'], "illegal proxy protocol specified: `v3' (disable, v1 or v2)", 2);
+  fails(['-A', '-t', `${V}:80`, '--proxy-protocol'], '--proxy-protocol: missing argument', 255);
+  fails(
+    ['-A', '-t', `${V}:80`, '--proxy-protocol', 'v1', '--proxy-protocol', 'v2'],
+    "multiple 'proxy-protocol' options specified",
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--proxy-protocol', 'v1'],
+    "Illegal 'proxy-protocol' option with the 'add-server' command",
+    2,
+  );
+});
+
+test('args: DPVS local addresses: -P/-Q with -z and -F, -G with or without a service', () => {
+  const svc = { proto: 'tcp', addr: V, port: 80 };
+  assert.deepEqual(request(p('-P', '-t', `${V}:80`, '-z', '10.0.0.100')), {
+    op: 'addLaddr',
+    service: svc,
+    laddr: { addr: '10.0.0.100' },
+  });
+  assert.deepEqual(request(p('--add-laddr', '-t', `${V}:80`, '--laddr', '10.0.0.100', '--ifname', 'inside')), {
+    op: 'addLaddr',
+    service: svc,
+    laddr: { addr: '10.0.0.100', ifname: 'inside' },
+  });
+  assert.deepEqual(request(p('-Q', '-u', `${V}:53`, '-z', '10.0.0.100', '-F', 'inside')), {
+    op: 'deleteLaddr',
+    service: { proto: 'udp', addr: V, port: 53 },
+    laddr: { addr: '10.0.0.100', ifname: 'inside' },
+  });
+  assert.deepEqual(request(p('--del-laddr', '-t', `${V}:80`, '-z', '10.0.0.100')), {
+    op: 'deleteLaddr',
+    service: svc,
+    laddr: { addr: '10.0.0.100' },
+  });
+  const g = p('-G');
+  assert.ok(g.kind === 'list');
+  assert.deepEqual(g.request, { op: 'listLaddrs', service: null });
+  const g1 = p('--get-laddr', '-t', `${V}:80`);
+  assert.ok(g1.kind === 'list');
+  assert.deepEqual(g1.request, { op: 'listLaddrs', service: svc });
+  fails(['-P', '-t', `${V}:80`], "You need to supply the 'local-address' option for the 'add-laddr' command", 2);
+  fails(['-Q', '-z', '10.0.0.100'], "You need to supply the 'service-address' option for the 'del-laddr' command", 2);
+  fails(['-P', '-t', `${V}:80`, '-z', 'nosuchhost'], 'illegal local address', 2);
+  fails(['-P', '-t', `${V}:80`, '-z', '10.0.0.1', '-z', '10.0.0.2'], "multiple 'local-address' options specified", 2);
+  fails(['-P', '-t', `${V}:80`, '-z', '10.0.0.1', '-w', '2'], "Illegal 'weight' option with the 'add-laddr' command", 2);
+  fails(['-P', '-t', `${V}:80`, '-z', '2001:db8::1'], 'tapvs is IPv4 only: the local address must be an IPv4 address', 2);
+  fails(['-G', '-z', '10.0.0.1'], "Illegal 'local-address' option with the 'get-laddr' command", 2);
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-F', 'x'], "Illegal 'ifname' option with the 'add-server' command", 2);
+  // A command letter after the first option is not a command (ipvsadm's rule).
+  fails(['-L', '-G'], "invalid option `-G'", 2);
 });
 
 test('args: addresses: dotted quads, inet_aton forms, host names, service names, port 0', () => {

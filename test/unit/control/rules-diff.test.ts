@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DesiredService } from '../../../src/control/desired-table.js';
-import type { Command, ListResult } from '../../../src/control/protocol.js';
+import type { Command, DestConfig, ListResult, ServiceInfo } from '../../../src/control/protocol.js';
 import { diffRules } from '../../../src/control/rules-diff.js';
 import { desiredRules, type VirtualServerView } from '../../../src/health/desired-rules.js';
 import type { VirtualServerConfig } from '../../../src/keepalived/lvs-config.js';
 import { makeDirector } from '../../helpers/director.js';
+import { dest as fxDest, list as fxList, svc as fxSvc } from './fixtures.js';
 import { realServer, virtualServer } from '../../helpers/lvs-config.js';
 
 const VIP = '192.168.222.131';
@@ -156,4 +157,91 @@ test('diff: a service setting change is one editService', () => {
   apply(diffRules(want, [], list()).map((p) => p.command));
   const persistent = desiredRules([view({ ...cfg, persistenceTimeoutS: 600 }, [true])]);
   assert.deepEqual(ops(diffRules(persistent, want, list())), ['editService']);
+});
+
+// ------------------------------------------------------------------ methods, tunnels, proxy protocol, laddrs
+
+const AT = { file: 'rules', line: 0 };
+const SVC = { proto: 'tcp' as const, addr: VIP, port: 80 };
+const base = { scheduler: 'wlc', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false };
+const dcfg = (over: Partial<DestConfig> = {}): DestConfig => ({
+  fwd: 'route',
+  weight: 1,
+  uThreshold: 0,
+  lThreshold: 0,
+  ...over,
+});
+
+function wantedTable(over: Partial<DesiredService> = {}): DesiredService {
+  return { service: SVC, config: base, dests: [{ dest: { addr: '10.0.0.2', port: 80 }, config: dcfg() }], at: AT, ...over };
+}
+
+function running(dests: ReturnType<typeof fxDest>[], laddrs: ServiceInfo['laddrs'] = [], config = {}): ListResult {
+  return fxList([{ ...fxSvc('tcp', VIP, 80, config, dests), laddrs }]);
+}
+
+test('diff: a changed method or tunnel is one editDest; ipip written or not is the same', () => {
+  const d = wantedTable({
+    dests: [
+      { dest: { addr: '10.0.0.2', port: 80 }, config: dcfg({ fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'csum' } }) },
+      { dest: { addr: '10.0.0.3', port: 80 }, config: dcfg({ fwd: 'tunnel' }) },
+    ],
+  });
+  const cmds = diffRules([d], [d], running([
+    fxDest('10.0.0.2', 80, { fwd: 'tunnel', tunnel: { type: 'gue', port: 6081, csum: 'csum' } }),
+    fxDest('10.0.0.3', 80, { fwd: 'tunnel', tunnel: { type: 'ipip', port: 0, csum: 'nocsum' } }),
+  ])).map((p) => p.command);
+  assert.deepEqual(cmds, [
+    { op: 'editDest', service: SVC, dest: { addr: '10.0.0.2', port: 80 }, config: d.dests[0].config },
+  ]);
+  const m = diffRules([wantedTable()], [], running([fxDest('10.0.0.2', 80, { fwd: 'masq' })])).map((p) => p.command);
+  assert.deepEqual(m, [{ op: 'editDest', service: SVC, dest: { addr: '10.0.0.2', port: 80 }, config: dcfg() }]);
+  assert.deepEqual(diffRules([wantedTable()], [], running([fxDest('10.0.0.2', 80, { fwd: 'route' })])), []);
+});
+
+test('diff: a changed --proxy-protocol is an editService', () => {
+  const d = wantedTable({ config: { ...base, proxyProtocol: 'v2' } });
+  const cmds = diffRules([d], [], running([fxDest('10.0.0.2', 80, { fwd: 'route' })], [], { proxyProtocol: 'v1' }));
+  assert.deepEqual(
+    cmds.map((p) => p.command),
+    [{ op: 'editService', service: SVC, config: d.config }],
+  );
+  assert.deepEqual(diffRules([d], [], running([fxDest('10.0.0.2', 80, { fwd: 'route' })], [], { proxyProtocol: 'v2' })), []);
+});
+
+test('diff: local addresses: added with a new service, added and deleted by what the file had, moved links', () => {
+  const fresh = wantedTable({ laddrs: [{ addr: '10.0.0.100', ifname: 'inside' }] });
+  assert.deepEqual(
+    diffRules([fresh], [], fxList([])).map((p) => p.command.op),
+    ['addService', 'addDest', 'addLaddr'],
+  );
+  const prev = wantedTable({ laddrs: [{ addr: '10.0.0.100' }, { addr: '10.0.0.101', ifname: 'inside' }] });
+  const next = wantedTable({ laddrs: [{ addr: '10.0.0.101', ifname: 'outside' }, { addr: '10.0.0.102' }] });
+  const run = running(
+    [fxDest('10.0.0.2', 80, { fwd: 'route' })],
+    [
+      { addr: '10.0.0.100', conns: 3, conflicts: 0 },
+      { addr: '10.0.0.101', ifname: 'inside', conns: 0, conflicts: 0 },
+      // Added by hand (tapvsadm -P): not the file's, stays.
+      { addr: '10.0.0.200', conns: 0, conflicts: 0 },
+    ],
+  );
+  assert.deepEqual(
+    diffRules([next], [prev], run).map((p) => p.command),
+    [
+      { op: 'deleteLaddr', service: SVC, laddr: { addr: '10.0.0.100' } },
+      { op: 'deleteLaddr', service: SVC, laddr: { addr: '10.0.0.101', ifname: 'inside' } },
+      { op: 'addLaddr', service: SVC, laddr: { addr: '10.0.0.101', ifname: 'outside' } },
+      { op: 'addLaddr', service: SVC, laddr: { addr: '10.0.0.102' } },
+    ],
+  );
+  // The same again: nothing.
+  const after = running(
+    [fxDest('10.0.0.2', 80, { fwd: 'route' })],
+    [
+      { addr: '10.0.0.101', ifname: 'outside', conns: 0, conflicts: 0 },
+      { addr: '10.0.0.102', conns: 0, conflicts: 0 },
+    ],
+  );
+  assert.deepEqual(diffRules([next], [next], after), []);
 });

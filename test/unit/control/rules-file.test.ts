@@ -121,8 +121,8 @@ test('rules: listing, help and version lines are refused', () => {
 
 test('rules: tapvs refusals carry their line number', () => {
   assert.throws(
-    () => parseRules('-A -t 1.2.3.4:80\n-a -t 1.2.3.4:80 -r 10.0.0.2 -g -w 1\n', { names: NAMES }),
-    /^TapvsError: line 2: tapvs forwards by masquerading \(NAT\) only: -g/,
+    () => parseRules('-A -t 1.2.3.4:80\n-a -t [2001:db8::1]:80 -r [2001:db8::2]:80 -m -w 1\n', { names: NAMES }),
+    /^TapvsError: line 2: tapvs is IPv4 only: the virtual service must be an IPv4 address/,
   );
 });
 
