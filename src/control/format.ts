@@ -181,7 +181,12 @@ function formatTitle(o: FormatOptions): string {
   );
 }
 
-const FWD_NAME: Record<DestInfo['fwd'], string> = { masq: 'Masq', route: 'Route', tunnel: 'Tunnel', fullnat: 'FullNat' };
+const FWD_NAME: Record<DestInfo['fwd'], string> = {
+  masq: 'Masq',
+  route: 'Route',
+  tunnel: 'Tunnel',
+  fullnat: 'FullNat',
+};
 const FWD_SWITCH: Record<DestInfo['fwd'], string> = { masq: '-m', route: '-g', tunnel: '-i', fullnat: '--fullnat' };
 
 function isFullMask(mask: string): boolean {

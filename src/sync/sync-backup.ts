@@ -16,7 +16,7 @@
  *   (re-armed from now on every update), else the state's own.
  */
 import { ConnFlag } from '../ipvs/conn-table.js';
-import type { Dest } from '../ipvs/dest.js';
+import { type Dest, Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { type EntrySink, readMessage, SyncEntry, WireFlag } from './sync-message.js';
 
@@ -118,6 +118,9 @@ export class SyncBackup implements EntrySink {
       this.count('table_full');
       return;
     }
+    // A synced connection takes its dest's method, not the wire's (ip_vs_bind_dest()).
+    c.fwd[id] = dest.fwd;
+    if (!template && dest.fwd !== Fwd.MASQ && dest.fwd !== Fwd.FULLNAT) c.flags[id] |= ConnFlag.NOOUTPUT;
     c.hash(id);
     dest.bind(template);
     if (template) {
