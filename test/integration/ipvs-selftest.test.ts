@@ -79,6 +79,14 @@ const skip =
 
 type Mode = 'nat' | 'dr' | 'tun';
 
+interface SelftestCase {
+  mode: Mode;
+  /** tapvsadm's tunnel options after -i (--tun-type ...). */
+  tunArgs: readonly string[];
+  /** The endpoint's --type (and --port) for the tunnel cases. */
+  endpointArgs: readonly string[];
+}
+
 async function sh(ns: string | null, cmd: string, args: readonly string[]): Promise<void> {
   const r =
     ns === null ? await run(cmd, args, { timeoutMs: CMD_MS }) : await nsExec(ns, cmd, args, { timeoutMs: CMD_MS });
@@ -91,6 +99,7 @@ class Topology {
   readonly socket = join(this.dir, 'tapvsd.sock');
   private readonly pids: number[] = [];
   private readonly logs = new Map<string, string>();
+  private endpoint: ChildProcess | null = null;
 
   async setup(): Promise<void> {
     await removeNamespaces();
@@ -230,12 +239,12 @@ class Topology {
   }
 
   /** ipvs.sh's test_nat / test_dr / test_tun set-up, with tapvsadm in place of ipvsadm. */
-  async configure(mode: Mode): Promise<void> {
+  async configure(c: SelftestCase): Promise<void> {
     await sh(NS0, 'ip', ['route', 'add', VIP, 'via', GIP, 'dev', 'br0']);
     await this.tapvsadm(['-A', '-t', `${VIP}:${PORT}`, '-s', 'rr']);
-    const method = mode === 'nat' ? '-m' : mode === 'dr' ? '-g' : '-i';
-    await this.tapvsadm(['-a', method, '-t', `${VIP}:${PORT}`, '-r', `${RIP}:${PORT}`]);
-    if (mode === 'nat') {
+    const method = c.mode === 'nat' ? '-m' : c.mode === 'dr' ? '-g' : '-i';
+    await this.tapvsadm(['-a', method, ...c.tunArgs, '-t', `${VIP}:${PORT}`, '-r', `${RIP}:${PORT}`]);
+    if (c.mode === 'nat') {
       await sh(NS2, 'ip', ['link', 'del', 'veth20']);
       await sh(NS2, 'ip', ['route', 'add', 'default', 'via', DIP, 'dev', 'veth21']);
       return;
@@ -246,19 +255,43 @@ class Topology {
       'net.ipv4.conf.all.rp_filter=0',
       'net.ipv4.conf.veth21.rp_filter=0',
     ];
-    if (mode === 'tun') {
-      const ep = this.spawnIn('tunnel-endpoint', NS2, process.execPath, [
+    if (c.mode === 'tun') {
+      this.endpoint = this.spawnIn('tunnel-endpoint', NS2, process.execPath, [
         ENDPOINT_JS,
         '--dev',
         'tun0',
-        '--type',
-        'ipip',
+        ...c.endpointArgs,
       ]);
-      await this.waitForLine(ep, 'tunnel-endpoint', 'tunnel-endpoint: ready');
+      await this.waitForLine(this.endpoint, 'tunnel-endpoint', 'tunnel-endpoint: ready');
       sysctls.push('net.ipv4.conf.tun0.rp_filter=0');
     }
     await sh(NS2, 'sysctl', ['-qw', ...sysctls]);
     await sh(NS2, 'ip', ['addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+  }
+
+  /**
+   * The tunnel endpoint's counters (SIGUSR1 prints them), so a tunnel case proves the bytes came
+   * through it: `decapsulated`, `written`, `drop-*`.
+   */
+  async endpointCounters(): Promise<Record<string, number>> {
+    const pid = this.endpoint?.pid;
+    if (pid === undefined) throw new Error('no tunnel endpoint');
+    const before = this.log('tunnel-endpoint').length;
+    process.kill(pid, 'SIGUSR1');
+    const deadline = Date.now() + READY_MS;
+    while (Date.now() < deadline) {
+      const line = this.log('tunnel-endpoint')
+        .slice(before)
+        .split('\n')
+        .find((l) => l.includes('decapsulated='));
+      if (line !== undefined) {
+        const out: Record<string, number> = {};
+        for (const m of line.matchAll(/([a-z-]+)=(\d+)/g)) out[m[1] ?? ''] = Number(m[2]);
+        return out;
+      }
+      await sleep(POLL_MS);
+    }
+    throw new Error(`the tunnel endpoint printed no counters:\n${this.log('tunnel-endpoint')}`);
   }
 
   /** test_service: socat listens in ns2, the client sends the file to the VIP, the bytes must match. */
@@ -332,11 +365,11 @@ async function removeNamespaces(): Promise<void> {
   }
 }
 
-async function selftestCase(mode: Mode): Promise<void> {
+async function selftestCase(c: SelftestCase): Promise<void> {
   const topo = new Topology();
   try {
     await topo.setup();
-    await topo.configure(mode);
+    await topo.configure(c);
     const infile = randomBytes(DATALEN);
     let outfile: Buffer;
     try {
@@ -350,6 +383,13 @@ async function selftestCase(mode: Mode): Promise<void> {
           (await topo.diagnostics()),
       );
     }
+    if (c.mode === 'tun') {
+      // The client's SYN, data, FIN and ACKs all came through the tunnel, and nothing was malformed.
+      const n = await topo.endpointCounters();
+      assert.ok((n.decapsulated ?? 0) >= 3 && n.written === n.decapsulated, JSON.stringify(n));
+      for (const [k, v] of Object.entries(n))
+        if (k.startsWith('drop-')) assert.equal(v, 0, `${k}: ${JSON.stringify(n)}`);
+    }
   } finally {
     await topo.teardown();
   }
@@ -357,6 +397,34 @@ async function selftestCase(mode: Mode): Promise<void> {
   assert.ok(!NAMESPACES.some((ns) => left.includes(ns)), `namespaces left behind: ${left}`);
 }
 
-test('ipvs.sh with tapvsd: NAT mode (-m)', { skip }, () => selftestCase('nat'));
-test('ipvs.sh with tapvsd: DR mode (-g)', { skip }, () => selftestCase('dr'));
-test('ipvs.sh with tapvsd: tunnel mode (-i, IPIP to a user-space endpoint)', { skip }, () => selftestCase('tun'));
+const IPIP = ['--type', 'ipip'];
+test('ipvs.sh with tapvsd: NAT mode (-m)', { skip }, () =>
+  selftestCase({ mode: 'nat', tunArgs: [], endpointArgs: [] }),
+);
+test('ipvs.sh with tapvsd: DR mode (-g)', { skip }, () => selftestCase({ mode: 'dr', tunArgs: [], endpointArgs: [] }));
+test('ipvs.sh with tapvsd: tunnel mode (-i, IPIP to a user-space endpoint)', { skip }, () =>
+  selftestCase({ mode: 'tun', tunArgs: [], endpointArgs: IPIP }),
+);
+
+// Beyond ipvs.sh: the other encapsulations ipvsadm offers (--tun-type, --tun-port, --tun-*csum),
+// each into the same endpoint.
+const GUE_PORT = '6080';
+for (const [name, tunArgs, endpointArgs] of [
+  ['GUE', ['--tun-type', 'gue', '--tun-port', GUE_PORT], ['--type', 'gue', '--port', GUE_PORT]],
+  [
+    'GUE with UDP checksum',
+    ['--tun-type', 'gue', '--tun-port', GUE_PORT, '--tun-csum'],
+    ['--type', 'gue', '--port', GUE_PORT],
+  ],
+  [
+    'GUE with remote checksum offload',
+    ['--tun-type', 'gue', '--tun-port', GUE_PORT, '--tun-remcsum'],
+    ['--type', 'gue', '--port', GUE_PORT],
+  ],
+  ['GRE', ['--tun-type', 'gre'], ['--type', 'gre']],
+  ['GRE with checksum', ['--tun-type', 'gre', '--tun-csum'], ['--type', 'gre']],
+] as const) {
+  test(`ipvs.sh with tapvsd, beyond it: tunnel mode, ${name}`, { skip }, () =>
+    selftestCase({ mode: 'tun', tunArgs, endpointArgs }),
+  );
+}
