@@ -58,6 +58,8 @@ export class Decapsulator {
   innerLen = 0;
   /** Packets decapsulated (index 0) and dropped, per reason. */
   readonly drops = new Float64Array(DROP_REASONS.length);
+  /** GUE packets whose inner checksum was completed from the remote-checksum fields. */
+  remcsumCompleted = 0;
 
   /** One packet of the given type: the whole outer IPv4 packet for ipip/gre, the UDP payload for gue. */
   decap(type: TunnelType, buf: Uint8Array, len: number): number {
@@ -124,6 +126,7 @@ export class Decapsulator {
     if (c === 0 && buf[base + 9] === IPPROTO_UDP) c = 0xffff;
     buf[base + csumAt] = c >>> 8;
     buf[base + csumAt + 1] = c & 0xff;
+    this.remcsumCompleted++;
     return DECAP_OK;
   }
 

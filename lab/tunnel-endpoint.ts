@@ -144,7 +144,7 @@ function main(): void {
   const counters = (): string => {
     const parts = [`decapsulated=${decap.drops[DECAP_OK]}`, `written=${written}`, `refused=${refused}`];
     for (let i = 1; i < DROP_REASONS.length; i++) parts.push(`drop-${DROP_REASONS[i]}=${decap.drops[i]}`);
-    parts.push(`tun-read=${tunRead}`);
+    parts.push(`remcsum-completed=${decap.remcsumCompleted}`, `tun-read=${tunRead}`);
     return `tunnel-endpoint: ${parts.join(' ')}\n`;
   };
 

@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { addBridge, nsExec, pidAlive, run, sleep, stopPids } from '../../lab/lab-lib.js';
 
@@ -365,7 +365,7 @@ async function removeNamespaces(): Promise<void> {
   }
 }
 
-async function selftestCase(c: SelftestCase): Promise<void> {
+async function selftestCase(c: SelftestCase, t: TestContext): Promise<void> {
   const topo = new Topology();
   try {
     await topo.setup();
@@ -389,6 +389,7 @@ async function selftestCase(c: SelftestCase): Promise<void> {
       assert.ok((n.decapsulated ?? 0) >= 3 && n.written === n.decapsulated, JSON.stringify(n));
       for (const [k, v] of Object.entries(n))
         if (k.startsWith('drop-')) assert.equal(v, 0, `${k}: ${JSON.stringify(n)}`);
+      t.diagnostic(`tunnel endpoint: ${JSON.stringify(n)}`);
     }
   } finally {
     await topo.teardown();
@@ -398,12 +399,14 @@ async function selftestCase(c: SelftestCase): Promise<void> {
 }
 
 const IPIP = ['--type', 'ipip'];
-test('ipvs.sh with tapvsd: NAT mode (-m)', { skip }, () =>
-  selftestCase({ mode: 'nat', tunArgs: [], endpointArgs: [] }),
+test('ipvs.sh with tapvsd: NAT mode (-m)', { skip }, (t) =>
+  selftestCase({ mode: 'nat', tunArgs: [], endpointArgs: [] }, t),
 );
-test('ipvs.sh with tapvsd: DR mode (-g)', { skip }, () => selftestCase({ mode: 'dr', tunArgs: [], endpointArgs: [] }));
-test('ipvs.sh with tapvsd: tunnel mode (-i, IPIP to a user-space endpoint)', { skip }, () =>
-  selftestCase({ mode: 'tun', tunArgs: [], endpointArgs: IPIP }),
+test('ipvs.sh with tapvsd: DR mode (-g)', { skip }, (t) =>
+  selftestCase({ mode: 'dr', tunArgs: [], endpointArgs: [] }, t),
+);
+test('ipvs.sh with tapvsd: tunnel mode (-i, IPIP to a user-space endpoint)', { skip }, (t) =>
+  selftestCase({ mode: 'tun', tunArgs: [], endpointArgs: IPIP }, t),
 );
 
 // Beyond ipvs.sh: the other encapsulations ipvsadm offers (--tun-type, --tun-port, --tun-*csum),
@@ -417,14 +420,14 @@ for (const [name, tunArgs, endpointArgs] of [
     ['--type', 'gue', '--port', GUE_PORT],
   ],
   [
-    'GUE with remote checksum offload',
+    'GUE with --tun-remcsum (tapvs completes inner checksums, so plain GUE with a UDP checksum)',
     ['--tun-type', 'gue', '--tun-port', GUE_PORT, '--tun-remcsum'],
     ['--type', 'gue', '--port', GUE_PORT],
   ],
   ['GRE', ['--tun-type', 'gre'], ['--type', 'gre']],
   ['GRE with checksum', ['--tun-type', 'gre', '--tun-csum'], ['--type', 'gre']],
 ] as const) {
-  test(`ipvs.sh with tapvsd, beyond it: tunnel mode, ${name}`, { skip }, () =>
-    selftestCase({ mode: 'tun', tunArgs, endpointArgs }),
+  test(`ipvs.sh with tapvsd, beyond it: tunnel mode, ${name}`, { skip }, (t) =>
+    selftestCase({ mode: 'tun', tunArgs, endpointArgs }, t),
   );
 }

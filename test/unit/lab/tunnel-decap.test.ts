@@ -166,6 +166,7 @@ test('tunnel decap: GUE with remote checksum completes the inner TCP and UDP che
   assert.equal(t.r, DECAP_OK);
   assert.ok(l4ChecksumOk(t.inner));
   assert.deepEqual(t.inner, tcpPacket(false));
+  assert.equal(t.d.remcsumCompleted, 1);
 
   const udp = udpPacket(true);
   const u = run('gue', gue(udp, { start: 20, offset: 20 + 6 }));
