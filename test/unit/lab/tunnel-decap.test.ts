@@ -4,7 +4,10 @@
  * which is dropped and counted under its reason. Also the endpoint's command line.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   DECAP_OK,
   Decapsulator,
@@ -349,5 +352,22 @@ test('tunnel endpoint args: dev, type and the GUE port', () => {
     ['--dev', 'x', '--type', 'gue', '--bogus'],
   ]) {
     assert.throws(() => parseEndpointArgs(argv), Error, argv.join(' '));
+  }
+});
+
+test('the addon refuses a TUN device with TAP-only options before it opens anything', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+  const addon = createRequire(import.meta.url)(join(root, 'build', 'Release', 'tapvs_tap.node')) as {
+    TapDevice: new (name: string, opts: object) => unknown;
+  };
+  for (const opts of [
+    { tun: true, vnetHdr: true },
+    { tun: true, multiQueue: true },
+  ]) {
+    assert.throws(
+      () => new addon.TapDevice('tvs-tun-x', opts),
+      (e: unknown) => (e as { code?: string }).code === 'LINK_CONFIG' && /TAP devices only/.test(String(e)),
+      JSON.stringify(opts),
+    );
   }
 });
