@@ -41,6 +41,8 @@ const IPPROTO_GRE = 47;
 /** The part of native/tap.cc's TapDevice used here (opened with `tun: true`). */
 interface NativeTun {
   readonly name: string;
+  /** Absent in an addon built before `tun: true` existed (it would have opened a TAP). */
+  readonly tun?: boolean;
   readonly txBuf: Buffer;
   readonly txLengths: Uint32Array;
   readonly rxFrames: number;
@@ -115,6 +117,10 @@ function main(): void {
   let tun: NativeTun;
   try {
     tun = new (loadTapAddon().TapDevice)(opts.dev, { tun: true, slots: TUN_SLOTS, slotSize: MAX_PACKET + 64 });
+    if (tun.tun !== true) {
+      tun.close();
+      fail('the native addon predates TUN support: rebuild it (npm ci, or npx node-gyp rebuild)');
+    }
     tun.setUp(true);
     // What the kernel routes out of the device has nowhere to go: read and count it.
     tun.start(

@@ -151,6 +151,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceAccessor<&TapDevice::GetTxDropped>("txDropped"),
             InstanceAccessor<&TapDevice::GetPolling>("polling"),
             InstanceAccessor<&TapDevice::GetClosed>("closed"),
+            InstanceAccessor<&TapDevice::GetTun>("tun"),
         });
     exports.Set("TapDevice", ctor);
     exports.Set("VNET_HDR_LEN", Napi::Number::New(env, kVnetHdrLen));
@@ -306,6 +307,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       return false;
     }
     fd_ = fd;
+    tun_ = tun;
     name_ = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
 
     if (vnetHdr) {
@@ -851,6 +853,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), fd_ < 0);
   }
+  // Lets a caller that asked for `tun: true` tell this addon from an older one that ignores it.
+  Napi::Value GetTun(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), tun_);
+  }
 
   napi_env env_ = nullptr;
   uv_loop_t* loop_ = nullptr;
@@ -863,6 +869,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   uint32_t slotSize_ = 0;
   int vnetHdrLen_ = 0;
   unsigned long offloadMask_ = 0;
+  bool tun_ = false;
   bool polling_ = false;
   bool pinned_ = false;
   bool loopRef_ = true;
