@@ -9,6 +9,10 @@
  * - `{ kind: 'ok', version, client, length }`: `client` is `addr:port` of the original client
  *   (null for v1 UNKNOWN / v2 LOCAL, sent by the director's own health checks), `length` how many
  *   bytes the header took; the application's data follow.
+ *
+ * It is deliberately not src/packet/proxy-protocol.ts (the director's writer and parser): the
+ * real server reads what tapvsd sent with a reader of its own, so a mistake shared by both sides
+ * cannot pass the lab's tests.
  */
 
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);

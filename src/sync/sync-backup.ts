@@ -99,6 +99,11 @@ export class SyncBackup implements EntrySink {
       this.count('no_dest');
       return;
     }
+    // A full NAT dest needs a local address and port the wire does not carry: nothing to install.
+    if (dest.fwd === Fwd.FULLNAT && !template) {
+      this.count('fullnat_dest');
+      return;
+    }
     const flags = (template ? ConnFlag.TEMPLATE : 0) | ConnFlag.SYNCED;
     id = c.create(
       e.protocol,
