@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { LabAddresses, LabAttach, RealServerKey } from './lab-lib.js';
+import { LAB_METHODS, LAB_TUN_TYPES, type LabMethod, type LabTunType } from './lab-methods.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -23,6 +24,10 @@ export interface UpCommand {
   readonly socket: string | null;
   readonly tapvsdArgs: readonly string[];
   readonly readyTimeoutMs: number;
+  /** `--method nat|dr|tun|fullnat` (null: the NAT lab without rules, as before). */
+  readonly method: LabMethod | null;
+  /** `--tun-type ipip|gue|gre`, with `--method tun` only (null: not given). */
+  readonly tunType: LabTunType | null;
   /** `--ha`: two directors with VRRP and connection sync (lab/ha-lab.ts). */
   readonly ha: { readonly nopreempt: boolean; readonly vrrpVersion: 2 | 3; readonly advertIntS: number } | null;
 }
@@ -81,6 +86,8 @@ const UP_OPTIONS = {
   'check-addr': { type: 'string' },
   'tapvsd-arg': { type: 'string', multiple: true },
   'ready-timeout': { type: 'string' },
+  method: { type: 'string' },
+  'tun-type': { type: 'string' },
   ha: { type: 'boolean' },
   nopreempt: { type: 'boolean' },
   'vrrp-version': { type: 'string' },
@@ -178,6 +185,13 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   if (v['pcap-nic-mac'] === true && v.pcap !== true) throw new UsageError('--pcap-nic-mac goes with --pcap');
   // tapvsd takes one source of virtual services: ipvsadm rules or a keepalived.conf.
   if (v.rules !== undefined && v.keepalived !== undefined) throw new UsageError('--rules or --keepalived, not both');
+  const method = LAB_METHODS.find((m) => m === v.method) ?? null;
+  if (v.method !== undefined && method === null) throw new UsageError(`--method wants ${LAB_METHODS.join('|')}`);
+  const tunType = LAB_TUN_TYPES.find((t) => t === v['tun-type']) ?? null;
+  if (v['tun-type'] !== undefined && tunType === null)
+    throw new UsageError(`--tun-type wants ${LAB_TUN_TYPES.join('|')}`);
+  if (tunType !== null && method !== 'tun') throw new UsageError('--tun-type goes with --method tun');
+  if (method !== null && v.ha === true) throw new UsageError('--method is not for --ha (its directors use NAT)');
   const haOnly = ['nopreempt', 'vrrp-version', 'advert-int'] as const;
   if (v.ha !== true && haOnly.some((k) => v[k] !== undefined))
     throw new UsageError(`--${haOnly.join(', --')} go with --ha`);
@@ -202,6 +216,8 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
     socket: v.socket ?? null,
     tapvsdArgs: v['tapvsd-arg'] ?? [],
     readyTimeoutMs,
+    method,
+    tunType,
   };
 }
 

@@ -48,6 +48,12 @@
  *   peers resolve checksums and segment in software (tx/tso/gso off) the way a hypervisor does for
  *   a NIC without offloads. `pcapMac: 'nic'` makes tapvsd use the veths' own MACs (mac=nic).
  * - `keepalived: FILE` starts tapvsd with `--keepalived FILE` instead of `--rules FILE`.
+ * - `method: 'dr' | 'tun' | 'fullnat' | 'nat'` (`lab up --method`) sets the real servers up for that
+ *   forwarding method and loads its rules file unless `rules`/`keepalived` is given
+ *   (lab-methods.ts): dr/tun put the VIP on the real servers' lo and route their replies through
+ *   the kernel of tapvs-dir (ip_forward=1 there, 192.168.222.137 on tapvs-br-ext), tun also starts
+ *   a tunnel endpoint per real server (pids rs1-tun, rs2-tun); fullnat leaves the real servers
+ *   without a default route. rs-server also listens on the PROXY protocol port 8080.
  *
  * Not here: the director itself, virtual services (pass `rules` or `keepalived`, or use
  * tapvsadm), benchmarks.
@@ -57,6 +63,16 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type LabMethod,
+  type LabTunType,
+  METHOD_LAB,
+  makeDirectorKernelRouter,
+  methodRulesFile,
+  prepareVipOnRealServer,
+  rsGateway,
+  tunnelEndpointArgs,
+} from './lab-methods.js';
 
 /** Where this file lives once compiled: <repo>/dist/lab/lab-lib.js. */
 const DIST_LAB_DIR = dirname(fileURLToPath(import.meta.url));
@@ -144,6 +160,8 @@ export const LAB = Object.freeze({
   tapvsdJs: process.env.TAPVS_LAB_TAPVSD ?? join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsd.js'),
   tapvsadmJs: join(REPO_ROOT, 'dist', 'src', 'cli', 'tapvsadm.js'),
   rsServerJs: join(DIST_LAB_DIR, 'rs-server.js'),
+  /** The user-space IPIP/GUE/GRE endpoint each real server runs with `--method tun`. */
+  tunnelEndpointJs: join(DIST_LAB_DIR, 'tunnel-endpoint.js'),
   labJs: join(DIST_LAB_DIR, 'lab.js'),
   /** The textbook service as a keepalived.conf with HTTP_GET checks (`lab up --keepalived`). */
   keepalivedConf: join(REPO_ROOT, 'lab', 'keepalived-lab.conf'),
@@ -380,6 +398,8 @@ const PROC_MARKERS: Readonly<Record<string, string>> = {
   'rs2-iperf3': 'iperf3',
   tapvsd: 'tapvsd',
   tapvsd2: 'tapvsd',
+  'rs1-tun': 'tunnel-endpoint',
+  'rs2-tun': 'tunnel-endpoint',
   keepalived: 'keepalived',
 };
 
@@ -513,6 +533,13 @@ export interface LabUpOptions {
   readonly socket?: string;
   /** Extra arguments appended to tapvsd's command line. */
   readonly tapvsdArgs?: readonly string[];
+  /**
+   * The forwarding method the real servers are set up for (lab-methods.ts); with no `rules` or
+   * `keepalived`, tapvsd loads that method's rules file. Absent: the NAT lab with no service.
+   */
+  readonly method?: LabMethod;
+  /** With `method: 'tun'`: the encapsulation (default ipip). */
+  readonly tunType?: LabTunType;
   /** How long to wait for `tapvsd: ready` (default 15 s). */
   readonly readyTimeoutMs?: number;
   /** Progress lines (default: none). */
@@ -535,6 +562,10 @@ export interface LabInfo {
   readonly pids: Readonly<Record<string, number>>;
   /** tapvsd's full command line (also when `director` is false: what it would have run). */
   readonly tapvsdCommand: readonly string[];
+  /** The forwarding method the real servers are set up for ('nat' when none was asked). */
+  readonly method: LabMethod;
+  /** The tunnel type with method 'tun', else null. */
+  readonly tunType: LabTunType | null;
 }
 
 export type LabAttach = 'tap' | 'pcap';
@@ -587,11 +618,21 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   if (pcapMac !== 'own' && pcapMac !== 'nic')
     throw new LabError(`pcapMac must be 'own' or 'nic', got ${String(pcapMac)}`);
   const socket = opts.socket ?? LAB.socket;
-  const rules = opts.rules !== undefined ? resolve(opts.rules) : null;
+  const method: LabMethod = opts.method ?? 'nat';
+  const tunType: LabTunType | null = method === 'tun' ? (opts.tunType ?? 'ipip') : null;
+  if (opts.tunType !== undefined && method !== 'tun') throw new LabError('tunType goes with method tun');
+  const methodRules =
+    opts.method !== undefined && opts.rules === undefined && opts.keepalived === undefined
+      ? methodRulesFile(opts.method, tunType ?? 'ipip')
+      : undefined;
+  const rulesOpt = opts.rules ?? methodRules;
+  const rules = rulesOpt !== undefined ? resolve(rulesOpt) : null;
   if (rules !== null && !existsSync(rules)) throw new LabError(`rules file not found: ${rules}`);
   const keepalived = opts.keepalived !== undefined ? resolve(opts.keepalived) : null;
   if (keepalived !== null && !existsSync(keepalived)) throw new LabError(`keepalived.conf not found: ${keepalived}`);
   if (rules !== null && keepalived !== null) throw new LabError('tapvsd takes --rules or --keepalived, not both');
+  if (method === 'tun' && !existsSync(LAB.tunnelEndpointJs))
+    throw new LabError(`${LAB.tunnelEndpointJs} is missing: the tun method needs lab/tunnel-endpoint.ts, built`);
   if (!existsSync(LAB.rsServerJs)) throw new LabError(`${LAB.rsServerJs} is missing: run npx tsc -p tsconfig.json`);
   if (director && !existsSync(LAB.tapvsdJs))
     throw new LabError(`${LAB.tapvsdJs} is missing: build tapvsd first (npx tsc -p tsconfig.json)`);
@@ -622,6 +663,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     checkDevice: checkDevice(attach),
     pids: { ...pids },
     tapvsdCommand,
+    method,
+    tunType,
   });
   try {
     mkdirSync(PIDS_DIR, { recursive: true });
@@ -658,7 +701,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
         addr: addresses.rs1,
         len: addresses.intPrefixLen,
         br: LAB.bridge.int,
-        gw: addresses.dip,
+        gw: rsGateway(method, addresses),
       },
       {
         ns: LAB.ns.rs2,
@@ -666,7 +709,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
         addr: addresses.rs2,
         len: addresses.intPrefixLen,
         br: LAB.bridge.int,
-        gw: addresses.dip,
+        gw: rsGateway(method, addresses),
       },
     ];
     for (const h of hosts) {
@@ -703,9 +746,21 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     step(`lab: check address ${addresses.check}/${addresses.intPrefixLen} on ${checkDevice(attach)}`);
     await addCheckAddress(addresses, attach);
 
+    if (method === 'dr' || method === 'tun') {
+      step(
+        `lab: ${method}: VIP on the real servers' lo, ${dir}'s kernel routes their replies (${METHOD_LAB.routerExt})`,
+      );
+      await makeDirectorKernelRouter(addresses, checkDevice(attach));
+      for (const key of REAL_SERVERS) await prepareVipOnRealServer(key, addresses);
+    }
+
     step(`lab: real servers (HTTP :${LAB.httpPort}, iperf3 :${LAB.iperfPort})`);
     for (const key of REAL_SERVERS) Object.assign(pids, startRealServer(key, addresses[key], RS_PROCESSES));
     for (const key of REAL_SERVERS) await waitRealServerListening(key, pids);
+    if (tunType !== null) {
+      step(`lab: tunnel endpoints (${tunType}) on the real servers`);
+      for (const key of REAL_SERVERS) Object.assign(pids, await startTunnelEndpoint(key, tunType));
+    }
 
     if (director) {
       step(`lab: tapvsd in ${dir}`);
@@ -976,6 +1031,8 @@ interface SavedState {
   state?: string;
   pids?: Record<string, number>;
   tapvsdCommand?: string[];
+  method?: LabMethod;
+  tunType?: LabTunType | null;
 }
 
 function savedState(): SavedState | null {
@@ -1062,6 +1119,9 @@ export interface LabStatus {
   readonly processes: readonly { name: string; pid: number; alive: boolean }[];
   readonly addresses: LabAddresses | null;
   readonly state: string | null;
+  /** The forwarding method the real servers are set up for (null: no lab recorded). */
+  readonly method: LabMethod | null;
+  readonly tunType: LabTunType | null;
   readonly socket: string;
   readonly socketAccepts: boolean;
   /** Problems with the TAPs' bridge membership (only when tapvsd runs). */
@@ -1099,6 +1159,8 @@ export async function labStatus(): Promise<LabStatus> {
     processes,
     addresses: st?.addresses ?? null,
     state: st?.state ?? null,
+    method: st === null ? null : (st.method ?? 'nat'),
+    tunType: st?.tunType ?? null,
     socket,
     socketAccepts: await socketAccepts(socket),
     tapProblems: tapvsdUp ? await tapsNotOnBridges(currentAttach()) : [],
@@ -1134,6 +1196,8 @@ function startRealServer(
             String(LAB.httpPort),
             '--admin-port',
             String(LAB.rsAdminPort),
+            '--proxy-port',
+            String(METHOD_LAB.proxyPort),
           ])
         : startDaemon(name, ns, 'iperf3', ['-s', '-p', String(LAB.iperfPort)]);
     started[name] = child.pid ?? -1;
@@ -1141,9 +1205,33 @@ function startRealServer(
   return started;
 }
 
+/**
+ * `--method tun`: starts the user-space tunnel endpoint in real server `key`'s namespace
+ * (recorded as `<key>-tun`, stopped by pid like the servers) and waits until its TUN device is up.
+ */
+async function startTunnelEndpoint(key: RealServerKey, tunType: LabTunType): Promise<Record<string, number>> {
+  const name = `${key}-tun`;
+  const ns = LAB.ns[key];
+  const child = startDaemon(name, ns, process.execPath, [LAB.tunnelEndpointJs, ...tunnelEndpointArgs(tunType)]);
+  const pid = child.pid ?? -1;
+  await waitFor(`${name}'s TUN device ${METHOD_LAB.tunDevice}`, SERVERS_READY_TIMEOUT_MS, async () => {
+    if (!pidAlive(pid)) throw new LabError(`${name} exited:\n${readText(join(RUN_DIR, `${name}.log`))}`);
+    const r = await run('ip', ['-n', ns, '-o', 'link', 'show', 'dev', METHOD_LAB.tunDevice], {
+      timeoutMs: CMD_TIMEOUT_MS,
+    });
+    return r.code === 0 && /[<,]UP[,>]/.test(r.stdout);
+  });
+  // The inner packets' source (the client) is routed out of the veth, not the TUN device.
+  await nsExec(ns, 'sysctl', ['-qw', `net.ipv4.conf.${METHOD_LAB.tunDevice}.rp_filter=0`], {
+    timeoutMs: CMD_TIMEOUT_MS,
+    check: true,
+  });
+  return { [name]: pid };
+}
+
 /** Waits until both processes of `key` (pids by name in `pids`) run and their ports listen. */
 async function waitRealServerListening(key: RealServerKey, pids: Readonly<Record<string, number>>): Promise<void> {
-  const want = [LAB.httpPort, LAB.rsAdminPort, LAB.iperfPort].map(String);
+  const want = [LAB.httpPort, LAB.rsAdminPort, LAB.iperfPort, METHOD_LAB.proxyPort].map(String);
   await waitFor(`${key}'s servers to listen`, SERVERS_READY_TIMEOUT_MS, async () => {
     for (const p of RS_PROCESSES) {
       const name = `${key}-${p}`;
@@ -1256,7 +1344,8 @@ export async function rsLink(key: RealServerKey, state: 'up' | 'down'): Promise<
   const ns = LAB.ns[key];
   const dev = LAB.veth[key].name;
   await ip(['-n', ns, 'link', 'set', dev, state]);
-  if (state === 'up') await ip(['-n', ns, 'route', 'replace', 'default', 'via', lab.addresses.dip, 'dev', dev]);
+  const gw = rsGateway(lab.method ?? 'nat', lab.addresses);
+  if (state === 'up' && gw !== null) await ip(['-n', ns, 'route', 'replace', 'default', 'via', gw, 'dev', dev]);
 }
 
 export interface RealServerStatus {
@@ -1302,3 +1391,6 @@ export async function rsStatus(): Promise<RealServerStatus[]> {
   }
   return out;
 }
+
+export type { LabMethod, LabTunType } from './lab-methods.js';
+export { LAB_METHODS, LAB_TUN_TYPES, METHOD_LAB, methodRulesFile } from './lab-methods.js';

@@ -12,7 +12,8 @@
  *                                                     check address 192.168.2.137/24 (kernel of tapvs-dir, on tapvs-br-int)
  * ```
  *
- *   npm run lab -- up [--rules FILE | --keepalived FILE] [--no-director] [--pcap [--pcap-nic-mac]] [address options]
+ *   npm run lab -- up [--method nat|dr|tun|fullnat [--tun-type ipip|gue|gre]] [--rules FILE | --keepalived FILE]
+ *                     [--no-director] [--pcap [--pcap-nic-mac]] [address options]
  *   npm run lab -- down
  *   npm run lab -- status
  *   npm run lab -- rs stop|start|fail|heal rs1|rs2;  rs link up|down rs1|rs2;  rs status [rs1|rs2]
@@ -35,9 +36,12 @@ import { type LabCommand, parseLabCommand, type RsCommand, type UpCommand, Usage
 import {
   LAB,
   LabError,
+  type LabMethod,
+  type LabTunType,
   labDown,
   labStatus,
   labUp,
+  METHOD_LAB,
   rsFail,
   rsHeal,
   rsLink,
@@ -68,6 +72,12 @@ commands:
   peer down             stop it and remove its namespace (lab down does too)
 
 up options:
+  --method M          nat|dr|tun|fullnat: set the real servers up for that forwarding method and
+                      (without --rules/--keepalived) load lab/textbook[-M].rules (lab/README.md):
+                      dr/tun: VIP on the servers' lo, replies routed by ${LAB.ns.dir}'s kernel;
+                      tun: a user-space tunnel endpoint per server; fullnat: no default route on
+                      the servers, local addresses 192.168.2.140/.141, PROXY services :8080/:8082
+  --tun-type T        with --method tun: ipip (default), gue (port 6080, no checksum) or gre
   --rules FILE        ipvsadm -S rules for tapvsd (default: no virtual service)
   --keepalived FILE   a keepalived.conf for tapvsd (tapvsd --keepalived FILE), instead of --rules;
                       lab/keepalived-lab.conf is the textbook one
@@ -127,6 +137,8 @@ async function up(c: UpCommand): Promise<number> {
       addresses: c.addresses,
       tapvsdArgs: c.tapvsdArgs,
       readyTimeoutMs: c.readyTimeoutMs,
+      ...(c.method !== null ? { method: c.method } : {}),
+      ...(c.tunType !== null ? { tunType: c.tunType } : {}),
       signal: ac.signal,
       log: (line) => process.stdout.write(`${line}\n`),
       ...(c.rules !== null ? { rules: c.rules } : {}),
@@ -138,6 +150,7 @@ async function up(c: UpCommand): Promise<number> {
       `client ${a.client}/${a.extPrefixLen} (${LAB.ns.client})  VIP ${a.vip}  DIP ${a.dip}\n` +
         `rs1 ${a.rs1}/${a.intPrefixLen} (${LAB.ns.rs1})  rs2 ${a.rs2}/${a.intPrefixLen} (${LAB.ns.rs2})\n` +
         `check address ${a.check}/${a.intPrefixLen} on ${info.checkDevice} (${LAB.ns.dir}'s kernel: health checks)\n` +
+        `method ${methodLine(info.method, info.tunType)}${info.rules !== null ? `, rules ${info.rules}` : ''}\n` +
         (info.director
           ? `tapvsd pid ${info.pids.tapvsd ?? '?'}, socket ${info.socket}, log ${LAB.log}\n`
           : `tapvsd not started (--no-director); it would run:\n  ip netns exec ${LAB.ns.dir} ${info.tapvsdCommand.join(' ')}\n`),
@@ -150,6 +163,20 @@ async function up(c: UpCommand): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
+  }
+}
+
+/** One line saying what the real servers are set up for. */
+function methodLine(method: LabMethod, tunType: LabTunType | null): string {
+  switch (method) {
+    case 'nat':
+      return 'nat (real servers: default route via the DIP)';
+    case 'dr':
+      return `dr (real servers: VIP on lo, default route via ${LAB.ns.dir}'s kernel, ${METHOD_LAB.routerExt} outside)`;
+    case 'tun':
+      return `tun ${tunType ?? 'ipip'} (real servers: VIP on lo, tunnel endpoint on ${METHOD_LAB.tunDevice}, default route via ${LAB.ns.dir}'s kernel)`;
+    case 'fullnat':
+      return `fullnat (real servers: no default route; local addresses ${METHOD_LAB.laddrs.join(', ')})`;
   }
 }
 
@@ -252,6 +279,7 @@ async function main(): Promise<number> {
       const s = await labStatus();
       const out: string[] = [];
       out.push(`state: ${s.state ?? 'no lab recorded'}`);
+      if (s.method !== null) out.push(`method: ${methodLine(s.method, s.tunType)}`);
       out.push(`namespaces: ${s.namespaces.length > 0 ? s.namespaces.join(' ') : '(none)'}`);
       if (s.addresses !== null) {
         const a = s.addresses;

@@ -2,10 +2,12 @@
  * rs-server: the lab's real-server HTTP daemon (one per real-server namespace).
  *
  *   node dist/lab/rs-server.js --id RS1 --addr 192.168.2.129 [--port 80] [--host 0.0.0.0]
- *                              [--admin-port 8081] [--log]
+ *                              [--admin-port 8081] [--proxy-port 8080] [--log]
  *
  * Contract (tests and benchmarks rely on it):
  * - `GET /`          200, text/plain, body `<id> <addr>\n` (e.g. `RS1 192.168.2.129\n`).
+ * - `GET /peer`    200, `<id> peer=<addr>:<port>\n`: the TCP peer this server sees (the client
+ *                    for NAT, DR and TUN; the director's local address for full NAT).
  * - `GET /health`    200, text/plain, body `OK <id>\n`: what health checks (HTTP_GET) ask for.
  * - `GET /blob`      200, application/octet-stream, Content-Length 52428800: `patternBytes(BLOB_SIZE)`
  *                    from blob.ts, identical on every server; compare with `blobSha256()`.
@@ -16,6 +18,11 @@
  *   `--admin-port N` opens the switch on 127.0.0.1:N only, so only processes inside the server's
  *   network namespace reach it (the checker and the client cannot flip it):
  *   `POST /fail`, `POST /heal` and `GET /state` answer `failing\n` or `healthy\n` (the new state).
+ * - `--proxy-port N`: a second listener that requires a PROXY protocol v1 or v2 header at the start
+ *   of each connection (proxy-header.ts; anything else gets a 400 and is closed, as does a header
+ *   not complete within 5 s), then answers `GET /` with
+ *   `<id> <addr> client=<addr>:<port> via=proxy-v1|v2\n` (the header's client; `client=local`
+ *   for v1 UNKNOWN / v2 LOCAL). Full NAT services with `--proxy-protocol v1|v2` send that header.
  * - Prints one line `rs-server: <id> listening on <host>:<port>` when listening (and
  *   `rs-server: <id> admin on 127.0.0.1:<n>`), one line per state change, and nothing per request
  *   unless `--log`. SIGTERM/SIGINT close the listeners and exit 0.
@@ -26,8 +33,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { BLOB_SIZE, PATTERN_CHUNK_BYTES, PatternStream, patternBytes } from './blob.js';
+import { parseProxyHeader } from './proxy-header.js';
 
 /** Largest `/bytes?n=` accepted: 1 TiB, far beyond any test, small enough to stay exact. */
 const MAX_BYTES_N = 2 ** 40;
@@ -39,6 +48,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '80' },
     host: { type: 'string', default: '0.0.0.0' },
     'admin-port': { type: 'string' },
+    'proxy-port': { type: 'string' },
     log: { type: 'boolean', default: false },
   },
   strict: true,
@@ -49,9 +59,11 @@ const host = values.host ?? '0.0.0.0';
 const port = Number(values.port);
 const logRequests = values.log === true;
 const adminPort = values['admin-port'] === undefined ? null : Number(values['admin-port']);
+const proxyPort = values['proxy-port'] === undefined ? null : Number(values['proxy-port']);
 for (const [flag, p] of [
   ['--port', port],
   ['--admin-port', adminPort ?? 1],
+  ['--proxy-port', proxyPort ?? 1],
 ] as const) {
   if (!Number.isInteger(p) || p <= 0 || p > 65535) {
     process.stderr.write(`rs-server: bad ${flag}\n`);
@@ -119,6 +131,15 @@ const server = createServer((req, res) => {
       if (failing) send(req, res, 503, 'text/plain', failingBody);
       else send(req, res, 200, 'text/plain', identity);
       return;
+    case '/peer':
+      send(
+        req,
+        res,
+        200,
+        'text/plain',
+        Buffer.from(`${id} peer=${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}\n`),
+      );
+      return;
     case '/health':
       if (failing) send(req, res, 503, 'text/plain', failingBody);
       else send(req, res, 200, 'text/plain', healthy);
@@ -184,7 +205,67 @@ if (admin !== null) {
   });
 }
 
+/** The PROXY port's HTTP side: sockets arrive here once their header is read (see proxyListener). */
+const proxyClients = new WeakMap<Socket, string>();
+const proxied = createServer((req, res) => {
+  const path = new URL(req.url ?? '/', 'http://rs').pathname;
+  if (req.method !== 'GET' || path !== '/') {
+    send(req, res, 404, 'text/plain', Buffer.from('GET / only\n'));
+    return;
+  }
+  send(req, res, 200, 'text/plain', Buffer.from(`${id} ${addr} ${proxyClients.get(req.socket) ?? '?'}\n`));
+});
+
+/** Reads the PROXY header off each connection, refuses those without one, hands the rest to `proxied`. */
+const proxyListener =
+  proxyPort === null
+    ? null
+    : createTcpServer((sock) => {
+        let got = Buffer.alloc(0);
+        const timer = setTimeout(() => sock.destroy(), 5000);
+        const refuse = (why: string): void => {
+          clearTimeout(timer);
+          sock.removeListener('data', onData);
+          sock.end(
+            `HTTP/1.1 400 Bad Request\r\nContent-Length: ${why.length + 1}\r\nConnection: close\r\n\r\n${why}\n`,
+          );
+          if (logRequests) process.stdout.write(`rs-server: ${id} proxy port: refused ${sock.remoteAddress}: ${why}\n`);
+        };
+        const onData = (d: Buffer): void => {
+          got = Buffer.concat([got, d]);
+          const h = parseProxyHeader(got);
+          if (h.kind === 'need-more') return;
+          if (h.kind === 'bad') {
+            refuse(h.why);
+            return;
+          }
+          clearTimeout(timer);
+          sock.removeListener('data', onData);
+          sock.pause();
+          proxyClients.set(sock, `client=${h.client ?? 'local'} via=proxy-v${h.version}`);
+          const rest = got.subarray(h.length);
+          if (rest.length > 0) sock.unshift(rest);
+          proxied.emit('connection', sock);
+          sock.resume();
+        };
+        sock.on('data', onData);
+        sock.on('error', () => {
+          clearTimeout(timer);
+        });
+      });
+if (proxyListener !== null) {
+  proxyListener.on('error', (err) => {
+    process.stderr.write(`rs-server: ${id}: proxy port: ${err.message}\n`);
+    process.exit(1);
+  });
+  proxyListener.listen(proxyPort ?? 0, host, () => {
+    process.stdout.write(`rs-server: ${id} PROXY protocol on ${host}:${proxyPort ?? 0}\n`);
+  });
+}
+
 function stop(): void {
+  proxyListener?.close();
+  proxied.closeAllConnections();
   server.close();
   server.closeAllConnections();
   admin?.close();

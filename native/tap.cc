@@ -2,6 +2,9 @@
 //
 // What it is: one class, TapDevice, that opens /dev/net/tun, attaches (or creates) a TAP
 // device, and moves frames in batches between the device and memory shared with JavaScript.
+// With the option `tun: true` it opens a TUN device (IFF_TUN | IFF_NO_PI) instead: the "frames"
+// are then bare IP packets (lab/tunnel-endpoint.ts hands decapsulated packets to the kernel so);
+// it cannot be combined with vnetHdr or multiQueue, and a TUN has no MAC (getMac/setMac fail).
 //
 // Contract the JavaScript side (src/link/tap.ts) relies on:
 // - rxBuf/txBuf are Node Buffers of slots * slotSize bytes, rxLengths/txLengths are
@@ -148,6 +151,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceAccessor<&TapDevice::GetTxDropped>("txDropped"),
             InstanceAccessor<&TapDevice::GetPolling>("polling"),
             InstanceAccessor<&TapDevice::GetClosed>("closed"),
+            InstanceAccessor<&TapDevice::GetTun>("tun"),
         });
     exports.Set("TapDevice", ctor);
     exports.Set("VNET_HDR_LEN", Napi::Number::New(env, kVnetHdrLen));
@@ -165,12 +169,14 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     std::string name = info[0].As<Napi::String>().Utf8Value();
     bool vnetHdr = false;
     bool multiQueue = false;
+    bool tun = false;
     uint32_t slots = kDefaultSlots;
     uint32_t slotSize = 0;
     if (info.Length() >= 2 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
       vnetHdr = o.Get("vnetHdr").ToBoolean().Value();
       multiQueue = o.Get("multiQueue").ToBoolean().Value();
+      tun = o.Get("tun").ToBoolean().Value();
       Napi::Value s = o.Get("slots");
       if (s.IsNumber()) slots = s.As<Napi::Number>().Uint32Value();
       Napi::Value ss = o.Get("slotSize");
@@ -181,6 +187,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       ThrowError(env, "LINK_CONFIG", 0, nullptr,
                  "TAP name '" + name + "' is not a valid interface name (at most " +
                      std::to_string(IFNAMSIZ - 1) + " characters, no '/')");
+      return;
+    }
+    if (tun && (vnetHdr || multiQueue)) {
+      ThrowError(env, "LINK_CONFIG", 0, nullptr,
+                 "TUN " + name + ": vnetHdr and multiQueue are for TAP devices only");
       return;
     }
     if (slots < 1 || slots > kMaxSlots) {
@@ -197,7 +208,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     slotSize_ = slotSize;
     vnetHdrLen_ = vnetHdr ? kVnetHdrLen : 0;
 
-    if (!OpenDevice(env, name, vnetHdr, multiQueue)) return;
+    if (!OpenDevice(env, name, vnetHdr, multiQueue, tun)) return;
 
     // The shared rings. V8 allocates (zeroed) and owns the memory; the references keep it
     // alive exactly as long as this object.
@@ -241,7 +252,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
  private:
   // ---- open ---------------------------------------------------------------------------------
 
-  bool OpenDevice(Napi::Env env, const std::string& name, bool vnetHdr, bool multiQueue) {
+  bool OpenDevice(Napi::Env env, const std::string& name, bool vnetHdr, bool multiQueue,
+                  bool tun) {
     const std::string label = name.empty() ? std::string("(new)") : name;
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -262,7 +274,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI;
     if (vnetHdr) ifr.ifr_flags |= IFF_VNET_HDR;
     if (multiQueue) ifr.ifr_flags |= IFF_MULTI_QUEUE;
     memcpy(ifr.ifr_name, name.data(), name.size());
@@ -295,6 +307,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       return false;
     }
     fd_ = fd;
+    tun_ = tun;
     name_ = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
 
     if (vnetHdr) {
@@ -840,6 +853,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), fd_ < 0);
   }
+  // Lets a caller that asked for `tun: true` tell this addon from an older one that ignores it.
+  Napi::Value GetTun(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), tun_);
+  }
 
   napi_env env_ = nullptr;
   uv_loop_t* loop_ = nullptr;
@@ -852,6 +869,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   uint32_t slotSize_ = 0;
   int vnetHdrLen_ = 0;
   unsigned long offloadMask_ = 0;
+  bool tun_ = false;
   bool polling_ = false;
   bool pinned_ = false;
   bool loopRef_ = true;

@@ -14,6 +14,13 @@
  * alternate between RS1 and RS2 (rr); tapvsadm -L -n --stats; lab down, always (also on
  * failure and Ctrl-C). Exit 0 only if the answers alternated.
  * Addresses follow lab-lib's environment variables (TAPVS_LAB_VIP, …; see lab/README.md).
+ *
+ *   npm run demo -- --method dr|tun|fullnat [--tun-type ipip|gue|gre]
+ *
+ * runs `lab up --method M` instead (the real servers set up for that method, tapvsd loading
+ * lab/textbook-M.rules), lists the rules, makes the same four requests and shows what proves the
+ * method: dr/tun OutPkts 0 (the replies bypass tapvsd), fullnat the real server's TCP peer (a local
+ * address) and the client's address as the PROXY protocol services (:8080 v1, :8082 v2) tell it.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +30,26 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LAB_JS = join(ROOT, 'dist', 'lab', 'lab.js');
 const LAB_LIB_JS = join(ROOT, 'dist', 'lab', 'lab-lib.js');
+
+/** `--method M [--tun-type T]`, or null for the textbook NAT demo. */
+function parseDemoArgs(argv) {
+  let method = null;
+  let tunType = null;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--method' && ['nat', 'dr', 'tun', 'fullnat'].includes(argv[i + 1])) method = argv[++i];
+    else if (argv[i] === '--tun-type' && ['ipip', 'gue', 'gre'].includes(argv[i + 1])) tunType = argv[++i];
+    else {
+      process.stderr.write('usage: npm run demo [-- --method nat|dr|tun|fullnat [--tun-type ipip|gue|gre]]\n');
+      process.exit(2);
+    }
+  }
+  if (tunType !== null && method !== 'tun') {
+    process.stderr.write('demo: --tun-type goes with --method tun\n');
+    process.exit(2);
+  }
+  return { method, tunType };
+}
+const ARGS = parseDemoArgs(process.argv.slice(2));
 
 let interrupted = false;
 const onSignal = (sig) => {
@@ -68,17 +95,31 @@ async function demo() {
   const env = { ...process.env, TAPVS_SOCKET: LAB.socket };
   const vs = `${LAB.vip}:${LAB.httpPort}`;
 
-  banner('lab up (no rules: tapvsd starts with no virtual service)');
-  if (!sh(process.execPath, [LAB_JS, 'up'], { timeoutMs: 90_000 }).ok) throw new Error('lab up failed');
-  checkInterrupt();
-
-  banner('the textbook commands, through tapvsadm from the root namespace');
   const tapvsadm = (args) => {
     process.stdout.write(`# tapvsadm ${args.join(' ')}\n`);
     const r = sh(process.execPath, [LAB.tapvsadmJs, ...args], { timeoutMs: 15_000, env });
     checkInterrupt();
     if (!r.ok) throw new Error(`tapvsadm ${args.join(' ')} failed (exit ${r.status})`);
   };
+  const curl = (url, extra = []) => {
+    process.stdout.write(`# ip netns exec ${LAB.ns.client} curl -s ${[...extra, url].join(' ')}\n`);
+    const r = sh('ip', ['netns', 'exec', LAB.ns.client, 'curl', '-s', '--max-time', '5', ...extra, url], {
+      timeoutMs: 10_000,
+      capture: true,
+    });
+    checkInterrupt();
+    const answer = r.ok ? r.stdout.trim() : `(curl failed, exit ${r.status})`;
+    process.stdout.write(`${answer}\n`);
+    return answer;
+  };
+
+  if (ARGS.method !== null) return methodDemo(LAB, tapvsadm, curl);
+
+  banner('lab up (no rules: tapvsd starts with no virtual service)');
+  if (!sh(process.execPath, [LAB_JS, 'up'], { timeoutMs: 90_000 }).ok) throw new Error('lab up failed');
+  checkInterrupt();
+
+  banner('the textbook commands, through tapvsadm from the root namespace');
   tapvsadm(['-C']);
   tapvsadm(['-A', '-t', vs, '-s', 'rr']);
   tapvsadm(['-a', '-t', vs, '-r', LAB.rs2, '-m']);
@@ -87,23 +128,18 @@ async function demo() {
 
   banner(`four requests from ${LAB.ns.client} to http://${LAB.vip}/`);
   const answers = [];
-  for (let i = 0; i < 4; i++) {
-    process.stdout.write(`# ip netns exec ${LAB.ns.client} curl -s http://${LAB.vip}/\n`);
-    const r = sh('ip', ['netns', 'exec', LAB.ns.client, 'curl', '-s', '--max-time', '5', `http://${LAB.vip}/`], {
-      timeoutMs: 10_000,
-      capture: true,
-    });
-    checkInterrupt();
-    const answer = r.ok ? r.stdout.trim() : `(curl failed, exit ${r.status})`;
-    process.stdout.write(`${answer}\n`);
-    answers.push(answer);
-  }
+  for (let i = 0; i < 4; i++) answers.push(curl(`http://${LAB.vip}/`));
   // Like IPVS, the listed counters advance every 2 s (the estimator's tick): wait for one.
   process.stdout.write('# sleep 2  (IPVS refreshes the listed counters every 2 seconds)\n');
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2100);
   tapvsadm(['-L', '-n', '--stats']);
   tapvsadm(['-L', '-n', '-c']);
 
+  return judge(LAB, answers);
+}
+
+/** True when four answers alternated between RS1 and RS2 (says PASS or FAIL). */
+function judge(LAB, answers, extra = []) {
   const [a, b, c, d] = answers;
   const isRs = (s, id) => s.startsWith(`${id} `);
   const alternated =
@@ -111,12 +147,47 @@ async function demo() {
     b === d &&
     a !== b &&
     ((isRs(a, LAB.rsId.rs1) && isRs(b, LAB.rsId.rs2)) || (isRs(a, LAB.rsId.rs2) && isRs(b, LAB.rsId.rs1)));
-  banner(
-    alternated
-      ? `PASS: round robin alternated between ${a.split(' ')[0]} and ${b.split(' ')[0]}`
-      : `FAIL: expected RS1/RS2 alternation, got: ${answers.join(' | ')}`,
-  );
-  return alternated;
+  for (const e of extra) if (!e.ok) process.stdout.write(`FAIL: ${e.what}\n`);
+  if (!alternated) banner(`FAIL: expected RS1/RS2 alternation, got: ${answers.join(' | ')}`);
+  else if (extra.some((e) => !e.ok)) banner('FAIL: see above');
+  else banner(`PASS: round robin alternated between ${a.split(' ')[0]} and ${b.split(' ')[0]}`);
+  return alternated && extra.every((e) => e.ok);
+}
+
+/** `--method dr|tun|fullnat|nat`: the lab set up for that method, its rules file, the proof. */
+async function methodDemo(LAB, tapvsadm, curl) {
+  const { method, tunType } = ARGS;
+  const upArgs = ['up', '--method', method, ...(tunType !== null ? ['--tun-type', tunType] : [])];
+  banner(`lab ${upArgs.join(' ')}`);
+  if (!sh(process.execPath, [LAB_JS, ...upArgs], { timeoutMs: 90_000 }).ok) throw new Error('lab up failed');
+  checkInterrupt();
+  tapvsadm(['-L', '-n']);
+  if (method === 'fullnat') tapvsadm(['-G']);
+
+  banner(`four requests from ${LAB.ns.client} to http://${LAB.vip}/ (${method})`);
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(curl(`http://${LAB.vip}/`));
+  const extra = [];
+  if (method === 'fullnat') {
+    banner('who the real server sees: /peer (the TCP peer) and the PROXY protocol services');
+    const peer = curl(`http://${LAB.vip}/peer`);
+    extra.push({ ok: /peer=192\.168\.2\.14[01]:/.test(peer), what: `/peer should show a local address: ${peer}` });
+    for (const port of [8080, 8082]) {
+      const p = curl(`http://${LAB.vip}:${port}/`);
+      extra.push({ ok: p.includes(`client=${LAB.client}:`), what: `:${port} should show the client: ${p}` });
+    }
+  } else if (method === 'dr' || method === 'tun') {
+    banner('who the real server sees: /peer (the client itself)');
+    const peer = curl(`http://${LAB.vip}/peer`);
+    extra.push({ ok: peer.includes(`peer=${LAB.client}:`), what: `/peer should show the client: ${peer}` });
+  }
+  process.stdout.write('# sleep 2  (IPVS refreshes the listed counters every 2 seconds)\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2100);
+  if (method === 'dr' || method === 'tun')
+    process.stdout.write('# OutPkts stay 0: the replies go from the real servers to the client, not through tapvsd\n');
+  tapvsadm(['-L', '-n', '--stats']);
+  tapvsadm(['-L', '-n', '-c']);
+  return judge(LAB, answers, extra);
 }
 
 let ok = false;

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'SERVICE_NOT_FOUND'
   | 'DEST_EXISTS'
   | 'DEST_NOT_FOUND'
+  | 'LADDR_EXISTS'
+  | 'LADDR_NOT_FOUND'
   | 'SCHED_NOT_FOUND'
   | 'BAD_ARGUMENT'
   | 'NOT_SUPPORTED'

@@ -197,6 +197,15 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
         `new conn/s ${(medianOf(t, 'conns') / medianOf(hap, 'conns')).toFixed(2)}x.`,
     );
   }
+  const dr = by.get('tapvsd-dr');
+  if (dr !== undefined && dr.na === undefined && tv !== undefined && tv.na === undefined) {
+    const r = (k: MetricKey): string => (medianOf(dr, k) / medianOf(tv, k)).toFixed(2);
+    out.push(
+      '',
+      `tapvsd direct routing vs NAT (same run): iperf3 1 stream ${r('tcp1')}x, -P 4 ${r('tcp4')}x, -R ${r('tcpR')}x, ` +
+        `new conn/s ${r('conns')}x (replies bypass tapvsd with DR).`,
+    );
+  }
 
   out.push('', '### Issue 7 targets (ratios of medians in this run)', '');
   const contenders = (['tapvsd', 'tapvsd-plain'] as const)

@@ -7,6 +7,9 @@
  *   tapvsd-checks   the same tapvsd and services, loaded from a keepalived.conf that adds 1,000
  *                   real servers on another port, each TCP_CHECKed every second (checks-config.ts):
  *                   what health checks cost the dataplane
+ *   tapvsd-dr       the same tapvsd with the services by direct routing (-g), the lab set up as
+ *                   `lab up --method dr` (VIP on the real servers' lo, replies routed by tapvs-dir's
+ *                   kernel, never through tapvsd): DR against NAT in the same run
  *   tapvsd-plain    the same with plain frames (`--no-offload`; no flag on a tapvsd that predates
  *                   offloads, whose default was plain frames)
  *   nft             tapvs-dir's kernel as director: VIP on tapvs-br-ext, DIP on tapvs-br-int,
@@ -35,6 +38,7 @@ import { type CheckCounts, countChecks, describeChecks, type HealthJson, readChe
 export type VariantKey =
   | 'tapvsd'
   | 'tapvsd-checks'
+  | 'tapvsd-dr'
   | 'tapvsd-plain'
   | 'nft'
   | 'haproxy'
@@ -54,6 +58,11 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapvsd-checks',
     label: 'tapvsd + 1,000 checks/s',
     what: `tapvsd (offloads) from a keepalived.conf: the same services without checkers, plus ${CHECKED_SERVERS} real servers on VIP:8000 each with a TCP_CHECK to its host's :80 every 1 s`,
+  },
+  {
+    key: 'tapvsd-dr',
+    label: 'tapvsd direct routing',
+    what: "tapvsd (offloads), the same services by -g: replies from the real servers go through tapvs-dir's kernel, not tapvsd",
   },
   { key: 'tapvsd-plain', label: 'tapvsd --no-offload', what: 'tapvsd with plain frames, same rules' },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
@@ -191,6 +200,31 @@ export function tapvsdRules(): string {
     `-a -u ${v}:${UDP_PORT} -r ${LAB.rs1}:${UDP_PORT} -m -w 1`,
     '',
   ].join('\n');
+}
+
+/** tapvsdRules() by direct routing (-g): the same schedulers, real servers and ports. */
+export function tapvsdDrRules(): string {
+  return tapvsdRules().replace(/ -m -w 1$/gm, ' -g -w 1');
+}
+
+/**
+ * tapvsd-dr: the lab as `lab up --method dr --rules FILE` builds it. No client route via the VIP
+ * and no routed ping: with DR the client talks to the VIP only, and the replies (the bytes that
+ * count) bypass tapvsd.
+ */
+async function setupTapvsdDr(ctx: VariantContext): Promise<Running> {
+  const rules = join(ctx.tmp, 'tapvsd-dr.rules');
+  writeFileSync(rules, tapvsdDrRules());
+  ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdDrRules().trimEnd()}\nEOF`);
+  ctx.log.add(
+    `# lab-lib labUp({ method: 'dr', rules: '${rules}' })  (= npm run lab -- up --method dr --rules ${rules})`,
+  );
+  const info = await labUp({ method: 'dr', rules, readyTimeoutMs: 20_000 });
+  return {
+    targets: vipTargets(info.pids.tapvsd ?? -1, true, false),
+    idle: { readChecks: null },
+    finish: () => tapvsdNotes(LAB.tapvsdJs),
+  };
 }
 
 export function nftRules(): string {
@@ -490,6 +524,8 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
       return setupTapvsd(ctx, true, null);
     case 'tapvsd-checks':
       return setupTapvsdChecks(ctx);
+    case 'tapvsd-dr':
+      return setupTapvsdDr(ctx);
     case 'tapvsd-plain':
       return setupTapvsd(ctx, false, null);
     case 'tapvsd-base':

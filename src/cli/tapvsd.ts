@@ -636,6 +636,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const dispatcher = new ControlDispatcher(ipvs, {
     syncDaemons: ha.sync,
+    links: { onLinkOf: (a) => dataplane.linkOnPrefix(a), names: () => dataplane.ports.map((p) => p.name) },
     rulesChanged: () => dataplane.rulesChanged(),
     servicesChanged: () => dataplane.announce(),
     trace: (req, ctx) => traceRequest(dataplane, req, ctx),

@@ -12,9 +12,9 @@
 import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import { createScheduler } from '../ipvs/sched/registry.js';
-import { listConns, listServices } from './listing.js';
+import { listConns, listLaddrs, listServices } from './listing.js';
 import type { Command, Op, Request } from './protocol.js';
-import { RuleEditor } from './rule-editor.js';
+import { type DirectorLinks, RuleEditor } from './rule-editor.js';
 import type { RequestContext } from './server.js';
 import type { SyncDaemonControl, SyncDaemonSettings, SyncRole } from './sync-daemon-control.js';
 
@@ -32,10 +32,12 @@ export interface DispatchHooks {
   status?: () => unknown;
   /** The connection sync daemons (the daemon owns them: they send and receive on its links). */
   syncDaemons?: SyncDaemonControl;
+  /** The director's links, for the rules' checks that depend on them (direct routing, local addresses). */
+  links?: DirectorLinks;
 }
 
-/** Requests that may bring a new VIP: what servicesChanged (gratuitous ARP) reports. */
-const SERVICE_OPS: ReadonlySet<Op> = new Set<Op>(['addService', 'editService', 'clear']);
+/** Requests that may bring a new VIP or local address: what servicesChanged (gratuitous ARP) reports. */
+const SERVICE_OPS: ReadonlySet<Op> = new Set<Op>(['addService', 'editService', 'clear', 'addLaddr']);
 
 /** Requests that change rules: what rulesChanged reports. */
 const RULE_OPS: ReadonlySet<Op> = new Set<Op>([
@@ -46,6 +48,8 @@ const RULE_OPS: ReadonlySet<Op> = new Set<Op>([
   'addDest',
   'editDest',
   'deleteDest',
+  'addLaddr',
+  'deleteLaddr',
 ]);
 
 export class ControlDispatcher {
@@ -55,7 +59,7 @@ export class ControlDispatcher {
     private readonly ipvs: Ipvs,
     private readonly hooks: DispatchHooks = {},
   ) {
-    this.rules = new RuleEditor(ipvs);
+    this.rules = new RuleEditor(ipvs, hooks.links ?? null);
   }
 
   handle(req: Request, ctx: RequestContext | null = null): unknown {
@@ -95,7 +99,7 @@ export class ControlDispatcher {
 
   /** Runs the commands against a copy of the current rules; throws on the first failure. */
   private dryRun(cmds: Command[]): void {
-    const scratch = new RuleEditor(copyRules(this.ipvs));
+    const scratch = new RuleEditor(copyRules(this.ipvs), this.hooks.links ?? null);
     for (let i = 0; i < cmds.length; i++) {
       try {
         if (cmds[i] === null || typeof cmds[i] !== 'object')
@@ -135,6 +139,16 @@ export class ControlDispatcher {
       case 'zero':
         rules.zero(c.service ?? null);
         return null;
+      case 'addLaddr':
+        rules.addLaddr(c.service, c.laddr);
+        return null;
+      case 'deleteLaddr':
+        rules.deleteLaddr(c.service, c.laddr);
+        return null;
+      case 'listLaddrs': {
+        const key = c.service ?? null;
+        return listLaddrs(key === null ? rules.ipvs.services : [rules.service(key, 'No such service')]);
+      }
       case 'setTimeouts':
         rules.setTimeouts(c.timeouts);
         return null;
@@ -179,12 +193,22 @@ function copyRules(from: Ipvs): Ipvs {
       timeoutS: s.timeoutS,
       netmask: s.netmask,
       ops: s.ops,
+      proxyProtocol: s.proxyProtocol,
     });
     // Dests are kept newest first; adding oldest first rebuilds the same order.
     for (let i = s.dests.length - 1; i >= 0; i--) {
       const d = s.dests[i];
-      to.addDest(copy, d.addr, d.port, { weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold });
+      to.addDest(copy, d.addr, d.port, {
+        weight: d.weight,
+        uThreshold: d.uThreshold,
+        lThreshold: d.lThreshold,
+        fwd: d.fwd,
+        tunType: d.tunType,
+        tunPort: d.tunPort,
+        tunFlags: d.tunFlags,
+      });
     }
+    for (let i = 0; i < s.laddrs.addrs.length; i++) to.addLaddr(copy, s.laddrs.addrs[i], s.laddrs.links[i]);
   }
   return to;
 }

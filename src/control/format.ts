@@ -196,7 +196,12 @@ function formatTitle(o: FormatOptions): string {
   );
 }
 
-const FWD_NAME: Record<DestInfo['fwd'], string> = { masq: 'Masq', route: 'Route', tunnel: 'Tunnel', fullnat: 'FullNat' };
+const FWD_NAME: Record<DestInfo['fwd'], string> = {
+  masq: 'Masq',
+  route: 'Route',
+  tunnel: 'Tunnel',
+  fullnat: 'FullNat',
+};
 const FWD_SWITCH: Record<DestInfo['fwd'], string> = { masq: '-m', route: '-g', tunnel: '-i', fullnat: '--fullnat' };
 
 /** ipvsadm's tunflags[] (fwd_tun_info) and tun_flags_opts[] (print_tunnel_rule), by --tun-*. */

@@ -8,11 +8,21 @@
  */
 
 import { ConnFlag } from '../ipvs/conn-table.js';
+import { type Dest, Fwd, TunFlag, TunType } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import type { Service } from '../ipvs/service.js';
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
 import { formatIpv4, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
-import type { ConnInfo, ListResult, ServiceInfo } from './protocol.js';
+import type {
+  ConnInfo,
+  FwdName,
+  LaddrInfo,
+  LaddrListResult,
+  ListResult,
+  ProxyProtocolVersion,
+  ServiceInfo,
+  TunnelConfig,
+} from './protocol.js';
 import { schedFlagWords } from './sched-flags.js';
 
 /** `-L`: the given services (every one, or the one a request named) and the totals. */
@@ -47,6 +57,9 @@ export function listConns(ipvs: Ipvs, nowMs: number): ConnInfo[] {
       state,
       expireS: Math.max(0, Math.floor((c.expiresAt[id] - nowMs) / 1000)),
       template,
+      ...(c.laddr[id] !== c.caddr[id] || c.lport[id] !== c.cport[id]
+        ? { laddr: formatIpv4(c.laddr[id]), lport: c.lport[id] }
+        : {}),
     });
   });
   return out;
@@ -61,13 +74,15 @@ function serviceInfo(s: Service): ServiceInfo {
       persistentS: s.persistent ? s.timeoutS : null,
       netmask: formatIpv4(s.netmask),
       ops: s.ops,
+      ...(s.proxyProtocol !== 0 ? { proxyProtocol: `v${s.proxyProtocol}` as ProxyProtocolVersion } : {}),
     },
     stats: s.stats.snapshot(),
-    laddrs: [],
+    laddrs: laddrInfos(s),
     dests: s.dests.map((d) => ({
       addr: formatIpv4(d.addr),
       port: d.port,
-      fwd: 'masq' as const,
+      fwd: fwdName(d),
+      ...(d.fwd === Fwd.TUNNEL ? { tunnel: tunnelConfig(d) } : {}),
       weight: d.weight,
       uThreshold: d.uThreshold,
       lThreshold: d.lThreshold,
@@ -77,4 +92,45 @@ function serviceInfo(s: Service): ServiceInfo {
       stats: d.stats.snapshot(),
     })),
   };
+}
+
+/** `-G`: the local addresses of each full NAT service (those with any, or the one asked for). */
+export function listLaddrs(services: readonly Service[]): LaddrListResult {
+  return {
+    services: services
+      .filter((s) => s.laddrs.addrs.length > 0 || services.length === 1)
+      .map((s) => ({
+        service: { proto: s.proto === IPPROTO_TCP ? 'tcp' : 'udp', addr: formatIpv4(s.addr), port: s.port },
+        laddrs: laddrInfos(s),
+      })),
+  };
+}
+
+function laddrInfos(s: Service): LaddrInfo[] {
+  const p = s.laddrs;
+  return p.addrs.map((a, i) => ({
+    addr: formatIpv4(a),
+    ...(p.links[i] !== '' ? { ifname: p.links[i] } : {}),
+    conns: p.conns[i],
+    conflicts: p.conflicts[i],
+  }));
+}
+
+function fwdName(d: Dest): FwdName {
+  switch (d.fwd) {
+    case Fwd.ROUTE:
+      return 'route';
+    case Fwd.TUNNEL:
+      return 'tunnel';
+    case Fwd.FULLNAT:
+      return 'fullnat';
+    default:
+      return 'masq';
+  }
+}
+
+function tunnelConfig(d: Dest): TunnelConfig {
+  const type = d.tunType === TunType.GUE ? 'gue' : d.tunType === TunType.GRE ? 'gre' : 'ipip';
+  const csum = (d.tunFlags & TunFlag.REMCSUM) !== 0 ? 'remcsum' : (d.tunFlags & TunFlag.CSUM) !== 0 ? 'csum' : 'nocsum';
+  return { type, port: d.tunPort, csum };
 }

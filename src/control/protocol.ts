@@ -185,6 +185,9 @@ export interface ConnInfo {
   state: string;
   expireS: number;
   template: boolean;
+  /** Full NAT: the local address and port the real server sees. */
+  laddr?: string;
+  lport?: number;
 }
 
 export type Response =

@@ -13,14 +13,15 @@
  */
 import { tryParseAddress } from '../addr.js';
 import { TapvsError } from '../errors.js';
-import type { Dest } from '../ipvs/dest.js';
+import { type Dest, Fwd, type FwdMethod, TunFlag, TunType } from '../ipvs/dest.js';
 import type { DestSettings, Ipvs, ServiceSettings } from '../ipvs/ipvs.js';
 import { createScheduler } from '../ipvs/sched/registry.js';
 import type { Service } from '../ipvs/service.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
+import { formatIpv4, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import {
   type DestConfig,
   type DestKey,
+  type LaddrKey,
   MAX_THRESHOLD,
   MAX_TIMEOUT_S,
   MAX_WEIGHT,
@@ -31,9 +32,23 @@ import {
 } from './protocol.js';
 import { schedFlagsFromWords } from './sched-flags.js';
 
+/**
+ * What the rules need to know of the director's links, for the checks only the daemon can make:
+ * a direct-routing real server must be on a link, a local address on the link named for it.
+ */
+export interface DirectorLinks {
+  /** The link on whose prefix `addr` is (a neighbour), or null when it is reached through a gateway or not at all. */
+  onLinkOf(addr: number): string | null;
+  /** The director's link names. */
+  names(): readonly string[];
+}
+
 /** Edits one director's rules on behalf of control requests. */
 export class RuleEditor {
-  constructor(readonly ipvs: Ipvs) {}
+  constructor(
+    readonly ipvs: Ipvs,
+    private readonly links: DirectorLinks | null = null,
+  ) {}
 
   addService(key: ServiceKey, cfg: ServiceConfig): void {
     const { proto, addr, port } = serviceKey(key);
@@ -61,6 +76,7 @@ export class RuleEditor {
     const { addr, port } = destKey(dk, svc);
     const settings = destSettings(cfg);
     if (svc.findDest(addr, port) !== undefined) throw new TapvsError('DEST_EXISTS', 'Destination already exists');
+    this.checkMethod(addr, settings.fwd);
     this.ipvs.addDest(svc, addr, port, settings);
   }
 
@@ -68,7 +84,48 @@ export class RuleEditor {
     const svc = this.service(key, 'Service not defined');
     const { addr, port } = destKey(dk, svc);
     const settings = destSettings(cfg);
-    this.ipvs.editDest(svc, existingDest(svc, addr, port), settings);
+    const d = existingDest(svc, addr, port);
+    this.checkMethod(addr, settings.fwd);
+    this.ipvs.editDest(svc, d, settings);
+  }
+
+  /** DPVS's --add-laddr: a local address for a full NAT service, on the link it is on (or -F's). */
+  addLaddr(key: ServiceKey, lk: LaddrKey): void {
+    const svc = this.service(key, 'No such service');
+    const addr = laddrAddress(lk);
+    const link = lk.ifname ?? '';
+    if (typeof link !== 'string') throw new TapvsError('BAD_ARGUMENT', 'illegal interface name');
+    if (this.links !== null) {
+      const on = this.links.onLinkOf(addr);
+      if (link !== '' && !this.links.names().includes(link))
+        throw new TapvsError('BAD_ARGUMENT', `no link named '${link}' (links: ${this.links.names().join(', ')})`);
+      if (on === null || (link !== '' && on !== link))
+        throw new TapvsError(
+          'BAD_ARGUMENT',
+          `local address ${lk.addr} is not on the prefix of ${link === '' ? 'any link' : `link '${link}'`}: ` +
+            'the real servers must reach it as a neighbour',
+        );
+    }
+    if (svc.laddrs.indexOf(addr) >= 0) throw new TapvsError('LADDR_EXISTS', 'local address already exists');
+    this.ipvs.addLaddr(svc, addr, link);
+  }
+
+  /** DPVS's --del-laddr. */
+  deleteLaddr(key: ServiceKey, lk: LaddrKey): void {
+    const svc = this.service(key, 'No such service');
+    const addr = laddrAddress(lk);
+    if (svc.laddrs.indexOf(addr) < 0) throw new TapvsError('LADDR_NOT_FOUND', 'no such local address');
+    this.ipvs.deleteLaddr(svc, addr);
+  }
+
+  /** Direct routing changes only the MAC: the real server must be a neighbour (ip_vs_dr_xmit()). */
+  private checkMethod(addr: number, fwd: FwdMethod | undefined): void {
+    if (fwd !== Fwd.ROUTE || this.links === null || this.links.onLinkOf(addr) !== null) return;
+    throw new TapvsError(
+      'BAD_ARGUMENT',
+      `direct routing needs the real server on a link of the director: ${formatIpv4(addr)} is not on ` +
+        `any link's prefix (use -i to tunnel to it, or -m)`,
+    );
   }
 
   deleteDest(key: ServiceKey, dk: DestKey): void {
@@ -164,15 +221,33 @@ function serviceSettings(cfg: ServiceConfig, svc: Service | null): ServiceSettin
     timeoutS: timeoutS ?? 0,
     netmask,
     ops: cfg.ops === true,
+    proxyProtocol: proxyProtocolVersion(cfg.proxyProtocol),
   };
 }
 
-function destSettings(cfg: DestConfig): DestSettings {
+const FWD_BY_NAME: Record<string, FwdMethod> = {
+  masq: Fwd.MASQ,
+  route: Fwd.ROUTE,
+  tunnel: Fwd.TUNNEL,
+  fullnat: Fwd.FULLNAT,
+};
+
+/** --proxy-protocol: absent or v1/v2 (DPVS's insecure variants trust the client's own header: not offered). */
+function proxyProtocolVersion(v: unknown): number {
+  if (v === undefined || v === null || v === 'disable') return 0;
+  if (v === 'v1') return 1;
+  if (v === 'v2') return 2;
+  throw new TapvsError('BAD_ARGUMENT', `illegal proxy protocol ${JSON.stringify(v)}: v1, v2 or disable`);
+}
+
+function destSettings(cfg: DestConfig): Required<DestSettings> {
   if (cfg === null || typeof cfg !== 'object')
     throw new TapvsError('BAD_ARGUMENT', 'missing real server configuration');
-  if (cfg.fwd !== 'masq') {
-    throw new TapvsError('NOT_SUPPORTED', 'tapvs forwards by masquerading (NAT) only: use -m');
+  const fwd = FWD_BY_NAME[cfg.fwd as string];
+  if (fwd === undefined || !Object.hasOwn(FWD_BY_NAME, cfg.fwd)) {
+    throw new TapvsError('BAD_ARGUMENT', `unknown forwarding method ${JSON.stringify(cfg.fwd)}`);
   }
+  const tun = tunnelSettings(cfg, fwd);
   if (!Number.isInteger(cfg.weight) || cfg.weight < 0 || cfg.weight > MAX_WEIGHT) {
     throw new TapvsError('BAD_ARGUMENT', 'illegal weight specified');
   }
@@ -182,7 +257,40 @@ function destSettings(cfg: DestConfig): DestSettings {
   }
   // ip_vs_ctl.c, ip_vs_add_dest() and ip_vs_edit_dest(): ERANGE.
   if (cfg.lThreshold > cfg.uThreshold) throw new TapvsError('OUT_OF_RANGE', 'Numerical result out of range');
-  return { weight: cfg.weight, uThreshold: cfg.uThreshold, lThreshold: cfg.lThreshold };
+  return { weight: cfg.weight, uThreshold: cfg.uThreshold, lThreshold: cfg.lThreshold, fwd, ...tun };
+}
+
+/** --tun-type and its options as ipvsadm checks them (tunnel_opt_check()), and the kernel's GUE port rule. */
+function tunnelSettings(cfg: DestConfig, fwd: FwdMethod): { tunType: number; tunPort: number; tunFlags: number } {
+  const t = cfg.tunnel;
+  if (t === undefined || t === null) return { tunType: TunType.IPIP, tunPort: 0, tunFlags: 0 };
+  if (typeof t !== 'object') throw new TapvsError('BAD_ARGUMENT', 'illegal tunnel settings');
+  if (fwd !== Fwd.TUNNEL) throw new TapvsError('BAD_ARGUMENT', 'Tunnel options conflict with forward method');
+  const type = t.type === 'ipip' ? TunType.IPIP : t.type === 'gue' ? TunType.GUE : t.type === 'gre' ? TunType.GRE : -1;
+  if (type < 0) throw new TapvsError('BAD_ARGUMENT', 'illegal tunnel type specified');
+  const csum = t.csum ?? 'nocsum';
+  const flags = csum === 'nocsum' ? 0 : csum === 'csum' ? TunFlag.CSUM : csum === 'remcsum' ? TunFlag.REMCSUM : -1;
+  if (flags < 0) throw new TapvsError('BAD_ARGUMENT', 'illegal tunnel checksum option');
+  const port = t.port ?? 0;
+  if (type === TunType.GUE) {
+    // ip_vs_ctl.c, ip_vs_add_dest()/ip_vs_edit_dest(): GUE without a port is EINVAL.
+    if (!isPort(port) || port === 0) throw new TapvsError('BAD_ARGUMENT', 'illegal tunnel port specified');
+  } else if (port !== 0) {
+    throw new TapvsError('BAD_ARGUMENT', `Illegal 'tun-port' option with the '${t.type}' tunnel type`);
+  }
+  if (type === TunType.IPIP && flags !== 0)
+    throw new TapvsError('BAD_ARGUMENT', `Illegal 'tun-${csum}' option with the 'ipip' tunnel type`);
+  if (type === TunType.GRE && flags === TunFlag.REMCSUM)
+    throw new TapvsError('BAD_ARGUMENT', "Illegal 'tun-remcsum' option with the 'gre' tunnel type");
+  return { tunType: type, tunPort: type === TunType.GUE ? port : 0, tunFlags: flags };
+}
+
+function laddrAddress(lk: LaddrKey): number {
+  if (lk === null || typeof lk !== 'object') throw new TapvsError('BAD_ARGUMENT', 'missing local address');
+  const addr = tryParseAddress(lk.addr);
+  if (addr === null || addr === 0 || isMulticastOrBroadcast(addr) || addr >>> 24 === 127)
+    throw new TapvsError('BAD_ARGUMENT', 'illegal local address specified');
+  return addr;
 }
 
 function existingDest(svc: Service, addr: number, port: number): Dest {

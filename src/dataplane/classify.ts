@@ -95,6 +95,11 @@ export class Classifier {
     if (multicast) return this.multicast(port, proto, l4, l4End);
     if (this.local.isStandby(dst)) return Drop.VrrpBackup;
     if (this.local.isLocal(dst)) {
+      // A full NAT local address: replies of real servers come here (ICMP errors included).
+      if (this.local.isLaddr(dst) && proto !== IPPROTO_ICMP) {
+        const verdict = this.ipvsOut.out(proto, l4, l4End);
+        if (verdict !== PASS) return verdict;
+      }
       if (proto === IPPROTO_TCP) return this.ipvsIn.tcp(l4, l4End);
       if (proto === IPPROTO_UDP) return this.ipvsIn.udp(l4, l4End);
       if (proto === IPPROTO_ICMP) return this.localIcmp(l4, l4End);
@@ -125,7 +130,10 @@ export class Classifier {
     const ic = this.ctx.v.icmp;
     if (ic.bind(l4, l4End) !== Parse.Ok) return Drop.Truncated;
     if (!ic.checksumOk()) return Drop.BadChecksum;
-    if (ic.isRelatedError()) return this.related.translate(l4, l4End, true);
+    if (ic.isRelatedError()) {
+      const verdict = this.related.translate(l4, l4End, true);
+      return verdict === Drop.IcmpIgnored ? this.related.tunnelError(l4, l4End) : verdict;
+    }
     if (ic.type !== ICMP_ECHO_REQUEST || ic.code !== 0) return Drop.IcmpIgnored;
     return this.icmp.echo();
   }

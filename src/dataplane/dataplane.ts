@@ -29,7 +29,7 @@ import { LocalOutput } from '../host/local-output.js';
 import { MulticastOutput } from '../host/multicast-output.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
-import { VNET_GSO, VNET_NEEDS_CSUM, vnetFlags } from '../link/vnet-hdr.js';
+import { VNET_GSO, VNET_NEEDS_CSUM, vnetFlags, vnetGsoSize } from '../link/vnet-hdr.js';
 import { dropComment, TRACE_RX, TRACE_TX, type Tracer } from '../trace/tracer.js';
 import { Classifier } from './classify.js';
 import { ControlInbox, type InboxReader } from './control-inbox.js';
@@ -45,7 +45,11 @@ import { IpvsOut } from './ipvs-out.js';
 import { Port } from './port.js';
 import { Router } from './router.js';
 import type { ServiceHealthNote } from './trace-notes.js';
+import { DrXmit } from './xmit/dr.js';
+import { FullNatXmit } from './xmit/fullnat.js';
 import { NatXmit } from './xmit/nat.js';
+import { Transmitters } from './xmit/transmitters.js';
+import { TunXmit } from './xmit/tun.js';
 
 export interface PortConfig {
   /** Logical name (ext, int, ...), used in status and traces. */
@@ -120,8 +124,14 @@ export class Dataplane {
     const localOut = new LocalOutput(routes, this.egress);
     this.icmp = new HostIcmp(ctx, localOut, this.egress, routes, local, this.opts.icmpRatePerS);
     const router = new Router(ctx, this.ports, routes, this.destRoutes, local, this.icmp, this.egress);
-    const nat = new NatXmit(ctx, ipvs.conns, router, this.egress);
-    const related = new IcmpRelated(ctx, ipvs, routes, this.egress);
+    const xmit = new Transmitters(
+      ipvs.conns,
+      new NatXmit(ctx, ipvs.conns, router, this.egress),
+      new DrXmit(ctx, router, this.egress),
+      new TunXmit(ctx, routes, router, this.egress),
+      new FullNatXmit(ctx, ipvs.conns, router, this.egress),
+    );
+    const related = new IcmpRelated(ctx, ipvs, routes, this.egress, xmit, this.icmp);
     this.classifier = new Classifier(
       ctx,
       { forward: this.opts.forward },
@@ -130,8 +140,8 @@ export class Dataplane {
       this.reasm,
       this.arp,
       this.icmp,
-      new IpvsIn(ctx, ipvs, this.icmp, localOut, nat),
-      new IpvsOut(ctx, ipvs, nat, related),
+      new IpvsIn(ctx, ipvs, this.icmp, localOut, xmit),
+      new IpvsOut(ctx, ipvs, xmit, related),
       related,
       router,
       this.inbox,
@@ -158,7 +168,7 @@ export class Dataplane {
     const owned = this.ports.map((p) => this.routes.addressesOf(p.index));
     const standby: number[] = [];
     for (const v of this.virtualAddrs.values()) if (!v.owned) for (const a of v.addrs) standby.push(a.addr);
-    this.local.update(owned, this.ipvs.vipAddresses(), standby);
+    this.local.update(owned, this.ipvs.vipAddresses(), standby, this.ipvs.laddrAddresses());
     this.destRoutes.rebuild(this.routes, this.ipvs.destsById);
   }
 
@@ -250,7 +260,8 @@ export class Dataplane {
       const off = offsets[i] + hdr;
       const len = lengths[i] - hdr;
       const vnet = hdr > 0 ? vnetFlags(u8, offsets[i]) : 0;
-      ctx.begin(port, (vnet & VNET_NEEDS_CSUM) !== 0, (vnet & VNET_GSO) !== 0);
+      const gso = (vnet & VNET_GSO) !== 0;
+      ctx.begin(port, (vnet & VNET_NEEDS_CSUM) !== 0, gso, gso ? vnetGsoSize(u8, offsets[i]) : 0);
       port.rxFrames++;
       port.rxBytes += Math.max(len, 0);
       if (tracing && tr!.matches(u8, off, len)) tr!.hold(port.index, TRACE_RX, u8, off, len, nowMs);
@@ -291,9 +302,19 @@ export class Dataplane {
       for (const s of this.ipvs.services) {
         if (this.local.isVip(s.addr) && this.routes.onLink(p.index, s.addr) && !this.routes.ownsOnLink(p.index, s.addr))
           this.arp.gratuitous(p, s.addr);
+        // Full NAT local addresses, so the real servers learn where their replies go.
+        for (const l of s.laddrs.addrs)
+          if (this.local.isLaddr(l) && this.routes.onLink(p.index, l) && !this.routes.ownsOnLink(p.index, l))
+            this.arp.gratuitous(p, l);
       }
     }
     this.flushAll();
+  }
+
+  /** The link whose prefix holds `addr` (a neighbour there), or null: for the rules' checks. */
+  linkOnPrefix(addr: number): string | null {
+    for (const p of this.ports) if (this.routes.onLink(p.index, addr)) return p.name;
+    return null;
   }
 
   /** What trace comments say about servers the health checks took out (the daemon sets it). */

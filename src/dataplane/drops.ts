@@ -35,10 +35,14 @@ export const Drop = {
   VrrpBackup: 22,
   /** A VRRP advert or sync message found the control plane's queue full. */
   ControlQueueFull: 23,
+  /** Direct routing to a real server that is not a neighbour on a link (only its MAC could change). */
+  NotOnLink: 24,
+  /** Full NAT: the service has no local address, or no free port on any (DPVS: "no lip/lport available"). */
+  NoLocalAddress: 25,
 } as const;
 export type Drop = (typeof Drop)[keyof typeof Drop];
 
-export const DROP_COUNT = 24;
+export const DROP_COUNT = 26;
 
 /** Names for status output and metrics, indexed by Drop value. */
 export const DROP_NAMES: readonly string[] = [
@@ -66,4 +70,6 @@ export const DROP_NAMES: readonly string[] = [
   'broadcast',
   'vrrp_backup',
   'control_queue_full',
+  'not_on_link',
+  'no_local_address',
 ];

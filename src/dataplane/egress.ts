@@ -101,6 +101,25 @@ export class Egress {
     return this.park(out, nextHop, buf, ethOff, ETH_HLEN + len);
   }
 
+  /**
+   * Sends a datagram the director built at buf[off, off + len) along `route`: whole, or in
+   * fragments of `fragMtu` bytes (> 0) when it is too big for the link and may be fragmented.
+   */
+  sendBuilt(buf: Uint8Array, off: number, len: number, route: Route, fragMtu: number): number {
+    if (fragMtu <= 0 || len <= fragMtu) return this.transmit(buf, null, off, len, route);
+    const fb = this.fragBuf;
+    fb.reset();
+    const n = fragmentInto(buf, off, len, fragMtu, fb, 0);
+    if (n < 0) return n === Frag.DontFragment ? Drop.TooBig : Drop.BadHeader;
+    let verdict: number = SENT;
+    for (let i = 0; i < fb.count; i++) {
+      const r = this.transmit(fb.buf, null, fb.offsets[i], fb.lengths[i], route);
+      if (r !== SENT) verdict = r;
+    }
+    this.fragmentsSent += fb.count;
+    return verdict;
+  }
+
   /** Parks a frame for an unresolved next hop and asks for it (once per resolution attempt). */
   private park(out: Port, nextHop: number, buf: Uint8Array, frameOff: number, frameLen: number): number {
     if (!out.arp.enqueue(nextHop, buf, frameOff, frameLen)) return Drop.ArpQueueFull;

@@ -8,7 +8,7 @@ import type { HostRoutes } from '../host/addresses.js';
 import { Route } from '../host/addresses.js';
 import type { LocalAddresses } from '../host/local-addresses.js';
 import { ConnFlag } from '../ipvs/conn-table.js';
-import type { Dest } from '../ipvs/dest.js';
+import { type Dest, Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { readI32, writeI32 } from '../packet/bytes.js';
@@ -20,6 +20,9 @@ import type { DestRoutes } from './dest-routes.js';
 import type { Egress } from './egress.js';
 import type { FrameContext } from './frame.js';
 import type { Port } from './port.js';
+
+/** What the fast path does with a frame, by the connection's method and the frame's direction. */
+const Kind = { NatIn: 0, NatOut: 1, DrIn: 2, FullNatIn: 3, FullNatOut: 4 } as const;
 
 export class FastPath {
   /** The route of the frame under test (its own, so a declined frame leaves ctx untouched). */
@@ -105,21 +108,40 @@ export class FastPath {
       dport = (u8[l4 + 2] << 8) | u8[l4 + 3];
     const ipvs = this.ipvs,
       c = ipvs.conns;
-    const inbound = this.local.isLocal(dst);
-    let id: number, dest: Dest | null | undefined, out: Port, nextHop: number;
-    if (inbound) {
+    const local = this.local.isLocal(dst);
+    let id = -1,
+      kind: number,
+      dest: Dest | null | undefined,
+      out: Port,
+      nextHop: number;
+    // A full NAT local address: replies of real servers first (classify.ts asks ipvs-out first too).
+    if (local && this.local.isLaddr(dst)) {
+      id = c.lookupOut(proto, src, sport, dst, dport);
+      if (id >= 0 && (c.fwd[id] !== Fwd.FULLNAT || !this.routes.route(c.caddr[id], this.route))) return false;
+    }
+    if (id >= 0) {
+      kind = Kind.FullNatOut;
+      dest = ipvs.destsById[c.destId[id]];
+      out = this.ports[this.route.link];
+      nextHop = this.route.nextHop;
+    } else if (local) {
       if ((flags & TCP_SYN) !== 0) return false;
       id = c.lookupIn(proto, src, sport, dst, dport, false);
       if (id < 0 || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return false;
+      const fwd = c.fwd[id];
+      kind = fwd === Fwd.MASQ ? Kind.NatIn : fwd === Fwd.ROUTE ? Kind.DrIn : fwd === Fwd.FULLNAT ? Kind.FullNatIn : -1;
+      if (kind < 0) return false; // tunnels copy: the general path
       dest = ipvs.destOf(id);
       if (dest === null) return false;
       const link = this.destRoutes.linkOf(dest.id);
       if (link < 0) return false;
       out = this.ports[link];
       nextHop = this.destRoutes.nextHop[dest.id];
+      if (kind === Kind.DrIn && nextHop !== dest.addr) return false;
     } else {
       id = c.lookupOut(proto, src, sport, dst, dport);
-      if (id < 0 || !this.routes.route(dst, this.route)) return false;
+      if (id < 0 || c.fwd[id] !== Fwd.MASQ || !this.routes.route(dst, this.route)) return false;
+      kind = Kind.NatOut;
       dest = ipvs.destsById[c.destId[id]];
       out = this.ports[this.route.link];
       nextHop = this.route.nextHop;
@@ -130,6 +152,7 @@ export class FastPath {
 
     // Committed: count, run the state machine, rewrite, queue.
     const now = ctx.now;
+    const inbound = kind !== Kind.NatOut && kind !== Kind.FullNatOut;
     if (inbound) {
       ipvs.countIn(dest!, total);
       c.pkts[id]++;
@@ -140,36 +163,65 @@ export class FastPath {
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, dir, flags, now);
     else ipvs.udpState(id, dir, now);
     if (inbound && ctx.syncMaster !== null) ctx.syncMaster.afterInbound(id, now);
-    const addrOff = inbound ? ip + 16 : ip + 12,
-      portOff = inbound ? l4 + 2 : l4;
-    const oldAddr = inbound ? dst : src,
-      oldPort = inbound ? dport : sport;
-    const newAddr = inbound ? c.daddr[id] : c.vaddr[id],
-      newPort = inbound ? c.dport[id] : c.vport[id];
-    // IP header: address and TTL (RFC 1624 updates).
+    let nsrc = src,
+      nsport = sport,
+      ndst = dst,
+      ndport = dport;
+    if (kind === Kind.NatIn) {
+      ndst = c.daddr[id];
+      ndport = c.dport[id];
+    } else if (kind === Kind.NatOut) {
+      nsrc = c.vaddr[id];
+      nsport = c.vport[id];
+    } else if (kind === Kind.FullNatIn) {
+      nsrc = c.laddr[id];
+      nsport = c.lport[id];
+      ndst = c.daddr[id];
+      ndport = c.dport[id];
+    } else if (kind === Kind.FullNatOut) {
+      nsrc = c.vaddr[id];
+      nsport = c.vport[id];
+      ndst = c.caddr[id];
+      ndport = c.cport[id];
+    }
+    // IP header: addresses and TTL (RFC 1624 updates).
     const ttlWord = (u8[ip + 8] << 8) | u8[ip + 9];
-    let ipCsum = csumUpdate32((u8[ip + 10] << 8) | u8[ip + 11], oldAddr, newAddr);
+    // In the general path's order (addresses, then TTL), so both give the same bytes.
+    let ipCsum = (u8[ip + 10] << 8) | u8[ip + 11];
+    if (nsrc !== src) ipCsum = csumUpdate32(ipCsum, src, nsrc);
+    if (ndst !== dst) ipCsum = csumUpdate32(ipCsum, dst, ndst);
     ipCsum = csumUpdate16(ipCsum, ttlWord, ttlWord - 0x100);
     u8[ip + 8] = (ttlWord >>> 8) - 1;
     u8[ip + 10] = ipCsum >>> 8;
     u8[ip + 11] = ipCsum & 0xff;
-    writeI32(u8, addrOff, newAddr);
-    // L4: the pseudo-header address always; the port only when the checksum covers it (a
-    // NEEDS_CSUM frame's field is the partial pseudo-header sum). UDP checksum 0 means "none".
-    let l4Csum = (u8[csumOff] << 8) | u8[csumOff + 1];
-    if (ctx.csumPartial) {
-      l4Csum = partialCsumUpdate32(l4Csum, oldAddr, newAddr);
-    } else if (proto === IPPROTO_TCP) {
-      l4Csum = csumUpdate32(l4Csum, oldAddr, newAddr);
-      if (oldPort !== newPort) l4Csum = csumUpdate16(l4Csum, oldPort, newPort);
-    } else if (l4Csum !== 0) {
-      l4Csum = csumUpdate32(l4Csum, oldAddr, newAddr) || 0xffff;
-      if (oldPort !== newPort) l4Csum = csumUpdate16(l4Csum, oldPort, newPort) || 0xffff;
+    if (kind !== Kind.DrIn) {
+      if (nsrc !== src) writeI32(u8, ip + 12, nsrc);
+      if (ndst !== dst) writeI32(u8, ip + 16, ndst);
+      // L4: the pseudo-header addresses always; ports only when the checksum covers them (a
+      // NEEDS_CSUM frame's field is the partial pseudo-header sum). UDP checksum 0 means "none".
+      let l4Csum = (u8[csumOff] << 8) | u8[csumOff + 1];
+      if (ctx.csumPartial) {
+        if (nsrc !== src) l4Csum = partialCsumUpdate32(l4Csum, src, nsrc);
+        if (ndst !== dst) l4Csum = partialCsumUpdate32(l4Csum, dst, ndst);
+      } else if (proto === IPPROTO_TCP) {
+        if (nsrc !== src) l4Csum = csumUpdate32(l4Csum, src, nsrc);
+        if (ndst !== dst) l4Csum = csumUpdate32(l4Csum, dst, ndst);
+        if (nsport !== sport) l4Csum = csumUpdate16(l4Csum, sport, nsport);
+        if (ndport !== dport) l4Csum = csumUpdate16(l4Csum, dport, ndport);
+      } else if (l4Csum !== 0) {
+        // UDP: a computed 0 is sent as 0xffff after every step, as the UDP view does.
+        if (nsrc !== src) l4Csum = csumUpdate32(l4Csum, src, nsrc) || 0xffff;
+        if (ndst !== dst) l4Csum = csumUpdate32(l4Csum, dst, ndst) || 0xffff;
+        if (nsport !== sport) l4Csum = csumUpdate16(l4Csum, sport, nsport) || 0xffff;
+        if (ndport !== dport) l4Csum = csumUpdate16(l4Csum, dport, ndport) || 0xffff;
+      }
+      u8[csumOff] = l4Csum >>> 8;
+      u8[csumOff + 1] = l4Csum & 0xff;
+      u8[l4] = nsport >>> 8;
+      u8[l4 + 1] = nsport & 0xff;
+      u8[l4 + 2] = ndport >>> 8;
+      u8[l4 + 3] = ndport & 0xff;
     }
-    u8[csumOff] = l4Csum >>> 8;
-    u8[csumOff + 1] = l4Csum & 0xff;
-    u8[portOff] = newPort >>> 8;
-    u8[portOff + 1] = newPort & 0xff;
     this.egress.queueInPlace(port, out, off, total, arpSlot, nextHop);
     return true;
   }

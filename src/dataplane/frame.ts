@@ -25,6 +25,8 @@ export class FrameContext {
   csumPartial = false;
   /** Offloads: a GSO super-frame, cut to MSS-sized segments by the receiving side. */
   gso = false;
+  /** Offloads: the segment size of a GSO super-frame (its virtio-net header's gso_size). */
+  gsoSize = 0;
   /** The frame is a datagram reassembled from fragments (sent by copying, fragmented again). */
   reassembled = false;
   /** Size of the largest fragment of a reassembled datagram. */
@@ -45,11 +47,12 @@ export class FrameContext {
   healthNote: ServiceHealthNote | null = null;
 
   /** Prepares for the next frame of `port`, with the virtio-net facts of its header. */
-  begin(port: Port, csumPartial: boolean, gso: boolean): void {
+  begin(port: Port, csumPartial: boolean, gso: boolean, gsoSize = 0): void {
     this.port = port;
     this.v = port.rx;
     this.csumPartial = csumPartial;
     this.gso = gso;
+    this.gsoSize = gsoSize;
     this.fragMtu = 0;
   }
 }

@@ -17,7 +17,7 @@ import { TCP_RST, TCP_SYN } from '../packet/tcp.js';
 import { Drop } from './drops.js';
 import type { FrameContext } from './frame.js';
 import { noteNat, noteSchedule } from './trace-notes.js';
-import type { NatXmit } from './xmit/nat.js';
+import type { Transmitters } from './xmit/transmitters.js';
 
 export class IpvsIn {
   constructor(
@@ -25,7 +25,7 @@ export class IpvsIn {
     private readonly ipvs: Ipvs,
     private readonly icmp: HostIcmp,
     private readonly local: LocalOutput,
-    private readonly nat: NatXmit,
+    private readonly xmit: Transmitters,
   ) {}
 
   /** A TCP segment at [l4, l4End) to a director address. Returns the verdict. */
@@ -100,6 +100,7 @@ export class IpvsIn {
   /** ip_vs_leave(): no destination -> ICMP port unreachable from the VIP. */
   private noConnection(reason: number): number {
     if (reason === -NoConn.TableFull) return Drop.TableFull;
+    if (reason === -NoConn.NoLocalAddress) return Drop.NoLocalAddress;
     this.icmp.error(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, this.ctx.v.ip.dst);
     return Drop.NoDestination;
   }
@@ -117,7 +118,7 @@ export class IpvsIn {
     else ipvs.udpState(id, Dir.INPUT, ctx.now);
     if (ctx.syncMaster !== null) ctx.syncMaster.afterInbound(id, ctx.now);
     if (ctx.tracing) noteNat(ctx, c, 'in', id, proto);
-    const verdict = this.nat.toDest(id, dest.id, proto);
+    const verdict = this.xmit.toDest(id, dest, proto);
     if ((c.flags[id] & ConnFlag.ONE_PACKET) !== 0) ipvs.expireNow(id);
     return verdict;
   }

@@ -3,7 +3,14 @@
  * (ip_vs_core.c) handles them: a connection's reply is counted, runs the state machine and
  * leaves masqueraded (handle_response()); an ICMP error about a connection's packet is
  * translated (ip_vs_out_icmp()). Anything else is not IPVS's: PASS, and the router decides.
+ *
+ * Per method: a NAT reply passes through (to the client); a full NAT reply comes to a local
+ * address (classify.ts sends it here first). A DR or TUN reply bypasses the director; one sent
+ * through it anyway has the VIP, a local address, as its source and is dropped by classify.ts as
+ * a martian, as Linux drops it (accept_local off), so DR and TUN connections stay on the
+ * INPUT_ONLY state table.
  */
+import { Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
@@ -12,13 +19,13 @@ import { Drop, PASS } from './drops.js';
 import type { FrameContext } from './frame.js';
 import type { IcmpRelated } from './icmp-related.js';
 import { noteNat } from './trace-notes.js';
-import type { NatXmit } from './xmit/nat.js';
+import type { Transmitters } from './xmit/transmitters.js';
 
 export class IpvsOut {
   constructor(
     private readonly ctx: FrameContext,
     private readonly ipvs: Ipvs,
-    private readonly nat: NatXmit,
+    private readonly xmit: Transmitters,
     private readonly related: IcmpRelated,
   ) {}
 
@@ -57,6 +64,6 @@ export class IpvsOut {
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, Dir.OUTPUT, tcpFlags, ctx.now);
     else ipvs.udpState(id, Dir.OUTPUT, ctx.now);
     if (ctx.tracing) noteNat(ctx, c, 'out', id, proto);
-    return this.nat.toClient(id, proto);
+    return c.fwd[id] === Fwd.FULLNAT ? this.xmit.fullnat.toClient(id, proto) : this.xmit.nat.toClient(id, proto);
   }
 }

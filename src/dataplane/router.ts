@@ -31,8 +31,13 @@ export class Router {
    * The checks for the current frame's datagram towards `dst` (or towards dest `destId` when
    * >= 0, through the dest route table). Leaves the route in ctx.route and, when the datagram
    * must be fragmented, the size in ctx.fragMtu. Returns SENT when the packet may go.
+   *
+   * `overhead`: bytes a tunnel adds in front. The datagram must then fit the link MTU less them
+   * (else fragmentation needed, with that MTU, when DF is set: ensure_mtu_is_adequate() in
+   * ip_vs_xmit.c); without DF it is tunnelled whole and ctx.fragMtu asks to fragment the outer
+   * packet to the link's MTU.
    */
-  check(dst: number, destId: number): number {
+  check(dst: number, destId: number, overhead = 0): number {
     const ctx = this.ctx,
       ip = ctx.v.ip;
     if (ip.ttl <= 1) {
@@ -43,6 +48,7 @@ export class Router {
       return Drop.NoRoute;
     }
     const out = this.ports[ctx.route.link];
+    if (overhead > 0) return this.checkTunnel(out.mtu, overhead);
     // A GSO super-frame is cut to gso_size segments by the receiving side: only plain frames
     // are held to the MTU.
     ctx.fragMtu = 0;
@@ -57,6 +63,22 @@ export class Router {
         return Drop.TooBig;
       }
       ctx.fragMtu = limit;
+    }
+    return SENT;
+  }
+
+  private checkTunnel(linkMtu: number, overhead: number): number {
+    const ctx = this.ctx,
+      ip = ctx.v.ip;
+    ctx.fragMtu = 0;
+    const mtu = linkMtu - overhead;
+    if (mtu < 68) return Drop.TooBig; // the kernel drops silently below the IPv4 minimum
+    if (ip.totalLen > mtu && !ctx.gso) {
+      if ((ip.fragWord & IP_DF) !== 0) {
+        this.icmp.error(ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu, this.icmpSource());
+        return Drop.TooBig;
+      }
+      ctx.fragMtu = linkMtu;
     }
     return SENT;
   }

@@ -61,7 +61,7 @@ export class HostArp {
   /** True when the director answers ARP for `a` on link `link`. */
   private answersFor(link: number, a: number): boolean {
     if (this.routes.ownsOnLink(link, a)) return true;
-    return this.local.isVip(a) && this.routes.onLink(link, a);
+    return (this.local.isVip(a) || this.local.isLaddr(a)) && this.routes.onLink(link, a);
   }
 
   /**

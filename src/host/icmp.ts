@@ -71,6 +71,16 @@ export class HostIcmp {
     this.build(type, code, mtu, src, ip.src, v.u8, ip.offset, quote);
   }
 
+  /**
+   * An error of `type`/`code` from `src` about the datagram quoted at quote[off, off + len), to
+   * that datagram's source: for errors relayed from elsewhere (a router's error about a tunnelled
+   * packet, turned into one about the client's own packet).
+   */
+  errorAbout(type: number, code: number, mtu: number, src: number, quote: Uint8Array, off: number, len: number): void {
+    if (len < IPV4_MIN_HLEN || !this.takeToken()) return;
+    this.build(type, code, mtu, src, readI32(quote, off + 12), quote, off, Math.min(len, ICMP_QUOTE_MAX));
+  }
+
   /** Time exceeded (reassembly) to the sender of a datagram whose fragments never completed. */
   reassemblyTimeout(quote: Uint8Array, len: number): void {
     if (len < IPV4_MIN_HLEN + 8 || quote[9] === IPPROTO_ICMP) return;

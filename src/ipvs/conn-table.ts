@@ -14,7 +14,7 @@
  *   owner's business: `onExpire(id, nowMs)` returns true to free the entry, false after it
  *   re-armed it.
  *
- * Not here: state machines, counters, scheduling. Memory: 64 bytes per entry plus 16 bytes of
+ * Not here: state machines, counters, scheduling. Memory: 71 bytes per entry plus 16 bytes of
  * index (see `bytesPerEntry`).
  */
 
@@ -31,7 +31,17 @@ export const ConnFlag = {
   HASHED: 0x10,
   /** Installed or updated from a sync message (the kernel's IP_VS_CONN_F_SYNC). */
   SYNCED: 0x20,
+  /**
+   * No reply seen yet of a connection whose replies bypass the director (DR, TUN): its client
+   * packets run the INPUT_ONLY state table (IP_VS_CONN_F_NOOUTPUT, set_tcp_state()).
+   */
+  NOOUTPUT: 0x40,
 } as const;
+
+/** Forwarding methods whose replies keep the VIP as their source (the director does not rewrite them). */
+export function repliesBypass(fwd: number): boolean {
+  return fwd === 1 || fwd === 2 || fwd === 3; // LOCAL, TUNNEL, ROUTE (ipvs/dest.ts Fwd)
+}
 
 const WHEEL_BITS = 12;
 const WHEEL_SLOTS = 1 << WHEEL_BITS;
@@ -54,6 +64,14 @@ export class ConnTable {
   readonly cport: Uint16Array;
   readonly vport: Uint16Array;
   readonly dport: Uint16Array;
+  /**
+   * The real server's peer: the client (caddr:cport) except for full NAT, where it is the local
+   * address and port the director put in the source (DPVS's laddr:lport).
+   */
+  readonly laddr: Int32Array;
+  readonly lport: Uint16Array;
+  /** Forwarding method (ipvs/dest.ts Fwd), bound from the dest when the entry is created. */
+  readonly fwd: Uint8Array;
   /** Dest registry id, or -1. */
   readonly destId: Int32Array;
   /** Controlling template's id, or -1. */
@@ -94,6 +112,9 @@ export class ConnTable {
     this.cport = new Uint16Array(capacity);
     this.vport = new Uint16Array(capacity);
     this.dport = new Uint16Array(capacity);
+    this.laddr = new Int32Array(capacity);
+    this.lport = new Uint16Array(capacity);
+    this.fwd = new Uint8Array(capacity);
     this.destId = new Int32Array(capacity);
     this.control = new Int32Array(capacity);
     this.nControlled = new Int32Array(capacity);
@@ -119,7 +140,7 @@ export class ConnTable {
     return this.idxMask + 1;
   }
   static bytesPerEntry(): number {
-    return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 * 3 + 4 + 8 + 4 + 1 + 4 * 3 + 4 * 4;
+    return 1 + 1 + 1 + 4 * 3 + 2 * 3 + 4 + 2 + 1 + 4 * 3 + 4 + 8 + 4 + 1 + 4 * 3 + 4 * 4;
   }
 
   setExpireHook(hook: ExpireHook): void {
@@ -154,6 +175,9 @@ export class ConnTable {
     this.vport[id] = vport;
     this.daddr[id] = daddr;
     this.dport[id] = dport;
+    this.laddr[id] = caddr;
+    this.lport[id] = cport;
+    this.fwd[id] = 0;
     this.destId[id] = destId;
     this.control[id] = -1;
     this.nControlled[id] = 0;
@@ -217,23 +241,24 @@ export class ConnTable {
     }
   }
 
-  /** Real server -> client lookup. */
-  lookupOut(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
+  /**
+   * Real server -> client lookup by the reply's addresses: from RIP:rport (NAT, full NAT) or from
+   * VIP:vport (DR, TUN: a reply that passes the director anyway), to the client or, with full NAT,
+   * to the local address and port (ip_vs_conn_out_get(); DPVS's outbound tuple).
+   */
+  lookupOut(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
     const idx = this.outIdx;
     const mask = this.idxMask;
-    let i = outHash(proto, daddr, dport, caddr, cport) & mask;
+    let i = outHash(proto, saddr, sport, daddr, dport) & mask;
     for (;;) {
       const e = idx[i];
       if (e === 0) return -1;
       const id = e - 1;
-      if (
-        this.daddr[id] === daddr &&
-        this.dport[id] === dport &&
-        this.caddr[id] === caddr &&
-        this.cport[id] === cport &&
-        this.proto[id] === proto
-      )
-        return id;
+      if (this.laddr[id] === daddr && this.lport[id] === dport && this.proto[id] === proto) {
+        if (repliesBypass(this.fwd[id])) {
+          if (this.vaddr[id] === saddr && this.vport[id] === sport) return id;
+        } else if (this.daddr[id] === saddr && this.dport[id] === sport) return id;
+      }
       i = (i + 1) & mask;
     }
   }
@@ -308,7 +333,9 @@ export class ConnTable {
     return inHash(this.proto[id], this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]);
   }
   private outHashOf(id: number): number {
-    return outHash(this.proto[id], this.daddr[id], this.dport[id], this.caddr[id], this.cport[id]);
+    return repliesBypass(this.fwd[id])
+      ? outHash(this.proto[id], this.vaddr[id], this.vport[id], this.laddr[id], this.lport[id])
+      : outHash(this.proto[id], this.daddr[id], this.dport[id], this.laddr[id], this.lport[id]);
   }
 
   private indexInsert(idx: Int32Array, id: number, h: number): void {
@@ -358,8 +385,8 @@ function inHash(proto: number, caddr: number, cport: number, vaddr: number, vpor
   );
 }
 
-function outHash(proto: number, daddr: number, dport: number, caddr: number, cport: number): number {
+function outHash(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
   return mix(
-    Math.imul(daddr, 0x9e3779b1) ^ Math.imul(caddr ^ proto, 0x85ebca77) ^ Math.imul((dport << 16) | cport, 0xc2b2ae3d),
+    Math.imul(saddr, 0x9e3779b1) ^ Math.imul(daddr ^ proto, 0x85ebca77) ^ Math.imul((sport << 16) | dport, 0xc2b2ae3d),
   );
 }

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
 import { ConnFlag, ConnTable } from './conn-table.js';
-import { Dest } from './dest.js';
+import { Dest, Fwd, type FwdMethod } from './dest.js';
 import type { Scheduler } from './sched/scheduler.js';
 import { FlowKey, Service } from './service.js';
 import { Stats } from './stats.js';
@@ -24,7 +24,7 @@ import { Dir, flagClass, TCP_STATE_ACTIVE, TcpState, tcpNextState } from './tcp-
 import { NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
 
 /** Why a new flow got no connection (index into the director's counters). */
-export const NoConn = { NoDestination: 1, TableFull: 2, PortZeroNotPersistent: 3 } as const;
+export const NoConn = { NoDestination: 1, TableFull: 2, PortZeroNotPersistent: 3, NoLocalAddress: 4 } as const;
 
 export interface IpvsOptions {
   /** Maximum concurrent entries (connections + templates). */
@@ -47,6 +47,8 @@ export interface ServiceSettings {
   netmask: number;
   /** One-packet scheduling (UDP). */
   ops: boolean;
+  /** Full NAT: PROXY protocol version put in front of each TCP connection's data (0, absent = none). */
+  proxyProtocol?: number;
 }
 
 /** What -a/-e set on a dest, already validated (lThreshold <= uThreshold; 0 = no threshold). */
@@ -54,6 +56,11 @@ export interface DestSettings {
   weight: number;
   uThreshold: number;
   lThreshold: number;
+  /** Forwarding method (dest.ts Fwd; absent = MASQ) and, for tunnels, TunType, port and TunFlag bits. */
+  fwd?: FwdMethod;
+  tunType?: number;
+  tunPort?: number;
+  tunFlags?: number;
 }
 
 export class Ipvs {
@@ -192,7 +199,15 @@ export class Ipvs {
       this.tableFull++;
       return -NoConn.TableFull;
     }
-    if (flags === 0) this.conns.hash(id);
+    // The method is the dest's at creation (ip_vs_bind_dest()): DR and TUN replies bypass us.
+    const c = this.conns;
+    c.fwd[id] = dest.fwd;
+    if (dest.fwd !== Fwd.MASQ && dest.fwd !== Fwd.FULLNAT) c.flags[id] |= ConnFlag.NOOUTPUT;
+    if (dest.fwd === Fwd.FULLNAT && !svc.laddrs.allocate(c, id, proto, dest.addr, dport)) {
+      c.remove(id); // (a template made for this flow stays, and times out as any other)
+      return -NoConn.NoLocalAddress;
+    }
+    if (flags === 0) c.hash(id);
     dest.bind(false);
     if (tmpl >= 0) {
       this.conns.control[id] = tmpl;
@@ -256,6 +271,11 @@ export class Ipvs {
   tcpState(id: number, dir: Dir, tcpFlags: number, nowMs: number): void {
     const c = this.conns;
     const cls = flagClass(tcpFlags);
+    if ((c.flags[id] & ConnFlag.NOOUTPUT) !== 0) {
+      // DR/TUN: client packets use the INPUT_ONLY rows until a reply is seen (set_tcp_state()).
+      if (dir === Dir.OUTPUT) c.flags[id] &= ~ConnFlag.NOOUTPUT;
+      else dir = Dir.INPUT_ONLY;
+    }
     const old = c.state[id];
     const next = tcpNextState(dir, old, cls);
     if (next !== old) {
@@ -326,6 +346,8 @@ export class Ipvs {
     const c = this.conns;
     const d = this.destsById[c.destId[id]];
     if (d !== null && d !== undefined) {
+      if (c.fwd[id] === Fwd.FULLNAT && (c.flags[id] & ConnFlag.TEMPLATE) === 0)
+        this.svcOfDest(d)?.laddrs.release(c.laddr[id]);
       d.unbind((c.flags[id] & ConnFlag.TEMPLATE) !== 0, (c.flags[id] & ConnFlag.ACTIVE) !== 0);
       if (!d.available && d.refs === 0) this.freeDest(d);
     }
@@ -454,6 +476,28 @@ export class Ipvs {
     this.total.zero();
   }
 
+  /** DPVS's --add-laddr: a full NAT local address for `svc` (not yet in its list). */
+  addLaddr(svc: Service, addr: number, link: string): void {
+    this.assertLinked(svc);
+    assert.equal(svc.laddrs.indexOf(addr), -1, 'addLaddr: the address exists');
+    svc.laddrs.add(addr, link);
+  }
+
+  /** DPVS's --del-laddr: new connections no longer use it; existing ones keep it until they end. */
+  deleteLaddr(svc: Service, addr: number): void {
+    this.assertLinked(svc);
+    const i = svc.laddrs.indexOf(addr);
+    assert.notEqual(i, -1, 'deleteLaddr: no such address');
+    svc.laddrs.remove(i);
+  }
+
+  /** Every service's local addresses (the director answers for them). */
+  laddrAddresses(): number[] {
+    const out: number[] = [];
+    for (const s of this.services) out.push(...s.laddrs.addrs);
+    return out;
+  }
+
   /** Runs the 2-second estimator on every stats object. */
   estimate(): void {
     this.total.estimate();
@@ -523,6 +567,7 @@ function applyServiceSettings(svc: Service, s: ServiceSettings): void {
   svc.timeoutS = s.timeoutS;
   svc.netmask = s.netmask | 0;
   svc.ops = s.ops;
+  svc.proxyProtocol = s.proxyProtocol ?? 0;
 }
 
 function applyDestSettings(d: Dest, s: DestSettings): void {
@@ -530,4 +575,8 @@ function applyDestSettings(d: Dest, s: DestSettings): void {
   if (s.weight !== 0) d.lastWeight = s.weight;
   d.uThreshold = s.uThreshold;
   d.lThreshold = s.lThreshold;
+  d.fwd = s.fwd ?? Fwd.MASQ;
+  d.tunType = s.tunType ?? 0;
+  d.tunPort = s.tunPort ?? 0;
+  d.tunFlags = s.tunFlags ?? 0;
 }

@@ -6,6 +6,7 @@
  * position (ip_vs_ctl.c, __ip_vs_update_dest()), so "first wins" tie-breaks match the kernel.
  */
 import type { Dest } from './dest.js';
+import { LaddrPool } from './laddr-pool.js';
 import type { Scheduler } from './sched/scheduler.js';
 import { Stats } from './stats.js';
 
@@ -31,6 +32,10 @@ export class Service {
   netmask = -1;
   /** One-packet scheduling (UDP). */
   ops = false;
+  /** Full NAT: PROXY protocol version (1, 2) for TCP connections; 0 = none. */
+  proxyProtocol = 0;
+  /** Full NAT local addresses. */
+  readonly laddrs = new LaddrPool();
   /** Most recently added first (IPVS list order). */
   dests: Dest[] = [];
   readonly stats = new Stats();

@@ -22,6 +22,11 @@ export function vnetFlags(u8: Uint8Array, off: number): number {
   return ((u8[off] & 1) !== 0 ? VNET_NEEDS_CSUM : 0) | (u8[off + 1] !== 0 ? VNET_GSO : 0);
 }
 
+/** gso_size of the header at u8[off]: the segment size a GSO super-frame is to be cut to. */
+export function vnetGsoSize(u8: Uint8Array, off: number): number {
+  return u8[off + 4] | (u8[off + 5] << 8);
+}
+
 /** A header for a frame the director builds: no offload requested. */
 export function clearVnetHdr(u8: Uint8Array, off: number, hdrLen: number): void {
   u8.fill(0, off, off + hdrLen);

@@ -16,7 +16,7 @@
  *   (re-armed from now on every update), else the state's own.
  */
 import { ConnFlag } from '../ipvs/conn-table.js';
-import type { Dest } from '../ipvs/dest.js';
+import { type Dest, Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { type EntrySink, readMessage, SyncEntry, WireFlag } from './sync-message.js';
 
@@ -99,6 +99,11 @@ export class SyncBackup implements EntrySink {
       this.count('no_dest');
       return;
     }
+    // A full NAT dest needs a local address and port the wire does not carry: nothing to install.
+    if (dest.fwd === Fwd.FULLNAT && !template) {
+      this.count('fullnat_dest');
+      return;
+    }
     const flags = (template ? ConnFlag.TEMPLATE : 0) | ConnFlag.SYNCED;
     id = c.create(
       e.protocol,
@@ -118,6 +123,9 @@ export class SyncBackup implements EntrySink {
       this.count('table_full');
       return;
     }
+    // A synced connection takes its dest's method, not the wire's (ip_vs_bind_dest()).
+    c.fwd[id] = dest.fwd;
+    if (!template && dest.fwd !== Fwd.MASQ && dest.fwd !== Fwd.FULLNAT) c.flags[id] |= ConnFlag.NOOUTPUT;
     c.hash(id);
     dest.bind(template);
     if (template) {

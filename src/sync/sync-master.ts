@@ -21,6 +21,7 @@
  * `afterInbound` runs on the packet path: typed arrays and preallocated buffers only.
  */
 import { ConnFlag, type ConnTable } from '../ipvs/conn-table.js';
+import { Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { TcpState } from '../ipvs/tcp-state.js';
 import { MessageWriter, SYNC_V1_MAX_MESSAGE, WireFlag } from './sync-message.js';
@@ -98,6 +99,8 @@ export class SyncMaster {
   /** After a client -> VIP packet of connection `id` was counted and its state moved. */
   afterInbound(id: number, nowMs: number): void {
     const c = this.conns;
+    // Full NAT's local address and port have no place in IPVS's wire format: not synced.
+    if (c.fwd[id] === Fwd.FULLNAT) return;
     // A one-packet entry is never sent, but its template is (ip_vs_sync_conn(): "goto control").
     const onePacket = (c.flags[id] & ConnFlag.ONE_PACKET) !== 0;
     const sent = onePacket || (this.needed(id, c.pkts[id], false) && this.append(id, nowMs));
@@ -169,7 +172,9 @@ export class SyncMaster {
   private append(id: number, nowMs: number): boolean {
     const c = this.conns;
     const template = (c.flags[id] & ConnFlag.TEMPLATE) !== 0;
-    let flags = WireFlag.MASQ;
+    // The method travels in the low bits (conn_flags & IP_VS_CONN_F_FWD_MASK), NOOUTPUT with it.
+    let flags = c.fwd[id] & WireFlag.FWD_MASK;
+    if ((c.flags[id] & ConnFlag.NOOUTPUT) !== 0) flags |= WireFlag.NOOUTPUT;
     if (template) flags |= WireFlag.TEMPLATE;
     else if ((c.flags[id] & ConnFlag.ACTIVE) === 0) flags |= WireFlag.INACTIVE;
     const state = template ? ((c.flags[id] & ConnFlag.ASSURED) !== 0 ? 1 : 0) : c.state[id];

@@ -373,6 +373,47 @@ export function natComment(
   return s;
 }
 
+/**
+ * The comment of a packet forwarded by another method than NAT (the connection's method, as
+ * ipvs/dest.ts numbers them: 2 tunnel, 3 route, 5 full NAT): what was kept and what rewritten.
+ */
+export function methodComment(
+  fwd: number,
+  dir: 'in' | 'out',
+  proto: number,
+  caddr: number,
+  cport: number,
+  vaddr: number,
+  vport: number,
+  daddr: number,
+  dport: number,
+  laddr: number,
+  lport: number,
+  state: string,
+  sched?: SchedNote,
+): string {
+  const vip = formatAddrPort(vaddr, vport),
+    rip = formatAddrPort(daddr, dport),
+    cip = formatAddrPort(caddr, cport),
+    lip = formatAddrPort(laddr, lport);
+  let s: string;
+  if (fwd === 5)
+    s =
+      dir === 'in'
+        ? `FULLNAT in: src ${cip} -> ${lip}, dst ${vip} -> ${rip}`
+        : `FULLNAT out: src ${rip} -> ${vip}, dst ${lip} -> ${cip}`;
+  else {
+    const name = fwd === 2 ? 'TUN' : 'DR';
+    s =
+      dir === 'in'
+        ? `${name} in: dst ${vip} kept, ${fwd === 2 ? 'tunnelled' : 'frame'} to ${formatIpv4(daddr)}`
+        : `${name} reply through the director: src ${vip}, routed unchanged`;
+  }
+  s += `; conn ${protoName(proto)} ${cip} state ${state}`;
+  if (sched !== undefined) s += `; new flow scheduled by ${sched.name} -> ${rip} (${sched.reason})`;
+  return s;
+}
+
 /** "drop: bad_checksum", or with detail "drop: no_destination (no dest available for TCP 192.168.222.131:80)". */
 export function dropComment(reason: string, detail?: string): string {
   return detail === undefined ? `drop: ${reason}` : `drop: ${reason} (${detail})`;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Drop } from '../../src/dataplane/drops.js';
+import { Fwd } from '../../src/ipvs/dest.js';
 import {
   CLIENT,
   CLIENT_MAC,
@@ -16,10 +17,11 @@ import {
   RS1,
   RS1_MAC,
   resolveNeighbours,
+  type TestDirector,
   textbookService,
   VIP,
 } from '../helpers/director.js';
-import { ACK, arpFrame, ICMP, ipFrame, SYN, TCP, UDP } from '../helpers/frames.js';
+import { ACK, arpFrame, ICMP, ip, ipFrame, SYN, TCP, UDP } from '../helpers/frames.js';
 
 /** xorshift32: a tiny seeded PRNG so failures reproduce. */
 function rng(seed: number): () => number {
@@ -87,12 +89,9 @@ function mutate(f: Buffer, r: () => number): Buffer {
 // CI runs 200,000 frames; TAPVS_FUZZ_FRAMES=5000000 (say) for a long run. The seed is fixed.
 const N = Number(process.env.TAPVS_FUZZ_FRAMES ?? 200_000);
 
-test(`${N} mutated and random frames: no exception, verdicts add up, table consistent, memory flat, still forwarding`, () => {
-  const td = makeDirector({ capture: false });
-  resolveNeighbours(td);
-  textbookService(td);
-  const r = rng(0x7a9b5);
-  const base = corpus();
+/** Sends N mutated and random frames from `base` in batches of 64, alternating links; checks the heap stays flat. */
+function fuzz(td: TestDirector, base: Buffer[], seed: number): void {
+  const r = rng(seed);
   const batch: Buffer[] = [];
   let batches = 0;
   let heapAfterWarmup = 0;
@@ -124,18 +123,32 @@ test(`${N} mutated and random frames: no exception, verdicts add up, table consi
     ext[Drop.BadChecksum] > 0 && ext[Drop.Truncated] > 0 && ext[Drop.BadHeader] > 0,
     `drops ${Array.from(ext).join(',')}`,
   );
-  // Every live entry is findable by both keys, and the gauges match the entries.
+}
+
+/** Every live entry is findable by both keys (a reply's, per its method), and the gauges match the entries. */
+function checkTable(td: TestDirector): void {
   const c = td.ipvs.conns;
   let live = 0;
   c.forEach((id) => {
     live++;
     assert.equal(c.lookupIn(c.proto[id], c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], false), id);
-    assert.equal(c.lookupOut(c.proto[id], c.daddr[id], c.dport[id], c.caddr[id], c.cport[id]), id);
+    const bypass = c.fwd[id] === Fwd.ROUTE || c.fwd[id] === Fwd.TUNNEL;
+    const [sa, sp] = bypass ? [c.vaddr[id], c.vport[id]] : [c.daddr[id], c.dport[id]];
+    assert.equal(c.lookupOut(c.proto[id], sa, sp, c.laddr[id], c.lport[id]), id);
   });
   assert.equal(live, c.count);
   let gauges = 0;
-  for (const d of td.ipvs.services[0].dests) gauges += d.activeConns + d.inactConns;
+  for (const s of td.ipvs.services) for (const d of s.dests) gauges += d.activeConns + d.inactConns;
   assert.equal(gauges, c.count);
+}
+
+test(`${N} mutated and random frames: no exception, verdicts add up, table consistent, memory flat, still forwarding`, () => {
+  const td = makeDirector({ capture: false });
+  resolveNeighbours(td);
+  textbookService(td);
+  fuzz(td, corpus(), 0x7a9b5);
+  checkTable(td);
+  const c = td.ipvs.conns;
   // A clean connection still goes through the same director.
   const before = td.int.txCount;
   td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 41000, dport: 80, flags: SYN })]);
@@ -143,4 +156,87 @@ test(`${N} mutated and random frames: no exception, verdicts add up, table consi
   const id = c.lookupIn(TCP, CLIENT, 41000, VIP, 80, false);
   assert.ok(id >= 0);
   assert.ok(c.daddr[id] === RS1 || c.daddr[id] === td.ipvs.services[0].dests[1].addr);
+});
+
+test(`${N} mutated frames against full NAT, tunnel (GUE) and direct-routing services: the same guarantees`, () => {
+  const td = makeDirector({ capture: false });
+  resolveNeighbours(td);
+  const cfg = { scheduler: 'rr', schedFlags: [], persistentS: null, netmask: '255.255.255.255', ops: false };
+  const web = { proto: 'tcp' as const, addr: '192.168.222.131', port: 80 };
+  const tun = { proto: 'tcp' as const, addr: '192.168.222.131', port: 8080 };
+  const dns = { proto: 'udp' as const, addr: '192.168.222.131', port: 53 };
+  const dest = { weight: 1, uThreshold: 0, lThreshold: 0 };
+  td.run({ op: 'addService', service: web, config: cfg });
+  td.run({ op: 'addService', service: tun, config: cfg });
+  td.run({ op: 'addService', service: dns, config: cfg });
+  td.run({ op: 'addLaddr', service: web, laddr: { addr: '192.168.2.140' } });
+  td.run({
+    op: 'addDest',
+    service: web,
+    dest: { addr: '192.168.2.129', port: 80 },
+    config: { fwd: 'fullnat', ...dest },
+  });
+  td.run({
+    op: 'addDest',
+    service: tun,
+    dest: { addr: '192.168.2.129', port: 8080 },
+    config: { fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'csum' }, ...dest },
+  });
+  td.run({ op: 'addDest', service: dns, dest: { addr: '192.168.2.129', port: 53 }, config: { fwd: 'route', ...dest } });
+  // Real traffic of each method, captured, becomes the corpus (with what a router or RS would send back).
+  const lip = ip('192.168.2.140');
+  const cap = makeDirector({ capture: true });
+  resolveNeighbours(cap);
+  for (const req of [
+    { op: 'addService', service: web, config: cfg },
+    { op: 'addService', service: tun, config: cfg },
+    { op: 'addLaddr', service: web, laddr: { addr: '192.168.2.140' } },
+    { op: 'addDest', service: web, dest: { addr: '192.168.2.129', port: 80 }, config: { fwd: 'fullnat', ...dest } },
+    {
+      op: 'addDest',
+      service: tun,
+      dest: { addr: '192.168.2.129', port: 8080 },
+      config: { fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'csum' }, ...dest },
+    },
+  ] as const)
+    cap.run(req as Parameters<TestDirector['run']>[0]);
+  cap.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40000, dport: 80, flags: SYN }),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40001, dport: 8080, flags: SYN }),
+  ]);
+  const [fnatSyn, gue] = cap.int.take();
+  const lport = fnatSyn.readUInt16BE(34);
+  const base = [
+    ...corpus(),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 40001, dport: 8080, flags: SYN }),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 5353, dport: 53, payload: Buffer.from('q') }),
+    ipFrame(INT_MAC, RS1_MAC, RS1, lip, { proto: TCP, sport: 80, dport: lport, flags: SYN | ACK }),
+    ipFrame(INT_MAC, RS1_MAC, RS1, lip, { proto: ICMP, type: 3, code: 3, payload: fnatSyn.subarray(14, 14 + 28) }),
+    ipFrame(INT_MAC, RS1_MAC, RS1, ip('192.168.2.136'), {
+      proto: ICMP,
+      type: 3,
+      code: 4,
+      rest: 1400,
+      payload: gue.subarray(14, Math.min(gue.length, 14 + 548)),
+    }),
+    arpFrame(1, RS1_MAC, RS1, new Uint8Array(6), lip),
+  ];
+  fuzz(td, base, 0x5eedf00d);
+  checkTable(td);
+  // Each method still forwards a clean connection.
+  td.send('ext', [
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 42000, dport: 80, flags: SYN }),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport: 42001, dport: 8080, flags: SYN }),
+    ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: 42002, dport: 53 }),
+  ]);
+  const c = td.ipvs.conns;
+  for (const [port, vport, fwd] of [
+    [42000, 80, Fwd.FULLNAT],
+    [42001, 8080, Fwd.TUNNEL],
+    [42002, 53, Fwd.ROUTE],
+  ] as const) {
+    const id = c.lookupIn(vport === 53 ? UDP : TCP, CLIENT, port, VIP, vport, false);
+    assert.ok(id >= 0, `connection ${port}`);
+    assert.equal(c.fwd[id], fwd);
+  }
 });

@@ -224,9 +224,9 @@ test("rule editor: bad real servers and dest configurations are refused with ipv
   );
   fails(
     rules,
-    () => rules.addDest(WEB, rs, dcfg({ fwd: 'route' })),
-    'NOT_SUPPORTED',
-    'tapvs forwards by masquerading (NAT) only: use -m',
+    () => rules.addDest(WEB, rs, dcfg({ fwd: 'bypass' as DestConfig['fwd'] })),
+    'BAD_ARGUMENT',
+    'unknown forwarding method "bypass"',
   );
   for (const weight of [-1, 65536, 0.5]) {
     fails(rules, () => rules.addDest(WEB, rs, dcfg({ weight })), 'BAD_ARGUMENT', 'illegal weight specified');

@@ -22,6 +22,8 @@ test('lab args: plain up starts tapvsd on TAPs with no service, the default time
     socket: null,
     tapvsdArgs: [],
     readyTimeoutMs: DEFAULT_READY_TIMEOUT_MS,
+    method: null,
+    tunType: null,
     ha: null,
   });
 });
@@ -89,6 +91,8 @@ test('lab args: up with every address option, pcap with the NIC MAC, no director
     socket: '/tmp/s.sock',
     tapvsdArgs: ['--no-offload', '--max-conns=1024', '-v'],
     readyTimeoutMs: 3000,
+    method: null,
+    tunType: null,
     ha: null,
   });
 });
@@ -148,4 +152,16 @@ test('lab args: rs status names one server or none; unknown rs actions are refus
   refused(['rs', 'status', 'rs1', 'rs2'], /usage: rs status/);
   refused(['rs'], /rs: expected one of stop, start, fail, heal, status, link/);
   refused(['rs', 'restart', 'rs1'], /rs: expected one of/);
+});
+
+test('lab args: up --method and --tun-type', () => {
+  const c = parseLabCommand(['up', '--method', 'tun', '--tun-type', 'gue']);
+  assert.equal(c.command === 'up' && c.method, 'tun');
+  assert.equal(c.command === 'up' && c.tunType, 'gue');
+  const d = parseLabCommand(['up', '--method', 'fullnat']);
+  assert.equal(d.command === 'up' && d.tunType, null);
+  refused(['up', '--method', 'snat'], /--method wants nat\|dr\|tun\|fullnat/);
+  refused(['up', '--method', 'dr', '--tun-type', 'gre'], /goes with --method tun/);
+  refused(['up', '--method', 'tun', '--tun-type', 'vxlan'], /--tun-type wants/);
+  refused(['up', '--ha', '--method', 'dr'], /not for --ha/);
 });
