@@ -80,7 +80,14 @@ const BY_CODE: ReadonlyMap<ErrorCode, string> = new Map<ErrorCode, string>([
   ['SERVICE_NOT_FOUND', 'No such service'],
 ]);
 
-const READ_OPS: ReadonlySet<Op> = new Set<Op>(['list', 'listConns', 'getTimeouts', 'status', 'listDaemon', 'listLaddrs']);
+const READ_OPS: ReadonlySet<Op> = new Set<Op>([
+  'list',
+  'listConns',
+  'getTimeouts',
+  'status',
+  'listDaemon',
+  'listLaddrs',
+]);
 
 /**
  * What tapvsadm prints (stderr) and its exit status when tapvsd refuses `op` with `code`.

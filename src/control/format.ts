@@ -391,7 +391,8 @@ export function formatSave(result: ListResult, o: FormatOptions = {}, names: Nam
 export function formatLaddrs(result: LaddrListResult): string {
   let out = '';
   result.services.forEach((s, i) => {
-    if (i === 0) out += `${'VIP:VPORT'.padEnd(20)} ${'TOTAL'.padEnd(8)} ${'SNAT_IP'.padEnd(20)} ${'CONFLICTS'.padEnd(10)} ${'CONNS'.padEnd(10)}\n`;
+    if (i === 0)
+      out += `${'VIP:VPORT'.padEnd(20)} ${'TOTAL'.padEnd(8)} ${'SNAT_IP'.padEnd(20)} ${'CONFLICTS'.padEnd(10)} ${'CONNS'.padEnd(10)}\n`;
     out += `${vipPort(s.service).padEnd(20)} ${String(s.laddrs.length).padEnd(8)} \n`;
     for (const l of s.laddrs) {
       out += `${''.padEnd(20)} ${''.padEnd(8)} ${l.addr.padEnd(20)} ${String(l.conflicts).padEnd(10)} ${String(l.conns).padEnd(10)}\n`;

@@ -47,10 +47,10 @@ import {
   MAX_THRESHOLD,
   MAX_TIMEOUT_S,
   MAX_WEIGHT,
+  type ProxyProtocolVersion,
   SCHED_NAME_MAX,
   type ServiceConfig,
   type ServiceKey,
-  type ProxyProtocolVersion,
   type TunnelConfig,
 } from './protocol.js';
 import { schedFlagsFromWords, schedFlagWords } from './sched-flags.js';

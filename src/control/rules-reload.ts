@@ -37,7 +37,9 @@ export function rulesTable(text: string, file: string): RulesTable {
         if (d.tunnel !== undefined) config.tunnel = { ...d.tunnel };
         return { dest: { addr: d.addr, port: d.port }, config };
       }),
-      laddrs: (s.laddrs ?? []).map((l) => (l.ifname === undefined ? { addr: l.addr } : { addr: l.addr, ifname: l.ifname })),
+      laddrs: (s.laddrs ?? []).map((l) =>
+        l.ifname === undefined ? { addr: l.addr } : { addr: l.addr, ifname: l.ifname },
+      ),
       at: { file, line: 0 },
     }),
   );

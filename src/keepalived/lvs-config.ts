@@ -10,8 +10,8 @@
  * alpha and inhibit_on_failure. The reader resolves all of it: consumers never re-apply defaults.
  */
 
-import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import type { TunnelConfig } from '../control/protocol.js';
+import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 
 /** Where a configuration item was written. */
 export interface SourceRef {

@@ -8,10 +8,11 @@
  * would silently drop one (sh-port before `lb_algo sh`, sorry_server_inhibit before
  * sorry_server), that is an error too, so a configuration tapvs accepts means the same to both.
  */
+
+import type { TunnelConfig } from '../control/protocol.js';
 import type { ConfStatement } from './blocks.js';
 import { CHECKER_TYPES, type CheckerDraft, readChecker } from './checkers.js';
 import type { DiagnosticSink } from './diagnostics.js';
-import type { TunnelConfig } from '../control/protocol.js';
 import type { LvsMethod, SourceRef } from './lvs-config.js';
 import { scriptCommand } from './script-words.js';
 import { field, type Handler, into, type KeywordTable, walkBlock } from './statements.js';

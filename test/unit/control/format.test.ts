@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import {
   formatConns,
   formatDaemons,
-  formatLargeNum,
   formatLaddrs,
+  formatLargeNum,
   formatList,
   formatSave,
   formatSingleService,
@@ -473,12 +473,18 @@ function methodsTable(): ReturnType<typeof list> {
     dest('10.0.0.2', 53, { fwd: 'fullnat' }),
   ]);
   return list([
-    { ...s, laddrs: [{ addr: '10.0.0.100', ifname: 'inside', conns: 1, conflicts: 0 }, { addr: '10.0.0.101', conns: 0, conflicts: 0 }] },
+    {
+      ...s,
+      laddrs: [
+        { addr: '10.0.0.100', ifname: 'inside', conns: 1, conflicts: 0 },
+        { addr: '10.0.0.101', conns: 0, conflicts: 0 },
+      ],
+    },
     { ...u, laddrs: [{ addr: '10.0.0.102', conns: 0, conflicts: 0 }] },
   ]);
 }
 
-test('format: -L shows Route, Tunnel, FullNat and Masq; DPVS\'s ppv1/ppv2 word on the service line', () => {
+test("format: -L shows Route, Tunnel, FullNat and Masq; DPVS's ppv1/ppv2 word on the service line", () => {
   assert.equal(
     formatList(methodsTable(), { numeric: true }, NAMES),
     lines(

@@ -199,11 +199,15 @@ test('args: -a/-e without a method is -g, as in ipvsadm; -g, -i, -m and --fullna
     config: { fwd: 'route', weight: 3, uThreshold: 0, lThreshold: 0 },
   });
   // One method only; --fullnat is a forwarding method like the others.
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--fullnat'], "multiple 'forwarding-method' options specified", 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--fullnat'],
+    "multiple 'forwarding-method' options specified",
+    2,
+  );
   fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-g', '-i'], "multiple 'forwarding-method' options specified", 2);
   fails(['-A', '-t', `${V}:80`, '--fullnat'], "Illegal 'forwarding-method' option with the 'add-service' command", 2);
   // ipvsadm's -b stays --sched-flags: it needs a value.
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-b'], "-b: missing argument", 255);
+  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-b'], '-b: missing argument', 255);
   // ipvsadm's own checks come first.
   fails(
     ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'gre'],
@@ -239,9 +243,21 @@ test('args: -a/-e without a method is -g, as in ipvsadm; -g, -i, -m and --fullna
     2,
   );
   fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-m', '--tun-type', 'vxlan'], 'illegal tunnel type specified', 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-port', '6080'], "Illegal 'tun-port' option with the 'ipip' tunnel type", 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--tun-type', 'ipip'], 'Tunnel options conflict with forward method', 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--fullnat', '--tun-csum'], 'Tunnel options conflict with forward method', 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-port', '6080'],
+    "Illegal 'tun-port' option with the 'ipip' tunnel type",
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--tun-type', 'ipip'],
+    'Tunnel options conflict with forward method',
+    2,
+  );
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '--fullnat', '--tun-csum'],
+    'Tunnel options conflict with forward method',
+    2,
+  );
   fails(
     ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-type', 'gre', '--tun-remcsum'],
     "Illegal 'tun-remcsum' option with the 'gre' tunnel type",
@@ -262,7 +278,11 @@ test('args: -a/-e without a method is -g, as in ipvsadm; -g, -i, -m and --fullna
     'illegal tunnel port specified',
     2,
   );
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-csum', '--tun-csum'], "multiple 'tun-csum' options specified", 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-i', '--tun-csum', '--tun-csum'],
+    "multiple 'tun-csum' options specified",
+    2,
+  );
   fails(['-A', '-t', `${V}:80`, '--tun-type', 'gue'], "Illegal 'tun-type' option with the 'add-service' command", 2);
 });
 
@@ -294,7 +314,11 @@ test('args: --proxy-protocol on -A/-E: v1, v2, disable; insecure modes refused',
     'tapvs has no insecure PROXY protocol mode (--proxy-protocol v1-insecure): use v1 or v2, which always send the client address tapvs saw',
     2,
   );
-  fails(['-A', '-t', `${V}:80`, '--proxy-protocol', 'v3'], "illegal proxy protocol specified: `v3' (disable, v1 or v2)", 2);
+  fails(
+    ['-A', '-t', `${V}:80`, '--proxy-protocol', 'v3'],
+    "illegal proxy protocol specified: `v3' (disable, v1 or v2)",
+    2,
+  );
   fails(['-A', '-t', `${V}:80`, '--proxy-protocol'], '--proxy-protocol: missing argument', 255);
   fails(
     ['-A', '-t', `${V}:80`, '--proxy-protocol', 'v1', '--proxy-protocol', 'v2'],
@@ -340,10 +364,22 @@ test('args: DPVS local addresses: -P/-Q with -z and -F, -G with or without a ser
   fails(['-Q', '-z', '10.0.0.100'], "You need to supply the 'service-address' option for the 'del-laddr' command", 2);
   fails(['-P', '-t', `${V}:80`, '-z', 'nosuchhost'], 'illegal local address', 2);
   fails(['-P', '-t', `${V}:80`, '-z', '10.0.0.1', '-z', '10.0.0.2'], "multiple 'local-address' options specified", 2);
-  fails(['-P', '-t', `${V}:80`, '-z', '10.0.0.1', '-w', '2'], "Illegal 'weight' option with the 'add-laddr' command", 2);
-  fails(['-P', '-t', `${V}:80`, '-z', '2001:db8::1'], 'tapvs is IPv4 only: the local address must be an IPv4 address', 2);
+  fails(
+    ['-P', '-t', `${V}:80`, '-z', '10.0.0.1', '-w', '2'],
+    "Illegal 'weight' option with the 'add-laddr' command",
+    2,
+  );
+  fails(
+    ['-P', '-t', `${V}:80`, '-z', '2001:db8::1'],
+    'tapvs is IPv4 only: the local address must be an IPv4 address',
+    2,
+  );
   fails(['-G', '-z', '10.0.0.1'], "Illegal 'local-address' option with the 'get-laddr' command", 2);
-  fails(['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-F', 'x'], "Illegal 'ifname' option with the 'add-server' command", 2);
+  fails(
+    ['-a', '-t', `${V}:80`, '-r', '10.0.0.2', '-F', 'x'],
+    "Illegal 'ifname' option with the 'add-server' command",
+    2,
+  );
   // A command letter after the first option is not a command (ipvsadm's rule).
   fails(['-L', '-G'], "invalid option `-G'", 2);
 });

@@ -11,8 +11,8 @@ import { diffRules } from '../../../src/control/rules-diff.js';
 import { desiredRules, type VirtualServerView } from '../../../src/health/desired-rules.js';
 import type { VirtualServerConfig } from '../../../src/keepalived/lvs-config.js';
 import { makeDirector } from '../../helpers/director.js';
-import { dest as fxDest, list as fxList, svc as fxSvc } from './fixtures.js';
 import { realServer, virtualServer } from '../../helpers/lvs-config.js';
+import { dest as fxDest, list as fxList, svc as fxSvc } from './fixtures.js';
 
 const VIP = '192.168.222.131';
 
@@ -173,7 +173,13 @@ const dcfg = (over: Partial<DestConfig> = {}): DestConfig => ({
 });
 
 function wantedTable(over: Partial<DesiredService> = {}): DesiredService {
-  return { service: SVC, config: base, dests: [{ dest: { addr: '10.0.0.2', port: 80 }, config: dcfg() }], at: AT, ...over };
+  return {
+    service: SVC,
+    config: base,
+    dests: [{ dest: { addr: '10.0.0.2', port: 80 }, config: dcfg() }],
+    at: AT,
+    ...over,
+  };
 }
 
 function running(dests: ReturnType<typeof fxDest>[], laddrs: ServiceInfo['laddrs'] = [], config = {}): ListResult {
@@ -183,14 +189,21 @@ function running(dests: ReturnType<typeof fxDest>[], laddrs: ServiceInfo['laddrs
 test('diff: a changed method or tunnel is one editDest; ipip written or not is the same', () => {
   const d = wantedTable({
     dests: [
-      { dest: { addr: '10.0.0.2', port: 80 }, config: dcfg({ fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'csum' } }) },
+      {
+        dest: { addr: '10.0.0.2', port: 80 },
+        config: dcfg({ fwd: 'tunnel', tunnel: { type: 'gue', port: 6080, csum: 'csum' } }),
+      },
       { dest: { addr: '10.0.0.3', port: 80 }, config: dcfg({ fwd: 'tunnel' }) },
     ],
   });
-  const cmds = diffRules([d], [d], running([
-    fxDest('10.0.0.2', 80, { fwd: 'tunnel', tunnel: { type: 'gue', port: 6081, csum: 'csum' } }),
-    fxDest('10.0.0.3', 80, { fwd: 'tunnel', tunnel: { type: 'ipip', port: 0, csum: 'nocsum' } }),
-  ])).map((p) => p.command);
+  const cmds = diffRules(
+    [d],
+    [d],
+    running([
+      fxDest('10.0.0.2', 80, { fwd: 'tunnel', tunnel: { type: 'gue', port: 6081, csum: 'csum' } }),
+      fxDest('10.0.0.3', 80, { fwd: 'tunnel', tunnel: { type: 'ipip', port: 0, csum: 'nocsum' } }),
+    ]),
+  ).map((p) => p.command);
   assert.deepEqual(cmds, [
     { op: 'editDest', service: SVC, dest: { addr: '10.0.0.2', port: 80 }, config: d.dests[0].config },
   ]);
@@ -206,7 +219,10 @@ test('diff: a changed --proxy-protocol is an editService', () => {
     cmds.map((p) => p.command),
     [{ op: 'editService', service: SVC, config: d.config }],
   );
-  assert.deepEqual(diffRules([d], [], running([fxDest('10.0.0.2', 80, { fwd: 'route' })], [], { proxyProtocol: 'v2' })), []);
+  assert.deepEqual(
+    diffRules([d], [], running([fxDest('10.0.0.2', 80, { fwd: 'route' })], [], { proxyProtocol: 'v2' })),
+    [],
+  );
 });
 
 test('diff: local addresses: added with a new service, added and deleted by what the file had, moved links', () => {
@@ -246,7 +262,7 @@ test('diff: local addresses: added with a new service, added and deleted by what
   assert.deepEqual(diffRules([next], [next], after), []);
 });
 
-test('desired: each dest carries its real server\'s method and tunnel; the sorry server its own', () => {
+test("desired: each dest carries its real server's method and tunnel; the sorry server its own", () => {
   const tun = { type: 'gue' as const, port: 6080, csum: 'csum' as const };
   const vs = virtualServer(
     VIP,

@@ -518,9 +518,8 @@ test('methods: lb_kind/lvs_method NAT, DR, TUN with type, port and checksum; rea
     ],
   );
   const dr = onlyVs(ok(t, labService('lb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 192.168.2.129 80 { }')));
-  assert.deepEqual([dr.method, dr.realServers[0].method, dr.sorryServerMethod], [
-    { fwd: 'route' },
-    { fwd: 'route' },
-    { fwd: 'route' },
-  ]);
+  assert.deepEqual(
+    [dr.method, dr.realServers[0].method, dr.sorryServerMethod],
+    [{ fwd: 'route' }, { fwd: 'route' }, { fwd: 'route' }],
+  );
 });
