@@ -48,6 +48,7 @@ import type { ServiceHealthNote } from './trace-notes.js';
 import { DrXmit } from './xmit/dr.js';
 import { FullNatXmit } from './xmit/fullnat.js';
 import { NatXmit } from './xmit/nat.js';
+import { ProxySeq } from './xmit/proxy-seq.js';
 import { Transmitters } from './xmit/transmitters.js';
 import { TunXmit } from './xmit/tun.js';
 
@@ -124,12 +125,13 @@ export class Dataplane {
     const localOut = new LocalOutput(routes, this.egress);
     this.icmp = new HostIcmp(ctx, localOut, this.egress, routes, local, this.opts.icmpRatePerS);
     const router = new Router(ctx, this.ports, routes, this.destRoutes, local, this.icmp, this.egress);
+    const proxy = new ProxySeq(ipvs.conns.capacity);
     const xmit = new Transmitters(
       ipvs.conns,
       new NatXmit(ctx, ipvs.conns, router, this.egress),
       new DrXmit(ctx, router, this.egress),
       new TunXmit(ctx, routes, router, this.egress),
-      new FullNatXmit(ctx, ipvs.conns, router, this.egress),
+      new FullNatXmit(ctx, ipvs.conns, router, this.egress, proxy, this.ports),
     );
     const related = new IcmpRelated(ctx, ipvs, routes, this.egress, xmit, this.icmp);
     this.classifier = new Classifier(
@@ -146,7 +148,7 @@ export class Dataplane {
       router,
       this.inbox,
     );
-    this.fast = new FastPath(ctx, this.ports, routes, local, this.destRoutes, ipvs, this.egress);
+    this.fast = new FastPath(ctx, this.ports, routes, local, this.destRoutes, ipvs, this.egress, proxy);
     this.rulesChanged();
   }
 

@@ -20,6 +20,7 @@ import type { DestRoutes } from './dest-routes.js';
 import type { Egress } from './egress.js';
 import type { FrameContext } from './frame.js';
 import type { Port } from './port.js';
+import type { ProxySeq } from './xmit/proxy-seq.js';
 
 /** What the fast path does with a frame, by the connection's method and the frame's direction. */
 const Kind = { NatIn: 0, NatOut: 1, DrIn: 2, FullNatIn: 3, FullNatOut: 4 } as const;
@@ -36,6 +37,8 @@ export class FastPath {
     private readonly destRoutes: DestRoutes,
     private readonly ipvs: Ipvs,
     private readonly egress: Egress,
+    /** Full NAT connections with a PROXY header move sequence numbers: the general path's. */
+    private readonly proxy: ProxySeq,
   ) {}
 
   /**
@@ -117,7 +120,13 @@ export class FastPath {
     // A full NAT local address: replies of real servers first (classify.ts asks ipvs-out first too).
     if (local && this.local.isLaddr(dst)) {
       id = c.lookupOut(proto, src, sport, dst, dport);
-      if (id >= 0 && (c.fwd[id] !== Fwd.FULLNAT || !this.routes.route(c.caddr[id], this.route))) return false;
+      if (
+        id >= 0 &&
+        (c.fwd[id] !== Fwd.FULLNAT ||
+          (proto === IPPROTO_TCP && this.proxy.active(id)) ||
+          !this.routes.route(c.caddr[id], this.route))
+      )
+        return false;
     }
     if (id >= 0) {
       kind = Kind.FullNatOut;
@@ -130,7 +139,7 @@ export class FastPath {
       if (id < 0 || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return false;
       const fwd = c.fwd[id];
       kind = fwd === Fwd.MASQ ? Kind.NatIn : fwd === Fwd.ROUTE ? Kind.DrIn : fwd === Fwd.FULLNAT ? Kind.FullNatIn : -1;
-      if (kind < 0) return false; // tunnels copy: the general path
+      if (kind < 0 || (kind === Kind.FullNatIn && proto === IPPROTO_TCP && this.proxy.active(id))) return false; // tunnels copy, PROXY headers move bytes: the general path
       dest = ipvs.destOf(id);
       if (dest === null) return false;
       const link = this.destRoutes.linkOf(dest.id);

@@ -8,6 +8,7 @@ import type { HostIcmp } from '../host/icmp.js';
 import type { LocalOutput } from '../host/local-output.js';
 import { sendTcpReset } from '../host/tcp-reset.js';
 import { ConnFlag } from '../ipvs/conn-table.js';
+import { Fwd } from '../ipvs/dest.js';
 import { type Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../packet/icmp.js';
@@ -62,6 +63,11 @@ export class IpvsIn {
       }
       id = ipvs.newConnection(svc, IPPROTO_TCP, src, sport, dst, dport, ctx.now);
       if (id < 0) return this.noConnection(id);
+      // Full NAT with --proxy-protocol: the header goes in front of the client's first byte.
+      const pp = this.xmit.fullnat.proxy;
+      if (svc.proxyProtocol !== 0 && ipvs.conns.fwd[id] === Fwd.FULLNAT)
+        pp.start(id, svc.proxyProtocol, t.seq, src, sport, dst, dport);
+      else pp.stop(id);
       if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id), IPPROTO_TCP, dst, dport);
     }
     return this.deliver(id, IPPROTO_TCP, flags);

@@ -12,14 +12,22 @@ import { IPPROTO_TCP } from '../../packet/ipv4.js';
 import { SENT } from '../drops.js';
 import type { Egress } from '../egress.js';
 import type { FrameContext } from '../frame.js';
+import type { Port } from '../port.js';
 import type { Router } from '../router.js';
+import type { ProxySeq } from './proxy-seq.js';
 
 export class FullNatXmit {
+  /** The PROXY header's packet (grown first segment, or a standalone header segment). */
+  private readonly out = new Uint8Array(65535 + 256);
+
   constructor(
     private readonly ctx: FrameContext,
     private readonly conns: ConnTable,
     private readonly router: Router,
     private readonly egress: Egress,
+    /** Per-connection PROXY protocol state (services with --proxy-protocol). */
+    readonly proxy: ProxySeq,
+    private readonly ports: readonly Port[],
   ) {}
 
   /** Client -> real server: SNAT to the connection's local address, DNAT to its dest. */
@@ -28,7 +36,17 @@ export class FullNatXmit {
     const v = this.router.check(c.daddr[id], destId);
     if (v !== SENT) return v;
     this.rewrite(proto, c.laddr[id], c.lport[id], c.daddr[id], c.dport[id]);
-    const ip = this.ctx.v.ip;
+    const ctx = this.ctx,
+      ip = ctx.v.ip;
+    if (proto === IPPROTO_TCP && this.proxy.active(id)) {
+      const mtu = this.ports[ctx.route.link].mtu;
+      const n = this.proxy.inbound(id, ctx.v.u8, ip.offset, ip.totalLen, ctx.csumPartial, ctx.gso, mtu, this.out, 0);
+      if (n > 0) return this.egress.transmit(this.out, null, 0, n, ctx.route);
+      if (n < 0) {
+        const v = this.egress.transmit(this.out, null, 0, -n, ctx.route);
+        if (v !== SENT) return v;
+      }
+    }
     return this.egress.forwardRx(ip.offset, ip.totalLen);
   }
 
@@ -37,8 +55,10 @@ export class FullNatXmit {
     const c = this.conns;
     const v = this.router.check(c.caddr[id], -1);
     if (v !== SENT) return v;
-    this.rewrite(proto, c.vaddr[id], c.vport[id], c.caddr[id], c.cport[id]);
     const ip = this.ctx.v.ip;
+    if (proto === IPPROTO_TCP && this.proxy.active(id))
+      this.proxy.outbound(id, this.ctx.v.u8, ip.offset, ip.totalLen, this.ctx.csumPartial);
+    this.rewrite(proto, c.vaddr[id], c.vport[id], c.caddr[id], c.cport[id]);
     return this.egress.forwardRx(ip.offset, ip.totalLen);
   }
 
