@@ -186,20 +186,20 @@ test('sorry_server: with both real servers failing everything goes to the sorry 
   });
   await labUp({
     keepalived: confFile(
-      conf(`    delay_loop 1\n    sorry_server ${LAB.rs2} 8080`, [
+      conf(`    delay_loop 1\n    sorry_server ${LAB.rs2} 8090`, [
         { addr: LAB.rs1, body: HTTP_HEALTH },
         { addr: LAB.rs2, body: HTTP_HEALTH },
       ]),
     ),
   });
   assert.ok((await waitFor(10_000, async () => (await dests()).length === 2)) >= 0);
-  // The sorry server: a tiny HTTP server on RS2's port 8080 answering "SORRY" (killed by pid after).
+  // The sorry server: a tiny HTTP server on RS2's port 8090 (8080 is rs-server's PROXY port) answering "SORRY" (killed by pid after).
   sorry = nsSpawn(LAB.ns.rs2, process.execPath, [
     '-e',
-    "require('http').createServer((q,s)=>s.end('SORRY\\n')).listen(8080)",
+    "require('http').createServer((q,s)=>s.end('SORRY\\n')).listen(8090)",
   ]);
   const listening = await waitFor(5_000, async () => {
-    const r = await nsExec(LAB.ns.rs2, 'curl', ['-sS', `http://${LAB.rs2}:8080/`], { timeoutMs: 5_000 });
+    const r = await nsExec(LAB.ns.rs2, 'curl', ['-sS', `http://${LAB.rs2}:8090/`], { timeoutMs: 5_000 });
     return r.stdout === 'SORRY\n';
   });
   assert.ok(listening >= 0, 'the sorry server answers');
@@ -207,7 +207,7 @@ test('sorry_server: with both real servers failing everything goes to the sorry 
   await rsFail('rs2');
   const sorryIn = await waitFor(DETECT_MS + SLACK_MS, async () => {
     const d = await dests();
-    return d.length === 1 && d[0]?.addr === `${LAB.rs2}:8080`;
+    return d.length === 1 && d[0]?.addr === `${LAB.rs2}:8090`;
   });
   assert.ok(sorryIn >= 0, `only the sorry server listed: ${JSON.stringify(await dests())}`);
   for (let i = 0; i < 4; i++) assert.equal(await who(), 'SORRY');
@@ -371,7 +371,7 @@ test('tapvsd --keepalived FILE --config-test: problems with file:line, exit 1; a
   const ok = await run(process.execPath, [TAPVSD, '--keepalived', good, '--config-test'], { timeoutMs: 10_000 });
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   const bad = confFile(
-    'virtual_server 192.168.222.131 80 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server 192.168.2.129 80 {\n    }\n}\n',
+    'virtual_server 192.168.222.131 80 {\n    lb_algo rr\n    lb_kind FNAT\n    protocol TCP\n    real_server 192.168.2.129 80 {\n    }\n}\n',
   );
   const no = await run(process.execPath, [TAPVSD, '--keepalived', bad, '--config-test'], { timeoutMs: 10_000 });
   assert.equal(no.code, 1);

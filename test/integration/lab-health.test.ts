@@ -421,7 +421,7 @@ test('lab rs: stop, start, fail, heal and link act on one real server and touch 
       assert.ok(inNs.includes(pid), `pid ${pid} is in ${LAB.ns.rs1}`);
     }
     const ports = await listening('rs1');
-    assert.deepEqual(ports.map((l) => l.slice(l.lastIndexOf(':') + 1)).sort(), ['5201', '80', '8081']);
+    assert.deepEqual(ports.map((l) => l.slice(l.lastIndexOf(':') + 1)).sort(), ['5201', '80', '8080', '8081']);
     assert.ok(ports.includes(`127.0.0.1:${LAB.rsAdminPort}`), `the admin port is on loopback only: ${ports.join(' ')}`);
     assert.equal((await checkGet(info, 'rs1', '/')).body, `${LAB.rsId.rs1} ${info.addresses.rs1}\n`);
     assert.equal(statusOf(await rsStatus(), 'rs1').health, 200);
