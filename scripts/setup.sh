@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # Debian packages and why (see native-deps.md): build tools for the addon, iproute2 for the lab's
 # namespaces, curl/iperf3/iputils-ping/tshark/tcpdump as real clients and capture tools in tests,
 # libpcap-dev for the libpcap attachment, openssl for the SSL_GET probe's test certificate.
-PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps openssl keepalived)
+PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps openssl keepalived socat)
 # `setup.sh --bench` (npm run bench): the comparison points and load generators of bench/ too.
 if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk haproxy nftables gcc); fi
 # keepalived: the real VRRP peer of the two-director tests (it is never started as a service).
+# socat: the file transfer of the kernel's ipvs.sh selftest re-created with tapvsd.
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
