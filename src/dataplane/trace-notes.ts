@@ -6,7 +6,7 @@ import type { ConnTable } from '../ipvs/conn-table.js';
 import type { Dest } from '../ipvs/dest.js';
 import { TCP_STATE_NAMES } from '../ipvs/tcp-state.js';
 import { IPPROTO_TCP } from '../packet/ipv4.js';
-import { destLoad, methodComment, natComment } from '../trace/tracer.js';
+import { destLoad, methodComment } from '../trace/tracer.js';
 import type { FrameContext } from './frame.js';
 
 /**
@@ -33,40 +33,22 @@ export function noteSchedule(
   ctx.traceSched = { name: sched, reason: skipped === null ? load : `${load}; ${skipped}` };
 }
 
-/** The comment of connection `id`'s packet in direction `dir`: NAT's, or its own method's. */
+/** The comment of connection `id`'s packet in direction `dir`, by the connection's method. */
 export function noteNat(ctx: FrameContext, c: ConnTable, dir: 'in' | 'out', id: number, proto: number): void {
   const state = proto === IPPROTO_TCP ? TCP_STATE_NAMES[c.state[id]] : 'UDP';
-  if (c.fwd[id] !== 0) {
-    ctx.traceNote = methodComment(
-      c.fwd[id],
-      dir,
-      proto,
-      c.caddr[id],
-      c.cport[id],
-      c.vaddr[id],
-      c.vport[id],
-      c.daddr[id],
-      c.dport[id],
-      c.laddr[id],
-      c.lport[id],
-      state,
-      ctx.traceSched ?? undefined,
-    );
-    return;
-  }
-  ctx.traceNote =
-    ctx.traceSched !== null
-      ? natComment(
-          dir,
-          proto,
-          c.caddr[id],
-          c.cport[id],
-          c.vaddr[id],
-          c.vport[id],
-          c.daddr[id],
-          c.dport[id],
-          state,
-          ctx.traceSched,
-        )
-      : natComment(dir, proto, c.caddr[id], c.cport[id], c.vaddr[id], c.vport[id], c.daddr[id], c.dport[id], state);
+  ctx.traceNote = methodComment(
+    c.fwd[id],
+    dir,
+    proto,
+    c.caddr[id],
+    c.cport[id],
+    c.vaddr[id],
+    c.vport[id],
+    c.daddr[id],
+    c.dport[id],
+    c.laddr[id],
+    c.lport[id],
+    state,
+    ctx.traceSched ?? undefined,
+  );
 }

@@ -18,6 +18,8 @@
  * index (see `bytesPerEntry`).
  */
 
+import { Fwd } from './dest.js';
+
 export const ConnFlag = {
   /** Persistence template (IP_VS_CONN_F_TEMPLATE). */
   TEMPLATE: 0x01,
@@ -40,7 +42,7 @@ export const ConnFlag = {
 
 /** Forwarding methods whose replies keep the VIP as their source (the director does not rewrite them). */
 export function repliesBypass(fwd: number): boolean {
-  return fwd === 1 || fwd === 2 || fwd === 3; // LOCAL, TUNNEL, ROUTE (ipvs/dest.ts Fwd)
+  return fwd === Fwd.LOCAL || fwd === Fwd.TUNNEL || fwd === Fwd.ROUTE;
 }
 
 const WHEEL_BITS = 12;

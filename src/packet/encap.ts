@@ -9,7 +9,7 @@
  * ID 0 with DF, else the caller's counter; TTL = the inner TTL after the director's decrement.
  * Allocates nothing.
  */
-import { readI32 } from './bytes.js';
+import { readI32, writeI32 } from './bytes.js';
 import { checksum, csumFinish, onesSum, pseudoHeaderSum } from './checksum.js';
 import { IP_DF, IPPROTO_TCP, IPPROTO_UDP, IPV4_MIN_HLEN } from './ipv4.js';
 
@@ -79,8 +79,8 @@ export function writeEncap(
   b[off + 9] = proto;
   b[off + 10] = 0;
   b[off + 11] = 0;
-  put32(b, off + 12, src);
-  put32(b, off + 16, dst);
+  writeI32(b, off + 12, src);
+  writeI32(b, off + 16, dst);
   const hsum = checksum(b, off, off + IPV4_MIN_HLEN);
   b[off + 10] = hsum >>> 8;
   b[off + 11] = hsum & 0xff;
@@ -142,11 +142,4 @@ function flowSourcePort(b: Uint8Array, ip: number, len: number): number {
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
   return EPHEMERAL_LOW + ((h >>> 0) % (EPHEMERAL_HIGH - EPHEMERAL_LOW + 1));
-}
-
-function put32(b: Uint8Array, off: number, v: number): void {
-  b[off] = v >>> 24;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
 }

@@ -6,6 +6,7 @@
  * complete checksums; FIN and PSH stay on the last segment only, CWR on the first only.
  * Allocates nothing.
  */
+import { readI32, writeI32 } from './bytes.js';
 import { checksum, csumFinish, onesSum, pseudoHeaderSum } from './checksum.js';
 import { IPPROTO_TCP } from './ipv4.js';
 
@@ -43,10 +44,10 @@ export function segmentTcp(
   const hdrs = hl + thl;
   const payload = ipLen - hdrs;
   if (mss <= 0) mss = payload > 0 ? payload : 1;
-  const saddr = (src[ipOff + 12] << 24) | (src[ipOff + 13] << 16) | (src[ipOff + 14] << 8) | src[ipOff + 15];
-  const daddr = (src[ipOff + 16] << 24) | (src[ipOff + 17] << 16) | (src[ipOff + 18] << 8) | src[ipOff + 19];
+  const saddr = readI32(src, ipOff + 12),
+    daddr = readI32(src, ipOff + 16);
   const id0 = (src[ipOff + 4] << 8) | src[ipOff + 5];
-  const seq0 = ((src[l4 + 4] << 24) | (src[l4 + 5] << 16) | (src[l4 + 6] << 8) | src[l4 + 7]) >>> 0;
+  const seq0 = readI32(src, l4 + 4) >>> 0;
   const flags = src[l4 + 13];
   let pos = 0,
     n = 0;
@@ -72,10 +73,7 @@ export function segmentTcp(
     b[o + 11] = ic & 0xff;
     const t = o + hl;
     const seq = (seq0 + pos) >>> 0;
-    b[t + 4] = seq >>> 24;
-    b[t + 5] = (seq >>> 16) & 0xff;
-    b[t + 6] = (seq >>> 8) & 0xff;
-    b[t + 7] = seq & 0xff;
+    writeI32(b, t + 4, seq);
     let f = flags;
     if (!last) f &= ~(TCP_FIN | TCP_PSH);
     if (n > 0) f &= ~TCP_CWR;

@@ -365,17 +365,13 @@ export function natComment(
   state: string,
   sched?: SchedNote,
 ): string {
-  const vip = formatAddrPort(vaddr, vport),
-    rip = formatAddrPort(daddr, dport);
-  let s = dir === 'in' ? `NAT in: dst ${vip} -> ${rip}` : `NAT out: src ${rip} -> ${vip}`;
-  s += `; conn ${protoName(proto)} ${formatAddrPort(caddr, cport)} state ${state}`;
-  if (sched !== undefined) s += `; new flow scheduled by ${sched.name} -> ${rip} (${sched.reason})`;
-  return s;
+  return methodComment(0, dir, proto, caddr, cport, vaddr, vport, daddr, dport, caddr, cport, state, sched);
 }
 
 /**
- * The comment of a packet forwarded by another method than NAT (the connection's method, as
- * ipvs/dest.ts numbers them: 2 tunnel, 3 route, 5 full NAT): what was kept and what rewritten.
+ * The comment of a connection's packet by its forwarding method (as ipvs/dest.ts numbers them:
+ * 0 NAT, 2 tunnel, 3 route, 5 full NAT): what was kept and what rewritten. DR and TUN have no
+ * "out" comment: their replies never pass the director.
  */
 export function methodComment(
   fwd: number,
@@ -394,20 +390,18 @@ export function methodComment(
 ): string {
   const vip = formatAddrPort(vaddr, vport),
     rip = formatAddrPort(daddr, dport),
-    cip = formatAddrPort(caddr, cport),
-    lip = formatAddrPort(laddr, lport);
+    cip = formatAddrPort(caddr, cport);
   let s: string;
-  if (fwd === 5)
+  if (fwd === 5) {
+    const lip = formatAddrPort(laddr, lport);
     s =
       dir === 'in'
         ? `FULLNAT in: src ${cip} -> ${lip}, dst ${vip} -> ${rip}`
         : `FULLNAT out: src ${rip} -> ${vip}, dst ${lip} -> ${cip}`;
-  else {
-    const name = fwd === 2 ? 'TUN' : 'DR';
-    s =
-      dir === 'in'
-        ? `${name} in: dst ${vip} kept, ${fwd === 2 ? 'tunnelled' : 'frame'} to ${formatIpv4(daddr)}`
-        : `${name} reply through the director: src ${vip}, routed unchanged`;
+  } else if (fwd === 2 || fwd === 3) {
+    s = `${fwd === 2 ? 'TUN' : 'DR'} in: dst ${vip} kept, ${fwd === 2 ? 'tunnelled' : 'frame'} to ${formatIpv4(daddr)}`;
+  } else {
+    s = dir === 'in' ? `NAT in: dst ${vip} -> ${rip}` : `NAT out: src ${rip} -> ${vip}`;
   }
   s += `; conn ${protoName(proto)} ${cip} state ${state}`;
   if (sched !== undefined) s += `; new flow scheduled by ${sched.name} -> ${rip} (${sched.reason})`;
