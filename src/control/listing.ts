@@ -29,6 +29,7 @@ import { schedFlagWords } from './sched-flags.js';
 export function listServices(ipvs: Ipvs, services: readonly Service[]): ListResult {
   return {
     connTableSize: ipvs.conns.indexSize,
+    conns: ipvs.conns.count,
     services: services.map(serviceInfo),
     total: ipvs.total.snapshot(),
   };

@@ -170,6 +170,8 @@ export interface ServiceInfo {
 export interface ListResult {
   /** Connection hash table size shown in the -L header. */
   connTableSize: number;
+  /** Entries in the connection table (connections and templates), read with the listing. */
+  conns: number;
   services: ServiceInfo[];
   total: StatsSnapshot;
 }

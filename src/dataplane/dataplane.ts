@@ -346,6 +346,8 @@ export class Dataplane {
         arpEntries: p.arp.size,
         arpPending: p.arp.pendingCount,
         arpUnresolvedDrops: p.arp.unresolvedDrops,
+        sentVerdicts: p.sentVerdicts,
+        consumedVerdicts: p.consumedVerdicts,
         drops: Array.from(p.drops),
       })),
       conns: this.ipvs.conns.count,
@@ -393,6 +395,10 @@ export interface DataplaneStatus {
     arpEntries: number;
     arpPending: number;
     arpUnresolvedDrops: number;
+    /** Frames forwarded or answered, and frames the host took (ARP replies learned, VRRP...). */
+    sentVerdicts: number;
+    consumedVerdicts: number;
+    /** By Drop reason. rxFrames = sentVerdicts + consumedVerdicts + the sum of drops, always. */
     drops: number[];
   }>;
   conns: number;

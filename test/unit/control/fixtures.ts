@@ -74,5 +74,5 @@ export function svc(
 }
 
 export function list(services: ServiceInfo[], connTableSize = 4096): ListResult {
-  return { connTableSize, services, total: stats() };
+  return { connTableSize, conns: 0, services, total: stats() };
 }
