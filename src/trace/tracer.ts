@@ -100,8 +100,8 @@ export class Tracer {
   private readonly callerClock: boolean;
   /** Wall clock minus performance.now() when the trace started (ms). */
   private readonly clockOffset: number;
-  /** The last stamp written (ms), so the next is later. */
-  private lastMs = 0;
+  /** The last stamp written (µs since the epoch), so the next is later. */
+  private lastUs = 0;
   private readonly filter: CaptureFilter;
   private readonly writer: PcapngWriter | null;
   private readonly live: ((line: string) => void) | null;
@@ -309,9 +309,12 @@ export class Tracer {
     nowMs: number,
   ): void {
     if (link < 0 || link >= this.links.length) return;
-    // Strictly increasing in file order, even for frames staged behind a held one.
-    if (nowMs <= this.lastMs) nowMs = this.lastMs + 0.001;
-    this.lastMs = nowMs;
+    // Whole microseconds (the file's resolution), strictly increasing in file order, even for
+    // frames staged behind a held one.
+    let us = Math.round(nowMs * 1000);
+    if (us <= this.lastUs) us = this.lastUs + 1;
+    this.lastUs = us;
+    nowMs = us / 1000;
     const w = this.writer;
     if (w !== null) {
       const flags = dir === TRACE_RX ? EPB_INBOUND : EPB_OUTBOUND;
