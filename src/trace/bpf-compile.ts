@@ -14,14 +14,17 @@ import { TapvsError } from '../errors.js';
 import { packageRoot } from '../link/tap.js';
 import { BpfProgram } from './bpf.js';
 
-interface BpfAddon {
+export interface BpfAddon {
   compile(expr: string, snaplen: number): Uint32Array;
+  /** libpcap's bpf_filter() over a frame: for the benchmark and cross-checks, not per packet. */
+  filter(insns: Uint32Array, frame: Uint8Array, caplen: number, wirelen: number): number;
   libpcapVersion: string;
 }
 
 let addon: BpfAddon | undefined;
 
-function loadBpfAddon(): BpfAddon {
+/** Loads build/Release/tapvs_bpf.node once; throws TapvsError('BAD_ARGUMENT') naming what is missing. */
+export function loadBpfAddon(): BpfAddon {
   if (addon !== undefined) return addon;
   const path = join(packageRoot(), 'build', 'Release', 'tapvs_bpf.node');
   if (!existsSync(path)) {

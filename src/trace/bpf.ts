@@ -93,9 +93,68 @@ const VALID = new Set<number>([
   BPF_MISC | BPF_TXA,
 ]);
 
+/**
+ * The opcodes in the order of run()'s switch: the constructor maps each instruction to its index
+ * here, so run() switches on small dense integers (a jump table) instead of sparse opcodes.
+ */
+const DENSE: readonly number[] = [
+  BPF_RET | BPF_K,
+  BPF_RET | BPF_A,
+  BPF_RET | BPF_X,
+  BPF_LD | BPF_W | BPF_ABS,
+  BPF_LD | BPF_H | BPF_ABS,
+  BPF_LD | BPF_B | BPF_ABS,
+  BPF_LD | BPF_W | BPF_LEN,
+  BPF_LDX | BPF_W | BPF_LEN,
+  BPF_LD | BPF_W | BPF_IND,
+  BPF_LD | BPF_H | BPF_IND,
+  BPF_LD | BPF_B | BPF_IND,
+  BPF_LDX | BPF_B | BPF_MSH,
+  BPF_LD | BPF_IMM,
+  BPF_LDX | BPF_W | BPF_IMM,
+  BPF_LD | BPF_MEM,
+  BPF_LDX | BPF_W | BPF_MEM,
+  BPF_ST,
+  BPF_STX,
+  BPF_JMP | BPF_JA,
+  BPF_JMP | BPF_JGT | BPF_K,
+  BPF_JMP | BPF_JGE | BPF_K,
+  BPF_JMP | BPF_JEQ | BPF_K,
+  BPF_JMP | BPF_JSET | BPF_K,
+  BPF_JMP | BPF_JGT | BPF_X,
+  BPF_JMP | BPF_JGE | BPF_X,
+  BPF_JMP | BPF_JEQ | BPF_X,
+  BPF_JMP | BPF_JSET | BPF_X,
+  BPF_ALU | BPF_ADD | BPF_X,
+  BPF_ALU | BPF_SUB | BPF_X,
+  BPF_ALU | BPF_MUL | BPF_X,
+  BPF_ALU | BPF_DIV | BPF_X,
+  BPF_ALU | BPF_MOD | BPF_X,
+  BPF_ALU | BPF_AND | BPF_X,
+  BPF_ALU | BPF_OR | BPF_X,
+  BPF_ALU | BPF_XOR | BPF_X,
+  BPF_ALU | BPF_LSH | BPF_X,
+  BPF_ALU | BPF_RSH | BPF_X,
+  BPF_ALU | BPF_ADD | BPF_K,
+  BPF_ALU | BPF_SUB | BPF_K,
+  BPF_ALU | BPF_MUL | BPF_K,
+  BPF_ALU | BPF_DIV | BPF_K,
+  BPF_ALU | BPF_MOD | BPF_K,
+  BPF_ALU | BPF_AND | BPF_K,
+  BPF_ALU | BPF_OR | BPF_K,
+  BPF_ALU | BPF_XOR | BPF_K,
+  BPF_ALU | BPF_LSH | BPF_K,
+  BPF_ALU | BPF_RSH | BPF_K,
+  BPF_ALU | BPF_NEG,
+  BPF_MISC | BPF_TAX,
+  BPF_MISC | BPF_TXA,
+];
+
 export class BpfProgram {
   readonly length: number;
   private readonly code: Uint16Array;
+  /** Each instruction's index in DENSE. */
+  private readonly op: Uint8Array;
   private readonly jt: Uint8Array;
   private readonly jf: Uint8Array;
   private readonly k: Uint32Array;
@@ -112,6 +171,7 @@ export class BpfProgram {
     }
     this.length = n;
     this.code = new Uint16Array(n);
+    this.op = new Uint8Array(n);
     this.jt = new Uint8Array(n);
     this.jf = new Uint8Array(n);
     this.k = new Uint32Array(n);
@@ -122,6 +182,7 @@ export class BpfProgram {
       this.k[i] = insns[i * 4 + 3];
     }
     this.validate();
+    for (let i = 0; i < n; i++) this.op[i] = DENSE.indexOf(this.code[i]);
   }
 
   /** libpcap's bpf_validate(): every path ends in a return; throws naming the instruction. */
@@ -157,7 +218,7 @@ export class BpfProgram {
    * Returns the bytes to keep (0: reject). Allocation-free, bounded, never throws.
    */
   run(u8: Uint8Array, off: number, caplen: number, wirelen: number): number {
-    const code = this.code,
+    const op = this.op,
       jt = this.jt,
       jf = this.jf,
       kk = this.k,
@@ -170,170 +231,170 @@ export class BpfProgram {
       p = 0;
     for (let pc = 0; pc < n; pc++) {
       const k = kk[pc];
-      switch (code[pc]) {
-        case BPF_RET | BPF_K:
+      switch (op[pc]) {
+        case 0: // BPF_RET | BPF_K
           return k;
-        case BPF_RET | BPF_A:
+        case 1: // BPF_RET | BPF_A
           return a;
-        case BPF_RET | BPF_X:
+        case 2: // BPF_RET | BPF_X
           return x;
-        case BPF_LD | BPF_W | BPF_ABS:
+        case 3: // BPF_LD | BPF_W | BPF_ABS
           if (k > caplen - 4) return 0;
           p = off + k;
           a = ((u8[p] << 24) | (u8[p + 1] << 16) | (u8[p + 2] << 8) | u8[p + 3]) >>> 0;
           break;
-        case BPF_LD | BPF_H | BPF_ABS:
+        case 4: // BPF_LD | BPF_H | BPF_ABS
           if (k > caplen - 2) return 0;
           p = off + k;
           a = (u8[p] << 8) | u8[p + 1];
           break;
-        case BPF_LD | BPF_B | BPF_ABS:
+        case 5: // BPF_LD | BPF_B | BPF_ABS
           if (k >= caplen) return 0;
           a = u8[off + k];
           break;
-        case BPF_LD | BPF_W | BPF_LEN:
+        case 6: // BPF_LD | BPF_W | BPF_LEN
           a = wirelen >>> 0;
           break;
-        case BPF_LDX | BPF_W | BPF_LEN:
+        case 7: // BPF_LDX | BPF_W | BPF_LEN
           x = wirelen >>> 0;
           break;
-        case BPF_LD | BPF_W | BPF_IND:
+        case 8: // BPF_LD | BPF_W | BPF_IND
           p = x + k; // both < 2^32: exact in a double
           if (p > caplen - 4) return 0;
           p += off;
           a = ((u8[p] << 24) | (u8[p + 1] << 16) | (u8[p + 2] << 8) | u8[p + 3]) >>> 0;
           break;
-        case BPF_LD | BPF_H | BPF_IND:
+        case 9: // BPF_LD | BPF_H | BPF_IND
           p = x + k;
           if (p > caplen - 2) return 0;
           p += off;
           a = (u8[p] << 8) | u8[p + 1];
           break;
-        case BPF_LD | BPF_B | BPF_IND:
+        case 10: // BPF_LD | BPF_B | BPF_IND
           p = x + k;
           if (p >= caplen) return 0;
           a = u8[off + p];
           break;
-        case BPF_LDX | BPF_B | BPF_MSH:
+        case 11: // BPF_LDX | BPF_B | BPF_MSH
           if (k >= caplen) return 0;
           x = (u8[off + k] & 0x0f) << 2;
           break;
-        case BPF_LD | BPF_IMM:
+        case 12: // BPF_LD | BPF_IMM
           a = k;
           break;
-        case BPF_LDX | BPF_W | BPF_IMM:
+        case 13: // BPF_LDX | BPF_W | BPF_IMM
           x = k;
           break;
-        case BPF_LD | BPF_MEM:
+        case 14: // BPF_LD | BPF_MEM
           a = mem[k];
           break;
-        case BPF_LDX | BPF_W | BPF_MEM:
+        case 15: // BPF_LDX | BPF_W | BPF_MEM
           x = mem[k];
           break;
-        case BPF_ST:
+        case 16: // BPF_ST
           mem[k] = a;
           break;
-        case BPF_STX:
+        case 17: // BPF_STX
           mem[k] = x;
           break;
-        case BPF_JMP | BPF_JA:
+        case 18: // BPF_JMP | BPF_JA
           pc += k;
           break;
-        case BPF_JMP | BPF_JGT | BPF_K:
+        case 19: // BPF_JMP | BPF_JGT | BPF_K
           pc += a > k ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JGE | BPF_K:
+        case 20: // BPF_JMP | BPF_JGE | BPF_K
           pc += a >= k ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JEQ | BPF_K:
+        case 21: // BPF_JMP | BPF_JEQ | BPF_K
           pc += a === k ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JSET | BPF_K:
+        case 22: // BPF_JMP | BPF_JSET | BPF_K
           pc += (a & k) !== 0 ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JGT | BPF_X:
+        case 23: // BPF_JMP | BPF_JGT | BPF_X
           pc += a > x ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JGE | BPF_X:
+        case 24: // BPF_JMP | BPF_JGE | BPF_X
           pc += a >= x ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JEQ | BPF_X:
+        case 25: // BPF_JMP | BPF_JEQ | BPF_X
           pc += a === x ? jt[pc] : jf[pc];
           break;
-        case BPF_JMP | BPF_JSET | BPF_X:
+        case 26: // BPF_JMP | BPF_JSET | BPF_X
           pc += (a & x) !== 0 ? jt[pc] : jf[pc];
           break;
-        case BPF_ALU | BPF_ADD | BPF_X:
+        case 27: // BPF_ALU | BPF_ADD | BPF_X
           a = (a + x) >>> 0;
           break;
-        case BPF_ALU | BPF_SUB | BPF_X:
+        case 28: // BPF_ALU | BPF_SUB | BPF_X
           a = (a - x) >>> 0;
           break;
-        case BPF_ALU | BPF_MUL | BPF_X:
+        case 29: // BPF_ALU | BPF_MUL | BPF_X
           a = Math.imul(a, x) >>> 0;
           break;
-        case BPF_ALU | BPF_DIV | BPF_X:
+        case 30: // BPF_ALU | BPF_DIV | BPF_X
           if (x === 0) return 0;
           a = Math.floor(a / x) >>> 0;
           break;
-        case BPF_ALU | BPF_MOD | BPF_X:
+        case 31: // BPF_ALU | BPF_MOD | BPF_X
           if (x === 0) return 0;
           a = (a % x) >>> 0;
           break;
-        case BPF_ALU | BPF_AND | BPF_X:
+        case 32: // BPF_ALU | BPF_AND | BPF_X
           a = (a & x) >>> 0;
           break;
-        case BPF_ALU | BPF_OR | BPF_X:
+        case 33: // BPF_ALU | BPF_OR | BPF_X
           a = (a | x) >>> 0;
           break;
-        case BPF_ALU | BPF_XOR | BPF_X:
+        case 34: // BPF_ALU | BPF_XOR | BPF_X
           a = (a ^ x) >>> 0;
           break;
         // Shifts by 32 or more give 0, as the C operation does on the machines libpcap runs on
         // for its own generated code (it never emits them); JavaScript would shift modulo 32.
-        case BPF_ALU | BPF_LSH | BPF_X:
+        case 35: // BPF_ALU | BPF_LSH | BPF_X
           a = x < 32 ? (a << x) >>> 0 : 0;
           break;
-        case BPF_ALU | BPF_RSH | BPF_X:
+        case 36: // BPF_ALU | BPF_RSH | BPF_X
           a = x < 32 ? a >>> x : 0;
           break;
-        case BPF_ALU | BPF_ADD | BPF_K:
+        case 37: // BPF_ALU | BPF_ADD | BPF_K
           a = (a + k) >>> 0;
           break;
-        case BPF_ALU | BPF_SUB | BPF_K:
+        case 38: // BPF_ALU | BPF_SUB | BPF_K
           a = (a - k) >>> 0;
           break;
-        case BPF_ALU | BPF_MUL | BPF_K:
+        case 39: // BPF_ALU | BPF_MUL | BPF_K
           a = Math.imul(a, k) >>> 0;
           break;
-        case BPF_ALU | BPF_DIV | BPF_K:
+        case 40: // BPF_ALU | BPF_DIV | BPF_K
           a = Math.floor(a / k) >>> 0;
           break;
-        case BPF_ALU | BPF_MOD | BPF_K:
+        case 41: // BPF_ALU | BPF_MOD | BPF_K
           a = (a % k) >>> 0;
           break;
-        case BPF_ALU | BPF_AND | BPF_K:
+        case 42: // BPF_ALU | BPF_AND | BPF_K
           a = (a & k) >>> 0;
           break;
-        case BPF_ALU | BPF_OR | BPF_K:
+        case 43: // BPF_ALU | BPF_OR | BPF_K
           a = (a | k) >>> 0;
           break;
-        case BPF_ALU | BPF_XOR | BPF_K:
+        case 44: // BPF_ALU | BPF_XOR | BPF_K
           a = (a ^ k) >>> 0;
           break;
-        case BPF_ALU | BPF_LSH | BPF_K:
+        case 45: // BPF_ALU | BPF_LSH | BPF_K
           a = k < 32 ? (a << k) >>> 0 : 0;
           break;
-        case BPF_ALU | BPF_RSH | BPF_K:
+        case 46: // BPF_ALU | BPF_RSH | BPF_K
           a = k < 32 ? a >>> k : 0;
           break;
-        case BPF_ALU | BPF_NEG:
+        case 47: // BPF_ALU | BPF_NEG
           a = -a >>> 0;
           break;
-        case BPF_MISC | BPF_TAX:
+        case 48: // BPF_MISC | BPF_TAX
           x = a;
           break;
-        case BPF_MISC | BPF_TXA:
+        case 49: // BPF_MISC | BPF_TXA
           a = x;
           break;
         default:
