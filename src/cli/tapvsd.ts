@@ -12,6 +12,7 @@
  * SIGTERM/SIGINT close the TAP devices (the kernel removes them), the socket and the pidfile.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { parseAddress, parsePrefix } from '../addr.js';
 import { ControlClient } from '../control/client.js';
 import { ControlDispatcher } from '../control/dispatch.js';
@@ -32,11 +33,13 @@ import { PcapLink } from '../link/pcap.js';
 import { TapLink } from '../link/tap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
+import { printSavedTrace } from '../trace/read-trace.js';
 import { Tracer } from '../trace/tracer.js';
 import { applyV8Tuning } from '../v8-tuning.js';
 import { TAPVS_VERSION } from '../version.js';
 import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
+import { parseTraceArgs, type TraceArgs } from './trace-args.js';
 
 interface LinkSpec {
   name: string;
@@ -74,9 +77,11 @@ interface DaemonArgs {
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
        tapvsd status [--socket PATH] [--json]     links, counters and drops by reason of a running tapvsd
-       tapvsd trace [-f FILTER] [-w FILE.pcapng] [-c MAX_PACKETS] [--max-bytes N] [-s SNAPLEN]
-                    trace a running tapvsd: to a pcapng file (returns at once), or live to this
-                    terminal (one line per packet with the NAT decision) until Ctrl-C
+       tapvsd trace [-i LINK] [-w FILE.pcapng] [-c N] [-s SNAPLEN] [--max-bytes N] [expression]
+                    trace a running tapvsd, selecting frames with a tcpdump expression
+                    (tcp port 80 and not host 10.0.0.1): to a pcapng file (returns at once), or
+                    live to this terminal (one line per packet with the NAT decision) until Ctrl-C
+       tapvsd trace -r FILE [-c N] [expression]   print a saved trace with its decisions
        tapvsd trace --stop | --status
 
   --link name=NAME,tap=DEV[,bridge=BR][,addr=A.B.C.D/LEN ...][,gw=A.B.C.D][,mac=MAC][,mtu=N]
@@ -362,6 +367,10 @@ function traceRequest(dp: Dataplane, req: Request, ctx: RequestContext | null): 
   const live = o.live === true;
   if (!live && (typeof o.file !== 'string' || o.file === ''))
     throw new TapvsError('BAD_ARGUMENT', 'trace: give a file, live, or both');
+  if (typeof o.file === 'string' && o.file !== '' && !isAbsolute(o.file))
+    throw new TapvsError('BAD_ARGUMENT', `trace: the file must be an absolute path, not ${o.file}`);
+  const link = typeof o.link === 'string' ? dp.ports.findIndex((p) => p.name === o.link) : -1;
+  if (typeof o.link === 'string' && link < 0) throw new TapvsError('BAD_ARGUMENT', `trace: no link named ${o.link}`);
   if (live && ctx === null) throw new TapvsError('BAD_ARGUMENT', 'trace: live needs a client connection');
   const tracer = new Tracer({
     links: dp.ports.map((p) => ({ name: p.name })),
@@ -370,6 +379,7 @@ function traceRequest(dp: Dataplane, req: Request, ctx: RequestContext | null): 
     ...(typeof o.maxBytes === 'number' ? { maxBytes: o.maxBytes } : {}),
     ...(typeof o.maxPackets === 'number' ? { maxPackets: o.maxPackets } : {}),
     ...(typeof o.snaplen === 'number' ? { snaplen: o.snaplen } : {}),
+    ...(link >= 0 ? { link } : {}),
     ...(live
       ? {
           live: (line: string) => {
@@ -400,49 +410,21 @@ async function connectDaemon(socket: string): Promise<ControlClient> {
 
 /** `tapvsd trace ...`: start/stop/inspect tracing on a running daemon, or follow it live. */
 async function traceCommand(argv: string[]): Promise<void> {
-  let socket = process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH;
-  const t: TraceRequest = {};
-  let mode: 'start' | 'stop' | 'status' = 'start';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) fail(`trace: ${a} needs a value`);
-      return v;
-    };
-    switch (a) {
-      case '--socket':
-        socket = next();
-        break;
-      case '--file':
-      case '-w':
-        t.file = next();
-        break;
-      case '--filter':
-      case '-f':
-        t.filter = next();
-        break;
-      case '--max-packets':
-      case '-c':
-        t.maxPackets = Number(next());
-        break;
-      case '--max-bytes':
-        t.maxBytes = Number(next());
-        break;
-      case '--snaplen':
-      case '-s':
-        t.snaplen = Number(next());
-        break;
-      case '--stop':
-        mode = 'stop';
-        break;
-      case '--status':
-        mode = 'status';
-        break;
-      default:
-        fail(`trace: unknown option '${a}' (see tapvsd --help)`);
+  let a: TraceArgs;
+  try {
+    a = parseTraceArgs(argv, process.cwd());
+    if (a.mode === 'read') {
+      printSavedTrace(a.readFile!, { filter: a.request.filter, count: a.request.maxPackets }, (l) =>
+        process.stdout.write(`${l}\n`),
+      );
+      return;
     }
+  } catch (e) {
+    fail((e as Error).message);
   }
+  const socket = a.socket ?? process.env.TAPVS_SOCKET ?? DEFAULT_SOCKET_PATH;
+  const t = a.request;
+  const mode = a.mode;
   const c = await connectDaemon(socket);
   if (mode !== 'start' || t.file !== undefined) {
     try {

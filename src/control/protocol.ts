@@ -141,9 +141,13 @@ export type Request =
   | { id: number; op: 'listDaemon' };
 
 export interface TraceRequest {
+  /** Absolute path (the CLI resolves -w against its own working directory). */
   file?: string;
   live?: boolean;
+  /** A tcpdump expression, compiled by the daemon (libpcap); errors come back as libpcap's message. */
   filter?: string;
+  /** Only this link (its --link name), as tcpdump's -i. */
+  link?: string;
   maxBytes?: number;
   maxPackets?: number;
   snaplen?: number;

@@ -115,7 +115,7 @@ interface TapAddon {
 let addon: TapAddon | undefined;
 
 /** The package root: the nearest directory above this module with tapvs's package.json. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');

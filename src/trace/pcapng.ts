@@ -14,7 +14,9 @@
  *   `maxPackets` (default 1,000,000) packets. The first packet that would cross a limit is not
  *   written; the writer flushes, closes the file and reports `stopped`. A failed write (ENOSPC,
  *   EIO) stops it too (`write-error`). writePacket() never throws.
- * - Timestamps use the default if_tsresol (microseconds since the epoch).
+ * - Timestamps are microseconds since the epoch (if_tsresol 6, written in every IDB). Each EPB
+ *   may carry epb_flags (§4.3.1) with the packet's direction (EPB_INBOUND / EPB_OUTBOUND):
+ *   Wireshark shows it as frame.packet_flags_direction.
  *
  * Not here: reading pcapng, several sections, other link types than Ethernet, name resolution
  * blocks. Block layouts: draft-ietf-opsawg-pcapng §4.1 (SHB), §4.2 (IDB), §4.3 (EPB).
@@ -30,14 +32,20 @@ const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const LINKTYPE_ETHERNET = 1;
 const OPT_ENDOFOPT = 0;
 const OPT_COMMENT = 1;
+const EPB_FLAGS = 2;
+/** epb_flags bits 0-1, the direction: 01 inbound, 10 outbound (00: not known). */
+export const EPB_INBOUND = 1;
+export const EPB_OUTBOUND = 2;
 const SHB_USERAPPL = 4;
 const IF_NAME = 2;
 const IF_DESCRIPTION = 3;
 const IF_TSRESOL = 9;
 /** Block type, block length, interface id, timestamp (2 words), captured and original length. */
 const EPB_HEADER = 28;
-/** opt_comment header + opt_endofopt + trailing block length. */
+/** opt_comment header + opt_endofopt. */
 const EPB_OPTS_OVERHEAD = 4 + 4;
+/** epb_flags: a 4-byte option with its header. */
+const EPB_FLAGS_BYTES = 8;
 
 export const DEFAULT_MAX_BYTES = 100_000_000;
 export const DEFAULT_MAX_PACKETS = 1_000_000;
@@ -97,7 +105,7 @@ export class PcapngWriter {
     this.maxPackets = positiveLimit('maxPackets', opts.maxPackets ?? DEFAULT_MAX_PACKETS);
     if (opts.interfaces.length === 0) throw new TapvsError('BAD_ARGUMENT', 'pcapng: at least one interface is needed');
     this.interfaceCount = opts.interfaces.length;
-    const minBuf = EPB_HEADER + pad4(this.snaplen) + EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES + 4;
+    const minBuf = EPB_HEADER + pad4(this.snaplen) + EPB_FLAGS_BYTES + EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES + 4;
     this.buf = Buffer.alloc(Math.max(opts.bufferBytes ?? 1 << 20, minBuf));
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     try {
@@ -124,8 +132,9 @@ export class PcapngWriter {
   /**
    * Appends one Enhanced Packet Block: a frame of `len` bytes at u8[off] on interface `ifIndex`,
    * of which `capLen` are present (default all), cut to the snaplen; stamped `tsMs` (milliseconds
-   * since the epoch, fractions kept to the microsecond), with `comment` as opt_comment. Returns
-   * false when nothing was written (closed, bad interface, or a limit reached now or before).
+   * since the epoch, fractions kept to the microsecond), with `comment` as opt_comment and
+   * `flags` (non-zero) as epb_flags. Returns false when nothing was written (closed, bad
+   * interface, or a limit reached now or before).
    */
   writePacket(
     ifIndex: number,
@@ -135,6 +144,7 @@ export class PcapngWriter {
     tsMs: number,
     comment: string | null,
     capLen: number = len,
+    flags = 0,
   ): boolean {
     if (this.fd < 0) return false;
     if (ifIndex < 0 || ifIndex >= this.interfaceCount || off < 0) return false;
@@ -144,8 +154,8 @@ export class PcapngWriter {
     }
     const cap = Math.max(0, Math.min(capLen, len, this.snaplen, u8.length - off));
     // The comment is encoded straight into the buffer; the worst case is reserved up front.
-    const worst =
-      EPB_HEADER + pad4(cap) + (comment !== null && comment.length > 0 ? EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES : 0) + 4;
+    const hasComment = comment !== null && comment.length > 0;
+    const worst = EPB_HEADER + pad4(cap) + EPB_FLAGS_BYTES + EPB_OPTS_OVERHEAD + MAX_COMMENT_BYTES + 4;
     if (this.used + worst > this.buf.length) {
       this.flush();
       if (this.fd < 0) return false;
@@ -157,12 +167,20 @@ export class PcapngWriter {
     buf.set(u8.subarray(off, off + cap), p);
     p += cap;
     while ((p & 3) !== 0) buf[p++] = 0;
-    if (comment !== null && comment.length > 0) {
+    if (hasComment) {
       const n = buf.write(comment, p + 4, MAX_COMMENT_BYTES, 'utf8');
       dv.setUint16(p, OPT_COMMENT, true);
       dv.setUint16(p + 2, n, true);
       p += 4 + n;
       while ((p & 3) !== 0) buf[p++] = 0;
+    }
+    if (flags !== 0) {
+      dv.setUint16(p, EPB_FLAGS, true);
+      dv.setUint16(p + 2, 4, true);
+      dv.setUint32(p + 4, flags >>> 0, true);
+      p += EPB_FLAGS_BYTES;
+    }
+    if (hasComment || flags !== 0) {
       dv.setUint32(p, OPT_ENDOFOPT, true); // code 0, length 0
       p += 4;
     }

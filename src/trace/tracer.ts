@@ -28,6 +28,8 @@ import {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_PACKETS,
   DEFAULT_SNAPLEN,
+  EPB_INBOUND,
+  EPB_OUTBOUND,
   MAX_SNAPLEN,
   PcapngWriter,
   positiveInt,
@@ -48,8 +50,17 @@ export interface TracerOptions {
   file?: string;
   /** Receives one line per frame: `<time> <link> <rx|tx> <describeFrame> [| <comment>]`. */
   live?: (line: string) => void;
-  /** Capture filter (see filter.ts); empty or absent: every frame. */
+  /** Capture filter, a tcpdump expression (see filter.ts); empty or absent: every frame. */
   filter?: string;
+  /** Only this link's frames (dataplane index; tcpdump's -i); absent: every link. */
+  link?: number;
+  /**
+   * 'frame' (default): each frame is stamped when it is recorded, to the microsecond, by a
+   * monotonic clock (performance.now()) anchored to the wall clock when the trace starts.
+   * 'caller': the nowMs the dataplane passes (one clock read per batch) is used as given.
+   * Either way the stamps written strictly increase (by 1 µs where the clock did not move).
+   */
+  clock?: 'frame' | 'caller';
   /** Default 100 MB: the file's size, or the frames' bytes without a file. */
   maxBytes?: number;
   /** Default 1,000,000. */
@@ -83,7 +94,14 @@ export class Tracer {
   readonly snaplen: number;
   readonly maxBytes: number;
   readonly maxPackets: number;
+  /** The one link traced (-i), or -1 for all. */
+  readonly link: number;
   private readonly links: string[];
+  private readonly callerClock: boolean;
+  /** Wall clock minus performance.now() when the trace started (ms). */
+  private readonly clockOffset: number;
+  /** The last stamp written (µs since the epoch), so the next is later. */
+  private lastUs = 0;
   private readonly filter: CaptureFilter;
   private readonly writer: PcapngWriter | null;
   private readonly live: ((line: string) => void) | null;
@@ -111,8 +129,15 @@ export class Tracer {
       throw new TapvsError('BAD_ARGUMENT', 'a trace needs a pcapng file, a live output or both');
     }
     this.links = opts.links.map((l) => l.name);
-    this.filter = new CaptureFilter(opts.filter ?? '');
     this.snaplen = positiveInt('snaplen', opts.snaplen ?? DEFAULT_SNAPLEN, MAX_SNAPLEN);
+    this.filter = new CaptureFilter(opts.filter ?? '', this.snaplen);
+    const link = opts.link ?? -1;
+    if (!Number.isInteger(link) || link < -1 || link >= this.links.length) {
+      throw new TapvsError('BAD_ARGUMENT', `trace: no link ${link}`);
+    }
+    this.link = link;
+    this.callerClock = opts.clock === 'caller';
+    this.clockOffset = Date.now() - performance.now();
     this.maxBytes = positiveLimit('maxBytes', opts.maxBytes ?? DEFAULT_MAX_BYTES);
     this.maxPackets = positiveLimit('maxPackets', opts.maxPackets ?? DEFAULT_MAX_PACKETS);
     this.live = opts.live ?? null;
@@ -141,9 +166,14 @@ export class Tracer {
     return this.staged > 0;
   }
 
-  /** The capture filter. Allocation-free; call it before building any comment. */
+  /** The capture filter (BPF). Allocation-free; call it before building any comment. */
   matches(u8: Uint8Array, off: number, len: number): boolean {
     return this.filter.match(u8, off, len);
+  }
+
+  /** The frame's time: the per-frame clock, or the caller's (see TracerOptions.clock). */
+  private stamp(nowMs: number): number {
+    return this.callerClock ? nowMs : this.clockOffset + performance.now();
   }
 
   /**
@@ -160,9 +190,10 @@ export class Tracer {
     comment: string | null,
     nowMs: number,
   ): void {
-    if (!this.on) return;
-    if (this.staged > 0 && this.stageFrame(link, dir, u8, off, len, comment, nowMs)) return;
-    this.emit(link, dir, u8, off, len, len, comment, nowMs);
+    if (!this.on || (this.link >= 0 && link !== this.link)) return;
+    const ms = this.stamp(nowMs);
+    if (this.staged > 0 && this.stageFrame(link, dir, u8, off, len, comment, ms)) return;
+    this.emit(link, dir, u8, off, len, len, comment, ms);
   }
 
   /**
@@ -170,9 +201,9 @@ export class Tracer {
    * A frame still held is released first, without a comment.
    */
   hold(link: number, dir: TraceDir, u8: Uint8Array, off: number, len: number, nowMs: number): void {
-    if (!this.on) return;
+    if (!this.on || (this.link >= 0 && link !== this.link)) return;
     if (this.staged > 0) this.release(null);
-    this.stageFrame(link, dir, u8, off, len, null, nowMs);
+    this.stageFrame(link, dir, u8, off, len, null, this.stamp(nowMs));
   }
 
   /** Writes the held frame with `comment`, then the frames staged behind it. */
@@ -218,7 +249,7 @@ export class Tracer {
       ...this.summary(),
       active: this.on,
       filter: this.filter.text,
-      links: this.links.slice(),
+      links: this.link >= 0 ? [this.links[this.link]] : this.links.slice(),
       maxBytes: this.maxBytes,
       maxPackets: this.maxPackets,
       snaplen: this.snaplen,
@@ -278,9 +309,16 @@ export class Tracer {
     nowMs: number,
   ): void {
     if (link < 0 || link >= this.links.length) return;
+    // Whole microseconds (the file's resolution), strictly increasing in file order, even for
+    // frames staged behind a held one.
+    let us = Math.round(nowMs * 1000);
+    if (us <= this.lastUs) us = this.lastUs + 1;
+    this.lastUs = us;
+    nowMs = us / 1000;
     const w = this.writer;
     if (w !== null) {
-      if (!w.writePacket(link * 2 + dir, u8, off, len, nowMs, comment, cap)) {
+      const flags = dir === TRACE_RX ? EPB_INBOUND : EPB_OUTBOUND;
+      if (!w.writePacket(link * 2 + dir, u8, off, len, nowMs, comment, cap, flags)) {
         this.end(w.stopped ?? 'write-error');
         return;
       }
@@ -299,9 +337,8 @@ export class Tracer {
     this.packets++;
     const live = this.live;
     if (live !== null) {
-      const line = `${formatTime(nowMs)} ${this.links[link]} ${dir === TRACE_RX ? 'rx' : 'tx'} ${describeFrame(u8, off, cap)}`;
       try {
-        live(comment !== null && comment.length > 0 ? `${line} | ${comment}` : line);
+        live(traceLine(nowMs, this.links[link], dir === TRACE_RX ? 'rx' : 'tx', u8, off, cap, comment));
       } catch {
         this.end('live-error');
         return;
@@ -416,6 +453,20 @@ export function dropComment(reason: string, detail?: string): string {
 /** "forward: via 192.168.2.1 on int" (next hop int32; the destination itself when on-link). */
 export function forwardComment(nextHop: number, link: string): string {
   return `forward: via ${formatIpv4(nextHop)} on ${link}`;
+}
+
+/** One live trace line: `<time> <link> <rx|tx> <describeFrame> [| <comment>]` (also `trace -r`'s). */
+export function traceLine(
+  ms: number,
+  link: string,
+  dir: string,
+  u8: Uint8Array,
+  off: number,
+  cap: number,
+  comment: string | null,
+): string {
+  const line = `${formatTime(ms)} ${link} ${dir} ${describeFrame(u8, off, cap)}`;
+  return comment !== null && comment.length > 0 ? `${line} | ${comment}` : line;
 }
 
 /** tcpdump's local time of day with microseconds: "18:53:26.123456". */

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { isTapvsError } from '../../../src/errors.js';
+import { readSavedTrace } from '../../../src/trace/pcapng-reader.js';
 import {
   destLoad,
   dropComment,
@@ -80,7 +81,13 @@ function natInOnce(tr: Tracer, rx: Buffer, nowMs: number): void {
 test('tracer: one interface per link and direction; held frames keep their bytes and come first', needsTshark, (t) => {
   const file = path.join(tmpDir(t), 'trace.pcapng');
   const lines: string[] = [];
-  const tr = new Tracer({ links: LINKS, file, live: (l) => lines.push(l), filter: 'host 192.168.222.131' });
+  const tr = new Tracer({
+    links: LINKS,
+    file,
+    live: (l) => lines.push(l),
+    filter: 'host 192.168.222.131',
+    clock: 'caller',
+  });
   natInOnce(tr, syn(), T0);
   const reply = ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: TCP, sport: 80, dport: 40000, flags: SYN | 0x10 });
   // The reply does not match the filter (no VIP in it yet): not recorded.
@@ -99,6 +106,11 @@ test('tracer: one interface per link and direction; held frames keep their bytes
   assert.deepEqual(
     tsharkFields(file, ['frame.interface_id']).map((r) => r[0]),
     ['0', '3', '1'],
+  );
+  // epb_flags: inbound for rx, outbound for tx, as Wireshark reads them.
+  assert.deepEqual(
+    tsharkFields(file, ['frame.packet_flags_direction']).map((r) => Number(r[0])),
+    [1, 2, 2],
   );
   assert.deepEqual(
     lines.map((l) => l.replace(TIME, '')),
@@ -187,12 +199,12 @@ test('tracer: a throwing live output ends the trace instead of the dataplane', (
 
 test('tracer: status reports the configuration; bad options throw before any file exists', (t) => {
   const dir = tmpDir(t);
-  const tr = new Tracer({ links: LINKS, live: () => {}, filter: 'TCP  port 80', snaplen: 128 });
+  const tr = new Tracer({ links: LINKS, live: () => {}, filter: ' tcp  port 80', snaplen: 128 });
   assert.deepEqual(tr.status(), {
     packets: 0,
     bytes: 0,
     active: true,
-    filter: 'tcp and port 80',
+    filter: 'tcp port 80',
     links: ['ext', 'int'],
     maxBytes: 100_000_000,
     maxPackets: 1_000_000,
@@ -210,7 +222,8 @@ test('tracer: status reports the configuration; bad options throw before any fil
       (e) => isTapvsError(e) && e.code === 'BAD_ARGUMENT' && re.test(e.message),
     );
   };
-  bad({ links: LINKS, file, filter: 'host 1.2.3' }, /bad trace filter "host 1.2.3"/);
+  bad({ links: LINKS, file, filter: 'TCP port 80' }, /can't parse filter expression: syntax error/);
+  bad({ links: LINKS, file, link: 2 }, /no link 2/);
   bad({ links: LINKS, file, maxPackets: -1 }, /maxPackets/);
   bad({ links: LINKS, file, snaplen: 1 << 24 }, /snaplen/);
   bad({ links: [], file }, /at least one link/);
@@ -238,4 +251,41 @@ test('tracer: comment helpers format int32 addresses the IPVS way', () => {
   assert.equal(protoName(6) + protoName(17) + protoName(1) + protoName(47), 'TCPUDPICMPproto 47');
   assert.equal(formatTime(T0), '18:53:26.123456');
   assert.equal(formatTime(new Date(2026, 0, 1, 0, 0, 0).getTime() + 999.9996), '00:00:01.000000');
+});
+
+test('tracer: per-frame timestamps to the microsecond, strictly increasing within a batch', (t) => {
+  const file = path.join(tmpDir(t), 'clock.pcapng');
+  const tr = new Tracer({ links: LINKS, file });
+  const f = syn();
+  // One batch: the dataplane passes the same (here stale) nowMs to every frame; hold/release stages some.
+  const batchMs = Date.now() - 5000;
+  for (let i = 0; i < 50; i++) {
+    if (i % 10 === 0) tr.hold(EXT, TRACE_RX, f, 0, f.length, batchMs);
+    tr.record(INT, TRACE_TX, f, 0, f.length, null, batchMs);
+    if (i % 10 === 5) tr.release('held');
+  }
+  // The clock moves between frames of a batch: wait until it advanced 2 ms, then one more frame.
+  const until = performance.now() + 2;
+  while (performance.now() < until);
+  tr.record(INT, TRACE_TX, f, 0, f.length, null, batchMs);
+  tr.stop();
+  const ms: number[] = [];
+  readSavedTrace(file, (p) => {
+    ms.push(p.ms);
+    return true;
+  });
+  assert.equal(ms.length, 56);
+  for (let i = 1; i < ms.length; i++) assert.ok(ms[i] > ms[i - 1], `frame ${i}: ${ms[i]} after ${ms[i - 1]}`);
+  // The per-frame clock, not the batch's: within a second of now, and it moved with time.
+  assert.ok(Math.abs(ms[0] - Date.now()) < 1000, `${ms[0]} is now, not the batch's ${batchMs}`);
+  assert.ok(ms[55] - ms[54] >= 2, `${ms[55] - ms[54]} ms between the last two frames`);
+});
+
+test('tracer: -i records one link only, held frames included', () => {
+  const lines: string[] = [];
+  const tr = new Tracer({ links: LINKS, live: (l) => lines.push(l), link: INT });
+  natInOnce(tr, syn(), T0);
+  assert.equal(tr.status().links.join(), 'int');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], / int tx IP 192\.168\.222\.1\.40000 > 192\.168\.2\.129\.80/);
 });
