@@ -44,8 +44,11 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   touch "$stamp"
 fi
 
-if [ ! -f build/Release/tapvs_tap.node ] || [ native/tap.cc -nt build/Release/tapvs_tap.node ]; then
-  echo "setup: building the native TAP addon"
+# Two addons: tapvs_tap (TAP devices, sockets) and tapvs_bpf (libpcap's compiler for trace filters).
+if [ ! -f build/Release/tapvs_tap.node ] || [ native/tap.cc -nt build/Release/tapvs_tap.node ] ||
+  [ ! -f build/Release/tapvs_bpf.node ] || [ native/bpf.cc -nt build/Release/tapvs_bpf.node ] ||
+  [ binding.gyp -nt build/Release/tapvs_tap.node ]; then
+  echo "setup: building the native addons"
   npx --no-install node-gyp rebuild >/dev/null
 fi
 

@@ -1,10 +1,12 @@
 /**
  * Packet tracing during a lab run: a pcapng file that tshark reads, with per-packet comments
- * naming the real server of each connection; filters and limits; the live terminal trace.
+ * naming the real server of each connection; filters and limits; the live terminal trace;
+ * tcpdump's habits (trailing-word expressions, -w relative to the caller, -r, µs timestamps,
+ * directions that tshark reads, libpcap's compile errors).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -48,7 +50,7 @@ test("trace to pcapng: tshark reads it; comments name each connection's real ser
   t.after(() => labDown());
   await labUp({ rules: rules() });
   const file = join(mkdtempSync(join(tmpdir(), 'tapvs-trace-')), 'lab.pcapng');
-  const st = await tapvsd(['trace', '-w', file, '-f', 'tcp and port 80']);
+  const st = await tapvsd(['trace', '-w', file, 'tcp', 'port', '80']);
   assert.equal(st.code, 0, st.stderr);
   const answers = await curls(4);
   // Traffic the filter excludes: ping.
@@ -125,7 +127,7 @@ test('trace limits: -c 10 writes exactly 10 packets and the file stays valid', {
 test('live trace: one line per packet with the NAT decision, ended by its packet limit', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rules() });
-  const child = spawn(process.execPath, [LAB.tapvsdJs, 'trace', '-f', 'port 80', '-c', '6', '--socket', LAB.socket], {
+  const child = spawn(process.execPath, [LAB.tapvsdJs, 'trace', '-c', '6', '--socket', LAB.socket, 'port', '80'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {
@@ -158,4 +160,101 @@ test('live trace: one line per packet with the NAT decision, ended by its packet
     /ext rx IP 192\.168\.222\.1\.\d+ > 192\.168\.222\.131\.80: Flags \[S\].*\| NAT in: dst 192\.168\.222\.131:80 -> 192\.168\.2\.129:80/,
   );
   assert.match(out, /int tx IP 192\.168\.222\.1\.\d+ > 192\.168\.2\.129\.80: Flags \[S\]/);
+});
+
+/** tapvsd run from the directory `cwd` (execFile: exit code, stdout, stderr). */
+function tapvsdIn(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [LAB.tapvsdJs, ...args, '--socket', LAB.socket],
+      { cwd, timeout: 20_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+test("tcpdump's habits: -w relative to the caller, expression words, µs stamps, directions, -r", {
+  skip,
+}, async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tapvs-trace-cwd-'));
+  t.after(() => {
+    labDown();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+  await labUp({ rules: rules() });
+  // A compile error is libpcap's message, a failure exit, and the daemon is unaffected.
+  const badExpr = await tapvsdIn(cwd, ['trace', '-w', 'bad.pcapng', 'tcp', 'port']);
+  assert.notEqual(badExpr.code, 0);
+  assert.match(badExpr.stderr, /can't parse filter expression: syntax error/);
+  assert.equal(existsSync(join(cwd, 'bad.pcapng')), false);
+  assert.equal(JSON.parse((await tapvsdIn(cwd, ['trace', '--status'])).stdout).active, false);
+
+  const N = 24;
+  const st = await tapvsdIn(cwd, ['trace', '-w', 'rel.pcapng', '-c', String(N), 'tcp', 'port', '80']);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal(JSON.parse(st.stdout).file, join(cwd, 'rel.pcapng'), 'the path the daemon opened');
+  await curls(4);
+  // 4 connections of at least 8 recorded frames each: the -c limit has ended the trace.
+  const status = JSON.parse((await tapvsdIn(cwd, ['trace', '--status'])).stdout) as { active?: boolean };
+  assert.equal(status.active, false);
+  const file = join(cwd, 'rel.pcapng');
+  assert.ok(existsSync(file), "the file landed in the caller's directory");
+
+  const r = await run(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-T',
+      'fields',
+      '-E',
+      'separator=|',
+      '-e',
+      'frame.time_epoch',
+      '-e',
+      'frame.interface_name',
+      '-e',
+      'frame.packet_flags_direction',
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('|'));
+  assert.equal(rows.length, N);
+  // Microseconds since the epoch, strictly increasing (several frames share a batch).
+  const us = rows.map((x) => {
+    const m = /^(\d+)\.(\d{6})/.exec(x[0]);
+    assert.ok(m !== null, x[0]);
+    return BigInt(m[1]) * 1_000_000n + BigInt(m[2]);
+  });
+  for (let i = 1; i < us.length; i++) assert.ok(us[i] > us[i - 1], `frame ${i + 1} after frame ${i}`);
+  assert.ok(
+    us.some((u) => u % 1000n !== 0n),
+    'not whole milliseconds',
+  );
+  // epb_flags: 1 inbound on "rx" interfaces, 2 outbound on "tx".
+  for (const x of rows) assert.equal(Number(x[2]), x[1].endsWith(' rx') ? 1 : 2, x.join('|'));
+  assert.ok(rows.some((x) => x[1].endsWith(' rx')) && rows.some((x) => x[1].endsWith(' tx')));
+
+  // -r prints the live lines with the decisions; an expression selects among them.
+  const all = await tapvsdIn(cwd, ['trace', '-r', 'rel.pcapng']);
+  assert.equal(all.code, 0, all.stderr);
+  const lines = all.stdout.trim().split('\n');
+  assert.equal(lines.length, N);
+  assert.match(
+    all.stdout,
+    /ext rx IP 192\.168\.222\.1\.41000 > 192\.168\.222\.131\.80: Flags \[S\].*\| NAT in: dst 192\.168\.222\.131:80 -> 192\.168\.2\.\d+:80; conn TCP .* new flow scheduled by rr/,
+  );
+  const synOnly = await tapvsdIn(cwd, ['trace', '-r', 'rel.pcapng', 'tcp[tcpflags] == tcp-syn']);
+  assert.equal(synOnly.code, 0, synOnly.stderr);
+  const synLines = synOnly.stdout.trim().split('\n');
+  assert.ok(synLines.length >= 4 && synLines.length < N, synOnly.stdout);
+  assert.ok(synLines.every((l) => l.includes('Flags [S],')));
 });
