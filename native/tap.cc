@@ -59,6 +59,9 @@
 #define TUN_F_USO6 0x40
 #endif
 
+// native/notify.cc: sd_notify() for the daemon, in the same addon.
+Napi::Object RegisterNotify(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 constexpr uint32_t kDefaultSlots = 64;
@@ -904,7 +907,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
-  return TapDevice::Init(env, exports);
+  return RegisterNotify(env, TapDevice::Init(env, exports));
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ fi
 
 # Two addons: tapvs_tap (TAP devices, sockets) and tapvs_bpf (libpcap's compiler for trace filters).
 if [ ! -f build/Release/tapvs_tap.node ] || [ native/tap.cc -nt build/Release/tapvs_tap.node ] ||
+  [ native/notify.cc -nt build/Release/tapvs_tap.node ] ||
   [ ! -f build/Release/tapvs_bpf.node ] || [ native/bpf.cc -nt build/Release/tapvs_bpf.node ] ||
   [ binding.gyp -nt build/Release/tapvs_tap.node ]; then
   echo "setup: building the native addons"
@@ -54,4 +55,4 @@ fi
 
 echo "setup: compiling TypeScript"
 npx --no-install tsc -p tsconfig.json
-chmod +x dist/src/cli/tapvsd.js dist/src/cli/tapvsadm.js
+chmod +x dist/src/cli/tapvsd.js dist/src/cli/tapvsadm.js dist/src/cli/tapvsadm-save.js dist/src/cli/tapvsadm-restore.js

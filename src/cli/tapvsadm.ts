@@ -270,7 +270,7 @@ function readAllStdin(): Promise<string> {
 }
 
 /** The real process: stdout/stderr, stdin, the socket from $TAPVS_SOCKET. */
-function processIo(): CliIo {
+export function processIo(): CliIo {
   return {
     stdout: (t) => {
       process.stdout.write(t);

@@ -33,6 +33,7 @@ import { PcapLink } from '../link/pcap.js';
 import { TapLink } from '../link/tap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
+import { ServiceNotifier } from '../service/sd-notify.js';
 import { printSavedTrace } from '../trace/read-trace.js';
 import { Tracer } from '../trace/tracer.js';
 import { applyV8Tuning } from '../v8-tuning.js';
@@ -546,6 +547,8 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'trace') return traceCommand(process.argv.slice(3));
   const args = parseDaemonArgs(process.argv.slice(2));
   applyV8Tuning();
+  // Read (and removed from the environment) before any check or script is started.
+  const systemd = new ServiceNotifier();
 
   if (args.configTest && args.config !== null) {
     let status = testConfig(args.config);
@@ -685,6 +688,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('info', 'stopping', { signal: sig });
+    systemd.stopping();
     clearInterval(tick);
     clearInterval(est);
     server.close();
@@ -706,14 +710,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const serviceStatus = (): string =>
+    `${ipvs.services.length} services, ${ipvs.conns.count} connections, control socket ${args.socket}`;
   process.on('SIGHUP', () => {
+    systemd.reloading();
     config.reload(dispatcher);
-    if (args.keepalived === null) return;
-    try {
-      ha.reload(readHa());
-    } catch (e) {
-      log('error', 'VRRP reload refused: nothing changed', { problems: (e as Error).message });
+    if (args.keepalived !== null) {
+      try {
+        ha.reload(readHa());
+      } catch (e) {
+        log('error', 'VRRP reload refused: nothing changed', { problems: (e as Error).message });
+      }
     }
+    systemd.reloaded(serviceStatus());
   });
   // A bug must not take the director down with every connection: log it and keep forwarding.
   process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
@@ -731,6 +740,7 @@ async function main(): Promise<void> {
     services: ipvs.services.length,
   });
   process.stdout.write('tapvsd: ready\n');
+  systemd.ready(serviceStatus);
 }
 
 main().catch((e: unknown) => {

@@ -110,6 +110,8 @@ interface NativeTapOptions {
 
 interface TapAddon {
   TapDevice: new (name: string, opts: NativeTapOptions) => NativeTapDevice;
+  /** sd_notify(3): one datagram to an AF_UNIX socket ('@' = abstract); 0 or an errno. */
+  sdNotify(path: string, message: string): number;
 }
 
 let addon: TapAddon | undefined;
@@ -133,7 +135,7 @@ export function packageRoot(): string {
 }
 
 /** Loads build/Release/tapvs_tap.node once. Throws LINK_CONFIG when it was not built. */
-function loadTapAddon(): TapAddon {
+export function loadTapAddon(): TapAddon {
   if (addon !== undefined) return addon;
   const path = join(packageRoot(), 'build', 'Release', 'tapvs_tap.node');
   if (!existsSync(path)) {
