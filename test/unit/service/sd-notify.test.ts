@@ -10,7 +10,13 @@ import { ServiceNotifier } from '../../../src/service/sd-notify.js';
 
 function recorder(): { sent: string[]; send: (p: string, m: string) => number } {
   const sent: string[] = [];
-  return { sent, send: (p, m) => (sent.push(`${p}|${m}`), 0) };
+  return {
+    sent,
+    send: (p, m) => {
+      sent.push(`${p}|${m}`);
+      return 0;
+    },
+  };
 }
 
 test('sd-notify: READY with STATUS, RELOADING then READY, STOPPING; the variables leave the environment', () => {
