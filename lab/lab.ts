@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * lab: build, inspect and remove the textbook LVS-NAT lab (the library is lab-lib.ts, the command
  * line lab-args.ts).
