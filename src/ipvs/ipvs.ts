@@ -386,15 +386,21 @@ export class Ipvs {
     return svc;
   }
 
-  /** ip_vs_ctl.c, ip_vs_edit_service(): every setting is replaced; another scheduler is bound afresh. */
+  /**
+   * ip_vs_ctl.c, ip_vs_edit_service(): every setting is replaced; only a different scheduler is
+   * unbound and the new one bound afresh. The same scheduler keeps its state (wrr's position and
+   * current weight, rr's cursor), as the kernel touches it only when `sched != old_sched`.
+   */
   editService(svc: Service, settings: ServiceSettings): void {
     this.assertLinked(svc);
     const old = svc.scheduler;
-    if (settings.scheduler !== old) old.done?.(svc);
+    const rebind = settings.scheduler !== old;
+    if (rebind) old.done?.(svc);
     svc.scheduler = settings.scheduler;
     applyServiceSettings(svc, settings);
+    if (!rebind) return;
     svc.scheduler.destsChanged(svc);
-    if (settings.scheduler !== old) svc.scheduler.tick?.(svc, Date.now());
+    svc.scheduler.tick?.(svc, Date.now());
   }
 
   /** ip_vs_ctl.c, ip_vs_del_service(): the service and its dests go; connections stay until they time out. */

@@ -132,6 +132,25 @@ test('ipvs: editService keeps the scheduler it is handed again, and binds a diff
   assert.equal(svc.schedFlags, 0x08);
 });
 
+test('ipvs: -E with the same wrr keeps its position and current weight (ip_vs_ctl.c, ip_vs_edit_service())', () => {
+  const sequence = (edit: boolean): number[] => {
+    const ipvs = new Ipvs({ maxConns: 64 });
+    const wrr = createScheduler('wrr');
+    const svc = ipvs.addService(IPPROTO_TCP, VIP, 80, settings(wrr));
+    ipvs.addDest(svc, RS2, 80, { ...W1, weight: 1 });
+    ipvs.addDest(svc, RS1, 80, { ...W1, weight: 3 });
+    const picks: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      if (edit && i === 2) ipvs.editService(svc, settings(wrr, { netmask: ip('255.255.255.0') }));
+      picks.push(ipvs.conns.daddr[connect(ipvs, svc, 41000 + i)]);
+    }
+    return picks;
+  };
+  const plain = sequence(false);
+  assert.deepEqual(plain.slice(0, 4).sort(), [RS1, RS1, RS1, RS2].sort(), 'weights 3:1');
+  assert.deepEqual(sequence(true), plain, 'the edit did not restart the wrr sequence');
+});
+
 test('ipvs: editDest replaces weight and thresholds; a higher upper threshold lifts the overload', () => {
   const { ipvs, svc, d1 } = director();
   ipvs.editDest(svc, d1, { weight: 3, uThreshold: 1, lThreshold: 0 });
