@@ -21,6 +21,7 @@ import {
   textbookService,
   VIP,
 } from '../helpers/director.js';
+import { forceGc } from '../helpers/force-gc.js';
 import { ACK, arpFrame, ICMP, ip, ipFrame, SYN, TCP, UDP } from '../helpers/frames.js';
 
 /** xorshift32: a tiny seeded PRNG so failures reproduce. */
@@ -103,13 +104,13 @@ function fuzz(td: TestDirector, base: Buffer[], seed: number): void {
       td.now += 1;
       if (i % 6400 === 0) td.dp.tick(td.now);
       if (batches === 200) {
-        globalThis.gc?.();
+        forceGc();
         heapAfterWarmup = process.memoryUsage().heapUsed;
       }
     }
   }
   td.send('ext', batch);
-  globalThis.gc?.();
+  forceGc();
   const heapGrowthMiB = (process.memoryUsage().heapUsed - heapAfterWarmup) / 1048576;
   // The frames themselves are garbage made by this test; the director holds nothing per frame.
   assert.ok(heapGrowthMiB < 64, `heap grew ${heapGrowthMiB.toFixed(1)} MiB`);
