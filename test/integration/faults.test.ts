@@ -41,11 +41,12 @@ test("a real server's link goes down mid-transfer: its connection stays listed; 
 }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile() });
-  // rr picks RS1 (.129, the newest dest) first: a slow download from it.
+  // rr picks RS1 (.129, the newest dest) first: a slow download from it. 16 MiB at 2 MB/s takes
+  // about 8 s, well inside the 14 s limit: only the lost link can make it time out (exit 28).
   const dl = nsExec(
     LAB.ns.client,
     'curl',
-    ['-sS', '--limit-rate', '2M', '--max-time', '6', '-o', '/dev/null', `http://${VIP}/blob`],
+    ['-sS', '--limit-rate', '2M', '--max-time', '14', '-o', '/dev/null', `http://${VIP}/bytes?n=16777216`],
     { timeoutMs: 30_000 },
   );
   await new Promise((r) => setTimeout(r, 1000));
@@ -63,6 +64,9 @@ test("a real server's link goes down mid-transfer: its connection stays listed; 
   assert.equal((await tapvsadm(['-e', '-t', `${VIP}:80`, '-r', '192.168.2.129', '-m', '-w', '0'])).code, 0);
   assert.deepEqual(await spread(10), { rs1: 0, rs2: 10, failed: 0 });
   assert.equal((await tapvsadm(['-d', '-t', `${VIP}:80`, '-r', '192.168.2.129'])).code, 0);
+  // Deleted: gone from the service, while its connection stays listed with it until it expires.
+  assert.doesNotMatch((await tapvsadm(['-L', '-n'])).stdout, /192\.168\.2\.129/);
+  assert.match((await tapvsadm(['-L', '-n', '-c'])).stdout, /192\.168\.222\.131:80 +192\.168\.2\.129:80/);
   assert.deepEqual(await spread(4), { rs1: 0, rs2: 4, failed: 0 });
 });
 
