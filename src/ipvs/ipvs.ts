@@ -244,12 +244,15 @@ export class Ipvs {
     this.total.countIn(len);
   }
 
-  /** OutPkts/OutBytes of a reply; a deleted dest's share goes to the total only. */
+  /**
+   * OutPkts/OutBytes of a reply: dest, service and total together, and nothing at all once the
+   * dest is no longer available (deleted, in the trash), as ip_vs_core.c, ip_vs_out_stats() counts
+   * only under IP_VS_DEST_F_AVAILABLE. The reply itself is still forwarded.
+   */
   countOut(d: Dest | null | undefined, len: number): void {
-    if (d !== null && d !== undefined) {
-      d.stats.countOut(len);
-      this.svcOfDest(d)?.stats.countOut(len);
-    }
+    if (d === null || d === undefined || !d.available) return;
+    d.stats.countOut(len);
+    this.svcOfDest(d)?.stats.countOut(len);
     this.total.countOut(len);
   }
 

@@ -151,6 +151,22 @@ test('ipvs: -E with the same wrr keeps its position and current weight (ip_vs_ct
   assert.deepEqual(sequence(true), plain, 'the edit did not restart the wrr sequence');
 });
 
+test("ipvs: a deleted dest's replies are counted nowhere, not even in the total (ip_vs_core.c, ip_vs_out_stats())", () => {
+  const { ipvs, svc, d1, d2 } = director();
+  connect(ipvs, svc, 40000); // holds RS1: deleted, it waits in the trash
+  ipvs.countOut(d1, 100);
+  ipvs.countOut(d2, 100);
+  assert.equal(ipvs.total.outPkts, 2);
+  ipvs.deleteDest(svc, d1);
+  assert.equal(d1.available, false);
+  ipvs.countOut(d1, 100);
+  assert.equal(ipvs.total.outPkts, 2, 'the deleted dest added to the total');
+  assert.equal(d1.stats.outPkts, 1);
+  ipvs.countOut(d2, 100);
+  assert.equal(ipvs.total.outPkts, 3);
+  assert.equal(svc.stats.outPkts, 3);
+});
+
 test('ipvs: editDest replaces weight and thresholds; a higher upper threshold lifts the overload', () => {
   const { ipvs, svc, d1 } = director();
   ipvs.editDest(svc, d1, { weight: 3, uThreshold: 1, lThreshold: 0 });
