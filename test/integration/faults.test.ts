@@ -40,13 +40,15 @@ test("a real server's link goes down mid-transfer: its connection stays listed; 
 }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile() });
-  // rr picks RS1 (.129, the newest dest) first: a slow download from it. 16 MiB at 2 MB/s takes
-  // about 8 s, well inside the 14 s limit: only the lost link can make it time out (exit 28).
+  // rr picks RS1 (.129, the newest dest) first: a slow download from it. 48 MiB at 4 MiB/s takes
+  // about 12 s, well inside the 25 s limit, and is far more than the sockets buffer on the way
+  // (16 MiB could sit in them by the time the link went down): only the lost link makes it time
+  // out (exit 28).
   const dl = nsExec(
     LAB.ns.client,
     'curl',
-    ['-sS', '--limit-rate', '2M', '--max-time', '14', '-o', '/dev/null', `http://${VIP}/bytes?n=16777216`],
-    { timeoutMs: 30_000 },
+    ['-sS', '--limit-rate', '4M', '--max-time', '25', '-o', '/dev/null', `http://${VIP}/bytes?n=50331648`],
+    { timeoutMs: 45_000 },
   );
   await new Promise((r) => setTimeout(r, 1000));
   await nsExec(LAB.ns.rs1, 'ip', ['link', 'set', LAB.veth.rs1.name, 'down']);
