@@ -44,6 +44,22 @@ async function curls(n: number): Promise<string[]> {
   return out;
 }
 
+/** tshark's fields of every frame in `file`, one array per frame (fields split on '|'). */
+async function tsharkRows(file: string, fields: readonly string[]): Promise<string[][]> {
+  const r = await run(
+    'tshark',
+    ['-r', file, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])],
+    {
+      timeoutMs: 30_000,
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('|'));
+}
+
 test("trace to pcapng: tshark reads it; comments name each connection's real server; the filter holds", {
   skip,
 }, async (t) => {
@@ -57,35 +73,14 @@ test("trace to pcapng: tshark reads it; comments name each connection's real ser
   await nsExec(LAB.ns.client, 'ping', ['-c', '2', '-i', '0.2', VIP]);
   const stop = await tapvsd(['trace', '--stop']);
   assert.equal(stop.code, 0, stop.stderr);
-  const r = await run(
-    'tshark',
-    [
-      '-r',
-      file,
-      '-T',
-      'fields',
-      '-E',
-      'separator=|',
-      '-e',
-      'frame.number',
-      '-e',
-      'frame.interface_name',
-      '-e',
-      'ip.src',
-      '-e',
-      'ip.dst',
-      '-e',
-      'tcp.srcport',
-      '-e',
-      'frame.comment',
-    ],
-    { timeoutMs: 30_000 },
-  );
-  assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => l.split('|'));
+  const rows = await tsharkRows(file, [
+    'frame.number',
+    'frame.interface_name',
+    'ip.src',
+    'ip.dst',
+    'tcp.srcport',
+    'frame.comment',
+  ]);
   assert.ok(rows.length >= 4 * 10, `rows ${rows.length}`);
   assert.ok(
     rows.every((x) => /^(ext|int) (rx|tx)$/.test(x[1])),
@@ -96,7 +91,7 @@ test("trace to pcapng: tshark reads it; comments name each connection's real ser
     rows.every((x) => x[2] === '' || x[4] !== ''),
     'every IP frame is TCP',
   );
-  assert.ok(!r.stdout.includes('ICMP'));
+  assert.ok(!rows.some((x) => x.join('|').includes('ICMP')));
   for (let i = 0; i < 4; i++) {
     const sport = String(41000 + i);
     const syn = rows.find((x) => x[1] === 'ext rx' && x[4] === sport && x[5].includes('new flow scheduled by rr'));
@@ -204,29 +199,7 @@ test("tcpdump's habits: -w relative to the caller, expression words, µs stamps,
   const file = join(cwd, 'rel.pcapng');
   assert.ok(existsSync(file), "the file landed in the caller's directory");
 
-  const r = await run(
-    'tshark',
-    [
-      '-r',
-      file,
-      '-T',
-      'fields',
-      '-E',
-      'separator=|',
-      '-e',
-      'frame.time_epoch',
-      '-e',
-      'frame.interface_name',
-      '-e',
-      'frame.packet_flags_direction',
-    ],
-    { timeoutMs: 30_000 },
-  );
-  assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => l.split('|'));
+  const rows = await tsharkRows(file, ['frame.time_epoch', 'frame.interface_name', 'frame.packet_flags_direction']);
   assert.equal(rows.length, N);
   // Microseconds since the epoch, strictly increasing (several frames share a batch).
   const us = rows.map((x) => {
