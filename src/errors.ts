@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'DAEMON_EXISTS'
   | 'DAEMON_NOT_RUNNING'
   | 'NO_DEVICE'
+  /** The control socket has no room for another client. */
+  | 'BUSY'
   | 'INTERNAL';
 
 export class TapvsError extends Error {

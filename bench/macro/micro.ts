@@ -1,5 +1,5 @@
 /**
- * The in-process micro-benchmarks (fast path, connection table, schedulers), each in its own
+ * The in-process micro-benchmarks (fast path, connection table, schedulers, control listing), each in its own
  * `node` started in the tree it belongs to. Alone they run once. With a baseline tree each runs
  * from both trees (DIR/dist/bench/micro/X.js and ours) `reps` times, interleaved per repetition:
  * ours first in odd repetitions, the baseline's first in even ones, so that drift of the machine
@@ -53,6 +53,11 @@ export function microJobs(quick: boolean): MicroJob[] {
       title: 'Scheduler decision cost at 2 / 64 / 1024 dests',
       args: ['dist/bench/micro/sched.js', quick ? '100000' : '500000'],
       figures: /ns\/dec$/,
+    },
+    {
+      title: '`-L -c` of 1,000,000 connections: how long the event loop (the dataplane) is held',
+      args: ['dist/bench/micro/control-listing.js', quick ? '200000' : '1000000'],
+      figures: /hold ms$/,
     },
   ];
 }

@@ -18,9 +18,16 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ControlClient, DaemonError, DaemonUnreachableError, socketPath } from '../control/client.js';
 import {
-  formatConns,
+  ControlClient,
+  DaemonError,
+  DaemonUnreachableError,
+  type RequestOptions,
+  socketPath,
+} from '../control/client.js';
+import {
+  formatConnRows,
+  formatConnsHeader,
   formatDaemons,
   formatLaddrs,
   formatList,
@@ -114,7 +121,7 @@ function unreachableMessage(e: DaemonUnreachableError): string {
 
 /** The client as tapvsadm uses it (ControlClient, or a stand-in in tests). */
 export interface Client {
-  request(req: Command): Promise<unknown>;
+  request(req: Command, opts?: RequestOptions): Promise<unknown>;
   close(): void;
 }
 
@@ -212,14 +219,23 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       case 'list': {
         const { request, options, service } = parsed;
         let result: unknown;
+        // -L -c comes in parts (a table of millions): each is printed as it arrives.
+        let headed = false;
+        const onPart = (part: unknown[]): void => {
+          if (!headed) io.stdout(formatConnsHeader(options));
+          headed = true;
+          io.stdout(formatConnRows(part as ConnInfo[], options, names));
+        };
         try {
-          result = await client.request(request);
+          result = await client.request(request, request.op === 'listConns' ? { onPart } : {});
         } catch (e) {
           return daemonFailure(request.op, e);
         }
         switch (request.op) {
           case 'listConns':
-            io.stdout(formatConns(result as ConnInfo[], options, names));
+            if (!headed) io.stdout(formatConnsHeader(options));
+            // A stand-in client (tests) answers at once, without parts.
+            io.stdout(formatConnRows(result as ConnInfo[], options, names));
             return 0;
           case 'getTimeouts':
             io.stdout(formatTimeouts(result as Timeouts));

@@ -443,6 +443,8 @@ async function traceCommand(argv: string[]): Promise<void> {
   // trace's limit ({"event":"end"}) or the daemon going away.
   c.onEvent = (msg) => {
     if (msg.event === 'trace' && typeof msg.line === 'string') process.stdout.write(`${msg.line}\n`);
+    else if (msg.event === 'missed' && typeof msg.count === 'number')
+      process.stderr.write(`tapvsd: ${msg.count} trace lines dropped: this terminal did not keep up\n`);
     else if (msg.event === 'end') {
       c.close();
       process.exit(0);
@@ -497,6 +499,12 @@ async function statusCommand(argv: string[]): Promise<void> {
     );
   }
   if (st.health !== undefined) out.push(...formatHealth(st.health));
+  const k = st.control;
+  if (k !== undefined)
+    out.push(
+      `control: ${k.clients} clients, ${k.requests} requests, ${k.errors} errors; closed idle ${k.idleClosed},` +
+        ` evicted ${k.evicted}, refused ${k.refused}; trace lines dropped ${k.pushDropped}, slow consumers dropped ${k.slowDisconnects}`,
+    );
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
@@ -527,6 +535,8 @@ interface StatusReply extends DataplaneStatus {
   uptimeS: number;
   memory: { rss: number };
   dropNames: string[];
+  /** The control socket's clients and what they cost (server.ts). */
+  control?: ControlServer['counters'] & { clients: number };
   /** With VRRP instances in keepalived.conf: their states. */
   vrrp?: Array<{
     name: string;
@@ -636,10 +646,11 @@ async function main(): Promise<void> {
         memory: process.memoryUsage(),
         health: config.status(),
         ...ha.status(),
+        control: { clients: server.clients, ...server.counters },
       };
     },
   });
-  const server = new ControlServer(args.socket, (req, ctx) => dispatcher.handle(req, ctx));
+  const server: ControlServer = new ControlServer(args.socket, (req, ctx) => dispatcher.handle(req, ctx));
   try {
     await server.listen();
   } catch (e) {

@@ -10,7 +10,11 @@
  *   carrying the daemon's code and message) for ok:false; a connection lost or a reply that is
  *   not JSON rejects every pending request with TapvsError('PROTOCOL', ...); a request with no
  *   answer within the timeout rejects the same way;
- * - requests may be pipelined; answers come back in order.
+ * - requests may be pipelined; answers come back in order;
+ * - a listing sent in parts (protocol.ts) resolves with the parts concatenated, or, when the
+ *   caller gives onPart, hands each part over as it arrives (memory stays bounded on both sides)
+ *   and resolves with what onPart did not take: the last, empty, part. Each part restarts the
+ *   request's timeout.
  *
  * The socket path is $TAPVS_SOCKET, else DEFAULT_SOCKET_PATH. ipvsadm has no option for it, so
  * tapvsadm has none either.
@@ -71,6 +75,13 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  onPart: ((part: unknown[]) => void) | null;
+  parts: unknown[] | null;
+}
+
+export interface RequestOptions {
+  /** Takes each part of a listing sent in parts as it arrives. */
+  onPart?: (part: unknown[]) => void;
 }
 
 export interface ClientOptions {
@@ -125,7 +136,7 @@ export class ControlClient {
   }
 
   /** Sends one request; see the module contract for how it settles. */
-  request(req: Command): Promise<unknown> {
+  request(req: Command, opts: RequestOptions = {}): Promise<unknown> {
     if (this.dead !== null) return Promise.reject(this.dead);
     const id = this.nextId++;
     const line = `${JSON.stringify({ ...req, id })}\n`;
@@ -138,13 +149,22 @@ export class ControlClient {
       );
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new TapvsError('PROTOCOL', `tapvsd did not answer within ${this.requestTimeoutMs / 1000} s`));
-      }, this.requestTimeoutMs);
-      this.pending.set(id, { id, resolve, reject, timer });
+      const p: Pending = {
+        id,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.timeOut(p), this.requestTimeoutMs),
+        onPart: opts.onPart ?? null,
+        parts: null,
+      };
+      this.pending.set(id, p);
       this.sock.write(line);
     });
+  }
+
+  private timeOut(p: Pending): void {
+    this.pending.delete(p.id);
+    p.reject(new TapvsError('PROTOCOL', `tapvsd did not answer within ${this.requestTimeoutMs / 1000} s`));
   }
 
   close(): void {
@@ -184,10 +204,18 @@ export class ControlClient {
     }
     const p = typeof msg === 'object' && msg !== null ? this.pending.get(msg.id) : undefined;
     if (p === undefined) return; // an answer to a request that already timed out
+    const part = (msg as unknown as { part?: unknown }).part;
+    if (Array.isArray(part)) {
+      p.timer.refresh();
+      if (p.onPart !== null) p.onPart(part);
+      else if (p.parts === null) p.parts = part;
+      else for (const x of part) p.parts.push(x);
+      return;
+    }
     this.pending.delete(p.id);
     clearTimeout(p.timer);
     if (msg.ok) {
-      p.resolve(msg.result);
+      p.resolve(p.parts !== null && Array.isArray(msg.result) ? p.parts.concat(msg.result) : msg.result);
       return;
     }
     const err = msg.error ?? { code: 'INTERNAL', message: 'error without details' };

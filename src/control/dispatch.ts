@@ -12,7 +12,7 @@
 import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import { createScheduler } from '../ipvs/sched/registry.js';
-import { listConns, listLaddrs, listServices } from './listing.js';
+import { ConnListing, listLaddrs, listServices } from './listing.js';
 import type { Command, Op, Request } from './protocol.js';
 import { type DirectorLinks, RuleEditor } from './rule-editor.js';
 import type { RequestContext } from './server.js';
@@ -159,7 +159,8 @@ export class ControlDispatcher {
         return listServices(rules.ipvs, key === null ? rules.ipvs.services : [rules.service(key, 'No such service')]);
       }
       case 'listConns':
-        return listConns(rules.ipvs, Date.now());
+        // In slices: the server streams it (streamed.ts); JSON.stringify() gives the whole list.
+        return new ConnListing(rules.ipvs);
       case 'status':
         return this.hooks.status?.() ?? {};
       case 'apply':

@@ -409,12 +409,26 @@ function vipPort(s: ServiceKey): string {
 
 /** `-L -c`: the connection table in the daemon's (hash) order, never sorted. */
 export function formatConns(conns: readonly ConnInfo[], o: FormatOptions = {}, names: NameDb = systemNameDb()): string {
+  return formatConnsHeader(o) + formatConnRows(conns, o, names);
+}
+
+/** `-L -c`'s two heading lines (tapvsadm prints them before the first part of the listing). */
+export function formatConnsHeader(o: FormatOptions = {}): string {
+  const out = 'IPVS connection entries\n';
+  return o.persistentConn
+    ? `${out}pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} ` +
+        `${'destination'.padEnd(18)} ${'pe name'.padEnd(16)} pe_data\n`
+    : `${out}pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} destination\n`;
+}
+
+/** `-L -c`'s lines for some entries (one part of the listing). */
+export function formatConnRows(
+  conns: readonly ConnInfo[],
+  o: FormatOptions = {},
+  names: NameDb = systemNameDb(),
+): string {
   const numeric = o.numeric === true;
-  let out = 'IPVS connection entries\n';
-  out += o.persistentConn
-    ? `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} ` +
-      `${'destination'.padEnd(18)} ${'pe name'.padEnd(16)} pe_data\n`
-    : `pro expire ${'state'.padEnd(11)} ${'source'.padEnd(18)} ${'virtual'.padEnd(18)} destination\n`;
+  let out = '';
   for (const c of conns) {
     const proto = nameProto(c.proto);
     const label = c.proto === 'IP' ? 'IP' : c.proto.toUpperCase();

@@ -10,6 +10,10 @@
  *   <- {"id":1,"ok":true,"result":null}
  *   <- {"id":2,"ok":false,"error":{"code":"SERVICE_EXISTS","message":"Service already exists"}}
  *
+ * A listing that can be long (`listConns`) comes in parts, each a line `{"id":N,"part":[...]}`,
+ * followed by the response line; its result is the parts and the response's own (empty) list,
+ * concatenated. The daemon makes each part between two turns of its event loop.
+ *
  * Addresses travel as dotted strings; the daemon validates everything and answers bad input with
  * an error (code BAD_ARGUMENT / PROTOCOL), never by dropping the connection or a rule.
  */

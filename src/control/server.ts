@@ -1,54 +1,77 @@
 /**
  * The daemon's control socket: a Unix stream socket, mode 0600 in a 0700 directory (root only),
- * speaking the JSON-lines protocol of protocol.ts.
+ * speaking the JSON-lines protocol of protocol.ts. Each client is a ControlSession (session.ts),
+ * which bounds what it can cost; this file owns the socket path and the set of clients.
  *
- * Hardening: a line longer than MAX_REQUEST_BYTES closes that client with a PROTOCOL error;
- * malformed JSON or an unknown op gets an error response and the connection stays usable; at
- * most MAX_CLIENTS at once; a handler exception becomes an INTERNAL error response. Nothing a
- * client sends can stop the daemon or change rules except a valid request.
+ * - The path is only taken over when it holds a stale socket (nobody accepts on it: ECONNREFUSED).
+ *   Anything else there (a regular file, a directory, a live daemon, a socket we may not
+ *   connect to) is an error and is left alone.
+ * - At most maxClients at once. A new client at the cap closes the session idle the longest;
+ *   when none is idle the newcomer gets a BUSY error. Sessions idle for idleMs are closed.
+ *   Subscribers (a live trace) and sessions with work in progress are never idle.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { isTapvsError, TapvsError } from '../errors.js';
+import { TapvsError } from '../errors.js';
 import { log } from '../log.js';
-import { MAX_REQUEST_BYTES, type Request, type Response } from './protocol.js';
+import { ControlSession, type RequestHandler, type SessionCounters } from './session.js';
 
-const MAX_CLIENTS = 256;
+export type { RequestContext, RequestHandler } from './session.js';
 
-/** What a handler may do beyond answering: stream events on the client's connection. */
-export interface RequestContext {
-  /** Sends one extra JSON line to this client; false once it is gone. */
-  push(obj: unknown): boolean;
-  /** Called once when the client disconnects. */
-  onClose(fn: () => void): void;
+export interface ControlServerOptions {
+  /** Clients at once (default 256). */
+  maxClients?: number;
+  /** A session without a request for this long is closed (default 5 minutes). */
+  idleMs?: number;
 }
 
-export type RequestHandler = (req: Request, ctx: RequestContext) => unknown;
+const DEFAULT_MAX_CLIENTS = 256;
+const DEFAULT_IDLE_MS = 300_000;
 
 export class ControlServer {
   private server: net.Server | null = null;
-  private clients = new Set<net.Socket>();
-  requests = 0;
-  errors = 0;
+  private readonly sessions = new Map<net.Socket, ControlSession>();
+  private sweep: NodeJS.Timeout | null = null;
+  private readonly maxClients: number;
+  private readonly idleMs: number;
+  readonly counters: SessionCounters & { idleClosed: number; evicted: number; refused: number } = {
+    requests: 0,
+    errors: 0,
+    pushDropped: 0,
+    slowDisconnects: 0,
+    idleClosed: 0,
+    evicted: 0,
+    refused: 0,
+  };
 
   constructor(
     private readonly path: string,
     private readonly handler: RequestHandler,
-  ) {}
+    opts: ControlServerOptions = {},
+  ) {
+    this.maxClients = opts.maxClients ?? DEFAULT_MAX_CLIENTS;
+    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
+  }
 
-  /** Listens; fails clearly when another daemon owns the path. A stale socket file is replaced. */
+  get requests(): number {
+    return this.counters.requests;
+  }
+
+  get errors(): number {
+    return this.counters.errors;
+  }
+
+  get clients(): number {
+    return this.sessions.size;
+  }
+
+  /** Listens; fails clearly when the path is taken by anything but a stale socket. */
   async listen(): Promise<void> {
     const dir = dirname(this.path);
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (existsSync(this.path)) {
-      if (await answers(this.path)) {
-        throw new TapvsError('TAP_BUSY', `another tapvsd is listening on ${this.path}`);
-      }
-      unlinkSync(this.path);
-    }
+    await removeStaleSocket(this.path);
     const server = net.createServer({ allowHalfOpen: false }, (s) => this.accept(s));
-    server.maxConnections = MAX_CLIENTS;
     const old = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -64,11 +87,15 @@ export class ControlServer {
     chmodSync(this.path, 0o600);
     server.on('error', (e) => log('error', 'control socket error', { error: String(e) }));
     this.server = server;
+    this.sweep = setInterval(() => this.closeIdle(Date.now()), Math.max(100, Math.min(this.idleMs / 4, 10_000)));
+    this.sweep.unref();
   }
 
   close(): void {
-    for (const c of this.clients) c.destroy();
-    this.clients.clear();
+    if (this.sweep !== null) clearInterval(this.sweep);
+    this.sweep = null;
+    for (const s of this.sessions.keys()) s.destroy();
+    this.sessions.clear();
     if (this.server !== null) {
       this.server.close();
       this.server = null;
@@ -81,96 +108,74 @@ export class ControlServer {
   }
 
   private accept(s: net.Socket): void {
-    this.clients.add(s);
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim().length > 0) this.handleLine(s, line);
-      }
-      if (buf.length > MAX_REQUEST_BYTES) {
-        this.errors++;
-        this.reply(s, {
-          id: 0,
-          ok: false,
-          error: { code: 'PROTOCOL', message: `request larger than ${MAX_REQUEST_BYTES} bytes` },
-        });
-        s.end();
-        buf = '';
-      }
-    });
-    s.on('error', () => s.destroy());
-    s.on('close', () => this.clients.delete(s));
-  }
-
-  private handleLine(s: net.Socket, line: string): void {
-    this.requests++;
-    let req: unknown;
-    try {
-      req = JSON.parse(line);
-    } catch {
-      this.errors++;
-      this.reply(s, { id: 0, ok: false, error: { code: 'PROTOCOL', message: 'malformed request: not JSON' } });
+    if (this.sessions.size >= this.maxClients && !this.evictIdlest()) {
+      this.counters.refused++;
+      s.on('error', () => s.destroy());
+      s.end(`${JSON.stringify({ id: 0, ok: false, error: { code: 'BUSY', message: 'too many control clients' } })}\n`);
+      setTimeout(() => s.destroy(), 1000).unref();
       return;
     }
-    const id =
-      typeof req === 'object' && req !== null && typeof (req as { id?: unknown }).id === 'number'
-        ? (req as { id: number }).id
-        : 0;
-    if (typeof req !== 'object' || req === null || typeof (req as { op?: unknown }).op !== 'string') {
-      this.errors++;
-      this.reply(s, { id, ok: false, error: { code: 'PROTOCOL', message: 'malformed request: no op' } });
-      return;
-    }
-    const ctx: RequestContext = {
-      push: (obj) => {
-        if (s.destroyed || !s.writable) return false;
-        s.write(`${JSON.stringify(obj)}\n`);
-        return true;
-      },
-      onClose: (fn) => {
-        s.once('close', fn);
-      },
-    };
-    try {
-      const result = this.handler(req as Request, ctx);
-      this.reply(s, { id, ok: true, result: result === undefined ? null : result });
-    } catch (e) {
-      this.errors++;
-      if (isTapvsError(e)) {
-        this.reply(s, { id, ok: false, error: { code: e.code, message: e.message } });
-      } else {
-        log('error', 'control request failed', {
-          op: (req as Request).op,
-          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
-        });
-        this.reply(s, {
-          id,
-          ok: false,
-          error: { code: 'INTERNAL', message: `internal error: ${e instanceof Error ? e.message : String(e)}` },
-        });
-      }
-    }
+    const session = new ControlSession(s, this.handler, this.counters);
+    this.sessions.set(s, session);
+    s.on('close', () => this.sessions.delete(s));
   }
 
-  private reply(s: net.Socket, r: Response): void {
-    if (!s.destroyed && s.writable) s.write(`${JSON.stringify(r)}\n`);
+  /** Closes the idle session unused the longest, making room; false when none is idle. */
+  private evictIdlest(): boolean {
+    let oldest: ControlSession | null = null;
+    for (const c of this.sessions.values()) {
+      if (c.idle && (oldest === null || c.lastActive < oldest.lastActive)) oldest = c;
+    }
+    if (oldest === null) return false;
+    this.counters.evicted++;
+    oldest.close('BUSY', 'closed to make room for another control client (this one was idle)');
+    for (const [sock, c] of this.sessions) if (c === oldest) this.sessions.delete(sock);
+    return true;
+  }
+
+  private closeIdle(now: number): void {
+    for (const [sock, c] of this.sessions) {
+      if (c.idle && now - c.lastActive >= this.idleMs) {
+        this.counters.idleClosed++;
+        c.close('BUSY', `closed after ${Math.round(this.idleMs / 1000)} s without a request`);
+        this.sessions.delete(sock);
+      }
+    }
   }
 }
 
-/** True when something accepts connections on the socket path. */
-function answers(path: string): Promise<boolean> {
+/**
+ * Makes room for our socket: nothing there, or a socket nobody accepts on (removed). Refuses a
+ * path that is not a socket, one where a daemon answers, and one we cannot even try.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new TapvsError('BAD_ARGUMENT', `control socket ${path}: ${(e as Error).message}`);
+  }
+  if (!isSocket)
+    throw new TapvsError('BAD_ARGUMENT', `control socket ${path} exists and is not a socket: not replacing it`);
+  const probe = await connectProbe(path);
+  if (probe === 'connected') throw new TapvsError('TAP_BUSY', `another tapvsd is listening on ${path}`);
+  if (probe !== 'ECONNREFUSED')
+    throw new TapvsError('BAD_ARGUMENT', `control socket ${path}: cannot tell whether it is in use (${probe})`);
+  unlinkSync(path);
+}
+
+/** 'connected', or the error code of the attempt ('ETIMEDOUT' when nothing happened in 1 s). */
+function connectProbe(path: string): Promise<string> {
   return new Promise((resolve) => {
     const c = net.connect(path);
-    const done = (v: boolean): void => {
+    const done = (v: string): void => {
+      clearTimeout(timer);
       c.destroy();
       resolve(v);
     };
-    c.once('connect', () => done(true));
-    c.once('error', () => done(false));
-    setTimeout(() => done(false), 1000).unref();
+    const timer = setTimeout(() => done('ETIMEDOUT'), 1000);
+    c.once('connect', () => done('connected'));
+    c.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? 'EIO'));
   });
 }

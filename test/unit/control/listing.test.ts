@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { listConns, listServices } from '../../../src/control/listing.js';
+import { CONN_SLICE_ENTRIES, ConnListing, listConns, listServices } from '../../../src/control/listing.js';
 import { Ipvs, type ServiceSettings } from '../../../src/ipvs/ipvs.js';
 import { createScheduler } from '../../../src/ipvs/sched/registry.js';
 import { SCHED_FLAG_2, SCHED_FLAG_3 } from '../../../src/ipvs/service.js';
 import { Dir } from '../../../src/ipvs/tcp-state.js';
-import { IPPROTO_TCP, IPPROTO_UDP, parseIpv4 } from '../../../src/packet/ipv4.js';
+import { formatIpv4 as formatIp, IPPROTO_TCP, IPPROTO_UDP, parseIpv4 } from '../../../src/packet/ipv4.js';
 import { TCP_ACK, TCP_SYN } from '../../../src/packet/tcp.js';
 
 function ip(s: string): number {
@@ -139,4 +139,41 @@ test('listing: connections and templates with their states and whole seconds lef
 
   ipvs.tcpState(tcp, Dir.INPUT, TCP_ACK, NOW);
   assert.equal(byState(NOW).get('ASSURED')?.template, true, 'established: the template is assured');
+});
+
+test('listing: -L -c in slices shows every entry once, and entries that come and go during it as /proc does', () => {
+  const ipvs = new Ipvs({ maxConns: 8192 });
+  const vip = ip('192.168.222.131');
+  const web = ipvs.addService(IPPROTO_TCP, vip, 80, settings('rr'));
+  ipvs.addDest(web, ip('10.0.0.2'), 80, W);
+  const ids: number[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const id = ipvs.newConnection(web, IPPROTO_TCP, ip('192.168.1.1') + (i >> 10), 1024 + i, vip, 80, NOW);
+    ipvs.tcpState(id, Dir.INPUT, TCP_SYN, NOW);
+    ids.push(id);
+  }
+  const listing = new ConnListing(ipvs, () => NOW);
+  const seen = new Map<string, number>();
+  let slices = 0;
+  let created = 0;
+  for (let part = listing.next(); part !== null; part = listing.next()) {
+    slices++;
+    assert.ok(part.length <= CONN_SLICE_ENTRIES, `a slice of ${part.length}`);
+    for (const c of part) seen.set(`${c.caddr}:${c.cport}`, (seen.get(`${c.caddr}:${c.cport}`) ?? 0) + 1);
+    // Between slices the table changes, as it does between two turns of the daemon's loop.
+    const id = ipvs.newConnection(web, IPPROTO_TCP, ip('192.168.9.9'), 2000 + created++, vip, 80, NOW);
+    ipvs.tcpState(id, Dir.INPUT, TCP_SYN, NOW);
+  }
+  assert.ok(slices >= 5000 / CONN_SLICE_ENTRIES, `${slices} slices`);
+  for (let i = 0; i < 5000; i++) {
+    const key = `${formatIp(ip('192.168.1.1') + (i >> 10))}:${1024 + i}`;
+    assert.equal(seen.get(key), 1, `${key} listed once`);
+  }
+  for (const n of seen.values()) assert.equal(n, 1, 'nothing listed twice');
+  // The all-at-once form lists the same table in the same order.
+  assert.equal(listConns(ipvs, NOW).length, 5000 + created);
+  assert.deepEqual(
+    JSON.parse(JSON.stringify(new ConnListing(ipvs, () => NOW))),
+    JSON.parse(JSON.stringify(listConns(ipvs, NOW))),
+  );
 });
