@@ -34,6 +34,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "poll-spin.h"
+
 #include <utility>
 #include <vector>
 
@@ -61,6 +63,10 @@
 
 // native/notify.cc: sd_notify() for the daemon, in the same addon.
 Napi::Object RegisterNotify(Napi::Env env, Napi::Object exports);
+// native/poll-spin.cc: adaptive polling of the event loop.
+namespace tapvs {
+Napi::Object RegisterPolling(Napi::Env env, Napi::Object exports);
+}
 
 namespace {
 
@@ -463,6 +469,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       if (count > 0) {
         rxFrames_ += count;
         rxBatches_++;
+        if (pass == 0) tapvs::NoteRx(loop_);  // adaptive polling: poll-spin.cc
         DeliverBatch(count);
       }
       if (fatal != 0) {
@@ -907,7 +914,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
-  return RegisterNotify(env, TapDevice::Init(env, exports));
+  return tapvs::RegisterPolling(env, RegisterNotify(env, TapDevice::Init(env, exports)));
 }
 
 }  // namespace

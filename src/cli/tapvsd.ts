@@ -30,7 +30,8 @@ import type { HealthStatus } from '../health/health-status.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { Link } from '../link/link.js';
 import { PcapLink } from '../link/pcap.js';
-import { TapLink } from '../link/tap.js';
+import { DEFAULT_POLL_BUDGET_US, type PollingMode, pollingStats, setPolling } from '../link/polling.js';
+import { type PollingStats, TapLink } from '../link/tap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
 import { ServiceNotifier } from '../service/sd-notify.js';
@@ -74,6 +75,8 @@ interface DaemonArgs {
   expireNodestConn: boolean;
   expireQuiescentTemplate: boolean;
   metrics: { host: string; port: number } | null;
+  /** --busy-poll, --poll-budget: how the event loop waits for frames (src/link/polling.ts). */
+  polling: { mode: PollingMode; budgetUs: number };
 }
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
@@ -115,6 +118,9 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
   --no-offload         plain frames only. By default TAP devices use IFF_VNET_HDR + TUNSETOFFLOAD
                        (checksum, TSO, USO): the kernel hands over 64 KB super-frames, NATed whole
                        with their partial checksums kept (off automatically with a pcap link)
+  --poll-budget US     after frames arrive, keep polling the links for US microseconds before
+                       sleeping (default ${DEFAULT_POLL_BUDGET_US}; 0: sleep at once). Saves a wake-up per reply
+  --busy-poll          never sleep: poll all the time (one core at 100%, the lowest latency)
   -h, --help           this text
   -v, --version        version
 `;
@@ -248,6 +254,7 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
     expireNodestConn: false,
     expireQuiescentTemplate: false,
     metrics: null,
+    polling: { mode: 'adaptive', budgetUs: DEFAULT_POLL_BUDGET_US },
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -306,6 +313,16 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
       case '--no-offload':
         a.vnetHdr = false;
         break;
+      case '--busy-poll':
+        a.polling = { mode: 'busy', budgetUs: 0 };
+        break;
+      case '--poll-budget': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > 100_000) fail(`--poll-budget: want microseconds 0..100000, got '${v}'`);
+        if (a.polling.mode !== 'busy') a.polling = { mode: n === 0 ? 'off' : 'adaptive', budgetUs: n };
+        break;
+      }
       case '-h':
       case '--help':
         process.stdout.write(USAGE);
@@ -499,6 +516,12 @@ async function statusCommand(argv: string[]): Promise<void> {
     );
   }
   if (st.health !== undefined) out.push(...formatHealth(st.health));
+  const pl = st.polling;
+  if (pl !== undefined)
+    out.push(
+      `polling: ${pl.mode}${pl.mode === 'adaptive' ? ` ${pl.budgetUs} us` : ''}; began ${pl.started} times,` +
+        ` ${pl.turns} turns without sleeping, ${pl.rxWhileSpinning} reads that saved a wake-up`,
+    );
   const k = st.control;
   if (k !== undefined)
     out.push(
@@ -535,6 +558,7 @@ interface StatusReply extends DataplaneStatus {
   uptimeS: number;
   memory: { rss: number };
   dropNames: string[];
+  polling?: PollingStats;
   /** The control socket's clients and what they cost (server.ts). */
   control?: ControlServer['counters'] & { clients: number };
   /** With VRRP instances in keepalived.conf: their states. */
@@ -647,6 +671,7 @@ async function main(): Promise<void> {
         health: config.status(),
         ...ha.status(),
         control: { clients: server.clients, ...server.counters },
+        polling: pollingStats(),
       };
     },
   });
@@ -745,10 +770,12 @@ async function main(): Promise<void> {
   });
   dataplane.announce();
   ha.start();
+  setPolling(args.polling.mode, args.polling.budgetUs);
   log('info', 'ready', {
     links: args.links.map(linkDevice).join(','),
     socket: args.socket,
     services: ipvs.services.length,
+    polling: args.polling.mode === 'adaptive' ? `adaptive ${args.polling.budgetUs} us` : args.polling.mode,
   });
   process.stdout.write('tapvsd: ready\n');
   systemd.ready(serviceStatus);

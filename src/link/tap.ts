@@ -112,6 +112,20 @@ interface TapAddon {
   TapDevice: new (name: string, opts: NativeTapOptions) => NativeTapDevice;
   /** sd_notify(3): one datagram to an AF_UNIX socket ('@' = abstract); 0 or an errno. */
   sdNotify(path: string, message: string): number;
+  /** Adaptive polling of the event loop (native/poll-spin.cc; src/link/polling.ts). */
+  setPolling(mode: 'off' | 'adaptive' | 'busy', budgetUs: number): void;
+  pollingStats(): PollingStats;
+}
+
+export interface PollingStats {
+  mode: 'off' | 'adaptive' | 'busy';
+  budgetUs: number;
+  /** Times the loop began polling instead of sleeping. */
+  started: number;
+  /** Turns of the loop spent polling. */
+  turns: number;
+  /** Reads that found frames while polling: the wake-ups from sleep saved. */
+  rxWhileSpinning: number;
 }
 
 let addon: TapAddon | undefined;
