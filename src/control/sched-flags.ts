@@ -4,8 +4,9 @@
  *
  * Rules (ipvsadm.c, parse_sched_flags() and print_sched_flags()): flag-1..flag-3 go with any
  * scheduler; sh-* only with sh and mh-* only with mh, checked against the `-s` value, or ipvsadm's
- * default scheduler when there is none. sh and mh print their two flags by name and nothing for
- * flag-3; every other scheduler prints flag-1..flag-3.
+ * default scheduler when there is none. print_sched_flags() names bits 1 and 2 after sh and mh
+ * (sh-fallback, sh-port; mh-fallback, mh-port) and bit 3 `flag-3` for them too; every other
+ * scheduler gets flag-1..flag-3. So any set bit has a word, and `-S` of `-s sh -b flag-3` restores.
  *
  * The bits themselves are the model's (ipvs/service.ts): schedulers read them, this file only
  * names them.
@@ -56,15 +57,18 @@ export function schedFlagBits(words: readonly string[]): number {
 }
 
 /**
- * Bits → the words ipvsadm lists in parentheses and -S writes after -b: sh and mh name their
- * flags, other schedulers show flag-N. A bit the scheduler has no word for (flag-3 on sh or mh)
- * is not listed. Empty when no word applies.
+ * Bits → the words ipvsadm lists in parentheses and -S writes after -b, in print_sched_flags()'s
+ * order (bit 1, bit 2, bit 3): sh and mh name bits 1 and 2 after themselves and keep `flag-3`,
+ * other schedulers show flag-N. Empty when no bit is set.
  */
 export function schedFlagWords(sched: string, flags: number): string[] {
   const named = sched === 'sh' || sched === 'mh';
   const out: string[] = [];
-  for (const [word, w] of WORDS) {
-    if (w.sched === (named ? sched : null) && (flags & w.bit) !== 0) out.push(word);
+  for (const bit of [SCHED_FLAG_1, SCHED_FLAG_2, SCHED_FLAG_3]) {
+    if ((flags & bit) === 0) continue;
+    for (const [word, w] of WORDS) {
+      if (w.bit === bit && w.sched === (named && bit !== SCHED_FLAG_3 ? sched : null)) out.push(word);
+    }
   }
   return out;
 }
