@@ -35,12 +35,17 @@ export function listServices(ipvs: Ipvs, services: readonly Service[]): ListResu
   };
 }
 
-/** `-L -c`: every hashed entry, connections and persistence templates, with seconds left at `nowMs`. */
+/**
+ * `-L -c`: what the kernel's connection table holds (ip_vs_conn.c, ip_vs_conn_seq_show()): every
+ * hashed entry, connections and persistence templates, and the templates ip_vs_check_template()
+ * invalidated (ports 65535) until they expire; with seconds left at `nowMs`. One-packet entries are
+ * never hashed and never listed.
+ */
 export function listConns(ipvs: Ipvs, nowMs: number): ConnInfo[] {
   const c = ipvs.conns;
   const out: ConnInfo[] = [];
   c.forEach((id) => {
-    if ((c.flags[id] & ConnFlag.HASHED) === 0) return;
+    if ((c.flags[id] & (ConnFlag.HASHED | ConnFlag.INVALID)) === 0) return;
     const template = (c.flags[id] & ConnFlag.TEMPLATE) !== 0;
     const proto = c.proto[id] === IPPROTO_TCP ? 'tcp' : c.proto[id] === IPPROTO_UDP ? 'udp' : 'IP';
     let state: string;

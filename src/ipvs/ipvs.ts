@@ -143,8 +143,9 @@ export class Ipvs {
         if (d?.available && !(this.expireQuiescentTemplate && d.weight === 0)) {
           dest = d;
         } else {
-          // Invalid template: unhash it so it no longer matches; it dies on its timer.
-          this.conns.unhash(tmpl);
+          // ip_vs_conn.c, ip_vs_check_template(): the invalid template gets dead ports and can no
+          // longer match, keeps its dest and its timer (not restarted), and -c still lists it.
+          this.conns.invalidateTemplate(tmpl);
           tmpl = -1;
         }
       }

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatConns } from '../../src/control/format.js';
 import { listConns } from '../../src/control/listing.js';
+import { EMPTY_NAME_DB } from '../../src/control/names.js';
 import { Drop } from '../../src/dataplane/drops.js';
 import { ConnFlag } from '../../src/ipvs/conn-table.js';
 import {
@@ -232,4 +234,45 @@ test('changing the scheduler (-E) or a weight (-e) keeps established connections
   assert.equal(tcp(td, CLIENT, 40000, ACK | 0x08), a);
   assert.equal(tcp(td, CLIENT, 40000, FIN | ACK), a);
   assert.equal(td.ipvs.services[0].scheduler.name, 'wlc');
+});
+
+/**
+ * ip_vs_conn.c, ip_vs_check_template(): a template whose dest is gone is invalidated, not freed:
+ * its vport and dport become 65535 and its cport 0, it can no longer match, its timer is not
+ * restarted, and it stays in the table (so `ipvsadm -L -c` lists it, with its old dest) until
+ * it expires.
+ */
+test('an invalidated template stays listed by -c with ports 65535 and its dest until it expires (ip_vs_check_template())', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td, { timeoutS: 30 });
+  td.dp.tick(td.now);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  td.run({ op: 'deleteDest', service: svc, dest: { addr: first, port: 80 } });
+  advance(td, 5_000);
+  const second = tcp(td, CLIENT, 40001, SYN)!;
+  assert.notEqual(second, first, 'the invalid template no longer pins the client');
+  const tmpls = () =>
+    listConns(td.ipvs, td.now)
+      .filter((e) => e.template)
+      .map((e) => [e.caddr, e.cport, e.vport, e.daddr, e.dport, e.expireS]);
+  assert.deepEqual(
+    tmpls().sort((a, b) => Number(b[2]) - Number(a[2])),
+    [
+      ['192.168.222.1', 0, 65535, first, 65535, 25], // its own 30 s timer, not restarted by the lookup
+      ['192.168.222.1', 0, 80, second, 80, 30],
+    ],
+  );
+  const invalid = listConns(td.ipvs, td.now).filter((e) => e.template && e.vport === 65535);
+  assert.equal(
+    formatConns(invalid, { numeric: true }, EMPTY_NAME_DB).split('\n')[2],
+    `TCP 00:25  NONE        192.168.222.1:0    192.168.222.131:65535 ${first}:65535`,
+  );
+  // It expires like any template: re-armed while its (unavailable) connection lives, then gone.
+  advance(td, 200_000);
+  assert.equal(
+    listConns(td.ipvs, td.now).filter((e) => e.template && e.vport === 65535).length,
+    0,
+    'gone once expired',
+  );
 });
