@@ -23,8 +23,24 @@ import { Stats } from './stats.js';
 import { Dir, flagClass, TCP_STATE_ACTIVE, TcpState, tcpNextState } from './tcp-state.js';
 import { NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
 
-/** Why a new flow got no connection (index into the director's counters). */
-export const NoConn = { NoDestination: 1, TableFull: 2, PortZeroNotPersistent: 3, NoLocalAddress: 4 } as const;
+/**
+ * Why a new flow got no connection. NoDestination and PortZeroNotPersistent are the kernel's
+ * "ignored = 0" (ip_vs_leave(): ICMP, or the local stack for an FTP service's other ports);
+ * NotScheduled is "ignored = 1" (the packet goes on to the director's own stack).
+ */
+export const NoConn = {
+  NoDestination: 1,
+  TableFull: 2,
+  PortZeroNotPersistent: 3,
+  NoLocalAddress: 4,
+  NotScheduled: 5,
+} as const;
+
+/** FTP control and active-data ports (ip_vs.h FTPPORT, FTPDATA): IPVS special-cases both. */
+export const FTP_PORT = 21;
+export const FTP_DATA_PORT = 20;
+/** ip_vs_ctl.c, ip_vs_service_find(): an FTP service also takes TCP ports 20 and >= PROT_SOCK. */
+const PROT_SOCK = 1024;
 
 export interface IpvsOptions {
   /** Maximum concurrent entries (connections + templates). */
@@ -97,17 +113,24 @@ export class Ipvs {
 
   // ---------------------------------------------------------------- hot path
 
-  /** ip_vs_service_find without fwmark: exact <proto, VIP, port>, then <proto, VIP, 0>. */
+  /**
+   * ip_vs_ctl.c, ip_vs_service_find() without fwmark: exact <proto, VIP, port>; then, for TCP to
+   * port 20 or an unprivileged port, the VIP's FTP service <TCP, VIP, 21> (its data connections);
+   * then the port-0 service <proto, VIP, 0>.
+   */
   findService(proto: number, vaddr: number, vport: number): Service | null {
     const list = this.byVip.get(vaddr);
     if (list === undefined) return null;
     let zero: Service | null = null;
+    let ftp: Service | null = null;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
       if (s.proto !== proto) continue;
       if (s.port === vport) return s;
       if (s.port === 0) zero = s;
+      else if (s.port === FTP_PORT) ftp = s;
     }
+    if (ftp !== null && proto === IPPROTO_TCP && (vport === FTP_DATA_PORT || vport >= PROT_SOCK)) return ftp;
     return zero;
   }
 
@@ -129,13 +152,16 @@ export class Ipvs {
     vport: number,
     nowMs: number,
   ): number {
+    // ip_vs_core.c, ip_vs_schedule(): active FTP data from a client's port 20 is never scheduled.
+    if (cport === FTP_DATA_PORT) return -NoConn.NotScheduled;
     let dest: Dest | null;
     let tmpl = -1;
     if (svc.persistent) {
       const snet = caddr & svc.netmask;
-      // Template key (ip_vs_core.c, ip_vs_sched_persist()): port-0 services use vport 0, others
-      // the service port.
-      const tport = vport === svc.port ? vport : 0;
+      // Template key (ip_vs_core.c, ip_vs_sched_persist()): the service port when the packet's port
+      // is it, else 0 (port-0 services, and an FTP service's data ports); an FTP service keys its
+      // control connections with 0 as well, so its data connections find the same template.
+      const tport = vport === svc.port && svc.port !== FTP_PORT ? vport : 0;
       tmpl = this.conns.lookupIn(proto, snet, 0, vaddr, tport, true);
       dest = null;
       if (tmpl >= 0) {
@@ -152,7 +178,7 @@ export class Ipvs {
       if (tmpl < 0) {
         dest = this.pick(svc, proto, caddr, cport, vaddr, vport, nowMs);
         if (dest === null) return -NoConn.NoDestination;
-        const tdport = vport === svc.port ? dest.port : 0;
+        const tdport = vport === svc.port && svc.port !== FTP_PORT ? dest.port : 0;
         tmpl = this.conns.create(
           proto,
           snet,
@@ -181,7 +207,9 @@ export class Ipvs {
       if (dest === null) return -NoConn.NoDestination;
     }
     if (dest === null) return -NoConn.NoDestination;
-    const dport = dest.port !== 0 ? dest.port : vport;
+    // ip_vs_sched_persist() / ip_vs_schedule(): the dest's port only for the service's own port;
+    // a port-0 (or FTP data) connection keeps the packet's port whatever port the dest has.
+    const dport = vport === svc.port && dest.port !== 0 ? dest.port : vport;
     const flags = svc.ops && proto === IPPROTO_UDP ? ConnFlag.ONE_PACKET : 0;
     const id = this.conns.create(
       proto,
