@@ -44,8 +44,10 @@ export class IpvsIn {
       flags = t.flags;
     const ipvs = this.ipvs;
     let id = ipvs.conns.lookupIn(IPPROTO_TCP, src, sport, dst, dport, false);
-    // conn_reuse_mode 1: a SYN for a TIME_WAIT/CLOSE entry starts a fresh connection.
-    if (id >= 0 && (flags & TCP_SYN) !== 0 && ipvs.reusable(id)) {
+    // ip_vs_in_hook(): a SYN for a quiesced dest's connection (expire_nodest_conn) or a TIME_WAIT/
+    // CLOSE one (conn_reuse_mode 1) starts a fresh connection; then, with expire_nodest_conn, any
+    // packet of a deleted dest's connection is treated as new ("check the server status").
+    if (id >= 0 && (flags & TCP_SYN) !== 0 && ipvs.synReschedules(id)) {
       ipvs.expireNow(id);
       id = -1;
     }

@@ -340,10 +340,21 @@ export class Ipvs {
     }
   }
 
-  /** True if a SYN for this entry should replace it (sysctl conn_reuse_mode; ip_vs_core.c, is_new_conn_expected()). */
-  reusable(id: number): boolean {
+  /**
+   * Whether a SYN that matched connection `id` expires it and is scheduled afresh, as ip_vs_core.c,
+   * ip_vs_in_hook() decides for a new-connection packet (is_new_conn()): never for a connection a
+   * template controls (persistence keeps the client); with expire_nodest_conn, whenever the dest
+   * has weight 0, whatever the state and whatever conn_reuse_mode says; else, with conn_reuse_mode
+   * 1 (tapvs's fixed mode), when the connection is in TIME_WAIT or CLOSE (is_new_conn_expected()).
+   * Linux >= 5.16 order ("Fix reuse connection if RS weight is 0"). The kernel expires the old
+   * entry only when it controls nothing; a tapvs connection never controls one (no FTP helper).
+   */
+  synReschedules(id: number): boolean {
     const c = this.conns;
-    if (c.proto[id] !== IPPROTO_TCP || c.control[id] >= 0) return false;
+    if (c.control[id] >= 0) return false;
+    const d = this.destsById[c.destId[id]];
+    if (this.expireNodestConn && d !== null && d !== undefined && d.weight === 0) return true;
+    if (c.proto[id] !== IPPROTO_TCP) return false;
     const s = c.state[id];
     return s === TcpState.TIME_WAIT || s === TcpState.CLOSE;
   }

@@ -379,3 +379,57 @@ test('a SYN from client port 20 is not scheduled (ip_vs_schedule(), FTPDATA)', (
   assert.equal(td.ipvs.conns.count, 0, 'no connection, no template');
   assert.equal(syn(td, 21, 80).int.length, 1, 'port 21 as a client port is scheduled');
 });
+
+function rrService(td: TestDirector, persistentS: number | null): void {
+  td.run({
+    op: 'addService',
+    service: svc,
+    config: { scheduler: 'rr', schedFlags: [], persistentS, netmask: '255.255.255.255', ops: false },
+  });
+  for (const rs of ['192.168.2.130', '192.168.2.129'])
+    td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
+}
+
+/**
+ * ip_vs_core.c, ip_vs_in_hook(): with expire_nodest_conn, a SYN (is_new_conn()) that matches an
+ * established connection whose dest has weight 0 expires it and is scheduled afresh; without the
+ * sysctl the SYN follows the old connection (the state is ESTABLISHED, so conn_reuse_mode alone
+ * would not reschedule it).
+ */
+test("expire_nodest_conn: a SYN for a weight-0 dest's established connection is rescheduled (ip_vs_in_hook())", () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  rrService(td, null);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  tcp(td, CLIENT, 40000, ACK); // ESTABLISHED
+  td.run({ op: 'editDest', service: svc, dest: { addr: first, port: 80 }, config: destCfg(0) });
+  assert.equal(tcp(td, CLIENT, 40000, SYN), first, 'sysctl off: the SYN stays on the old connection');
+  td.ipvs.expireNodestConn = true;
+  const next = tcp(td, CLIENT, 40000, SYN);
+  assert.ok(next !== undefined && next !== first, `rescheduled to the other real server, got ${next}`);
+  const old = td.ipvs.services[0].findDest(ip(first), 80)!;
+  assert.deepEqual([old.activeConns, old.inactConns], [0, 0], 'the old entry is gone');
+  assert.equal(td.ipvs.conns.count, 1);
+});
+
+/**
+ * Since Linux 5.16 ("netfilter: ipvs: Fix reuse connection if RS weight is 0") ip_vs_in_hook()
+ * leaves connections controlled by a template alone: persistence keeps the client on its quiesced
+ * real server for the connection it has, even with expire_nodest_conn.
+ */
+test('expire_nodest_conn: a SYN for a persistent (template-controlled) connection to a weight-0 dest is not rescheduled', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  rrService(td, 300);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  tcp(td, CLIENT, 40000, ACK);
+  td.run({ op: 'editDest', service: svc, dest: { addr: first, port: 80 }, config: destCfg(0) });
+  td.ipvs.expireNodestConn = true;
+  assert.equal(tcp(td, CLIENT, 40000, SYN), first);
+  const conn = listConns(td.ipvs, td.now).filter((e) => !e.template);
+  assert.deepEqual(
+    conn.map((e) => [e.cport, e.state]),
+    [[40000, 'ESTABLISHED']],
+    'the same connection, still ESTABLISHED (a new one would be SYN_RECV)',
+  );
+});
