@@ -88,8 +88,13 @@ export class Ipvs {
   /** Dest registry: connection entries refer to dests by index. Freed slots are null. */
   readonly destsById: Array<Dest | null> = [];
   private readonly freeDestIds: number[] = [];
-  /** Deleted dests that connections still reference (IPVS's trash). */
-  private readonly trash: Dest[] = [];
+  /**
+   * Deleted dests (IPVS's dest_trash): each with the service it left (a re-add to another service
+   * with the same key zeroes its stats) and when it was first seen unreferenced (-1: not yet).
+   */
+  private readonly trash: TrashEntry[] = [];
+  /** When the trash timer next runs (-1: not armed); ip_vs_dest_trash_expire() every 60 s. */
+  private trashTimerAtMs = -1;
   /** VIP -> services on it, for the hot path (int32 keys stay small integers in a Map). */
   private readonly byVip = new Map<number, Service[]>();
   private readonly svcById: Array<Service | null> = [];
@@ -365,9 +370,15 @@ export class Ipvs {
     this.conns.remove(id);
   }
 
-  /** Advances expiry and the schedulers' timers (lblc/lblcr garbage collection). Call every ~100 ms. */
+  /** Advances expiry, the trash timer and the schedulers' timers (lblc/lblcr garbage collection). Call every ~100 ms. */
   expire(nowMs: number): void {
     this.conns.expire(nowMs);
+    if (this.trash.length > 0) {
+      // The kernel arms the timer when the first dest enters an empty trash; mutators have no
+      // clock, so the first tick after that arms it (<= 100 ms later).
+      if (this.trashTimerAtMs < 0) this.trashTimerAtMs = nowMs + TRASH_TIMER_MS;
+      else if (nowMs >= this.trashTimerAtMs) this.expireTrash(nowMs);
+    }
     const svcs = this.services;
     for (let i = 0; i < svcs.length; i++) svcs[i].scheduler.tick?.(svcs[i], nowMs);
   }
@@ -391,8 +402,8 @@ export class Ipvs {
     if (d !== null && d !== undefined) {
       if (c.fwd[id] === Fwd.FULLNAT && (c.flags[id] & ConnFlag.TEMPLATE) === 0)
         this.svcOfDest(d)?.laddrs.release(c.laddr[id]);
+      // A deleted dest left without entries stays in the trash; its timer frees it once idle.
       d.unbind((c.flags[id] & ConnFlag.TEMPLATE) !== 0, (c.flags[id] & ConnFlag.ACTIVE) !== 0);
-      if (!d.available && d.refs === 0) this.freeDest(d);
     }
     const t = c.control[id];
     if (t >= 0) {
@@ -459,8 +470,11 @@ export class Ipvs {
 
   /**
    * ip_vs_ctl.c, ip_vs_add_dest(): a dest at the head of the service's list, as IPVS inserts. A
-   * deleted dest with the same address that still sits in the trash is revived with its
-   * connections (ip_vs_trash_get_dest()). The service may not have the dest yet.
+   * deleted dest of a service with the same key <proto, VIP, port> and the same address and port
+   * that still sits in the trash is revived (ip_vs_trash_get_dest()): its connections, gauges and
+   * statistics come back; the statistics are zeroed when the service is another object than the
+   * one it left (a service deleted and added again), as __ip_vs_update_dest() does. The service
+   * may not have the dest yet.
    */
   addDest(svc: Service, addr: number, port: number, settings: DestSettings): Dest {
     this.assertLinked(svc);
@@ -468,13 +482,23 @@ export class Ipvs {
     let d: Dest | undefined;
     for (let i = 0; i < this.trash.length; i++) {
       const t = this.trash[i];
-      if (t.addr === (addr | 0) && t.port === port && t.svcId === -1 && t.lastSvcId === svc.id) {
-        d = t;
+      if (
+        t.dest.addr === (addr | 0) &&
+        t.dest.port === port &&
+        t.svc.proto === svc.proto &&
+        t.svc.addr === svc.addr &&
+        t.svc.port === svc.port
+      ) {
+        d = t.dest;
+        if (t.svc !== svc) d.stats.zero();
         this.trash.splice(i, 1);
         break;
       }
     }
-    if (d === undefined) {
+    if (d !== undefined) {
+      // __ip_vs_update_dest(): a revived dest's overload is lifted like an edit's.
+      if (settings.uThreshold === 0 || settings.uThreshold > d.uThreshold) d.overloaded = false;
+    } else {
       d = new Dest(addr, port);
       let id = this.freeDestIds.pop();
       if (id === undefined) {
@@ -485,7 +509,6 @@ export class Ipvs {
     }
     d.available = true;
     d.svcId = svc.id;
-    d.lastSvcId = svc.id;
     applyDestSettings(d, settings);
     svc.dests.unshift(d);
     svc.scheduler.destsChanged(svc);
@@ -508,7 +531,7 @@ export class Ipvs {
   deleteDest(svc: Service, d: Dest): void {
     this.assertDestOf(svc, d);
     svc.dests.splice(svc.dests.indexOf(d), 1);
-    this.unlinkDest(d);
+    this.unlinkDest(d, svc);
     svc.scheduler.destsChanged(svc);
     if (this.expireNodestConn) this.flushDest(d);
   }
@@ -571,7 +594,7 @@ export class Ipvs {
   }
 
   private unlinkService(svc: Service): void {
-    for (const d of svc.dests) this.unlinkDest(d);
+    for (const d of svc.dests) this.unlinkDest(d, svc);
     svc.dests = [];
     svc.scheduler.done?.(svc);
     this.services.splice(this.services.indexOf(svc), 1);
@@ -583,16 +606,65 @@ export class Ipvs {
     this.svcById[svc.id] = null;
   }
 
-  private unlinkDest(d: Dest): void {
+  /**
+   * ip_vs_ctl.c, __ip_vs_unlink_dest() + __ip_vs_del_dest(): the dest loses AVAILABLE and goes to
+   * the trash whether or not entries still use it (ip_vs_trash_put_dest(): "dest lives in trash
+   * with reference"). The kernel's trash has no size limit; tapvs keeps at most TRASH_IDLE_MAX
+   * unreferenced dests there and frees the oldest beyond that, so churn cannot grow memory
+   * (referenced ones are bounded by the connection table).
+   */
+  private unlinkDest(d: Dest, svc: Service): void {
     d.available = false;
     d.svcId = -1;
-    if (d.refs === 0) this.freeDest(d);
-    else this.trash.push(d);
+    this.trash.push({ dest: d, svc, idleSinceMs: -1 });
+    let idle = 0;
+    for (let i = 0; i < this.trash.length; i++) if (this.trash[i].dest.refs === 0) idle++;
+    for (let i = 0; idle > TRASH_IDLE_MAX && i < this.trash.length; ) {
+      if (this.trash[i].dest.refs === 0) {
+        this.freeDest(this.trash[i].dest);
+        idle--;
+      } else i++;
+    }
+  }
+
+  /**
+   * ip_vs_ctl.c, ip_vs_dest_trash_expire(), every 60 s while the trash is not empty: a dest still
+   * referenced is skipped; an unreferenced one is stamped idle at the first run that sees it so,
+   * and freed at the first run at least 120 s (IP_VS_DEST_TRASH_PERIOD) after that.
+   */
+  private expireTrash(nowMs: number): void {
+    for (let i = 0; i < this.trash.length; ) {
+      const t = this.trash[i];
+      if (t.dest.refs > 0) {
+        i++;
+        continue;
+      }
+      if (t.idleSinceMs < 0) {
+        t.idleSinceMs = nowMs;
+        i++;
+        continue;
+      }
+      if (nowMs < t.idleSinceMs + TRASH_PERIOD_MS) {
+        i++;
+        continue;
+      }
+      this.freeDest(t.dest); // splices entry i out
+    }
+    this.trashTimerAtMs = this.trash.length > 0 ? nowMs + TRASH_TIMER_MS : -1;
+  }
+
+  /** Deleted dests waiting in the trash (listings never show them; tests and metrics may). */
+  get trashSize(): number {
+    return this.trash.length;
   }
 
   private freeDest(d: Dest): void {
-    const i = this.trash.indexOf(d);
-    if (i >= 0) this.trash.splice(i, 1);
+    for (let i = 0; i < this.trash.length; i++) {
+      if (this.trash[i].dest === d) {
+        this.trash.splice(i, 1);
+        break;
+      }
+    }
     if (d.id >= 0 && this.destsById[d.id] === d) {
       this.destsById[d.id] = null;
       this.freeDestIds.push(d.id);
@@ -609,6 +681,19 @@ export class Ipvs {
     assert.ok(d.svcId === svc.id && svc.dests.includes(d), 'not a dest of this service');
   }
 }
+
+/** A deleted dest in the trash: the service it left, and since when nothing references it. */
+interface TrashEntry {
+  readonly dest: Dest;
+  readonly svc: Service;
+  idleSinceMs: number;
+}
+
+/** ip_vs_ctl.c: IP_VS_DEST_TRASH_PERIOD (120 s) of idleness frees a dest; the timer runs every half of it. */
+const TRASH_PERIOD_MS = 120_000;
+const TRASH_TIMER_MS = TRASH_PERIOD_MS / 2;
+/** tapvs's bound on unreferenced dests kept for revival (the kernel has none). */
+export const TRASH_IDLE_MAX = 1024;
 
 function applyServiceSettings(svc: Service, s: ServiceSettings): void {
   svc.schedFlags = s.schedFlags;
