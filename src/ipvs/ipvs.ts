@@ -457,15 +457,20 @@ export class Ipvs {
     svc.scheduler.tick?.(svc, Date.now());
   }
 
-  /** ip_vs_ctl.c, ip_vs_del_service(): the service and its dests go; connections stay until they time out. */
+  /**
+   * ip_vs_ctl.c, ip_vs_del_service(): the service and its dests go; connections stay until they
+   * time out, unless expire_nodest_conn flushes them (__ip_vs_del_dest() queues the flush).
+   */
   deleteService(svc: Service): void {
     this.assertLinked(svc);
     this.unlinkService(svc);
+    if (this.expireNodestConn) this.flushNodest();
   }
 
-  /** ip_vs_ctl.c, ip_vs_flush() (-C): every service goes; connections stay until they time out. */
+  /** ip_vs_ctl.c, ip_vs_flush() (-C): every service goes; connections as for deleteService. */
   clear(): void {
     while (this.services.length > 0) this.unlinkService(this.services[this.services.length - 1]);
+    if (this.expireNodestConn) this.flushNodest();
   }
 
   /**
@@ -533,7 +538,7 @@ export class Ipvs {
     svc.dests.splice(svc.dests.indexOf(d), 1);
     this.unlinkDest(d, svc);
     svc.scheduler.destsChanged(svc);
-    if (this.expireNodestConn) this.flushDest(d);
+    if (this.expireNodestConn) this.flushNodest();
   }
 
   /** ip_vs_ctl.c, ip_vs_zero_service(): the counters of a service and its dests. */
@@ -581,16 +586,36 @@ export class Ipvs {
 
   // ---------------------------------------------------------------- helpers
 
-  /** expire_nodest_conn: removes every connection bound to a deleted dest (ip_vs_expire_nodest_conn_flush). */
-  private flushDest(d: Dest): void {
-    if (d.refs === 0) return;
+  /**
+   * ip_vs_conn.c, ip_vs_expire_nodest_conn_flush(), run after a dest is deleted with
+   * expire_nodest_conn on: every entry whose dest is no longer available and that controls
+   * nothing goes, templates included, and so does its controlling template once that controls
+   * nothing more. (The kernel runs it as delayed work, a jiffy later; tapvs at once.)
+   */
+  private flushNodest(): void {
     const c = this.conns;
     const victims: number[] = [];
     c.forEach((id) => {
-      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0)
-        victims.push(id);
+      const d = this.destsById[c.destId[id]];
+      if (d !== null && d !== undefined && !d.available) victims.push(id);
     });
-    for (const id of victims) this.expireNow(id);
+    const gone = new Set<number>();
+    for (const id of victims) {
+      if (gone.has(id) || c.nControlled[id] !== 0) continue;
+      const t = c.control[id];
+      this.removeEntry(id);
+      gone.add(id);
+      if (t >= 0 && !gone.has(t) && c.nControlled[t] === 0) {
+        this.removeEntry(t);
+        gone.add(t);
+      }
+    }
+  }
+
+  /** Removes a connection or template now: unbinds it from its dest and template, frees it. */
+  private removeEntry(id: number): void {
+    this.release(id);
+    this.conns.remove(id);
   }
 
   private unlinkService(svc: Service): void {

@@ -181,6 +181,42 @@ test('ipvs: with expireNodestConn a deleted dest takes its connections along', (
   assert.equal(ipvs.trashSize, 1);
 });
 
+/**
+ * ip_vs_conn.c, ip_vs_expire_nodest_conn_flush(): with expire_nodest_conn, deleting a dest removes
+ * every entry of an unavailable dest that controls nothing, persistence templates included, and
+ * a controlling template once it controls nothing more; deleting a service does the same for its
+ * dests (__ip_vs_del_dest() queues the flush for each).
+ */
+test('ipvs: expire_nodest_conn flushes connections and their templates of deleted dests (ip_vs_expire_nodest_conn_flush())', () => {
+  const ipvs = new Ipvs({ maxConns: 64 });
+  ipvs.expireNodestConn = true;
+  const svc = ipvs.addService(
+    IPPROTO_TCP,
+    VIP,
+    80,
+    settings(createScheduler('rr'), { persistent: true, timeoutS: 300 }),
+  );
+  const d1 = ipvs.addDest(svc, RS1, 80, W1);
+  const a = ipvs.newConnection(svc, IPPROTO_TCP, CLIENT, 40000, VIP, 80, NOW); // template A + connection
+  const b = ipvs.newConnection(svc, IPPROTO_TCP, CLIENT + 1, 40000, VIP, 80, NOW); // template B + connection
+  assert.ok(a >= 0 && b >= 0);
+  ipvs.expireNow(b); // B's template now controls nothing
+  assert.deepEqual([ipvs.conns.count, d1.persistConns, d1.refs], [3, 2, 3]);
+  ipvs.deleteDest(svc, d1);
+  assert.deepEqual([ipvs.conns.count, d1.persistConns, d1.refs], [0, 0, 0], 'connection and both templates gone');
+
+  const svc2 = ipvs.addService(
+    IPPROTO_TCP,
+    VIP,
+    443,
+    settings(createScheduler('rr'), { persistent: true, timeoutS: 300 }),
+  );
+  const d2 = ipvs.addDest(svc2, RS2, 443, W1);
+  assert.ok(ipvs.newConnection(svc2, IPPROTO_TCP, CLIENT, 40001, VIP, 443, NOW) >= 0);
+  ipvs.deleteService(svc2);
+  assert.deepEqual([ipvs.conns.count, d2.refs], [0, 0], 'deleting the service flushes too');
+});
+
 test('ipvs: editService keeps the scheduler it is handed again, and binds a different one afresh', () => {
   const { ipvs, svc } = director();
   const rr = svc.scheduler;
