@@ -36,7 +36,7 @@ import type {
   Timeouts,
   TunnelConfig,
 } from './protocol.js';
-import { schedFlagBits, schedFlagWords } from './sched-flags.js';
+import { printedSchedFlagWords, schedFlagBits } from './sched-flags.js';
 import type { SyncDaemonInfo } from './sync-daemon-control.js';
 
 export interface FormatOptions {
@@ -255,7 +255,7 @@ function serviceTail(s: ServiceInfo): string {
   const c = s.config;
   let out = ` ${c.scheduler}`;
   const bits = schedFlagBits(c.schedFlags);
-  if (bits !== 0) out += ` (${schedFlagWords(c.scheduler, bits).join(',')})`;
+  if (bits !== 0) out += ` (${printedSchedFlagWords(c.scheduler, bits).join(',')})`;
   if (c.persistentS !== null) {
     out += ` persistent ${c.persistentS}`;
     if (!isFullMask(c.netmask)) out += ` mask ${c.netmask}`;
@@ -359,7 +359,7 @@ export function formatSave(result: ListResult, o: FormatOptions = {}, names: Nam
     }
     if (c.ops) out += ' -o';
     const bits = schedFlagBits(c.schedFlags);
-    if (bits !== 0) out += ` -b ${schedFlagWords(c.scheduler, bits).join(',')}`;
+    if (bits !== 0) out += ` -b ${printedSchedFlagWords(c.scheduler, bits).join(',')}`;
     if (c.proxyProtocol !== undefined) out += ` --proxy-protocol ${c.proxyProtocol}`;
     out += '\n';
     const dests = o.nosort ? s.dests : sortDests(s.dests);

@@ -34,7 +34,6 @@
 import { isIPv6 } from 'node:net';
 import { isTapvsError } from '../errors.js';
 import { DEFAULT_SCHEDULER } from '../ipvs/sched/registry.js';
-import { SCHED_FLAG_3 } from '../ipvs/service.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import { TAPVS_VERSION } from '../version.js';
 import { dottedToU32, inetAton, type NameDb, stringToNumber, systemNameDb } from './names.js';
@@ -428,9 +427,7 @@ class Popt {
 
 /** Canonical words for the request: every set bit once, named for the scheduler where it can be. */
 function schedFlagRequestWords(sched: string, bits: number): string[] {
-  const out = schedFlagWords(sched, bits);
-  if ((sched === 'sh' || sched === 'mh') && bits & SCHED_FLAG_3) out.push('flag-3');
-  return out;
+  return schedFlagWords(sched, bits);
 }
 
 /**

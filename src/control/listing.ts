@@ -36,7 +36,12 @@ export function listServices(ipvs: Ipvs, services: readonly Service[]): ListResu
   };
 }
 
-/** `-L -c`, all at once: every hashed entry, with seconds left at `nowMs` (tests, small tables). */
+/**
+ * `-L -c`, all at once (tests, small tables): what the kernel's connection table holds
+ * (ip_vs_conn.c, ip_vs_conn_seq_show()): every hashed entry, connections and persistence
+ * templates, and the templates ip_vs_check_template() invalidated (ports 65535) until they
+ * expire; with seconds left at `nowMs`. One-packet entries are never hashed and never listed.
+ */
 export function listConns(ipvs: Ipvs, nowMs: number): ConnInfo[] {
   return collect(new ConnListing(ipvs, () => nowMs));
 }
@@ -69,7 +74,7 @@ export class ConnListing implements StreamedResult<ConnInfo> {
     const end = Math.min(c.capacity, this.cursor + CONN_SLICE_SCAN);
     let id = this.cursor;
     for (; id < end && out.length < CONN_SLICE_ENTRIES; id++) {
-      if ((c.flags[id] & ConnFlag.HASHED) !== 0) out.push(connInfo(c, id, nowMs));
+      if ((c.flags[id] & (ConnFlag.HASHED | ConnFlag.INVALID)) !== 0) out.push(connInfo(c, id, nowMs));
     }
     this.cursor = id;
     return out;

@@ -4,8 +4,10 @@
  *
  * Rules (ipvsadm.c, parse_sched_flags() and print_sched_flags()): flag-1..flag-3 go with any
  * scheduler; sh-* only with sh and mh-* only with mh, checked against the `-s` value, or ipvsadm's
- * default scheduler when there is none. sh and mh print their two flags by name and nothing for
- * flag-3; every other scheduler prints flag-1..flag-3.
+ * default scheduler when there is none. The protocol carries a word for every set bit (sh and mh
+ * keep `flag-3`), so no bit is lost between the daemon and the tool. What ipvsadm prints is
+ * print_sched_flags()'s choice (printedSchedFlagWords): sh and mh show only their two named flags,
+ * so `-s sh -b flag-3` lists as `sh ()` and saves as `-b ` with nothing after it, as ipvsadm does.
  *
  * The bits themselves are the model's (ipvs/service.ts): schedulers read them, this file only
  * names them.
@@ -56,15 +58,29 @@ export function schedFlagBits(words: readonly string[]): number {
 }
 
 /**
- * Bits → the words ipvsadm lists in parentheses and -S writes after -b: sh and mh name their
- * flags, other schedulers show flag-N. A bit the scheduler has no word for (flag-3 on sh or mh)
- * is not listed. Empty when no word applies.
+ * Bits → the words ipvsadm lists in parentheses and -S writes after -b, in print_sched_flags()'s
+ * order (bit 1, bit 2, bit 3): sh and mh name bits 1 and 2 after themselves and keep `flag-3`,
+ * other schedulers show flag-N. Empty when no bit is set.
  */
 export function schedFlagWords(sched: string, flags: number): string[] {
   const named = sched === 'sh' || sched === 'mh';
   const out: string[] = [];
-  for (const [word, w] of WORDS) {
-    if (w.sched === (named ? sched : null) && (flags & w.bit) !== 0) out.push(word);
+  for (const bit of [SCHED_FLAG_1, SCHED_FLAG_2, SCHED_FLAG_3]) {
+    if ((flags & bit) === 0) continue;
+    for (const [word, w] of WORDS) {
+      if (w.bit === bit && w.sched === (named && bit !== SCHED_FLAG_3 ? sched : null)) out.push(word);
+    }
   }
   return out;
+}
+
+/**
+ * The words ipvsadm.c's print_sched_flags() prints between the parentheses of -L and after -b of
+ * -S: for sh only sh-fallback and sh-port, for mh only mh-fallback and mh-port (their flag-3 has
+ * no word there), for every other scheduler flag-1..flag-3. print_service_entry() prints the
+ * parentheses (or -b) whenever any of the three bits is set, so this may be empty.
+ */
+export function printedSchedFlagWords(sched: string, flags: number): string[] {
+  const named = sched === 'sh' || sched === 'mh';
+  return schedFlagWords(sched, named ? flags & ~SCHED_FLAG_3 : flags);
 }

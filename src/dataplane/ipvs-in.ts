@@ -9,7 +9,7 @@ import type { LocalOutput } from '../host/local-output.js';
 import { sendTcpReset } from '../host/tcp-reset.js';
 import { ConnFlag } from '../ipvs/conn-table.js';
 import { Fwd } from '../ipvs/dest.js';
-import { type Ipvs, NoConn } from '../ipvs/ipvs.js';
+import { FTP_PORT, type Ipvs, NoConn } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../packet/icmp.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../packet/ipv4.js';
@@ -44,8 +44,10 @@ export class IpvsIn {
       flags = t.flags;
     const ipvs = this.ipvs;
     let id = ipvs.conns.lookupIn(IPPROTO_TCP, src, sport, dst, dport, false);
-    // conn_reuse_mode 1: a SYN for a TIME_WAIT/CLOSE entry starts a fresh connection.
-    if (id >= 0 && (flags & TCP_SYN) !== 0 && ipvs.reusable(id)) {
+    // ip_vs_in_hook(): a SYN for a quiesced dest's connection (expire_nodest_conn) or a TIME_WAIT/
+    // CLOSE one (conn_reuse_mode 1) starts a fresh connection; then, with expire_nodest_conn, any
+    // packet of a deleted dest's connection is treated as new ("check the server status").
+    if (id >= 0 && (flags & TCP_SYN) !== 0 && ipvs.synReschedules(id)) {
       ipvs.expireNow(id);
       id = -1;
     }
@@ -62,7 +64,13 @@ export class IpvsIn {
         return Drop.LocalUnreachable;
       }
       id = ipvs.newConnection(svc, IPPROTO_TCP, src, sport, dst, dport, ctx.now);
-      if (id < 0) return this.noConnection(id);
+      if (id < 0) {
+        if (this.toLocalStack(id, svc.port, dport)) {
+          sendTcpReset(this.local, ctx.v);
+          return Drop.LocalUnreachable;
+        }
+        return this.noConnection(id);
+      }
       // Full NAT with --proxy-protocol: the header goes in front of the client's first byte.
       const pp = this.xmit.fullnat.proxy;
       if (svc.proxyProtocol !== 0 && ipvs.conns.fwd[id] === Fwd.FULLNAT)
@@ -97,10 +105,32 @@ export class IpvsIn {
         return Drop.LocalUnreachable;
       }
       id = ipvs.newConnection(svc, IPPROTO_UDP, src, sport, dst, dport, ctx.now);
-      if (id < 0) return this.noConnection(id);
+      if (id < 0) {
+        if (this.toLocalStack(id, svc.port, dport)) {
+          this.icmp.error(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, dst);
+          return Drop.LocalUnreachable;
+        }
+        return this.noConnection(id);
+      }
       if (ctx.tracing) noteSchedule(ctx, svc.scheduler.name, ipvs.destOf(id), IPPROTO_UDP, dst, dport);
     }
     return this.deliver(id, IPPROTO_UDP, 0);
+  }
+
+  /**
+   * Whether a flow the service did not take goes on to the director's own stack (which has no
+   * listener: a TCP reset, an ICMP port unreachable) rather than ip_vs_leave()'s ICMP: the kernel's
+   * "ignored = 1" (ip_vs_schedule() would not schedule it, e.g. FTP data from port 20), and
+   * ip_vs_leave()'s FTP rule: an FTP service with no connection for a port other than 21 passes
+   * the packet on (NF_ACCEPT), "because it is not ipvs job to decide to drop the packets".
+   */
+  private toLocalStack(reason: number, svcPort: number, dport: number): boolean {
+    if (reason === -NoConn.NotScheduled) return true;
+    return (
+      (reason === -NoConn.NoDestination || reason === -NoConn.PortZeroNotPersistent) &&
+      svcPort === FTP_PORT &&
+      dport !== FTP_PORT
+    );
   }
 
   /** ip_vs_leave(): no destination -> ICMP port unreachable from the VIP. */

@@ -38,7 +38,16 @@ export const ConnFlag = {
    * packets run the INPUT_ONLY state table (IP_VS_CONN_F_NOOUTPUT, set_tcp_state()).
    */
   NOOUTPUT: 0x40,
+  /**
+   * A persistence template found invalid (ip_vs_conn.c, ip_vs_check_template()): its ports were
+   * rewritten to 0xffff/0 so it matches no lookup, but it still exists, stays bound to its dest and
+   * is listed by -c until its timer (not restarted) ends it.
+   */
+  INVALID: 0x80,
 } as const;
+
+/** The port ip_vs_check_template() writes into an invalidated template's vport and dport. */
+export const INVALID_TEMPLATE_PORT = 0xffff;
 
 /** Forwarding methods whose replies keep the VIP as their source (the director does not rewrite them). */
 export function repliesBypass(fwd: number): boolean {
@@ -207,10 +216,25 @@ export class ConnTable {
     this.flags[id] &= ~ConnFlag.HASHED;
   }
 
+  /**
+   * ip_vs_check_template()'s invalidation: the template leaves the indexes, its vport and dport
+   * become 0xffff and its cport 0, and it is flagged INVALID. It is no longer findable (the kernel
+   * rehashes it under the dead key; keeping it out of our open-addressing index instead means a
+   * service on port 65535 cannot meet it), but it lives on, bound to its dest, until it expires.
+   */
+  invalidateTemplate(id: number): void {
+    this.unhash(id);
+    this.vport[id] = INVALID_TEMPLATE_PORT;
+    this.dport[id] = INVALID_TEMPLATE_PORT;
+    this.cport[id] = 0;
+    this.flags[id] |= ConnFlag.INVALID;
+  }
+
   /** Removes an entry now (unhash + unlink from the wheel + free). The owner unbinds first. */
   remove(id: number): void {
     this.unhash(id);
     this.wheelUnlink(id);
+    this.flags[id] = 0; // a free entry has no flags: listings walk entries by index
     this.freeStack[this.freeTop++] = id;
     this.count--;
   }
@@ -288,6 +312,7 @@ export class ConnTable {
           this.wheelLink(id, nowMs);
         } else if (this.onExpire(id, nowMs)) {
           this.unhash(id);
+          this.flags[id] = 0;
           this.freeStack[this.freeTop++] = id;
           this.count--;
         } else {

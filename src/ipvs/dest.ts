@@ -46,12 +46,10 @@ export class Dest {
   overloaded = false;
   /** False once deleted (in IPVS's trash): its connections' packets are dropped. */
   available = true;
-  /** Connection entries still bound to this dest (the trash frees it at 0). */
+  /** Connection entries still bound to this dest (the trash frees it once 0 for long enough). */
   refs = 0;
   /** The service this dest belongs to (by id); -1 when deleted. */
   svcId = -1;
-  /** The service it last belonged to (a re-add while in the trash revives it there). */
-  lastSvcId = -1;
   /** Scratch slot for schedulers that keep per-dest numbers (e.g. wrr, lblcr); never read outside sched/. */
   schedScratch = 0;
   readonly stats = new Stats();

@@ -23,8 +23,24 @@ import { Stats } from './stats.js';
 import { Dir, flagClass, TCP_STATE_ACTIVE, TcpState, tcpNextState } from './tcp-state.js';
 import { NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
 
-/** Why a new flow got no connection (index into the director's counters). */
-export const NoConn = { NoDestination: 1, TableFull: 2, PortZeroNotPersistent: 3, NoLocalAddress: 4 } as const;
+/**
+ * Why a new flow got no connection. NoDestination and PortZeroNotPersistent are the kernel's
+ * "ignored = 0" (ip_vs_leave(): ICMP, or the local stack for an FTP service's other ports);
+ * NotScheduled is "ignored = 1" (the packet goes on to the director's own stack).
+ */
+export const NoConn = {
+  NoDestination: 1,
+  TableFull: 2,
+  PortZeroNotPersistent: 3,
+  NoLocalAddress: 4,
+  NotScheduled: 5,
+} as const;
+
+/** FTP control and active-data ports (ip_vs.h FTPPORT, FTPDATA): IPVS special-cases both. */
+export const FTP_PORT = 21;
+export const FTP_DATA_PORT = 20;
+/** ip_vs_ctl.c, ip_vs_service_find(): an FTP service also takes TCP ports 20 and >= PROT_SOCK. */
+const PROT_SOCK = 1024;
 
 export interface IpvsOptions {
   /** Maximum concurrent entries (connections + templates). */
@@ -72,8 +88,13 @@ export class Ipvs {
   /** Dest registry: connection entries refer to dests by index. Freed slots are null. */
   readonly destsById: Array<Dest | null> = [];
   private readonly freeDestIds: number[] = [];
-  /** Deleted dests that connections still reference (IPVS's trash). */
-  private readonly trash: Dest[] = [];
+  /**
+   * Deleted dests (IPVS's dest_trash): each with the service it left (a re-add to another service
+   * with the same key zeroes its stats) and when it was first seen unreferenced (-1: not yet).
+   */
+  private readonly trash: TrashEntry[] = [];
+  /** When the trash timer next runs (-1: not armed); ip_vs_dest_trash_expire() every 60 s. */
+  private trashTimerAtMs = -1;
   /** VIP -> services on it, for the hot path (int32 keys stay small integers in a Map). */
   private readonly byVip = new Map<number, Service[]>();
   private readonly svcById: Array<Service | null> = [];
@@ -97,17 +118,24 @@ export class Ipvs {
 
   // ---------------------------------------------------------------- hot path
 
-  /** ip_vs_service_find without fwmark: exact <proto, VIP, port>, then <proto, VIP, 0>. */
+  /**
+   * ip_vs_ctl.c, ip_vs_service_find() without fwmark: exact <proto, VIP, port>; then, for TCP to
+   * port 20 or an unprivileged port, the VIP's FTP service <TCP, VIP, 21> (its data connections);
+   * then the port-0 service <proto, VIP, 0>.
+   */
   findService(proto: number, vaddr: number, vport: number): Service | null {
     const list = this.byVip.get(vaddr);
     if (list === undefined) return null;
     let zero: Service | null = null;
+    let ftp: Service | null = null;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
       if (s.proto !== proto) continue;
       if (s.port === vport) return s;
       if (s.port === 0) zero = s;
+      else if (s.port === FTP_PORT) ftp = s;
     }
+    if (ftp !== null && proto === IPPROTO_TCP && (vport === FTP_DATA_PORT || vport >= PROT_SOCK)) return ftp;
     return zero;
   }
 
@@ -129,13 +157,16 @@ export class Ipvs {
     vport: number,
     nowMs: number,
   ): number {
+    // ip_vs_core.c, ip_vs_schedule(): active FTP data from a client's port 20 is never scheduled.
+    if (cport === FTP_DATA_PORT) return -NoConn.NotScheduled;
     let dest: Dest | null;
     let tmpl = -1;
     if (svc.persistent) {
       const snet = caddr & svc.netmask;
-      // Template key (ip_vs_core.c, ip_vs_sched_persist()): port-0 services use vport 0, others
-      // the service port.
-      const tport = vport === svc.port ? vport : 0;
+      // Template key (ip_vs_core.c, ip_vs_sched_persist()): the service port when the packet's port
+      // is it, else 0 (port-0 services, and an FTP service's data ports); an FTP service keys its
+      // control connections with 0 as well, so its data connections find the same template.
+      const tport = vport === svc.port && svc.port !== FTP_PORT ? vport : 0;
       tmpl = this.conns.lookupIn(proto, snet, 0, vaddr, tport, true);
       dest = null;
       if (tmpl >= 0) {
@@ -143,15 +174,16 @@ export class Ipvs {
         if (d?.available && !(this.expireQuiescentTemplate && d.weight === 0)) {
           dest = d;
         } else {
-          // Invalid template: unhash it so it no longer matches; it dies on its timer.
-          this.conns.unhash(tmpl);
+          // ip_vs_conn.c, ip_vs_check_template(): the invalid template gets dead ports and can no
+          // longer match, keeps its dest and its timer (not restarted), and -c still lists it.
+          this.conns.invalidateTemplate(tmpl);
           tmpl = -1;
         }
       }
       if (tmpl < 0) {
         dest = this.pick(svc, proto, caddr, cport, vaddr, vport, nowMs);
         if (dest === null) return -NoConn.NoDestination;
-        const tdport = vport === svc.port ? dest.port : 0;
+        const tdport = vport === svc.port && svc.port !== FTP_PORT ? dest.port : 0;
         tmpl = this.conns.create(
           proto,
           snet,
@@ -180,7 +212,9 @@ export class Ipvs {
       if (dest === null) return -NoConn.NoDestination;
     }
     if (dest === null) return -NoConn.NoDestination;
-    const dport = dest.port !== 0 ? dest.port : vport;
+    // ip_vs_sched_persist() / ip_vs_schedule(): the dest's port only for the service's own port;
+    // a port-0 (or FTP data) connection keeps the packet's port whatever port the dest has.
+    const dport = vport === svc.port && dest.port !== 0 ? dest.port : vport;
     const flags = svc.ops && proto === IPPROTO_UDP ? ConnFlag.ONE_PACKET : 0;
     const id = this.conns.create(
       proto,
@@ -311,10 +345,21 @@ export class Ipvs {
     }
   }
 
-  /** True if a SYN for this entry should replace it (sysctl conn_reuse_mode; ip_vs_core.c, is_new_conn_expected()). */
-  reusable(id: number): boolean {
+  /**
+   * Whether a SYN that matched connection `id` expires it and is scheduled afresh, as ip_vs_core.c,
+   * ip_vs_in_hook() decides for a new-connection packet (is_new_conn()): never for a connection a
+   * template controls (persistence keeps the client); with expire_nodest_conn, whenever the dest
+   * has weight 0, whatever the state and whatever conn_reuse_mode says; else, with conn_reuse_mode
+   * 1 (tapvs's fixed mode), when the connection is in TIME_WAIT or CLOSE (is_new_conn_expected()).
+   * Linux >= 5.16 order ("Fix reuse connection if RS weight is 0"). The kernel expires the old
+   * entry only when it controls nothing; a tapvs connection never controls one (no FTP helper).
+   */
+  synReschedules(id: number): boolean {
     const c = this.conns;
-    if (c.proto[id] !== IPPROTO_TCP || c.control[id] >= 0) return false;
+    if (c.control[id] >= 0) return false;
+    const d = this.destsById[c.destId[id]];
+    if (this.expireNodestConn && d !== null && d !== undefined && d.weight === 0) return true;
+    if (c.proto[id] !== IPPROTO_TCP) return false;
     const s = c.state[id];
     return s === TcpState.TIME_WAIT || s === TcpState.CLOSE;
   }
@@ -325,9 +370,15 @@ export class Ipvs {
     this.conns.remove(id);
   }
 
-  /** Advances expiry and the schedulers' timers (lblc/lblcr garbage collection). Call every ~100 ms. */
+  /** Advances expiry, the trash timer and the schedulers' timers (lblc/lblcr garbage collection). Call every ~100 ms. */
   expire(nowMs: number): void {
     this.conns.expire(nowMs);
+    if (this.trash.length > 0) {
+      // The kernel arms the timer when the first dest enters an empty trash; mutators have no
+      // clock, so the first tick after that arms it (<= 100 ms later).
+      if (this.trashTimerAtMs < 0) this.trashTimerAtMs = nowMs + TRASH_TIMER_MS;
+      else if (nowMs >= this.trashTimerAtMs) this.expireTrash(nowMs);
+    }
     const svcs = this.services;
     for (let i = 0; i < svcs.length; i++) svcs[i].scheduler.tick?.(svcs[i], nowMs);
   }
@@ -351,8 +402,8 @@ export class Ipvs {
     if (d !== null && d !== undefined) {
       if (c.fwd[id] === Fwd.FULLNAT && (c.flags[id] & ConnFlag.TEMPLATE) === 0)
         this.svcOfDest(d)?.laddrs.release(c.laddr[id]);
+      // A deleted dest left without entries stays in the trash; its timer frees it once idle.
       d.unbind((c.flags[id] & ConnFlag.TEMPLATE) !== 0, (c.flags[id] & ConnFlag.ACTIVE) !== 0);
-      if (!d.available && d.refs === 0) this.freeDest(d);
     }
     const t = c.control[id];
     if (t >= 0) {
@@ -406,21 +457,29 @@ export class Ipvs {
     svc.scheduler.tick?.(svc, Date.now());
   }
 
-  /** ip_vs_ctl.c, ip_vs_del_service(): the service and its dests go; connections stay until they time out. */
+  /**
+   * ip_vs_ctl.c, ip_vs_del_service(): the service and its dests go; connections stay until they
+   * time out, unless expire_nodest_conn flushes them (__ip_vs_del_dest() queues the flush).
+   */
   deleteService(svc: Service): void {
     this.assertLinked(svc);
     this.unlinkService(svc);
+    if (this.expireNodestConn) this.flushNodest();
   }
 
-  /** ip_vs_ctl.c, ip_vs_flush() (-C): every service goes; connections stay until they time out. */
+  /** ip_vs_ctl.c, ip_vs_flush() (-C): every service goes; connections as for deleteService. */
   clear(): void {
     while (this.services.length > 0) this.unlinkService(this.services[this.services.length - 1]);
+    if (this.expireNodestConn) this.flushNodest();
   }
 
   /**
    * ip_vs_ctl.c, ip_vs_add_dest(): a dest at the head of the service's list, as IPVS inserts. A
-   * deleted dest with the same address that still sits in the trash is revived with its
-   * connections (ip_vs_trash_get_dest()). The service may not have the dest yet.
+   * deleted dest of a service with the same key <proto, VIP, port> and the same address and port
+   * that still sits in the trash is revived (ip_vs_trash_get_dest()): its connections, gauges and
+   * statistics come back; the statistics are zeroed when the service is another object than the
+   * one it left (a service deleted and added again), as __ip_vs_update_dest() does. The service
+   * may not have the dest yet.
    */
   addDest(svc: Service, addr: number, port: number, settings: DestSettings): Dest {
     this.assertLinked(svc);
@@ -428,13 +487,23 @@ export class Ipvs {
     let d: Dest | undefined;
     for (let i = 0; i < this.trash.length; i++) {
       const t = this.trash[i];
-      if (t.addr === (addr | 0) && t.port === port && t.svcId === -1 && t.lastSvcId === svc.id) {
-        d = t;
+      if (
+        t.dest.addr === (addr | 0) &&
+        t.dest.port === port &&
+        t.svc.proto === svc.proto &&
+        t.svc.addr === svc.addr &&
+        t.svc.port === svc.port
+      ) {
+        d = t.dest;
+        if (t.svc !== svc) d.stats.zero();
         this.trash.splice(i, 1);
         break;
       }
     }
-    if (d === undefined) {
+    if (d !== undefined) {
+      // __ip_vs_update_dest(): a revived dest's overload is lifted like an edit's.
+      if (settings.uThreshold === 0 || settings.uThreshold > d.uThreshold) d.overloaded = false;
+    } else {
       d = new Dest(addr, port);
       let id = this.freeDestIds.pop();
       if (id === undefined) {
@@ -445,7 +514,6 @@ export class Ipvs {
     }
     d.available = true;
     d.svcId = svc.id;
-    d.lastSvcId = svc.id;
     applyDestSettings(d, settings);
     svc.dests.unshift(d);
     svc.scheduler.destsChanged(svc);
@@ -468,9 +536,9 @@ export class Ipvs {
   deleteDest(svc: Service, d: Dest): void {
     this.assertDestOf(svc, d);
     svc.dests.splice(svc.dests.indexOf(d), 1);
-    this.unlinkDest(d);
+    this.unlinkDest(d, svc);
     svc.scheduler.destsChanged(svc);
-    if (this.expireNodestConn) this.flushDest(d);
+    if (this.expireNodestConn) this.flushNodest();
   }
 
   /** ip_vs_ctl.c, ip_vs_zero_service(): the counters of a service and its dests. */
@@ -518,20 +586,40 @@ export class Ipvs {
 
   // ---------------------------------------------------------------- helpers
 
-  /** expire_nodest_conn: removes every connection bound to a deleted dest (ip_vs_expire_nodest_conn_flush). */
-  private flushDest(d: Dest): void {
-    if (d.refs === 0) return;
+  /**
+   * ip_vs_conn.c, ip_vs_expire_nodest_conn_flush(), run after a dest is deleted with
+   * expire_nodest_conn on: every entry whose dest is no longer available and that controls
+   * nothing goes, templates included, and so does its controlling template once that controls
+   * nothing more. (The kernel runs it as delayed work, a jiffy later; tapvs at once.)
+   */
+  private flushNodest(): void {
     const c = this.conns;
     const victims: number[] = [];
     c.forEach((id) => {
-      if (this.destsById[c.destId[id]] === d && (c.flags[id] & ConnFlag.TEMPLATE) === 0 && c.nControlled[id] === 0)
-        victims.push(id);
+      const d = this.destsById[c.destId[id]];
+      if (d !== null && d !== undefined && !d.available) victims.push(id);
     });
-    for (const id of victims) this.expireNow(id);
+    const gone = new Set<number>();
+    for (const id of victims) {
+      if (gone.has(id) || c.nControlled[id] !== 0) continue;
+      const t = c.control[id];
+      this.removeEntry(id);
+      gone.add(id);
+      if (t >= 0 && !gone.has(t) && c.nControlled[t] === 0) {
+        this.removeEntry(t);
+        gone.add(t);
+      }
+    }
+  }
+
+  /** Removes a connection or template now: unbinds it from its dest and template, frees it. */
+  private removeEntry(id: number): void {
+    this.release(id);
+    this.conns.remove(id);
   }
 
   private unlinkService(svc: Service): void {
-    for (const d of svc.dests) this.unlinkDest(d);
+    for (const d of svc.dests) this.unlinkDest(d, svc);
     svc.dests = [];
     svc.scheduler.done?.(svc);
     this.services.splice(this.services.indexOf(svc), 1);
@@ -543,16 +631,65 @@ export class Ipvs {
     this.svcById[svc.id] = null;
   }
 
-  private unlinkDest(d: Dest): void {
+  /**
+   * ip_vs_ctl.c, __ip_vs_unlink_dest() + __ip_vs_del_dest(): the dest loses AVAILABLE and goes to
+   * the trash whether or not entries still use it (ip_vs_trash_put_dest(): "dest lives in trash
+   * with reference"). The kernel's trash has no size limit; tapvs keeps at most TRASH_IDLE_MAX
+   * unreferenced dests there and frees the oldest beyond that, so churn cannot grow memory
+   * (referenced ones are bounded by the connection table).
+   */
+  private unlinkDest(d: Dest, svc: Service): void {
     d.available = false;
     d.svcId = -1;
-    if (d.refs === 0) this.freeDest(d);
-    else this.trash.push(d);
+    this.trash.push({ dest: d, svc, idleSinceMs: -1 });
+    let idle = 0;
+    for (let i = 0; i < this.trash.length; i++) if (this.trash[i].dest.refs === 0) idle++;
+    for (let i = 0; idle > TRASH_IDLE_MAX && i < this.trash.length; ) {
+      if (this.trash[i].dest.refs === 0) {
+        this.freeDest(this.trash[i].dest);
+        idle--;
+      } else i++;
+    }
+  }
+
+  /**
+   * ip_vs_ctl.c, ip_vs_dest_trash_expire(), every 60 s while the trash is not empty: a dest still
+   * referenced is skipped; an unreferenced one is stamped idle at the first run that sees it so,
+   * and freed at the first run at least 120 s (IP_VS_DEST_TRASH_PERIOD) after that.
+   */
+  private expireTrash(nowMs: number): void {
+    for (let i = 0; i < this.trash.length; ) {
+      const t = this.trash[i];
+      if (t.dest.refs > 0) {
+        i++;
+        continue;
+      }
+      if (t.idleSinceMs < 0) {
+        t.idleSinceMs = nowMs;
+        i++;
+        continue;
+      }
+      if (nowMs < t.idleSinceMs + TRASH_PERIOD_MS) {
+        i++;
+        continue;
+      }
+      this.freeDest(t.dest); // splices entry i out
+    }
+    this.trashTimerAtMs = this.trash.length > 0 ? nowMs + TRASH_TIMER_MS : -1;
+  }
+
+  /** Deleted dests waiting in the trash (listings never show them; tests and metrics may). */
+  get trashSize(): number {
+    return this.trash.length;
   }
 
   private freeDest(d: Dest): void {
-    const i = this.trash.indexOf(d);
-    if (i >= 0) this.trash.splice(i, 1);
+    for (let i = 0; i < this.trash.length; i++) {
+      if (this.trash[i].dest === d) {
+        this.trash.splice(i, 1);
+        break;
+      }
+    }
     if (d.id >= 0 && this.destsById[d.id] === d) {
       this.destsById[d.id] = null;
       this.freeDestIds.push(d.id);
@@ -569,6 +706,19 @@ export class Ipvs {
     assert.ok(d.svcId === svc.id && svc.dests.includes(d), 'not a dest of this service');
   }
 }
+
+/** A deleted dest in the trash: the service it left, and since when nothing references it. */
+interface TrashEntry {
+  readonly dest: Dest;
+  readonly svc: Service;
+  idleSinceMs: number;
+}
+
+/** ip_vs_ctl.c: IP_VS_DEST_TRASH_PERIOD (120 s) of idleness frees a dest; the timer runs every half of it. */
+const TRASH_PERIOD_MS = 120_000;
+const TRASH_TIMER_MS = TRASH_PERIOD_MS / 2;
+/** tapvs's bound on unreferenced dests kept for revival (the kernel has none). */
+export const TRASH_IDLE_MAX = 1024;
 
 function applyServiceSettings(svc: Service, s: ServiceSettings): void {
   svc.schedFlags = s.schedFlags;

@@ -3,9 +3,11 @@
  * ip_vs_conn_stats(), ip_vs_in_stats(), ip_vs_out_stats(); docs/ipvs-behaviour.md#counters):
  * Conns, InPkts, OutPkts, InBytes, OutBytes, plus the 2-second rate estimator.
  *
- * Counters are plain doubles (exact up to 2^53). Zeroing takes a snapshot: displayed values are
- * "current - snapshot", as ip_vs_ctl.c, ip_vs_zero_stats() does (the kernel snapshots the
- * estimator's last 2 s copy, tapvs the live counters). The estimator is IPVS's EWMA with weight
+ * Counters are plain doubles (exact up to 2^53). Displayed values are "copy - zero point", where the
+ * copy is what the estimator took at its last 2 s run (the kernel's kstats) and the zero point is
+ * the copy -Z found (kstats0): ip_vs_ctl.c, ip_vs_zero_stats() and ip_vs_est.c,
+ * ip_vs_zero_estimator(). Traffic between the last run and -Z therefore shows after -Z, in the
+ * next counters and rates, exactly as in the kernel. The estimator is IPVS's EWMA with weight
  * 1/4: conns/packets are scaled by 2^10 per 2 s sample, bytes by 2^5; read-outs round as
  * ip_vs_est.c, ip_vs_read_estimator() does (docs/ipvs-behaviour.md#rate-estimator).
  */
@@ -73,18 +75,17 @@ export class Stats {
     this.shownOutBytes = this.outBytes - this.zOutBytes;
   }
 
-  /** -Z: the current counters become the zero point, averages restart from 0. */
+  /**
+   * -Z (ip_vs_zero_stats()): the estimator's last copy, not the live counters, becomes the zero
+   * point; the estimator's "last" values are that copy already (ip_vs_zero_estimator() sets them
+   * to it), so the next run's rates include the packets counted since. Averages restart from 0.
+   */
   zero(): void {
-    this.zConns = this.conns;
-    this.zInPkts = this.inPkts;
-    this.zOutPkts = this.outPkts;
-    this.zInBytes = this.inBytes;
-    this.zOutBytes = this.outBytes;
-    this.lastConns = this.conns;
-    this.lastInPkts = this.inPkts;
-    this.lastOutPkts = this.outPkts;
-    this.lastInBytes = this.inBytes;
-    this.lastOutBytes = this.outBytes;
+    this.zConns = this.lastConns;
+    this.zInPkts = this.lastInPkts;
+    this.zOutPkts = this.lastOutPkts;
+    this.zInBytes = this.lastInBytes;
+    this.zOutBytes = this.lastOutBytes;
     this.cpsAvg = this.inppsAvg = this.outppsAvg = this.inbpsAvg = this.outbpsAvg = 0;
     this.shownConns = this.shownInPkts = this.shownOutPkts = this.shownInBytes = this.shownOutBytes = 0;
   }

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatConns } from '../../src/control/format.js';
 import { listConns } from '../../src/control/listing.js';
+import { EMPTY_NAME_DB } from '../../src/control/names.js';
 import { Drop } from '../../src/dataplane/drops.js';
 import { ConnFlag } from '../../src/ipvs/conn-table.js';
 import {
@@ -232,4 +234,202 @@ test('changing the scheduler (-E) or a weight (-e) keeps established connections
   assert.equal(tcp(td, CLIENT, 40000, ACK | 0x08), a);
   assert.equal(tcp(td, CLIENT, 40000, FIN | ACK), a);
   assert.equal(td.ipvs.services[0].scheduler.name, 'wlc');
+});
+
+/**
+ * ip_vs_conn.c, ip_vs_check_template(): a template whose dest is gone is invalidated, not freed:
+ * its vport and dport become 65535 and its cport 0, it can no longer match, its timer is not
+ * restarted, and it stays in the table (so `ipvsadm -L -c` lists it, with its old dest) until
+ * it expires.
+ */
+test('an invalidated template stays listed by -c with ports 65535 and its dest until it expires (ip_vs_check_template())', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td, { timeoutS: 30 });
+  td.dp.tick(td.now);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  td.run({ op: 'deleteDest', service: svc, dest: { addr: first, port: 80 } });
+  advance(td, 5_000);
+  const second = tcp(td, CLIENT, 40001, SYN)!;
+  assert.notEqual(second, first, 'the invalid template no longer pins the client');
+  const tmpls = () =>
+    listConns(td.ipvs, td.now)
+      .filter((e) => e.template)
+      .map((e) => [e.caddr, e.cport, e.vport, e.daddr, e.dport, e.expireS]);
+  assert.deepEqual(
+    tmpls().sort((a, b) => Number(b[2]) - Number(a[2])),
+    [
+      ['192.168.222.1', 0, 65535, first, 65535, 25], // its own 30 s timer, not restarted by the lookup
+      ['192.168.222.1', 0, 80, second, 80, 30],
+    ],
+  );
+  const invalid = listConns(td.ipvs, td.now).filter((e) => e.template && e.vport === 65535);
+  assert.equal(
+    formatConns(invalid, { numeric: true }, EMPTY_NAME_DB).split('\n')[2],
+    `TCP 00:25  NONE        192.168.222.1:0    192.168.222.131:65535 ${first}:65535`,
+  );
+  // It expires like any template: re-armed while its (unavailable) connection lives, then gone.
+  advance(td, 200_000);
+  assert.equal(
+    listConns(td.ipvs, td.now).filter((e) => e.template && e.vport === 65535).length,
+    0,
+    'gone once expired',
+  );
+});
+
+/** One SYN from the client; what left on each link (decoded) and the drop counters' view. */
+function syn(td: TestDirector, sport: number, dport: number) {
+  td.send('ext', [ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: TCP, sport, dport, flags: SYN })]);
+  return { int: td.int.take().map(decode), ext: td.ext.take().map(decode) };
+}
+
+function ftpService(td: TestDirector, persistentS: number | null): void {
+  const s = { ...svc, port: 21 };
+  td.run({
+    op: 'addService',
+    service: s,
+    config: { scheduler: 'rr', schedFlags: [], persistentS, netmask: '255.255.255.255', ops: false },
+  });
+  for (const rs of ['192.168.2.130', '192.168.2.129'])
+    td.run({ op: 'addDest', service: s, dest: { addr: rs, port: 21 }, config: destCfg() });
+}
+
+/**
+ * ip_vs_core.c, ip_vs_sched_persist(): the connection's port is the dest's only when the packet's
+ * port is the service's; a port-0 service's connections keep the packet's port whatever port the
+ * dest was given, and its template has vport 0 and dport 0.
+ */
+test("port-0 persistent service: the connection keeps the packet's port even when the dest has one (ip_vs_sched_persist())", () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  const s = { ...svc, port: 0 };
+  td.run({
+    op: 'addService',
+    service: s,
+    config: { scheduler: 'rr', schedFlags: [], persistentS: 360, netmask: '255.255.255.255', ops: false },
+  });
+  td.run({ op: 'addDest', service: s, dest: { addr: '192.168.2.129', port: 8080 }, config: destCfg() });
+  const a = syn(td, 40000, 443).int;
+  assert.deepEqual([a.length, a[0]?.dst, a[0]?.dport], [1, '192.168.2.129', 443]);
+  const b = syn(td, 40001, 25).int;
+  assert.deepEqual([b[0]?.dst, b[0]?.dport], ['192.168.2.129', 25]);
+  const t = templates(td);
+  assert.equal(t.length, 1);
+  assert.deepEqual([td.ipvs.conns.vport[t[0]], td.ipvs.conns.dport[t[0]]], [0, 0]);
+});
+
+/**
+ * ip_vs_sched_persist(): a persistent FTP service (port 21) keys its template with vport 0 and
+ * dport 0; ip_vs_ctl.c, ip_vs_service_find() hands it TCP packets for port 20 and ports >= 1024 of
+ * the VIP, so a passive data connection finds the control connection's template and goes to the
+ * same real server, keeping its own port. A privileged port other than 20 finds no service.
+ */
+test('persistent FTP service: data connections to high ports follow the control connection (ip_vs_sched_persist(), ip_vs_service_find())', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  ftpService(td, 300);
+  const ctl = syn(td, 40000, 21).int;
+  assert.equal(ctl[0]?.dport, 21);
+  const rs = ctl[0]?.dst;
+  const t = templates(td);
+  assert.equal(t.length, 1);
+  assert.deepEqual(
+    [td.ipvs.conns.vport[t[0]], td.ipvs.conns.dport[t[0]]],
+    [0, 0],
+    'FTP template <caddr, 0, VIP, 0, RS, 0>',
+  );
+  for (let i = 0; i < 3; i++) {
+    const data = syn(td, 40001 + i, 30000 + i).int; // rr alone would alternate real servers
+    assert.deepEqual([data[0]?.dst, data[0]?.dport], [rs, 30000 + i], `data connection ${i}`);
+  }
+  assert.equal(templates(td).length, 1, 'one template for control and data');
+  // Port 1023 is privileged and not 20: no service takes it; the director's stack answers RST.
+  const other = syn(td, 40010, 1023);
+  assert.equal(other.int.length, 0);
+  assert.equal(other.ext[0]?.flags !== undefined && (other.ext[0].flags & RST) !== 0, true, 'RST from the VIP');
+});
+
+/**
+ * A non-persistent FTP service is still found for high ports (ip_vs_service_find()), but
+ * ip_vs_schedule() does not schedule a port other than the service's, and ip_vs_leave() then
+ * passes an FTP service's packet on (NF_ACCEPT) instead of sending ICMP: the local stack, RST.
+ */
+test('non-persistent FTP service: a SYN to a high port goes to the local stack, not ICMP (ip_vs_leave())', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  ftpService(td, null);
+  const r = syn(td, 40000, 30000);
+  assert.equal(r.int.length, 0);
+  assert.equal(r.ext.length, 1);
+  assert.equal(r.ext[0].proto, TCP, 'a TCP reset, not ICMP port unreachable');
+  assert.ok((r.ext[0].flags! & RST) !== 0);
+  assert.equal(td.dp.ports[0].drops[Drop.LocalUnreachable], 1);
+  assert.equal(td.dp.ports[0].drops[Drop.NoDestination], 0);
+  assert.equal(syn(td, 40001, 21).int[0]?.dport, 21, 'port 21 itself is scheduled');
+});
+
+/** ip_vs_core.c, ip_vs_schedule(): "Not scheduling FTPDATA": a client's port 20 is never scheduled. */
+test('a SYN from client port 20 is not scheduled (ip_vs_schedule(), FTPDATA)', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  persistent(td);
+  const r = syn(td, 20, 80);
+  assert.equal(r.int.length, 0);
+  assert.ok(r.ext[0] !== undefined && (r.ext[0].flags! & RST) !== 0, 'the local stack resets it');
+  assert.equal(td.ipvs.conns.count, 0, 'no connection, no template');
+  assert.equal(syn(td, 21, 80).int.length, 1, 'port 21 as a client port is scheduled');
+});
+
+function rrService(td: TestDirector, persistentS: number | null): void {
+  td.run({
+    op: 'addService',
+    service: svc,
+    config: { scheduler: 'rr', schedFlags: [], persistentS, netmask: '255.255.255.255', ops: false },
+  });
+  for (const rs of ['192.168.2.130', '192.168.2.129'])
+    td.run({ op: 'addDest', service: svc, dest: { addr: rs, port: 80 }, config: destCfg() });
+}
+
+/**
+ * ip_vs_core.c, ip_vs_in_hook(): with expire_nodest_conn, a SYN (is_new_conn()) that matches an
+ * established connection whose dest has weight 0 expires it and is scheduled afresh; without the
+ * sysctl the SYN follows the old connection (the state is ESTABLISHED, so conn_reuse_mode alone
+ * would not reschedule it).
+ */
+test("expire_nodest_conn: a SYN for a weight-0 dest's established connection is rescheduled (ip_vs_in_hook())", () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  rrService(td, null);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  tcp(td, CLIENT, 40000, ACK); // ESTABLISHED
+  td.run({ op: 'editDest', service: svc, dest: { addr: first, port: 80 }, config: destCfg(0) });
+  assert.equal(tcp(td, CLIENT, 40000, SYN), first, 'sysctl off: the SYN stays on the old connection');
+  td.ipvs.expireNodestConn = true;
+  const next = tcp(td, CLIENT, 40000, SYN);
+  assert.ok(next !== undefined && next !== first, `rescheduled to the other real server, got ${next}`);
+  const old = td.ipvs.services[0].findDest(ip(first), 80)!;
+  assert.deepEqual([old.activeConns, old.inactConns], [0, 0], 'the old entry is gone');
+  assert.equal(td.ipvs.conns.count, 1);
+});
+
+/**
+ * Since Linux 5.16 ("netfilter: ipvs: Fix reuse connection if RS weight is 0") ip_vs_in_hook()
+ * leaves connections controlled by a template alone: persistence keeps the client on its quiesced
+ * real server for the connection it has, even with expire_nodest_conn.
+ */
+test('expire_nodest_conn: a SYN for a persistent (template-controlled) connection to a weight-0 dest is not rescheduled', () => {
+  const td = makeDirector();
+  resolveNeighbours(td);
+  rrService(td, 300);
+  const first = tcp(td, CLIENT, 40000, SYN)!;
+  tcp(td, CLIENT, 40000, ACK);
+  td.run({ op: 'editDest', service: svc, dest: { addr: first, port: 80 }, config: destCfg(0) });
+  td.ipvs.expireNodestConn = true;
+  assert.equal(tcp(td, CLIENT, 40000, SYN), first);
+  const conn = listConns(td.ipvs, td.now).filter((e) => !e.template);
+  assert.deepEqual(
+    conn.map((e) => [e.cport, e.state]),
+    [[40000, 'ESTABLISHED']],
+    'the same connection, still ESTABLISHED (a new one would be SYN_RECV)',
+  );
 });

@@ -19,6 +19,7 @@ import {
 import { EMPTY_NAME_DB, nameDbFromText } from '../../../src/control/names.js';
 import type { ConnInfo, ServiceInfo } from '../../../src/control/protocol.js';
 import { parseRules } from '../../../src/control/rules-file.js';
+import { schedFlagWords } from '../../../src/control/sched-flags.js';
 import { dest, list, NAMES, stats, svc } from './fixtures.js';
 
 const lines = (...l: string[]): string => l.map((x) => `${x}\n`).join('');
@@ -425,6 +426,47 @@ test('format: -S -n matches ipvsadm (thresholds are not saved)', () => {
       '-A -u 192.168.222.131:53 -s rr -o',
     ),
   );
+});
+
+/**
+ * Every combination of the three IP_VS_SVC_F_SCHED* bits, for sh, mh and a generic scheduler, as
+ * ipvsadm.c prints them: print_service_entry() writes " (...)" on the -L line and " -b ..." on the
+ * -S line whenever one of the bits is set, and print_sched_flags() names bit 1 and 2 after sh/mh
+ * (sh-fallback, sh-port / mh-fallback, mh-port) and bit 3 "flag-3" for every scheduler.
+ */
+test('format: -b flags of every combination on -L and -S, as ipvsadm.c, print_sched_flags()', () => {
+  // print_service_entry() prints " (...)" on -L and " -b ..." on -S whenever any of the three bits
+  // is set; print_sched_flags() names only sh's and mh's two flags for them (flag-3 has no word
+  // there: `sh ()` and a bare `-b `) and flag-1..flag-3 for every other scheduler.
+  const expected: Record<string, readonly (string | null)[]> = {
+    sh: [null, 'sh-fallback', 'sh-port', 'sh-fallback,sh-port', '', 'sh-fallback', 'sh-port', 'sh-fallback,sh-port'],
+    mh: [null, 'mh-fallback', 'mh-port', 'mh-fallback,mh-port', '', 'mh-fallback', 'mh-port', 'mh-fallback,mh-port'],
+    wrr: [
+      null,
+      'flag-1',
+      'flag-2',
+      'flag-1,flag-2',
+      'flag-3',
+      'flag-1,flag-3',
+      'flag-2,flag-3',
+      'flag-1,flag-2,flag-3',
+    ],
+  };
+  for (const sched of ['sh', 'mh', 'wrr']) {
+    for (let combo = 0; combo < 8; combo++) {
+      const bits = combo << 3; // SCHED1 = 0x08, SCHED2 = 0x10, SCHED3 = 0x20
+      const words = expected[sched][combo];
+      // What listing.ts hands over: the model's bits as words (every bit has one).
+      const t = list([svc('tcp', '1.2.3.4', 80, { scheduler: sched, schedFlags: schedFlagWords(sched, bits) })]);
+      const line = formatList(t, { numeric: true }, NAMES).split('\n')[3];
+      assert.equal(line, `TCP  1.2.3.4:80 ${sched}${words === null ? '' : ` (${words})`}`, `${sched} ${combo}`);
+      assert.equal(
+        formatSave(t, { numeric: true }, NAMES),
+        lines(`-A -t 1.2.3.4:80 -s ${sched}${words === null ? '' : ` -b ${words}`}`),
+        `${sched} ${combo}`,
+      );
+    }
+  }
 });
 
 test('format: -S without -n uses names, and does not cut them', () => {

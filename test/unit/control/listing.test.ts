@@ -74,10 +74,10 @@ test('listing: services and dests in protocol form, newest dest first, gauges an
     ],
   );
   assert.deepEqual(b.service, { proto: 'udp', addr: '200.0.0.1', port: 0 });
-  // sh lists its named flag; flag-3 has no word with sh.
+  // sh names bit 2 after itself and keeps flag-3 (ipvsadm.c, print_sched_flags()).
   assert.deepEqual(b.config, {
     scheduler: 'sh',
-    schedFlags: ['sh-port'],
+    schedFlags: ['sh-port', 'flag-3'],
     persistentS: 300,
     netmask: '255.255.255.0',
     ops: true,

@@ -35,10 +35,11 @@ test('-b: an unknown word is invalid; the first bad word left to right is report
   assert.throws(() => schedFlagsFromWords('rr', ['sh-port', 'bogus']), bad("incompatible scheduler flag `sh-port'"));
 });
 
-test('listing: sh and mh name their flags, other schedulers show flag-N', () => {
+test('listing: sh and mh name their flags and keep flag-3, other schedulers show flag-N (ipvsadm.c, print_sched_flags())', () => {
   assert.deepEqual(schedFlagWords('sh', 0x18), ['sh-fallback', 'sh-port']);
   assert.deepEqual(schedFlagWords('mh', SCHED_FLAG_2), ['mh-port']);
-  assert.deepEqual(schedFlagWords('sh', SCHED_FLAG_3), []);
+  assert.deepEqual(schedFlagWords('sh', SCHED_FLAG_3), ['flag-3']);
+  assert.deepEqual(schedFlagWords('mh', 0x38), ['mh-fallback', 'mh-port', 'flag-3']);
   assert.deepEqual(schedFlagWords('wrr', 0x38), ['flag-1', 'flag-2', 'flag-3']);
   assert.deepEqual(schedFlagWords('wlc', 0), []);
 });
@@ -50,7 +51,9 @@ test('listing words back to bits: every word counts, unknown ones count for noth
   assert.equal(schedFlagBits([]), 0);
   for (const [sched, bits] of [
     ['sh', 0x18],
+    ['sh', 0x38],
     ['mh', 0x08],
+    ['mh', 0x20],
     ['rr', 0x38],
     ['wlc', 0x10],
   ] as const) {

@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Dest } from '../../../src/ipvs/dest.js';
-import { type DestSettings, Ipvs, type ServiceSettings } from '../../../src/ipvs/ipvs.js';
+import { type DestSettings, Ipvs, type ServiceSettings, TRASH_IDLE_MAX } from '../../../src/ipvs/ipvs.js';
 import { createScheduler } from '../../../src/ipvs/sched/registry.js';
 import type { Scheduler } from '../../../src/ipvs/sched/scheduler.js';
 import type { Service } from '../../../src/ipvs/service.js';
+import { Dir } from '../../../src/ipvs/tcp-state.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../../src/packet/ipv4.js';
+import { TCP_ACK, TCP_SYN } from '../../../src/packet/tcp.js';
 import { ip } from './sched/sched-fixtures.js';
 
 const VIP = ip('192.168.222.131'),
@@ -70,14 +72,87 @@ test('ipvs: addDest puts the newest dest first and gives each an id in destsById
   assert.equal(svc.findDest(RS1, 80), d1);
 });
 
-test('ipvs: a deleted dest without connections frees its id for the next one', () => {
+/**
+ * ip_vs_ctl.c, __ip_vs_del_dest() puts every deleted dest in the trash ("dest lives in trash with
+ * reference"); ip_vs_dest_trash_expire() runs 60 s after the trash stops being empty and every
+ * 60 s after, stamps an unreferenced dest idle at the first run that sees it so, and frees it at
+ * the first run 120 s (IP_VS_DEST_TRASH_PERIOD) after that: here 180 s after the delete.
+ */
+test('ipvs: a deleted dest without connections waits in the trash and is freed 180 s later (ip_vs_dest_trash_expire())', () => {
   const { ipvs, svc, d1 } = director();
   const id = d1.id;
+  ipvs.expire(NOW);
   ipvs.deleteDest(svc, d1);
+  assert.equal(ipvs.trashSize, 1);
+  assert.equal(ipvs.destsById[id], d1, 'kept, with its id');
+  const tick = (to: number) => {
+    for (let t = NOW; t <= to; t += 100) ipvs.expire(t);
+  };
+  tick(NOW + 179_900);
+  assert.equal(ipvs.trashSize, 1, 'still there just before the third timer run');
+  ipvs.expire(NOW + 180_100);
+  assert.equal(ipvs.trashSize, 0);
   assert.equal(ipvs.destsById[id], null);
   assert.equal(d1.id, -1);
   const d3 = ipvs.addDest(svc, ip('192.168.2.131'), 80, W1);
-  assert.equal(d3.id, id);
+  assert.equal(d3.id, id, 'the id is free again');
+});
+
+test('ipvs: the trash timer skips a dest while entries reference it and counts its idle time from when they are gone', () => {
+  const { ipvs, svc, d1 } = director();
+  const conn = connect(ipvs, svc, 40000);
+  ipvs.tcpState(conn, Dir.INPUT, TCP_SYN, NOW);
+  ipvs.tcpState(conn, Dir.INPUT, TCP_ACK, NOW); // ESTABLISHED: 900 s
+  ipvs.expire(NOW);
+  ipvs.deleteDest(svc, d1);
+  for (let t = NOW; t <= NOW + 300_000; t += 1000) ipvs.expire(t);
+  assert.equal(ipvs.trashSize, 1, 'referenced: never freed');
+  ipvs.expireNow(conn); // its last connection goes at NOW + 300 s
+  for (let t = NOW + 300_000; t <= NOW + 300_000 + 119_000; t += 1000) ipvs.expire(t);
+  assert.equal(ipvs.trashSize, 1, 'idle for less than 120 s since a timer run saw it unreferenced');
+  for (let t = NOW + 420_000; t <= NOW + 500_000; t += 1000) ipvs.expire(t);
+  assert.equal(ipvs.trashSize, 0);
+});
+
+/**
+ * ip_vs_ctl.c, ip_vs_add_dest() -> ip_vs_trash_get_dest(): a dest deleted and added again to the
+ * same service (same address and port) while it is in the trash is the same object, statistics
+ * included, even with no connection holding it; __ip_vs_update_dest() zeroes the statistics only
+ * when it comes back to another service object with the same key.
+ */
+test('ipvs: a dest re-added from the trash keeps its statistics; re-added to a re-created service they are zeroed (ip_vs_trash_get_dest())', () => {
+  const { ipvs, svc, d1 } = director();
+  ipvs.expireNow(connect(ipvs, svc, 40000)); // one connection counted, none left
+  ipvs.estimate();
+  assert.equal(d1.stats.snapshot().conns, 1);
+  ipvs.deleteDest(svc, d1);
+  const back = ipvs.addDest(svc, RS1, 80, W1);
+  assert.equal(back, d1, 'revived, not new');
+  ipvs.estimate();
+  assert.equal(back.stats.snapshot().conns, 1, 'statistics kept');
+  // The whole service goes and comes back: a new service object with the same key.
+  ipvs.deleteService(svc);
+  const svc2 = ipvs.addService(IPPROTO_TCP, VIP, 80, settings());
+  const again = ipvs.addDest(svc2, RS1, 80, W1);
+  assert.equal(again, d1, 'the trash matches the service key, not the object');
+  ipvs.estimate();
+  assert.equal(again.stats.snapshot().conns, 0, 'zeroed for the other service object');
+  assert.equal(ipvs.svcOfDest(again), svc2);
+  // Another port of the same VIP is another service key: a fresh dest.
+  const svc3 = ipvs.addService(IPPROTO_TCP, VIP, 81, settings());
+  ipvs.deleteDest(svc2, again);
+  assert.notEqual(ipvs.addDest(svc3, RS1, 80, W1), d1);
+});
+
+test('ipvs: the trash keeps at most TRASH_IDLE_MAX unreferenced dests, freeing the oldest', () => {
+  const ipvs = new Ipvs({ maxConns: 64 });
+  const svc = ipvs.addService(IPPROTO_TCP, VIP, 80, settings());
+  const first = ipvs.addDest(svc, ip('10.0.0.1'), 80, W1);
+  ipvs.deleteDest(svc, first);
+  for (let i = 0; i < TRASH_IDLE_MAX + 50; i++) ipvs.deleteDest(svc, ipvs.addDest(svc, ip('10.1.0.0') + i, 80, W1));
+  assert.equal(ipvs.trashSize, TRASH_IDLE_MAX);
+  assert.equal(first.id, -1, 'the oldest was freed');
+  assert.ok(ipvs.destsById.length <= TRASH_IDLE_MAX + 2, `registry bounded: ${ipvs.destsById.length}`);
 });
 
 test('ipvs: a deleted dest with connections waits in the trash and comes back with them when re-added', () => {
@@ -100,11 +175,46 @@ test('ipvs: with expireNodestConn a deleted dest takes its connections along', (
   ipvs.expireNodestConn = true;
   connect(ipvs, svc, 40000);
   assert.equal(ipvs.conns.count, 1);
-  const id = d1.id;
   ipvs.deleteDest(svc, d1);
   assert.equal(ipvs.conns.count, 0);
-  assert.equal(ipvs.destsById[id], null, 'nothing holds the dest: it is freed, not trashed');
-  assert.equal(d1.refs, 0);
+  assert.equal(d1.refs, 0, 'nothing holds the dest: it waits in the trash, idle');
+  assert.equal(ipvs.trashSize, 1);
+});
+
+/**
+ * ip_vs_conn.c, ip_vs_expire_nodest_conn_flush(): with expire_nodest_conn, deleting a dest removes
+ * every entry of an unavailable dest that controls nothing, persistence templates included, and
+ * a controlling template once it controls nothing more; deleting a service does the same for its
+ * dests (__ip_vs_del_dest() queues the flush for each).
+ */
+test('ipvs: expire_nodest_conn flushes connections and their templates of deleted dests (ip_vs_expire_nodest_conn_flush())', () => {
+  const ipvs = new Ipvs({ maxConns: 64 });
+  ipvs.expireNodestConn = true;
+  const svc = ipvs.addService(
+    IPPROTO_TCP,
+    VIP,
+    80,
+    settings(createScheduler('rr'), { persistent: true, timeoutS: 300 }),
+  );
+  const d1 = ipvs.addDest(svc, RS1, 80, W1);
+  const a = ipvs.newConnection(svc, IPPROTO_TCP, CLIENT, 40000, VIP, 80, NOW); // template A + connection
+  const b = ipvs.newConnection(svc, IPPROTO_TCP, CLIENT + 1, 40000, VIP, 80, NOW); // template B + connection
+  assert.ok(a >= 0 && b >= 0);
+  ipvs.expireNow(b); // B's template now controls nothing
+  assert.deepEqual([ipvs.conns.count, d1.persistConns, d1.refs], [3, 2, 3]);
+  ipvs.deleteDest(svc, d1);
+  assert.deepEqual([ipvs.conns.count, d1.persistConns, d1.refs], [0, 0, 0], 'connection and both templates gone');
+
+  const svc2 = ipvs.addService(
+    IPPROTO_TCP,
+    VIP,
+    443,
+    settings(createScheduler('rr'), { persistent: true, timeoutS: 300 }),
+  );
+  const d2 = ipvs.addDest(svc2, RS2, 443, W1);
+  assert.ok(ipvs.newConnection(svc2, IPPROTO_TCP, CLIENT, 40001, VIP, 443, NOW) >= 0);
+  ipvs.deleteService(svc2);
+  assert.deepEqual([ipvs.conns.count, d2.refs], [0, 0], 'deleting the service flushes too');
 });
 
 test('ipvs: editService keeps the scheduler it is handed again, and binds a different one afresh', () => {

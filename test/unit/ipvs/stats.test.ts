@@ -59,3 +59,35 @@ test('shown counters advance only at estimator ticks; -Z zeroes them and the rat
   s.estimate();
   assert.equal(s.snapshot().conns, 2);
 });
+
+/**
+ * ip_vs_ctl.c, ip_vs_zero_stats(): the zero point is kstats, the copy the estimator made at its last
+ * run, and ip_vs_est.c, ip_vs_zero_estimator() sets the estimator's last values to that copy. So
+ * what was counted between that run and -Z is shown after -Z: in the counters and in the rates of
+ * the next run (kernel: shown = kstats - kstats0; rate sample = kstats - last).
+ */
+test("-Z zeroes from the estimator's last copy, not the live counters (ip_vs_zero_stats(), ip_vs_zero_estimator())", () => {
+  const s = new Stats();
+  s.conns = 10;
+  s.inPkts = 100;
+  s.inBytes = 64_000;
+  s.estimate(); // copy: 10 / 100 / 64000
+  s.conns += 4; // counted after the copy, before -Z
+  s.inPkts += 40;
+  s.inBytes += 3200;
+  s.zero();
+  assert.deepEqual(
+    [s.snapshot().conns, s.snapshot().inPkts, s.snapshot().cps],
+    [0, 0, 0],
+    'nothing shows until the next run',
+  );
+  s.conns += 2; // after -Z
+  s.estimate();
+  const snap = s.snapshot();
+  assert.deepEqual([snap.conns, snap.inPkts, snap.inBytes], [6, 40, 3200], 'the 4 conns of before -Z are shown');
+  // Rates: one EWMA step from 0 with the sample since the last copy (6 conns, 40 pkts, 3200 bytes).
+  assert.equal(snap.cps, kernel([6], 9n, 0x1ffn, 10n)[0]);
+  assert.equal(snap.inpps, kernel([40], 9n, 0x1ffn, 10n)[0]);
+  assert.equal(snap.inbps, kernel([3200], 4n, 0xfn, 5n)[0]);
+  assert.equal(snap.inpps, 5, 'oracle sanity: (40 << 9) / 4 = 5120 -> (5120 + 511) >> 10 = 5');
+});

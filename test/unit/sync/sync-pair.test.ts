@@ -285,7 +285,8 @@ test('sync master: a full pool drops and counts; a flush sends at most MAX_SENDS
       p.master.afterInbound(id, T0);
     }
   };
-  fill(pool * 40 + 5, 1);
+  // Client ports from 1024: IPVS never schedules a client's port 20 (ip_vs_schedule(), FTPDATA).
+  fill(pool * 40 + 5, 1024);
   assert.equal(p.master.counters().queued, pool, 'every buffer full and queued');
   assert.equal(p.master.dropped, 5);
   p.flush(T0);
@@ -298,7 +299,7 @@ test('sync master: a full pool drops and counts; a flush sends at most MAX_SENDS
 
   const big = pair({ maxConns: 1 << 16 });
   for (let i = 0; i < (MAX_SENDS_PER_FLUSH + 10) * 40; i++) {
-    const id = big.m.ipvs.newConnection(big.m.dns, IPPROTO_UDP, CLIENT + (i >> 15), 1 + (i & 0x7fff), VIP, 53, T0);
+    const id = big.m.ipvs.newConnection(big.m.dns, IPPROTO_UDP, CLIENT + (i >> 15), 1024 + (i & 0x7fff), VIP, 53, T0);
     big.m.ipvs.conns.pkts[id] = 3;
     big.master.afterInbound(id, T0);
   }
