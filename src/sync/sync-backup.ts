@@ -22,6 +22,8 @@ import { type EntrySink, readMessage, SyncEntry, WireFlag } from './sync-message
 
 /** Persistence templates whose message carries no timeout (v0): the kernel's 180 s. */
 const TEMPLATE_DEFAULT_TIMEOUT_MS = 180_000;
+/** The longest timeout a table entry holds (ConnTable.timeoutMs is a Uint32Array): about 49.7 days. */
+const MAX_TIMEOUT_MS = 0xffffffff;
 const IPPROTO_TCP = 6;
 
 export interface SyncBackupCounters {
@@ -183,7 +185,10 @@ export class SyncBackup implements EntrySink {
   }
 
   private timeoutMs(e: SyncEntry, template: boolean): number {
-    if (e.timeoutS > 0) return e.timeoutS * 1000;
+    // The wire's u32 seconds can exceed what the table's u32 milliseconds hold: clamp, or the
+    // stored timeout wraps while the expiry does not. (ip_vs_proc_conn() clamps at
+    // MAX_SCHEDULE_TIMEOUT / HZ, which a 64-bit kernel never reaches.)
+    if (e.timeoutS > 0) return Math.min(e.timeoutS * 1000, MAX_TIMEOUT_MS);
     if (template) return TEMPLATE_DEFAULT_TIMEOUT_MS;
     const t = this.ipvs.timeouts;
     return e.protocol === IPPROTO_TCP ? t.tcpMs[e.state] : t.udpMs;

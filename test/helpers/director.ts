@@ -40,6 +40,8 @@ export interface DirectorOptions {
   /** MTU of the internal (real server) link. */
   mtu?: number;
   vnetHdr?: boolean;
+  /** Bytes per ring slot of both links (default 2,048); a TAP with offloads has 65,600 for GSO super-frames. */
+  slotSize?: number;
   fastPath?: boolean;
   /** Dataplane options: routing without a connection (--no-forward is false), ICMP budget, copying TX. */
   forward?: boolean;
@@ -53,12 +55,14 @@ export function makeDirector(opts: DirectorOptions = {}): TestDirector {
   const ipvs = new Ipvs({ maxConns: opts.maxConns ?? 4096 });
   const capture = opts.capture ?? true;
   const vnetHdr = opts.vnetHdr === true;
-  const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture, vnetHdr });
+  const slots = opts.slotSize !== undefined ? { slotSize: opts.slotSize } : {};
+  const ext = new LoopbackLink({ name: 'ext0', mac: EXT_MAC, capture, vnetHdr, ...slots });
   const int = new LoopbackLink({
     name: 'int0',
     mac: INT_MAC,
     capture,
     vnetHdr,
+    ...slots,
     ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
   });
   const dp = new Dataplane(

@@ -231,6 +231,22 @@ test('sync backup: another real server replaces the entry; the late INACTIVE not
   assert.equal(c.count, 1);
 });
 
+test('sync backup: a timeout beyond what the table holds is clamped, and the entry expires when it says (fuzzer find)', () => {
+  // The fuzzer's frame: the v1 seed's 900 s timeout with bit 31 flipped (0x80000384 s). Stored as
+  // ms in a Uint32Array it wrapped to 900,000 while the entry was due 2^31 s later.
+  const b = director();
+  const backup = new SyncBackup(b.ipvs, { syncid: 0, threshold: 3 });
+  backup.receive(message(0, TcpState.ESTABLISHED, 1000, RS1, 0x80000384), 0, 44, T0);
+  const c = b.ipvs.conns;
+  const id = c.lookupIn(IPPROTO_TCP, CLIENT, 1000, VIP, 80, false);
+  assert.equal(c.timeoutMs[id], 0xffffffff);
+  assert.equal(c.expiresAt[id], T0 + c.timeoutMs[id]);
+  // The same through the update path.
+  backup.receive(message(0, TcpState.ESTABLISHED, 1000, RS1, 0xffffffff), 0, 44, T0 + 5000);
+  assert.equal(c.timeoutMs[id], 0xffffffff);
+  assert.equal(c.expiresAt[id], T0 + 5000 + c.timeoutMs[id]);
+});
+
 test('sync backup: no service or real server, and a full table, are skipped and counted', () => {
   const b = director(16);
   const backup = new SyncBackup(b.ipvs, { syncid: 0, threshold: 3 });
