@@ -16,6 +16,8 @@ import { isAbsolute } from 'node:path';
 import { parseAddress, parsePrefix } from '../addr.js';
 import { ControlClient } from '../control/client.js';
 import { ControlDispatcher } from '../control/dispatch.js';
+import { startHttpServer } from '../control/http-server.js';
+import { parseListenAddr } from '../control/listen-addr.js';
 import { startMetricsServer } from '../control/metrics.js';
 import { DEFAULT_SOCKET_PATH, type Request, type TraceRequest } from '../control/protocol.js';
 import type { RequestContext } from '../control/server.js';
@@ -77,6 +79,8 @@ interface DaemonArgs {
   metrics: { host: string; port: number } | null;
   /** --busy-poll, --poll-budget: how the event loop waits for frames (src/link/polling.ts). */
   polling: { mode: PollingMode; budgetUs: number };
+  /** --http [ADDR:]PORT: the status page, its JSON and /metrics (control/http-server.ts). */
+  http: { host: string; port: number } | null;
 }
 
 const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
@@ -110,6 +114,9 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
   --metrics [ADDR:]PORT
                        serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to
                        127.0.0.1); IPVS series use node_exporter's ipvs collector names
+  --http [ADDR:]PORT   serve a live status page at http://ADDR:PORT/ (services, real servers,
+                       health, rates over the last minutes), its JSON at /api/status and the
+                       metrics at /metrics (ADDR defaults to 127.0.0.1; docs/status-page.md)
   --expire-nodest-conn like sysctl net.ipv4.vs.expire_nodest_conn=1: connections of a deleted
                        real server are dropped at once instead of timing out (default: off)
   --expire-quiescent-template
@@ -255,6 +262,7 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
     expireQuiescentTemplate: false,
     metrics: null,
     polling: { mode: 'adaptive', budgetUs: DEFAULT_POLL_BUDGET_US },
+    http: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -305,6 +313,11 @@ export function parseDaemonArgs(argv: string[]): DaemonArgs {
         const port = m === null ? -1 : Number(m[2]);
         if (m === null || port < 1 || port > 65535) fail(`--metrics: want [ADDR:]PORT, got '${v}'`);
         a.metrics = { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+        break;
+      }
+      case '--http': {
+        const v = value();
+        a.http = parseListenAddr(v) ?? fail(`--http: want [ADDR:]PORT, got '${v}'`);
         break;
       }
       case '--expire-quiescent-template':
@@ -699,6 +712,17 @@ async function main(): Promise<void> {
       server.close();
       closeLinks();
       fail(`--metrics ${args.metrics.host}:${args.metrics.port}: ${(e as Error).message}`);
+    }
+  }
+
+  if (args.http !== null) {
+    const o = { ipvs, dataplane, health: config, ha, version: TAPVS_VERSION, startedMs: started };
+    try {
+      await startHttpServer(args.http.host, args.http.port, o);
+    } catch (e) {
+      server.close();
+      closeLinks();
+      fail(`--http ${args.http.host}:${args.http.port}: ${(e as Error).message}`);
     }
   }
 
