@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 # Debian packages and why (see native-deps.md): build tools for the addon, iproute2 for the lab's
 # namespaces, curl/iperf3/iputils-ping/tshark/tcpdump as real clients and capture tools in tests,
 # libpcap-dev for the libpcap attachment, openssl for the SSL_GET probe's test certificate.
-PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps openssl keepalived socat)
+PKGS=(iproute2 curl iperf3 iputils-ping tshark tcpdump libpcap-dev ethtool make g++ python3 procps openssl keepalived socat chromium)
 # `setup.sh --bench` (npm run bench): the comparison points and load generators of bench/ too.
 if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk haproxy nftables gcc); fi
 # keepalived: the real VRRP peer of the two-director tests (it is never started as a service).
 # socat: the file transfer of the kernel's ipvs.sh selftest re-created with tapvsd.
+# chromium: the headless browser that loads tapvsd's --http status page in its integration test.
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
