@@ -27,6 +27,7 @@ header h1 { font-size: 1.2em; margin: 0; }
 #state { margin-left: auto; font-weight: 600; }
 #state.live { color: var(--good); } #state.offline { color: var(--bad); }
 main { padding: 1em; display: grid; gap: 1em; }
+#services { display: grid; gap: 1em; }
 #totals { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1em; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: .6em .8em; }
 .card h2 { font-size: 1em; margin: 0 0 .3em; display: flex; gap: .8em; flex-wrap: wrap; align-items: baseline; }
@@ -54,6 +55,9 @@ const SCRIPT = `
 const SVGNS = 'http://www.w3.org/2000/svg';
 const W = 600, H = 130, PAD_L = 52, PAD_B = 18;
 let updates = 0;
+/** /?window=SECONDS on the page's URL is passed on to the JSON (10..600, default 300). */
+const windowMatch = /[?&]window=(\\d+)/.exec(location.search);
+const windowParam = windowMatch ? '?window=' + windowMatch[1] : '';
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -187,7 +191,7 @@ function render(s) {
 async function poll() {
   const state = document.getElementById('state');
   try {
-    const r = await fetch('api/status', { cache: 'no-store' });
+    const r = await fetch('api/status' + windowParam, { cache: 'no-store' });
     if (!r.ok) throw new Error('HTTP ' + r.status);
     render(await r.json());
     updates++;
