@@ -61,6 +61,8 @@
 
 // native/notify.cc: sd_notify() for the daemon, in the same addon.
 Napi::Object RegisterNotify(Napi::Env env, Napi::Object exports);
+// native/packet.cc: the AF_PACKET attachment (PacketSocket), in the same addon.
+Napi::Object RegisterPacket(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -907,7 +909,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
-  return RegisterNotify(env, TapDevice::Init(env, exports));
+  return RegisterPacket(env, RegisterNotify(env, TapDevice::Init(env, exports)));
 }
 
 }  // namespace
