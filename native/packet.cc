@@ -1,8 +1,9 @@
 // PacketSocket: the director attached to an existing Ethernet interface through an AF_PACKET
 // socket (the `packet=` link, src/link/packet.ts). Part of the tapvs_tap addon.
 //
-// What it is: socket(AF_PACKET, SOCK_RAW) bound to one interface, a TPACKET_V3 receive ring
-// mmapped from the kernel, and batch transmit with sendmmsg(2). Frames move between the ring
+// What it is: socket(AF_PACKET, SOCK_RAW) bound to one interface, batch receive either from a
+// TPACKET_V3 ring mmapped from the kernel (rxRing) or with recvmmsg(2), and batch transmit with
+// sendmmsg(2). Frames move between the ring
 // and memory shared with JavaScript exactly as native/tap.cc moves them for a TAP device, so the
 // JavaScript side is the same: rxBuf/txBuf of slots * slotSize bytes, rxLengths/txLengths
 // Uint32Array(slots), txSrc/txSrcOffsets for zero-copy TX from registered buffers, onBatch
@@ -12,7 +13,9 @@
 // - The socket is opened with protocol 0 (it receives nothing), the classic BPF filter given by
 //   JavaScript is attached, the ring is set up, and only then is it bound to the interface with
 //   ETH_P_ALL: no frame ever reaches the ring unfiltered.
-// - RX: the kernel fills ring blocks (TPACKET_V3) and hands a block over when it is full, when
+// - RX without a ring (rxRing false): recvmmsg into the RX slots, up to kMaxBatchesPerWake
+//   batches per wake-up; the socket is readable as soon as one frame is queued.
+// - RX with the ring (rxRing true): the kernel fills ring blocks (TPACKET_V3) and hands a block over when it is full, when
 //   the next frame does not fit, or when `retireMs` has passed since the block was opened; the
 //   socket then polls readable (uv_poll on the fd, like the TAP fd). On a wake-up every handed
 //   over block is walked, each frame copied into the next RX slot (virtio-net header first with
@@ -102,6 +105,8 @@ constexpr uint32_t kMaxBlocks = 1024;
 // tp_frame_size for TPACKET_V3 is only checked, not used for placement.
 constexpr uint32_t kRingFrameSize = 2048;
 constexpr uint32_t kVlanHlen = 4;
+// recvmmsg mode: full batches read per wake-up before yielding to the event loop (as tap.cc).
+constexpr int kMaxBatchesPerWake = 4;
 
 Napi::Error MakeError(Napi::Env env, const char* code, int err, const char* syscall,
                       const std::string& message) {
@@ -152,6 +157,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
             InstanceAccessor<&PacketSocket::GetIgnoreOutgoing>("ignoreOutgoing"),
             InstanceAccessor<&PacketSocket::GetQdiscBypass>("qdiscBypass"),
             InstanceAccessor<&PacketSocket::GetRingBytes>("ringBytes"),
+            InstanceAccessor<&PacketSocket::GetRxRing>("rxRing"),
             InstanceAccessor<&PacketSocket::GetPolling>("polling"),
             InstanceAccessor<&PacketSocket::GetClosed>("closed"),
         });
@@ -182,6 +188,9 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     int64_t fanout = num("fanout", -1);  // -1: none, -2: a new group, 0..65535: join that one
     bool vnetHdr = o.Get("vnetHdr").ToBoolean().Value();
     bool promiscuous = o.Get("promiscuous").ToBoolean().Value();
+    // rxRing false: no ring, recvmmsg into the slots (see "RX without a ring" below).
+    Napi::Value ringOpt = o.Get("rxRing");
+    rxRing_ = ringOpt.IsBoolean() ? ringOpt.As<Napi::Boolean>().Value() : true;
     const std::string label = "packet " + name_;
     if (name_.empty() || name_.size() >= IFNAMSIZ) {
       Throw("LINK_CONFIG", 0, nullptr, label + ": not a valid interface name");
@@ -249,10 +258,34 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (vnetHdr && !SetOpt(SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one, "PACKET_VNET_HDR",
                            "the kernel refused virtio-net headers"))
       return;
+    if (rxRing_ && !SetupRing(blockSize, blockCount, retireMs)) return;
+    // Optional: older kernels lack them, and the link works without (see the header).
+    qdiscBypass_ = setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) == 0;
+    ignoreOutgoing_ = setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+    if (!rxRing_) {
+      // Room for what arrives between two wake-ups (the ring's size in the other mode).
+      int rcvbuf = static_cast<int>(blockSize * blockCount);
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    if (!BindAndJoin(label, promiscuous, fanout)) return;
+    if (!MakeBuffers(env)) return;
+    if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
+      Fail("LINK_CONFIG", 0, nullptr, label + ": no libuv loop");
+      return;
+    }
+    napi_add_env_cleanup_hook(env, &PacketSocket::EnvCleanup, this);
+    cleanupHook_ = true;
+  }
+
+  ~PacketSocket() override { Close(); }
+
+ private:
+  bool SetupRing(int64_t blockSize, int64_t blockCount, int64_t retireMs) {
+    const std::string label = "packet " + name_;
     int version = TPACKET_V3;
     if (!SetOpt(SOL_PACKET, PACKET_VERSION, &version, sizeof version, "PACKET_VERSION",
                 "the kernel has no TPACKET_V3 (Linux 3.2)"))
-      return;
+      return false;
     struct tpacket_req3 req;
     memset(&req, 0, sizeof req);
     req.tp_block_size = static_cast<unsigned>(blockSize);
@@ -262,21 +295,22 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     req.tp_retire_blk_tov = static_cast<unsigned>(retireMs);
     if (!SetOpt(SOL_PACKET, PACKET_RX_RING, &req, sizeof req, "PACKET_RX_RING",
                 "cannot set up the receive ring"))
-      return;
+      return false;
     ringBytes_ = static_cast<size_t>(blockSize) * static_cast<size_t>(blockCount);
     void* ring = mmap(nullptr, ringBytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
     if (ring == MAP_FAILED) {
       int err = errno;
       ringBytes_ = 0;
       Fail("LINK_CONFIG", err, "mmap", WithErrno(label + ": cannot map the receive ring", "mmap", err));
-      return;
+      return false;
     }
     ring_ = static_cast<uint8_t*>(ring);
     blockSize_ = static_cast<uint32_t>(blockSize);
     blockCount_ = static_cast<uint32_t>(blockCount);
-    // Optional: older kernels lack them, and the link works without (see the header).
-    qdiscBypass_ = setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) == 0;
-    ignoreOutgoing_ = setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+    return true;
+  }
+
+  bool BindAndJoin(const std::string& label, bool promiscuous, int64_t fanout) {
 
     struct sockaddr_ll sll;
     memset(&sll, 0, sizeof sll);
@@ -287,7 +321,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       int err = errno;
       Fail(err == ENODEV || err == ENXIO ? "TAP_NO_DEVICE" : "LINK_CONFIG", err, "bind",
            WithErrno(label + ": cannot bind to the interface", "bind", err));
-      return;
+      return false;
     }
     if (promiscuous) {
       struct packet_mreq mr;
@@ -296,7 +330,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       mr.mr_type = PACKET_MR_PROMISC;
       if (!SetOpt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr, "PACKET_ADD_MEMBERSHIP",
                   "cannot turn promiscuous mode on"))
-        return;
+        return false;
     }
     if (fanout != -1) {
       // Hash mode: one flow always reaches the same socket of the group.
@@ -305,12 +339,16 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       if (!SetOpt(SOL_PACKET, PACKET_FANOUT, &val, sizeof val, "PACKET_FANOUT",
                   "cannot join fanout group " + std::to_string(fanout) +
                       " (another group of that id on this interface with another mode?)"))
-        return;
+        return false;
       int got = 0;
       socklen_t len = sizeof got;
       if (getsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &got, &len) == 0) fanoutGroup_ = got & 0xffff;
     }
 
+    return true;
+  }
+
+  bool MakeBuffers(Napi::Env env) {
     size_t bytes = static_cast<size_t>(slots_) * slotSize_;
     Napi::Buffer<uint8_t> rxBuf = Napi::Buffer<uint8_t>::New(env, bytes);
     Napi::Buffer<uint8_t> txBuf = Napi::Buffer<uint8_t>::New(env, bytes);
@@ -320,7 +358,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     Napi::Uint32Array txSrcOff = Napi::Uint32Array::New(env, slots_);
     if (env.IsExceptionPending()) {
       CloseFd();
-      return;
+      return false;
     }
     rx_ = rxBuf.Data();
     tx_ = txBuf.Data();
@@ -337,18 +375,31 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // sendmmsg's arrays, made once: two iovecs per message (vnet header, frame).
     msgs_.resize(slots_);
     iov_.resize(static_cast<size_t>(slots_) * 2);
-
-    if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
-      Fail("LINK_CONFIG", 0, nullptr, label + ": no libuv loop");
-      return;
+    if (!rxRing_) {
+      rxMsgs_.resize(slots_);
+      rxIov_.resize(static_cast<size_t>(slots_) * 2);
+      for (uint32_t i = 0; i < slots_; i++) {
+        uint8_t* slot = rx_ + static_cast<size_t>(i) * slotSize_;
+        struct iovec* iov = &rxIov_[static_cast<size_t>(i) * 2];
+        struct msghdr& h = rxMsgs_[i].msg_hdr;
+        memset(&h, 0, sizeof h);
+        h.msg_iov = iov;
+        if (vnetHdrLen_ > 0) {
+          iov[0].iov_base = slot;
+          iov[0].iov_len = kSockVnetHdrLen;
+          iov[1].iov_base = slot + vnetHdrLen_;
+          iov[1].iov_len = slotSize_ - vnetHdrLen_;
+          h.msg_iovlen = 2;
+        } else {
+          iov[0].iov_base = slot;
+          iov[0].iov_len = slotSize_;
+          h.msg_iovlen = 1;
+        }
+      }
     }
-    napi_add_env_cleanup_hook(env, &PacketSocket::EnvCleanup, this);
-    cleanupHook_ = true;
+    return true;
   }
 
-  ~PacketSocket() override { Close(); }
-
- private:
   void Throw(const char* code, int err, const char* syscall, const std::string& msg) {
     MakeError(env_, code, err, syscall, msg).ThrowAsJavaScriptException();
   }
@@ -468,13 +519,55 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         // Only down: the kernel re-hooks the socket when the interface comes up again.
         downEvents_++;
         if (!StartPoll()) ReportError(soErr != 0 ? soErr : EBADF);
-        else DrainRing();
+        else Drain();
         return;
       }
       ReportError(soErr != 0 ? soErr : ENODEV);
       return;
     }
-    DrainRing();
+    Drain();
+  }
+
+  void Drain() {
+    if (rxRing_) DrainRing();
+    else DrainRecv();
+  }
+
+  // RX without a ring: recvmmsg straight into the RX slots, one system call per batch (the
+  // kernel wakes us per frame, as for a TAP, so a lone frame waits for no block to retire). At
+  // most kMaxBatchesPerWake full batches per wake-up. A VLAN tag stripped by the NIC is not
+  // restored in this mode (it would need PACKET_AUXDATA control messages).
+  void DrainRecv() {
+    for (int pass = 0; pass < kMaxBatchesPerWake && polling_; pass++) {
+      for (uint32_t i = 0; i < slots_; i++) rxMsgs_[i].msg_hdr.msg_flags = 0;
+      int n = recvmmsg(fd_, rxMsgs_.data(), slots_, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // EAGAIN: drained; a socket error comes back as POLLERR
+      }
+      uint32_t count = 0;
+      for (int i = 0; i < n; i++) {
+        const struct mmsghdr& m = rxMsgs_[i];
+        uint32_t len = m.msg_len + (vnetHdrLen_ - (vnetHdrLen_ > 0 ? kSockVnetHdrLen : 0));
+        if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < vnetHdrLen_ + 14) {
+          rxTruncated_++;
+          continue;
+        }
+        uint8_t* slot = rx_ + static_cast<size_t>(i) * slotSize_;
+        if (vnetHdrLen_ > 0) {
+          slot[10] = 0;
+          slot[11] = 0;
+        }
+        if (static_cast<uint32_t>(i) != count) {
+          // A truncated frame left a gap: slots must be consecutive.
+          memmove(rx_ + static_cast<size_t>(count) * slotSize_, slot, len);
+        }
+        rxLen_[count++] = len;
+      }
+      if (count > 0) Deliver(count);
+      if (fd_ < 0) return;
+      if (static_cast<uint32_t>(n) < slots_) return;
+    }
   }
 
   // Walks the blocks the kernel has handed over (at most one ring's worth), copying frames into
@@ -804,6 +897,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     return Napi::Boolean::New(i.Env(), qdiscBypass_);
   }
   Napi::Value GetRingBytes(const Napi::CallbackInfo& i) { return Num(i, static_cast<double>(ringBytes_)); }
+  Napi::Value GetRxRing(const Napi::CallbackInfo& i) { return Napi::Boolean::New(i.Env(), rxRing_); }
   Napi::Value GetPolling(const Napi::CallbackInfo& i) { return Napi::Boolean::New(i.Env(), polling_); }
   Napi::Value GetClosed(const Napi::CallbackInfo& i) { return Napi::Boolean::New(i.Env(), fd_ < 0); }
 
@@ -823,6 +917,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   uint32_t blockCount_ = 0;
   uint32_t curBlock_ = 0;
   int fanoutGroup_ = -1;
+  bool rxRing_ = true;
   bool qdiscBypass_ = false;
   bool ignoreOutgoing_ = false;
   bool polling_ = false;
@@ -848,6 +943,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   std::vector<Napi::ObjectReference> sourceRefs_;
   std::vector<struct mmsghdr> msgs_;
   std::vector<struct iovec> iov_;
+  std::vector<struct mmsghdr> rxMsgs_;
+  std::vector<struct iovec> rxIov_;
   Napi::FunctionReference onBatch_;
   Napi::FunctionReference onError_;
 

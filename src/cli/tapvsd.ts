@@ -142,7 +142,13 @@ function linkDevice(l: LinkSpec): string {
 
 /** A packet= link: an AF_PACKET socket on an existing interface (see src/link/packet.ts). */
 function openPacketLink(s: LinkSpec, vnetHdr: boolean): PacketLink {
-  const link = new PacketLink({ iface: s.packet, vnetHdr, mac: s.nicMac ? 'nic' : (s.mac ?? 'own') });
+  const link = new PacketLink({
+    iface: s.packet,
+    vnetHdr,
+    mac: s.nicMac ? 'nic' : (s.mac ?? 'own'),
+    // The TPACKET_V3 ring is measured slower here (src/link/packet.ts); kept for measuring.
+    rxRing: process.env.TAPVS_PACKET_RX === 'ring',
+  });
   if (link.offloadWarnings.length > 0) {
     log('warn', 'receive offloads are on without --offload: frames longer than the MTU will be dropped', {
       link: s.name,

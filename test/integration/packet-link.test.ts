@@ -165,6 +165,26 @@ test('packet: a 50 MB download arrives intact (sha256), as GSO super-frames in a
   }
 });
 
+test('packet with the TPACKET_V3 ring (TAPVS_PACKET_RX=ring): a 50 MB download arrives intact, as super-frames; ping is answered', {
+  skip,
+}, async (t) => {
+  process.env.TAPVS_PACKET_RX = 'ring'; // tapvsd, started by labUp, inherits it
+  t.after(async () => {
+    delete process.env.TAPVS_PACKET_RX;
+    await labDown();
+  });
+  await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'packet' });
+  const r = await nsExec(LAB.ns.client, 'sh', ['-c', `curl -sS --fail --max-time 120 http://${VIP}/blob | sha256sum`], {
+    timeoutMs: 150_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split(' ')[0], blobSha256());
+  const [, int] = await ports();
+  assert.ok(int.rxBytes > 50e6 && int.rxFrames < 20_000, `int: ${int.rxFrames} frames, ${int.rxBytes} bytes`);
+  const p = await nsExec(LAB.ns.client, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', VIP], { timeoutMs: 15_000 });
+  assert.match(p.stdout, /3 received/, p.stdout + p.stderr);
+});
+
 test('packet: 200 parallel curls all succeed and rr spreads them evenly', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'packet' });
@@ -368,18 +388,19 @@ test('PacketLink: a missing, down or non-Ethernet interface and a missing permis
   assert.ok((ok.fanout as number) >= 0, 'joined a fanout group of its own');
 });
 
-test("PacketLink: receives frames to its MAC, broadcast and multicast only, from neither its MAC nor the NIC's, in one batch, and sends", {
-  skip,
-}, async (t) => {
-  const { a, b } = makePair(t);
-  // The link under test records every delivered frame and answers the first unicast with one
-  // broadcast frame of EtherType 0x88b5 (which PACKET_IGNORE_OUTGOING keeps out of its ring).
-  const child = await startChild(
-    t,
-    a,
-    `
+for (const rxRing of [false, true]) {
+  test(`PacketLink (${rxRing ? 'TPACKET_V3 ring' : 'recvmmsg'}): receives frames to its MAC, broadcast and multicast only, from neither its MAC nor the NIC's, and sends`, {
+    skip,
+  }, async (t) => {
+    const { a, b } = makePair(t);
+    // The link under test records every delivered frame and answers the first unicast with one
+    // broadcast frame of EtherType 0x88b5 (which PACKET_IGNORE_OUTGOING keeps out of its ring).
+    const child = await startChild(
+      t,
+      a,
+      `
 const { PacketLink } = await import(process.env.TAPVS_PACKET_JS);
-const l = new PacketLink({ iface: 'pa', mac: Uint8Array.from([2, 0x74, 0, 0, 0, 1]) });
+const l = new PacketLink({ iface: 'pa', mac: Uint8Array.from([2, 0x74, 0, 0, 0, 1]), rxRing: ${rxRing} });
 const seen = [];
 let answered = false, batches = 0;
 l.start((n) => {
@@ -404,8 +425,8 @@ setTimeout(() => {
   process.exit(0);
 }, 2500);
 `,
-  );
-  const sender = `
+    );
+    const sender = `
 import socket
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
 s.bind(('pb', 0))
@@ -426,29 +447,30 @@ except socket.timeout:
     pass
 print('hello' if b'tapvs-pkt-hello' in got else 'nothing')
 `;
-  const py = await nsExec(b, 'python3', ['-c', sender], { timeoutMs: 15_000 });
-  assert.equal(py.code, 0, py.stderr);
-  await child.exited;
-  assert.equal(py.stdout.trim(), 'hello', `the link's broadcast reached the peer; link child: ${child.out()}`);
-  const r = JSON.parse(
-    child
-      .out()
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .pop() ?? '{}',
-  ) as {
-    seen: string[];
-    tx: number;
-    txDropped: number;
-    truncated: number;
-  };
-  const tags = r.seen.map((s) => s.replace(/\0+$/, ''));
-  assert.deepEqual(tags, ['to-link', 'broadcast', 'multicast'], `received: ${JSON.stringify(r.seen)}`);
-  assert.equal(r.tx, 1);
-  assert.equal(r.txDropped, 0);
-  assert.equal(r.truncated, 0);
-});
+    const py = await nsExec(b, 'python3', ['-c', sender], { timeoutMs: 15_000 });
+    assert.equal(py.code, 0, py.stderr);
+    await child.exited;
+    assert.equal(py.stdout.trim(), 'hello', `the link's broadcast reached the peer; link child: ${child.out()}`);
+    const r = JSON.parse(
+      child
+        .out()
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .pop() ?? '{}',
+    ) as {
+      seen: string[];
+      tx: number;
+      txDropped: number;
+      truncated: number;
+    };
+    const tags = r.seen.map((s) => s.replace(/\0+$/, ''));
+    assert.deepEqual(tags, ['to-link', 'broadcast', 'multicast'], `received: ${JSON.stringify(r.seen)}`);
+    assert.equal(r.tx, 1);
+    assert.equal(r.txDropped, 0);
+    assert.equal(r.truncated, 0);
+  });
+}
 
 test('PacketLink: an interface that goes down and up keeps the link; one deleted is reported once, as TAP_GONE', {
   skip,
