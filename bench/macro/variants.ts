@@ -21,6 +21,7 @@
  *   tapcopy-vnet    the same with IFF_VNET_HDR + TUNSETOFFLOAD (the offload ceiling)
  *   tapvsd-packet   tapvsd attached to two veths in tapvs-dir with its AF_PACKET socket
  *                   (`lab up --packet`: packet= links, offloads on), as on a dual-NIC gateway VM
+ *   tapvsd-packet-ring  the same with the TPACKET_V3 receive ring (TAPVS_PACKET_RX=ring)
  *   tapvsd-pcap     the same veths through libpcap (`lab up --pcap`: pcap= links, the veths'
  *                   offloads off, as libpcap needs)
  *   nft-veth        kernel NAT on those same veths (`lab up --packet --no-director`, VIP on tvs-px,
@@ -52,6 +53,7 @@ export type VariantKey =
   | 'tapcopy'
   | 'tapcopy-vnet'
   | 'tapvsd-packet'
+  | 'tapvsd-packet-ring'
   | 'tapvsd-pcap'
   | 'nft-veth'
   | 'tapvsd-base'
@@ -95,6 +97,11 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapvsd-packet',
     label: 'tapvsd packet= (AF_PACKET)',
     what: 'tapvsd on two veths of tapvs-dir through its AF_PACKET socket (TPACKET_V3 ring, sendmmsg, PACKET_VNET_HDR: the veths keep their offloads), same rules',
+  },
+  {
+    key: 'tapvsd-packet-ring',
+    label: 'tapvsd packet= TPACKET_V3 ring',
+    what: 'tapvsd-packet with its receive side on the TPACKET_V3 ring instead of recvmmsg (TAPVS_PACKET_RX=ring: 32 blocks of 256 KiB, 1 ms block retirement)',
   },
   {
     key: 'tapvsd-pcap',
@@ -460,11 +467,21 @@ async function setupTapvsdChecks(ctx: VariantContext): Promise<Running> {
 }
 
 /** tapvsd on the lab's veths in tapvs-dir: packet= (AF_PACKET) or pcap= (libpcap) links. */
-async function setupTapvsdNic(ctx: VariantContext, attach: 'packet' | 'pcap'): Promise<Running> {
+async function setupTapvsdNic(ctx: VariantContext, attach: 'packet' | 'pcap', ring = false): Promise<Running> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
   ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
-  const pid = await labBase(ctx, true, { kind: 'rules', file: rules }, [], attach);
+  // tapvsd inherits the environment of the lab's spawn.
+  if (ring) {
+    ctx.log.add('export TAPVS_PACKET_RX=ring');
+    process.env.TAPVS_PACKET_RX = 'ring';
+  }
+  let pid: number;
+  try {
+    pid = await labBase(ctx, true, { kind: 'rules', file: rules }, [], attach);
+  } finally {
+    delete process.env.TAPVS_PACKET_RX;
+  }
   await clientRouteViaVip(ctx);
   return { targets: vipTargets(pid, true, true), idle: { readChecks: null }, finish: () => tapvsdNotes(LAB.tapvsdJs) };
 }
@@ -619,6 +636,8 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
       return setupTapcopy(ctx, true);
     case 'tapvsd-packet':
       return setupTapvsdNic(ctx, 'packet');
+    case 'tapvsd-packet-ring':
+      return setupTapvsdNic(ctx, 'packet', true);
     case 'tapvsd-pcap':
       return setupTapvsdNic(ctx, 'pcap');
     case 'nft-veth':
