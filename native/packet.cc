@@ -263,10 +263,18 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     qdiscBypass_ = setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) == 0;
     ignoreOutgoing_ = setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
     if (!rxRing_) {
-      // Room for what arrives between two wake-ups (the ring's size in the other mode).
+      // Room for what arrives between two wake-ups (the ring's size in the other mode): a 64 KB
+      // super-frame costs its truesize, and net.core.rmem_max (208 KiB by default) would cap
+      // SO_RCVBUF at three of them. SO_RCVBUFFORCE (CAP_NET_ADMIN) passes the cap.
       int rcvbuf = static_cast<int>(blockSize * blockCount);
-      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+      if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     }
+    // The same for transmit: a TX batch of super-frames is charged to the send buffer until the
+    // driver frees them, and a full one refuses frames (EAGAIN, counted in txDropped).
+    int sndbuf = 4 << 20;
+    if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0)
+      setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     if (!BindAndJoin(label, promiscuous, fanout)) return;
     if (!MakeBuffers(env)) return;
     if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
