@@ -588,18 +588,25 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       if ((__atomic_load_n(&blk->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0)
         break;
       uint32_t n = blk->hdr.bh1.num_pkts;
-      uint32_t off = blk->hdr.bh1.offset_to_first_pkt;
-      for (uint32_t i = 0; i < n; i++) {
+      // A walk that stop() interrupted resumes where it was, so no frame is delivered twice.
+      uint32_t off = curPkt_ == 0 ? blk->hdr.bh1.offset_to_first_pkt : curOff_;
+      for (uint32_t i = curPkt_; i < n; i++) {
         auto* h = reinterpret_cast<struct tpacket3_hdr*>(reinterpret_cast<uint8_t*>(blk) + off);
         CopyFrame(h, reinterpret_cast<uint8_t*>(h), &count);
+        off += h->tp_next_offset;
         if (count == slots_) {
           Deliver(count);
           count = 0;
-          // onBatch may have closed us: the ring is unmapped then.
-          if (fd_ < 0 || !polling_) return;
+          // onBatch may have closed us (the ring is unmapped then) or stopped us.
+          if (fd_ < 0) return;
+          if (!polling_) {
+            curPkt_ = i + 1;
+            curOff_ = off;
+            return;
+          }
         }
-        off += h->tp_next_offset;
       }
+      curPkt_ = 0;
       rxBlocks_++;
       __atomic_store_n(&blk->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
       curBlock_ = (curBlock_ + 1) % blockCount_;
@@ -924,6 +931,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   uint32_t blockSize_ = 0;
   uint32_t blockCount_ = 0;
   uint32_t curBlock_ = 0;
+  uint32_t curPkt_ = 0;
+  uint32_t curOff_ = 0;
   int fanoutGroup_ = -1;
   bool rxRing_ = true;
   bool qdiscBypass_ = false;
