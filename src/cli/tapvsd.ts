@@ -119,7 +119,8 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
                        to a real server of weight 0 (default: off)
   --no-offload         plain frames only. By default TAP devices use IFF_VNET_HDR + TUNSETOFFLOAD
                        (checksum, TSO, USO): the kernel hands over 64 KB super-frames, NATed whole
-                       with their partial checksums kept (off automatically with a pcap link)
+                       with their partial checksums kept; packet= links the same with
+                       PACKET_VNET_HDR (off automatically with a pcap link)
   -h, --help           this text
   -v, --version        version
 `;
