@@ -472,6 +472,61 @@ print('hello' if b'tapvs-pkt-hello' in got else 'nothing')
   });
 }
 
+test("PacketLink: a second socket joins the first one's fanout group and the flows are shared between them", {
+  skip,
+}, async (t) => {
+  const { a, b } = makePair(t);
+  const child = await startChild(
+    t,
+    a,
+    `
+const { PacketLink } = await import(process.env.TAPVS_PACKET_JS);
+const mac = Uint8Array.from([2, 0x74, 0, 0, 0, 1]);
+const one = new PacketLink({ iface: 'pa', mac });
+const two = new PacketLink({ iface: 'pa', mac, fanout: one.fanoutGroup });
+const udp = [0, 0];
+const count = (i, l) => (n) => {
+  for (let k = 0; k < n; k++) if (l.rx.buf[l.rx.offsets[k] + 23] === 17) udp[i]++;
+};
+one.start(count(0, one));
+two.start(count(1, two));
+console.log('ready');
+setTimeout(() => {
+  console.log(JSON.stringify({ udp, groups: [one.fanoutGroup, two.fanoutGroup] }));
+  process.exit(0);
+}, 2500);
+`,
+  );
+  // 64 UDP flows (source ports 10000..10063) from b to the links' MAC: hash fanout spreads them.
+  const sender = `
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('pb', 0))
+for port in range(10000, 10064):
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 28, 0, 0, 64, 17, 0, bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1]))
+    u = struct.pack('!HHHH', port, 9000, 8, 0)
+    s.send(bytes.fromhex('027400000001' + '0200000000b0' + '0800') + ip + u + bytes(18))
+print('sent')
+`;
+  const py = await nsExec(b, 'python3', ['-c', sender], { timeoutMs: 15_000 });
+  assert.equal(py.code, 0, py.stderr);
+  await child.exited;
+  const r = JSON.parse(
+    child
+      .out()
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop() ?? '{}',
+  ) as {
+    udp: [number, number];
+    groups: [number, number];
+  };
+  assert.equal(r.groups[0], r.groups[1], 'one group');
+  assert.equal(r.udp[0] + r.udp[1], 64, `each frame to exactly one socket: ${JSON.stringify(r)}`);
+  assert.ok(r.udp[0] > 0 && r.udp[1] > 0, `both sockets got flows: ${JSON.stringify(r)}`);
+});
+
 test('PacketLink: an interface that goes down and up keeps the link; one deleted is reported once, as TAP_GONE', {
   skip,
 }, async (t) => {
