@@ -151,7 +151,7 @@ function openPacketLink(s: LinkSpec, vnetHdr: boolean): PacketLink {
     rxRing: process.env.TAPVS_PACKET_RX === 'ring',
   });
   if (link.offloadWarnings.length > 0) {
-    log('warn', 'receive offloads are on without --offload: frames longer than the MTU will be dropped', {
+    log('warn', 'receive offloads are on and --no-offload was given: frames longer than the MTU will be dropped', {
       link: s.name,
       iface: s.packet,
       offloads: link.offloadWarnings.join(','),
