@@ -74,6 +74,7 @@ const UP_OPTIONS = {
   keepalived: { type: 'string' },
   'no-director': { type: 'boolean' },
   pcap: { type: 'boolean' },
+  packet: { type: 'boolean' },
   'pcap-nic-mac': { type: 'boolean' },
   socket: { type: 'string' },
   client: { type: 'string' },
@@ -182,7 +183,9 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   const readyTimeoutMs = v['ready-timeout'] !== undefined ? Number(v['ready-timeout']) : DEFAULT_READY_TIMEOUT_MS;
   if (!Number.isInteger(readyTimeoutMs) || readyTimeoutMs <= 0)
     throw new UsageError('--ready-timeout wants milliseconds');
-  if (v['pcap-nic-mac'] === true && v.pcap !== true) throw new UsageError('--pcap-nic-mac goes with --pcap');
+  if (v['pcap-nic-mac'] === true && v.pcap !== true && v.packet !== true)
+    throw new UsageError('--pcap-nic-mac goes with --pcap or --packet');
+  if (v.pcap === true && v.packet === true) throw new UsageError('--pcap or --packet, not both');
   // tapvsd takes one source of virtual services: ipvsadm rules or a keepalived.conf.
   if (v.rules !== undefined && v.keepalived !== undefined) throw new UsageError('--rules or --keepalived, not both');
   const method = LAB_METHODS.find((m) => m === v.method) ?? null;
@@ -195,7 +198,7 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
   const haOnly = ['nopreempt', 'vrrp-version', 'advert-int'] as const;
   if (v.ha !== true && haOnly.some((k) => v[k] !== undefined))
     throw new UsageError(`--${haOnly.join(', --')} go with --ha`);
-  if (v.ha === true && (v.pcap === true || v['no-director'] === true))
+  if (v.ha === true && (v.pcap === true || v.packet === true || v['no-director'] === true))
     throw new UsageError('--ha is for TAP directors');
   const vrrpVersion = v['vrrp-version'] === undefined ? 2 : Number(v['vrrp-version']);
   if (vrrpVersion !== 2 && vrrpVersion !== 3) throw new UsageError('--vrrp-version wants 2 or 3');
@@ -208,7 +211,7 @@ export function parseLabCommand(argv: readonly string[]): LabCommand {
     ha: v.ha === true ? { nopreempt: v.nopreempt === true, vrrpVersion, advertIntS } : null,
     command: 'up',
     director: v['no-director'] !== true,
-    attach: v.pcap === true ? 'pcap' : 'tap',
+    attach: v.pcap === true ? 'pcap' : v.packet === true ? 'packet' : 'tap',
     pcapMac: v['pcap-nic-mac'] === true ? 'nic' : 'own',
     addresses,
     rules: v.rules ?? null,

@@ -47,6 +47,10 @@
  *   the VM's NICs: no addresses, forwarding off, ARP answers off, IPv6 off, and the bridge-side
  *   peers resolve checksums and segment in software (tx/tso/gso off) the way a hypervisor does for
  *   a NIC without offloads. `pcapMac: 'nic'` makes tapvsd use the veths' own MACs (mac=nic).
+ * - `attach: 'packet'` (`lab up --packet`) is the same on the same veths through tapvsd's
+ *   AF_PACKET socket (`--link name=ext,packet=tvs-px,...`), with the offloads left on: super-frames
+ *   cross the veths whole, as from a virtio NIC with GRO/TSO, and tapvsd takes them with
+ *   PACKET_VNET_HDR. `pcapMac: 'nic'` works the same there.
  * - `keepalived: FILE` starts tapvsd with `--keepalived FILE` instead of `--rules FILE`.
  * - `method: 'dr' | 'tun' | 'fullnat' | 'nat'` (`lab up --method`) sets the real servers up for that
  *   forwarding method and loads its rules file unless `rules`/`keepalived` is given
@@ -177,7 +181,7 @@ export const REAL_SERVERS: readonly RealServerKey[] = Object.freeze(['rs1', 'rs2
 
 /** The device of tapvs-dir holding the check address: the internal bridge, or with pcap the director's internal veth. */
 export function checkDevice(attach: LabAttach): string {
-  return attach === 'pcap' ? LAB.pcapVeth.int.name : LAB.bridge.int;
+  return attach !== 'tap' ? LAB.pcapVeth.int.name : LAB.bridge.int;
 }
 
 const PIDS_DIR = join(RUN_DIR, 'pids');
@@ -568,7 +572,7 @@ export interface LabInfo {
   readonly tunType: LabTunType | null;
 }
 
-export type LabAttach = 'tap' | 'pcap';
+export type LabAttach = 'tap' | 'pcap' | 'packet';
 
 /** tapvsd's arguments (after `node tapvsd.js`) for a lab with these settings. */
 function tapvsdArgs(
@@ -584,12 +588,12 @@ function tapvsdArgs(
 ): string[] {
   const pcapMac = opts.pcapMac === 'nic' ? ',mac=nic' : '';
   const args =
-    opts.attach === 'pcap'
+    opts.attach === 'pcap' || opts.attach === 'packet'
       ? [
           '--link',
-          `name=ext,pcap=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
+          `name=ext,${opts.attach}=${LAB.pcapVeth.ext.name},addr=${a.vip}/${a.extPrefixLen}${pcapMac}`,
           '--link',
-          `name=int,pcap=${LAB.pcapVeth.int.name},addr=${a.dip}/${a.intPrefixLen}${pcapMac}`,
+          `name=int,${opts.attach}=${LAB.pcapVeth.int.name},addr=${a.dip}/${a.intPrefixLen}${pcapMac}`,
         ]
       : [
           '--link',
@@ -613,8 +617,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const director = opts.director ?? true;
   const attach: LabAttach = opts.attach ?? 'tap';
   const pcapMac = opts.pcapMac ?? 'own';
-  if (attach !== 'tap' && attach !== 'pcap')
-    throw new LabError(`attach must be 'tap' or 'pcap', got ${String(attach)}`);
+  if (attach !== 'tap' && attach !== 'pcap' && attach !== 'packet')
+    throw new LabError(`attach must be 'tap', 'pcap' or 'packet', got ${String(attach)}`);
   if (pcapMac !== 'own' && pcapMac !== 'nic')
     throw new LabError(`pcapMac must be 'own' or 'nic', got ${String(pcapMac)}`);
   const socket = opts.socket ?? LAB.socket;
@@ -738,9 +742,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
       if (h.gw !== null) await ip(['-n', h.ns, 'route', 'add', 'default', 'via', h.gw, 'dev', h.veth.name]);
     }
 
-    if (attach === 'pcap') {
-      step('lab: veths for libpcap (tvs-px, tvs-pi) in tapvs-dir');
-      await buildPcapVeths();
+    if (attach !== 'tap') {
+      step(`lab: veths for ${attach === 'pcap' ? 'libpcap' : 'AF_PACKET'} (tvs-px, tvs-pi) in tapvs-dir`);
+      await buildPcapVeths(attach === 'pcap');
     }
 
     step(`lab: check address ${addresses.check}/${addresses.intPrefixLen} on ${checkDevice(attach)}`);
@@ -788,7 +792,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
  * kernel settings that keep the kernel of tapvs-dir out of the director's traffic on them (the
  * README's "libpcap attachment" says why each is needed on a real VM).
  */
-async function buildPcapVeths(): Promise<void> {
+async function buildPcapVeths(offloadsOff: boolean): Promise<void> {
   const dir = LAB.ns.dir;
   const sysctl = (...kv: string[]): Promise<ExecResult> => dirSysctl(...kv);
   const ethtool = async (dev: string, ...features: string[]): Promise<void> => {
@@ -818,8 +822,11 @@ async function buildPcapVeths(): Promise<void> {
     // What a hypervisor does for a NIC without offloads: frames leave the bridge for the
     // director's veth with full checksums and at most MTU-sized (the senders' veths hand over
     // partial checksums and 64 KB TSO frames, which libpcap would pass on as they are).
-    await ethtool(v.peer, 'tx', 'off', 'tso', 'off', 'gso', 'off');
-    await ethtool(v.name, 'gro', 'off');
+    // (AF_PACKET with PACKET_VNET_HDR takes them whole: `lab up --packet` leaves them on.)
+    if (offloadsOff) {
+      await ethtool(v.peer, 'tx', 'off', 'tso', 'off', 'gso', 'off');
+      await ethtool(v.name, 'gro', 'off');
+    }
     await ip(['-n', dir, 'link', 'set', v.peer, 'master', br]);
     await ip(['-n', dir, 'link', 'set', v.peer, 'up']);
     await ip(['-n', dir, 'link', 'set', v.name, 'up']);
@@ -986,7 +993,7 @@ export async function startTapvsdInLab(
 async function tapsNotOnBridges(attach: LabAttach, ns: string = LAB.ns.dir): Promise<string[]> {
   const missing: string[] = [];
   const ports =
-    attach === 'pcap'
+    attach !== 'tap'
       ? ([
           [LAB.pcapVeth.ext.peer, LAB.bridge.ext],
           [LAB.pcapVeth.int.peer, LAB.bridge.int],
@@ -1048,7 +1055,8 @@ function currentAddresses(): LabAddresses {
 }
 
 function currentAttach(): LabAttach {
-  return savedState()?.attach === 'pcap' ? 'pcap' : 'tap';
+  const a = savedState()?.attach;
+  return a === 'pcap' || a === 'packet' ? a : 'tap';
 }
 
 function currentSocket(): string {

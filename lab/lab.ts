@@ -14,7 +14,7 @@
  * ```
  *
  *   npm run lab -- up [--method nat|dr|tun|fullnat [--tun-type ipip|gue|gre]] [--rules FILE | --keepalived FILE]
- *                     [--no-director] [--pcap [--pcap-nic-mac]] [address options]
+ *                     [--no-director] [--pcap|--packet [--pcap-nic-mac]] [address options]
  *   npm run lab -- down
  *   npm run lab -- status
  *   npm run lab -- rs stop|start|fail|heal rs1|rs2;  rs link up|down rs1|rs2;  rs status [rs1|rs2]
@@ -85,7 +85,8 @@ up options:
   --no-director       do not start tapvsd
   --pcap              attach tapvsd with libpcap to veths tvs-px/tvs-pi in tapvs-dir (as on a
                       dual-NIC gateway VM) instead of TAPs
-  --pcap-nic-mac      with --pcap: tapvsd uses the veths' own MACs (mac=nic), no promiscuous mode
+  --packet            the same veths through tapvsd's AF_PACKET socket (packet=), offloads left on
+  --pcap-nic-mac      with --pcap or --packet: tapvsd uses the veths' own MACs (mac=nic), no promiscuous mode
   --socket PATH       tapvsd control socket            (env TAPVS_SOCKET,        default ${LAB.socket})
   --client A.B.C.D    client address                   (env TAPVS_LAB_CLIENT,    default 192.168.222.1)
   --vip A.B.C.D       virtual IP (tapvsd, link ext)    (env TAPVS_LAB_VIP,       default 192.168.222.131)

@@ -67,6 +67,8 @@ Napi::Object RegisterNotify(Napi::Env env, Napi::Object exports);
 namespace tapvs {
 Napi::Object RegisterPolling(Napi::Env env, Napi::Object exports);
 }
+// native/packet.cc: the AF_PACKET attachment (PacketSocket), in the same addon.
+Napi::Object RegisterPacket(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -914,7 +916,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 };
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
-  return tapvs::RegisterPolling(env, RegisterNotify(env, TapDevice::Init(env, exports)));
+  return RegisterPacket(env, tapvs::RegisterPolling(env, RegisterNotify(env, TapDevice::Init(env, exports))));
 }
 
 }  // namespace

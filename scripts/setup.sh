@@ -48,6 +48,7 @@ fi
 # Two addons: tapvs_tap (TAP devices, sockets) and tapvs_bpf (libpcap's compiler for trace filters).
 if [ ! -f build/Release/tapvs_tap.node ] || [ native/tap.cc -nt build/Release/tapvs_tap.node ] ||
   [ native/notify.cc -nt build/Release/tapvs_tap.node ] || [ native/poll-spin.cc -nt build/Release/tapvs_tap.node ] ||
+  [ native/packet.cc -nt build/Release/tapvs_tap.node ] ||
   [ ! -f build/Release/tapvs_bpf.node ] || [ native/bpf.cc -nt build/Release/tapvs_bpf.node ] ||
   [ binding.gyp -nt build/Release/tapvs_tap.node ]; then
   echo "setup: building the native addons"

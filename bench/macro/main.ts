@@ -21,6 +21,7 @@ import { checksCostMarkdown } from './checks-report.js';
 import { IDLE_SECONDS, idleCpu } from './idle-cpu.js';
 import {
   type Durations,
+  download50,
   iperfTcp,
   type MeasureContext,
   type MetricKey,
@@ -77,6 +78,7 @@ async function measureAll(
     res.metrics.udp.na = 'n/a (TCP only)';
   }
   if (t.pingRouted !== null) await take('pingRouted', () => pingRtt(ctx, t.pingRouted as string, t.directorPid, d));
+  await take('dl50', () => download50(ctx, t));
 }
 
 /** Short loads of every kind before the timed ones: JIT warm-up, ARP, bridge learning. */

@@ -6,7 +6,7 @@
 import { LAB, nsExec } from '../../lab/lab-lib.js';
 import { type CommandLog, type CpuUse, cpuSample, shellLine, sleep, startInNs, stopStarted } from './sys.js';
 
-export type MetricKey = 'tcp1' | 'tcp4' | 'tcpR' | 'conns' | 'ping' | 'udp' | 'pingRouted';
+export type MetricKey = 'tcp1' | 'tcp4' | 'tcpR' | 'conns' | 'ping' | 'udp' | 'pingRouted' | 'dl50';
 
 /** Where a variant's traffic goes. */
 export interface Targets {
@@ -121,6 +121,24 @@ export async function wrkConns(ctx: MeasureContext, t: Targets, d: Durations): P
     if (non2xx !== null) notes.push(`${non2xx[1]} non-2xx`);
   }
   return { value: rate, cpu, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };
+}
+
+/**
+ * The lab's 50 MB blob (lab/blob.ts) over HTTP from the first HTTP target: seconds, curl's
+ * time_total, the body thrown away. What a gateway VM's user waits for (issue 14's first figure).
+ */
+export async function download50(ctx: MeasureContext, t: Targets): Promise<Sample> {
+  const url = `${t.http[0]}blob`;
+  const args = ['-sS', '--fail', '--max-time', '120', '-o', '/dev/null', '-w', '%{time_total} %{size_download}', url];
+  const done = cpuSample(t.directorPid);
+  const r = await client(ctx, 'curl', args, 150_000);
+  const cpu = done();
+  const m = /^([\d.]+) (\d+)/.exec(r.stdout.trim());
+  if (r.code !== 0 || m === null) throw new Error(`curl ${url}: exit ${r.code}: ${r.stderr.trim()}`);
+  const seconds = Number(m[1]),
+    bytes = Number(m[2]);
+  if (bytes < 50e6) throw new Error(`curl ${url}: only ${bytes} bytes`);
+  return { value: seconds, cpu, note: `${(bytes / seconds / 1e6).toFixed(0)} MB/s` };
 }
 
 /** ping -c N -i 0.01 -q: average RTT in ms. */

@@ -22,6 +22,7 @@ export const METRICS: readonly {
   { key: 'ping', head: 'ping RTT', unit: 'ms', digits: 3, lowerIsBetter: true },
   { key: 'udp', head: 'small UDP frames', unit: 'frames/s', digits: 0, lowerIsBetter: false },
   { key: 'pingRouted', head: 'ping RS1 routed', unit: 'ms', digits: 3, lowerIsBetter: true },
+  { key: 'dl50', head: '50 MB download', unit: 's', digits: 3, lowerIsBetter: true },
 ];
 
 export interface MetricResult {
@@ -207,6 +208,8 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
     );
   }
 
+  out.push(...issue14Lines(by));
+
   out.push('', '### Issue 7 targets (ratios of medians in this run)', '');
   const contenders = (['tapvsd', 'tapvsd-plain'] as const)
     .map((k) => by.get(k))
@@ -255,6 +258,58 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
     out.push(`| ${r.label} | ${cells.join(' | ')} | ${cpuCell(r.idle)} |`);
   }
   return out.join('\n');
+}
+
+/**
+ * Issue 14's figures for the NIC attachments (packet=, pcap=): speed ratios of medians in this run
+ * (for the download, the reference's time over ours: above 1 is faster). Empty when none ran.
+ */
+export function issue14Lines(by: ReadonlyMap<VariantKey, VariantResult>): string[] {
+  const rows: Array<[string, VariantKey, VariantKey, MetricKey, string]> = [
+    ['50 MB download through packet= vs TAP links with offloads', 'tapvsd-packet', 'tapvsd', 'dl50', '>= 0.8x'],
+    ['50 MB download through pcap= vs TAP links with offloads', 'tapvsd-pcap', 'tapvsd', 'dl50', ''],
+    ['50 MB download through packet= vs pcap=', 'tapvsd-packet', 'tapvsd-pcap', 'dl50', ''],
+    [
+      '50 MB download through packet= (recvmmsg) vs packet= (TPACKET_V3 ring)',
+      'tapvsd-packet',
+      'tapvsd-packet-ring',
+      'dl50',
+      '',
+    ],
+    [
+      'iperf3 1 stream through packet= (recvmmsg) vs packet= (TPACKET_V3 ring)',
+      'tapvsd-packet',
+      'tapvsd-packet-ring',
+      'tcp1',
+      '',
+    ],
+    ['iperf3 1 stream through packet= vs kernel NAT on the same veths', 'tapvsd-packet', 'nft-veth', 'tcp1', '>= 0.7x'],
+    ['iperf3 1 stream through packet= vs kernel NAT on the bridges', 'tapvsd-packet', 'nft', 'tcp1', ''],
+    ['new conn/s through packet= vs kernel NAT on the same veths', 'tapvsd-packet', 'nft-veth', 'conns', ''],
+    ['ping RTT through packet= vs kernel NAT on the same veths', 'tapvsd-packet', 'nft-veth', 'ping', ''],
+  ];
+  const out: string[] = [];
+  for (const [what, a, b, k, goal] of rows) {
+    const va = by.get(a),
+      vb = by.get(b);
+    if (va === undefined || vb === undefined) continue;
+    const lower = METRICS.find((m) => m.key === k)?.lowerIsBetter === true;
+    // Times as speed (reference / ours); the RTT as the issue states it (ours / reference).
+    const ratio = lower && k !== 'ping' ? medianOf(vb, k) / medianOf(va, k) : medianOf(va, k) / medianOf(vb, k);
+    const digits = METRICS.find((m) => m.key === k)?.digits ?? 2;
+    out.push(
+      `| ${what} | ${fmt(medianOf(va, k), digits)} | ${fmt(medianOf(vb, k), digits)} | ${ratioCell(ratio)}${k === 'ping' ? ' (ours / reference)' : ''} | ${goal} |`,
+    );
+  }
+  if (out.length === 0) return [];
+  return [
+    '',
+    '### Issue 14: attaching to an existing NIC (ratios of medians in this run; for times, reference / ours)',
+    '',
+    '| figure | ours | reference | ratio | goal |',
+    '|---|---:|---:|---:|---|',
+    ...out,
+  ];
 }
 
 /** Per variant: why it did not run, errors, notes of the measurements, the director's own notes. */

@@ -19,6 +19,13 @@
  *   tapcopy         bench/c/tapcopy (two TAPs, copy loop) joining the two bridges into one L2;
  *                   the client gets a second address in the real servers' /24 (the TAP ceiling)
  *   tapcopy-vnet    the same with IFF_VNET_HDR + TUNSETOFFLOAD (the offload ceiling)
+ *   tapvsd-packet   tapvsd attached to two veths in tapvs-dir with its AF_PACKET socket
+ *                   (`lab up --packet`: packet= links, offloads on), as on a dual-NIC gateway VM
+ *   tapvsd-packet-ring  the same with the TPACKET_V3 receive ring (TAPVS_PACKET_RX=ring)
+ *   tapvsd-pcap     the same veths through libpcap (`lab up --pcap`: pcap= links, the veths'
+ *                   offloads off, as libpcap needs)
+ *   nft-veth        kernel NAT on those same veths (`lab up --packet --no-director`, VIP on tvs-px,
+ *                   DIP on tvs-pi, forwarding on, nft DNAT): the reference for tapvsd-packet
  *
  * With --baseline DIR, tapvsd-base and tapvsd-plain-base run DIR's tapvsd, started by DIR's own
  * `lab up` with the same rules and flags, next to their current twins (baseline-tree.ts).
@@ -28,7 +35,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB, labUp, nsExec, run } from '../../lab/lab-lib.js';
+import { LAB, type LabAttach, labUp, nsExec, run } from '../../lab/lab-lib.js';
 import { type BaselineTree, baselineLabUp } from './baseline-tree.js';
 import { CHECKED_SERVERS, checksKeepalivedConf, checksKeepalivedConfSummary } from './checks-config.js';
 import { type Targets, UDP_PORT } from './measure.js';
@@ -45,6 +52,10 @@ export type VariantKey =
   | 'routing'
   | 'tapcopy'
   | 'tapcopy-vnet'
+  | 'tapvsd-packet'
+  | 'tapvsd-packet-ring'
+  | 'tapvsd-pcap'
+  | 'nft-veth'
   | 'tapvsd-base'
   | 'tapvsd-plain-base';
 
@@ -81,6 +92,26 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapcopy-vnet',
     label: 'C TAP copy loop + vnet_hdr',
     what: 'tapcopy -v (IFF_VNET_HDR + TUNSETOFFLOAD): offload ceiling',
+  },
+  {
+    key: 'tapvsd-packet',
+    label: 'tapvsd packet= (AF_PACKET)',
+    what: 'tapvsd on two veths of tapvs-dir through its AF_PACKET socket (TPACKET_V3 ring, sendmmsg, PACKET_VNET_HDR: the veths keep their offloads), same rules',
+  },
+  {
+    key: 'tapvsd-packet-ring',
+    label: 'tapvsd packet= TPACKET_V3 ring',
+    what: 'tapvsd-packet with its receive side on the TPACKET_V3 ring instead of recvmmsg (TAPVS_PACKET_RX=ring: 32 blocks of 256 KiB, 1 ms block retirement)',
+  },
+  {
+    key: 'tapvsd-pcap',
+    label: 'tapvsd pcap= (libpcap)',
+    what: "the same veths through libpcap (the veths' offloads off: tx/tso/gso on the bridge side, gro on tapvsd's), same rules",
+  },
+  {
+    key: 'nft-veth',
+    label: 'kernel NAT on the veths',
+    what: 'the veths of tapvsd-packet (offloads on) with VIP/DIP on them, forwarding on, the nft DNAT of `nft`',
   },
 ];
 
@@ -148,22 +179,38 @@ interface TapvsdConfig {
   readonly file: string;
 }
 
-async function labBase(ctx: VariantContext, director: false): Promise<undefined>;
-async function labBase(ctx: VariantContext, director: true, config: TapvsdConfig, extra: string[]): Promise<number>;
+async function labBase(
+  ctx: VariantContext,
+  director: false,
+  config?: undefined,
+  extra?: string[],
+  attach?: LabAttach,
+): Promise<undefined>;
+async function labBase(
+  ctx: VariantContext,
+  director: true,
+  config: TapvsdConfig,
+  extra: string[],
+  attach?: LabAttach,
+): Promise<number>;
 async function labBase(
   ctx: VariantContext,
   director: boolean,
   config?: TapvsdConfig,
   extra: string[] = [],
+  attach: LabAttach = 'tap',
 ): Promise<number | undefined> {
   const flags = extra.flatMap((a) => ['--tapvsd-arg', a]).join(' ');
-  const upArgs = director && config !== undefined ? `--${config.kind} ${config.file}` : '--no-director';
+  const upArgs =
+    (director && config !== undefined ? `--${config.kind} ${config.file}` : '--no-director') +
+    (attach !== 'tap' ? ` --${attach}` : '');
   ctx.log.add(
-    `# lab-lib labUp(${config !== undefined ? `{ ${config.kind}: '${config.file}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''} }` : '{ director: false }'})` +
+    `# lab-lib labUp(${config !== undefined ? `{ ${config.kind}: '${config.file}'${extra.length > 0 ? `, tapvsdArgs: ${JSON.stringify(extra)}` : ''}${attach !== 'tap' ? `, attach: '${attach}'` : ''} }` : `{ director: false${attach !== 'tap' ? `, attach: '${attach}'` : ''} }`})` +
       `  (= npm run lab -- up ${upArgs}${flags !== '' ? ` ${flags}` : ''})`,
   );
   const info = await labUp({
     director,
+    attach,
     ...(config !== undefined ? { [config.kind]: config.file } : {}),
     tapvsdArgs: extra,
     readyTimeoutMs: 20_000,
@@ -419,6 +466,51 @@ async function setupTapvsdChecks(ctx: VariantContext): Promise<Running> {
   return { targets: vipTargets(pid, true, true), idle: { readChecks }, finish: () => tapvsdNotes(LAB.tapvsdJs) };
 }
 
+/** tapvsd on the lab's veths in tapvs-dir: packet= (AF_PACKET) or pcap= (libpcap) links. */
+async function setupTapvsdNic(ctx: VariantContext, attach: 'packet' | 'pcap', ring = false): Promise<Running> {
+  const rules = join(ctx.tmp, 'tapvsd.rules');
+  writeFileSync(rules, tapvsdRules());
+  ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
+  // tapvsd inherits the environment of the lab's spawn.
+  if (ring) {
+    ctx.log.add('export TAPVS_PACKET_RX=ring');
+    process.env.TAPVS_PACKET_RX = 'ring';
+  }
+  let pid: number;
+  try {
+    pid = await labBase(ctx, true, { kind: 'rules', file: rules }, [], attach);
+  } finally {
+    delete process.env.TAPVS_PACKET_RX;
+  }
+  await clientRouteViaVip(ctx);
+  return { targets: vipTargets(pid, true, true), idle: { readChecks: null }, finish: () => tapvsdNotes(LAB.tapvsdJs) };
+}
+
+/**
+ * Kernel NAT on the veths `lab up --packet` makes (offloads on), undoing what the lab does to
+ * keep that kernel out (forwarding off, arp_ignore=8 on the veths): the reference for
+ * tapvsd-packet on the same devices.
+ */
+async function setupNftVeth(ctx: VariantContext): Promise<Running> {
+  await labBase(ctx, false, undefined, [], 'packet');
+  const dir = LAB.ns.dir;
+  const ext = LAB.pcapVeth.ext.name,
+    int = LAB.pcapVeth.int.name;
+  await sh(ctx, dir, 'ip', ['addr', 'add', `${LAB.vip}/${LAB.extPrefixLen}`, 'dev', ext]);
+  await sh(ctx, dir, 'ip', ['addr', 'add', `${LAB.dip}/${LAB.intPrefixLen}`, 'dev', int]);
+  await sh(ctx, dir, 'sysctl', [
+    '-qw',
+    'net.ipv4.ip_forward=1',
+    `net.ipv4.conf.${ext}.arp_ignore=0`,
+    `net.ipv4.conf.${int}.arp_ignore=0`,
+    `net.ipv4.conf.${ext}.forwarding=1`,
+    `net.ipv4.conf.${int}.forwarding=1`,
+  ]);
+  await sh(ctx, dir, 'nft', ['-f', '-'], nftRules());
+  await clientRouteViaVip(ctx);
+  return { targets: vipTargets(null, true, true), finish: NO_FINISH };
+}
+
 async function setupNft(ctx: VariantContext): Promise<Running> {
   await labBase(ctx, false);
   await kernelAddresses(ctx, true);
@@ -542,6 +634,14 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
       return setupTapcopy(ctx, false);
     case 'tapcopy-vnet':
       return setupTapcopy(ctx, true);
+    case 'tapvsd-packet':
+      return setupTapvsdNic(ctx, 'packet');
+    case 'tapvsd-packet-ring':
+      return setupTapvsdNic(ctx, 'packet', true);
+    case 'tapvsd-pcap':
+      return setupTapvsdNic(ctx, 'pcap');
+    case 'nft-veth':
+      return setupNftVeth(ctx);
   }
 }
 

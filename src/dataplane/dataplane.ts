@@ -337,6 +337,7 @@ export class Dataplane {
       ports: this.ports.map((p) => ({
         name: p.name,
         device: p.link.name,
+        kind: p.link.kind ?? 'other',
         rxFrames: p.rxFrames,
         rxBytes: p.rxBytes,
         rxBatches: p.rxBatches,
@@ -386,6 +387,8 @@ export interface DataplaneStatus {
   ports: Array<{
     name: string;
     device: string;
+    /** The link's attachment: tap, packet, pcap (Link.kind). */
+    kind: string;
     rxFrames: number;
     rxBytes: number;
     rxBatches: number;

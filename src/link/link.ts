@@ -37,6 +37,8 @@ export interface FrameRing {
 export type BatchHandler = (count: number) => void;
 
 export interface Link {
+  /** How it is attached, for status: 'tap', 'packet' (AF_PACKET), 'pcap' (libpcap), 'loopback'. */
+  readonly kind?: string;
   /** Device name, e.g. `tapvs-ext`. */
   readonly name: string;
   /** The link's own MAC address, 6 bytes. */

@@ -34,6 +34,7 @@ function ring(slots: number, slotSize: number): FrameRing {
 }
 
 export class LoopbackLink implements Link {
+  readonly kind = 'loopback';
   readonly name: string;
   readonly mac: Uint8Array;
   readonly mtu: number;

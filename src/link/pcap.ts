@@ -149,7 +149,7 @@ function sysfs(iface: string, attr: string): string {
  * Offloads that are on and spoil capture: the kernel coalesces TCP segments (GRO, LRO, hardware
  * GRO) into super-frames the director cannot forward. Empty when ethtool is missing.
  */
-function captureOffloadsOn(iface: string): string[] {
+export function captureOffloadsOn(iface: string): string[] {
   let out: string;
   try {
     out = execFileSync('ethtool', ['-k', iface], {
@@ -183,7 +183,7 @@ function captureFilter(mac: Uint8Array, nicMac: Uint8Array, exclude: readonly st
 }
 
 /** The kernel's IPv4 addresses on `iface` (`ip -4 -o addr show dev IFACE`); empty without iproute2. */
-function kernelAddresses(iface: string): string[] {
+export function kernelAddresses(iface: string): string[] {
   let out: string;
   try {
     out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', iface], {
@@ -218,6 +218,7 @@ class PcapRing implements FrameRing {
 }
 
 export class PcapLink implements Link {
+  readonly kind = 'pcap';
   readonly name: string;
   readonly mac: Uint8Array;
   readonly mtu: number;
@@ -526,7 +527,7 @@ export class PcapLink implements Link {
   }
 }
 
-function hexMac(s: string): Uint8Array {
+export function hexMac(s: string): Uint8Array {
   const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(s);
   const out = new Uint8Array(6);
   if (m !== null) for (let i = 0; i < 6; i++) out[i] = parseInt(m[i + 1], 16);

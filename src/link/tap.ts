@@ -233,6 +233,7 @@ class TapRing implements FrameRing {
 }
 
 export class TapLink implements Link {
+  readonly kind = 'tap';
   readonly name: string;
   readonly mac: Uint8Array;
   readonly mtu: number;

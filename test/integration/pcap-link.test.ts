@@ -159,11 +159,11 @@ test("pcap with mac=nic: the director speaks with the veths' MACs, no promiscuou
 test('tapvsd: a --link takes exactly one of tap= and pcap=; bridge=, mtu= and mac=nic are refused where they do not apply', () => {
   const tapvsd = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'tapvsd.js');
   const cases: Array<[string, RegExp]> = [
-    ['name=x,addr=10.0.0.1/24', /exactly one of tap=DEV and pcap=IFACE is required/],
-    ['name=x,tap=t0,pcap=eth1,addr=10.0.0.1/24', /exactly one of tap=DEV and pcap=IFACE is required/],
+    ['name=x,addr=10.0.0.1/24', /exactly one of tap=DEV, packet=IFACE and pcap=IFACE is required/],
+    ['name=x,tap=t0,pcap=eth1,addr=10.0.0.1/24', /exactly one of tap=DEV, packet=IFACE and pcap=IFACE is required/],
     ['name=x,pcap=eth1,bridge=br0,addr=10.0.0.1/24', /bridge= is for tap= links/],
     ['name=x,pcap=eth1,mtu=1400,addr=10.0.0.1/24', /mtu= is for tap= links/],
-    ['name=x,tap=t0,mac=nic,addr=10.0.0.1/24', /mac=nic is for pcap= links/],
+    ['name=x,tap=t0,mac=nic,addr=10.0.0.1/24', /mac=nic is for packet= and pcap= links/],
     ['name=x,pcap=averyveryverylongname,addr=10.0.0.1/24', /longer than 15 characters/],
   ];
   for (const [spec, msg] of cases) {

@@ -106,6 +106,16 @@ test('lab args: up refuses --rules with --keepalived, --pcap-nic-mac alone and a
   refused(['up', '--no-such-option'], /Unknown option/);
 });
 
+test('lab args: up --packet attaches with AF_PACKET on the veths, with the NIC MAC too; not with --pcap nor --ha', () => {
+  const c = parseLabCommand(['up', '--packet', '--pcap-nic-mac']);
+  assert.equal(c.command, 'up');
+  if (c.command !== 'up') return;
+  assert.equal(c.attach, 'packet');
+  assert.equal(c.pcapMac, 'nic');
+  refused(['up', '--packet', '--pcap'], /--pcap or --packet, not both/);
+  refused(['up', '--packet', '--ha'], /--ha is for TAP directors/);
+});
+
 test('lab args: down, status and help; other commands take no options or arguments', () => {
   assert.deepEqual(parseLabCommand(['down']), { command: 'down' });
   assert.deepEqual(parseLabCommand(['status']), { command: 'status' });
