@@ -47,6 +47,7 @@ export type VariantKey =
   | 'tapvsd-checks'
   | 'tapvsd-dr'
   | 'tapvsd-plain'
+  | 'tapvsd-nopoll'
   | 'nft'
   | 'haproxy'
   | 'routing'
@@ -76,6 +77,11 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     what: "tapvsd (offloads), the same services by -g: replies from the real servers go through tapvs-dir's kernel, not tapvsd",
   },
   { key: 'tapvsd-plain', label: 'tapvsd --no-offload', what: 'tapvsd with plain frames, same rules' },
+  {
+    key: 'tapvsd-nopoll',
+    label: 'tapvsd --poll-budget 0',
+    what: 'tapvsd (offloads) whose event loop sleeps as soon as nothing is ready (no adaptive polling), same rules',
+  },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
   {
     key: 'haproxy',
@@ -417,6 +423,7 @@ async function setupTapvsd(
   ctx: VariantContext,
   offload: boolean,
   baseline: BaselineTree | null,
+  moreArgs: readonly string[] = [],
 ): Promise<Running | NotApplicable> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
@@ -424,7 +431,7 @@ async function setupTapvsd(
   const tapvsdJs = baseline?.tapvsdJs ?? LAB.tapvsdJs;
   // Offloads are tapvsd's default; plain frames need --no-offload (a tapvsd that predates
   // offloads has neither flag and runs plain).
-  const extra = !offload && (await tapvsdHasNoOffload(tapvsdJs)) ? ['--no-offload'] : [];
+  const extra = [...(!offload && (await tapvsdHasNoOffload(tapvsdJs)) ? ['--no-offload'] : []), ...moreArgs];
   const pid =
     baseline === null
       ? await labBase(ctx, true, { kind: 'rules', file: rules }, extra)
@@ -620,6 +627,8 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
       return setupTapvsdDr(ctx);
     case 'tapvsd-plain':
       return setupTapvsd(ctx, false, null);
+    case 'tapvsd-nopoll':
+      return setupTapvsd(ctx, true, null, ['--poll-budget', '0']);
     case 'tapvsd-base':
       return setupTapvsd(ctx, true, needBaseline(ctx));
     case 'tapvsd-plain-base':
