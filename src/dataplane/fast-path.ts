@@ -19,6 +19,7 @@ import { TCP_SYN } from '../packet/tcp.js';
 import type { DestRoutes } from './dest-routes.js';
 import type { Egress } from './egress.js';
 import type { FrameContext } from './frame.js';
+import { HopCache } from './hop-cache.js';
 import type { Port } from './port.js';
 import type { ProxySeq } from './xmit/proxy-seq.js';
 
@@ -26,20 +27,23 @@ import type { ProxySeq } from './xmit/proxy-seq.js';
 const Kind = { NatIn: 0, NatOut: 1, DrIn: 2, FullNatIn: 3, FullNatOut: 4 } as const;
 
 export class FastPath {
-  /** The route of the frame under test (its own, so a declined frame leaves ctx untouched). */
-  private readonly route = new Route();
+  /** Where established flows leave (route, next hop, ARP slot), remembered per dest and per connection. */
+  readonly hops: HopCache;
 
   constructor(
     private readonly ctx: FrameContext,
     private readonly ports: readonly Port[],
     private readonly routes: HostRoutes,
     private readonly local: LocalAddresses,
-    private readonly destRoutes: DestRoutes,
+    destRoutes: DestRoutes,
     private readonly ipvs: Ipvs,
     private readonly egress: Egress,
     /** Full NAT connections with a PROXY header move sequence numbers: the general path's. */
     private readonly proxy: ProxySeq,
-  ) {}
+  ) {
+    // The route of the frame under test is the cache's own, so a declined frame leaves ctx untouched.
+    this.hops = new HopCache(ports, routes, destRoutes, new Route(), ipvs.conns.capacity);
+  }
 
   /**
    * One flat pass for the frames that make up nearly all traffic: an untagged IPv4 unicast frame
@@ -112,11 +116,10 @@ export class FastPath {
     const ipvs = this.ipvs,
       c = ipvs.conns;
     const local = this.local.isLocal(dst);
+    const hops = this.hops;
     let id = -1,
       kind: number,
-      dest: Dest | null | undefined,
-      out: Port,
-      nextHop: number;
+      dest: Dest | null | undefined;
     // A full NAT local address: replies of real servers first (classify.ts asks ipvs-out first too).
     if (local && this.local.isLaddr(dst)) {
       id = c.lookupOut(proto, src, sport, dst, dport);
@@ -124,15 +127,13 @@ export class FastPath {
         id >= 0 &&
         (c.fwd[id] !== Fwd.FULLNAT ||
           (proto === IPPROTO_TCP && this.proxy.active(id)) ||
-          !this.routes.route(c.caddr[id], this.route))
+          !hops.toClient(id, c.caddr[id]))
       )
         return false;
     }
     if (id >= 0) {
       kind = Kind.FullNatOut;
       dest = ipvs.destsById[c.destId[id]];
-      out = this.ports[this.route.link];
-      nextHop = this.route.nextHop;
     } else if (local) {
       if ((flags & TCP_SYN) !== 0) return false;
       id = c.lookupIn(proto, src, sport, dst, dport, false);
@@ -141,23 +142,20 @@ export class FastPath {
       kind = fwd === Fwd.MASQ ? Kind.NatIn : fwd === Fwd.ROUTE ? Kind.DrIn : fwd === Fwd.FULLNAT ? Kind.FullNatIn : -1;
       if (kind < 0 || (kind === Kind.FullNatIn && proto === IPPROTO_TCP && this.proxy.active(id))) return false; // tunnels copy, PROXY headers move bytes: the general path
       dest = ipvs.destOf(id);
-      if (dest === null) return false;
-      const link = this.destRoutes.linkOf(dest.id);
-      if (link < 0) return false;
-      out = this.ports[link];
-      nextHop = this.destRoutes.nextHop[dest.id];
-      if (kind === Kind.DrIn && nextHop !== dest.addr) return false;
+      if (dest === null || !hops.toDest(dest.id)) return false;
+      if (kind === Kind.DrIn && hops.nextHop !== dest.addr) return false;
     } else {
       id = c.lookupOut(proto, src, sport, dst, dport);
-      if (id < 0 || c.fwd[id] !== Fwd.MASQ || !this.routes.route(dst, this.route)) return false;
+      if (id < 0 || c.fwd[id] !== Fwd.MASQ || !hops.toClient(id, dst)) return false;
       kind = Kind.NatOut;
       dest = ipvs.destsById[c.destId[id]];
-      out = this.ports[this.route.link];
-      nextHop = this.route.nextHop;
     }
+    // The hop (route, next hop, resolved ARP slot) comes from the hop cache: the lookups' answer
+    // while routes and neighbours stay as they were (hop-cache.ts).
+    const out = this.ports[hops.link],
+      nextHop = hops.nextHop,
+      arpSlot = hops.arpSlot;
     if (out.hdr !== port.hdr || (total > out.mtu && !ctx.gso)) return false;
-    const arpSlot = out.arp.lookup(nextHop);
-    if (arpSlot < 0) return false;
 
     // Committed: count, run the state machine, rewrite, queue.
     const now = ctx.now;

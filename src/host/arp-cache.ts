@@ -49,6 +49,11 @@ export class ArpCache {
   private freeTop: number;
   /** Slot of the last successful lookup (validated by ip and state on use), or -1. */
   private memoSlot = -1;
+  /**
+   * Grows whenever a slot stops holding the resolved entry it held (freed, reused), so callers
+   * that remember slots (dataplane/hop-cache.ts) know to look up again.
+   */
+  gen = 0;
 
   // Pending frames: a fixed pool; slot in use when pendingIp[s] !== 0 or pendingLen[s] > 0.
   readonly pendingBuf: Uint8Array;
@@ -227,6 +232,7 @@ export class ArpCache {
       this.freeSlot(oldestIp, oldestSlot);
     }
     const s = this.freeSlots[--this.freeTop];
+    this.gen++;
     this.slotOf.set(ip, s);
     this.ip[s] = ip;
     this.state[s] = EMPTY;
@@ -236,6 +242,7 @@ export class ArpCache {
 
   private freeSlot(ip: number, s: number): void {
     this.slotOf.delete(ip);
+    this.gen++;
     this.state[s] = EMPTY;
     this.freeSlots[this.freeTop++] = s;
   }
