@@ -41,6 +41,9 @@ export class ArpCache {
   private readonly slotOf = new Map<number, number>();
   readonly ip: Int32Array;
   readonly mac: Uint8Array;
+  /** The same MACs as a big-endian int32 (bytes 0-3) and uint16 (bytes 4-5), for word stores. */
+  readonly macHi: Int32Array;
+  readonly macLo: Uint16Array;
   private readonly state: Uint8Array;
   private readonly updatedAt: Float64Array;
   private readonly requestedAt: Float64Array;
@@ -68,6 +71,8 @@ export class ArpCache {
     const n = this.opts.maxEntries;
     this.ip = new Int32Array(n);
     this.mac = new Uint8Array(n * 6);
+    this.macHi = new Int32Array(n);
+    this.macLo = new Uint16Array(n);
     this.state = new Uint8Array(n);
     this.updatedAt = new Float64Array(n);
     this.requestedAt = new Float64Array(n);
@@ -114,6 +119,9 @@ export class ArpCache {
     }
     const m = s * 6;
     for (let i = 0; i < 6; i++) this.mac[m + i] = macBuf[macOff + i];
+    this.macHi[s] =
+      (macBuf[macOff] << 24) | (macBuf[macOff + 1] << 16) | (macBuf[macOff + 2] << 8) | macBuf[macOff + 3];
+    this.macLo[s] = (macBuf[macOff + 4] << 8) | macBuf[macOff + 5];
     this.state[s] = RESOLVED;
     this.updatedAt[s] = nowMs;
     this.retries[s] = 0;
