@@ -11,7 +11,6 @@ import { ConnFlag } from '../ipvs/conn-table.js';
 import { type Dest, Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
-import { readI32, writeI32 } from '../packet/bytes.js';
 import { csumUpdate16, csumUpdate32, partialCsumUpdate32 } from '../packet/checksum.js';
 import { ETH_HLEN } from '../packet/eth.js';
 import { IPPROTO_TCP, IPPROTO_UDP, IPV4_MIN_HLEN } from '../packet/ipv4.js';
@@ -19,6 +18,7 @@ import { TCP_SYN } from '../packet/tcp.js';
 import type { DestRoutes } from './dest-routes.js';
 import type { Egress } from './egress.js';
 import type { FrameContext } from './frame.js';
+import { HopCache } from './hop-cache.js';
 import type { Port } from './port.js';
 import type { ProxySeq } from './xmit/proxy-seq.js';
 
@@ -26,20 +26,23 @@ import type { ProxySeq } from './xmit/proxy-seq.js';
 const Kind = { NatIn: 0, NatOut: 1, DrIn: 2, FullNatIn: 3, FullNatOut: 4 } as const;
 
 export class FastPath {
-  /** The route of the frame under test (its own, so a declined frame leaves ctx untouched). */
-  private readonly route = new Route();
+  /** Where established flows leave (route, next hop, ARP slot), remembered per dest and per connection. */
+  readonly hops: HopCache;
 
   constructor(
     private readonly ctx: FrameContext,
     private readonly ports: readonly Port[],
     private readonly routes: HostRoutes,
     private readonly local: LocalAddresses,
-    private readonly destRoutes: DestRoutes,
+    destRoutes: DestRoutes,
     private readonly ipvs: Ipvs,
     private readonly egress: Egress,
     /** Full NAT connections with a PROXY header move sequence numbers: the general path's. */
     private readonly proxy: ProxySeq,
-  ) {}
+  ) {
+    // The route of the frame under test is the cache's own, so a declined frame leaves ctx untouched.
+    this.hops = new HopCache(ports, routes, destRoutes, new Route(), ipvs.conns.capacity);
+  }
 
   /**
    * One flat pass for the frames that make up nearly all traffic: an untagged IPv4 unicast frame
@@ -56,67 +59,67 @@ export class FastPath {
    */
   tryNat(port: Port, off: number, end: number): boolean {
     const ctx = this.ctx,
-      u8 = port.rx.u8,
-      mac = port.mac;
+      dv = port.rx.dv;
     const ip = off + ETH_HLEN;
-    if (end - ip < IPV4_MIN_HLEN + 8 || u8[off + 12] !== 0x08 || u8[off + 13] !== 0x00 || u8[ip] !== 0x45) return false;
-    if (
-      u8[off] !== mac[0] ||
-      u8[off + 1] !== mac[1] ||
-      u8[off + 2] !== mac[2] ||
-      u8[off + 3] !== mac[3] ||
-      u8[off + 4] !== mac[4] ||
-      u8[off + 5] !== mac[5]
-    )
+    // Whole words through the DataView (big-endian loads, one bounds check each), never past
+    // `end`: 20 + 8 bytes of IPv4 and L4 header are checked present before any read.
+    if (end - ip < IPV4_MIN_HLEN + 8) return false;
+    if (dv.getInt32(off) !== port.macHi || dv.getUint16(off + 4) !== port.macLo || dv.getUint16(off + 12) !== 0x0800)
       return false;
-    const total = (u8[ip + 2] << 8) | u8[ip + 3];
+    const w0 = dv.getInt32(ip), // version/IHL, TOS, total length
+      w1 = dv.getInt32(ip + 4), // id, flags/fragment offset
+      w2 = dv.getInt32(ip + 8), // TTL, protocol, checksum
+      src = dv.getInt32(ip + 12),
+      dst = dv.getInt32(ip + 16);
+    const total = w0 & 0xffff;
     const ipEnd = ip + total;
-    if (total < IPV4_MIN_HLEN + 8 || ipEnd > end || (u8[ip + 6] & 0x3f) !== 0 || u8[ip + 7] !== 0 || u8[ip + 8] <= 1)
+    // MF or an offset: a fragment (the reserved bit and DF do not matter); TTL 0 or 1 expires here.
+    if (w0 >>> 24 !== 0x45 || total < IPV4_MIN_HLEN + 8 || ipEnd > end || (w1 & 0x3fff) !== 0 || w2 >>> 24 <= 1)
       return false;
     let sum =
-      ((u8[ip] << 8) | u8[ip + 1]) +
-      total +
-      ((u8[ip + 4] << 8) | u8[ip + 5]) +
-      ((u8[ip + 6] << 8) | u8[ip + 7]) +
-      ((u8[ip + 8] << 8) | u8[ip + 9]) +
-      ((u8[ip + 10] << 8) | u8[ip + 11]) +
-      ((u8[ip + 12] << 8) | u8[ip + 13]) +
-      ((u8[ip + 14] << 8) | u8[ip + 15]) +
-      ((u8[ip + 16] << 8) | u8[ip + 17]) +
-      ((u8[ip + 18] << 8) | u8[ip + 19]);
+      (w0 >>> 16) +
+      (w0 & 0xffff) +
+      (w1 >>> 16) +
+      (w1 & 0xffff) +
+      (w2 >>> 16) +
+      (w2 & 0xffff) +
+      (src >>> 16) +
+      (src & 0xffff) +
+      (dst >>> 16) +
+      (dst & 0xffff);
     sum = (sum & 0xffff) + (sum >>> 16);
     if ((sum & 0xffff) + (sum >>> 16) !== 0xffff) return false;
-    const src = readI32(u8, ip + 12),
-      dst = readI32(u8, ip + 16);
     if (src === 0 || src === -1 || src >>> 28 === 0xe || src >>> 24 === 127 || dst >>> 28 === 0xe || dst === -1)
       return false;
-    const proto = u8[ip + 9];
+    const proto = (w2 >>> 16) & 0xff;
     const l4 = ip + IPV4_MIN_HLEN;
     let csumOff: number,
       flags = 0;
     if (proto === IPPROTO_TCP) {
-      const doff = (u8[l4 + 12] >>> 4) << 2;
-      if (ipEnd - l4 < 20 || doff < 20 || l4 + doff > ipEnd) return false;
-      flags = u8[l4 + 13];
+      if (ipEnd - l4 < 20) return false;
+      const offFlags = dv.getUint16(l4 + 12); // data offset, flags
+      const doff = (offFlags >>> 12) << 2;
+      if (doff < 20 || l4 + doff > ipEnd) return false;
+      flags = offFlags & 0xff;
       csumOff = l4 + 16;
     } else if (proto === IPPROTO_UDP) {
-      const ulen = (u8[l4 + 4] << 8) | u8[l4 + 5];
+      const ulen = dv.getUint16(l4 + 4);
       if (ulen < 8 || l4 + ulen > ipEnd) return false;
       csumOff = l4 + 6;
     } else {
       return false;
     }
     if (this.local.isLocal(src) || this.routes.isSubnetBroadcast(port.index, dst)) return false;
-    const sport = (u8[l4] << 8) | u8[l4 + 1],
-      dport = (u8[l4 + 2] << 8) | u8[l4 + 3];
+    const ports = dv.getInt32(l4);
+    const sport = ports >>> 16,
+      dport = ports & 0xffff;
     const ipvs = this.ipvs,
       c = ipvs.conns;
     const local = this.local.isLocal(dst);
+    const hops = this.hops;
     let id = -1,
       kind: number,
-      dest: Dest | null | undefined,
-      out: Port,
-      nextHop: number;
+      dest: Dest | null | undefined;
     // A full NAT local address: replies of real servers first (classify.ts asks ipvs-out first too).
     if (local && this.local.isLaddr(dst)) {
       id = c.lookupOut(proto, src, sport, dst, dport);
@@ -124,15 +127,13 @@ export class FastPath {
         id >= 0 &&
         (c.fwd[id] !== Fwd.FULLNAT ||
           (proto === IPPROTO_TCP && this.proxy.active(id)) ||
-          !this.routes.route(c.caddr[id], this.route))
+          !hops.toClient(id, c.caddr[id]))
       )
         return false;
     }
     if (id >= 0) {
       kind = Kind.FullNatOut;
       dest = ipvs.destsById[c.destId[id]];
-      out = this.ports[this.route.link];
-      nextHop = this.route.nextHop;
     } else if (local) {
       if ((flags & TCP_SYN) !== 0) return false;
       id = c.lookupIn(proto, src, sport, dst, dport, false);
@@ -141,23 +142,20 @@ export class FastPath {
       kind = fwd === Fwd.MASQ ? Kind.NatIn : fwd === Fwd.ROUTE ? Kind.DrIn : fwd === Fwd.FULLNAT ? Kind.FullNatIn : -1;
       if (kind < 0 || (kind === Kind.FullNatIn && proto === IPPROTO_TCP && this.proxy.active(id))) return false; // tunnels copy, PROXY headers move bytes: the general path
       dest = ipvs.destOf(id);
-      if (dest === null) return false;
-      const link = this.destRoutes.linkOf(dest.id);
-      if (link < 0) return false;
-      out = this.ports[link];
-      nextHop = this.destRoutes.nextHop[dest.id];
-      if (kind === Kind.DrIn && nextHop !== dest.addr) return false;
+      if (dest === null || !hops.toDest(dest.id)) return false;
+      if (kind === Kind.DrIn && hops.nextHop !== dest.addr) return false;
     } else {
       id = c.lookupOut(proto, src, sport, dst, dport);
-      if (id < 0 || c.fwd[id] !== Fwd.MASQ || !this.routes.route(dst, this.route)) return false;
+      if (id < 0 || c.fwd[id] !== Fwd.MASQ || !hops.toClient(id, dst)) return false;
       kind = Kind.NatOut;
       dest = ipvs.destsById[c.destId[id]];
-      out = this.ports[this.route.link];
-      nextHop = this.route.nextHop;
     }
+    // The hop (route, next hop, resolved ARP slot) comes from the hop cache: the lookups' answer
+    // while routes and neighbours stay as they were (hop-cache.ts).
+    const out = this.ports[hops.link],
+      nextHop = hops.nextHop,
+      arpSlot = hops.arpSlot;
     if (out.hdr !== port.hdr || (total > out.mtu && !ctx.gso)) return false;
-    const arpSlot = out.arp.lookup(nextHop);
-    if (arpSlot < 0) return false;
 
     // Committed: count, run the state machine, rewrite, queue.
     const now = ctx.now;
@@ -194,21 +192,19 @@ export class FastPath {
       ndport = c.cport[id];
     }
     // IP header: addresses and TTL (RFC 1624 updates).
-    const ttlWord = (u8[ip + 8] << 8) | u8[ip + 9];
+    const ttlWord = w2 >>> 16;
     // In the general path's order (addresses, then TTL), so both give the same bytes.
-    let ipCsum = (u8[ip + 10] << 8) | u8[ip + 11];
+    let ipCsum = w2 & 0xffff;
     if (nsrc !== src) ipCsum = csumUpdate32(ipCsum, src, nsrc);
     if (ndst !== dst) ipCsum = csumUpdate32(ipCsum, dst, ndst);
     ipCsum = csumUpdate16(ipCsum, ttlWord, ttlWord - 0x100);
-    u8[ip + 8] = (ttlWord >>> 8) - 1;
-    u8[ip + 10] = ipCsum >>> 8;
-    u8[ip + 11] = ipCsum & 0xff;
+    dv.setInt32(ip + 8, ((ttlWord - 0x100) << 16) | ipCsum); // TTL - 1 (> 0 here), protocol, checksum
     if (kind !== Kind.DrIn) {
-      if (nsrc !== src) writeI32(u8, ip + 12, nsrc);
-      if (ndst !== dst) writeI32(u8, ip + 16, ndst);
+      if (nsrc !== src) dv.setInt32(ip + 12, nsrc);
+      if (ndst !== dst) dv.setInt32(ip + 16, ndst);
       // L4: the pseudo-header addresses always; ports only when the checksum covers them (a
       // NEEDS_CSUM frame's field is the partial pseudo-header sum). UDP checksum 0 means "none".
-      let l4Csum = (u8[csumOff] << 8) | u8[csumOff + 1];
+      let l4Csum = dv.getUint16(csumOff);
       if (ctx.csumPartial) {
         if (nsrc !== src) l4Csum = partialCsumUpdate32(l4Csum, src, nsrc);
         if (ndst !== dst) l4Csum = partialCsumUpdate32(l4Csum, dst, ndst);
@@ -224,12 +220,8 @@ export class FastPath {
         if (nsport !== sport) l4Csum = csumUpdate16(l4Csum, sport, nsport) || 0xffff;
         if (ndport !== dport) l4Csum = csumUpdate16(l4Csum, dport, ndport) || 0xffff;
       }
-      u8[csumOff] = l4Csum >>> 8;
-      u8[csumOff + 1] = l4Csum & 0xff;
-      u8[l4] = nsport >>> 8;
-      u8[l4 + 1] = nsport & 0xff;
-      u8[l4 + 2] = ndport >>> 8;
-      u8[l4 + 3] = ndport & 0xff;
+      dv.setUint16(csumOff, l4Csum);
+      dv.setInt32(l4, (nsport << 16) | ndport);
     }
     this.egress.queueInPlace(port, out, off, total, arpSlot, nextHop);
     return true;

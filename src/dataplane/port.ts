@@ -14,6 +14,9 @@ export class Port {
   readonly name: string;
   readonly link: Link;
   readonly mac: Uint8Array;
+  /** The MAC as a big-endian int32 (bytes 0-3) and uint16 (bytes 4-5): two compares per frame. */
+  readonly macHi: number;
+  readonly macLo: number;
   readonly mtu: number;
   /** Bytes of virtio-net header in front of each RX and TX frame (0 without offloads). */
   readonly hdr: number;
@@ -34,6 +37,8 @@ export class Port {
     this.name = name;
     this.link = link;
     this.mac = link.mac;
+    this.macHi = (this.mac[0] << 24) | (this.mac[1] << 16) | (this.mac[2] << 8) | this.mac[3];
+    this.macLo = (this.mac[4] << 8) | this.mac[5];
     this.mtu = link.mtu;
     this.hdr = link.vnetHdrLen;
     this.rx = new PacketViews(link.rx.buf);

@@ -41,6 +41,9 @@ export class ArpCache {
   private readonly slotOf = new Map<number, number>();
   readonly ip: Int32Array;
   readonly mac: Uint8Array;
+  /** The same MACs as a big-endian int32 (bytes 0-3) and uint16 (bytes 4-5), for word stores. */
+  readonly macHi: Int32Array;
+  readonly macLo: Uint16Array;
   private readonly state: Uint8Array;
   private readonly updatedAt: Float64Array;
   private readonly requestedAt: Float64Array;
@@ -49,6 +52,11 @@ export class ArpCache {
   private freeTop: number;
   /** Slot of the last successful lookup (validated by ip and state on use), or -1. */
   private memoSlot = -1;
+  /**
+   * Grows whenever a slot stops holding the resolved entry it held (freed, reused), so callers
+   * that remember slots (dataplane/hop-cache.ts) know to look up again.
+   */
+  gen = 0;
 
   // Pending frames: a fixed pool; slot in use when pendingIp[s] !== 0 or pendingLen[s] > 0.
   readonly pendingBuf: Uint8Array;
@@ -63,6 +71,8 @@ export class ArpCache {
     const n = this.opts.maxEntries;
     this.ip = new Int32Array(n);
     this.mac = new Uint8Array(n * 6);
+    this.macHi = new Int32Array(n);
+    this.macLo = new Uint16Array(n);
     this.state = new Uint8Array(n);
     this.updatedAt = new Float64Array(n);
     this.requestedAt = new Float64Array(n);
@@ -109,6 +119,9 @@ export class ArpCache {
     }
     const m = s * 6;
     for (let i = 0; i < 6; i++) this.mac[m + i] = macBuf[macOff + i];
+    this.macHi[s] =
+      (macBuf[macOff] << 24) | (macBuf[macOff + 1] << 16) | (macBuf[macOff + 2] << 8) | macBuf[macOff + 3];
+    this.macLo[s] = (macBuf[macOff + 4] << 8) | macBuf[macOff + 5];
     this.state[s] = RESOLVED;
     this.updatedAt[s] = nowMs;
     this.retries[s] = 0;
@@ -227,6 +240,7 @@ export class ArpCache {
       this.freeSlot(oldestIp, oldestSlot);
     }
     const s = this.freeSlots[--this.freeTop];
+    this.gen++;
     this.slotOf.set(ip, s);
     this.ip[s] = ip;
     this.state[s] = EMPTY;
@@ -236,6 +250,7 @@ export class ArpCache {
 
   private freeSlot(ip: number, s: number): void {
     this.slotOf.delete(ip);
+    this.gen++;
     this.state[s] = EMPTY;
     this.freeSlots[this.freeTop++] = s;
   }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConnFlag, ConnTable } from '../../../src/ipvs/conn-table.js';
+import { Fwd } from '../../../src/ipvs/dest.js';
 
 function add(t: ConnTable, i: number, now: number, timeoutMs = 1000): number {
   const id = t.create(
@@ -33,6 +34,33 @@ test('conn table: in and out lookups find the entry; other keys do not', () => {
   assert.equal(t.lookupIn(17, 0x0a000001, 1001, 0x0b000001, 80, false), -1);
   assert.equal(t.lookupIn(6, 0x0a000001, 1002, 0x0b000001, 80, false), -1);
   assert.equal(t.lookupIn(6, 0x0a000001, 1001, 0x0b000001, 80, true), -1, 'a connection is not a template');
+});
+
+test('conn table: replies match by method: from RIP:rport for NAT, from VIP:vport for DR, to laddr:lport for full NAT', () => {
+  const t = new ConnTable(64);
+  const VIP = 0x0b000001,
+    RIP = 0x0c000001,
+    LADDR = 0x0d000001;
+  // Ports above 0x7fff and an address above 2^31 (negative int32) too: the key record packs them.
+  const nat = t.create(6, 0x0a000001, 40000, VIP, 80, RIP, 8080, 0, 0, 1000, 0);
+  t.hash(nat);
+  const dr = t.create(6, 0x0a000002, 1002, VIP, 80, RIP, 80, 0, 0, 1000, 0);
+  t.fwd[dr] = Fwd.ROUTE;
+  t.hash(dr);
+  const full = t.create(17, 0xc0a80001 | 0, 53000, VIP, 53, RIP, 5353, 0, 0, 1000, 0);
+  t.fwd[full] = Fwd.FULLNAT;
+  t.laddr[full] = LADDR;
+  t.lport[full] = 61000;
+  t.hash(full);
+  assert.equal(t.lookupOut(6, RIP, 8080, 0x0a000001, 40000), nat);
+  assert.equal(t.lookupOut(6, VIP, 80, 0x0a000001, 40000), -1, 'a NAT reply comes from the real server');
+  assert.equal(t.lookupOut(6, VIP, 80, 0x0a000002, 1002), dr);
+  assert.equal(t.lookupOut(6, RIP, 80, 0x0a000002, 1002), -1, 'a DR reply keeps the VIP as its source');
+  assert.equal(t.lookupOut(17, RIP, 5353, LADDR, 61000), full);
+  assert.equal(t.lookupOut(17, RIP, 5353, 0xc0a80001 | 0, 53000), -1, 'full NAT replies go to the local address');
+  assert.equal(t.lookupOut(6, RIP, 5353, LADDR, 61000), -1, 'another protocol');
+  assert.equal(t.lookupIn(17, 0xc0a80001 | 0, 53000, VIP, 53, false), full);
+  assert.equal(t.lookupIn(17, 0xc0a80001 | 0, 53000, VIP, 54, false), -1);
 });
 
 test('conn table: templates are found only by template lookups and never by the out key', () => {
