@@ -40,6 +40,7 @@ import { applyV8Tuning } from '../v8-tuning.js';
 import { TAPVS_VERSION } from '../version.js';
 import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
+import { plannedLinks } from './planned-links.js';
 import { parseTraceArgs, type TraceArgs } from './trace-args.js';
 
 interface LinkSpec {
@@ -100,6 +101,7 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
                        lvs_sync_daemon (connection sync); SIGHUP reloads it
   --config-test        with --keepalived or --rules: print every problem of the file as
                        FILE:LINE, exit 0 when it would load, 1 otherwise; creates nothing
+                       (with --link: also the checks that need the links' prefixes)
   --socket PATH        control socket (default ${DEFAULT_SOCKET_PATH}, or $TAPVS_SOCKET)
   --pidfile PATH       write the daemon's PID there
   --max-conns N        connection table size (default 1048576)
@@ -550,8 +552,10 @@ async function main(): Promise<void> {
   // Read (and removed from the environment) before any check or script is started.
   const systemd = new ServiceNotifier();
 
+  // The rules' link-dependent checks (DR neighbours, -P addresses) see the --link prefixes.
+  const planned = plannedLinks(args.links);
   if (args.configTest && args.config !== null) {
-    let status = testConfig(args.config);
+    let status = testConfig(args.config, args.links.length > 0 ? planned : null);
     if (args.rules !== null && args.keepalived !== null) status = Math.max(status, testHaConfig(args.keepalived));
     process.exit(status);
   }
@@ -559,7 +563,7 @@ async function main(): Promise<void> {
   // The config file is read and checked before any device exists: a bad file changes nothing.
   let config: DaemonConfig;
   try {
-    config = DaemonConfig.read(args.config);
+    config = DaemonConfig.read(args.config, planned);
   } catch (e) {
     fail(e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e)));
   }
@@ -619,9 +623,14 @@ async function main(): Promise<void> {
   ha.prepare();
 
   const started = Date.now();
+  const liveLinks = {
+    onLinkOf: (a: number) => dataplane.linkOnPrefix(a),
+    names: () => dataplane.ports.map((p) => p.name),
+  };
+  config.useLinks(liveLinks);
   const dispatcher = new ControlDispatcher(ipvs, {
     syncDaemons: ha.sync,
-    links: { onLinkOf: (a) => dataplane.linkOnPrefix(a), names: () => dataplane.ports.map((p) => p.name) },
+    links: liveLinks,
     rulesChanged: () => dataplane.rulesChanged(),
     servicesChanged: () => dataplane.announce(),
     trace: (req, ctx) => traceRequest(dataplane, req, ctx),
