@@ -33,6 +33,7 @@ import { PcapLink } from '../link/pcap.js';
 import { TapLink } from '../link/tap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
+import { installProcessFaultHandlers, logFrameFault, processFaults } from '../process-faults.js';
 import { ServiceNotifier } from '../service/sd-notify.js';
 import { printSavedTrace } from '../trace/read-trace.js';
 import { Tracer } from '../trace/tracer.js';
@@ -482,7 +483,8 @@ async function statusCommand(argv: string[]): Promise<void> {
   const out: string[] = [];
   out.push(
     `tapvsd ${st.version} pid ${st.pid} up ${st.uptimeS}s  connections ${st.conns}/${st.connCapacity}` +
-      `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}  rss ${Math.round(st.memory.rss / 1048576)} MiB`,
+      `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}` +
+      `  exceptions ${st.exceptions ?? 0}/${st.uncaughtExceptions ?? 0} (dataplane/uncaught)  rss ${Math.round(st.memory.rss / 1048576)} MiB`,
   );
   for (const p of st.ports) {
     out.push(
@@ -529,6 +531,8 @@ interface StatusReply extends DataplaneStatus {
   uptimeS: number;
   memory: { rss: number };
   dropNames: string[];
+  uncaughtExceptions?: number;
+  unhandledRejections?: number;
   /** With VRRP instances in keepalived.conf: their states. */
   vrrp?: Array<{
     name: string;
@@ -643,6 +647,8 @@ async function main(): Promise<void> {
         ...st,
         dropNames: DROP_NAMES,
         memory: process.memoryUsage(),
+        uncaughtExceptions: processFaults.uncaughtExceptions,
+        unhandledRejections: processFaults.unhandledRejections,
         health: config.status(),
         ...ha.status(),
       };
@@ -733,9 +739,9 @@ async function main(): Promise<void> {
     }
     systemd.reloaded(serviceStatus());
   });
-  // A bug must not take the director down with every connection: log it and keep forwarding.
-  process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
-  process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
+  // A bug must not take the director down with every connection: counted, logged, kept running.
+  installProcessFaultHandlers();
+  dataplane.faults.reporter = logFrameFault;
 
   dataplane.start((port, err) => {
     log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message });
