@@ -12,9 +12,9 @@
  * Contract: `processBatch` allocates nothing and never throws; every received frame ends as SENT,
  * CONSUMED or exactly one Drop reason (counted per link), and every link is flushed once per
  * batch. An exception while processing a frame is a bug: that frame ends as Drop.Exception, the
- * fault is counted and reported with the frame (frame-faults.ts), and the batch goes on. The control plane pushes what the packet path looks up (local
- * addresses, routes to real servers) through `rulesChanged()`. Tracing (src/trace) costs one
- * boolean per batch when off.
+ * fault is counted and reported with the frame (frame-faults.ts), and the batch goes on. The
+ * control plane pushes what the packet path looks up (local addresses, routes to real servers)
+ * through `rulesChanged()`. Tracing (src/trace) costs one boolean per batch when off.
  *
  * Two directors (VRRP, connection sync): the packets of those protocols are queued in the
  * ControlInbox for the control plane, which is told once per batch (`onControlPackets`) and reads
