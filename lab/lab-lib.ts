@@ -67,6 +67,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scanDaemonLogs } from './daemon-log.js';
 import {
   type LabMethod,
   type LabTunType,
@@ -947,6 +948,7 @@ export async function startTapvsdInLab(
 ): Promise<number> {
   mkdirSync(dirname(socket), { recursive: true });
   const logFile = join(RUN_DIR, `${where.name}.log`);
+  scanDaemonLogs(RUN_DIR, { restart: `${where.name}.log` }); // the log check reads the old one first
   writeFileSync(logFile, `# ip netns exec ${where.ns} ${command.join(' ')}\n`);
   const child = startDaemon(where.name, where.ns, command[0] ?? process.execPath, command.slice(1));
   const pid = child.pid ?? -1;
@@ -1110,6 +1112,7 @@ export async function labDown(): Promise<LabDownResult> {
   }
   // The socket is ours only when it was our tapvsd's; another tapvsd may be using the default path.
   if (recorded.has('tapvsd') && existsSync(socket) && !(await socketAccepts(socket))) rmSync(socket, { force: true });
+  scanDaemonLogs(RUN_DIR, { removing: true }); // the log check reads the logs before they go
   rmSync(RUN_DIR, { recursive: true, force: true });
 
   const left = new Set(await listNamespaces());

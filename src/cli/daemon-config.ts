@@ -1,7 +1,9 @@
 /**
  * Where tapvsd's rules come from, start to stop: a rules file (`--rules`, ipvsadm -S format) or
  * a keepalived.conf (`--keepalived`, its LVS part, with health checks). Read and checked before
- * any device exists (a bad file leaves nothing behind), checked alone with `--config-test`
+ * any device exists (a bad file leaves nothing behind): parsed, then applied whole to a scratch
+ * model that knows the --link prefixes (planned-links.ts), so a semantic error is reported as
+ * FILE:LINE as a syntax error is, and start() cannot refuse what read() accepted. Checked alone with `--config-test`
  * (keepalived's -t), applied once the control plane runs, reloaded on SIGHUP as one atomic
  * change (unchanged rules keep connections, counters, scheduler and checker state; a file with an
  * error changes nothing and says why), and stopped with the daemon.
@@ -12,6 +14,7 @@ import type { DesiredService } from '../control/desired-table.js';
 import type { ControlDispatcher } from '../control/dispatch.js';
 import type { HealthMetricsSource } from '../control/metrics.js';
 import type { ListResult } from '../control/protocol.js';
+import type { DirectorLinks } from '../control/rule-editor.js';
 import { type RulesTable, reloadCommands, rulesTable } from '../control/rules-reload.js';
 import { isTapvsError } from '../errors.js';
 import { runCheck } from '../health/checks/index.js';
@@ -32,8 +35,11 @@ type Loaded =
 /** A file that cannot be applied: its problems, one per line as FILE:LINE: error: message. */
 export class ConfigError extends Error {}
 
-/** Reads and checks the source. Throws ConfigError with every problem when it cannot be applied. */
-function load(source: NonNullable<ConfigSource>): Loaded {
+/**
+ * Reads and checks the source, against the director's links when known. Throws ConfigError with
+ * every problem, one per line as FILE:LINE: error: message, when it cannot be applied.
+ */
+function load(source: NonNullable<ConfigSource>, links: DirectorLinks | null): Loaded {
   const file = resolve(source.file);
   if (source.kind === 'rules') {
     let text: string;
@@ -43,15 +49,17 @@ function load(source: NonNullable<ConfigSource>): Loaded {
       throw new ConfigError(`cannot read rules file ${file}: ${(e as Error).message}`);
     }
     try {
-      return { kind: 'rules', table: rulesTable(text, file) };
+      return { kind: 'rules', table: rulesTable(text, file, links) };
     } catch (e) {
-      throw new ConfigError(`rules file ${file}: ${isTapvsError(e) ? e.message : String(e)}`);
+      const text = isTapvsError(e) ? e.message : String(e);
+      const m = /^line (\d+): (.*)$/s.exec(text);
+      throw new ConfigError(m === null ? `${file}: error: ${text}` : `${file}:${m[1]}: error: ${m[2]}`);
     }
   }
   const config = readKeepalivedConf(file);
   const problems: Diagnostic[] = [
     ...config.diagnostics.filter((d: Diagnostic) => d.severity === 'error'),
-    ...configTest(config),
+    ...configTest(config, links),
   ];
   if (problems.length > 0) throw new ConfigError(formatDiagnostics(dedupe(problems)));
   return { kind: 'keepalived', config };
@@ -72,17 +80,17 @@ function dedupe(diags: readonly Diagnostic[]): Diagnostic[] {
  * `--config-test`: prints every problem (warnings too) as FILE:LINE: severity: message and
  * returns the exit status: 0 when the file would load, 1 otherwise. Creates nothing.
  */
-export function testConfig(source: NonNullable<ConfigSource>): number {
+export function testConfig(source: NonNullable<ConfigSource>, links: DirectorLinks | null = null): number {
   if (source.kind === 'keepalived') {
     const config = readKeepalivedConf(resolve(source.file));
-    const all = dedupe([...config.diagnostics, ...configTest(config)]);
+    const all = dedupe([...config.diagnostics, ...configTest(config, links)]);
     if (all.length > 0) process.stdout.write(`${formatDiagnostics(all).trimEnd()}\n`);
     const errors = all.filter((d) => d.severity === 'error').length;
     process.stdout.write(`${resolve(source.file)}: ${errors === 0 ? 'configuration OK' : `${errors} error(s)`}\n`);
     return errors === 0 ? 0 : 1;
   }
   try {
-    load(source);
+    load(source, links);
     process.stdout.write(`${resolve(source.file)}: configuration OK\n`);
     return 0;
   } catch (e) {
@@ -100,18 +108,28 @@ export class DaemonConfig implements HealthMetricsSource {
   private constructor(
     private readonly source: ConfigSource,
     private readonly loaded: Loaded | null,
+    /** What reloads validate against: the planned links, then the running ones (useLinks). */
+    private links: DirectorLinks | null,
   ) {}
 
-  /** Reads the source before devices exist; throws ConfigError when it cannot be applied. */
-  static read(source: ConfigSource): DaemonConfig {
-    if (source === null) return new DaemonConfig(null, null);
-    const loaded = load(source);
+  /**
+   * Reads the source before devices exist, checked against `links` (the --link prefixes);
+   * throws ConfigError when it cannot be applied.
+   */
+  static read(source: ConfigSource, links: DirectorLinks | null = null): DaemonConfig {
+    if (source === null) return new DaemonConfig(null, null, links);
+    const loaded = load(source, links);
     if (loaded.kind === 'keepalived') {
       for (const w of loaded.config.diagnostics.filter((d) => d.severity === 'warning')) {
         log('warn', 'keepalived.conf', { at: `${w.file}:${w.line}`, problem: w.message });
       }
     }
-    return new DaemonConfig(source, loaded);
+    return new DaemonConfig(source, loaded, links);
+  }
+
+  /** The running director's links (VRRP addresses included once held): what SIGHUP checks against. */
+  useLinks(links: DirectorLinks): void {
+    this.links = links;
   }
 
   /** Applies what was read (throws ConfigError when the control plane refuses it). */
@@ -135,7 +153,7 @@ export class DaemonConfig implements HealthMetricsSource {
     }
     let next: Loaded;
     try {
-      next = load(this.source);
+      next = load(this.source, this.links);
     } catch (e) {
       log('error', 'reload refused: nothing changed', { file: this.source.file, problems: (e as Error).message });
       return;

@@ -37,6 +37,7 @@ import { DEFAULT_POLL_BUDGET_US, type PollingMode, pollingStats, setPolling } fr
 import { type PollingStats, TapLink } from '../link/tap.js';
 import { log } from '../log.js';
 import { parseMac } from '../packet/eth.js';
+import { installProcessFaultHandlers, logFrameFault, processFaults } from '../process-faults.js';
 import { ServiceNotifier } from '../service/sd-notify.js';
 import { printSavedTrace } from '../trace/read-trace.js';
 import { Tracer } from '../trace/tracer.js';
@@ -44,6 +45,7 @@ import { applyV8Tuning } from '../v8-tuning.js';
 import { TAPVS_VERSION } from '../version.js';
 import type { VrrpConfig } from '../vrrp/vrrp-config.js';
 import { ConfigError, type ConfigSource, DaemonConfig, testConfig } from './daemon-config.js';
+import { plannedLinks } from './planned-links.js';
 import { parseTraceArgs, type TraceArgs } from './trace-args.js';
 
 interface LinkSpec {
@@ -112,6 +114,7 @@ const USAGE = `Usage: tapvsd --link SPEC [--link SPEC ...] [options]
                        lvs_sync_daemon (connection sync); SIGHUP reloads it
   --config-test        with --keepalived or --rules: print every problem of the file as
                        FILE:LINE, exit 0 when it would load, 1 otherwise; creates nothing
+                       (with --link: also the checks that need the links' prefixes)
   --socket PATH        control socket (default ${DEFAULT_SOCKET_PATH}, or $TAPVS_SOCKET)
   --pidfile PATH       write the daemon's PID there
   --max-conns N        connection table size (default 1048576)
@@ -543,7 +546,8 @@ async function statusCommand(argv: string[]): Promise<void> {
   const out: string[] = [];
   out.push(
     `tapvsd ${st.version} pid ${st.pid} up ${st.uptimeS}s  connections ${st.conns}/${st.connCapacity}` +
-      `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}  rss ${Math.round(st.memory.rss / 1048576)} MiB`,
+      `  table-full ${st.tableFull}  icmp-rate-limited ${st.icmpRateLimited}` +
+      `  exceptions ${st.exceptions ?? 0}/${st.uncaughtExceptions ?? 0} (dataplane/uncaught)  rss ${Math.round(st.memory.rss / 1048576)} MiB`,
   );
   for (const p of st.ports) {
     out.push(
@@ -605,6 +609,8 @@ interface StatusReply extends DataplaneStatus {
   polling?: PollingStats;
   /** The control socket's clients and what they cost (server.ts). */
   control?: ControlServer['counters'] & { clients: number };
+  uncaughtExceptions?: number;
+  unhandledRejections?: number;
   /** With VRRP instances in keepalived.conf: their states. */
   vrrp?: Array<{
     name: string;
@@ -628,8 +634,10 @@ async function main(): Promise<void> {
   // Read (and removed from the environment) before any check or script is started.
   const systemd = new ServiceNotifier();
 
+  // The rules' link-dependent checks (DR neighbours, -P addresses) see the --link prefixes.
+  const planned = plannedLinks(args.links);
   if (args.configTest && args.config !== null) {
-    let status = testConfig(args.config);
+    let status = testConfig(args.config, args.links.length > 0 ? planned : null);
     if (args.rules !== null && args.keepalived !== null) status = Math.max(status, testHaConfig(args.keepalived));
     process.exit(status);
   }
@@ -637,7 +645,7 @@ async function main(): Promise<void> {
   // The config file is read and checked before any device exists: a bad file changes nothing.
   let config: DaemonConfig;
   try {
-    config = DaemonConfig.read(args.config);
+    config = DaemonConfig.read(args.config, planned);
   } catch (e) {
     fail(e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e)));
   }
@@ -699,9 +707,14 @@ async function main(): Promise<void> {
   ha.prepare();
 
   const started = Date.now();
+  const liveLinks = {
+    onLinkOf: (a: number) => dataplane.linkOnPrefix(a),
+    names: () => dataplane.ports.map((p) => p.name),
+  };
+  config.useLinks(liveLinks);
   const dispatcher = new ControlDispatcher(ipvs, {
     syncDaemons: ha.sync,
-    links: { onLinkOf: (a) => dataplane.linkOnPrefix(a), names: () => dataplane.ports.map((p) => p.name) },
+    links: liveLinks,
     rulesChanged: () => dataplane.rulesChanged(),
     servicesChanged: () => dataplane.announce(),
     trace: (req, ctx) => traceRequest(dataplane, req, ctx),
@@ -714,6 +727,8 @@ async function main(): Promise<void> {
         ...st,
         dropNames: DROP_NAMES,
         memory: process.memoryUsage(),
+        uncaughtExceptions: processFaults.uncaughtExceptions,
+        unhandledRejections: processFaults.unhandledRejections,
         health: config.status(),
         ...ha.status(),
         control: { clients: server.clients, ...server.counters },
@@ -817,9 +832,9 @@ async function main(): Promise<void> {
     }
     systemd.reloaded(serviceStatus());
   });
-  // A bug must not take the director down with every connection: log it and keep forwarding.
-  process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: e.stack ?? String(e) }));
-  process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
+  // A bug must not take the director down with every connection: counted, logged, kept running.
+  installProcessFaultHandlers();
+  dataplane.faults.reporter = logFrameFault;
 
   dataplane.start((port, err) => {
     log('error', 'link failed: its traffic stops, rules and other links stay', { link: port, error: err.message });

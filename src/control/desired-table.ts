@@ -10,6 +10,8 @@ import type { DestConfig, DestKey, LaddrKey, ServiceConfig, ServiceKey } from '.
 export interface DesiredDest {
   readonly dest: DestKey;
   readonly config: DestConfig;
+  /** The real_server block it comes from, when it has one (for error messages). */
+  readonly at?: SourceRef;
 }
 
 export interface DesiredService {

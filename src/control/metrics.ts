@@ -17,6 +17,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { DROP_NAMES } from '../dataplane/drops.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { log } from '../log.js';
+import { processFaults } from '../process-faults.js';
 import { listServices } from './listing.js';
 
 /** What the health-check engine shows to the endpoint (src/health/health-engine.ts provides it). */
@@ -188,7 +189,19 @@ export function renderMetrics(
     }
     family('tapvs_icmp_rate_limited_total', 'counter', 'ICMP errors not sent because of the rate limit.');
     out.push(`tapvs_icmp_rate_limited_total ${st.icmpRateLimited}`);
+    family(
+      'tapvs_dataplane_exceptions_total',
+      'counter',
+      'Exceptions caught in the packet path (bugs); each dropped its frame (tapvs_drops_total reason="exception").',
+    );
+    out.push(`tapvs_dataplane_exceptions_total ${st.exceptions}`);
   }
+  family(
+    'tapvs_uncaught_exceptions_total',
+    'counter',
+    'Exceptions and rejections nothing caught; tapvsd kept running.',
+  );
+  out.push(`tapvs_uncaught_exceptions_total ${processFaults.uncaughtExceptions + processFaults.unhandledRejections}`);
   if (health !== null) renderHealth(health.metrics(), out, family);
   if (ha !== null) renderHa(ha.haMetrics(), out, family);
   const mem = process.memoryUsage();

@@ -14,7 +14,7 @@
  * ip_vs_edit_dest() changes them in place; a local address whose link changed is deleted and
  * added again (DPVS knows a local address by its address). Each command carries the
  * virtual_server block it comes from, so a refusal (the dispatcher's "command N: ...") can be
- * reported at that block's line (refusal()).
+ * reported at that block's line (refusal()); a dest command at its real_server block when known.
  */
 import type {
   Command,
@@ -59,7 +59,8 @@ export function diffRules(
     const run = running.get(id);
     if (run === undefined) {
       out.push({ command: { op: 'addService', service, config: d.config }, at });
-      for (const x of d.dests) out.push({ command: { op: 'addDest', service, dest: x.dest, config: x.config }, at });
+      for (const x of d.dests)
+        out.push({ command: { op: 'addDest', service, dest: x.dest, config: x.config }, at: x.at ?? at });
       for (const l of d.laddrs ?? []) out.push({ command: { op: 'addLaddr', service, laddr: l }, at });
       continue;
     }
@@ -75,9 +76,10 @@ export function diffRules(
     const adds: PlannedCommand[] = [];
     for (const x of d.dests) {
       const have = runDests.get(destId(x.dest));
-      if (have === undefined) adds.push({ command: { op: 'addDest', service, dest: x.dest, config: x.config }, at });
+      if (have === undefined)
+        adds.push({ command: { op: 'addDest', service, dest: x.dest, config: x.config }, at: x.at ?? at });
       else if (!sameDest(have, x.config))
-        out.push({ command: { op: 'editDest', service, dest: x.dest, config: x.config }, at });
+        out.push({ command: { op: 'editDest', service, dest: x.dest, config: x.config }, at: x.at ?? at });
     }
     out.push(...adds);
     out.push(...laddrCommands(d, before.get(id), run));

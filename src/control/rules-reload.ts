@@ -6,11 +6,17 @@
  * scheduler state; services added by hand since (tapvsadm -A) stay; what the previous load of
  * the file made and the file no longer has goes: services, dests and full NAT local addresses
  * (-P lines). A file with any error changes nothing.
+ *
+ * The scratch model gets the director's links (DirectorLinks) when the caller has them: tapvsd
+ * passes its --link prefixes at start, before any device exists, so every error the real apply
+ * could raise is found here and named by its line.
  */
+import { isTapvsError, TapvsError } from '../errors.js';
 import { Ipvs } from '../ipvs/ipvs.js';
 import type { DesiredService } from './desired-table.js';
 import { ControlDispatcher } from './dispatch.js';
 import type { Command, DestConfig, ListResult } from './protocol.js';
+import type { DirectorLinks } from './rule-editor.js';
 import { diffRules } from './rules-diff.js';
 import { parseRules } from './rules-file.js';
 
@@ -21,11 +27,25 @@ export interface RulesTable {
   readonly timeouts: readonly Command[];
 }
 
-/** The table a rules file asks for; throws TapvsError (line and message) when it is not valid. */
-export function rulesTable(text: string, file: string): RulesTable {
-  const commands = parseRules(text).map((r) => r.request);
+/**
+ * The table a rules file asks for; throws TapvsError('line N: message') when it is not valid,
+ * N being the file's line for a semantic error too (duplicate service, unknown scheduler, a dest
+ * of no service, a direct-routing server off every link).
+ */
+export function rulesTable(text: string, file: string, links: DirectorLinks | null = null): RulesTable {
+  const lines = parseRules(text);
+  const commands = lines.map((r) => r.request);
   const scratch = new Ipvs({ maxConns: 16 });
-  new ControlDispatcher(scratch).handle({ id: 0, op: 'apply', commands });
+  const hooks = links === null ? {} : { links };
+  try {
+    new ControlDispatcher(scratch, hooks).handle({ id: 0, op: 'apply', commands });
+  } catch (e) {
+    // The dispatcher names the command's position in the apply ("command N: ..."): one per line.
+    const m = isTapvsError(e) ? /^command (\d+): (.*)$/s.exec(e.message) : null;
+    const at = m === null ? undefined : lines[Number(m[1]) - 1];
+    if (!isTapvsError(e) || m === null || at === undefined) throw e;
+    throw new TapvsError(e.code, `line ${at.line}: ${m[2]}`);
+  }
   const listed = new ControlDispatcher(scratch).handle({ id: 0, op: 'list', service: null }) as ListResult;
   const desired = listed.services.map(
     (s): DesiredService => ({

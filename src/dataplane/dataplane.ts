@@ -9,11 +9,12 @@
  *                          router.ts   (TTL, route, MTU; plain forwarding)
  *                     -> egress.ts: next hop's MAC, TX slot (zero-copy or copy), fragments
  *
- * Contract: `processBatch` allocates nothing and never throws on frame content; every received
- * frame ends as SENT, CONSUMED or exactly one Drop reason (counted per link), and every link is
- * flushed once per batch. The control plane pushes what the packet path looks up (local
- * addresses, routes to real servers) through `rulesChanged()`. Tracing (src/trace) costs one
- * boolean per batch when off.
+ * Contract: `processBatch` allocates nothing and never throws; every received frame ends as SENT,
+ * CONSUMED or exactly one Drop reason (counted per link), and every link is flushed once per
+ * batch. An exception while processing a frame is a bug: that frame ends as Drop.Exception, the
+ * fault is counted and reported with the frame (frame-faults.ts), and the batch goes on. The
+ * control plane pushes what the packet path looks up (local addresses, routes to real servers)
+ * through `rulesChanged()`. Tracing (src/trace) costs one boolean per batch when off.
  *
  * Two directors (VRRP, connection sync): the packets of those protocols are queued in the
  * ControlInbox for the control plane, which is told once per batch (`onControlPackets`) and reads
@@ -39,6 +40,7 @@ import { DROP_NAMES, Drop, SENT } from './drops.js';
 import { Egress } from './egress.js';
 import { FastPath } from './fast-path.js';
 import { FrameContext, type InboundObserver } from './frame.js';
+import { FrameFaults } from './frame-faults.js';
 import { IcmpRelated } from './icmp-related.js';
 import { IpvsIn } from './ipvs-in.js';
 import { IpvsOut } from './ipvs-out.js';
@@ -89,6 +91,8 @@ export class Dataplane {
   readonly inbox: ControlInbox;
   /** Called at the end of a batch that queued packets in the inbox (schedule `drainControl` after it). */
   onControlPackets: (() => void) | null = null;
+  /** Exceptions caught in batches; the daemon sets `faults.reporter` to log them. */
+  readonly faults = new FrameFaults();
   private readonly opts: DataplaneOptions;
   private readonly ctx = new FrameContext();
   private readonly local = new LocalAddresses();
@@ -244,28 +248,52 @@ export class Dataplane {
     this.ctx.syncMaster = master;
   }
 
-  /** Runs one RX batch of `port` through the stages and flushes every link once. */
+  /** Runs one RX batch of `port` through the stages and flushes every link once. Never throws. */
   processBatch(port: Port, count: number, nowMs: number): void {
+    this.ctx.now = nowMs;
+    port.rxBatches++;
+    this.setTracing(this.tracer?.active === true);
+    // The try is around the loop, not in it: the per-frame code is the same as without it. A
+    // frame that throws ends its run of the loop; the batch resumes with the next frame.
+    const first = port.rxFrames;
+    let next = 0;
+    while (next < count) {
+      const from = next;
+      try {
+        next = this.runFrames(port, from, count, nowMs);
+      } catch (e) {
+        // runFrames counts a frame in rxFrames before anything else: the last one counted threw.
+        next = Math.max(port.rxFrames - first, from + 1);
+        this.frameFailed(port, next - 1, e, nowMs);
+      }
+    }
+    try {
+      this.flushAll();
+      if (this.inbox.pending > 0) this.onControlPackets?.();
+    } catch (e) {
+      this.faults.batch(port.name, e, nowMs);
+    }
+  }
+
+  /** Frames [from, count) of the batch: each ends in exactly one verdict. Returns count. */
+  private runFrames(port: Port, from: number, count: number, nowMs: number): number {
     const ctx = this.ctx;
-    ctx.now = nowMs;
     const rx = port.link.rx;
     const offsets = rx.offsets,
       lengths = rx.lengths,
       u8 = port.rx.u8,
       hdr = port.hdr;
-    port.rxBatches++;
     const tr = this.tracer;
-    this.setTracing(tr?.active === true);
     const tracing = ctx.tracing;
     // The fast path is for zero-copy forwarding; a trace needs the general path's decision notes.
     const fast = this.opts.fastPath && this.zeroCopy && !tracing;
-    for (let i = 0; i < count; i++) {
+    for (let i = from; i < count; i++) {
+      port.rxFrames++; // first: processBatch's catch finds the frame that threw by it
       const off = offsets[i] + hdr;
       const len = lengths[i] - hdr;
       const vnet = hdr > 0 ? vnetFlags(u8, offsets[i]) : 0;
       const gso = (vnet & VNET_GSO) !== 0;
       ctx.begin(port, (vnet & VNET_NEEDS_CSUM) !== 0, gso, gso ? vnetGsoSize(u8, offsets[i]) : 0);
-      port.rxFrames++;
       port.rxBytes += Math.max(len, 0);
       if (tracing && tr!.matches(u8, off, len)) tr!.hold(port.index, TRACE_RX, u8, off, len, nowMs);
       const v =
@@ -274,17 +302,49 @@ export class Dataplane {
           : fast && this.fast.tryNat(port, off, off + len)
             ? SENT
             : this.classifier.frame(off, off + len);
-      if (v >= 0) port.drops[v]++;
-      else if (v === SENT) port.sentVerdicts++;
-      else port.consumedVerdicts++;
       if (tracing && tr!.holding) {
         tr!.release(v >= 0 ? dropComment(DROP_NAMES[v]) : ctx.traceNote);
         ctx.traceNote = null;
         ctx.traceSched = null;
       }
+      // Last: a frame is counted once, with its verdict or (having thrown before here) as Exception.
+      if (v >= 0) port.drops[v]++;
+      else if (v === SENT) port.sentVerdicts++;
+      else port.consumedVerdicts++;
     }
-    this.flushAll();
-    if (this.inbox.pending > 0) this.onControlPackets?.();
+    return count;
+  }
+
+  /** Frame `i` of `port`'s batch threw `e`: dropped, counted, reported (rate-limited). */
+  private frameFailed(port: Port, i: number, e: unknown, nowMs: number): void {
+    port.drops[Drop.Exception]++;
+    const ctx = this.ctx;
+    const tr = this.tracer;
+    try {
+      if (ctx.tracing && tr?.holding) tr.release(dropComment(DROP_NAMES[Drop.Exception]));
+    } catch {
+      // the fault is reported below; a tracer that fails too is stopped by its own checks
+    }
+    ctx.traceNote = null;
+    ctx.traceSched = null;
+    const rx = port.link.rx;
+    const off = rx.offsets[i] + port.hdr;
+    this.faults.frame(port.name, e, port.rx.u8, off, rx.lengths[i] - port.hdr, nowMs);
+  }
+
+  /**
+   * Tests only: frames for which `when` is true make the general path throw, as a bug would. Not
+   * reachable from the wire or the control socket; it wraps the classifier of this instance, so
+   * the batch loop's code is untouched.
+   */
+  injectFaultForTests(when: (u8: Uint8Array, off: number, end: number) => boolean): void {
+    const c = this.classifier;
+    const real = c.frame.bind(c);
+    const ctx = this.ctx;
+    c.frame = (off: number, end: number): number => {
+      if (when(ctx.port.rx.u8, off, end)) throw new Error('injected fault (test)');
+      return real(off, end);
+    };
   }
 
   /** Expiry, ARP retries, ICMP budget: call every ~100 ms. */
@@ -361,6 +421,7 @@ export class Dataplane {
       controlQueueOverflows: this.inbox.overflows,
       multicastSent: this.mcast.sent,
       multicastFailed: this.mcast.failed,
+      exceptions: this.faults.exceptions,
     };
   }
 
@@ -414,4 +475,6 @@ export interface DataplaneStatus {
   controlQueueOverflows: number;
   multicastSent: number;
   multicastFailed: number;
+  /** Exceptions caught in batches (bugs): frames dropped as `exception`, and faults after the frames. */
+  exceptions: number;
 }

@@ -39,10 +39,12 @@ export const Drop = {
   NotOnLink: 24,
   /** Full NAT: the service has no local address, or no free port on any (DPVS: "no lip/lport available"). */
   NoLocalAddress: 25,
+  /** Processing the frame threw: a bug, caught by the batch loop and reported (frame-faults.ts). */
+  Exception: 26,
 } as const;
 export type Drop = (typeof Drop)[keyof typeof Drop];
 
-export const DROP_COUNT = 26;
+export const DROP_COUNT = 27;
 
 /** Names for status output and metrics, indexed by Drop value. */
 export const DROP_NAMES: readonly string[] = [
@@ -72,4 +74,5 @@ export const DROP_NAMES: readonly string[] = [
   'control_queue_full',
   'not_on_link',
   'no_local_address',
+  'exception',
 ];

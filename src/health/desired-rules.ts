@@ -22,7 +22,7 @@
 import { canonicalAddr, type DesiredDest, type DesiredService, destId } from '../control/desired-table.js';
 import type { DestConfig, ServiceConfig, ServiceKey } from '../control/protocol.js';
 import { MAX_WEIGHT } from '../control/protocol.js';
-import type { LvsMethod, RealServerConfig, VirtualServerConfig } from '../keepalived/lvs-config.js';
+import type { LvsMethod, RealServerConfig, SourceRef, VirtualServerConfig } from '../keepalived/lvs-config.js';
 
 /** keepalived's sorry server has weight 1 (check_data.c, alloc_ssvr()). */
 export const SORRY_SERVER_WEIGHT = 1;
@@ -69,11 +69,19 @@ function serviceConfig(cfg: VirtualServerConfig): ServiceConfig {
 
 function desiredDests(vs: VirtualServerView, servicePort: number): DesiredDest[] {
   const byKey = new Map<string, DesiredDest>();
-  const put = (addr: string, port: number, weight: number, u: number, l: number, m: LvsMethod): void => {
+  const put = (
+    addr: string,
+    port: number,
+    weight: number,
+    u: number,
+    l: number,
+    m: LvsMethod,
+    at?: SourceRef,
+  ): void => {
     const dest = { addr: canonicalAddr(addr), port: port === 0 ? servicePort : port };
     const config: DestConfig = { fwd: m.fwd, weight, uThreshold: u, lThreshold: l };
     if (m.tunnel !== undefined) config.tunnel = { ...m.tunnel };
-    byKey.set(destId(dest), { dest, config });
+    byKey.set(destId(dest), at === undefined ? { dest, config } : { dest, config, at });
   };
   for (const rs of vs.realServers) {
     const inhibit = rs.cfg.inhibitOnFailure;
@@ -81,7 +89,7 @@ function desiredDests(vs: VirtualServerView, servicePort: number): DesiredDest[]
     if (rs.alive && !vs.sorryActive) weight = Math.min(Math.max(rs.weight, 0), MAX_WEIGHT);
     else if (inhibit) weight = 0;
     else continue;
-    put(rs.cfg.addr, rs.cfg.port, weight, rs.cfg.uthreshold, rs.cfg.lthreshold, rs.cfg.method);
+    put(rs.cfg.addr, rs.cfg.port, weight, rs.cfg.uthreshold, rs.cfg.lthreshold, rs.cfg.method, rs.cfg.at);
   }
   const sorry = vs.cfg.sorryServer;
   if (sorry !== null) {

@@ -425,9 +425,10 @@ export class PcapLink implements Link {
     try {
       if (this.onBatch !== null && !this.closed) this.onBatch(n);
     } finally {
+      // Also when the handler threw: what it queued goes out, and the next batch starts empty.
       rx.count = 0;
+      if (this.tx.count > 0) this.flush();
     }
-    if (this.tx.count > 0) this.flush();
   }
 
   private fail(): void {

@@ -317,7 +317,14 @@ export class TapLink implements Link {
     const tx = this.tx;
     const onBatchFused = (count: number): number => {
       rx.count = count;
-      onBatch(count);
+      try {
+        onBatch(count);
+      } catch (e) {
+        // The handler (the dataplane catches its own faults) must not strand what it queued
+        // before throwing: send it now; the exception goes on to 'uncaughtException'.
+        this.flush();
+        throw e;
+      }
       const queued = tx.count;
       tx.count = 0; // the addon writes them as soon as we return
       return queued;

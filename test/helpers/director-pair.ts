@@ -9,6 +9,7 @@ import { DirectorHa } from '../../src/ha/director-ha.js';
 import { Ipvs } from '../../src/ipvs/ipvs.js';
 import { LoopbackLink } from '../../src/link/loopback.js';
 import type { VrrpConfig } from '../../src/vrrp/vrrp-config.js';
+import { faultError } from './director.js';
 import { arpFrame, ip, mac } from './frames.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -95,8 +96,14 @@ export function pairedDirector(n: 1 | 2, config: VrrpConfig, clock: VirtualClock
     { name: 'int', link: intLink, addrs: [{ addr: ip(`192.168.2.13${1 + n}`), prefixLen: 24 }], gateway: 0 },
   ]);
   // Batches are driven by the LAN; the clock is the virtual one.
-  extLink.start((count) => dp.processBatch(dp.ports[0], count, clock.now()));
-  intLink.start((count) => dp.processBatch(dp.ports[1], count, clock.now()));
+  // A frame that throws fails the test (the daemon would count it and go on).
+  const batch = (port: number, count: number): void => {
+    const before = dp.faults.exceptions;
+    dp.processBatch(dp.ports[port], count, clock.now());
+    if (dp.faults.exceptions !== before) throw faultError(dp);
+  };
+  extLink.start((count) => batch(0, count));
+  intLink.start((count) => batch(1, count));
   ext.join(extLink);
   int.join(intLink);
   const ha = new DirectorHa(dp, ipvs, config, clock, { defer: (fn) => fn() });

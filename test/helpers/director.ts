@@ -32,6 +32,11 @@ export interface TestDirector {
   run(req: Command): unknown;
   /** Injects frames on a link with the director clock at `now`. */
   send(link: 'ext' | 'int', frames: Uint8Array[]): void;
+  /**
+   * True (the default): a frame that throws in the dataplane fails the test. The daemon catches
+   * such faults and goes on (dataplane/frame-faults.ts); tests must not let one pass unseen.
+   */
+  strictFaults: boolean;
 }
 
 export interface DirectorOptions {
@@ -90,11 +95,26 @@ export function makeDirector(opts: DirectorOptions = {}): TestDirector {
     send: (link, frames) => {
       const l = link === 'ext' ? ext : int;
       const port = dp.ports[link === 'ext' ? 0 : 1];
-      l.start((count) => dp.processBatch(port, count, td.now));
+      l.start((count) => {
+        const before = dp.faults.exceptions;
+        dp.processBatch(port, count, td.now);
+        if (td.strictFaults && dp.faults.exceptions !== before) throw faultError(dp);
+      });
       l.inject(frames);
     },
+    strictFaults: true,
   };
   return td;
+}
+
+/** The error a strict test director throws when the dataplane caught a fault (the last one reported). */
+export function faultError(dp: Dataplane): Error {
+  const f = dp.faults.last;
+  return new Error(
+    f === null
+      ? 'dataplane fault (not reported)'
+      : `dataplane fault on link ${f.link}: ${f.frame === '' ? 'after the frames' : f.frame}\n${f.error}`,
+  );
 }
 
 /** Teaches the director the MACs of the client and both real servers (they ask for VIP/DIP). */

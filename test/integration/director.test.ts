@@ -16,6 +16,9 @@ import { blobSha256 } from '../../lab/blob.js';
 import { LAB, labDown, labUp, nsExec, tapvsadm } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
 import { Drop } from '../../src/dataplane/drops.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, TAP devices)';
 const VIP = '192.168.222.131';

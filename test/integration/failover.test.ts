@@ -28,6 +28,9 @@ import {
   whichMaster,
 } from '../../lab/ha-lab.js';
 import { LAB, labDown, nsExec, nsSpawn, run } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = process.getuid?.() === 0;
 const missing = ['keepalived', 'iperf3', 'tshark'].filter((t) => spawnSync('which', [t]).status !== 0);

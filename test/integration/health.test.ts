@@ -29,6 +29,9 @@ import {
   run,
   tapvsadm,
 } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root (network namespaces, TAP devices)';

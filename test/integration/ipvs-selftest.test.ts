@@ -37,6 +37,9 @@ import { dirname, join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { addBridge, nsExec, pidAlive, run, sleep, stopPids } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const TAPVSD_JS = join(REPO, 'dist', 'src', 'cli', 'tapvsd.js');

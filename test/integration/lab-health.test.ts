@@ -40,6 +40,9 @@ import {
   rsStop,
   run,
 } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root (network namespaces, TAP devices, tcpdump)';

@@ -26,6 +26,9 @@ import {
   pidAlive,
   run,
 } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 const skip = !isRoot() && 'needs root (network namespaces)';

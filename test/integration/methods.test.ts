@@ -36,6 +36,9 @@ import {
   sleep,
   stopPids,
 } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 const rootSkip = !isRoot() && 'needs root (network namespaces, TAP devices)';

@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LAB, labDown, labUp, nsExec, tapvsadm } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, TAP devices)';
 const VIP = '192.168.222.131';

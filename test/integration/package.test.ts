@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { LAB, labDown, nsExec, run } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const skip = process.getuid?.() !== 0 && 'needs root (the lab: network namespaces, TAP devices)';
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');

@@ -21,6 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { blobSha256 } from '../../lab/blob.js';
 import { LAB, labDown, labUp, nsExec } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root (network namespaces, packet capture)';

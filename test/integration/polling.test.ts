@@ -12,6 +12,9 @@ import { test } from 'node:test';
 import { LAB, labDown, labUp, nsExec } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
 import type { PollingStats } from '../../src/link/tap.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, TAP devices)';
 const VIP = '192.168.222.131';

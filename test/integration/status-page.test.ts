@@ -21,6 +21,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LAB, labDown, labUp, nsExec, rsFail, sleep } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const isRoot = process.getuid?.() === 0;
 const hasChromium = spawnSync('chromium', ['--version'], { timeout: 30_000 }).status === 0;

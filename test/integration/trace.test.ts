@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LAB, labDown, labUp, nsExec, run } from '../../lab/lab-lib.js';
+import { checkDaemonLog } from '../helpers/log-check.js';
+
+checkDaemonLog(import.meta.url);
 
 const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, TAP devices)';
 const VIP = '192.168.222.131';

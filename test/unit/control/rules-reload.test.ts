@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { plannedLinks } from '../../../src/cli/planned-links.js';
 import { ControlDispatcher } from '../../../src/control/dispatch.js';
 import type { Command, ListResult } from '../../../src/control/protocol.js';
 import { reloadCommands, rulesTable } from '../../../src/control/rules-reload.js';
@@ -85,6 +86,33 @@ test('rules reload: a bad line throws with its number before anything changes', 
   assert.throws(() => rulesTable(`${BASE}-a -t 192.168.222.131:80 -r 192.168.2.131:80 -m -w 70000\n`, FILE), /line 6/);
   assert.throws(() => rulesTable('-A -t 192.168.222.131:80 -s nonsense\n', FILE), /Scheduler/);
   assert.equal(JSON.stringify(list(ctl).services), before);
+});
+
+test('rules table: semantic errors name the line in the file, comments and blank lines counted', () => {
+  const svc = '-A -t 192.168.222.131:80 -s rr\n';
+  const cases: Array<[string, RegExp]> = [
+    [`# head\n${svc}\n${svc}`, /: line 4: Service already exists$/],
+    ['\n-A -t 192.168.222.131:80 -s nope\n', /: line 2: Scheduler or persistence engine not found: nope$/],
+    [`${svc}-a -t 192.168.222.131:81 -r 192.168.2.129:80 -m\n`, /: line 2: Service not defined$/],
+    [
+      `${svc}-a -t 192.168.222.131:80 -r 192.168.2.129:80 -m\n-a -t 192.168.222.131:80 -r 192.168.2.129:80 -m\n`,
+      /: line 3: Destination already exists$/,
+    ],
+  ];
+  for (const [text, want] of cases) assert.throws(() => rulesTable(text, FILE), want, text);
+});
+
+test("rules table: with the director's links, a direct-routing server off every prefix is refused at its line", () => {
+  const links = plannedLinks([
+    { name: 'int', addrs: [{ addr: (192 << 24) | (168 << 16) | (2 << 8) | 136, prefixLen: 24 }], gateway: 0 },
+  ]);
+  const text =
+    '-A -t 192.168.222.131:80 -s rr\n-a -t 192.168.222.131:80 -r 192.168.2.129:80 -g\n-a -t 192.168.222.131:80 -r 172.16.0.5:80 -g\n';
+  assert.doesNotThrow(() => rulesTable(text, FILE), 'without links the check cannot be made');
+  assert.throws(
+    () => rulesTable(text, FILE, links),
+    /: line 3: direct routing needs the real server on a link of the director: 172\.16\.0\.5 /,
+  );
 });
 
 test('rules reload: --set lines are applied as they are', () => {

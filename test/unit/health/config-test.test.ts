@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { plannedLinks } from '../../../src/cli/planned-links.js';
 import { configTest } from '../../../src/health/config-test.js';
 import type { Diagnostic } from '../../../src/keepalived/lvs-config.js';
 import { lvsConfig, realServer, tcpCheck, virtualServer } from '../../helpers/lvs-config.js';
@@ -23,14 +24,14 @@ test("configTest: the reader's errors come back as they are", () => {
   assert.deepEqual(configTest(lvsConfig([], [bad])), [bad]);
 });
 
-test('configTest: what the control plane refuses is reported at its virtual_server line', () => {
-  const vs = virtualServer(VIP, 80, { scheduler: 'wlc' }, [
-    realServer('10.0.0.1', 80, { uthreshold: 5, lthreshold: 9 }, [tcpCheck({ alpha: true })]),
-  ]);
+test('configTest: a real server the control plane refuses is reported at its real_server line', () => {
+  const rs = realServer('10.0.0.1', 80, { uthreshold: 5, lthreshold: 9 }, [tcpCheck({ alpha: true })]);
+  const vs = virtualServer(VIP, 80, { scheduler: 'wlc' }, [rs]);
+  assert.notEqual(rs.at.line, vs.at.line);
   assert.deepEqual(configTest(lvsConfig([vs])), [
     {
-      file: vs.at.file,
-      line: vs.at.line,
+      file: rs.at.file,
+      line: rs.at.line,
       severity: 'error',
       message: `addDest tcp ${VIP}:80 -> 10.0.0.1:80: Numerical result out of range`,
     },
@@ -42,4 +43,20 @@ test('configTest: a sorry server the control plane refuses is found though it is
   const out = configTest(lvsConfig([vs]));
   assert.equal(out.length, 1);
   assert.match(out[0]?.message ?? '', /^addDest tcp 192\.168\.222\.131:80 -> 224\.0\.0\.9:80: /);
+});
+
+test("configTest: with the director's links, a direct-routing real server off every link's prefix is refused", () => {
+  const links = plannedLinks([
+    { name: 'int', addrs: [{ addr: (192 << 24) | (168 << 16) | (2 << 8) | 136, prefixLen: 24 }], gateway: 0 },
+  ]);
+  const dr = { fwd: 'route' as const };
+  const near = virtualServer(VIP, 80, {}, [realServer('192.168.2.129', 80, { method: dr })]);
+  assert.deepEqual(configTest(lvsConfig([near]), links), []);
+  const rs = realServer('172.16.0.5', 80, { method: dr });
+  const far = virtualServer(VIP, 80, {}, [rs]);
+  assert.deepEqual(configTest(lvsConfig([far])), [], 'without links the check cannot be made');
+  const out = configTest(lvsConfig([far]), links);
+  assert.equal(out.length, 1);
+  assert.equal(out[0]?.line, rs.at.line);
+  assert.match(out[0]?.message ?? '', /direct routing needs the real server on a link of the director: 172\.16\.0\.5/);
 });
