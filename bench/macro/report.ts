@@ -209,6 +209,7 @@ export function macroMarkdown(results: readonly VariantResult[], reps: number): 
   }
 
   out.push(...issue14Lines(by));
+  out.push(...costLines(results));
 
   out.push('', '### Issue 7 targets (ratios of medians in this run)', '');
   const contenders = (['tapvsd', 'tapvsd-plain'] as const)
@@ -316,6 +317,43 @@ export function issue14Lines(by: ReadonlyMap<VariantKey, VariantResult>): string
     '| figure | ours | reference | ratio | goal |',
     '|---|---:|---:|---:|---|',
     ...out,
+  ];
+}
+
+/**
+ * What the director's work costs, not only how fast it goes: its CPU seconds per GB forwarded
+ * (iperf3 1 stream and -R) and per 1,000 new connections, from each sample's director CPU and
+ * rate (CPU share of one core / units per second), medians over the repetitions; against the C
+ * TAP copy loop, which only reads and writes frames. Variants without a director process (the
+ * kernel's) have no figure.
+ */
+export function costLines(results: readonly VariantResult[]): string[] {
+  const per = (r: VariantResult, k: MetricKey, unitsPerValue: number): number => {
+    const samples = r.metrics[k]?.samples ?? [];
+    const costs = samples
+      .filter((x) => Number.isFinite(x.cpu.directorPct) && x.value > 0)
+      .map((x) => x.cpu.directorPct / 100 / (x.value * unitsPerValue));
+    return stat(costs)?.median ?? Number.NaN;
+  };
+  // Gbit/s -> GB/s: / 8; conn/s -> thousands of conn/s: / 1000.
+  const rows = results
+    .map((r) => ({ r, gb: per(r, 'tcp1', 1 / 8), gbR: per(r, 'tcpR', 1 / 8), kconn: per(r, 'conns', 1 / 1000) }))
+    .filter((x) => Number.isFinite(x.gb) || Number.isFinite(x.kconn));
+  if (rows.length === 0) return [];
+  const copy = rows.find((x) => x.r.key === 'tapcopy-vnet') ?? rows.find((x) => x.r.key === 'tapcopy');
+  const cell = (v: number, ref: number | undefined): string =>
+    !Number.isFinite(v)
+      ? '—'
+      : `${v.toFixed(3)}${ref !== undefined && Number.isFinite(ref) ? ` (${(v / ref).toFixed(2)}x)` : ''}`;
+  return [
+    '',
+    `### Cost: director CPU seconds per unit of work (medians; in brackets: x ${copy?.r.label ?? 'the C copy loop (not in this run)'})`,
+    '',
+    '| variant | CPU s per GB (iperf3 1 stream) | CPU s per GB (iperf3 -R) | CPU s per 1,000 new connections |',
+    '|---|---:|---:|---:|',
+    ...rows.map(
+      (x) => `| ${x.r.label} | ${cell(x.gb, copy?.gb)} | ${cell(x.gbR, copy?.gbR)} | ${cell(x.kconn, copy?.kconn)} |`,
+    ),
   ];
 }
 
