@@ -7,8 +7,9 @@
  *   Anything else there (a regular file, a directory, a live daemon, a socket we may not
  *   connect to) is an error and is left alone.
  * - At most maxClients at once. A new client at the cap closes the session idle the longest;
- *   when none is idle the newcomer gets a BUSY error. Sessions idle for idleMs are closed.
- *   Subscribers (a live trace) and sessions with work in progress are never idle.
+ *   when none is idle the newcomer gets a BUSY error. A session without progress for idleMs (no
+ *   request, no answer taken: idle, or not reading its answers) is closed. Subscribers (a live
+ *   trace) are never closed for that; a listing in parts makes progress with every part.
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
@@ -135,9 +136,9 @@ export class ControlServer {
 
   private closeIdle(now: number): void {
     for (const [sock, c] of this.sessions) {
-      if (c.idle && now - c.lastActive >= this.idleMs) {
+      if (c.stalled(now, this.idleMs)) {
         this.counters.idleClosed++;
-        c.close('BUSY', `closed after ${Math.round(this.idleMs / 1000)} s without a request`);
+        c.close('BUSY', `closed after ${Math.round(this.idleMs / 1000)} s without a request or a read`);
         this.sessions.delete(sock);
       }
     }

@@ -11,7 +11,8 @@
  * - Pushed events (a live trace) are not queued past PUSH_HIGH_WATER: while the client lags they
  *   are dropped and counted, the count is sent once it has caught up, and a client that stays
  *   behind for PUSH_STUCK_MS is disconnected.
- * - lastActive and busy tell the server which sessions it may close as idle.
+ * - lastActive, idle and stalled() tell the server which sessions it may close: at the client cap
+ *   only idle ones; after the idle time also one that stopped reading with requests waiting.
  */
 import type net from 'node:net';
 import { isTapvsError } from '../errors.js';
@@ -83,9 +84,18 @@ export class ControlSession {
     });
   }
 
-  /** Idle: nothing running, nothing waiting, nothing subscribed. */
+  /** Idle: nothing running, nothing waiting, nothing subscribed (what the cap may close). */
   get idle(): boolean {
     return !this.closed && !this.subscribed && this.stream === null && this.lines.length === 0;
+  }
+
+  /**
+   * No progress for `idleMs`: no request from the client, no answer taken by it. Covers the idle
+   * client and the one that stopped reading with requests waiting (it would hold its unsent
+   * answers forever). Subscribers are judged by push() instead.
+   */
+  stalled(now: number, idleMs: number): boolean {
+    return !this.closed && !this.subscribed && now - this.lastActive >= idleMs;
   }
 
   /** Closes the session, telling the client why when it can still be told. */
@@ -147,6 +157,7 @@ export class ControlSession {
   }
 
   private onDrain(): void {
+    this.lastActive = Date.now(); // the client took what was sent: progress
     if (this.missed > 0 && !this.closed) {
       this.write({ event: 'missed', count: this.missed });
       this.missed = 0;
@@ -173,6 +184,7 @@ export class ControlSession {
       this.write({ id: s.id, ok: true, result: [] });
       return;
     }
+    this.lastActive = Date.now();
     if (part.length > 0) this.write({ id: s.id, part });
     if (this.sock.writableLength <= OUTPUT_HIGH_WATER) {
       setImmediate(() => this.run());

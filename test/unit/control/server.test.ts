@@ -143,11 +143,30 @@ test('server: idle clients are closed; a subscriber is not', async () => {
       subClosed = true;
     });
     sub.write('{"id":1,"op":"subscribe"}\n');
-    assert.match(await idleGot, /"code":"BUSY".*without a request/);
+    assert.match(await idleGot, /"code":"BUSY".*without a request or a read/);
     await sleep(400);
     assert.equal(subClosed, false, 'the subscriber is still connected');
     assert.equal(server.counters.idleClosed, 1);
     sub.destroy();
+  } finally {
+    server.close();
+  }
+});
+
+test('server: a client that stops reading with requests waiting is closed after the idle time', async () => {
+  const { server, path } = await serve(() => BIG, { idleMs: 300 });
+  try {
+    const s = await connect(path);
+    s.on('error', () => {});
+    s.pause();
+    s.write('{"id":1,"op":"list"}\n'.repeat(20_000));
+    await sleep(100);
+    assert.equal(server.clients, 1);
+    // Not idle (requests wait), but no progress: closed after 300 ms, destroyed 1 s later.
+    for (let i = 0; i < 40 && server.clients > 0; i++) await sleep(100);
+    assert.equal(server.clients, 0, 'the stalled client is gone');
+    assert.equal(server.counters.idleClosed, 1);
+    s.destroy();
   } finally {
     server.close();
   }
