@@ -45,9 +45,10 @@
  * that disappears while started is reported once, as TAP_GONE, to `start()`'s `onError`; one
  * that only goes down and up again is counted in `downEvents`.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { type ErrorCode, TapvsError } from '../errors.js';
+import { fusedBatch, linkErrorHandler } from './fused-batch.js';
 import type { BatchHandler, FrameRing, Link } from './link.js';
+import { checkNic, sysfs } from './nic.js';
 import { packetFilter } from './packet-filter.js';
 import { captureOffloadsOn, hexMac, kernelAddresses } from './pcap.js';
 import { formatMac, loadTapAddon, macFromName } from './tap.js';
@@ -63,9 +64,6 @@ const VNET_SLOT_SIZE = 65536 + 64;
 const DEFAULT_BLOCK_SIZE = 256 << 10;
 const DEFAULT_BLOCK_COUNT = 32;
 const DEFAULT_RETIRE_MS = 1;
-const IFNAMSIZ = 16;
-const ARPHRD_ETHER = 1;
-const IFF_UP = 0x1;
 /** The addon's fanout option: a new group made by the kernel. */
 const FANOUT_NEW = -2;
 
@@ -150,10 +148,6 @@ function fromNative(e: unknown): unknown {
   return e;
 }
 
-function sysfs(iface: string, attr: string): string {
-  return readFileSync(`/sys/class/net/${iface}/${attr}`, 'utf8').trim();
-}
-
 function sameMac(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -201,35 +195,8 @@ export class PacketLink implements Link {
 
   constructor(opts: PacketLinkOptions) {
     const iface = opts.iface;
-    if (
-      typeof iface !== 'string' ||
-      !/^[A-Za-z0-9_.:@-]+$/.test(iface) ||
-      iface === '.' ||
-      iface === '..' ||
-      Buffer.byteLength(iface) >= IFNAMSIZ
-    ) {
-      throw new TapvsError(
-        'LINK_CONFIG',
-        `packet: interface name '${String(iface)}' is not a valid name of 1..${IFNAMSIZ - 1} bytes`,
-      );
-    }
-    if (!existsSync(`/sys/class/net/${iface}`)) {
-      throw new TapvsError('TAP_NO_DEVICE', `packet ${iface}: no such interface (see ip link)`);
-    }
-    if (Number(sysfs(iface, 'type')) !== ARPHRD_ETHER) {
-      throw new TapvsError('LINK_CONFIG', `packet ${iface}: not an Ethernet interface (type ${sysfs(iface, 'type')})`);
-    }
-    if ((parseInt(sysfs(iface, 'flags'), 16) & IFF_UP) === 0) {
-      throw new TapvsError('LINK_CONFIG', `packet ${iface}: the interface is down (ip link set ${iface} up)`);
-    }
-    const mtu = Number(sysfs(iface, 'mtu'));
-    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
-      throw new TapvsError('LINK_CONFIG', `packet ${iface}: MTU ${mtu} is not in 68..65535`);
-    }
     const slots = opts.slots ?? DEFAULT_SLOTS;
-    if (!Number.isInteger(slots) || slots < 1 || slots > 4096) {
-      throw new TapvsError('LINK_CONFIG', `packet ${iface}: slots ${slots} is not in 1..4096`);
-    }
+    const mtu = checkNic('packet', iface, slots, 'TAP_NO_DEVICE');
     const nicMac = hexMac(sysfs(iface, 'address'));
     const want = opts.mac ?? 'own';
     const mac = want === 'nic' ? nicMac : want === 'own' ? macFromName(iface) : Uint8Array.from(want);
@@ -291,21 +258,8 @@ export class PacketLink implements Link {
   /** Starts delivering RX batches; `onError` hears once of an interface that disappeared (TAP_GONE). */
   start(onBatch: BatchHandler, onError?: (err: TapvsError) => void): void {
     if (this.closed) throw new TapvsError('LINK_CONFIG', `packet ${this.name}: link is closed`);
-    const rx = this.rx;
-    const tx = this.tx;
-    const onBatchFused = (count: number): number => {
-      rx.count = count;
-      onBatch(count);
-      const queued = tx.count;
-      tx.count = 0; // the addon sends them as soon as we return
-      return queued;
-    };
-    const onNativeError = (e: Error): void => {
-      const err = fromNative(e);
-      const linkErr = err instanceof TapvsError ? err : new TapvsError('TAP_GONE', e.message, { cause: e });
-      if (onError === undefined) throw linkErr;
-      onError(linkErr);
-    };
+    const onBatchFused = fusedBatch(this.rx, this.tx, onBatch, () => this.flush());
+    const onNativeError = linkErrorHandler(fromNative, onError);
     try {
       this.sock.start(onBatchFused, onNativeError);
     } catch (e) {

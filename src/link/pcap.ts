@@ -51,10 +51,11 @@
  * not open a PcapLink.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { TapvsError } from '../errors.js';
 import type { BatchHandler, FrameRing, Link } from './link.js';
+import { checkNic, sysfs } from './nic.js';
 import { formatMac, macFromName } from './tap.js';
 
 /** Ethernet header plus one 802.1Q tag: what a frame adds to the IP MTU. */
@@ -64,10 +65,7 @@ const DEFAULT_SLOTS = 64;
 const MIN_SLOT_SIZE = 2048;
 /** libpcap's buffer_size: the kernel capture ring. Room for ~5000 full frames between wake-ups. */
 const DEFAULT_CAPTURE_BYTES = 8 << 20;
-const IFNAMSIZ = 16;
 /** ARPHRD_ETHER in /sys/class/net/<if>/type. */
-const ARPHRD_ETHER = 1;
-const IFF_UP = 0x1;
 /** pcap_dispatch's "pcap_breakloop was called": the binding has closed the handle. */
 const PCAP_ERROR_BREAK = -2;
 /**
@@ -139,10 +137,6 @@ function loadPcapBinding(): PcapBinding {
     );
   }
   return binding;
-}
-
-function sysfs(iface: string, attr: string): string {
-  return readFileSync(`/sys/class/net/${iface}/${attr}`, 'utf8').trim();
 }
 
 /**
@@ -260,35 +254,8 @@ export class PcapLink implements Link {
 
   constructor(opts: PcapLinkOptions) {
     const iface = opts.iface;
-    if (
-      typeof iface !== 'string' ||
-      !/^[A-Za-z0-9_.:@-]+$/.test(iface) ||
-      iface === '.' ||
-      iface === '..' ||
-      Buffer.byteLength(iface) >= IFNAMSIZ
-    ) {
-      throw new TapvsError(
-        'LINK_CONFIG',
-        `pcap: interface name '${String(iface)}' is not a valid name of 1..${IFNAMSIZ - 1} bytes`,
-      );
-    }
-    if (!existsSync(`/sys/class/net/${iface}`)) {
-      throw new TapvsError('LINK_CONFIG', `pcap ${iface}: no such interface (see ip link)`);
-    }
-    if (Number(sysfs(iface, 'type')) !== ARPHRD_ETHER) {
-      throw new TapvsError('LINK_CONFIG', `pcap ${iface}: not an Ethernet interface (type ${sysfs(iface, 'type')})`);
-    }
-    if ((parseInt(sysfs(iface, 'flags'), 16) & IFF_UP) === 0) {
-      throw new TapvsError('LINK_CONFIG', `pcap ${iface}: the interface is down (ip link set ${iface} up)`);
-    }
-    const mtu = Number(sysfs(iface, 'mtu'));
-    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
-      throw new TapvsError('LINK_CONFIG', `pcap ${iface}: MTU ${mtu} is not in 68..65535`);
-    }
     const slots = opts.slots ?? DEFAULT_SLOTS;
-    if (!Number.isInteger(slots) || slots < 1 || slots > 4096) {
-      throw new TapvsError('LINK_CONFIG', `pcap ${iface}: slots ${slots} is not in 1..4096`);
-    }
+    const mtu = checkNic('pcap', iface, slots, 'LINK_CONFIG');
     const captureBytes = opts.captureBytes ?? DEFAULT_CAPTURE_BYTES;
     if (!Number.isInteger(captureBytes) || captureBytes < 65536 || captureBytes > 1 << 30) {
       throw new TapvsError('LINK_CONFIG', `pcap ${iface}: capture buffer ${captureBytes} is not in 64 KiB..1 GiB`);

@@ -34,6 +34,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorCode, TapvsError } from '../errors.js';
+import { fusedBatch, linkErrorHandler } from './fused-batch.js';
 import type { BatchHandler, FrameRing, Link } from './link.js';
 import { VNET_HDR_LEN } from './vnet-hdr.js';
 
@@ -313,28 +314,8 @@ export class TapLink implements Link {
    * thrown from the event loop (process 'uncaughtException').
    */
   start(onBatch: BatchHandler, onError?: (err: TapvsError) => void): void {
-    const rx = this.rx;
-    const tx = this.tx;
-    const onBatchFused = (count: number): number => {
-      rx.count = count;
-      try {
-        onBatch(count);
-      } catch (e) {
-        // The handler (the dataplane catches its own faults) must not strand what it queued
-        // before throwing: send it now; the exception goes on to 'uncaughtException'.
-        this.flush();
-        throw e;
-      }
-      const queued = tx.count;
-      tx.count = 0; // the addon writes them as soon as we return
-      return queued;
-    };
-    const onNativeError = (e: Error): void => {
-      const err = fromNative(e);
-      const tapErr = err instanceof TapvsError ? err : new TapvsError('TAP_GONE', e.message, { cause: e });
-      if (onError === undefined) throw tapErr;
-      onError(tapErr);
-    };
+    const onBatchFused = fusedBatch(this.rx, this.tx, onBatch, () => this.flush());
+    const onNativeError = linkErrorHandler(fromNative, onError);
     try {
       this.dev.start(onBatchFused, onNativeError);
     } catch (e) {
