@@ -34,7 +34,8 @@ if (args.includes('-h') || args.includes('--help')) {
   --ha               instead: two directors (lab up --ha): failover time over --runs N (10)
                      SIGKILLs, and connection sync of --conns N (100000) connections
   --only a,b         variants: tapvsd,tapvsd-checks,tapvsd-plain,tapvsd-nopoll,nft,haproxy,routing,tapcopy,tapcopy-vnet,
-                     tapcopy-mq,tapcopy-mq-pin,tapcopy-uring,tapvsd-packet,tapvsd-packet-ring,tapvsd-pcap,nft-veth
+                     tapcopy-mq,tapcopy-mq-pin,tapcopy-uring,tapcopy-mq-uring,
+                     tapvsd-packet,tapvsd-packet-ring,tapvsd-pcap,nft-veth
   --skip-micro       no in-process micro-benchmarks
   --skip-macro       micro-benchmarks only (no lab)
   --no-build         use the existing dist/ and installed tools (no setup.sh, no tsc)

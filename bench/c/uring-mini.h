@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <linux/io_uring.h>
+#include <linux/time_types.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,23 @@ static int uring_init(struct uring *r, unsigned entries, const unsigned *flag_ch
 static int uring_enter(struct uring *r, unsigned min_complete, unsigned flags) {
   __atomic_store_n(r->sq_tail, r->sq_local_tail, __ATOMIC_RELEASE);
   int n = (int)syscall(__NR_io_uring_enter, r->fd, r->to_submit, min_complete, flags, NULL, 0);
+  if (n < 0) return -errno;
+  r->to_submit -= (unsigned)n;
+  return n;
+}
+
+/**
+ * Submits what is queued and waits for one completion, at most `timeout_ms` (IORING_ENTER_EXT_ARG,
+ * Linux 5.11): a thread that gets no signal still sees a stop flag. -ETIME when the time ran out.
+ */
+static int uring_submit_and_wait(struct uring *r, unsigned timeout_ms) {
+  struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000, .tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
+  struct io_uring_getevents_arg arg;
+  memset(&arg, 0, sizeof arg);
+  arg.ts = (uint64_t)(uintptr_t)&ts;
+  __atomic_store_n(r->sq_tail, r->sq_local_tail, __ATOMIC_RELEASE);
+  int n = (int)syscall(__NR_io_uring_enter, r->fd, r->to_submit, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg,
+                       sizeof arg);
   if (n < 0) return -errno;
   r->to_submit -= (unsigned)n;
   return n;

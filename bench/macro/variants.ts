@@ -23,6 +23,7 @@
  *                   (the ceiling of one worker per TAP queue); tapcopy-mq-pin with thread i on CPU i
  *   tapcopy-uring   bench/c/tapcopy-uring: the copy loop -v batched through io_uring (multishot
  *                   reads, one io_uring_enter per batch): the ceiling of fewer system calls
+ *   tapcopy-mq-uring  tapcopy-uring -n 2: both, a ring per thread on 2-queue TAPs
  *   tapvsd-packet   tapvsd attached to two veths in tapvs-dir with its AF_PACKET socket
  *                   (`lab up --packet`: packet= links, offloads on), as on a dual-NIC gateway VM
  *   tapvsd-packet-ring  the same with the TPACKET_V3 receive ring (TAPVS_PACKET_RX=ring)
@@ -60,6 +61,7 @@ export type VariantKey =
   | 'tapcopy-mq'
   | 'tapcopy-mq-pin'
   | 'tapcopy-uring'
+  | 'tapcopy-mq-uring'
   | 'tapvsd-packet'
   | 'tapvsd-packet-ring'
   | 'tapvsd-pcap'
@@ -120,6 +122,11 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapcopy-uring',
     label: 'C copy loop, io_uring',
     what: 'bench/c/tapcopy-uring -v: one thread, a multishot read per TAP into 128 provided buffers, writes batched, one io_uring_enter per batch: ceiling of fewer system calls',
+  },
+  {
+    key: 'tapcopy-mq-uring',
+    label: 'C copy loop, 2 TAP queues, io_uring',
+    what: 'tapcopy-uring -v -n 2: both mechanisms, 2-queue TAPs with one thread and one ring per queue',
   },
   {
     key: 'tapvsd-packet',
@@ -677,6 +684,8 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
       return setupTapcopy(ctx, 'tapcopy-mq', ['-v', '-n', '2', '-p']);
     case 'tapcopy-uring':
       return setupTapcopy(ctx, 'tapcopy-uring', ['-v']);
+    case 'tapcopy-mq-uring':
+      return setupTapcopy(ctx, 'tapcopy-uring', ['-v', '-n', '2']);
     case 'tapvsd-packet':
       return setupTapvsdNic(ctx, 'packet');
     case 'tapvsd-packet-ring':
