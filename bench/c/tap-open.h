@@ -31,7 +31,7 @@ enum tap_open_flags {
   TAP_VNET = 1,
   /** IFF_MULTI_QUEUE: each open of the same name attaches one more queue (Linux >= 3.8). */
   TAP_MULTI_QUEUE = 2,
-  /** O_NONBLOCK: for poll() loops. io_uring wants blocking fds (see tapcopy-uring.c). */
+  /** O_NONBLOCK: for poll() loops. tapcopy-uring.c keeps its fds blocking (its comment says why). */
   TAP_NONBLOCK = 4,
 };
 

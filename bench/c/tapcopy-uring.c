@@ -12,8 +12,8 @@
  *   -n   QUEUES > 1: both mechanisms at once: IFF_MULTI_QUEUE TAPs, thread i with its own ring on
  *        queue i of each (as tapcopy-mq.c, whose comment says how the kernel picks the queue)
  *
- * One thread, one ring (per queue with -n). Reads wait on each TAP; a completed read becomes an IORING_OP_WRITE of the
- * same buffer to the other TAP, and a completed write gives the buffer back for reading. Nothing
+ * One thread, one ring (per queue with -n). Reads wait on each TAP; a completed read becomes an
+ * IORING_OP_WRITE of the same buffer to the other TAP, and a completed write gives the buffer back. Nothing
  * is submitted one by one: every write and re-read that the completions of one wake-up produce
  * goes to the kernel with the next io_uring_enter, which also waits for the next completion, so a
  * busy loop costs one system call per batch of frames where tapcopy costs a read() and a write()
@@ -23,17 +23,17 @@
  * of DEPTH buffers (IOSQE_BUFFER_SELECT): it stays armed on the TAP's poll wait queue and posts one
  * completion per frame, each in the next free buffer, until the buffers run out (-ENOBUFS: it is
  * re-armed once writes have given buffers back; the frames wait in the TAP's queue meanwhile).
- * With -s, DEPTH ordinary reads wait on each TAP instead. Measured on Linux 6.18: a frame wakes
- * every parked read of that TAP, the ones that find the queue empty again are punted to io-wq
- * worker threads (the end-of-run counter showed 5 "iou-wrk" threads), which then block in the
- * TAP's read(): the copying happens in kernel worker threads instead of in batches, which is not
- * the mechanism to measure. The multishot read is one waiter per TAP and never punts.
+ * With -s, DEPTH ordinary reads wait on each TAP instead. Measured on Linux 6.18: reads end up in
+ * io-wq worker threads (5 "iou-wrk" threads in a 3 s test) that block in the TAP's read(), so the
+ * copying happens in kernel worker threads instead of in batches, which is not the mechanism to
+ * measure. (Our reading of io_uring: a frame wakes every parked read of the TAP, and one that
+ * finds the queue empty again after its wake-up is punted to io-wq instead of parked again.) The multishot read is one waiter per TAP and never punts.
  *
  * The ring is set up with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN when the kernel
  * has them (6.1): the kernel's completion work then runs only inside our io_uring_enter, in one
- * batch, instead of interrupting the loop. The TAP fds are blocking (no O_NONBLOCK): on an
- * O_NONBLOCK file without FMODE_NOWAIT io_uring hands -EAGAIN back to user space instead of
- * waiting; on a blocking pollable file a read that finds no frame is parked on the poll wait queue.
+ * batch, instead of interrupting the loop. The TAP fds are blocking (no O_NONBLOCK): with
+ * O_NONBLOCK, single-shot reads sometimes completed with -EAGAIN in user space (29 in a 3 s test,
+ * besides an io-wq worker); the multishot read forwarded the same with either (tested by hand).
  *
  * Prints "tapcopy-uring: ready" on stdout once both TAPs and the rings exist; on SIGTERM/SIGINT
  * prints its counters on stderr (with the threads the process has then: more than the copiers and
