@@ -34,6 +34,7 @@ if (args.includes('-h') || args.includes('--help')) {
   --ha               instead: two directors (lab up --ha): failover time over --runs N (10)
                      SIGKILLs, and connection sync of --conns N (100000) connections
   --only a,b         variants: tapvsd,tapvsd-checks,tapvsd-plain,tapvsd-nopoll,nft,haproxy,routing,tapcopy,tapcopy-vnet,
+                     tapcopy-mq,tapcopy-mq-pin,tapcopy-uring,tapcopy-mq-uring,
                      tapvsd-packet,tapvsd-packet-ring,tapvsd-pcap,nft-veth
   --skip-micro       no in-process micro-benchmarks
   --skip-macro       micro-benchmarks only (no lab)
@@ -162,11 +163,13 @@ for (const f of ['dist/bench/macro/main.js', 'dist/lab/lab-lib.js', 'dist/src/cl
 }
 const binDir = join(ROOT, 'dist', 'bench', 'c');
 mkdirSync(binDir, { recursive: true });
-for (const name of ['tapcopy', 'udpblast']) {
+// tapcopy-mq and tapcopy-uring sit next to tapcopy (variants.ts finds them there); -pthread for tapcopy-mq.
+for (const name of ['tapcopy', 'tapcopy-mq', 'tapcopy-uring', 'udpblast']) {
   step(`compile ${name}`, 'gcc', [
     '-O2',
     '-Wall',
     '-Wextra',
+    '-pthread',
     '-o',
     join(binDir, name),
     join(ROOT, 'bench', 'c', `${name}.c`),

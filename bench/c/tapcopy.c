@@ -16,52 +16,21 @@
  * them to bridges and sets them up (`ip link set TAP master BR up`). Prints "tapcopy: ready"
  * on stdout once both exist; on SIGTERM/SIGINT prints its counters on stderr and exits.
  *
- * Build: gcc -O2 -Wall -o tapcopy tapcopy.c
+ * Build: gcc -O2 -Wall -o tapcopy tapcopy.c (tap-open.h beside it). Variants that change how frames
+ * move, not what is copied: tapcopy-mq.c (one thread per TAP queue), tapcopy-uring.c (io_uring).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#define TUN_F_USO6 0x40
-#endif
+#include "tap-open.h"
 
 #define BATCH 64
-#define BUFSZ (65536 + 64)
+#define BUFSZ TAP_FRAME_MAX
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
-
-static int tap_open(const char *name, int vnet) {
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) { perror("open /dev/net/tun"); exit(1); }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
-  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) { fprintf(stderr, "TUNSETIFF %s: %s\n", name, strerror(errno)); exit(1); }
-  if (vnet) {
-    int hdr = 12; /* virtio_net_hdr_mrg_rxbuf: the same size the kernel uses for modern vhost */
-    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) { perror("TUNSETVNETHDRSZ"); exit(1); }
-    unsigned long off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    if (ioctl(fd, TUNSETOFFLOAD, off | TUN_F_USO4 | TUN_F_USO6) < 0 && ioctl(fd, TUNSETOFFLOAD, off) < 0) {
-      perror("TUNSETOFFLOAD");
-      exit(1);
-    }
-  }
-  return fd;
-}
 
 int main(int argc, char **argv) {
   int vnet = 0, ai = 1;
@@ -73,7 +42,8 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
 
-  int fd[2] = { tap_open(argv[ai], vnet), tap_open(argv[ai + 1], vnet) };
+  int flags = TAP_NONBLOCK | (vnet ? TAP_VNET : 0);
+  int fd[2] = { tap_open(argv[ai], flags), tap_open(argv[ai + 1], flags) };
   printf("tapcopy: ready %s %s%s\n", argv[ai], argv[ai + 1], vnet ? " (vnet_hdr, offloads)" : "");
   fflush(stdout);
 

@@ -19,6 +19,11 @@
  *   tapcopy         bench/c/tapcopy (two TAPs, copy loop) joining the two bridges into one L2;
  *                   the client gets a second address in the real servers' /24 (the TAP ceiling)
  *   tapcopy-vnet    the same with IFF_VNET_HDR + TUNSETOFFLOAD (the offload ceiling)
+ *   tapcopy-mq      bench/c/tapcopy-mq: the copy loop -v on 2-queue TAPs, one thread per queue
+ *                   (the ceiling of one worker per TAP queue); tapcopy-mq-pin with thread i on CPU i
+ *   tapcopy-uring   bench/c/tapcopy-uring: the copy loop -v batched through io_uring (multishot
+ *                   reads, one io_uring_enter per batch): the ceiling of fewer system calls
+ *   tapcopy-mq-uring  tapcopy-uring -n 2: both, a ring per thread on 2-queue TAPs
  *   tapvsd-packet   tapvsd attached to two veths in tapvs-dir with its AF_PACKET socket
  *                   (`lab up --packet`: packet= links, offloads on), as on a dual-NIC gateway VM
  *   tapvsd-packet-ring  the same with the TPACKET_V3 receive ring (TAPVS_PACKET_RX=ring)
@@ -34,7 +39,7 @@
  * never on the root namespace.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LAB, type LabAttach, labUp, nsExec, run } from '../../lab/lab-lib.js';
 import { type BaselineTree, baselineLabUp } from './baseline-tree.js';
 import { CHECKED_SERVERS, checksKeepalivedConf, checksKeepalivedConfSummary } from './checks-config.js';
@@ -53,6 +58,10 @@ export type VariantKey =
   | 'routing'
   | 'tapcopy'
   | 'tapcopy-vnet'
+  | 'tapcopy-mq'
+  | 'tapcopy-mq-pin'
+  | 'tapcopy-uring'
+  | 'tapcopy-mq-uring'
   | 'tapvsd-packet'
   | 'tapvsd-packet-ring'
   | 'tapvsd-pcap'
@@ -98,6 +107,26 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapcopy-vnet',
     label: 'C TAP copy loop + vnet_hdr',
     what: 'tapcopy -v (IFF_VNET_HDR + TUNSETOFFLOAD): offload ceiling',
+  },
+  {
+    key: 'tapcopy-mq',
+    label: 'C copy loop, 2 TAP queues',
+    what: 'bench/c/tapcopy-mq -v -n 2: IFF_MULTI_QUEUE TAPs, one copy thread per queue (the kernel spreads flows by hash): ceiling of one worker per queue',
+  },
+  {
+    key: 'tapcopy-mq-pin',
+    label: 'C copy loop, 2 TAP queues, pinned',
+    what: 'tapcopy-mq -v -n 2 -p: the same with thread i pinned to CPU i',
+  },
+  {
+    key: 'tapcopy-uring',
+    label: 'C copy loop, io_uring',
+    what: 'bench/c/tapcopy-uring -v: one thread, a multishot read per TAP into 128 provided buffers, writes batched, one io_uring_enter per batch: ceiling of fewer system calls',
+  },
+  {
+    key: 'tapcopy-mq-uring',
+    label: 'C copy loop, 2 TAP queues, io_uring',
+    what: 'tapcopy-uring -v -n 2: both mechanisms, 2-queue TAPs with one thread and one ring per queue',
   },
   {
     key: 'tapvsd-packet',
@@ -574,16 +603,22 @@ async function setupRouting(ctx: VariantContext): Promise<Running> {
 const TAPCOPY_EXT = 'tvs-cp-ext';
 const TAPCOPY_INT = 'tvs-cp-int';
 
-async function setupTapcopy(ctx: VariantContext, vnet: boolean): Promise<Running> {
+/**
+ * A C copy loop from bench/c, started in tapvs-dir with `args` before the two TAP names; it prints
+ * "BINARY: ready" once its TAPs exist. The binaries other than tapcopy are built by bench/run.mjs
+ * next to it (ctx.tapcopy's directory).
+ */
+async function setupTapcopy(ctx: VariantContext, binary: string, flags: readonly string[]): Promise<Running> {
   await labBase(ctx, false);
-  const args = [...(vnet ? ['-v'] : []), TAPCOPY_EXT, TAPCOPY_INT];
-  ctx.log.add(`${shellLine(LAB.ns.dir, ctx.tapcopy, args)} &`);
-  const tc: Started = startInNs('tapcopy', LAB.ns.dir, ctx.tapcopy, args);
+  const path = binary === 'tapcopy' ? ctx.tapcopy : join(dirname(ctx.tapcopy), binary);
+  const args = [...flags, TAPCOPY_EXT, TAPCOPY_INT];
+  ctx.log.add(`${shellLine(LAB.ns.dir, path, args)} &`);
+  const tc: Started = startInNs(binary, LAB.ns.dir, path, args);
   try {
-    await waitUntil('tapcopy to create its TAPs', 5000, async () => {
+    await waitUntil(`${binary} to create its TAPs`, 5000, async () => {
       if ((await Promise.race([tc.exited, sleep(0).then(() => 'running')])) !== 'running')
-        throw new Error(`tapcopy exited: ${tc.output()}`);
-      return tc.output().includes('tapcopy: ready');
+        throw new Error(`${binary} exited: ${tc.output()}`);
+      return tc.output().includes(`${binary}: ready`);
     });
     await sh(ctx, LAB.ns.dir, 'ip', ['link', 'set', TAPCOPY_EXT, 'master', LAB.bridge.ext, 'up']);
     await sh(ctx, LAB.ns.dir, 'ip', ['link', 'set', TAPCOPY_INT, 'master', LAB.bridge.int, 'up']);
@@ -640,9 +675,17 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
     case 'routing':
       return setupRouting(ctx);
     case 'tapcopy':
-      return setupTapcopy(ctx, false);
+      return setupTapcopy(ctx, 'tapcopy', []);
     case 'tapcopy-vnet':
-      return setupTapcopy(ctx, true);
+      return setupTapcopy(ctx, 'tapcopy', ['-v']);
+    case 'tapcopy-mq':
+      return setupTapcopy(ctx, 'tapcopy-mq', ['-v', '-n', '2']);
+    case 'tapcopy-mq-pin':
+      return setupTapcopy(ctx, 'tapcopy-mq', ['-v', '-n', '2', '-p']);
+    case 'tapcopy-uring':
+      return setupTapcopy(ctx, 'tapcopy-uring', ['-v']);
+    case 'tapcopy-mq-uring':
+      return setupTapcopy(ctx, 'tapcopy-uring', ['-v', '-n', '2']);
     case 'tapvsd-packet':
       return setupTapvsdNic(ctx, 'packet');
     case 'tapvsd-packet-ring':
