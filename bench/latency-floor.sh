@@ -12,7 +12,9 @@
 #                 (skipped with --no-lab; the lab is brought up and down here)
 # The TAP responders sit on a persistent TAP in their own namespace, 10.9.0.1/24 on the kernel
 # side, with a static neighbour entry for 10.9.0.2 (the responder) so no ARP is involved.
-#   flock /tmp/tapvs-lab.lock bash bench/latency-floor.sh [--no-lab] [--tapvsd-arg=ARG ...]
+# With --cpu, each responder's CPU time during the 400 pings (perf stat -e task-clock on its PID:
+# user and kernel, the TAP write's trip through the receiving stack included) per ping.
+#   flock /tmp/tapvs-lab.lock bash bench/latency-floor.sh [--no-lab] [--cpu] [--tapvsd-arg=ARG ...]
 # Root. Needs scripts/setup.sh done (addon, dist/) and gcc. Everything runs in namespaces made
 # here (named after this script's PID) and is removed on exit, failures included; every process
 # is bounded by `timeout` and stopped by PID.
@@ -20,12 +22,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lab=1
+cpu=0
 tapvsd_args=()
 for a in "$@"; do
   case "$a" in
     --no-lab) lab=0 ;;
+    --cpu) cpu=1 ;;
     --tapvsd-arg=*) tapvsd_args+=("$a") ;;
-    *) echo "usage: $0 [--no-lab] [--tapvsd-arg=ARG ...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--no-lab] [--cpu] [--tapvsd-arg=ARG ...]" >&2; exit 2 ;;
   esac
 done
 
@@ -34,6 +38,7 @@ ns_a=tfloor-$$-a
 ns_b=tfloor-$$-b
 work=$(mktemp -d /tmp/latency-floor.XXXXXX)
 responder=
+responder_pid=
 lab_up=0
 
 cleanup() {
@@ -45,14 +50,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 400 pings at 10 ms from namespace $1 to $2; prints "name median p10 p90 (ms), received".
+# 400 pings at 10 ms from namespace $2 to $3; prints "name median p10 p90 (ms), received" and,
+# with --cpu and a responder PID $4, its CPU time per ping.
 measure() {
-  local name=$1 ns=$2 target=$3
+  local name=$1 ns=$2 target=$3 pid=${4:-} perf=
   ip netns exec "$ns" ping -c 50 -i 0.01 -W 1 -q "$target" >/dev/null || true # warm-up: ARP, JIT
-  ip netns exec "$ns" timeout 30 ping -c 400 -i 0.01 -W 1 "$target" | grep -o 'time=[0-9.]*' | cut -d= -f2 |
+  if [ "$cpu" = 1 ] && [ -n "$pid" ]; then
+    timeout 60 perf stat -x, -e task-clock -p "$pid" -o "$work/perf.txt" &
+    perf=$!
+  fi
+  local line
+  line=$(ip netns exec "$ns" timeout 30 ping -c 400 -i 0.01 -W 1 "$target" | grep -o 'time=[0-9.]*' | cut -d= -f2 |
     sort -n | awk -v n="$name" '{a[NR]=$1} END {
-      if (NR == 0) { printf "%-12s no replies\n", n; exit }
-      printf "%-12s median=%.3f p10=%.3f p90=%.3f ms (%d/400 replies)\n", n, a[int((NR+1)/2)], a[int(NR*0.1)+1], a[int(NR*0.9)], NR }'
+      if (NR == 0) { printf "%-12s no replies", n; exit }
+      printf "%-12s median=%.3f p10=%.3f p90=%.3f ms (%d/400 replies)", n, a[int((NR+1)/2)], a[int(NR*0.1)+1], a[int(NR*0.9)], NR }')
+  if [ -n "$perf" ]; then
+    kill -INT "$perf" 2>/dev/null || true
+    wait "$perf" 2>/dev/null || true
+    line+=$(awk -F, '/task-clock/ {printf " cpu/ping=%.1f us", $1 * 1000 / 400}' "$work/perf.txt")
+  fi
+  echo "$line"
 }
 
 # Starts a responder (the rest of the arguments) in the TAP namespace, waits for its "ready".
@@ -60,7 +77,10 @@ start_responder() {
   ip netns exec "$ns_tap" timeout 120 "$@" >"$work/responder.out" 2>&1 &
   responder=$!
   for _ in $(seq 100); do
-    grep -q ready "$work/responder.out" 2>/dev/null && return 0
+    if grep -q ready "$work/responder.out" 2>/dev/null; then
+      responder_pid=$(pgrep -P "$responder" | head -1) # timeout's child: the responder itself
+      return 0
+    fi
     kill -0 "$responder" 2>/dev/null || break
     sleep 0.05
   done
@@ -100,17 +120,17 @@ ip -n "$ns_tap" link set ftap0 up
 ip -n "$ns_tap" neigh replace 10.9.0.2 lladdr 02:00:00:00:00:02 dev ftap0 nud permanent
 
 start_responder "$work/tap-echo" ftap0
-measure c-tap "$ns_tap" 10.9.0.2
+measure c-tap "$ns_tap" 10.9.0.2 "$responder_pid"
 stop_responder
 start_responder node bench/latency/node-tap-echo.mjs ftap0 110
-measure node-addon "$ns_tap" 10.9.0.2
+measure node-addon "$ns_tap" 10.9.0.2 "$responder_pid"
 stop_responder
 start_responder node bench/latency/node-sync-echo.mjs ftap0 110
-measure node-sync "$ns_tap" 10.9.0.2
+measure node-sync "$ns_tap" 10.9.0.2 "$responder_pid"
 stop_responder
 
 if [ "$lab" = 1 ]; then
   lab_up=1
   timeout 120 node dist/lab/lab.js up --rules lab/textbook.rules "${tapvsd_args[@]}" >/dev/null
-  measure tapvsd-vip tapvs-client 192.168.222.131
+  measure tapvsd-vip tapvs-client 192.168.222.131 "$(cat /run/tapvs-lab/pids/tapvsd)"
 fi
