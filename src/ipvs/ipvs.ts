@@ -329,6 +329,8 @@ export class Ipvs {
         if (t >= 0) c.flags[t] |= ConnFlag.ASSURED;
       }
     }
+    // Whole milliseconds below 2^32 (RuleEditor.setTimeouts checks the seconds), so the value
+    // stored is the value added.
     const timeoutMs = this.timeouts.tcpMs[next];
     c.timeoutMs[id] = timeoutMs;
     c.expiresAt[id] = nowMs + timeoutMs;
