@@ -11,7 +11,7 @@ import { ConnFlag } from '../ipvs/conn-table.js';
 import { type Dest, Fwd } from '../ipvs/dest.js';
 import type { Ipvs } from '../ipvs/ipvs.js';
 import { Dir } from '../ipvs/tcp-state.js';
-import { csumUpdate16, csumUpdate32, partialCsumUpdate32 } from '../packet/checksum.js';
+import { csumApplyDelta, csumDelta16, csumDelta32, partialCsumUpdate32 } from '../packet/checksum.js';
 import { ETH_HLEN } from '../packet/eth.js';
 import { IPPROTO_TCP, IPPROTO_UDP, IPV4_MIN_HLEN } from '../packet/ipv4.js';
 import { TCP_SYN } from '../packet/tcp.js';
@@ -191,13 +191,14 @@ export class FastPath {
       ndst = c.caddr[id];
       ndport = c.cport[id];
     }
-    // IP header: addresses and TTL (RFC 1624 updates).
+    // IP header: addresses and TTL (RFC 1624 updates), the changes summed once per checksum
+    // (csumApplyDelta: the bytes the general path's update-after-update gives).
     const ttlWord = w2 >>> 16;
-    // In the general path's order (addresses, then TTL), so both give the same bytes.
-    let ipCsum = w2 & 0xffff;
-    if (nsrc !== src) ipCsum = csumUpdate32(ipCsum, src, nsrc);
-    if (ndst !== dst) ipCsum = csumUpdate32(ipCsum, dst, ndst);
-    ipCsum = csumUpdate16(ipCsum, ttlWord, ttlWord - 0x100);
+    let addrDelta = 0;
+    if (nsrc !== src) addrDelta += csumDelta32(src, nsrc);
+    if (ndst !== dst) addrDelta += csumDelta32(dst, ndst);
+    // TTL - 1: ~m + m' of the TTL/protocol word is 0xfeff whatever the TTL (> 1 here).
+    const ipCsum = csumApplyDelta(w2 & 0xffff, addrDelta + csumDelta16(ttlWord, ttlWord - 0x100));
     dv.setInt32(ip + 8, ((ttlWord - 0x100) << 16) | ipCsum); // TTL - 1 (> 0 here), protocol, checksum
     if (kind !== Kind.DrIn) {
       if (nsrc !== src) dv.setInt32(ip + 12, nsrc);
@@ -208,17 +209,14 @@ export class FastPath {
       if (ctx.csumPartial) {
         if (nsrc !== src) l4Csum = partialCsumUpdate32(l4Csum, src, nsrc);
         if (ndst !== dst) l4Csum = partialCsumUpdate32(l4Csum, dst, ndst);
-      } else if (proto === IPPROTO_TCP) {
-        if (nsrc !== src) l4Csum = csumUpdate32(l4Csum, src, nsrc);
-        if (ndst !== dst) l4Csum = csumUpdate32(l4Csum, dst, ndst);
-        if (nsport !== sport) l4Csum = csumUpdate16(l4Csum, sport, nsport);
-        if (ndport !== dport) l4Csum = csumUpdate16(l4Csum, dport, ndport);
-      } else if (l4Csum !== 0) {
-        // UDP: a computed 0 is sent as 0xffff after every step, as the UDP view does.
-        if (nsrc !== src) l4Csum = csumUpdate32(l4Csum, src, nsrc) || 0xffff;
-        if (ndst !== dst) l4Csum = csumUpdate32(l4Csum, dst, ndst) || 0xffff;
-        if (nsport !== sport) l4Csum = csumUpdate16(l4Csum, sport, nsport) || 0xffff;
-        if (ndport !== dport) l4Csum = csumUpdate16(l4Csum, dport, ndport) || 0xffff;
+      } else if (proto === IPPROTO_TCP || l4Csum !== 0) {
+        let l4Delta = addrDelta;
+        if (nsport !== sport) l4Delta += csumDelta16(sport, nsport);
+        if (ndport !== dport) l4Delta += csumDelta16(dport, ndport);
+        l4Csum = csumApplyDelta(l4Csum, l4Delta);
+        // UDP: a computed 0 is sent as 0xffff (as the UDP view does after every step; the same
+        // bytes, since a 0 in between adds as the 0xffff it becomes).
+        if (proto !== IPPROTO_TCP && l4Csum === 0) l4Csum = 0xffff;
       }
       dv.setUint16(csumOff, l4Csum);
       dv.setInt32(l4, (nsport << 16) | ndport);

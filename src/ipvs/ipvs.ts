@@ -20,7 +20,7 @@ import { Dest, Fwd, type FwdMethod } from './dest.js';
 import type { Scheduler } from './sched/scheduler.js';
 import { FlowKey, Service } from './service.js';
 import { Stats } from './stats.js';
-import { Dir, flagClass, TCP_STATE_ACTIVE, TcpState, tcpNextState } from './tcp-state.js';
+import { Dir, TCP_STATE_ACTIVE, TcpState, tcpNextStateByFlags } from './tcp-state.js';
 import { NEW_CONN_TIMEOUT_MS, TEMPLATE_REARM_MS, Timeouts } from './timeouts.js';
 
 /**
@@ -307,14 +307,13 @@ export class Ipvs {
    */
   tcpState(id: number, dir: Dir, tcpFlags: number, nowMs: number): void {
     const c = this.conns;
-    const cls = flagClass(tcpFlags);
     if ((c.flags[id] & ConnFlag.NOOUTPUT) !== 0) {
       // DR/TUN: client packets use the INPUT_ONLY rows until a reply is seen (set_tcp_state()).
       if (dir === Dir.OUTPUT) c.flags[id] &= ~ConnFlag.NOOUTPUT;
       else dir = Dir.INPUT_ONLY;
     }
     const old = c.state[id];
-    const next = tcpNextState(dir, old, cls);
+    const next = tcpNextStateByFlags(dir, old, tcpFlags);
     if (next !== old) {
       const active = (c.flags[id] & ConnFlag.ACTIVE) !== 0;
       const nowActive = TCP_STATE_ACTIVE[next];
@@ -330,8 +329,11 @@ export class Ipvs {
         if (t >= 0) c.flags[t] |= ConnFlag.ASSURED;
       }
     }
-    c.timeoutMs[id] = this.timeouts.tcpMs[next];
-    c.expiresAt[id] = nowMs + c.timeoutMs[id];
+    // Whole milliseconds below 2^32 (RuleEditor.setTimeouts checks the seconds), so the value
+    // stored is the value added.
+    const timeoutMs = this.timeouts.tcpMs[next];
+    c.timeoutMs[id] = timeoutMs;
+    c.expiresAt[id] = nowMs + timeoutMs;
   }
 
   /** UDP has one state; every packet re-arms it. An answer assures the template. */

@@ -56,6 +56,31 @@ export function csumUpdate32(sum: number, old: number, now: number): number {
 }
 
 /**
+ * RFC 1624 eqn. 3 once for several changed fields: the terms ~m + m' of every changed 16-bit word
+ * (csumDelta16, csumDelta32), summed by the caller into `delta` (below 2^24), then added to the
+ * checksum with one fold. Bit for bit the value that applying csumUpdate16/csumUpdate32 field
+ * after field gives: one's complement addition is associative, and an intermediate fold is 0 only
+ * when every term before it is. A field that does not change must not be added (its term is
+ * 0xffff, the other zero, which can turn a result of 0x0000 into 0xffff).
+ */
+export function csumApplyDelta(sum: number, delta: number): number {
+  let s = (~sum & 0xffff) + delta;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** csumApplyDelta's term for a 16-bit word changing from `old` to `now`. */
+export function csumDelta16(old: number, now: number): number {
+  return (~old & 0xffff) + (now & 0xffff);
+}
+
+/** csumApplyDelta's terms for a 32-bit field (an IPv4 address) changing from `old` to `now`. */
+export function csumDelta32(old: number, now: number): number {
+  return ((~old >>> 16) & 0xffff) + (~old & 0xffff) + ((now >>> 16) & 0xffff) + (now & 0xffff);
+}
+
+/**
  * Adjusts a *partial* (pseudo-header only, not complemented) checksum as held by frames marked
  * VIRTIO_NET_HDR_F_NEEDS_CSUM when a 32-bit address of the pseudo-header changes. Such a field
  * stores the folded pseudo-header sum itself, so the update is the inverse of csumUpdate32.

@@ -13,6 +13,7 @@ import {
   TCP_STATE_ACTIVE,
   TCP_STATE_NAMES,
   tcpNextState,
+  tcpNextStateByFlags,
 } from '../../../src/ipvs/tcp-state.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../../../src/packet/tcp.js';
 
@@ -104,5 +105,19 @@ test('tcp timeouts and active states are the kernel defaults', () => {
   for (const [n, [t, a]] of Object.entries(want)) {
     assert.equal(TCP_DEFAULT_TIMEOUTS_S[state(n)], t, n);
     assert.equal(TCP_STATE_ACTIVE[state(n)], a, n);
+  }
+});
+
+test('the per-packet table (by flags byte) gives tcpNextState(flagClass(flags)) for every flags byte, state and direction', () => {
+  for (const dir of [Dir.INPUT, Dir.OUTPUT, Dir.INPUT_ONLY]) {
+    for (let state = 0; state < TCP_STATE_NAMES.length; state++) {
+      for (let flags = 0; flags < 256; flags++) {
+        assert.equal(
+          tcpNextStateByFlags(dir, state, flags),
+          tcpNextState(dir, state, flagClass(flags)),
+          `dir ${dir} state ${TCP_STATE_NAMES[state]} flags 0x${flags.toString(16)}`,
+        );
+      }
+    }
   }
 });

@@ -4,7 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checksum, csumFinish, csumUpdate16, csumUpdate32, onesSum } from '../../../src/packet/checksum.js';
+import {
+  checksum,
+  csumApplyDelta,
+  csumDelta16,
+  csumDelta32,
+  csumFinish,
+  csumUpdate16,
+  csumUpdate32,
+  onesSum,
+} from '../../../src/packet/checksum.js';
 
 /** RFC 1071 the slow, obvious way. */
 function reference(b: Uint8Array): number {
@@ -76,5 +85,43 @@ test('RFC 1624 incremental updates equal full recomputation over 20,000 random r
       inc16 === full2 || ((inc16 ^ full2) === 0xffff && (inc16 === 0 || inc16 === 0xffff)),
       `16-bit rewrite ${k}`,
     );
+  }
+});
+
+test('csumApplyDelta: the same bits as csumUpdate32/csumUpdate16 applied one field after another (200,000 random NAT rewrites, edge words included)', () => {
+  const r = rnd(11);
+  const edge = [0, 0xffff, 0xfffe, 1, 0x8000];
+  /** A 16-bit word: now and then one of the values where one's complement's two zeros meet. */
+  const word = (): number => (r() % 4 === 0 ? edge[r() % edge.length] : r() & 0xffff);
+  const addr = (): number => (word() << 16) | word() | 0;
+  for (let k = 0; k < 200_000; k++) {
+    const sum = word();
+    const fields: Array<[number, number, boolean]> = [
+      [addr(), addr(), true],
+      [addr(), addr(), true],
+      [word(), word(), false],
+      [word(), word(), false],
+    ];
+    let seq = sum,
+      seqUdp = sum,
+      delta = 0;
+    for (const [old, now, wide] of fields) {
+      if (r() % 3 === 0) continue; // an unchanged field is skipped by both
+      seq = wide ? csumUpdate32(seq, old, now) : csumUpdate16(seq, old, now);
+      seqUdp = (wide ? csumUpdate32(seqUdp, old, now) : csumUpdate16(seqUdp, old, now)) || 0xffff;
+      delta += wide ? csumDelta32(old, now) : csumDelta16(old, now);
+    }
+    const once = csumApplyDelta(sum, delta);
+    assert.equal(once, seq, `rewrite ${k}`);
+    assert.equal(once || 0xffff, delta === 0 ? sum || 0xffff : seqUdp, `UDP rewrite ${k}`);
+  }
+});
+
+test('csumDelta16 of a TTL decrement is 0xfeff for every TTL/protocol word with TTL > 1', () => {
+  for (let ttl = 2; ttl < 256; ttl++) {
+    for (const proto of [1, 6, 17, 47, 255]) {
+      const w = (ttl << 8) | proto;
+      assert.equal(csumDelta16(w, w - 0x100), 0xfeff);
+    }
   }
 });
