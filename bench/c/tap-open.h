@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
@@ -55,6 +57,19 @@ static int tap_open(const char *name, int flags) {
     }
   }
   return fd;
+}
+
+/*
+ * The multi-threaded loops stop on SIGTERM/SIGINT taken by main with sigwait(): block both in
+ * main before any thread starts (threads inherit the mask), so no copier is interrupted.
+ */
+static inline sigset_t block_stop_signals(void) {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  return sigs;
 }
 
 #endif

@@ -103,12 +103,7 @@ int main(int argc, char **argv) {
   }
   const char *name[2] = { argv[optind], argv[optind + 1] };
 
-  /* Workers never take the signals: main waits for them and sets the flag the workers poll. */
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  sigset_t sigs = block_stop_signals(); /* main takes them with sigwait() below */
 
   cpu_set_t allowed;
   CPU_ZERO(&allowed);

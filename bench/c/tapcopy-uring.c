@@ -230,12 +230,7 @@ int main(int argc, char **argv) {
   if (queues > 1) flags |= TAP_MULTI_QUEUE;
   const char *name[2] = { argv[optind], argv[optind + 1] };
 
-  /* Copiers never take the signals: main waits for them and sets the flag the copiers check. */
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  sigset_t sigs = block_stop_signals(); /* main takes them with sigwait() below */
 
   /* Queue i of a device is its i-th attached file (tun_attach numbers them in order). */
   static struct copier cp[MAX_QUEUES];
