@@ -8,41 +8,17 @@
  * in t.after, also on failure.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { blobSha256 } from '../../lab/blob.js';
 import { LAB, labDown, labUp, nsExec, tapvsadm } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
 import { Drop } from '../../src/dataplane/drops.js';
+import { curl, fourAnswers, rulesFile, TEXTBOOK_RULES, VIP } from '../helpers/lab-client.js';
 import { checkDaemonLog } from '../helpers/log-check.js';
 
 checkDaemonLog(import.meta.url);
 
 const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, TAP devices)';
-const VIP = '192.168.222.131';
-
-const TEXTBOOK_RULES = `-A -t 192.168.222.131:80 -s rr
--a -t 192.168.222.131:80 -r 192.168.2.130:80 -m -w 1
--a -t 192.168.222.131:80 -r 192.168.2.129:80 -m -w 1
-`;
-
-function rulesFile(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tapvs-rules-'));
-  const f = join(dir, 'rules');
-  writeFileSync(f, text);
-  return f;
-}
-
-async function curl(url: string, extra: string[] = []): Promise<{ code: number | null; body: string; stderr: string }> {
-  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], {
-    timeoutMs: 60_000,
-    maxBytes: 64 << 20,
-  });
-  return { code: r.code, body: r.stdout, stderr: r.stderr };
-}
-
 /** Which real server answered GET url: "RS1" or "RS2"; a failed request fails the test. */
 async function servedBy(url: string): Promise<string> {
   const r = await curl(url, ['--fail']);
@@ -67,12 +43,7 @@ async function status(): Promise<{ ports: Array<{ name: string; drops: number[];
 test('textbook: four curls to the VIP alternate RS1, RS2, RS1, RS2', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES) });
-  const answers: string[] = [];
-  for (let i = 0; i < 4; i++) {
-    const r = await curl(`http://${VIP}/`);
-    assert.equal(r.code, 0, r.stderr);
-    answers.push(r.body.includes('192.168.2.129') ? 'RS1' : r.body.includes('192.168.2.130') ? 'RS2' : r.body);
-  }
+  const answers = await fourAnswers();
   assert.deepEqual(answers, ['RS1', 'RS2', 'RS1', 'RS2']);
 });
 

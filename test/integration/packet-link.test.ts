@@ -13,94 +13,25 @@
  * `flock /tmp/tapvs-lab.lock`.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { blobSha256 } from '../../lab/blob.js';
 import { LAB, labDown, labUp, nsExec } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
+import { fourAnswers, parallelCurls, rulesFile, TEXTBOOK_RULES, VIP } from '../helpers/lab-client.js';
 import { checkDaemonLog } from '../helpers/log-check.js';
+import { assertKernelStaysOut, assertLinkSpecsRefused } from '../helpers/nic-lab.js';
+import { makeNicPair, nodeIn, startChild } from '../helpers/nic-pair.js';
 
 checkDaemonLog(import.meta.url);
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root (network namespaces, packet sockets)';
-const VIP = '192.168.222.131';
 const PACKET_JS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'link', 'packet.js');
-
-const TEXTBOOK_RULES = `-A -t 192.168.222.131:80 -s rr
--a -t 192.168.222.131:80 -r 192.168.2.130:80 -m -w 1
--a -t 192.168.222.131:80 -r 192.168.2.129:80 -m -w 1
-`;
-
-function rulesFile(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tapvs-rules-'));
-  const f = join(dir, 'rules');
-  writeFileSync(f, text);
-  return f;
-}
-
-async function curl(url: string, extra: string[] = []): Promise<{ code: number | null; body: string; stderr: string }> {
-  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], {
-    timeoutMs: 60_000,
-    maxBytes: 64 << 20,
-  });
-  return { code: r.code, body: r.stdout, stderr: r.stderr };
-}
-
-async function fourAnswers(): Promise<string[]> {
-  const answers: string[] = [];
-  for (let i = 0; i < 4; i++) {
-    const r = await curl(`http://${VIP}/`);
-    assert.equal(r.code, 0, r.stderr);
-    answers.push(r.body.includes('192.168.2.129') ? 'RS1' : r.body.includes('192.168.2.130') ? 'RS2' : r.body);
-  }
-  return answers;
-}
-
-/** /proc/net/snmp of a namespace as { 'Ip.ForwDatagrams': n, 'Icmp.OutMsgs': n, ... }. */
-async function snmp(ns: string): Promise<Map<string, number>> {
-  const r = await nsExec(ns, 'cat', ['/proc/net/snmp'], { check: true });
-  const lines = r.stdout.trim().split('\n');
-  const out = new Map<string, number>();
-  for (let i = 0; i + 1 < lines.length; i += 2) {
-    const names = lines[i].split(/\s+/),
-      values = lines[i + 1].split(/\s+/);
-    const proto = names[0].replace(/:$/, '');
-    for (let j = 1; j < names.length; j++) out.set(`${proto}.${names[j]}`, Number(values[j]));
-  }
-  return out;
-}
-
-/**
- * What the kernel of tapvs-dir must not do with the director's traffic (README, "libpcap
- * attachment"): own VIP/DIP, route, or answer. Its IP counters show it sent and forwarded nothing.
- */
-async function assertKernelStaysOut(promiscuous: boolean): Promise<void> {
-  for (const v of [LAB.pcapVeth.ext, LAB.pcapVeth.int]) {
-    // The kernel's one address is the check address on tvs-pi, the health checks' source (lab/README.md).
-    const a = await nsExec(LAB.ns.dir, 'ip', ['-o', 'addr', 'show', 'dev', v.name], { check: true });
-    const want = v === LAB.pcapVeth.int ? [`inet ${LAB.check}/${LAB.intPrefixLen}`] : [];
-    const got = a.stdout
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => l.split(/\s+/).slice(2, 4).join(' '));
-    assert.deepEqual(got, want, `${v.name}: no address but the check address (not even IPv6 link-local)`);
-    const l = await nsExec(LAB.ns.dir, 'ip', ['-d', 'link', 'show', 'dev', v.name], { check: true });
-    const promisc = Number(/promiscuity (\d+)/.exec(l.stdout)?.[1] ?? 'NaN');
-    if (promiscuous) assert.ok(promisc > 0, `${v.name} is promiscuous while tapvsd captures with its own MAC`);
-    else assert.equal(promisc, 0, `${v.name} is not promiscuous with mac=nic`);
-  }
-  const fwd = await nsExec(LAB.ns.dir, 'sysctl', ['-n', 'net.ipv4.ip_forward'], { check: true });
-  assert.equal(fwd.stdout.trim(), '0');
-  const c = await snmp(LAB.ns.dir);
-  assert.equal(c.get('Ip.ForwDatagrams'), 0, 'the kernel of tapvs-dir forwarded nothing');
-  assert.equal(c.get('Ip.OutRequests'), 0, 'the kernel of tapvs-dir sent no IP packet');
-  assert.equal(c.get('Icmp.OutMsgs'), 0, 'the kernel of tapvs-dir sent no ICMP');
-}
+/** What the link's children get: where to import the link class from. */
+const CHILD_ENV = { TAPVS_PACKET_JS: PACKET_JS };
 
 interface PortStatus {
   name: string;
@@ -191,11 +122,7 @@ test('packet with the TPACKET_V3 ring (TAPVS_PACKET_RX=ring): a 50 MB download a
 test('packet: 200 parallel curls all succeed and rr spreads them evenly', { skip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'packet' });
-  const script = `seq 200 | xargs -P 200 -I{} curl -sS --fail --max-time 30 http://${VIP}/ ; echo "rc=$?"`;
-  const r = await nsExec(LAB.ns.client, 'sh', ['-c', script], { timeoutMs: 90_000 });
-  assert.match(r.stdout, /rc=0/, r.stderr);
-  const rs1 = (r.stdout.match(/192\.168\.2\.129/g) ?? []).length;
-  const rs2 = (r.stdout.match(/192\.168\.2\.130/g) ?? []).length;
+  const { rs1, rs2 } = await parallelCurls(200);
   assert.equal(rs1, 100);
   assert.equal(rs2, 100);
 });
@@ -212,7 +139,6 @@ test("packet with mac=nic: the director speaks with the veths' MACs, no promiscu
 });
 
 test('tapvsd: a --link takes exactly one of tap=, packet= and pcap=; bridge=, mtu= and mac=nic are refused where they do not apply', () => {
-  const tapvsd = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'tapvsd.js');
   const cases: Array<[string, RegExp]> = [
     ['name=x,addr=10.0.0.1/24', /exactly one of tap=DEV, packet=IFACE and pcap=IFACE is required/],
     ['name=x,tap=t0,packet=eth1,addr=10.0.0.1/24', /exactly one of tap=DEV, packet=IFACE and pcap=IFACE/],
@@ -222,127 +148,11 @@ test('tapvsd: a --link takes exactly one of tap=, packet= and pcap=; bridge=, mt
     ['name=x,tap=t0,mac=nic,addr=10.0.0.1/24', /mac=nic is for packet= and pcap= links/],
     ['name=x,packet=averyveryverylongname,addr=10.0.0.1/24', /longer than 15 characters/],
   ];
-  for (const [spec, msg] of cases) {
-    const r = spawnSync(process.execPath, [tapvsd, '--link', spec, '--socket', '/nonexistent/tapvs.sock'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    assert.equal(r.status, 2, `${spec}: ${r.stderr}`);
-    assert.match(r.stderr, msg, spec);
-  }
+  assertLinkSpecsRefused(cases);
 });
 
 // ---------------------------------------------------------------------------------------------
 // PacketLink on its own, in a namespace pair this file creates (not the lab).
-
-/** Two namespaces joined by a veth: `a` holds `pa` (PacketLink's), `b` holds `pb`; a also holds pd0 (up) and pd1 (down). */
-function makePair(t: { after: (fn: () => void) => void }): { a: string; b: string } {
-  const a = `tvs-pkt-a-${process.pid}`,
-    b = `tvs-pkt-b-${process.pid}`;
-  const cleanup = (): void => {
-    for (const ns of [a, b]) {
-      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-      for (const pid of pids.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      spawnSync('ip', ['netns', 'del', ns]);
-    }
-  };
-  cleanup();
-  t.after(cleanup);
-  const ip = (...args: string[]): void => {
-    const r = spawnSync('ip', args, { encoding: 'utf8' });
-    assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr}`);
-  };
-  for (const ns of [a, b]) {
-    ip('netns', 'add', ns);
-    const r = spawnSync('ip', [
-      'netns',
-      'exec',
-      ns,
-      'sysctl',
-      '-qw',
-      'net.ipv6.conf.all.disable_ipv6=1',
-      'net.ipv6.conf.default.disable_ipv6=1',
-    ]);
-    assert.equal(r.status, 0);
-  }
-  ip(
-    '-n',
-    a,
-    'link',
-    'add',
-    'pa',
-    'address',
-    '02:00:00:00:a0:01',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'pb',
-    'address',
-    '02:00:00:00:b0:01',
-    'netns',
-    b,
-  );
-  ip('-n', a, 'link', 'set', 'pa', 'up');
-  ip('-n', b, 'link', 'set', 'pb', 'up');
-  // Two more Ethernet interfaces in a (veth pairs: not every kernel has the dummy driver).
-  ip('-n', a, 'link', 'add', 'pd0', 'type', 'veth', 'peer', 'name', 'pd0p');
-  ip('-n', a, 'link', 'set', 'pd0', 'up');
-  ip('-n', a, 'link', 'add', 'pd1', 'type', 'veth', 'peer', 'name', 'pd1p'); // stays down
-  return { a, b };
-}
-
-/** Runs an ES module snippet under node inside `ns` (optionally wrapped); returns its last JSON line. */
-function nodeIn(ns: string, code: string, wrap: string[] = []): Record<string, unknown> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PACKET_JS: PACKET_JS };
-  delete env.NODE_TEST_CONTEXT;
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...wrap, process.execPath, '--input-type=module', '-e', code], {
-    env,
-    encoding: 'utf8',
-    timeout: 30_000,
-    killSignal: 'SIGKILL',
-  });
-  assert.equal(r.status, 0, `child failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
-  const lines = r.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
-
-/** Starts a node child in `ns` running `code`; resolves once it prints 'ready'. */
-async function startChild(
-  t: { after: (fn: () => void) => void },
-  ns: string,
-  code: string,
-): Promise<{ out: () => string; exited: Promise<void> }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PACKET_JS: PACKET_JS };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', code], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  t.after(() => {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-  });
-  let out = '',
-    err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    out += s;
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    err += s;
-  });
-  const exited = new Promise<void>((res) => child.on('close', () => res()));
-  for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(out.includes('ready'), `child did not start: ${err}`);
-  return { out: () => `${out}${err}`, exited };
-}
 
 const OPEN_CHILD = `
 const { PacketLink } = await import(process.env.TAPVS_PACKET_JS);
@@ -358,9 +168,9 @@ try {
 test('PacketLink: a missing, down or non-Ethernet interface and a missing permission are coded errors', {
   skip,
 }, (t) => {
-  const { a } = makePair(t);
+  const { a } = makeNicPair(t, 'pkt');
   const open = (iface: string, wrap: string[] = []): Record<string, unknown> =>
-    nodeIn(a, `process.env.IFACE = ${JSON.stringify(iface)};\n${OPEN_CHILD}`, wrap);
+    nodeIn(a, `process.env.IFACE = ${JSON.stringify(iface)};\n${OPEN_CHILD}`, CHILD_ENV, wrap);
   const cases: Array<[string, string, RegExp, string[]]> = [
     ['nosuch0', 'TAP_NO_DEVICE', /packet nosuch0: no such interface/, []],
     ['pd1', 'LINK_CONFIG', /packet pd1: the interface is down \(ip link set pd1 up\)/, []],
@@ -395,7 +205,7 @@ for (const rxRing of [false, true]) {
   test(`PacketLink (${rxRing ? 'TPACKET_V3 ring' : 'recvmmsg'}): receives frames to its MAC, broadcast and multicast only, from neither its MAC nor the NIC's, and sends`, {
     skip,
   }, async (t) => {
-    const { a, b } = makePair(t);
+    const { a, b } = makeNicPair(t, 'pkt');
     // The link under test records every delivered frame and answers the first unicast with one
     // broadcast frame of EtherType 0x88b5 (which PACKET_IGNORE_OUTGOING keeps out of its ring).
     const child = await startChild(
@@ -428,6 +238,7 @@ setTimeout(() => {
   process.exit(0);
 }, 2500);
 `,
+      CHILD_ENV,
     );
     const sender = `
 import socket
@@ -478,7 +289,7 @@ print('hello' if b'tapvs-pkt-hello' in got else 'nothing')
 test("PacketLink: a second socket joins the first one's fanout group and the flows are shared between them", {
   skip,
 }, async (t) => {
-  const { a, b } = makePair(t);
+  const { a, b } = makeNicPair(t, 'pkt');
   const child = await startChild(
     t,
     a,
@@ -499,6 +310,7 @@ setTimeout(() => {
   process.exit(0);
 }, 2500);
 `,
+    CHILD_ENV,
   );
   // 64 UDP flows (source ports 10000..10063) from b to the links' MAC: hash fanout spreads them.
   const sender = `
@@ -533,7 +345,7 @@ print('sent')
 test('PacketLink: an interface that goes down and up keeps the link; one deleted is reported once, as TAP_GONE', {
   skip,
 }, async (t) => {
-  const { a } = makePair(t);
+  const { a } = makeNicPair(t, 'pkt');
   const child = await startChild(
     t,
     a,
@@ -545,6 +357,7 @@ l.start(() => {}, (e) => errors.push({ code: e.code, message: e.message }));
 console.log('ready');
 setTimeout(() => { console.log(JSON.stringify({ errors, downEvents: l.downEvents })); process.exit(0); }, 2500);
 `,
+    CHILD_ENV,
   );
   const run = (...args: string[]): void => {
     const r = spawnSync('ip', ['-n', a, ...args], { encoding: 'utf8' });

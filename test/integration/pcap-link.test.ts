@@ -12,16 +12,17 @@
  * `flock /tmp/tapvs-lab.lock` when other lab users may be around.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { blobSha256 } from '../../lab/blob.js';
 import { LAB, labDown, labUp, nsExec } from '../../lab/lab-lib.js';
 import { ControlClient } from '../../src/control/client.js';
+import { fourAnswers, parallelCurls, rulesFile, TEXTBOOK_RULES, VIP } from '../helpers/lab-client.js';
 import { checkDaemonLog } from '../helpers/log-check.js';
+import { assertKernelStaysOut, assertLinkSpecsRefused } from '../helpers/nic-lab.js';
+import { makeNicPair, nodeIn, startChild } from '../helpers/nic-pair.js';
 
 checkDaemonLog(import.meta.url);
 
@@ -29,79 +30,9 @@ const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root (network namespaces, packet capture)';
 /** The lab's pcap mode turns offloads off on its veths with ethtool. */
 const labSkip = skip || (spawnSync('ethtool', ['--version']).status !== 0 && 'needs ethtool (Debian package ethtool)');
-const VIP = '192.168.222.131';
 const PCAP_JS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'link', 'pcap.js');
-
-const TEXTBOOK_RULES = `-A -t 192.168.222.131:80 -s rr
--a -t 192.168.222.131:80 -r 192.168.2.130:80 -m -w 1
--a -t 192.168.222.131:80 -r 192.168.2.129:80 -m -w 1
-`;
-
-function rulesFile(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tapvs-rules-'));
-  const f = join(dir, 'rules');
-  writeFileSync(f, text);
-  return f;
-}
-
-async function curl(url: string, extra: string[] = []): Promise<{ code: number | null; body: string; stderr: string }> {
-  const r = await nsExec(LAB.ns.client, 'curl', ['-sS', '--max-time', '20', ...extra, url], {
-    timeoutMs: 60_000,
-    maxBytes: 64 << 20,
-  });
-  return { code: r.code, body: r.stdout, stderr: r.stderr };
-}
-
-async function fourAnswers(): Promise<string[]> {
-  const answers: string[] = [];
-  for (let i = 0; i < 4; i++) {
-    const r = await curl(`http://${VIP}/`);
-    assert.equal(r.code, 0, r.stderr);
-    answers.push(r.body.includes('192.168.2.129') ? 'RS1' : r.body.includes('192.168.2.130') ? 'RS2' : r.body);
-  }
-  return answers;
-}
-
-/** /proc/net/snmp of a namespace as { 'Ip.ForwDatagrams': n, 'Icmp.OutMsgs': n, ... }. */
-async function snmp(ns: string): Promise<Map<string, number>> {
-  const r = await nsExec(ns, 'cat', ['/proc/net/snmp'], { check: true });
-  const lines = r.stdout.trim().split('\n');
-  const out = new Map<string, number>();
-  for (let i = 0; i + 1 < lines.length; i += 2) {
-    const names = lines[i].split(/\s+/),
-      values = lines[i + 1].split(/\s+/);
-    const proto = names[0].replace(/:$/, '');
-    for (let j = 1; j < names.length; j++) out.set(`${proto}.${names[j]}`, Number(values[j]));
-  }
-  return out;
-}
-
-/**
- * What the kernel of tapvs-dir must not do with the director's traffic (README, "libpcap
- * attachment"): own VIP/DIP, route, or answer. Its IP counters show it sent and forwarded nothing.
- */
-async function assertKernelStaysOut(promiscuous: boolean): Promise<void> {
-  for (const v of [LAB.pcapVeth.ext, LAB.pcapVeth.int]) {
-    // The kernel's one address is the check address on tvs-pi, the health checks' source (lab/README.md).
-    const a = await nsExec(LAB.ns.dir, 'ip', ['-o', 'addr', 'show', 'dev', v.name], { check: true });
-    const want = v === LAB.pcapVeth.int ? [`inet ${LAB.check}/${LAB.intPrefixLen}`] : [];
-    const got = a.stdout
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => l.split(/\s+/).slice(2, 4).join(' '));
-    assert.deepEqual(got, want, `${v.name}: no address but the check address (not even IPv6 link-local)`);
-    const l = await nsExec(LAB.ns.dir, 'ip', ['-d', 'link', 'show', 'dev', v.name], { check: true });
-    const promisc = Number(/promiscuity (\d+)/.exec(l.stdout)?.[1] ?? 'NaN');
-    if (promiscuous) assert.ok(promisc > 0, `${v.name} is promiscuous while tapvsd captures with its own MAC`);
-    else assert.equal(promisc, 0, `${v.name} is not promiscuous with mac=nic`);
-  }
-  const fwd = await nsExec(LAB.ns.dir, 'sysctl', ['-n', 'net.ipv4.ip_forward'], { check: true });
-  assert.equal(fwd.stdout.trim(), '0');
-  const c = await snmp(LAB.ns.dir);
-  assert.equal(c.get('Ip.ForwDatagrams'), 0, 'the kernel of tapvs-dir forwarded nothing');
-  assert.equal(c.get('Ip.OutRequests'), 0, 'the kernel of tapvs-dir sent no IP packet');
-  assert.equal(c.get('Icmp.OutMsgs'), 0, 'the kernel of tapvs-dir sent no ICMP');
-}
+/** What the link's children get: where to import the link class from. */
+const CHILD_ENV = { TAPVS_PCAP_JS: PCAP_JS };
 
 async function portNames(): Promise<string[]> {
   const c = await ControlClient.connect(LAB.socket);
@@ -137,11 +68,7 @@ test('pcap: a 50 MB download through the VIP arrives intact (sha256)', { skip: l
 test('pcap: 200 parallel curls all succeed and rr spreads them evenly', { skip: labSkip }, async (t) => {
   t.after(() => labDown());
   await labUp({ rules: rulesFile(TEXTBOOK_RULES), attach: 'pcap' });
-  const script = `seq 200 | xargs -P 200 -I{} curl -sS --fail --max-time 30 http://${VIP}/ ; echo "rc=$?"`;
-  const r = await nsExec(LAB.ns.client, 'sh', ['-c', script], { timeoutMs: 90_000 });
-  assert.match(r.stdout, /rc=0/, r.stderr);
-  const rs1 = (r.stdout.match(/192\.168\.2\.129/g) ?? []).length;
-  const rs2 = (r.stdout.match(/192\.168\.2\.130/g) ?? []).length;
+  const { rs1, rs2 } = await parallelCurls(200);
   assert.equal(rs1 + rs2, 200);
   assert.equal(rs1, 100);
   assert.equal(rs2, 100);
@@ -160,7 +87,6 @@ test("pcap with mac=nic: the director speaks with the veths' MACs, no promiscuou
 });
 
 test('tapvsd: a --link takes exactly one of tap= and pcap=; bridge=, mtu= and mac=nic are refused where they do not apply', () => {
-  const tapvsd = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'tapvsd.js');
   const cases: Array<[string, RegExp]> = [
     ['name=x,addr=10.0.0.1/24', /exactly one of tap=DEV, packet=IFACE and pcap=IFACE is required/],
     ['name=x,tap=t0,pcap=eth1,addr=10.0.0.1/24', /exactly one of tap=DEV, packet=IFACE and pcap=IFACE is required/],
@@ -169,96 +95,11 @@ test('tapvsd: a --link takes exactly one of tap= and pcap=; bridge=, mtu= and ma
     ['name=x,tap=t0,mac=nic,addr=10.0.0.1/24', /mac=nic is for packet= and pcap= links/],
     ['name=x,pcap=averyveryverylongname,addr=10.0.0.1/24', /longer than 15 characters/],
   ];
-  for (const [spec, msg] of cases) {
-    const r = spawnSync(process.execPath, [tapvsd, '--link', spec, '--socket', '/nonexistent/tapvs.sock'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    assert.equal(r.status, 2, `${spec}: ${r.stderr}`);
-    assert.match(r.stderr, msg, spec);
-  }
+  assertLinkSpecsRefused(cases);
 });
 
 // ---------------------------------------------------------------------------------------------
 // PcapLink on its own, in a namespace pair this file creates (not the lab).
-
-/** Two namespaces joined by a veth: `a` holds `pa` (PcapLink's), `b` holds `pb`; a also holds pd0 (up) and pd1 (down). */
-function makePair(t: { after: (fn: () => void) => void }): { a: string; b: string } {
-  const a = `tvs-pcap-a-${process.pid}`,
-    b = `tvs-pcap-b-${process.pid}`;
-  const cleanup = (): void => {
-    for (const ns of [a, b]) {
-      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-      for (const pid of pids.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      spawnSync('ip', ['netns', 'del', ns]);
-    }
-  };
-  cleanup();
-  t.after(cleanup);
-  const ip = (...args: string[]): void => {
-    const r = spawnSync('ip', args, { encoding: 'utf8' });
-    assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr}`);
-  };
-  for (const ns of [a, b]) {
-    ip('netns', 'add', ns);
-    const r = spawnSync('ip', [
-      'netns',
-      'exec',
-      ns,
-      'sysctl',
-      '-qw',
-      'net.ipv6.conf.all.disable_ipv6=1',
-      'net.ipv6.conf.default.disable_ipv6=1',
-    ]);
-    assert.equal(r.status, 0);
-  }
-  ip(
-    '-n',
-    a,
-    'link',
-    'add',
-    'pa',
-    'address',
-    '02:00:00:00:a0:01',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'pb',
-    'address',
-    '02:00:00:00:b0:01',
-    'netns',
-    b,
-  );
-  ip('-n', a, 'link', 'set', 'pa', 'up');
-  ip('-n', b, 'link', 'set', 'pb', 'up');
-  // Two more Ethernet interfaces in a (veth pairs: not every kernel has the dummy driver).
-  ip('-n', a, 'link', 'add', 'pd0', 'type', 'veth', 'peer', 'name', 'pd0p');
-  ip('-n', a, 'link', 'set', 'pd0', 'up');
-  ip('-n', a, 'link', 'add', 'pd1', 'type', 'veth', 'peer', 'name', 'pd1p'); // stays down
-  return { a, b };
-}
-
-/** Runs an ES module snippet under node inside `ns` (optionally wrapped); returns its last JSON line. */
-function nodeIn(ns: string, code: string, wrap: string[] = []): Record<string, unknown> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
-  delete env.NODE_TEST_CONTEXT;
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...wrap, process.execPath, '--input-type=module', '-e', code], {
-    env,
-    encoding: 'utf8',
-    timeout: 30_000,
-    killSignal: 'SIGKILL',
-  });
-  assert.equal(r.status, 0, `child failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
-  const lines = r.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
 
 const OPEN_CHILD = `
 const { PcapLink } = await import(process.env.TAPVS_PCAP_JS);
@@ -274,9 +115,9 @@ process.exit(0); // an opened capture holds the event loop until libpcap sees it
 test('PcapLink: a missing, down or non-Ethernet interface and a missing permission are LINK_CONFIG errors', {
   skip,
 }, (t) => {
-  const { a } = makePair(t);
+  const { a } = makeNicPair(t, 'pcap');
   const open = (iface: string, wrap: string[] = []): Record<string, unknown> =>
-    nodeIn(a, `process.env.IFACE = ${JSON.stringify(iface)};\n${OPEN_CHILD}`, wrap);
+    nodeIn(a, `process.env.IFACE = ${JSON.stringify(iface)};\n${OPEN_CHILD}`, CHILD_ENV, wrap);
   const cases: Array<[string, RegExp, string[]]> = [
     ['nosuch0', /pcap nosuch0: no such interface/, []],
     ['pd1', /pcap pd1: the interface is down \(ip link set pd1 up\)/, []],
@@ -305,7 +146,7 @@ test('PcapLink: a missing, down or non-Ethernet interface and a missing permissi
 test("PcapLink: captures frames to its MAC and broadcast only, from neither its MAC nor the NIC's, and injects", {
   skip,
 }, async (t) => {
-  const { a, b } = makePair(t);
+  const { a, b } = makeNicPair(t, 'pcap');
   // The link under test: records every delivered frame, answers the first unicast with one
   // broadcast frame of EtherType 0x88b5 (what it must not capture back), reports after 2 s.
   const linkChild = `
@@ -334,28 +175,7 @@ setTimeout(() => {
   process.exit(0);
 }, 2500);
 `;
-  const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', linkChild], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  t.after(() => {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-  });
-  let out = '',
-    err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    out += s;
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    err += s;
-  });
-  const exited = new Promise<void>((res) => child.on('close', () => res()));
-  for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(out.includes('ready'), `link child did not start: ${err}`);
+  const child = await startChild(t, a, linkChild, CHILD_ENV);
 
   // From b: five frames (to the link's MAC, broadcast, to another MAC, from the link's MAC, from
   // pa's own MAC: what the kernel would send), then listen for the link's broadcast answer.
@@ -382,9 +202,9 @@ print('hello' if b'tapvs-pcap-hello' in got else 'nothing')
 `;
   const py = await nsExec(b, 'python3', ['-c', sender], { timeoutMs: 15_000 });
   assert.equal(py.code, 0, py.stderr);
-  await exited;
-  assert.equal(py.stdout.trim(), 'hello', `the link's injected broadcast reached the peer; link child: ${out} ${err}`);
-  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+  await child.exited;
+  assert.equal(py.stdout.trim(), 'hello', `the link's injected broadcast reached the peer; link child: ${child.out()}`);
+  const r = JSON.parse(child.out().trim().split('\n').pop() ?? '{}') as {
     seen: string[];
     rx: number;
     tx: number;
@@ -400,7 +220,7 @@ print('hello' if b'tapvs-pcap-hello' in got else 'nothing')
 });
 
 test('PcapLink: an interface deleted while started is reported once, as TAP_GONE', { skip }, async (t) => {
-  const { a } = makePair(t);
+  const { a } = makeNicPair(t, 'pcap');
   const code = `
 const { PcapLink } = await import(process.env.TAPVS_PCAP_JS);
 const l = new PcapLink({ iface: 'pd0' });
@@ -409,31 +229,12 @@ l.start(() => {}, (e) => errors.push({ code: e.code, message: e.message }));
 console.log('ready');
 setTimeout(() => { console.log(JSON.stringify({ errors })); process.exit(0); }, 2000);
 `;
-  const env: NodeJS.ProcessEnv = { ...process.env, TAPVS_PCAP_JS: PCAP_JS };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn('ip', ['netns', 'exec', a, process.execPath, '--input-type=module', '-e', code], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  t.after(() => {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-  });
-  let out = '',
-    err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    out += s;
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    err += s;
-  });
-  const exited = new Promise<void>((res) => child.on('close', () => res()));
-  for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(out.includes('ready'), `child did not start: ${err}`);
+  const child = await startChild(t, a, code, CHILD_ENV);
   const del = spawnSync('ip', ['-n', a, 'link', 'del', 'pd0'], { encoding: 'utf8' });
   assert.equal(del.status, 0, del.stderr);
-  await exited;
-  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { errors: Array<{ code: string; message: string }> };
+  await child.exited;
+  const r = JSON.parse(child.out().trim().split('\n').pop() ?? '{}') as {
+    errors: Array<{ code: string; message: string }>;
+  };
   assert.deepEqual(r.errors, [{ code: 'TAP_GONE', message: 'pcap pd0: the interface disappeared' }]);
 });

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { TapvsError } from '../../../src/errors.js';
 import { formatMac, macFromName, TapLink } from '../../../src/link/tap.js';
 import { VNET_HDR_LEN } from '../../../src/link/vnet-hdr.js';
+import { removeNamespace } from '../../helpers/netns.js';
 
 const CHILD_ENV = 'TAPVS_TAP_TEST_CHILD';
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -493,17 +494,7 @@ let nsSeq = 0;
 function makeNamespace(t: { after: (fn: () => void) => void }): string {
   const ns = `tapvs-t-${process.pid}-${++nsSeq}`;
   execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => {
-    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-    for (const pid of pids.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    spawnSync('ip', ['netns', 'del', ns]);
-  });
+  t.after(() => removeNamespace(ns));
   return ns;
 }
 
