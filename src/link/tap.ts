@@ -4,6 +4,14 @@
  * owns the file descriptor, reads ready frames in batches into a Buffer shared with us and
  * writes queued TX frames with one call per batch.
  *
+ * How frames move (`io`, reported per link by `tapvsd status`): with io_uring (Linux 6.7,
+ * `native/tap-uring.cc`) one multishot read per TAP fills the RX slots directly and one
+ * `io_uring_enter` per wake-up collects the frames, one per batch submits the writes; otherwise
+ * one read() and one write() per frame. `io: 'auto'` (the default, or $TAPVS_TAP_IO) takes
+ * io_uring when the kernel allows it and falls back silently (`ioFallback` says why);
+ * 'readwrite' forces the old path, 'uring' fails with LINK_CONFIG without io_uring. The contract
+ * below is the same either way.
+ *
  * Contract, on top of `Link`'s (see link.ts):
  * - The director speaks with its own MAC (`mac`), never the TAP device's. The device's MAC is
  *   the kernel side's: a bridge keeps each port's own address as a local fdb entry and would
