@@ -33,7 +33,7 @@ if (args.includes('-h') || args.includes('--help')) {
   --seconds S        duration of each iperf3/wrk/UDP load (1..30)
   --ha               instead: two directors (lab up --ha): failover time over --runs N (10)
                      SIGKILLs, and connection sync of --conns N (100000) connections
-  --only a,b         variants: tapvsd,tapvsd-checks,tapvsd-plain,tapvsd-nopoll,nft,haproxy,routing,tapcopy,tapcopy-vnet,
+  --only a,b         variants: tapvsd,tapvsd-checks,tapvsd-plain,tapvsd-nopoll,tapvsd-readwrite,nft,haproxy,routing,tapcopy,tapcopy-vnet,
                      tapcopy-mq,tapcopy-mq-pin,tapcopy-uring,tapcopy-mq-uring,
                      tapvsd-packet,tapvsd-packet-ring,tapvsd-pcap,nft-veth
   --skip-micro       no in-process micro-benchmarks

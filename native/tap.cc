@@ -24,6 +24,12 @@
 //   TAP_PERMISSION, TAP_BUSY, TAP_GONE, LINK_CONFIG), `errno` and `syscall`, and a message
 //   naming the device.
 //
+// - io_uring (native/tap-uring.cc, option io 'auto' | 'uring' | 'readwrite'): when the kernel
+//   allows it, the uv_poll watches the ring's eventfd instead of the fd, frames come from one
+//   multishot read straight into the RX slots and the TX frames go out as one submission that
+//   is awaited before the flush returns (OnUringReady, WriteFrames). The contract above holds
+//   unchanged; `io` and `ioFallback` say which path runs and why.
+//
 // What it does not do: no parsing, no policy, no addresses. It never looks inside a frame,
 // not even at the virtio-net header when IFF_VNET_HDR is on.
 //
@@ -35,6 +41,7 @@
 #include <uv.h>
 
 #include "poll-spin.h"
+#include "tap-uring.h"
 
 #include <utility>
 #include <vector>
@@ -163,6 +170,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceAccessor<&TapDevice::GetPolling>("polling"),
             InstanceAccessor<&TapDevice::GetClosed>("closed"),
             InstanceAccessor<&TapDevice::GetTun>("tun"),
+            InstanceAccessor<&TapDevice::GetIo>("io"),
+            InstanceAccessor<&TapDevice::GetIoFallback>("ioFallback"),
         });
     exports.Set("TapDevice", ctor);
     exports.Set("VNET_HDR_LEN", Napi::Number::New(env, kVnetHdrLen));
@@ -181,6 +190,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     bool vnetHdr = false;
     bool multiQueue = false;
     bool tun = false;
+    std::string ioMode = "auto";
     uint32_t slots = kDefaultSlots;
     uint32_t slotSize = 0;
     if (info.Length() >= 2 && info[1].IsObject()) {
@@ -188,6 +198,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       vnetHdr = o.Get("vnetHdr").ToBoolean().Value();
       multiQueue = o.Get("multiQueue").ToBoolean().Value();
       tun = o.Get("tun").ToBoolean().Value();
+      Napi::Value io = o.Get("io");
+      if (io.IsString()) ioMode = io.As<Napi::String>().Utf8Value();
       Napi::Value s = o.Get("slots");
       if (s.IsNumber()) slots = s.As<Napi::Number>().Uint32Value();
       Napi::Value ss = o.Get("slotSize");
@@ -208,6 +220,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     if (slots < 1 || slots > kMaxSlots) {
       ThrowError(env, "LINK_CONFIG", 0, nullptr,
                  "TAP " + name + ": slots must be 1.." + std::to_string(kMaxSlots));
+      return;
+    }
+    if (ioMode != "auto" && ioMode != "uring" && ioMode != "readwrite") {
+      ThrowError(env, "LINK_CONFIG", 0, nullptr,
+                 "TAP " + name + ": io must be 'auto', 'uring' or 'readwrite'");
       return;
     }
     if (slotSize < 64 || slotSize > kMaxSlotSize) {
@@ -246,6 +263,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     txSrcOff_ = txSrcOff.Data();
     txSrcRef_ = Napi::Persistent(txSrc.As<Napi::Object>());
     txSrcOffRef_ = Napi::Persistent(txSrcOff.As<Napi::Object>());
+    if (!OpenUring(env, ioMode)) return;
 
     if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
       CloseFd();
@@ -390,7 +408,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
     if (poll_ == nullptr) {
       poll_ = new uv_poll_t;
-      int r = uv_poll_init(loop_, poll_, fd_);
+      int r = uv_poll_init(loop_, poll_, uring_.IsOpen() ? uring_.EventFd() : fd_);
       if (r != 0) {
         delete poll_;
         poll_ = nullptr;
@@ -414,6 +432,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       pinned_ = true;
     }
     if (!loopRef_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    // Frames read while stopped (during a write()) are waiting already.
+    if (uring_.HasMore()) uring_.Wake();
     return env.Undefined();
   }
 
@@ -438,7 +458,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     TapDevice* self = static_cast<TapDevice*>(handle->data);
     if (self == nullptr) return;
-    self->OnReadable(status, events);
+    if (self->uring_.IsOpen()) {
+      self->OnUringReady(status);
+    } else {
+      self->OnReadable(status, events);
+    }
   }
 
   void OnReadable(int status, int /*events*/) {
@@ -484,6 +508,49 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       // The poll failed but the read did not: stop rather than spin on a level-triggered error.
       ReportReadError(-status);
     }
+  }
+
+  // ---- the io_uring path (native/tap-uring.cc) ------------------------------------------------
+
+  // io "auto" uses io_uring when the kernel offers it (multishot reads: Linux 6.7), "uring"
+  // insists (LINK_CONFIG otherwise), "readwrite" keeps read()/write() per frame.
+  bool OpenUring(Napi::Env env, const std::string& mode) {
+    if (mode == "readwrite") {
+      ioFallback_ = "io readwrite asked for";
+      return true;
+    }
+    int r = uring_.Open(fd_, rx_, slots_, slotSize_);
+    if (r == 0) return true;
+    ioFallback_ = std::string("io_uring unavailable: ") + strerror(-r);
+    if (mode != "uring") return true;
+    CloseFd();
+    ThrowError(env, "LINK_CONFIG", -r, "io_uring_setup", "TAP " + name_ + ": " + ioFallback_);
+    return false;
+  }
+
+  // OnReadable's counterpart: the eventfd said the ring has work. The same bounded drain.
+  void OnUringReady(int status) {
+    Napi::HandleScope scope(env_);
+    bool noted = false;
+    for (int pass = 0; pass < kMaxBatchesPerWake && polling_ && uring_.IsOpen(); pass++) {
+      tapvs::TapUring::RxBatch b = uring_.Receive(rxLen_, pass == 0);
+      rxTruncated_ += b.truncated;
+      if (b.count > 0) {
+        rxFrames_ += b.count;
+        rxBatches_++;
+        if (!noted) tapvs::NoteRx(loop_);  // adaptive polling: poll-spin.cc
+        noted = true;
+        DeliverBatch(b.count);
+      }
+      uring_.Recycle();  // a no-op if the handler closed us
+      if (b.error != 0) {
+        if (fd_ >= 0) ReportReadError(b.error);
+        return;
+      }
+      if (!uring_.HasMore()) break;
+    }
+    if (polling_ && uring_.HasMore()) uring_.Wake();  // the rest on the next turn of the loop
+    if (status < 0 && polling_) ReportReadError(-status);
   }
 
   void DeliverBatch(uint32_t count) {
@@ -578,6 +645,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
         }
         frame = sources_[k].first + off;
       }
+      if (uring_.IsOpen()) {
+        uring_.QueueWrite(frame, len);  // sent and counted by Flush() below
+        continue;
+      }
       ssize_t n;
       do {
         n = write(fd_, frame, len);
@@ -589,6 +660,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       } else {
         sent++;
       }
+    }
+    if (uring_.IsOpen()) {
+      uint32_t refused = 0;
+      sent += uring_.Flush(&refused);
+      txDropped_ += refused;
     }
     txFrames_ += sent;
     return sent;
@@ -614,7 +690,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       txDropped_ += count;
       return Napi::Number::New(env, 0);
     }
-    return Napi::Number::New(env, WriteFrames(count));
+    uint32_t sent = WriteFrames(count);
+    // A frame that came during the writes (a reply to them) must not wait for the next one.
+    if (polling_ && inCallback_ == 0 && uring_.HasMore()) uring_.Wake();
+    return Napi::Number::New(env, sent);
   }
 
   // setTxSources(buffers): registers the buffers TX slots may point into (at most 255). The
@@ -680,6 +759,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       // Unref while the object is being finalized is not allowed; by then it is unpinned.
       Napi::ObjectWrap<TapDevice>::Unref();
     }
+    uring_.Close();  // before the fd: the ring holds the TAP open while its read is armed
     CloseFd();
     ReleaseAsyncContextIfClosed();
     if (cleanupHook_) {
@@ -865,6 +945,12 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), fd_ < 0);
   }
+  Napi::Value GetIo(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), uring_.IsOpen() ? "uring" : "readwrite");
+  }
+  Napi::Value GetIoFallback(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), ioFallback_);
+  }
   // Lets a caller that asked for `tun: true` tell this addon from an older one that ignores it.
   Napi::Value GetTun(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), tun_);
@@ -882,6 +968,9 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   int vnetHdrLen_ = 0;
   unsigned long offloadMask_ = 0;
   bool tun_ = false;
+  // The io_uring path (native/tap-uring.cc), when open; else read()/write() per frame.
+  tapvs::TapUring uring_;
+  std::string ioFallback_;  // why io_uring is not used, when it is not
   bool polling_ = false;
   bool pinned_ = false;
   bool loopRef_ = true;

@@ -293,6 +293,11 @@ export function issue14Lines(by: ReadonlyMap<VariantKey, VariantResult>): string
     ['ping RTT through TAP links vs kernel NAT (adaptive polling, the default)', 'tapvsd', 'nft', 'ping', '<= 1.5x'],
     ['ping RTT through TAP links vs kernel NAT, --poll-budget 0', 'tapvsd-nopoll', 'nft', 'ping', ''],
     ['new conn/s through TAP links vs kernel NAT, --poll-budget 0', 'tapvsd-nopoll', 'nft', 'conns', ''],
+    ['new conn/s through TAP links vs kernel NAT, TAPVS_TAP_IO=readwrite', 'tapvsd-readwrite', 'nft', 'conns', ''],
+    ['new conn/s through TAP links, io_uring vs readwrite', 'tapvsd', 'tapvsd-readwrite', 'conns', ''],
+    ['ping RTT through TAP links, io_uring vs readwrite', 'tapvsd', 'tapvsd-readwrite', 'ping', ''],
+    ['iperf3 -P 4 through TAP links, io_uring vs readwrite', 'tapvsd', 'tapvsd-readwrite', 'tcp4', ''],
+    ['iperf3 1 stream through TAP links, io_uring vs readwrite', 'tapvsd', 'tapvsd-readwrite', 'tcp1', ''],
     ['iperf3 -P 4 through TAP links vs kernel NAT', 'tapvsd', 'nft', 'tcp4', '>= 0.8x'],
     ['iperf3 1 stream through TAP links vs kernel NAT', 'tapvsd', 'nft', 'tcp1', '>= 0.9x'],
   ];

@@ -53,6 +53,7 @@ export type VariantKey =
   | 'tapvsd-dr'
   | 'tapvsd-plain'
   | 'tapvsd-nopoll'
+  | 'tapvsd-readwrite'
   | 'nft'
   | 'haproxy'
   | 'routing'
@@ -90,6 +91,11 @@ export const VARIANTS: readonly { key: VariantKey; label: string; what: string }
     key: 'tapvsd-nopoll',
     label: 'tapvsd --poll-budget 0',
     what: 'tapvsd (offloads) whose event loop sleeps as soon as nothing is ready (no adaptive polling), same rules',
+  },
+  {
+    key: 'tapvsd-readwrite',
+    label: 'tapvsd TAPVS_TAP_IO=readwrite',
+    what: 'tapvsd (offloads) with its TAP links on read()/write() per frame instead of io_uring, same rules',
   },
   { key: 'nft', label: 'kernel nftables DNAT', what: 'tapvs-dir kernel: nft DNAT (numgen inc mod 2 on :80), no SNAT' },
   {
@@ -503,21 +509,23 @@ async function setupTapvsdChecks(ctx: VariantContext): Promise<Running> {
 }
 
 /** tapvsd on the lab's veths in tapvs-dir: packet= (AF_PACKET) or pcap= (libpcap) links. */
+/** Runs `start` with NAME=VALUE in the environment tapvsd inherits from the lab's spawn. */
+async function withEnv<T>(ctx: VariantContext, name: string, value: string, start: () => Promise<T>): Promise<T> {
+  ctx.log.add(`export ${name}=${value}`);
+  process.env[name] = value;
+  try {
+    return await start();
+  } finally {
+    delete process.env[name];
+  }
+}
+
 async function setupTapvsdNic(ctx: VariantContext, attach: 'packet' | 'pcap', ring = false): Promise<Running> {
   const rules = join(ctx.tmp, 'tapvsd.rules');
   writeFileSync(rules, tapvsdRules());
   ctx.log.add(`cat > ${rules} <<'EOF'\n${tapvsdRules().trimEnd()}\nEOF`);
-  // tapvsd inherits the environment of the lab's spawn.
-  if (ring) {
-    ctx.log.add('export TAPVS_PACKET_RX=ring');
-    process.env.TAPVS_PACKET_RX = 'ring';
-  }
-  let pid: number;
-  try {
-    pid = await labBase(ctx, true, { kind: 'rules', file: rules }, [], attach);
-  } finally {
-    delete process.env.TAPVS_PACKET_RX;
-  }
+  const up = (): Promise<number> => labBase(ctx, true, { kind: 'rules', file: rules }, [], attach);
+  const pid = ring ? await withEnv(ctx, 'TAPVS_PACKET_RX', 'ring', up) : await up();
   await clientRouteViaVip(ctx);
   return { targets: vipTargets(pid, true, true), idle: { readChecks: null }, finish: () => tapvsdNotes(LAB.tapvsdJs) };
 }
@@ -664,6 +672,8 @@ export async function setupVariant(key: VariantKey, ctx: VariantContext): Promis
       return setupTapvsd(ctx, false, null);
     case 'tapvsd-nopoll':
       return setupTapvsd(ctx, true, null, ['--poll-budget', '0']);
+    case 'tapvsd-readwrite':
+      return withEnv(ctx, 'TAPVS_TAP_IO', 'readwrite', () => setupTapvsd(ctx, true, null));
     case 'tapvsd-base':
       return setupTapvsd(ctx, true, needBaseline(ctx));
     case 'tapvsd-plain-base':

@@ -551,7 +551,7 @@ async function statusCommand(argv: string[]): Promise<void> {
   );
   for (const p of st.ports) {
     out.push(
-      `link ${p.name} (${p.kind ?? 'tap'} ${p.device}): rx ${p.rxFrames} frames ${p.rxBytes} bytes in ${p.rxBatches} batches,` +
+      `link ${p.name} (${p.kind ?? 'tap'} ${p.device}${p.io !== undefined ? `, io ${p.io}` : ''}): rx ${p.rxFrames} frames ${p.rxBytes} bytes in ${p.rxBatches} batches,` +
         ` tx ${p.txFrames} frames ${p.txBytes} bytes, tx refused ${p.txDropped}, arp ${p.arpEntries} entries` +
         ` ${p.arpPending} pending ${p.arpUnresolvedDrops} unresolved`,
     );
@@ -694,6 +694,12 @@ async function main(): Promise<void> {
                 ...(s.bridge !== null ? { bridge: s.bridge } : {}),
               });
       links.push(link);
+      if (link instanceof TapLink && link.io !== 'uring') {
+        log('info', 'TAP link without io_uring: one read() and write() per frame', {
+          link: s.name,
+          reason: link.ioFallback,
+        });
+      }
       ports.push({ name: s.name, link, addrs: s.addrs, gateway: s.gateway });
     }
     dataplane = new Dataplane(ipvs, ports, { forward: args.forward });

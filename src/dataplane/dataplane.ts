@@ -399,6 +399,7 @@ export class Dataplane {
         name: p.name,
         device: p.link.name,
         kind: p.link.kind ?? 'other',
+        ...(p.link.io !== undefined ? { io: p.link.io } : {}),
         rxFrames: p.rxFrames,
         rxBytes: p.rxBytes,
         rxBatches: p.rxBatches,
@@ -451,6 +452,8 @@ export interface DataplaneStatus {
     device: string;
     /** The link's attachment: tap, packet, pcap (Link.kind). */
     kind: string;
+    /** How frames move, where the link has a choice (Link.io). */
+    io?: string;
     rxFrames: number;
     rxBytes: number;
     rxBatches: number;

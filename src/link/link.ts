@@ -39,6 +39,8 @@ export type BatchHandler = (count: number) => void;
 export interface Link {
   /** How it is attached, for status: 'tap', 'packet' (AF_PACKET), 'pcap' (libpcap), 'loopback'. */
   readonly kind?: string;
+  /** How frames move, where the attachment has a choice, for status: TAP 'uring' or 'readwrite'. */
+  readonly io?: string;
   /** Device name, e.g. `tapvs-ext`. */
   readonly name: string;
   /** The link's own MAC address, 6 bytes. */

@@ -4,6 +4,14 @@
  * owns the file descriptor, reads ready frames in batches into a Buffer shared with us and
  * writes queued TX frames with one call per batch.
  *
+ * How frames move (`io`, reported per link by `tapvsd status`): with io_uring (Linux 6.7,
+ * `native/tap-uring.cc`) one multishot read per TAP fills the RX slots directly and one
+ * `io_uring_enter` per wake-up collects the frames, one per batch submits the writes; otherwise
+ * one read() and one write() per frame. `io: 'auto'` (the default, or $TAPVS_TAP_IO) takes
+ * io_uring when the kernel allows it and falls back silently (`ioFallback` says why);
+ * 'readwrite' forces the old path, 'uring' fails with LINK_CONFIG without io_uring. The contract
+ * below is the same either way.
+ *
  * Contract, on top of `Link`'s (see link.ts):
  * - The director speaks with its own MAC (`mac`), never the TAP device's. The device's MAC is
  *   the kernel side's: a bridge keeps each port's own address as a local fdb entry and would
@@ -64,6 +72,25 @@ export interface TapLinkOptions {
   bridge?: string;
   /** Set the device up. Default true. */
   up?: boolean;
+  /**
+   * How frames move (see the header): 'auto' (io_uring when the kernel has it), 'uring' (fail
+   * with LINK_CONFIG without it), 'readwrite'. Default: $TAPVS_TAP_IO, else 'auto'.
+   */
+  io?: TapIoMode;
+}
+
+/** What TapLinkOptions.io asks for. */
+export type TapIoMode = 'auto' | 'uring' | 'readwrite';
+const IO_MODES: readonly string[] = ['auto', 'uring', 'readwrite'];
+
+/** The io mode from the environment ($TAPVS_TAP_IO): the escape hatch and the bench's switch. */
+export function tapIoFromEnv(env: NodeJS.ProcessEnv = process.env): TapIoMode {
+  const v = env.TAPVS_TAP_IO;
+  if (v === undefined || v === '') return 'auto';
+  if (!IO_MODES.includes(v)) {
+    throw new TapvsError('LINK_CONFIG', `TAPVS_TAP_IO=${v}: must be one of ${IO_MODES.join(', ')}`);
+  }
+  return v as TapIoMode;
 }
 
 /** The addon's TapDevice (native/tap.cc). */
@@ -89,6 +116,10 @@ interface NativeTapDevice {
   readonly txDropped: number;
   readonly polling: boolean;
   readonly closed: boolean;
+  /** How frames move: 'uring' (native/tap-uring.cc) or 'readwrite'. */
+  readonly io: 'uring' | 'readwrite';
+  /** Why io is 'readwrite', else ''. */
+  readonly ioFallback: string;
   start(onBatch: (count: number) => number, onError?: (err: Error) => void): void;
   stop(): void;
   write(count: number): number;
@@ -107,6 +138,7 @@ interface NativeTapOptions {
   multiQueue: boolean;
   slots: number;
   slotSize: number;
+  io: TapIoMode;
 }
 
 interface TapAddon {
@@ -273,7 +305,8 @@ export class TapLink implements Link {
     const { TapDevice } = loadTapAddon();
     let dev: NativeTapDevice;
     try {
-      dev = new TapDevice(name, { vnetHdr, multiQueue: opts.multiQueue ?? false, slots, slotSize });
+      const io = opts.io ?? tapIoFromEnv();
+      dev = new TapDevice(name, { vnetHdr, multiQueue: opts.multiQueue ?? false, slots, slotSize, io });
     } catch (e) {
       throw fromNative(e);
     }
@@ -351,6 +384,15 @@ export class TapLink implements Link {
   /** Frames longer than a slot: read by the kernel's rules (cut short), so never delivered. */
   get rxTruncated(): number {
     return this.dev.rxTruncated;
+  }
+
+  /** How frames move: 'uring' (io_uring, one ring per device) or 'readwrite' (a call per frame). */
+  get io(): 'uring' | 'readwrite' {
+    return this.dev.io;
+  }
+  /** Why `io` is 'readwrite' ('' when it is 'uring'): the kernel's refusal, or that it was asked for. */
+  get ioFallback(): string {
+    return this.dev.ioFallback;
   }
 
   /** The TAP device's own (kernel-side) MAC. Not the director's: see `mac`. */

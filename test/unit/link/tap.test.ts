@@ -17,7 +17,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TapvsError } from '../../../src/errors.js';
-import { formatMac, macFromName, TapLink } from '../../../src/link/tap.js';
+import { formatMac, macFromName, TapLink, tapIoFromEnv } from '../../../src/link/tap.js';
 import { VNET_HDR_LEN } from '../../../src/link/vnet-hdr.js';
 import { removeNamespace } from '../../helpers/netns.js';
 
@@ -245,10 +245,74 @@ const scenarios: Record<string, () => Promise<object>> = {
         txFrames: link.txFrames,
         txDropped: link.txDropped,
         errors: cap.errors.length,
+        io: link.io,
+        ioFallback: link.ioFallback,
       };
     } finally {
       link.close();
     }
+  },
+
+  /**
+   * stop() with frames arriving and a write made while stopped (with io_uring the read stays
+   * armed and the write's submission may read frames): nothing is delivered until start(), then
+   * everything, in order.
+   */
+  async 'stop-start'() {
+    quietNamespace();
+    const link = new TapLink({ name: DEV });
+    try {
+      sh('ip', 'addr', 'add', `${KERNEL_IP}/24`, 'dev', DEV);
+      sh('ip', 'neigh', 'replace', PEER_IP, 'lladdr', formatMac(link.mac), 'dev', DEV, 'nud', 'permanent');
+      const first = capture(link);
+      await sendUdp(10);
+      await waitFor('10 datagrams', () => (first.frames.length >= 10 ? true : undefined));
+      link.stop();
+      await sendUdp(100);
+      const junk = Buffer.alloc(60);
+      junk.fill(0xff, 0, 6);
+      junk.set(link.mac, 6);
+      junk.writeUInt16BE(0x88b5, 12);
+      queue(link, junk);
+      const sentWhileStopped = link.flush();
+      await new Promise((r) => setTimeout(r, 100));
+      const deliveredWhileStopped = first.frames.length - 10;
+      const second = capture(link);
+      await waitFor('100 datagrams after start()', () => (second.frames.length >= 100 ? true : undefined));
+      return {
+        io: link.io,
+        ioFallback: link.ioFallback,
+        deliveredWhileStopped,
+        sentWhileStopped,
+        indexes: second.frames.map(udpIndex),
+        errors: first.errors.length + second.errors.length,
+      };
+    } finally {
+      link.close();
+    }
+  },
+
+  /** The io path each way of asking gets; 'uring' where the kernel lacks it is LINK_CONFIG. */
+  async io() {
+    quietNamespace();
+    const out: Record<string, unknown> = {};
+    for (const io of ['auto', 'readwrite', 'uring'] as const) {
+      try {
+        const link = new TapLink({ name: DEV, io });
+        out[io] = { io: link.io, fallback: link.ioFallback };
+        link.close();
+      } catch (e) {
+        out[io] = { code: (e as TapvsError).code, message: (e as Error).message };
+      }
+    }
+    try {
+      tapIoFromEnv({ TAPVS_TAP_IO: 'fast' });
+    } catch (e) {
+      out.badEnv = (e as TapvsError).code;
+    }
+    out.envDefault = tapIoFromEnv({});
+    out.envReadwrite = tapIoFromEnv({ TAPVS_TAP_IO: 'readwrite' });
+    return out;
   },
 
   /** 300 datagrams queued in the TAP before start(): delivered in order, 64 per batch. */
@@ -273,6 +337,8 @@ const scenarios: Record<string, () => Promise<object>> = {
         slots: link.rx.slots,
         slotSize: link.rx.slotSize,
         offsets: [...link.rx.offsets.subarray(0, 3)],
+        io: link.io,
+        ioFallback: link.ioFallback,
       };
     } finally {
       link.close();
@@ -408,7 +474,13 @@ const scenarios: Record<string, () => Promise<object>> = {
         threw = true;
       }
       const err = cap.errors[0];
-      return { errors: cap.errors.length, ...errorInfo(err), flushThrew: threw };
+      return {
+        errors: cap.errors.length,
+        ...errorInfo(err),
+        flushThrew: threw,
+        io: link.io,
+        ioFallback: link.ioFallback,
+      };
     } finally {
       link.close();
     }
@@ -499,8 +571,13 @@ function makeNamespace(t: { after: (fn: () => void) => void }): string {
 }
 
 /** Runs one scenario of this file inside `ns` (optionally wrapped) and returns its JSON. */
-function runChild(ns: string, scenario: string, wrap: string[] = []): Record<string, unknown> {
-  const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: scenario };
+function runChild(
+  ns: string,
+  scenario: string,
+  wrap: string[] = [],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Record<string, unknown> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, [CHILD_ENV]: scenario };
   delete env.NODE_TEST_CONTEXT; // the child is a plain script, not a test-runner child
   const r = spawnSync('ip', ['netns', 'exec', ns, ...wrap, process.execPath, THIS_FILE], {
     env,
@@ -515,6 +592,17 @@ function runChild(ns: string, scenario: string, wrap: string[] = []): Record<str
   );
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+const IO_VARIANTS = ['auto', 'readwrite'] as const;
+
+/** A child's link used the io path asked for: io_uring by default unless the kernel refused it. */
+function assertIo(r: Record<string, unknown>, asked: (typeof IO_VARIANTS)[number]): void {
+  if (asked === 'readwrite') {
+    assert.equal(r.io, 'readwrite');
+  } else if (r.io !== 'uring') {
+    assert.match(r.ioFallback as string, /^io_uring unavailable: /);
+  }
 }
 
 function defineTests(): void {
@@ -546,50 +634,103 @@ function defineTests(): void {
     }
   });
 
-  test('tap: the kernel ARPs through the link, learns our reply and gets its ping answered (fused flush)', {
+  // Each data-path test runs with the default io (io_uring where the kernel has it) and with the
+  // read()/write() path forced as tapvsd's escape hatch does it (TAPVS_TAP_IO=readwrite).
+  for (const io of IO_VARIANTS) {
+    const label = io === 'readwrite' ? 'tap (TAPVS_TAP_IO=readwrite)' : 'tap';
+    const ioEnv = io === 'readwrite' ? { TAPVS_TAP_IO: 'readwrite' } : {};
+    test(`${label}: the kernel ARPs through the link, learns our reply and gets its ping answered (fused flush)`, {
+      skip: skipReason,
+    }, (t) => {
+      const r = runChild(makeNamespace(t), 'arp-ping', [], ioEnv);
+      assertIo(r, io);
+      const mac = formatMac(macFromName(DEV));
+      assert.equal(r.name, DEV);
+      assert.equal(r.mac, mac);
+      assert.notEqual(r.deviceMac, mac, 'the director MAC must differ from the device MAC');
+      assert.ok((r.ifindex as number) > 0);
+      assert.equal(r.deviceMtu, 1500);
+      assert.equal(Number(r.operstate) & 1, 1, 'device is up');
+      assert.deepEqual(r.arpReq, {
+        dst: 'ff:ff:ff:ff:ff:ff',
+        src: r.deviceMac,
+        sha: r.deviceMac,
+        spa: KERNEL_IP,
+      });
+      assert.equal(r.arpSent, 1);
+      assert.equal(r.echoDst, mac, 'the echo request goes to the MAC we announced');
+      assert.equal(r.echoQueued, 1);
+      assert.equal(r.txCountAfter, 0);
+      assert.equal(r.pingCode, 0, 'ping got our echo reply');
+      assert.match(r.neigh as string, new RegExp(`lladdr ${mac}`));
+      assert.equal(r.txFrames, 2);
+      assert.equal(r.txDropped, 0);
+      assert.ok((r.rxFrames as number) >= 2 && (r.rxBatches as number) >= 1);
+      assert.equal(r.errors, 0);
+    });
+
+    test(`${label}: a backlog is read in full batches, in order, at most four per wake-up`, {
+      skip: skipReason,
+    }, (t) => {
+      const r = runChild(makeNamespace(t), 'burst', [], ioEnv);
+      assertIo(r, io);
+      assert.deepEqual(
+        r.indexes,
+        Array.from({ length: 300 }, (_, i) => i),
+      );
+      // 4 batches of 64 per wake-up, then the level-triggered poll fires again for the rest.
+      assert.deepEqual(r.batches, [64, 64, 64, 64, 44]);
+      assert.equal(r.rxFrames, 300);
+      assert.equal(r.rxBatches, 5);
+      assert.equal(r.firstDst, formatMac(macFromName(DEV)));
+      assert.equal(r.firstLen, 14 + 20 + 8 + 4);
+      assert.equal(r.slots, 64);
+      assert.equal(r.slotSize, 2048);
+      assert.deepEqual(r.offsets, [0, 2048, 4096]);
+    });
+
+    test(`${label}: stop() holds frames (and a write while stopped changes nothing); start() delivers them in order`, {
+      skip: skipReason,
+    }, (t) => {
+      const r = runChild(makeNamespace(t), 'stop-start', [], ioEnv);
+      assertIo(r, io);
+      assert.equal(r.deliveredWhileStopped, 0);
+      assert.equal(r.sentWhileStopped, 1);
+      assert.deepEqual(
+        r.indexes,
+        Array.from({ length: 100 }, (_, i) => i),
+      );
+      assert.equal(r.errors, 0);
+    });
+
+    test(`${label}: deleting the device under a started link reports TAP_GONE once`, { skip: skipReason }, (t) => {
+      const r = runChild(makeNamespace(t), 'gone', [], ioEnv);
+      assertIo(r, io);
+      assert.equal(r.errors, 1);
+      assert.equal(r.isTapvsError, true);
+      assert.equal(r.code, 'TAP_GONE');
+      assert.match(r.message as string, new RegExp(`^TAP ${DEV} is gone`));
+      assert.equal(r.flushThrew, false);
+    });
+  }
+
+  test('tap: the io path is reported: io_uring where the kernel has it, readwrite when asked', {
     skip: skipReason,
   }, (t) => {
-    const r = runChild(makeNamespace(t), 'arp-ping');
-    const mac = formatMac(macFromName(DEV));
-    assert.equal(r.name, DEV);
-    assert.equal(r.mac, mac);
-    assert.notEqual(r.deviceMac, mac, 'the director MAC must differ from the device MAC');
-    assert.ok((r.ifindex as number) > 0);
-    assert.equal(r.deviceMtu, 1500);
-    assert.equal(Number(r.operstate) & 1, 1, 'device is up');
-    assert.deepEqual(r.arpReq, {
-      dst: 'ff:ff:ff:ff:ff:ff',
-      src: r.deviceMac,
-      sha: r.deviceMac,
-      spa: KERNEL_IP,
-    });
-    assert.equal(r.arpSent, 1);
-    assert.equal(r.echoDst, mac, 'the echo request goes to the MAC we announced');
-    assert.equal(r.echoQueued, 1);
-    assert.equal(r.txCountAfter, 0);
-    assert.equal(r.pingCode, 0, 'ping got our echo reply');
-    assert.match(r.neigh as string, new RegExp(`lladdr ${mac}`));
-    assert.equal(r.txFrames, 2);
-    assert.equal(r.txDropped, 0);
-    assert.ok((r.rxFrames as number) >= 2 && (r.rxBatches as number) >= 1);
-    assert.equal(r.errors, 0);
-  });
-
-  test('tap: a backlog is read in full batches, in order, at most four per wake-up', { skip: skipReason }, (t) => {
-    const r = runChild(makeNamespace(t), 'burst');
-    assert.deepEqual(
-      r.indexes,
-      Array.from({ length: 300 }, (_, i) => i),
-    );
-    // 4 batches of 64 per wake-up, then the level-triggered poll fires again for the rest.
-    assert.deepEqual(r.batches, [64, 64, 64, 64, 44]);
-    assert.equal(r.rxFrames, 300);
-    assert.equal(r.rxBatches, 5);
-    assert.equal(r.firstDst, formatMac(macFromName(DEV)));
-    assert.equal(r.firstLen, 14 + 20 + 8 + 4);
-    assert.equal(r.slots, 64);
-    assert.equal(r.slotSize, 2048);
-    assert.deepEqual(r.offsets, [0, 2048, 4096]);
+    const r = runChild(makeNamespace(t), 'io');
+    const auto = r.auto as { io: string; fallback: string };
+    assert.deepEqual(r.readwrite, { io: 'readwrite', fallback: 'io readwrite asked for' });
+    if (auto.io === 'uring') {
+      assert.equal(auto.fallback, '');
+      assert.deepEqual(r.uring, { io: 'uring', fallback: '' });
+    } else {
+      // An older kernel or kernel.io_uring_disabled: the reason is kept, and insisting fails.
+      assert.match(auto.fallback, /^io_uring unavailable: /);
+      assert.equal((r.uring as { code: string }).code, 'LINK_CONFIG');
+    }
+    assert.equal(r.badEnv, 'LINK_CONFIG');
+    assert.equal(r.envDefault, 'auto');
+    assert.equal(r.envReadwrite, 'readwrite');
   });
 
   test('tap: one flush writes a full batch; bad slots and a down device only count drops', {
@@ -638,15 +779,6 @@ function defineTests(): void {
   test('tap: close() removes the device and is idempotent', { skip: skipReason }, (t) => {
     const r = runChild(makeNamespace(t), 'close');
     assert.deepEqual(r, { existed: true, mtu: 1400, exists: false, sent: 0, threw: false, txDropped: 1 });
-  });
-
-  test('tap: deleting the device under a started link reports TAP_GONE once', { skip: skipReason }, (t) => {
-    const r = runChild(makeNamespace(t), 'gone');
-    assert.equal(r.errors, 1);
-    assert.equal(r.isTapvsError, true);
-    assert.equal(r.code, 'TAP_GONE');
-    assert.match(r.message as string, new RegExp(`^TAP ${DEV} is gone`));
-    assert.equal(r.flushThrew, false);
   });
 
   test('tap: vnetHdr reports offloads and frames carry a 12-byte virtio-net header', { skip: skipReason }, (t) => {
