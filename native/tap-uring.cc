@@ -254,8 +254,9 @@ void TapUring::OnReadCompletion(int res, uint32_t flags) {
       // The kernel took a buffer other than the one at the head we tracked: the slot order is
       // lost. Never seen; stop reading rather than hand over a frame from the wrong slot.
       readError_ = EPROTO;
-    } else if (static_cast<uint32_t>(res) > slotSize_) {
-      // tun_put_user() returns the frame's full length when it copied only what fit.
+    } else if (static_cast<uint32_t>(res) >= slotSize_) {
+      // A read that filled the buffer to its last byte was cut short: the TAP returns at most
+      // the buffer's length (native/tap.cc, "RX truncation").
       truncated_++;
     } else if (res > 0) {
       pending_.push_back({bid, static_cast<uint32_t>(res)});

@@ -33,9 +33,16 @@
 // What it does not do: no parsing, no policy, no addresses. It never looks inside a frame,
 // not even at the virtio-net header when IFF_VNET_HDR is on.
 //
+// - RX truncation: a TAP read copies what fits and returns at most the buffer's length
+//   (tun_chr_read_iter() caps tun_put_user()'s full length with min()), so a cut frame cannot
+//   be told by its length alone. Each slot is therefore at least one byte longer than the
+//   largest frame the link can legally receive (src/link/tap.ts sizes it from the MTU): a read
+//   that fills the slot to its last byte was cut short, and is counted in rxTruncated and
+//   dropped, never delivered. The largest frame delivered is slotSize - 1 bytes.
+//
 // Kernel behaviour matched: drivers/net/tun.c (TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD,
-// tun_put_user returning the full frame length even when the read buffer was shorter, poll
-// reporting EPOLLERR and read failing with EBADFD once the device is deleted).
+// tun_chr_read_iter() returning min(frame length, buffer length), poll reporting EPOLLERR and
+// read failing with EBADFD once the device is deleted).
 
 #include <napi.h>
 #include <uv.h>
@@ -482,9 +489,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
           fatal = err;
           break;
         }
-        // tun_put_user() returns the frame's full length even when it copied only what fit:
-        // a frame longer than the slot is truncated, never delivered.
-        if (static_cast<size_t>(n) > slotSize_) {
+        // A read that filled the slot to its last byte was cut short (see the header).
+        if (static_cast<size_t>(n) >= slotSize_) {
           rxTruncated_++;
           continue;
         }
