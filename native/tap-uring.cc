@@ -274,7 +274,11 @@ TapUring::RxBatch TapUring::Receive(uint32_t* lengths, bool drainEventFd) {
     ssize_t r = read(eventFd_, &v, sizeof v);
     (void)r;  // EAGAIN: nothing was signalled (a wake-up we made ourselves or a spurious one)
   }
-  Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
+  // The kernel's deferred work (frames to read) is flagged by IORING_SQ_TASKRUN; without it and
+  // with nothing to submit, the completions are all in the CQ already: no system call.
+  if (toSubmit_ > 0 || (__atomic_load_n(sqFlags_, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN) != 0) {
+    Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
+  }
   Reap();
   // Pending frames are in increasing slots, each at or after its place: moving them down in
   // order never overwrites one not yet moved.

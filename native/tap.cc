@@ -466,9 +466,64 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     TapDevice* self = static_cast<TapDevice*>(handle->data);
     if (self == nullptr) return;
     if (self->uring_.IsOpen()) {
-      self->OnUringReady(status);
+      t_servicing++;
+      self->OnUringReady(status, true);
+      ServiceQueued();
+      t_servicing--;
     } else {
       self->OnReadable(status, events);
+    }
+  }
+
+  // ---- cross-link service (io_uring) ---------------------------------------------------------
+  //
+  // A batch on one link usually writes to another (a NAT request in on ext goes out on int), and
+  // frames for that other link often arrive while its writes are submitted; the eventfd is muted
+  // then, so the kernel does not signal it. Instead of making the eventfd readable (a write) for
+  // epoll to report on the next turn (an epoll_wait and the eventfd's read), such a link is
+  // queued here and served right after the batch that wrote to it, in the same callback from
+  // the event loop. Bounded like a wake-up's passes; what is left gets the eventfd.
+
+  static constexpr int kMaxServicedPerWake = 8;
+  static thread_local int t_servicing;                  // > 0 inside OnPoll of an io_uring link
+  static thread_local std::vector<TapDevice*> t_queue;  // links to serve before OnPoll returns
+
+  // Frames wait for this link (HasMore): serve it before the event loop sleeps.
+  void NeedService() {
+    if (t_servicing > 0) {
+      if (!queued_) {
+        queued_ = true;
+        t_queue.push_back(this);
+      }
+    } else {
+      uring_.Wake();
+    }
+  }
+
+  static void ServiceQueued() {
+    for (int served = 0; !t_queue.empty(); served++) {
+      TapDevice* dev = t_queue.front();
+      t_queue.erase(t_queue.begin());
+      dev->queued_ = false;
+      if (!dev->polling_ || !dev->uring_.IsOpen()) continue;
+      if (served >= kMaxServicedPerWake) {
+        dev->uring_.Wake();
+        continue;
+      }
+      // Not woken by epoll: the eventfd may or may not have been signalled, so it is drained
+      // (one read) rather than left to cause an empty wake-up later.
+      if (dev->uring_.HasMore()) dev->OnUringReady(0, true);
+    }
+  }
+
+  void Unqueue() {
+    if (!queued_) return;
+    queued_ = false;
+    for (size_t i = 0; i < t_queue.size(); i++) {
+      if (t_queue[i] == this) {
+        t_queue.erase(t_queue.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
     }
   }
 
@@ -535,11 +590,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   }
 
   // OnReadable's counterpart: the eventfd said the ring has work. The same bounded drain.
-  void OnUringReady(int status) {
+  void OnUringReady(int status, bool drainEventFd) {
     Napi::HandleScope scope(env_);
     bool noted = false;
     for (int pass = 0; pass < kMaxBatchesPerWake && polling_ && uring_.IsOpen(); pass++) {
-      tapvs::TapUring::RxBatch b = uring_.Receive(rxLen_, pass == 0);
+      tapvs::TapUring::RxBatch b = uring_.Receive(rxLen_, drainEventFd && pass == 0);
       rxTruncated_ += b.truncated;
       if (b.count > 0) {
         rxFrames_ += b.count;
@@ -555,7 +610,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       }
       if (!uring_.HasMore()) break;
     }
-    if (polling_ && uring_.HasMore()) uring_.Wake();  // the rest on the next turn of the loop
+    if (polling_ && uring_.HasMore()) NeedService();  // the rest after this callback or turn
     if (status < 0 && polling_) ReportReadError(-status);
   }
 
@@ -617,6 +672,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   }
 
   void StopPolling() {
+    Unqueue();
     if (poll_ != nullptr && polling_) uv_poll_stop(poll_);
     polling_ = false;
     if (pinned_) {
@@ -698,7 +754,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
     uint32_t sent = WriteFrames(count);
     // A frame that came during the writes (a reply to them) must not wait for the next one.
-    if (polling_ && inCallback_ == 0 && uring_.HasMore()) uring_.Wake();
+    if (polling_ && inCallback_ == 0 && uring_.HasMore()) NeedService();
     return Napi::Number::New(env, sent);
   }
 
@@ -765,6 +821,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       // Unref while the object is being finalized is not allowed; by then it is unpinned.
       Napi::ObjectWrap<TapDevice>::Unref();
     }
+    Unqueue();
     uring_.Close();  // before the fd: the ring holds the TAP open while its read is armed
     CloseFd();
     ReleaseAsyncContextIfClosed();
@@ -984,6 +1041,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   int goneErrno_ = 0;
   bool cleanupHook_ = false;
   int inCallback_ = 0;
+  bool queued_ = false;  // in t_queue (cross-link service)
 
   uint8_t* rx_ = nullptr;
   uint8_t* tx_ = nullptr;
@@ -1009,6 +1067,9 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   double txFrames_ = 0;
   double txDropped_ = 0;
 };
+
+thread_local int TapDevice::t_servicing = 0;
+thread_local std::vector<TapDevice*> TapDevice::t_queue;
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   return RegisterPacket(env, tapvs::RegisterPolling(env, RegisterNotify(env, TapDevice::Init(env, exports))));
