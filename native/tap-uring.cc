@@ -277,7 +277,12 @@ TapUring::RxBatch TapUring::Receive(uint32_t* lengths, bool drainEventFd) {
   // The kernel's deferred work (frames to read) is flagged by IORING_SQ_TASKRUN; without it and
   // with nothing to submit, the completions are all in the CQ already: no system call.
   if (toSubmit_ > 0 || (__atomic_load_n(sqFlags_, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN) != 0) {
+    // Muted: the completions this call posts would signal the eventfd, and the event loop would
+    // come back for frames already collected. What arrives after it is flagged (HasMore).
+    __atomic_fetch_or(cqFlags_, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_RELAXED);
     Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
+    __atomic_fetch_and(cqFlags_, ~static_cast<unsigned>(IORING_CQ_EVENTFD_DISABLED),
+                       __ATOMIC_RELAXED);
   }
   Reap();
   // Pending frames are in increasing slots, each at or after its place: moving them down in
