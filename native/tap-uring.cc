@@ -15,15 +15,21 @@
 //   those calls the buffer ring is ours to rewrite. After each batch, Recycle() lists the slots
 //   again from the kernel's head (tracked: one head step per completion that carries a buffer;
 //   checked against the buffer id) so the next frames start at slot 0 again.
-// - Frames the kernel read while a batch was out (in a wait for write completions) sit in later
-//   slots; Recycle() moves them to the front. A frame longer than its slot leaves a hole that
-//   Receive() closes the same way. Both are moves within the RX buffer, rare.
+// - Frames the kernel read while a batch of this link was out (in a flush of its own TX) sit in
+//   later slots; Recycle() moves them to the front. A frame longer than its slot leaves a hole
+//   that Receive() closes the same way. Both are moves within the RX buffer, of those frames only.
 // - TX: one IORING_OP_WRITE per frame, all submitted by one io_uring_enter; Flush() returns only
 //   when every write has completed, because the TX slots and the other links' RX slots they may
 //   point into are reused by the next batch. A TAP write normally completes inside the submit.
+//   The same enter (GETEVENTS) also runs the read's deferred work: frames that came meanwhile
+//   are collected into later slots (pending, as above) and HasMore() says so.
+// - Fewer calls per wake-up (docs/dataplane.md, "Built: io_uring in the TAP link"): Receive()
+//   enters only when IORING_SQ_TASKRUN flags deferred work; the eventfd is muted around every
+//   enter of ours, so our own completions never make it readable; TapDevice serves a link whose
+//   frames were collected or flagged during another link's batch right after that batch.
 // - Wake-ups: an eventfd registered with the ring (IORING_REGISTER_EVENTFD) is what libuv polls.
 //   The kernel signals it when a frame arrives (deferred work queued) and when completions are
-//   posted; around our own submits it is muted (IORING_CQ_EVENTFD_DISABLED) and
+//   posted; around our own enters it is muted (IORING_CQ_EVENTFD_DISABLED) and
 //   IORING_SQ_TASKRUN (IORING_SETUP_TASKRUN_FLAG) tells us whether a frame came meanwhile.
 // - The TAP fd is made blocking: on an O_NONBLOCK file io_uring ends the read with -EAGAIN
 //   instead of waiting for the next frame.
@@ -323,7 +329,10 @@ void TapUring::QueueWrite(const uint8_t* frame, uint32_t len) {
 
 uint32_t TapUring::Flush(uint32_t* refused) {
   if (writesInFlight_ > 0) {
-    Enter(toSubmit_, 0, 0);
+    // GETEVENTS: after the writes, the same call runs the read's deferred work, so frames that
+    // came meanwhile (often replies the writes caused: a TAP write runs the receiving stack, and
+    // a SYN-ACK or an ACK comes back inside it) are collected now instead of by another enter.
+    Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
     Reap();
     // A write the kernel could not finish inside the submit completes through deferred work.
     while (writesInFlight_ > 0) {
