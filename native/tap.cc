@@ -439,6 +439,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       pinned_ = true;
     }
     if (!loopRef_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (uring_.IsOpen()) tapvs::AddSpinProbe({&TapDevice::SpinReady, &TapDevice::SpinServe, this});
     // Frames read while stopped (during a write()) are waiting already.
     if (uring_.HasMore()) uring_.Wake();
     return env.Undefined();
@@ -466,10 +467,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     TapDevice* self = static_cast<TapDevice*>(handle->data);
     if (self == nullptr) return;
     if (self->uring_.IsOpen()) {
-      t_servicing++;
-      self->OnUringReady(status, true);
-      ServiceQueued();
-      t_servicing--;
+      self->ServeUring(status);
     } else {
       self->OnReadable(status, events);
     }
@@ -483,6 +481,22 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   // epoll to report on the next turn (an epoll_wait and the eventfd's read), such a link is
   // queued here and served right after the batch that wrote to it, in the same callback from
   // the event loop. Bounded like a wake-up's passes; what is left gets the eventfd.
+
+  // One wake-up of an io_uring link: its batches, then the links its batches flagged.
+  void ServeUring(int status) {
+    t_servicing++;
+    OnUringReady(status, true);
+    ServiceQueued();
+    t_servicing--;
+  }
+
+  // Adaptive polling (native/poll-spin.cc) checks the ring's flags in memory instead of turning
+  // the event loop (an epoll_wait(0)) to learn that frames came.
+  static bool SpinReady(void* arg) {
+    TapDevice* self = static_cast<TapDevice*>(arg);
+    return self->polling_ && self->uring_.HasMore();
+  }
+  static void SpinServe(void* arg) { static_cast<TapDevice*>(arg)->ServeUring(0); }
 
   static constexpr int kMaxServicedPerWake = 8;
   static thread_local int t_servicing;                  // > 0 inside OnPoll of an io_uring link
@@ -673,6 +687,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
   void StopPolling() {
     Unqueue();
+    tapvs::RemoveSpinProbe(this);
     if (poll_ != nullptr && polling_) uv_poll_stop(poll_);
     polling_ = false;
     if (pinned_) {
@@ -822,6 +837,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       Napi::ObjectWrap<TapDevice>::Unref();
     }
     Unqueue();
+    tapvs::RemoveSpinProbe(this);
     uring_.Close();  // before the fd: the ring holds the TAP open while its read is armed
     CloseFd();
     ReleaseAsyncContextIfClosed();
