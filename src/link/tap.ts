@@ -6,8 +6,9 @@
  *
  * How frames move (`io`, reported per link by `tapvsd status`): with io_uring (Linux 6.7,
  * `native/tap-uring.cc`) one multishot read per TAP fills the RX slots directly and one
- * `io_uring_enter` per wake-up collects the frames, one per batch submits the writes; otherwise
- * one read() and one write() per frame. `io: 'auto'` (the default, or $TAPVS_TAP_IO) takes
+ * `io_uring_enter` per batch submits the writes and collects the frames that came meanwhile
+ * (one more per wake-up when frames came while no call was in progress); otherwise one read()
+ * and one write() per frame. `io: 'auto'` (the default, or $TAPVS_TAP_IO) takes
  * io_uring when the kernel allows it and falls back silently (`ioFallback` says why);
  * 'readwrite' forces the old path, 'uring' fails with LINK_CONFIG without io_uring. The contract
  * below is the same either way.
