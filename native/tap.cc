@@ -27,8 +27,10 @@
 // - io_uring (native/tap-uring.cc, option io 'auto' | 'uring' | 'readwrite'): when the kernel
 //   allows it, the uv_poll watches the ring's eventfd instead of the fd, frames come from one
 //   multishot read straight into the RX slots and the TX frames go out as one submission that
-//   is awaited before the flush returns (OnUringReady, WriteFrames). The contract above holds
-//   unchanged; `io` and `ioFallback` say which path runs and why.
+//   is awaited before the flush returns (OnUringReady, WriteFrames). A link whose frames came
+//   during another link's batch is served right after that batch, in the same callback from the
+//   event loop (ServeUring), and adaptive polling checks the rings in memory (SpinReady). The
+//   contract above holds unchanged; `io` and `ioFallback` say which path runs and why.
 //
 // What it does not do: no parsing, no policy, no addresses. It never looks inside a frame,
 // not even at the virtio-net header when IFF_VNET_HDR is on.
