@@ -10,6 +10,13 @@
 // idle callback stops the handle once the budget has passed since the last frame. Mode "busy"
 // never stops it (all-out polling: one core at 100%, lowest latency). Mode "off" never starts it.
 //
+// Links whose readiness shows in memory (io_uring TAPs: IORING_SQ_TASKRUN, the CQ's tail)
+// register a SpinProbe. While polling, the idle callback checks them for up to kProbeSliceNs
+// before letting the loop turn, and serves a ready one itself: a turn of the loop (and its
+// epoll_wait(0)) per slice instead of one every microsecond or two, and a frame is noticed as soon
+// as the kernel flags it. Other fds, timers and links without a probe still get a loop turn at
+// least every slice.
+//
 // setPolling(mode, budgetUs) and pollingStats() are exported to JavaScript (src/link/polling.ts).
 
 #include "poll-spin.h"
@@ -17,6 +24,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 namespace tapvs {
 namespace {
@@ -37,10 +45,41 @@ struct Spin {
   double rxWhileSpinning = 0;
 };
 
+// The probes of this thread's links (the polling loop's thread reads its own).
+thread_local std::vector<SpinProbe> t_probes;
+
+// Short enough that timers and fds without a probe wait at most this long while polling.
+constexpr uint64_t kProbeSliceNs = 20 * 1000;
+
 Spin g;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Checks the probes for up to one slice (or the rest of the budget); serves the first ready one.
+void CheckProbes() {
+  uint64_t start = uv_hrtime();
+  for (uint64_t now = start; now - start < kProbeSliceNs; now = uv_hrtime()) {
+    if (g.mode == Mode::Adaptive && now - g.lastRxNs > g.budgetNs) return;
+    for (size_t i = 0; i < t_probes.size(); i++) {
+      if (t_probes[i].ready(t_probes[i].arg)) {
+        SpinProbe p = t_probes[i];
+        p.serve(p.arg);  // may change t_probes: return to the loop right after
+        return;
+      }
+    }
+    CpuRelax();
+  }
+}
 
 void OnIdle(uv_idle_t* h) {
   g.turns++;
+  if (!t_probes.empty()) CheckProbes();
   if (g.mode == Mode::Busy) return;
   if (uv_hrtime() - g.lastRxNs > g.budgetNs) {
     uv_idle_stop(h);
@@ -127,6 +166,20 @@ void NoteRx(uv_loop_t* loop) {
   g.lastRxNs = uv_hrtime();
   if (g.active) g.rxWhileSpinning++;
   else Start();
+}
+
+void AddSpinProbe(SpinProbe probe) {
+  RemoveSpinProbe(probe.arg);
+  t_probes.push_back(probe);
+}
+
+void RemoveSpinProbe(void* arg) {
+  for (size_t i = 0; i < t_probes.size(); i++) {
+    if (t_probes[i].arg == arg) {
+      t_probes.erase(t_probes.begin() + static_cast<std::ptrdiff_t>(i));
+      return;
+    }
+  }
 }
 
 Napi::Object RegisterPolling(Napi::Env env, Napi::Object exports) {

@@ -15,15 +15,21 @@
 //   those calls the buffer ring is ours to rewrite. After each batch, Recycle() lists the slots
 //   again from the kernel's head (tracked: one head step per completion that carries a buffer;
 //   checked against the buffer id) so the next frames start at slot 0 again.
-// - Frames the kernel read while a batch was out (in a wait for write completions) sit in later
-//   slots; Recycle() moves them to the front. A frame longer than its slot leaves a hole that
-//   Receive() closes the same way. Both are moves within the RX buffer, rare.
+// - Frames the kernel read while a batch of this link was out (in a flush of its own TX) sit in
+//   later slots; Recycle() moves them to the front. A frame longer than its slot leaves a hole
+//   that Receive() closes the same way. Both are moves within the RX buffer, of those frames only.
 // - TX: one IORING_OP_WRITE per frame, all submitted by one io_uring_enter; Flush() returns only
 //   when every write has completed, because the TX slots and the other links' RX slots they may
 //   point into are reused by the next batch. A TAP write normally completes inside the submit.
+//   The same enter (GETEVENTS) also runs the read's deferred work: frames that came meanwhile
+//   are collected into later slots (pending, as above) and HasMore() says so.
+// - Fewer calls per wake-up (docs/dataplane.md, "Built: io_uring in the TAP link"): Receive()
+//   enters only when IORING_SQ_TASKRUN flags deferred work; the eventfd is muted around every
+//   enter of ours, so our own completions never make it readable; TapDevice serves a link whose
+//   frames were collected or flagged during another link's batch right after that batch.
 // - Wake-ups: an eventfd registered with the ring (IORING_REGISTER_EVENTFD) is what libuv polls.
 //   The kernel signals it when a frame arrives (deferred work queued) and when completions are
-//   posted; around our own submits it is muted (IORING_CQ_EVENTFD_DISABLED) and
+//   posted; around our own enters it is muted (IORING_CQ_EVENTFD_DISABLED) and
 //   IORING_SQ_TASKRUN (IORING_SETUP_TASKRUN_FLAG) tells us whether a frame came meanwhile.
 // - The TAP fd is made blocking: on an O_NONBLOCK file io_uring ends the read with -EAGAIN
 //   instead of waiting for the next frame.
@@ -254,8 +260,9 @@ void TapUring::OnReadCompletion(int res, uint32_t flags) {
       // The kernel took a buffer other than the one at the head we tracked: the slot order is
       // lost. Never seen; stop reading rather than hand over a frame from the wrong slot.
       readError_ = EPROTO;
-    } else if (static_cast<uint32_t>(res) > slotSize_) {
-      // tun_put_user() returns the frame's full length when it copied only what fit.
+    } else if (static_cast<uint32_t>(res) >= slotSize_) {
+      // A read that filled the buffer to its last byte was cut short: the TAP returns at most
+      // the buffer's length (native/tap.cc, "RX truncation").
       truncated_++;
     } else if (res > 0) {
       pending_.push_back({bid, static_cast<uint32_t>(res)});
@@ -273,7 +280,16 @@ TapUring::RxBatch TapUring::Receive(uint32_t* lengths, bool drainEventFd) {
     ssize_t r = read(eventFd_, &v, sizeof v);
     (void)r;  // EAGAIN: nothing was signalled (a wake-up we made ourselves or a spurious one)
   }
-  Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
+  // The kernel's deferred work (frames to read) is flagged by IORING_SQ_TASKRUN; without it and
+  // with nothing to submit, the completions are all in the CQ already: no system call.
+  if (toSubmit_ > 0 || (__atomic_load_n(sqFlags_, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN) != 0) {
+    // Muted: the completions this call posts would signal the eventfd, and the event loop would
+    // come back for frames already collected. What arrives after it is flagged (HasMore).
+    __atomic_fetch_or(cqFlags_, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_RELAXED);
+    Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
+    __atomic_fetch_and(cqFlags_, ~static_cast<unsigned>(IORING_CQ_EVENTFD_DISABLED),
+                       __ATOMIC_RELAXED);
+  }
   Reap();
   // Pending frames are in increasing slots, each at or after its place: moving them down in
   // order never overwrites one not yet moved.
@@ -313,7 +329,10 @@ void TapUring::QueueWrite(const uint8_t* frame, uint32_t len) {
 
 uint32_t TapUring::Flush(uint32_t* refused) {
   if (writesInFlight_ > 0) {
-    Enter(toSubmit_, 0, 0);
+    // GETEVENTS: after the writes, the same call runs the read's deferred work, so frames that
+    // came meanwhile (often replies the writes caused: a TAP write runs the receiving stack, and
+    // a SYN-ACK or an ACK comes back inside it) are collected now instead of by another enter.
+    Enter(toSubmit_, 0, IORING_ENTER_GETEVENTS);
     Reap();
     // A write the kernel could not finish inside the submit completes through deferred work.
     while (writesInFlight_ > 0) {

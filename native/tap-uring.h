@@ -31,7 +31,7 @@ class TapUring {
 
   struct RxBatch {
     uint32_t count;      // frames now in RX slots 0..count-1, lengths filled in
-    uint32_t truncated;  // frames longer than a slot, dropped
+    uint32_t truncated;  // frames that filled a slot (cut short), dropped
     int error;           // errno that ended the read (device gone), else 0
   };
   // Runs the kernel's deferred work and collects the frames read since the last call.

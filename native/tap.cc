@@ -27,15 +27,24 @@
 // - io_uring (native/tap-uring.cc, option io 'auto' | 'uring' | 'readwrite'): when the kernel
 //   allows it, the uv_poll watches the ring's eventfd instead of the fd, frames come from one
 //   multishot read straight into the RX slots and the TX frames go out as one submission that
-//   is awaited before the flush returns (OnUringReady, WriteFrames). The contract above holds
-//   unchanged; `io` and `ioFallback` say which path runs and why.
+//   is awaited before the flush returns (OnUringReady, WriteFrames). A link whose frames came
+//   during another link's batch is served right after that batch, in the same callback from the
+//   event loop (ServeUring), and adaptive polling checks the rings in memory (SpinReady). The
+//   contract above holds unchanged; `io` and `ioFallback` say which path runs and why.
 //
 // What it does not do: no parsing, no policy, no addresses. It never looks inside a frame,
 // not even at the virtio-net header when IFF_VNET_HDR is on.
 //
+// - RX truncation: a TAP read copies what fits and returns at most the buffer's length
+//   (tun_chr_read_iter() caps tun_put_user()'s full length with min()), so a cut frame cannot
+//   be told by its length alone. Each slot is therefore at least one byte longer than the
+//   largest frame the link can legally receive (src/link/tap.ts sizes it from the MTU): a read
+//   that fills the slot to its last byte was cut short, and is counted in rxTruncated and
+//   dropped, never delivered. The largest frame delivered is slotSize - 1 bytes.
+//
 // Kernel behaviour matched: drivers/net/tun.c (TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD,
-// tun_put_user returning the full frame length even when the read buffer was shorter, poll
-// reporting EPOLLERR and read failing with EBADFD once the device is deleted).
+// tun_chr_read_iter() returning min(frame length, buffer length), poll reporting EPOLLERR and
+// read failing with EBADFD once the device is deleted).
 
 #include <napi.h>
 #include <uv.h>
@@ -432,6 +441,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       pinned_ = true;
     }
     if (!loopRef_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (uring_.IsOpen()) tapvs::AddSpinProbe({&TapDevice::SpinReady, &TapDevice::SpinServe, this});
     // Frames read while stopped (during a write()) are waiting already.
     if (uring_.HasMore()) uring_.Wake();
     return env.Undefined();
@@ -459,9 +469,77 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     TapDevice* self = static_cast<TapDevice*>(handle->data);
     if (self == nullptr) return;
     if (self->uring_.IsOpen()) {
-      self->OnUringReady(status);
+      self->ServeUring(status);
     } else {
       self->OnReadable(status, events);
+    }
+  }
+
+  // ---- cross-link service (io_uring) ---------------------------------------------------------
+  //
+  // A batch on one link usually writes to another (a NAT request in on ext goes out on int), and
+  // frames for that other link often arrive while its writes are submitted; the eventfd is muted
+  // then, so the kernel does not signal it. Instead of making the eventfd readable (a write) for
+  // epoll to report on the next turn (an epoll_wait and the eventfd's read), such a link is
+  // queued here and served right after the batch that wrote to it, in the same callback from
+  // the event loop. Bounded like a wake-up's passes; what is left gets the eventfd.
+
+  // One wake-up of an io_uring link: its batches, then the links its batches flagged.
+  void ServeUring(int status) {
+    t_servicing++;
+    OnUringReady(status, true);
+    ServiceQueued();
+    t_servicing--;
+  }
+
+  // Adaptive polling (native/poll-spin.cc) checks the ring's flags in memory instead of turning
+  // the event loop (an epoll_wait(0)) to learn that frames came.
+  static bool SpinReady(void* arg) {
+    TapDevice* self = static_cast<TapDevice*>(arg);
+    return self->polling_ && self->uring_.HasMore();
+  }
+  static void SpinServe(void* arg) { static_cast<TapDevice*>(arg)->ServeUring(0); }
+
+  static constexpr int kMaxServicedPerWake = 8;
+  static thread_local int t_servicing;                  // > 0 inside OnPoll of an io_uring link
+  static thread_local std::vector<TapDevice*> t_queue;  // links to serve before OnPoll returns
+
+  // Frames wait for this link (HasMore): serve it before the event loop sleeps.
+  void NeedService() {
+    if (t_servicing > 0) {
+      if (!queued_) {
+        queued_ = true;
+        t_queue.push_back(this);
+      }
+    } else {
+      uring_.Wake();
+    }
+  }
+
+  static void ServiceQueued() {
+    for (int served = 0; !t_queue.empty(); served++) {
+      TapDevice* dev = t_queue.front();
+      t_queue.erase(t_queue.begin());
+      dev->queued_ = false;
+      if (!dev->polling_ || !dev->uring_.IsOpen()) continue;
+      if (served >= kMaxServicedPerWake) {
+        dev->uring_.Wake();
+        continue;
+      }
+      // Not woken by epoll: the eventfd may or may not have been signalled, so it is drained
+      // (one read) rather than left to cause an empty wake-up later.
+      if (dev->uring_.HasMore()) dev->OnUringReady(0, true);
+    }
+  }
+
+  void Unqueue() {
+    if (!queued_) return;
+    queued_ = false;
+    for (size_t i = 0; i < t_queue.size(); i++) {
+      if (t_queue[i] == this) {
+        t_queue.erase(t_queue.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
     }
   }
 
@@ -482,9 +560,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
           fatal = err;
           break;
         }
-        // tun_put_user() returns the frame's full length even when it copied only what fit:
-        // a frame longer than the slot is truncated, never delivered.
-        if (static_cast<size_t>(n) > slotSize_) {
+        // A read that filled the slot to its last byte was cut short (see the header).
+        if (static_cast<size_t>(n) >= slotSize_) {
           rxTruncated_++;
           continue;
         }
@@ -529,11 +606,11 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   }
 
   // OnReadable's counterpart: the eventfd said the ring has work. The same bounded drain.
-  void OnUringReady(int status) {
+  void OnUringReady(int status, bool drainEventFd) {
     Napi::HandleScope scope(env_);
     bool noted = false;
     for (int pass = 0; pass < kMaxBatchesPerWake && polling_ && uring_.IsOpen(); pass++) {
-      tapvs::TapUring::RxBatch b = uring_.Receive(rxLen_, pass == 0);
+      tapvs::TapUring::RxBatch b = uring_.Receive(rxLen_, drainEventFd && pass == 0);
       rxTruncated_ += b.truncated;
       if (b.count > 0) {
         rxFrames_ += b.count;
@@ -549,7 +626,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       }
       if (!uring_.HasMore()) break;
     }
-    if (polling_ && uring_.HasMore()) uring_.Wake();  // the rest on the next turn of the loop
+    if (polling_ && uring_.HasMore()) NeedService();  // the rest after this callback or turn
     if (status < 0 && polling_) ReportReadError(-status);
   }
 
@@ -611,6 +688,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   }
 
   void StopPolling() {
+    Unqueue();
+    tapvs::RemoveSpinProbe(this);
     if (poll_ != nullptr && polling_) uv_poll_stop(poll_);
     polling_ = false;
     if (pinned_) {
@@ -692,7 +771,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
     uint32_t sent = WriteFrames(count);
     // A frame that came during the writes (a reply to them) must not wait for the next one.
-    if (polling_ && inCallback_ == 0 && uring_.HasMore()) uring_.Wake();
+    if (polling_ && inCallback_ == 0 && uring_.HasMore()) NeedService();
     return Napi::Number::New(env, sent);
   }
 
@@ -759,6 +838,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       // Unref while the object is being finalized is not allowed; by then it is unpinned.
       Napi::ObjectWrap<TapDevice>::Unref();
     }
+    Unqueue();
+    tapvs::RemoveSpinProbe(this);
     uring_.Close();  // before the fd: the ring holds the TAP open while its read is armed
     CloseFd();
     ReleaseAsyncContextIfClosed();
@@ -978,6 +1059,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   int goneErrno_ = 0;
   bool cleanupHook_ = false;
   int inCallback_ = 0;
+  bool queued_ = false;  // in t_queue (cross-link service)
 
   uint8_t* rx_ = nullptr;
   uint8_t* tx_ = nullptr;
@@ -1003,6 +1085,9 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   double txFrames_ = 0;
   double txDropped_ = 0;
 };
+
+thread_local int TapDevice::t_servicing = 0;
+thread_local std::vector<TapDevice*> TapDevice::t_queue;
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   return RegisterPacket(env, tapvs::RegisterPolling(env, RegisterNotify(env, TapDevice::Init(env, exports))));

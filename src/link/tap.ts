@@ -6,8 +6,9 @@
  *
  * How frames move (`io`, reported per link by `tapvsd status`): with io_uring (Linux 6.7,
  * `native/tap-uring.cc`) one multishot read per TAP fills the RX slots directly and one
- * `io_uring_enter` per wake-up collects the frames, one per batch submits the writes; otherwise
- * one read() and one write() per frame. `io: 'auto'` (the default, or $TAPVS_TAP_IO) takes
+ * `io_uring_enter` per batch submits the writes and collects the frames that came meanwhile
+ * (one more per wake-up when frames came while no call was in progress); otherwise one read()
+ * and one write() per frame. `io: 'auto'` (the default, or $TAPVS_TAP_IO) takes
  * io_uring when the kernel allows it and falls back silently (`ioFallback` says why);
  * 'readwrite' forces the old path, 'uring' fails with LINK_CONFIG without io_uring. The contract
  * below is the same either way.
@@ -19,7 +20,8 @@
  *   `macFromName(name)`; if the kernel picked the same address for the device, the device's is
  *   changed.
  * - RX slot i is at `i * slotSize`. `rx.lengths` is the addon's own array, filled in native code;
- *   `rx.count` is set before the batch handler runs.
+ *   `rx.count` is set before the batch handler runs. A frame is at most `slotSize - 1` bytes: one
+ *   that fills a slot was cut short by the read and is counted in `rxTruncated`, not delivered.
  * - Frames still queued in `tx` when the batch handler returns are sent right after it by the
  *   addon, in the same wake-up (a "fused" flush: one native call reads a batch and writes what the
  *   handler queued); calling `flush()` inside the handler is still right and costs one more
@@ -54,6 +56,11 @@ const MIN_SLOT_SIZE = 2048;
 /** Room for a 64 KB GSO frame: IP (65535) + Ethernet + VLAN + vnet header, 64-byte aligned. */
 const VNET_SLOT_SIZE = 65536 + 64;
 const IFNAMSIZ = 16;
+/**
+ * A TAP read returns at most the buffer's length, never the cut frame's real one: a slot one byte
+ * longer than the largest legal frame makes a read that fills it a truncated frame (native/tap.cc).
+ */
+const RX_TRUNCATION_MARGIN = 1;
 
 export interface TapLinkOptions {
   /** Device name (at most 15 bytes), created if it does not exist. */
@@ -298,9 +305,13 @@ export class TapLink implements Link {
     }
     const vnetHdr = opts.vnetHdr ?? false;
     const vnetHdrLen = vnetHdr ? VNET_HDR_LEN : 0;
-    const slotSize = vnetHdr
-      ? Math.max(VNET_SLOT_SIZE, (mtu + ETH_OVERHEAD + vnetHdrLen + 63) & ~63)
-      : Math.max(MIN_SLOT_SIZE, (mtu + ETH_OVERHEAD + 63) & ~63);
+    // One byte beyond the largest legal frame: a read that fills a slot was cut short
+    // (RX_TRUNCATION_MARGIN), and slots start 64-byte aligned.
+    const largestFrame = mtu + ETH_OVERHEAD + vnetHdrLen;
+    const slotSize = Math.max(
+      vnetHdr ? VNET_SLOT_SIZE : MIN_SLOT_SIZE,
+      (largestFrame + RX_TRUNCATION_MARGIN + 63) & ~63,
+    );
 
     const { TapDevice } = loadTapAddon();
     let dev: NativeTapDevice;
@@ -381,7 +392,7 @@ export class TapLink implements Link {
   get rxBatches(): number {
     return this.dev.rxBatches;
   }
-  /** Frames longer than a slot: read by the kernel's rules (cut short), so never delivered. */
+  /** Frames that filled a whole RX slot: longer than the MTU allows, cut short by the read, never delivered. */
   get rxTruncated(): number {
     return this.dev.rxTruncated;
   }

@@ -168,20 +168,25 @@ function capture(link: TapLink, keepVnetHdr = false, onFrame?: (f: Buffer) => vo
 }
 
 function sendUdp(count: number): Promise<void> {
+  return sendUdpSized(new Array<number>(count).fill(4));
+}
+
+/** One datagram per payload size to PEER_IP:UDP_PORT, in order, the first 4 bytes its index. */
+function sendUdpSized(sizes: number[]): Promise<void> {
   const sock = createSocket('udp4');
   return new Promise((resolve, reject) => {
     let done = 0;
-    for (let i = 0; i < count; i++) {
-      const payload = Buffer.alloc(4);
+    sizes.forEach((size, i) => {
+      const payload = Buffer.alloc(size);
       payload.writeUInt32BE(i);
       sock.send(payload, UDP_PORT, PEER_IP, (err) => {
         if (err) reject(err);
-        if (++done === count) {
+        if (++done === sizes.length) {
           sock.close();
           resolve();
         }
       });
-    }
+    });
   });
 }
 
@@ -286,6 +291,36 @@ const scenarios: Record<string, () => Promise<object>> = {
         sentWhileStopped,
         indexes: second.frames.map(udpIndex),
         errors: first.errors.length + second.errors.length,
+      };
+    } finally {
+      link.close();
+    }
+  },
+
+  /**
+   * Frames longer than the link's MTU allows, sent by the kernel after its side raised the
+   * device's MTU: the largest frame a slot holds (slotSize - 1 bytes) is delivered, one that fills
+   * the slot and one longer than it are cut short by the read, counted and not delivered.
+   */
+  async truncated() {
+    quietNamespace();
+    const link = new TapLink({ name: DEV });
+    try {
+      sh('ip', 'addr', 'add', `${KERNEL_IP}/24`, 'dev', DEV);
+      sh('ip', 'link', 'set', 'dev', DEV, 'mtu', '4000');
+      sh('ip', 'neigh', 'replace', PEER_IP, 'lladdr', formatMac(link.mac), 'dev', DEV, 'nud', 'permanent');
+      const cap = capture(link);
+      const slot = link.rx.slotSize;
+      const udpFrame = 14 + 20 + 8; // Ethernet + IPv4 + UDP headers
+      await sendUdpSized([slot - 1 - udpFrame, slot - udpFrame, 3000 - udpFrame, 4]);
+      await waitFor('the last datagram', () => cap.frames.find((f) => udpIndex(f) === 3));
+      return {
+        io: link.io,
+        ioFallback: link.ioFallback,
+        slotSize: slot,
+        delivered: cap.frames.filter((f) => udpIndex(f) >= 0).map((f) => [udpIndex(f), f.length]),
+        rxTruncated: link.rxTruncated,
+        errors: cap.errors.length,
       };
     } finally {
       link.close();
@@ -700,6 +735,20 @@ function defineTests(): void {
         r.indexes,
         Array.from({ length: 100 }, (_, i) => i),
       );
+      assert.equal(r.errors, 0);
+    });
+
+    test(`${label}: a frame that fills its RX slot was cut short: counted in rxTruncated, not delivered`, {
+      skip: skipReason,
+    }, (t) => {
+      const r = runChild(makeNamespace(t), 'truncated', [], ioEnv);
+      assertIo(r, io);
+      assert.equal(r.slotSize, 2048);
+      assert.deepEqual(r.delivered, [
+        [0, 2047],
+        [3, 14 + 20 + 8 + 4],
+      ]);
+      assert.equal(r.rxTruncated, 2);
       assert.equal(r.errors, 0);
     });
 
