@@ -10,22 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { csumFold, onesSum, pseudoHeaderSum } from '../../src/packet/checksum.js';
-import {
-  CLIENT,
-  CLIENT_MAC,
-  DIP,
-  EXT_MAC,
-  INT_MAC,
-  makeDirector,
-  RS1,
-  RS1_MAC,
-  RS2,
-  RS2_MAC,
-  resolveNeighbours,
-  type TestDirector,
-  textbookService,
-  VIP,
-} from '../helpers/director.js';
+import * as lab from '../helpers/director.js';
 import { ACK, arpFrame, ip, ipFrame, mac, SYN, TCP, UDP } from '../helpers/frames.js';
 
 const ZERO_MAC = new Uint8Array(6);
@@ -34,21 +19,21 @@ const GW = ip('192.168.222.254'),
   FAR_CLIENT = ip('10.9.8.7');
 
 interface Twin {
-  fast: TestDirector;
-  slow: TestDirector;
+  fast: lab.TestDirector;
+  slow: lab.TestDirector;
   /** Frames the general path of `fast` saw. */
   general(): number;
 }
 
 function twin(extGateway = 0): Twin {
   const make = (fastPath: boolean) => {
-    const td = makeDirector({ fastPath, extGateway });
-    resolveNeighbours(td);
+    const td = lab.makeDirector({ fastPath, extGateway });
+    lab.resolveNeighbours(td);
     if (extGateway !== 0) {
-      td.send('ext', [arpFrame(1, GW_MAC, GW, ZERO_MAC, VIP)]);
+      td.send('ext', [arpFrame(1, GW_MAC, GW, ZERO_MAC, lab.VIP)]);
       td.ext.take();
     }
-    textbookService(td);
+    lab.textbookService(td);
     td.run({
       op: 'addService',
       service: { proto: 'udp', addr: '192.168.222.131', port: 53 },
@@ -64,14 +49,7 @@ function twin(extGateway = 0): Twin {
   };
   const fast = make(true),
     slow = make(false);
-  const cls = (fast.dp as unknown as { classifier: { frame: (...a: unknown[]) => number } }).classifier;
-  const orig = cls.frame.bind(cls);
-  let general = 0;
-  cls.frame = (...a: unknown[]) => {
-    general++;
-    return orig(...a);
-  };
-  return { fast, slow, general: () => general };
+  return { fast, slow, general: lab.countGeneralPath(fast) };
 }
 
 /** Sends `frames` on `link` of both directors; returns what each sent on either link, asserting they agree. */
@@ -102,10 +80,10 @@ function assertChecksums(f: Buffer): void {
 }
 
 const payload = Buffer.from('established flow payload');
-const fromClient = (sport: number, flags = ACK, client = CLIENT, srcMac = CLIENT_MAC) =>
-  ipFrame(EXT_MAC, srcMac, client, VIP, { proto: TCP, sport, dport: 80, flags, payload });
-const fromServer = (rs: number, sport: number, client = CLIENT) =>
-  ipFrame(INT_MAC, rs === RS1 ? RS1_MAC : RS2_MAC, rs, client, {
+const fromClient = (sport: number, flags = ACK, client = lab.CLIENT, srcMac = lab.CLIENT_MAC) =>
+  ipFrame(lab.EXT_MAC, srcMac, client, lab.VIP, { proto: TCP, sport, dport: 80, flags, payload });
+const fromServer = (rs: number, sport: number, client = lab.CLIENT) =>
+  ipFrame(lab.INT_MAC, rs === lab.RS1 ? lab.RS1_MAC : lab.RS2_MAC, rs, client, {
     proto: TCP,
     sport: 80,
     dport: sport,
@@ -114,14 +92,14 @@ const fromServer = (rs: number, sport: number, client = CLIENT) =>
   });
 
 /** Opens a TCP connection from `client`:`sport` on both; returns the real server it went to. */
-function open(t: Twin, sport: number, client = CLIENT, srcMac = CLIENT_MAC): number {
+function open(t: Twin, sport: number, client = lab.CLIENT, srcMac = lab.CLIENT_MAC): number {
   const { int } = both(t, 'ext', () => [fromClient(sport, SYN, client, srcMac)], 'SYN');
   assert.equal(int.length, 1);
   return int[0].readInt32BE(30);
 }
 
 /** Frames of the established flow both ways on both directors; asserts the fast path took them. */
-function established(t: Twin, sport: number, rs: number, client = CLIENT, srcMac = CLIENT_MAC): void {
+function established(t: Twin, sport: number, rs: number, client = lab.CLIENT, srcMac = lab.CLIENT_MAC): void {
   const g = t.general();
   const a = both(
     t,
@@ -141,20 +119,20 @@ test('flow records: NAT both ways, TCP and UDP, the bytes of the general path wi
   const { int } = both(t, 'ext', () => [fromClient(31000)], 'in');
   const d = int[0];
   assert.deepEqual([d.readInt32BE(30), d.readUInt16BE(36), d[22]], [rs, 80, 63], 'DNAT to the real server, TTL - 1');
-  assert.deepEqual([...d.subarray(0, 6)], [...(rs === RS1 ? RS1_MAC : RS2_MAC)]);
+  assert.deepEqual([...d.subarray(0, 6)], [...(rs === lab.RS1 ? lab.RS1_MAC : lab.RS2_MAC)]);
   const { ext } = both(t, 'int', () => [fromServer(rs, 31000)], 'out');
-  assert.deepEqual([ext[0].readInt32BE(26), ext[0].readUInt16BE(34)], [VIP, 80], 'SNAT to the VIP');
+  assert.deepEqual([ext[0].readInt32BE(26), ext[0].readUInt16BE(34)], [lab.VIP, 80], 'SNAT to the VIP');
   // UDP, with and without a checksum (0 stays 0), many source ports (varied checksums).
   for (let p = 40000; p < 40040; p++) {
     for (const noCsum of [false, true]) {
       const udp = () => [
-        ipFrame(EXT_MAC, CLIENT_MAC, CLIENT, VIP, { proto: UDP, sport: p, dport: 53, payload, noCsum }),
+        ipFrame(lab.EXT_MAC, lab.CLIENT_MAC, lab.CLIENT, lab.VIP, { proto: UDP, sport: p, dport: 53, payload, noCsum }),
       ];
       both(t, 'ext', udp, 'UDP in');
       const g = t.general();
       both(t, 'ext', udp, 'UDP in, established');
       const reply = () => [
-        ipFrame(INT_MAC, RS1_MAC, RS1, CLIENT, { proto: UDP, sport: 53, dport: p, payload, noCsum }),
+        ipFrame(lab.INT_MAC, lab.RS1_MAC, lab.RS1, lab.CLIENT, { proto: UDP, sport: 53, dport: p, payload, noCsum }),
       ];
       both(t, 'int', reply, 'UDP out');
       assert.equal(t.general(), g, 'UDP went the fast way');
@@ -172,7 +150,7 @@ test('flow records: a real server that changes its MAC is followed at once', () 
   established(t, 31001, rs);
   const NEW_MAC = mac('52:54:00:00:09:99');
   for (const td of [t.fast, t.slow]) {
-    td.send('int', [arpFrame(1, NEW_MAC, rs, ZERO_MAC, DIP)]);
+    td.send('int', [arpFrame(1, NEW_MAC, rs, ZERO_MAC, lab.DIP)]);
     td.int.take();
   }
   const { int } = both(t, 'ext', () => [fromClient(31001)], 'after the MAC change');
@@ -204,7 +182,7 @@ test('flow records: a quiescent dest keeps its connections, a deleted one drops 
     td.run({
       op: 'editDest',
       service: { proto: 'tcp', addr: '192.168.222.131', port: 80 },
-      dest: { addr: a === RS1 ? '192.168.2.129' : '192.168.2.130', port: 80 },
+      dest: { addr: a === lab.RS1 ? '192.168.2.129' : '192.168.2.130', port: 80 },
       config: { fwd: 'masq', weight: 0, uThreshold: 0, lThreshold: 0 },
     });
   assert.equal(both(t, 'ext', () => [fromClient(31003)], 'quiescent').int.length, 1);
@@ -213,7 +191,7 @@ test('flow records: a quiescent dest keeps its connections, a deleted one drops 
     td.run({
       op: 'deleteDest',
       service: { proto: 'tcp', addr: '192.168.222.131', port: 80 },
-      dest: { addr: a === RS1 ? '192.168.2.129' : '192.168.2.130', port: 80 },
+      dest: { addr: a === lab.RS1 ? '192.168.2.129' : '192.168.2.130', port: 80 },
     });
   assert.equal(both(t, 'ext', () => [fromClient(31003)], 'deleted dest').int.length, 0);
   assert.equal(both(t, 'ext', () => [fromClient(31004)], 'the other dest').int.length, 1);
@@ -233,7 +211,7 @@ test('flow records: a connection id reused by a new connection to another real s
   }
   const rs2 = open(t, 31005);
   assert.notEqual(rs2, rs);
-  assert.ok(rs2 === RS1 || rs2 === RS2);
+  assert.ok(rs2 === lab.RS1 || rs2 === lab.RS2);
   established(t, 31005, rs2);
   const { int } = both(t, 'ext', () => [fromClient(31005)], 'new connection');
   assert.equal(int[0].readInt32BE(30), rs2);
