@@ -84,18 +84,19 @@ export class Egress {
   }
 
   /**
-   * queueInPlace for the fast path: the Ethernet header's first twelve bytes come ready from the
-   * flow record at `records[r]` (dataplane/flow-cache.ts: Flow.ETH0-ETH2, ARP_SLOT, NEXT_HOP).
+   * queueInPlace for the fast path: the Ethernet header's first eight bytes come ready from the
+   * flow record at `records[r]` (dataplane/flow-cache.ts: Flow.ETH0, ETH1, ARP_SLOT).
    */
   queueFlow(port: Port, out: Port, fs: number, ipLen: number, records: Int32Array, r: number): void {
-    const dv = port.rx.dv;
+    const dv = port.rx.dv,
+      arp = out.arp;
     dv.setInt32(fs, records[r + Flow.ETH0]);
     dv.setInt32(fs + 4, records[r + Flow.ETH1]);
-    dv.setInt32(fs + 8, records[r + Flow.ETH2]);
+    dv.setInt32(fs + 8, out.macTail);
     dv.setUint16(fs + 12, ETHERTYPE_IPV4);
     out.tx.forward(port.index, port.rx.u8, fs, ETH_HLEN + ipLen);
-    if (out.arp.wantsRefresh(records[r + Flow.ARP_SLOT], this.ctx.now))
-      this.arp.request(out, records[r + Flow.NEXT_HOP]);
+    const slot = records[r + Flow.ARP_SLOT];
+    if (arp.wantsRefresh(slot, this.ctx.now)) this.arp.request(out, arp.ip[slot]);
   }
 
   /**

@@ -16,7 +16,7 @@ import { IPPROTO_TCP, IPPROTO_UDP, IPV4_MIN_HLEN } from '../packet/ipv4.js';
 import { TCP_SYN } from '../packet/tcp.js';
 import type { DestRoutes } from './dest-routes.js';
 import type { Egress } from './egress.js';
-import { FLOW_DIRS, FLOW_WORDS, Flow, FlowBit, FlowCache } from './flow-cache.js';
+import { FLOW_DIRS, FLOW_WORDS, Flow, FlowBit, FlowCache, IP_TTL_DELTA } from './flow-cache.js';
 import type { FrameContext } from './frame.js';
 import type { Port } from './port.js';
 import type { ProxySeq } from './xmit/proxy-seq.js';
@@ -24,6 +24,8 @@ import type { ProxySeq } from './xmit/proxy-seq.js';
 export class FastPath {
   /** The per-connection, per-direction records of what the first frame found out. */
   readonly flows: FlowCache;
+  /** Per link: 1 when its last fast frame was a reply (found in the out-index), else 0. */
+  private readonly replyLink: Uint8Array;
 
   constructor(
     private readonly ctx: FrameContext,
@@ -37,6 +39,7 @@ export class FastPath {
     private readonly proxy: ProxySeq,
   ) {
     this.flows = new FlowCache(ports, routes, local, destRoutes, ipvs);
+    this.replyLink = new Uint8Array(ports.length);
   }
 
   /**
@@ -107,10 +110,14 @@ export class FastPath {
       dport = ports & 0xffff;
     const ipvs = this.ipvs,
       c = ipvs.conns;
-    const hit = c.lookupFlow(proto, src, sport, dst, dport);
+    // A link's frames mostly go one way (clients' on one, real servers' on another): the index
+    // that answered its last frame is asked first. Either order finds what is there.
+    const replyLink = this.replyLink;
+    const hit = c.lookupFlow(proto, src, sport, dst, dport, replyLink[port.index] === 1);
     if (hit < 0) return false;
     const id = hit >> 1,
       dir = hit & 1;
+    replyLink[port.index] = dir;
     // The record of this connection and direction: martians, "is it ours", the kind, the hop,
     // the rewrite, as the first frame found them while nothing they depend on changed.
     const flows = this.flows,
@@ -124,7 +131,8 @@ export class FastPath {
     // Per frame: a SYN to the VIP may reuse or reschedule; a PROXY header moves bytes.
     if (inbound && (flags & TCP_SYN) !== 0) return false;
     if ((meta & FlowBit.FULLNAT) !== 0 && proto === IPPROTO_TCP && this.proxy.active(id)) return false;
-    if (total > t[r + Flow.MTU] && !ctx.gso) return false;
+    const out = this.ports[(meta >> 8) & 0xff];
+    if (total > out.mtu && !ctx.gso) return false;
     const dest = ipvs.destsById[c.destId[id]];
     if (inbound && (dest === null || dest === undefined || !dest.available)) return false;
 
@@ -150,7 +158,7 @@ export class FastPath {
       // NEEDS_CSUM frame's field is the partial pseudo-header sum). UDP checksum 0 means "none".
       let l4Csum = dv.getUint16(csumOff);
       if (ctx.csumPartial) {
-        l4Csum = csumFold(l4Csum + t[r + Flow.ADDR_DELTA]);
+        l4Csum = csumFold(l4Csum + t[r + Flow.IP_DELTA] - IP_TTL_DELTA);
       } else if (proto === IPPROTO_TCP || l4Csum !== 0) {
         l4Csum = csumApplyDelta(l4Csum, t[r + Flow.L4_DELTA]);
         // UDP: a computed 0 is sent as 0xffff (as the UDP view does after every step; the same
@@ -160,7 +168,7 @@ export class FastPath {
       dv.setUint16(csumOff, l4Csum);
       dv.setInt32(l4, t[r + Flow.PORTS]);
     }
-    this.egress.queueFlow(port, this.ports[(meta >> 8) & 0xff], off, total, t, r);
+    this.egress.queueFlow(port, out, off, total, t, r);
     return true;
   }
 }

@@ -28,36 +28,39 @@ import { csumDelta16, csumDelta32 } from '../packet/checksum.js';
 import type { DestRoutes } from './dest-routes.js';
 import type { Port } from './port.js';
 
-/** Int32 words per direction (one cache line); the inbound record first, then the outbound one. */
-export const FLOW_WORDS = 16;
+/** Int32 words per direction; the inbound record first, then the outbound one. */
+export const FLOW_WORDS = 10;
 export const FLOW_DIRS = 2;
 /** Direction index: client -> VIP (found by the in-index) or reply (found by the out-index). */
 export const FlowDir = { IN: 0, OUT: 1 } as const;
 
-/** Words of a record. */
+/**
+ * Words of a record. What the out link gives at no cost (its MTU, its own MAC: Port.macTail) and
+ * the next hop's address (the ARP slot's, read only for a refresh) are not kept.
+ */
 export const Flow = {
   /** FlowCache.epoch when filled; 0 = empty (the epoch starts at 1). */
   EPOCH: 0,
-  /** in link | out link << 8 | FlowBit flags << 16. */
+  /** in link | out link << 8 | FlowBit flags. */
   META: 1,
   /** The rewritten source, destination and ports word (sport << 16 | dport). */
   SRC: 2,
   DST: 3,
   PORTS: 4,
-  /** RFC 1624 terms (csumApplyDelta) of the IPv4 header: changed addresses plus TTL - 1 (0xfeff). */
+  /** RFC 1624 terms (csumApplyDelta) of the IPv4 header: changed addresses plus TTL - 1 (IP_TTL_DELTA). */
   IP_DELTA: 5,
   /** Terms of the TCP/UDP checksum: changed addresses and changed ports. */
   L4_DELTA: 6,
-  /** Terms of the changed addresses alone: a partial (pseudo-header) checksum's update. */
-  ADDR_DELTA: 7,
-  /** The Ethernet header's first three words: next hop's MAC, then ours (Egress.queueFlow). */
-  ETH0: 8,
-  ETH1: 9,
-  ETH2: 10,
-  ARP_SLOT: 11,
-  NEXT_HOP: 12,
-  MTU: 13,
+  /** The Ethernet header's first word (the next hop's MAC, bytes 0-3)... */
+  ETH0: 7,
+  /** ...and its second: the MAC's bytes 4-5, then the out link's MAC bytes 0-1 (Port.macTail has the rest). */
+  ETH1: 8,
+  /** The next hop's slot in the out link's ARP cache (for the refresh check). */
+  ARP_SLOT: 9,
 } as const;
+
+/** ~m + m' of the TTL/protocol word when the TTL drops by one: 0xfeff whatever the TTL (> 1 here). */
+export const IP_TTL_DELTA = 0xfeff;
 
 /** META flag bits (above the two link bytes). */
 export const FlowBit = {
@@ -90,7 +93,7 @@ export class FlowCache {
     for (const p of ports) p.arp.onChange = () => this.invalidate();
   }
 
-  /** Bytes per connection entry. */
+  /** Bytes per connection entry (two records). */
   static bytesPerEntry(): number {
     return FLOW_DIRS * FLOW_WORDS * 4;
   }
@@ -147,7 +150,8 @@ export class FlowCache {
       link = route.link;
       nextHop = route.nextHop;
     } else {
-      if (!local.isLocal(dst) || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return;
+      // Client -> VIP. A full NAT local address as destination: ipvs-out is asked first there.
+      if (!local.isLocal(dst) || local.isLaddr(dst) || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return;
       const dest = this.ipvs.destOf(id);
       if (dest === null) return;
       link = this.destRoutes.linkOf(dest.id);
@@ -181,16 +185,11 @@ export class FlowCache {
     t[r + Flow.SRC] = nsrc;
     t[r + Flow.DST] = ndst;
     t[r + Flow.PORTS] = (nsport << 16) | ndport;
-    // TTL - 1: ~m + m' of the TTL/protocol word is 0xfeff whatever the TTL (> 1 on the fast path).
-    t[r + Flow.IP_DELTA] = addrDelta + 0xfeff;
+    t[r + Flow.IP_DELTA] = addrDelta + IP_TTL_DELTA;
     t[r + Flow.L4_DELTA] = l4Delta;
-    t[r + Flow.ADDR_DELTA] = addrDelta;
     t[r + Flow.ETH0] = out.arp.macHi[arpSlot];
     t[r + Flow.ETH1] = (out.arp.macLo[arpSlot] << 16) | (out.macHi >>> 16);
-    t[r + Flow.ETH2] = (out.macHi << 16) | out.macLo;
     t[r + Flow.ARP_SLOT] = arpSlot;
-    t[r + Flow.NEXT_HOP] = nextHop;
-    t[r + Flow.MTU] = out.mtu;
     t[r + Flow.META] = inPort.index | (link << 8) | bits;
   }
 }

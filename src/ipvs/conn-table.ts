@@ -308,20 +308,25 @@ export class ConnTable {
   }
 
   /**
-   * The fast path's lookup of a frame from `saddr`:`sport` to `daddr`:`dport`: the out-index
-   * (replies) first, then the in-index (client -> VIP, connections only), the hash computed once
-   * (keyHash: both indexes hash the same five fields in the same order). Returns
-   * id << 1 | 1 for a reply, id << 1 for a client packet, -1 for neither. Which of the two a frame
-   * must be asked for is the caller's business (classify.ts asks by the destination address); a
-   * hit only says "this key exists".
+   * The fast path's lookup of a frame from `saddr`:`sport` to `daddr`:`dport` in both indexes,
+   * the hash computed once (keyHash: both hash the same five fields in the same order): the
+   * out-index (replies) first when `outFirst`, else the in-index (client -> VIP, connections
+   * only). Returns id << 1 | 1 for a reply, id << 1 for a client packet, -1 for neither. The
+   * order only matters for a frame that matches both (a key of each kind alike); which of the
+   * two such a frame must go to is the caller's business (classify.ts asks by the destination).
    */
-  lookupFlow(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
+  lookupFlow(proto: number, saddr: number, sport: number, daddr: number, dport: number, outFirst: boolean): number {
     const h = keyHash(proto, saddr, sport, daddr, dport),
       ports = (sport << 16) | dport;
-    const out = this.probeOut(h, saddr, daddr, ports, proto);
-    if (out >= 0) return (out << 1) | 1;
+    if (outFirst) {
+      const out = this.probeOut(h, saddr, daddr, ports, proto);
+      if (out >= 0) return (out << 1) | 1;
+    }
     const inId = this.probeIn(h, saddr, daddr, ports, proto);
-    return inId >= 0 ? inId << 1 : -1;
+    if (inId >= 0) return inId << 1;
+    if (outFirst) return -1;
+    const out = this.probeOut(h, saddr, daddr, ports, proto);
+    return out >= 0 ? (out << 1) | 1 : -1;
   }
 
   /** The in-index entry with this key record (hash `h`), or -1. */
