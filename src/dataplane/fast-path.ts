@@ -123,10 +123,8 @@ export class FastPath {
     const flows = this.flows,
       t = flows.records,
       r = (id * FLOW_DIRS + dir) * FLOW_WORDS;
-    // A stale record is filled and the frame taken again from the start: no value of this pass
-    // is live across the call, so none is spilled around it on the path every frame takes.
     if (t[r + Flow.EPOCH] !== flows.epoch || (t[r + Flow.META] & 0xff) !== port.index)
-      return flows.fill(r, id, dir, port, src, sport, dst, dport) && this.tryNat(port, off, end);
+      flows.fill(r, id, dir, port, src, sport, dst, dport);
     const meta = t[r + Flow.META];
     if ((meta & FlowBit.DECLINED) !== 0) return false;
     const inbound = (meta & FlowBit.INBOUND) !== 0;
@@ -149,6 +147,7 @@ export class FastPath {
     const sdir = inbound ? Dir.INPUT : Dir.OUTPUT;
     if (proto === IPPROTO_TCP) ipvs.tcpState(id, sdir, flags, now);
     else ipvs.udpState(id, sdir, now);
+    if (inbound && ctx.syncMaster !== null) ctx.syncMaster.afterInbound(id, now);
     // IP header: TTL - 1 and the addresses, the checksum by the record's deltas (the bytes the
     // general path's update-after-update gives; checksum.ts, csumApplyDelta).
     dv.setInt32(ip + 8, (((w2 >>> 16) - 0x100) << 16) | csumApplyDelta(w2 & 0xffff, t[r + Flow.IP_DELTA]));
@@ -170,8 +169,6 @@ export class FastPath {
       dv.setInt32(l4, t[r + Flow.PORTS]);
     }
     this.egress.queueFlow(port, out, off, total, t, r);
-    // Last, with nothing live after it: the sync master sees the counters and state moved.
-    if (inbound && ctx.syncMaster !== null) ctx.syncMaster.afterInbound(id, now);
     return true;
   }
 }

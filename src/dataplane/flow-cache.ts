@@ -114,28 +114,18 @@ export class FlowCache {
    * Fills record `r` for frames of connection `id` in direction `dir` from `src`:`sport` to
    * `dst`:`dport` arriving on `inPort`: the decisions FastPath.tryNat made per frame before
    * (classify.ts's address checks, ipvs-in.ts / ipvs-out.ts's choice, the route and next hop),
-   * or DECLINED (returns false then). The key of the connection is exactly these addresses and ports (the lookup
+   * or DECLINED. The key of the connection is exactly these addresses and ports (the lookup
    * matched them), so what is found holds for every frame the lookup maps to this record.
    */
-  fill(
-    r: number,
-    id: number,
-    dir: number,
-    inPort: Port,
-    src: number,
-    sport: number,
-    dst: number,
-    dport: number,
-  ): boolean {
+  fill(r: number, id: number, dir: number, inPort: Port, src: number, sport: number, dst: number, dport: number): void {
     const t = this.records,
       c = this.ipvs.conns,
       local = this.local;
     t[r + Flow.EPOCH] = this.epoch;
     t[r + Flow.META] = inPort.index | FlowBit.DECLINED;
     // Martians, our own source, a directed broadcast: classify.ts's business.
-    if (src === 0 || src === -1 || src >>> 28 === 0xe || src >>> 24 === 127 || dst >>> 28 === 0xe || dst === -1)
-      return false;
-    if (local.isLocal(src) || this.routes.isSubnetBroadcast(inPort.index, dst)) return false;
+    if (src === 0 || src === -1 || src >>> 28 === 0xe || src >>> 24 === 127 || dst >>> 28 === 0xe || dst === -1) return;
+    if (local.isLocal(src) || this.routes.isSubnetBroadcast(inPort.index, dst)) return;
     const fwd = c.fwd[id];
     let bits = FlowBit.L4,
       link: number,
@@ -148,24 +138,24 @@ export class FlowCache {
       // A reply. To a full NAT local address, ipvs-out is asked first (classify.ts); to another
       // local address, ipvs-in would be asked instead: the general path's.
       if (local.isLocal(dst)) {
-        if (!local.isLaddr(dst) || fwd !== Fwd.FULLNAT) return false;
+        if (!local.isLaddr(dst) || fwd !== Fwd.FULLNAT) return;
         bits |= FlowBit.FULLNAT;
         ndst = c.caddr[id];
         ndport = c.cport[id];
-      } else if (fwd !== Fwd.MASQ) return false;
+      } else if (fwd !== Fwd.MASQ) return;
       nsrc = c.vaddr[id];
       nsport = c.vport[id];
       const route = this.route;
-      if (!this.routes.route(c.caddr[id], route)) return false;
+      if (!this.routes.route(c.caddr[id], route)) return;
       link = route.link;
       nextHop = route.nextHop;
     } else {
       // Client -> VIP. A full NAT local address as destination: ipvs-out is asked first there.
-      if (!local.isLocal(dst) || local.isLaddr(dst) || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return false;
+      if (!local.isLocal(dst) || local.isLaddr(dst) || (c.flags[id] & ConnFlag.ONE_PACKET) !== 0) return;
       const dest = this.ipvs.destOf(id);
-      if (dest === null) return false;
+      if (dest === null) return;
       link = this.destRoutes.linkOf(dest.id);
-      if (link < 0) return false;
+      if (link < 0) return;
       nextHop = this.destRoutes.nextHop[dest.id];
       bits |= FlowBit.INBOUND;
       if (fwd === Fwd.MASQ) {
@@ -178,14 +168,14 @@ export class FlowCache {
         ndst = c.daddr[id];
         ndport = c.dport[id];
       } else if (fwd === Fwd.ROUTE) {
-        if (nextHop !== dest.addr) return false;
+        if (nextHop !== dest.addr) return;
         bits &= ~FlowBit.L4;
-      } else return false; // tunnels build a new header: the general path's
+      } else return; // tunnels build a new header: the general path's
     }
     const out = this.ports[link];
-    if (out.hdr !== inPort.hdr) return false;
+    if (out.hdr !== inPort.hdr) return;
     const arpSlot = out.arp.lookup(nextHop);
-    if (arpSlot < 0) return false;
+    if (arpSlot < 0) return;
     let addrDelta = 0;
     if (nsrc !== src) addrDelta += csumDelta32(src, nsrc);
     if (ndst !== dst) addrDelta += csumDelta32(dst, ndst);
@@ -201,6 +191,5 @@ export class FlowCache {
     t[r + Flow.ETH1] = (out.arp.macLo[arpSlot] << 16) | (out.macHi >>> 16);
     t[r + Flow.ARP_SLOT] = arpSlot;
     t[r + Flow.META] = inPort.index | (link << 8) | bits;
-    return true;
   }
 }
