@@ -176,7 +176,7 @@ export class Dataplane {
     for (const v of this.virtualAddrs.values()) if (!v.owned) for (const a of v.addrs) standby.push(a.addr);
     this.local.update(owned, this.ipvs.vipAddresses(), standby, this.ipvs.laddrAddresses());
     this.destRoutes.rebuild(this.routes, this.ipvs.destsById);
-    this.fast.hops.invalidate(this.ipvs.destsById.length);
+    this.fast.flows.invalidate();
   }
 
   /**

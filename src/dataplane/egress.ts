@@ -13,6 +13,7 @@ import { copyBytes } from '../packet/bytes.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, writeEth } from '../packet/eth.js';
 import { completePartialChecksum } from '../packet/ipv4.js';
 import { Drop, SENT } from './drops.js';
+import { Flow } from './flow-cache.js';
 import { FRAG_IGNORE_DF, Frag, FragmentBuffer, fragmentInto } from './fragment.js';
 import type { FrameContext } from './frame.js';
 import type { Port } from './port.js';
@@ -80,6 +81,22 @@ export class Egress {
     dv.setUint16(fs + 12, ETHERTYPE_IPV4);
     out.tx.forward(port.index, port.rx.u8, fs, ETH_HLEN + ipLen);
     if (out.arp.wantsRefresh(arpSlot, this.ctx.now)) this.arp.request(out, nextHop);
+  }
+
+  /**
+   * queueInPlace for the fast path: the Ethernet header's first eight bytes come ready from the
+   * flow record at `records[r]` (dataplane/flow-cache.ts: Flow.ETH0, ETH1, ARP_SLOT).
+   */
+  queueFlow(port: Port, out: Port, fs: number, ipLen: number, records: Int32Array, r: number): void {
+    const dv = port.rx.dv,
+      arp = out.arp;
+    dv.setInt32(fs, records[r + Flow.ETH0]);
+    dv.setInt32(fs + 4, records[r + Flow.ETH1]);
+    dv.setInt32(fs + 8, out.macTail);
+    dv.setUint16(fs + 12, ETHERTYPE_IPV4);
+    out.tx.forward(port.index, port.rx.u8, fs, ETH_HLEN + ipLen);
+    const slot = records[r + Flow.ARP_SLOT];
+    if (arp.wantsRefresh(slot, this.ctx.now)) this.arp.request(out, arp.ip[slot]);
   }
 
   /**

@@ -17,6 +17,8 @@ export class Port {
   /** The MAC as a big-endian int32 (bytes 0-3) and uint16 (bytes 4-5): two compares per frame. */
   readonly macHi: number;
   readonly macLo: number;
+  /** The MAC's bytes 2-5 as one int32: the third word of an Ethernet header this link sends. */
+  readonly macTail: number;
   readonly mtu: number;
   /** Bytes of virtio-net header in front of each RX and TX frame (0 without offloads). */
   readonly hdr: number;
@@ -39,6 +41,7 @@ export class Port {
     this.mac = link.mac;
     this.macHi = (this.mac[0] << 24) | (this.mac[1] << 16) | (this.mac[2] << 8) | this.mac[3];
     this.macLo = (this.mac[4] << 8) | this.mac[5];
+    this.macTail = (this.macHi << 16) | this.macLo;
     this.mtu = link.mtu;
     this.hdr = link.vnetHdrLen;
     this.rx = new PacketViews(link.rx.buf);

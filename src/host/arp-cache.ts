@@ -53,10 +53,11 @@ export class ArpCache {
   /** Slot of the last successful lookup (validated by ip and state on use), or -1. */
   private memoSlot = -1;
   /**
-   * Grows whenever a slot stops holding the resolved entry it held (freed, reused), so callers
-   * that remember slots (dataplane/hop-cache.ts) know to look up again.
+   * Called whenever a lookup could answer differently from now on: a slot allocated, freed or
+   * reused, an entry resolved or given another MAC. Whoever remembers slots or MACs
+   * (dataplane/flow-cache.ts) forgets them. Not called for a refresh that keeps the MAC.
    */
-  gen = 0;
+  onChange: (() => void) | null = null;
 
   // Pending frames: a fixed pool; slot in use when pendingIp[s] !== 0 or pendingLen[s] > 0.
   readonly pendingBuf: Uint8Array;
@@ -119,12 +120,15 @@ export class ArpCache {
     }
     const m = s * 6;
     for (let i = 0; i < 6; i++) this.mac[m + i] = macBuf[macOff + i];
-    this.macHi[s] =
-      (macBuf[macOff] << 24) | (macBuf[macOff + 1] << 16) | (macBuf[macOff + 2] << 8) | macBuf[macOff + 3];
-    this.macLo[s] = (macBuf[macOff + 4] << 8) | macBuf[macOff + 5];
+    const hi = (macBuf[macOff] << 24) | (macBuf[macOff + 1] << 16) | (macBuf[macOff + 2] << 8) | macBuf[macOff + 3];
+    const lo = (macBuf[macOff + 4] << 8) | macBuf[macOff + 5];
+    const changed = this.state[s] !== RESOLVED || this.macHi[s] !== hi || this.macLo[s] !== lo;
+    this.macHi[s] = hi;
+    this.macLo[s] = lo;
     this.state[s] = RESOLVED;
     this.updatedAt[s] = nowMs;
     this.retries[s] = 0;
+    if (changed) this.changed();
     return s;
   }
 
@@ -212,6 +216,10 @@ export class ArpCache {
     return out;
   }
 
+  private changed(): void {
+    if (this.onChange !== null) this.onChange();
+  }
+
   private dropPending(ip: number): number {
     let n = 0;
     for (let s = 0; s < this.opts.maxPending; s++) {
@@ -240,7 +248,7 @@ export class ArpCache {
       this.freeSlot(oldestIp, oldestSlot);
     }
     const s = this.freeSlots[--this.freeTop];
-    this.gen++;
+    this.changed();
     this.slotOf.set(ip, s);
     this.ip[s] = ip;
     this.state[s] = EMPTY;
@@ -250,7 +258,7 @@ export class ArpCache {
 
   private freeSlot(ip: number, s: number): void {
     this.slotOf.delete(ip);
-    this.gen++;
+    this.changed();
     this.state[s] = EMPTY;
     this.freeSlots[this.freeTop++] = s;
   }

@@ -83,6 +83,8 @@ const WHEEL_MASK = WHEEL_SLOTS - 1;
 const WHEEL_TICK_MS = 100;
 
 export type ExpireHook = (id: number, nowMs: number) => boolean;
+/** Told that entry `id` was just created (state kept per entry elsewhere starts afresh). */
+export type CreateHook = (id: number) => void;
 
 export class ConnTable {
   readonly capacity: number;
@@ -133,6 +135,7 @@ export class ConnTable {
   private readonly wheelPrev: Int32Array;
   private curTick = -1;
   private onExpire: ExpireHook = () => true;
+  private onCreate: CreateHook | null = null;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 16 || capacity > 1 << 26) {
@@ -184,6 +187,11 @@ export class ConnTable {
     this.onExpire = hook;
   }
 
+  /** The dataplane's flow records (dataplane/flow-cache.ts) are cleared when an id is reused. */
+  setCreateHook(hook: CreateHook): void {
+    this.onCreate = hook;
+  }
+
   /**
    * Creates an entry (not yet findable: call `hash()`), armed to expire at now + timeoutMs.
    * Returns its id, or -1 when the table is full.
@@ -224,6 +232,7 @@ export class ConnTable {
     this.syncedState[id] = 0;
     this.count++;
     this.wheelInsert(id, nowMs);
+    if (this.onCreate !== null) this.onCreate(id);
     return id;
   }
 
@@ -285,13 +294,47 @@ export class ConnTable {
 
   /** Client -> VIP lookup. `template` selects templates (cport 0) or connections. */
   lookupIn(proto: number, caddr: number, cport: number, vaddr: number, vport: number, template: boolean): number {
+    const tag = template ? proto | TEMPLATE_TAG : proto;
+    return this.probeIn(keyHash(proto, caddr, cport, vaddr, vport), caddr, vaddr, (cport << 16) | vport, tag);
+  }
+
+  /**
+   * Real server -> client lookup by the reply's addresses: from RIP:rport (NAT, full NAT) or from
+   * VIP:vport (DR, TUN: a reply that passes the director anyway), to the client or, with full NAT,
+   * to the local address and port (ip_vs_conn_out_get(); DPVS's outbound tuple).
+   */
+  lookupOut(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
+    return this.probeOut(keyHash(proto, saddr, sport, daddr, dport), saddr, daddr, (sport << 16) | dport, proto);
+  }
+
+  /**
+   * The fast path's lookup of a frame from `saddr`:`sport` to `daddr`:`dport` in both indexes,
+   * the hash computed once (keyHash: both hash the same five fields in the same order): the
+   * out-index (replies) first when `outFirst`, else the in-index (client -> VIP, connections
+   * only). Returns id << 1 | 1 for a reply, id << 1 for a client packet, -1 for neither. The
+   * order only matters for a frame that matches both (a key of each kind alike); which of the
+   * two such a frame must go to is the caller's business (classify.ts asks by the destination).
+   */
+  lookupFlow(proto: number, saddr: number, sport: number, daddr: number, dport: number, outFirst: boolean): number {
+    const h = keyHash(proto, saddr, sport, daddr, dport),
+      ports = (sport << 16) | dport;
+    if (outFirst) {
+      const out = this.probeOut(h, saddr, daddr, ports, proto);
+      if (out >= 0) return (out << 1) | 1;
+    }
+    const inId = this.probeIn(h, saddr, daddr, ports, proto);
+    if (inId >= 0) return inId << 1;
+    if (outFirst) return -1;
+    const out = this.probeOut(h, saddr, daddr, ports, proto);
+    return out >= 0 ? (out << 1) | 1 : -1;
+  }
+
+  /** The in-index entry with this key record (hash `h`), or -1. */
+  private probeIn(h: number, caddr: number, vaddr: number, ports: number, tag: number): number {
     const idx = this.inIdx,
-      k = this.keys;
-    const mask = this.idxMask;
-    const ports = (cport << 16) | vport,
-      tag = template ? proto | TEMPLATE_TAG : proto;
-    let i = inHash(proto, caddr, cport, vaddr, vport) & mask;
-    for (;;) {
+      k = this.keys,
+      mask = this.idxMask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = idx[i];
       if (e === 0) return -1;
       const b = (e - 1) * KEY_WORDS;
@@ -302,22 +345,15 @@ export class ConnTable {
         k[b + Key.IN_TAG] === tag
       )
         return e - 1;
-      i = (i + 1) & mask;
     }
   }
 
-  /**
-   * Real server -> client lookup by the reply's addresses: from RIP:rport (NAT, full NAT) or from
-   * VIP:vport (DR, TUN: a reply that passes the director anyway), to the client or, with full NAT,
-   * to the local address and port (ip_vs_conn_out_get(); DPVS's outbound tuple).
-   */
-  lookupOut(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
+  /** The out-index entry with this key record (hash `h`), or -1. */
+  private probeOut(h: number, saddr: number, daddr: number, ports: number, proto: number): number {
     const idx = this.outIdx,
-      k = this.keys;
-    const mask = this.idxMask;
-    const ports = (sport << 16) | dport;
-    let i = outHash(proto, saddr, sport, daddr, dport) & mask;
-    for (;;) {
+      k = this.keys,
+      mask = this.idxMask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = idx[i];
       if (e === 0) return -1;
       const b = (e - 1) * KEY_WORDS;
@@ -328,7 +364,6 @@ export class ConnTable {
         k[b + Key.OUT_TAG] === proto
       )
         return e - 1;
-      i = (i + 1) & mask;
     }
   }
 
@@ -400,12 +435,12 @@ export class ConnTable {
   }
 
   private inHashOf(id: number): number {
-    return inHash(this.proto[id], this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]);
+    return keyHash(this.proto[id], this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]);
   }
   private outHashOf(id: number): number {
     return repliesBypass(this.fwd[id])
-      ? outHash(this.proto[id], this.vaddr[id], this.vport[id], this.laddr[id], this.lport[id])
-      : outHash(this.proto[id], this.daddr[id], this.dport[id], this.laddr[id], this.lport[id]);
+      ? keyHash(this.proto[id], this.vaddr[id], this.vport[id], this.laddr[id], this.lport[id])
+      : keyHash(this.proto[id], this.daddr[id], this.dport[id], this.laddr[id], this.lport[id]);
   }
 
   private indexInsert(idx: Int32Array, id: number, h: number): void {
@@ -449,13 +484,12 @@ function mix(h: number): number {
   return h;
 }
 
-function inHash(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-  return mix(
-    Math.imul(caddr, 0x9e3779b1) ^ Math.imul(vaddr ^ proto, 0x85ebca77) ^ Math.imul((cport << 16) | vport, 0xc2b2ae3d),
-  );
-}
-
-function outHash(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
+/**
+ * The hash of both indexes: the in-index hashes (proto, caddr, cport, vaddr, vport), the out-index
+ * the reply's (proto, saddr, sport, daddr, dport), so a frame's five fields hash once for both
+ * (lookupFlow).
+ */
+function keyHash(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
   return mix(
     Math.imul(saddr, 0x9e3779b1) ^ Math.imul(daddr ^ proto, 0x85ebca77) ^ Math.imul((sport << 16) | dport, 0xc2b2ae3d),
   );

@@ -117,6 +117,21 @@ export function faultError(dp: Dataplane): Error {
   );
 }
 
+/**
+ * Counts the frames that reach `td`'s general pipeline (the classifier's entry), for tests that
+ * check the fast path took a flow: returns the running count.
+ */
+export function countGeneralPath(td: TestDirector): () => number {
+  const cls = (td.dp as unknown as { classifier: { frame: (...a: unknown[]) => number } }).classifier;
+  const orig = cls.frame.bind(cls);
+  let general = 0;
+  cls.frame = (...a: unknown[]) => {
+    general++;
+    return orig(...a);
+  };
+  return () => general;
+}
+
 /** Teaches the director the MACs of the client and both real servers (they ask for VIP/DIP). */
 export function resolveNeighbours(td: TestDirector): void {
   td.send('ext', [arpFrame(1, CLIENT_MAC, CLIENT, ZERO, VIP)]);

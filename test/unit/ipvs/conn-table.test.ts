@@ -99,7 +99,24 @@ test('conn table: random insert/remove churn agrees with a Map model (backward-s
     const want = model.get(k) ?? -1;
     assert.equal(t.lookupIn(6, 0x0a000000 + k, 1000 + k, 0x0b000001, 80, false), want, `in ${k}`);
     assert.equal(t.lookupOut(6, 0x0c000000 + (k % 7), 8080, 0x0a000000 + k, 1000 + k), want, `out ${k}`);
+    // The fast path's lookup: both indexes, in either order, with the direction in the low bit.
+    for (const outFirst of [false, true]) {
+      assert.equal(t.lookupFlow(6, 0x0a000000 + k, 1000 + k, 0x0b000001, 80, outFirst), want < 0 ? -1 : want << 1);
+      const reply = t.lookupFlow(6, 0x0c000000 + (k % 7), 8080, 0x0a000000 + k, 1000 + k, outFirst);
+      assert.equal(reply, want < 0 ? -1 : (want << 1) | 1);
+    }
   }
+});
+
+test('conn table: create() tells the create hook, so state kept per entry elsewhere starts afresh', () => {
+  const t = new ConnTable(16);
+  const created: number[] = [];
+  t.setCreateHook((id) => created.push(id));
+  const a = add(t, 1, 0);
+  t.remove(a);
+  const b = add(t, 2, 0);
+  assert.deepEqual(created, [a, b]);
+  assert.equal(a, b, 'the freed id is reused');
 });
 
 test('conn table: the wheel expires entries at their deadline, touched entries live on', () => {
