@@ -42,6 +42,14 @@ async function status(): Promise<Status> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Frames the kernel dropped because tapvsd did not read them in time (the TAP's tx_dropped). */
+async function tapQueueDrops(tap: string): Promise<number> {
+  const r = await nsExec(LAB.ns.dir, 'ip', ['-s', '-j', 'link', 'show', 'dev', tap], { timeoutMs: 5000 });
+  const dropped = (JSON.parse(r.stdout) as { stats64?: { tx?: { dropped?: number } } }[])[0]?.stats64?.tx?.dropped;
+  assert.ok(typeof dropped === 'number', `no tx_dropped for ${tap}: ${r.stdout}`);
+  return dropped;
+}
+
 /** A UDP echo server answering "<id> <payload>", run with node inside a namespace. */
 const UDP_ECHO = `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>d.send(Buffer.concat([Buffer.from(process.argv[1]+' '),m]),r.port,r.address));d.bind(53);`;
 
@@ -160,7 +168,18 @@ test('SYN flood: 200,000 spoofed SYNs while a client keeps succeeding; memory bo
   assert.equal(failed, 0, `${failed} real requests failed during the flood (${ok} succeeded)`);
   assert.ok(ok >= 10);
   const during = await status();
-  assert.ok(during.conns >= 150_000, `half-open entries ${during.conns}`);
+  // Every SYN that reached tapvsd is a half-open entry; what it did not read in time the kernel
+  // dropped at the TAP's queue (its tx_dropped: the kernel handing frames to the reader), as a
+  // NIC drops at a full ring. How many that is depends on the machine's speed against the
+  // sender's, so the entries are checked against the SYNs that were read, with a floor that
+  // keeps the flood a flood.
+  const queueDrops = await tapQueueDrops(LAB.tap.ext);
+  const sent = Number(f.stdout);
+  assert.ok(
+    during.conns + queueDrops >= sent - 1000,
+    `half-open entries ${during.conns} + TAP queue drops ${queueDrops} < ${sent} SYNs sent - 1000: SYNs lost inside tapvsd`,
+  );
+  assert.ok(during.conns >= 100_000, `half-open entries ${during.conns} (TAP queue drops ${queueDrops})`);
   const rssGrowthMiB = (during.memory.rss - before.memory.rss) / 1048576;
   assert.ok(rssGrowthMiB < 200, `rss grew ${rssGrowthMiB.toFixed(0)} MiB`);
   // SYN_RECV: 60 s. Poll (bounded) until they are gone; the real requests' entries (TIME_WAIT,
