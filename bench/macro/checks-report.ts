@@ -8,7 +8,7 @@
  * repetitions that is a coarse test; the ranges themselves are shown so a reader can judge.
  */
 import { CHECK_INTERVAL_S, CHECKED_SERVERS } from './checks-config.js';
-import { IDLE_SECONDS } from './idle-cpu.js';
+import { IDLE_SECONDS, IDLE_SETTLE_SECONDS } from './idle-cpu.js';
 import { METRICS, medianOf, ratioCell, type Stat, stat, statText, type VariantResult } from './report.js';
 
 function overlap(a: Stat | null, b: Stat | null): string {
@@ -47,7 +47,7 @@ export function checksCostMarkdown(results: readonly VariantResult[], reps: numb
   const perS = stat(checked.idle.map((x) => x.checksPerS ?? Number.NaN));
   out.push(
     '',
-    `tapvsd with no traffic (${IDLE_SECONDS} s after the warm-up, before the timed loads; % of one core for tapvsd, % of all cores for the machine):`,
+    `tapvsd with no traffic (${IDLE_SECONDS} s from ${IDLE_SETTLE_SECONDS} s after the warm-up on, before the timed loads; % of one core for tapvsd, % of all cores for the machine):`,
     '',
     '| variant | tapvsd CPU | machine busy | checks/s measured |',
     '|---|---:|---:|---:|',

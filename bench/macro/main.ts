@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { LAB, labDown } from '../../lab/lab-lib.js';
 import { type BaselineTree, openBaseline } from './baseline-tree.js';
 import { checksCostMarkdown } from './checks-report.js';
-import { IDLE_SECONDS, idleCpu } from './idle-cpu.js';
+import { IDLE_FIRST_SECONDS, IDLE_SECONDS, IDLE_SETTLE_SECONDS, idleCpu } from './idle-cpu.js';
 import {
   type Durations,
   download50,
@@ -173,7 +173,8 @@ async function macro(
               const idle = await idleCpu(v.targets.directorPid, v.idle.readChecks);
               res.idle.push(idle);
               say(
-                `    idle ${IDLE_SECONDS} s: director ${idle.cpu.directorPct.toFixed(1)}% of a core, machine ${idle.cpu.machinePct.toFixed(1)}%` +
+                `    idle: first ${IDLE_FIRST_SECONDS} s director ${idle.first.directorPct.toFixed(1)}% of a core; ` +
+                  `${IDLE_SECONDS} s from ${IDLE_SETTLE_SECONDS} s on: director ${idle.cpu.directorPct.toFixed(1)}%, machine ${idle.cpu.machinePct.toFixed(1)}%` +
                   (idle.checksPerS !== null ? `, ${idle.checksPerS.toFixed(0)} checks/s` : ''),
               );
             }
