@@ -163,8 +163,9 @@ for (const f of ['dist/bench/macro/main.js', 'dist/lab/lab-lib.js', 'dist/src/cl
 }
 const binDir = join(ROOT, 'dist', 'bench', 'c');
 mkdirSync(binDir, { recursive: true });
-// tapcopy-mq and tapcopy-uring sit next to tapcopy (variants.ts finds them there); -pthread for tapcopy-mq.
-for (const name of ['tapcopy', 'tapcopy-mq', 'tapcopy-uring', 'udpblast']) {
+// tapcopy-mq and tapcopy-uring sit next to tapcopy (variants.ts finds them there); -pthread for
+// tapcopy-mq; fastpath-c is a micro-benchmark (macro/micro.ts).
+for (const name of ['tapcopy', 'tapcopy-mq', 'tapcopy-uring', 'udpblast', 'fastpath-c']) {
   step(`compile ${name}`, 'gcc', [
     '-O2',
     '-Wall',

@@ -13,8 +13,13 @@ export type TreeName = 'current' | 'baseline';
 
 export interface MicroJob {
   readonly title: string;
-  /** `node` arguments; the one ending in .js is the script, relative to the tree's root. */
+  /**
+   * `node` arguments, the one ending in .js being the script, relative to the tree's root; or,
+   * with `bin`, the program's arguments.
+   */
   readonly args: readonly string[];
+  /** A compiled program (relative to the tree's root) run instead of `node`. */
+  readonly bin?: string;
   /** The columns of its markdown tables that are figures worth a current/baseline ratio. */
   readonly figures: RegExp;
 }
@@ -45,6 +50,13 @@ export function microJobs(quick: boolean): MicroJob[] {
       figures: /^ns\//,
     },
     {
+      title:
+        'The same fast-path work written in C (bench/c/fastpath-c.c; what a native established-flow path would cost per frame)',
+      bin: 'dist/bench/c/fastpath-c',
+      args: [quick ? '1000000' : '1500000', '1000'],
+      figures: /^ns\//,
+    },
+    {
       title: 'Connection table at 1,000,000 entries',
       args: ['--expose-gc', 'dist/bench/micro/conntable.js', '1000000'],
       figures: /^ns\/op$|^bytes$/,
@@ -62,9 +74,9 @@ export function microJobs(quick: boolean): MicroJob[] {
   ];
 }
 
-function runNode(cwd: string, args: readonly string[]): Promise<{ output: string; ok: boolean }> {
+function run(cwd: string, cmd: string, args: readonly string[]): Promise<{ output: string; ok: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
@@ -103,7 +115,7 @@ export async function runMicros(
   const roots: Record<TreeName, string | null> = { current, baseline };
   const results: MicroResult[] = jobs.map((j) => ({
     title: j.title,
-    command: `node ${j.args.join(' ')}`,
+    command: `${j.bin ?? 'node'} ${j.args.join(' ')}`,
     figures: j.figures,
     runs: [],
   }));
@@ -112,7 +124,7 @@ export async function runMicros(
     const order: TreeName[] =
       baseline === null ? ['current'] : rep % 2 === 1 ? ['current', 'baseline'] : ['baseline', 'current'];
     for (const [i, job] of jobs.entries()) {
-      const script = job.args.find((a) => a.endsWith('.js')) ?? '';
+      const script = job.bin ?? job.args.find((a) => a.endsWith('.js')) ?? '';
       for (const tree of order) {
         const root = roots[tree] as string;
         if (!existsSync(join(root, script))) {
@@ -125,7 +137,8 @@ export async function runMicros(
           continue;
         }
         say(`micro${rounds > 1 ? ` rep ${rep}/${rounds}` : ''}: ${tree}: ${results[i].command}`);
-        results[i].runs.push({ tree, rep, ...(await runNode(root, job.args)) });
+        const cmd = job.bin !== undefined ? join(root, job.bin) : process.execPath;
+        results[i].runs.push({ tree, rep, ...(await run(root, cmd, job.args)) });
       }
     }
   }
