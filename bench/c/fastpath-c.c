@@ -732,7 +732,7 @@ int main(int argc, char **argv) {
   printf("\n| packets | ns/packet (NAT in+out) | Mpps | checks |\n|---|---|---|---|\n");
   printf("| %ld | %.1f | %.2f | ok |\n", batches * 128 * 9, best, 1000 / best);
   /* Consume the results so none of the work is dead. */
-  fprintf(stderr, "in %.0f/%.0f out %.0f/%.0f tx %.0f+%.0f pkts0 %u expires %.0f arp %.0f\n", totalStats.inPkts,
+  fprintf(stderr, "counters (kept so no work is dead): in pkts/bytes %.0f/%.0f out %.0f/%.0f tx %.0f+%.0f conn 0 pkts %u expires %.0f arp requests %.0f\n", totalStats.inPkts,
           totalStats.inBytes, totalStats.outPkts, totalStats.outBytes, ports[0].flushed, ports[1].flushed, c_pkts[0],
           c_expiresAt[0], arpRequests);
   return 0;
