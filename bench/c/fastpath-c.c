@@ -18,8 +18,9 @@
  *     bookkeeping when the state changes, and the re-arm (timeoutMs and expiresAt stores: the
  *     timing wheel is lazy, a packet moves nothing in it);
  *   - the rewrite: TTL - 1 with csumApplyDelta, addresses, the TCP checksum by the record's delta,
- *     the ports word; Egress.queueFlow: the Ethernet header in four stores, TxQueue.forward (the
- *     slot records the source link, offset and length: zero-copy), ArpCache.wantsRefresh;
+ *     the ports word; Egress.queueFlow: the Ethernet header's MACs in three stores (the EtherType
+ *     is IPv4 already), TxQueue.forward (the slot records the source link, offset and length:
+ *     zero-copy), ArpCache.wantsRefresh;
  *   - Dataplane.runFrames' per-frame bookkeeping (rx counters, FrameContext.begin, the verdict
  *     counter) and one flush per batch, which here only hands the slot count back (no device).
  * Not included: the N-API call into the addon, reading the TAP, the device flush (writev or
@@ -394,7 +395,6 @@ static inline void queueFlow(Port *port, Port *out, uint32_t fs, uint32_t ipLen,
   st32(b, fs, t[r + F_ETH0]);
   st32(b, fs + 4, t[r + F_ETH1]);
   st32(b, fs + 8, out->macTail);
-  st16(b, fs + 12, 0x0800);
   Ring *tx = &out->tx;
   if (tx->count == SLOTS) flushPort(out);
   int slot = tx->count;

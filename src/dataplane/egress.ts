@@ -85,7 +85,8 @@ export class Egress {
 
   /**
    * queueInPlace for the fast path: the Ethernet header's first eight bytes come ready from the
-   * flow record at `records[r]` (dataplane/flow-cache.ts: Flow.ETH0, ETH1, ARP_SLOT).
+   * flow record at `records[r]` (dataplane/flow-cache.ts: Flow.ETH0, ETH1, ARP_SLOT). The
+   * EtherType stays: FastPath.tryNat takes only frames that carry IPv4 already.
    */
   queueFlow(port: Port, out: Port, fs: number, ipLen: number, records: Int32Array, r: number): void {
     const dv = port.rx.dv,
@@ -93,7 +94,6 @@ export class Egress {
     dv.setInt32(fs, records[r + Flow.ETH0]);
     dv.setInt32(fs + 4, records[r + Flow.ETH1]);
     dv.setInt32(fs + 8, out.macTail);
-    dv.setUint16(fs + 12, ETHERTYPE_IPV4);
     out.tx.forward(port.index, port.rx.u8, fs, ETH_HLEN + ipLen);
     const slot = records[r + Flow.ARP_SLOT];
     if (arp.wantsRefresh(slot, this.ctx.now)) this.arp.request(out, arp.ip[slot]);
